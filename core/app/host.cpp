@@ -1,0 +1,265 @@
+#include "app/host.hpp"
+
+#include <future>
+
+#include <spdlog/spdlog.h>
+
+#include "http/transport.hpp"
+#include "record/record.hpp"
+#include "schedule/runtime.hpp"
+#include "server/server.hpp"
+#include "sink/cache.hpp"
+#include "sink/fanout_hub.hpp"
+#include "sink/metrics.hpp"
+#include "sink/pipeline.hpp"
+#include "util/clock.hpp"
+#include "util/redactor.hpp"
+
+namespace tributary {
+
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+
+struct host::parts {
+  system_clock_source system_clock;
+  const clock_source* clock = &system_clock;
+  std::shared_ptr<redactor> secrets;
+  std::shared_ptr<spdlog::logger> log;
+  metrics m;
+  record_cache cache;
+  fanout_hub hub;
+  sequencer seq;
+  std::unique_ptr<pipeline> out;
+  std::unique_ptr<http_transport> http;
+  std::map<std::string, std::shared_ptr<plugin_library>> libs;
+  std::vector<std::unique_ptr<source_runtime>> sources;
+  std::vector<std::unique_ptr<feed_runtime>> feeds;
+  std::unique_ptr<feed_runner> runner;
+  std::unique_ptr<scheduler> sched;
+  std::unique_ptr<server> srv;
+  int64_t started = 0;
+  std::string node_id;
+};
+
+host::host() : p_(std::make_unique<parts>()) {}
+
+host::~host() { stop(); }
+
+static void log_from_plugin(spdlog::logger& log, const std::string& who, int level, std::string_view msg) {
+  auto lvl = static_cast<spdlog::level::level_enum>(std::clamp(level, 0, 4));
+  log.log(lvl, "[{}] {}", who, msg);
+}
+
+std::unique_ptr<host> host::create(config cfg, host_options opts, std::shared_ptr<redactor> secrets,
+                                   std::shared_ptr<spdlog::logger> log, std::vector<diagnostic>& diags,
+                                   const clock_source* clock) {
+  std::unique_ptr<host> h(new host());
+  auto& p = *h->p_;
+  if (clock) p.clock = clock;
+  p.secrets = std::move(secrets);
+  p.log = std::move(log);
+  p.out = std::make_unique<pipeline>(p.cache, p.seq, p.m);
+  p.out->add_sink(&p.hub);
+  size_t errors_before = std::count_if(diags.begin(), diags.end(), [](auto& d) { return d.severity == diagnostic::level::error; });
+  auto err = [&](source_pos where, std::string path, std::string msg) {
+    diags.push_back({diagnostic::level::error, std::move(where), std::move(path), p.secrets->scrub(msg)});
+  };
+
+  // Plugin instances.
+  std::map<std::string, source_runtime*> by_name;
+  for (const auto& pc : cfg.plugins) {
+    if (!pc.enabled) continue;
+    std::string path = "plugins." + pc.name;
+    auto& lib = p.libs[pc.plugin];
+    if (!lib) {
+      auto file = find_plugin(cfg.host.plugin_dirs, pc.plugin);
+      if (!file) {
+        std::string dirs;
+        for (auto& d : cfg.host.plugin_dirs) dirs += (dirs.empty() ? "" : ", ") + d.string();
+        err(pc.where, path, "plugin '" + pc.plugin + "' not found: no lib" + pc.plugin + ".so in " + dirs);
+        p.libs.erase(pc.plugin);
+        continue;
+      }
+      auto loaded = plugin_library::load(*file);
+      if (auto* e = std::get_if<std::string>(&loaded)) {
+        err(pc.where, path, *e);
+        p.libs.erase(pc.plugin);
+        continue;
+      }
+      lib = std::get<std::shared_ptr<plugin_library>>(loaded);
+    }
+    const auto& mf = lib->manifest();
+    for (auto& s : mf.secrets)
+      if (pc.settings.contains(s) && pc.settings[s].is_string()) p.secrets->add(pc.settings[s].get<std::string>());
+    bool settings_ok = true;
+    for (auto& [kp, msg] : validate_settings(mf.settings_schema, pc.settings)) {
+      auto top = kp.substr(0, kp.find_first_of(".["));
+      auto it = pc.setting_pos.find(top);
+      err(it != pc.setting_pos.end() ? it->second : pc.where, kp.empty() ? path : path + "." + kp, msg);
+      settings_ok = false;
+    }
+    if (!settings_ok) continue;
+    plugin_services svc;
+    std::string who = pc.name;
+    auto logger = p.log;
+    svc.log = [logger, who](int level, std::string_view msg) { log_from_plugin(*logger, who, level, msg); };
+    svc.clock = p.clock;
+    svc.count = [&m = p.m, who](std::string_view name, double v) {
+      m.add("tributary_plugin_counter_total", {{"source", who}, {"name", std::string(name)}}, v);
+    };
+    auto inst = plugin_instance::create(lib, pc.name, pc.settings, std::move(svc));
+    if (auto* e = std::get_if<fetch_error>(&inst)) {
+      err(pc.where, path, "plugin '" + pc.plugin + "' rejected its settings: " + e->message);
+      continue;
+    }
+    auto s = std::make_unique<source_runtime>();
+    s->name = pc.name;
+    s->plugin = std::shared_ptr<plugin_instance>(std::move(std::get<std::unique_ptr<plugin_instance>>(inst)));
+    s->base_url = pc.base_url.value_or(mf.default_base_url);
+    s->timeout = pc.timeout.value_or(mf.default_timeout);
+    s->limit = pc.rate_limit.value_or(mf.default_rate_limit);
+    s->bucket = std::make_unique<token_bucket>(s->limit.requests, s->limit.per.count(), s->limit.burst, p.clock->now_ms());
+    if (s->base_url.empty()) err(pc.where, path + ".base_url", "plugin '" + pc.plugin + "' has no default base_url; set one");
+    by_name[pc.name] = s.get();
+    p.sources.push_back(std::move(s));
+  }
+
+  // Feeds: every source must serve the kind and map every subject.
+  for (const auto& fc : cfg.feeds) {
+    auto f = std::make_unique<feed_runtime>();
+    f->cfg = fc;
+    std::string path = "feeds." + fc.id;
+    auto spos = fc.key_pos.count("sources") ? fc.key_pos.at("sources") : fc.where;
+    auto subpos = fc.key_pos.count("subjects") ? fc.key_pos.at("subjects") : fc.where;
+    for (const auto& sname : fc.sources) {
+      auto it = by_name.find(sname);
+      if (it == by_name.end()) continue;  // its instance failed above, already reported
+      auto* s = it->second;
+      if (!s->plugin->serves(fc.kind)) {
+        std::string kinds;
+        for (auto& k : s->plugin->manifest().kinds) kinds += (kinds.empty() ? "" : ", ") + k;
+        err(spos, path + ".sources", "source '" + sname + "' cannot serve kind '" + fc.kind + "' (it serves " + kinds + ")");
+        continue;
+      }
+      bool all = true;
+      for (const auto& subj : fc.subjects) {
+        auto mapped = s->plugin->map_subject(fc.kind, subj);
+        if (auto* e = std::get_if<fetch_error>(&mapped)) {
+          err(subpos, path + ".subjects", "feed '" + fc.id + "', source '" + sname + "' cannot map subject '" + subj + "': " + e->message);
+          all = false;
+        } else {
+          f->subjects[sname].emplace_back(subj, std::get<std::string>(mapped));
+        }
+      }
+      if (all) f->sources.push_back(s);
+    }
+    p.feeds.push_back(std::move(f));
+  }
+  size_t errors_after = std::count_if(diags.begin(), diags.end(), [](auto& d) { return d.severity == diagnostic::level::error; });
+  if (errors_after > errors_before) return nullptr;
+
+  // Transport.
+  if (opts.replay) {
+    auto t = make_cassette_transport(*opts.replay, *p.clock);
+    if (auto* e = std::get_if<std::string>(&t)) {
+      diags.push_back({diagnostic::level::error, {opts.replay->string(), 0, 0}, "--replay", *e});
+      return nullptr;
+    }
+    p.http = std::move(std::get<std::unique_ptr<http_transport>>(t));
+  } else {
+    p.http = make_curl_transport(*p.clock);
+    if (opts.record) p.http = make_recording_transport(std::move(p.http), *opts.record, *p.secrets);
+  }
+  p.runner = std::make_unique<feed_runner>(*p.http, *p.clock, *p.out, p.m, p.log);
+  if (opts.listen) {
+    auto colon = opts.listen->rfind(':');
+    if (colon != std::string::npos) {
+      cfg.server.address = opts.listen->substr(0, colon);
+      cfg.server.port = static_cast<unsigned short>(std::stoi(opts.listen->substr(colon + 1)));
+    }
+  }
+  h->cfg_ = std::move(cfg);
+  return h;
+}
+
+host::fetch_result host::fetch(const std::string& feed_id) {
+  fetch_result r;
+  feed_runtime* f = nullptr;
+  for (auto& x : p_->feeds)
+    if (x->cfg.id == feed_id) f = x.get();
+  if (!f) {
+    r.errors.push_back("bad_request: no feed '" + feed_id + "' in " + cfg_.file.string());
+    r.first_error_class = "bad_request";
+    return r;
+  }
+  if (f->sources.empty()) {
+    r.errors.push_back("bad_request: feed '" + feed_id + "' has no enabled source");
+    r.first_error_class = "bad_request";
+    return r;
+  }
+  std::promise<run_outcome> done;
+  auto fut = done.get_future();
+  p_->runner->run(*f, [&done](run_outcome o) { done.set_value(std::move(o)); });
+  auto o = fut.get();
+  for (auto& pr : o.published) r.records.push_back(pr->json);
+  for (auto& e : o.errors) r.errors.push_back(p_->secrets->scrub(e.str()));
+  for (auto& s : o.skipped) r.errors.push_back("skipped: " + s);
+  if (!o.errors.empty()) r.first_error_class = std::string(name_of(o.errors.front().cls));
+  r.ok = o.ok();
+  return r;
+}
+
+unsigned short host::start() {
+  auto& p = *p_;
+  p.started = p.clock->now_ms();
+  p.node_id = "standalone-" + std::to_string(::getpid());
+  server_options so;
+  so.address = cfg_.server.address;
+  so.port = cfg_.server.port;
+  so.ws_path = cfg_.server.ws_path;
+  so.max_connections = cfg_.server.max_connections;
+  so.max_message_bytes = cfg_.server.max_message_bytes;
+  so.heartbeat = cfg_.server.heartbeat;
+  so.queue_limit = cfg_.server.queue_limit;
+  server_hooks hooks;
+  hooks.status_json = [this] { return status_json(); };
+  hooks.metrics_text = [this] { return metrics_text(); };
+  hooks.ready = [] { return std::make_pair(true, std::string("config loaded")); };
+  p.srv = std::make_unique<server>(so, p.cache, p.hub, p.m, hooks, p.log);
+  unsigned short port = p.srv->start();
+  std::vector<feed_runtime*> feeds;
+  for (auto& f : p.feeds) feeds.push_back(f.get());
+  p.sched = std::make_unique<scheduler>(*p.runner, *p.clock, feeds);
+  p.sched->start();
+  return port;
+}
+
+void host::stop() {
+  if (!p_) return;
+  if (p_->sched) p_->sched->stop();
+  if (p_->srv) p_->srv->stop();
+}
+
+std::string host::status_json() const {
+  auto& p = *p_;
+  int64_t now = p.clock->now_ms();
+  json plugins = json::array(), feeds = json::array();
+  for (auto& s : p.sources) plugins.push_back(s->status(now));
+  for (auto& f : p.feeds) feeds.push_back(f->status(now));
+  json j{{"node", p.node_id},
+         {"role", "standalone"},
+         {"epoch", nullptr},
+         {"uptime_ms", p.started ? now - p.started : 0},
+         {"plugins", plugins},
+         {"feeds", feeds},
+         {"topics", p.cache.size()}};
+  return p.secrets->scrub(j.dump());
+}
+
+std::string host::metrics_text() const {
+  auto& p = *p_;
+  p.m.set("tributary_topics", {}, static_cast<double>(p.cache.size()));
+  return p.secrets->scrub(p.m.render());
+}
+
+}  // namespace tributary

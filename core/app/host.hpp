@@ -1,0 +1,71 @@
+#pragma once
+// Wires a validated config to running parts: plugin instances, feeds, pipeline, sinks,
+// scheduler and (for `run`) the server. Every problem found while wiring becomes a diagnostic
+// that points into the config file.
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "config/config.hpp"
+#include "plugin/plugin.hpp"
+
+namespace spdlog { class logger; }
+
+namespace tributary {
+
+class clock_source;
+class http_transport;
+class redactor;
+class metrics;
+class record_cache;
+class fanout_hub;
+class sequencer;
+class pipeline;
+class feed_runner;
+class scheduler;
+class server;
+struct source_runtime;
+struct feed_runtime;
+
+struct host_options {
+  std::optional<std::filesystem::path> replay;  // serve HTTP from cassettes
+  std::optional<std::filesystem::path> record;  // write cassettes of real exchanges
+  std::optional<std::string> listen;            // overrides [server] listen
+};
+
+class host {
+ public:
+  // Loads plugins and checks everything against their manifests. Fails with diagnostics;
+  // warnings are appended to `diags` either way.
+  static std::unique_ptr<host> create(config cfg, host_options opts, std::shared_ptr<redactor> secrets,
+                                      std::shared_ptr<spdlog::logger> log, std::vector<diagnostic>& diags,
+                                      const clock_source* clock = nullptr);
+  ~host();
+
+  const config& cfg() const { return cfg_; }
+  // Runs one feed once and waits; for `tributary fetch`.
+  struct fetch_result {
+    std::vector<std::string> records;  // JSON lines
+    std::vector<std::string> errors;   // "class: message"
+    std::string first_error_class;
+    bool ok = false;
+  };
+  fetch_result fetch(const std::string& feed_id);
+
+  // `run`: starts the server and the scheduler; returns the bound port.
+  unsigned short start();
+  void stop();
+  std::string status_json() const;
+  std::string metrics_text() const;
+
+ private:
+  host();
+  struct parts;
+  std::unique_ptr<parts> p_;
+  config cfg_;
+};
+
+}  // namespace tributary

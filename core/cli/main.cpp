@@ -1,0 +1,195 @@
+// The `tributary` command: run, check, plugins, fetch, test-case.
+#include <CLI/CLI.hpp>
+#include <spdlog/spdlog.h>
+
+#include <atomic>
+#include <csignal>
+#include <fstream>
+#include <iostream>
+#include <thread>
+
+#include "app/host.hpp"
+#include "cli/test_case.hpp"
+#include "config/config.hpp"
+#include "plugin/plugin.hpp"
+#include "util/log.hpp"
+#include "util/redactor.hpp"
+
+using namespace tributary;
+namespace fs = std::filesystem;
+
+namespace {
+
+std::atomic<bool> g_stop{false};
+void on_signal(int) { g_stop = true; }
+
+void print(const std::vector<diagnostic>& diags, const redactor& secrets) {
+  for (const auto& d : diags) std::cerr << secrets.scrub(d.str()) << "\n";
+}
+
+size_t errors(const std::vector<diagnostic>& diags) {
+  return std::count_if(diags.begin(), diags.end(), [](auto& d) { return d.severity == diagnostic::level::error; });
+}
+
+// Config + plugins -> host, with every diagnostic printed. nullptr on any error.
+std::unique_ptr<host> load(const fs::path& file, host_options opts, std::shared_ptr<redactor> secrets,
+                           std::shared_ptr<spdlog::logger>& log, const std::vector<fs::path>& extra_dirs,
+                           bool quiet_ok = false) {
+  auto res = load_config(file, process_env(), secrets.get());
+  std::vector<diagnostic> diags = res.diagnostics;
+  if (!res.ok()) {
+    print(diags, *secrets);
+    std::cerr << file.string() << ": " << errors(diags) << " error(s)\n";
+    return nullptr;
+  }
+  auto cfg = std::move(*res.cfg);
+  if (!extra_dirs.empty()) cfg.host.plugin_dirs.insert(cfg.host.plugin_dirs.begin(), extra_dirs.begin(), extra_dirs.end());
+  log = make_logger("tributary", cfg.host.log_level, secrets);
+  auto h = host::create(std::move(cfg), std::move(opts), secrets, log, diags);
+  if (!h || !quiet_ok) print(diags, *secrets);
+  if (!h) std::cerr << file.string() << ": " << errors(diags) << " error(s)\n";
+  return h;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"Tributary: a plugin-driven data connector"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", "tributary 0.1.0");
+
+  fs::path cfg_file = "config/tributary.toml";
+  std::string feed, listen;
+  fs::path replay, record, port_file;
+  std::vector<fs::path> plugin_dirs;
+  bool as_json = false;
+
+  auto* run = app.add_subcommand("run", "Load the config and serve: fetch on schedule, HTTP API and WebSocket");
+  run->add_option("-c,--config", cfg_file, "config file")->check(CLI::ExistingFile);
+  run->add_option("--replay", replay, "serve every HTTP request from the cassettes in DIR")->check(CLI::ExistingDirectory);
+  run->add_option("--record", record, "do real requests and write one cassette per exchange into DIR");
+  run->add_option("--listen", listen, "override [server] listen (HOST:PORT; port 0 picks one)");
+  run->add_option("--port-file", port_file, "write the bound port to FILE once listening");
+  run->add_option("--plugin-dir", plugin_dirs, "extra plugin directory searched first")->allow_extra_args(false);
+  run->excludes(run->get_option("--record"))->excludes(run->get_option("--replay"));
+
+  auto* check = app.add_subcommand("check", "Validate a config and its plugins; print every problem");
+  check->add_option("-c,--config", cfg_file, "config file")->required();
+  check->add_option("--plugin-dir", plugin_dirs, "extra plugin directory searched first")->allow_extra_args(false);
+
+  auto* plugins = app.add_subcommand("plugins", "List the plugins found in plugin_dirs with their manifests");
+  plugins->add_option("-c,--config", cfg_file, "config file whose [host] plugin_dirs to search");
+  plugins->add_option("--plugin-dir", plugin_dirs, "plugin directory (instead of a config's)")->allow_extra_args(false);
+  plugins->add_flag("--json", as_json, "print manifests as JSON lines");
+
+  auto* fetch = app.add_subcommand("fetch", "Run one feed once and print its records as JSON lines");
+  fetch->add_option("-c,--config", cfg_file, "config file")->required();
+  fetch->add_option("--feed", feed, "feed id")->required();
+  auto* rp = fetch->add_option("--replay", replay, "serve HTTP from the cassettes in DIR")->check(CLI::ExistingDirectory);
+  auto* rc = fetch->add_option("--record", record, "write one cassette per exchange into DIR");
+  rp->excludes(rc);
+  fetch->add_option("--plugin-dir", plugin_dirs, "extra plugin directory searched first")->allow_extra_args(false);
+
+  std::vector<fs::path> cases;
+  auto* tc = app.add_subcommand("test-case", "Run plugin golden cases (case.toml, cassettes/, expected.jsonl)");
+  tc->add_option("cases", cases, "case directories")->required()->check(CLI::ExistingDirectory);
+  tc->add_option("--plugin-dir", plugin_dirs, "where the plugin under test is")->allow_extra_args(false);
+
+  CLI11_PARSE(app, argc, argv);
+  auto secrets = std::make_shared<redactor>();
+  std::shared_ptr<spdlog::logger> log;
+
+  if (*check) {
+    auto h = load(cfg_file, {}, secrets, log, plugin_dirs);
+    if (!h) return 1;
+    std::cout << "ok: " << cfg_file.string() << ": " << h->cfg().plugins.size() << " plugin instance(s), "
+              << h->cfg().feeds.size() << " feed(s)\n";
+    return 0;
+  }
+
+  if (*plugins) {
+    std::vector<fs::path> dirs = plugin_dirs;
+    if (dirs.empty()) {
+      auto res = load_config(cfg_file, process_env(), secrets.get());
+      if (!res.ok()) {
+        print(res.diagnostics, *secrets);
+        return 1;
+      }
+      dirs = res.cfg->host.plugin_dirs;
+    }
+    int bad = 0;
+    auto found = discover_plugins(dirs);
+    if (found.empty()) std::cerr << "no plugins found\n";
+    for (const auto& d : found) {
+      auto lib = plugin_library::load(d.path);
+      if (auto* e = std::get_if<std::string>(&lib)) {
+        std::cerr << "error: " << *e << "\n";
+        ++bad;
+        continue;
+      }
+      const auto& m = std::get<std::shared_ptr<plugin_library>>(lib)->manifest();
+      if (as_json) {
+        std::cout << m.to_json().dump() << "\n";
+        continue;
+      }
+      std::string kinds;
+      for (auto& k : m.kinds) kinds += (kinds.empty() ? "" : ", ") + k;
+      std::cout << m.name << " " << m.version << " (ABI " << m.abi_major << "." << m.abi_minor << ")  " << m.description
+                << "\n  kinds: " << kinds << "\n  path: " << m.path.string() << "\n  base_url: " << m.default_base_url
+                << "\n  timeout: " << format_duration(m.default_timeout) << "\n  rate_limit: " << m.default_rate_limit.requests
+                << " per " << format_duration(m.default_rate_limit.per) << ", burst " << m.default_rate_limit.burst << "\n";
+      if (!m.secret_envs.empty()) {
+        std::string envs;
+        for (auto& e : m.secret_envs) envs += (envs.empty() ? "" : ", ") + e;
+        std::cout << "  secrets from: " << envs << "\n";
+      }
+    }
+    return bad ? 1 : 0;
+  }
+
+  if (*fetch) {
+    host_options opts;
+    if (!replay.empty()) opts.replay = replay;
+    if (!record.empty()) opts.record = record;
+    auto h = load(cfg_file, opts, secrets, log, plugin_dirs, true);
+    if (!h) return 1;
+    auto r = h->fetch(feed);
+    for (auto& line : r.records) std::cout << line << "\n";
+    std::cout.flush();
+    for (auto& e : r.errors) std::cerr << "error: " << e << "\n";
+    if (!r.ok) {
+      std::cerr << "fetch failed: " << (r.first_error_class.empty() ? "internal" : r.first_error_class) << "\n";
+      return 2;
+    }
+    return 0;
+  }
+
+  if (*tc) return run_test_cases(cases, plugin_dirs);
+
+  // run
+  host_options opts;
+  if (!replay.empty()) opts.replay = replay;
+  if (!record.empty()) opts.record = record;
+  if (!listen.empty()) opts.listen = listen;
+  auto h = load(cfg_file, opts, secrets, log, plugin_dirs);
+  if (!h) return 1;
+  std::signal(SIGINT, on_signal);
+  std::signal(SIGTERM, on_signal);
+  unsigned short port = 0;
+  try {
+    port = h->start();
+  } catch (const std::exception& e) {
+    std::cerr << "error: cannot listen on " << h->cfg().server.address << ":" << h->cfg().server.port << ": " << e.what() << "\n";
+    return 1;
+  }
+  if (!port_file.empty()) {
+    fs::path tmp = port_file;
+    tmp += ".tmp";
+    std::ofstream(tmp) << port << "\n";
+    fs::rename(tmp, port_file);
+  }
+  while (!g_stop) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  log->info("stopping");
+  h->stop();
+  return 0;
+}

@@ -1,0 +1,602 @@
+#include "config/config.hpp"
+
+#include <algorithm>
+#include <cstdlib>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include <toml++/toml.h>
+
+#include "record/record.hpp"
+#include "util/redactor.hpp"
+
+namespace tributary {
+
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+
+std::string diagnostic::str() const {
+  std::ostringstream o;
+  o << where.file;
+  if (where.line > 0) o << ':' << where.line << ':' << where.col;
+  o << ": " << (severity == level::error ? "error" : "warning") << ": ";
+  if (!path.empty()) o << path << ": ";
+  o << message;
+  return o.str();
+}
+
+const plugin_instance_config* config::plugin(std::string_view name) const {
+  for (const auto& p : plugins)
+    if (p.name == name) return &p;
+  return nullptr;
+}
+
+size_t config_result::error_count() const {
+  return static_cast<size_t>(std::count_if(diagnostics.begin(), diagnostics.end(), [](auto& d) {
+    return d.severity == diagnostic::level::error;
+  }));
+}
+
+env_lookup process_env() {
+  return [](const std::string& name) -> std::optional<std::string> {
+    const char* v = std::getenv(name.c_str());
+    if (!v) return std::nullopt;
+    return std::string(v);
+  };
+}
+
+static size_t edit_distance(std::string_view a, std::string_view b) {
+  std::vector<size_t> prev(b.size() + 1), cur(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j) prev[j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    cur[0] = i;
+    for (size_t j = 1; j <= b.size(); ++j)
+      cur[j] = std::min({prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] != b[j - 1])});
+    std::swap(prev, cur);
+  }
+  return prev[b.size()];
+}
+
+std::optional<std::string> closest(std::string_view word, const std::vector<std::string>& cands) {
+  std::optional<std::string> best;
+  size_t best_d = std::max<size_t>(2, word.size() / 3) + 1;
+  for (const auto& c : cands) {
+    size_t d = edit_distance(word, c);
+    if (d < best_d) best_d = d, best = c;
+  }
+  return best;
+}
+
+bool looks_secret(std::string_view key) {
+  std::string k(key);
+  std::transform(k.begin(), k.end(), k.begin(), [](unsigned char c) { return std::tolower(c); });
+  for (const char* w : {"key", "secret", "token", "password", "passwd"})
+    if (k.find(w) != std::string::npos) return true;
+  return false;
+}
+
+namespace {
+
+class parser {
+ public:
+  parser(fs::path file, const env_lookup& env, redactor* secrets)
+      : file_(std::move(file)), env_(env), secrets_(secrets) {}
+
+  config_result run(std::string_view text) {
+    config cfg;
+    cfg.file = file_;
+    toml::table root;
+    try {
+      root = toml::parse(text, file_.string());
+    } catch (const toml::parse_error& e) {
+      error(pos(e.source()), "", std::string(e.description()));
+      return finish(std::nullopt);
+    }
+    check_keys(root, "", {"host", "server", "cluster", "stream", "plugins", "feeds"});
+    if (auto* t = table_at(root, "host", "host")) read_host(*t, cfg);
+    if (auto* t = table_at(root, "server", "server")) read_server(*t, cfg);
+    if (auto* t = table_at(root, "cluster", "cluster")) read_cluster(*t, cfg);
+    if (auto* t = table_at(root, "stream", "stream")) read_stream(*t, cfg);
+    if (cfg.host.plugin_dirs.empty()) cfg.host.plugin_dirs.push_back(base_dir() / "plugins");
+    if (auto* t = table_at(root, "plugins", "plugins"))
+      for (auto&& [k, v] : *t) read_plugin(std::string(k.str()), v, cfg);
+    if (auto* t = table_at(root, "feeds", "feeds"))
+      for (auto&& [k, v] : *t) read_feed(std::string(k.str()), v, cfg);
+    else
+      warn(source_pos{file_.string(), 0, 0}, "feeds", "no [feeds.*] table: nothing will be fetched");
+    // toml++ iterates tables in key order; keep the file's order, which operators read as intent.
+    auto by_pos = [](const auto& a, const auto& b) {
+      return std::tie(a.where.line, a.where.col) < std::tie(b.where.line, b.where.col);
+    };
+    std::stable_sort(cfg.plugins.begin(), cfg.plugins.end(), by_pos);
+    std::stable_sort(cfg.feeds.begin(), cfg.feeds.end(), by_pos);
+    check_feed_sources(cfg);
+    return finish(std::move(cfg));
+  }
+
+ private:
+  fs::path base_dir() const {
+    auto d = file_.parent_path();
+    return fs::absolute(d.empty() ? fs::path(".") : d);
+  }
+
+  source_pos pos(const toml::source_region& r) const {
+    return {file_.string(), static_cast<int>(r.begin.line), static_cast<int>(r.begin.column)};
+  }
+  source_pos pos(const toml::node& n) const { return pos(n.source()); }
+
+  void error(source_pos p, std::string path, std::string msg) {
+    diags_.push_back({diagnostic::level::error, std::move(p), std::move(path), std::move(msg)});
+  }
+  void warn(source_pos p, std::string path, std::string msg) {
+    diags_.push_back({diagnostic::level::warning, std::move(p), std::move(path), std::move(msg)});
+  }
+
+  config_result finish(std::optional<config> cfg) {
+    config_result r;
+    r.diagnostics = std::move(diags_);
+    std::stable_sort(r.diagnostics.begin(), r.diagnostics.end(), [](auto& a, auto& b) {
+      return std::tie(a.where.line, a.where.col) < std::tie(b.where.line, b.where.col);
+    });
+    if (r.error_count() == 0) r.cfg = std::move(cfg);
+    return r;
+  }
+
+  static std::string join(const std::string& a, std::string_view b) {
+    return a.empty() ? std::string(b) : a + "." + std::string(b);
+  }
+
+  void check_keys(const toml::table& t, const std::string& path,
+                  const std::vector<std::string>& allowed) {
+    for (auto&& [k, v] : t) {
+      std::string key(k.str());
+      if (std::find(allowed.begin(), allowed.end(), key) != allowed.end()) continue;
+      std::string msg = "unknown key '" + key + "'";
+      if (auto c = closest(key, allowed)) msg += " (did you mean '" + *c + "'?)";
+      error(pos(k.source()), join(path, key), msg);
+    }
+  }
+
+  const toml::table* table_at(const toml::table& t, std::string_view key, const std::string& path) {
+    auto* n = t.get(key);
+    if (!n) return nullptr;
+    if (auto* tt = n->as_table()) return tt;
+    error(pos(*n), path, "must be a table");
+    return nullptr;
+  }
+
+  // ${VAR} and ${VAR:-default}. Returns nullopt (after recording `missing`) when a variable
+  // without default is unset.
+  std::optional<std::string> substitute(const std::string& in, std::string* missing,
+                                        bool* had_env) {
+    std::string out;
+    size_t i = 0;
+    while (i < in.size()) {
+      size_t start = in.find("${", i);
+      if (start == std::string::npos) {
+        out += in.substr(i);
+        break;
+      }
+      out += in.substr(i, start - i);
+      size_t end = in.find('}', start);
+      if (end == std::string::npos) {
+        out += in.substr(start);
+        break;
+      }
+      std::string expr = in.substr(start + 2, end - start - 2);
+      std::optional<std::string> def;
+      if (auto d = expr.find(":-"); d != std::string::npos) {
+        def = expr.substr(d + 2);
+        expr = expr.substr(0, d);
+      }
+      if (had_env) *had_env = true;
+      auto v = env_(expr);
+      if (v && !v->empty()) out += *v;
+      else if (def) out += *def;
+      else if (v) out += *v;
+      else {
+        if (missing) *missing = expr;
+        return std::nullopt;
+      }
+      i = end + 1;
+    }
+    return out;
+  }
+
+  // A string value, env substituted; an unset variable is an error here.
+  std::optional<std::string> str(const toml::node& n, const std::string& path) {
+    auto* s = n.as_string();
+    if (!s) {
+      error(pos(n), path, "must be a string");
+      return std::nullopt;
+    }
+    std::string missing;
+    auto v = substitute(s->get(), &missing, nullptr);
+    if (!v) error(pos(n), path, "environment variable " + missing + " is not set");
+    return v;
+  }
+
+  std::optional<millis> duration(const toml::node& n, const std::string& path) {
+    auto s = str(n, path);
+    if (!s) return std::nullopt;
+    auto d = parse_duration(*s);
+    if (!d) error(pos(n), path, "'" + *s + "' is not a duration (use a unit: 250ms, 5s, 2m, 1h)");
+    return d;
+  }
+
+  std::optional<int64_t> integer(const toml::node& n, const std::string& path, int64_t min,
+                                 int64_t max) {
+    auto* i = n.as_integer();
+    if (!i) {
+      error(pos(n), path, "must be an integer");
+      return std::nullopt;
+    }
+    if (i->get() < min || i->get() > max) {
+      error(pos(n), path,
+            "must be between " + std::to_string(min) + " and " + std::to_string(max));
+      return std::nullopt;
+    }
+    return i->get();
+  }
+
+  std::optional<double> number(const toml::node& n, const std::string& path) {
+    if (auto* i = n.as_integer()) return static_cast<double>(i->get());
+    if (auto* f = n.as_floating_point()) return f->get();
+    error(pos(n), path, "must be a number");
+    return std::nullopt;
+  }
+
+  std::optional<std::vector<std::string>> str_list(const toml::node& n, const std::string& path) {
+    auto* a = n.as_array();
+    if (!a) {
+      error(pos(n), path, "must be an array of strings");
+      return std::nullopt;
+    }
+    std::vector<std::string> out;
+    for (size_t i = 0; i < a->size(); ++i) {
+      auto v = str(*a->get(i), path + "[" + std::to_string(i) + "]");
+      if (!v) return std::nullopt;
+      out.push_back(*v);
+    }
+    return out;
+  }
+
+  void read_host(const toml::table& t, config& cfg) {
+    check_keys(t, "host", {"plugin_dirs", "log_level"});
+    if (auto* n = t.get("plugin_dirs"))
+      if (auto dirs = str_list(*n, "host.plugin_dirs"))
+        for (auto& d : *dirs) {
+          fs::path p(d);
+          cfg.host.plugin_dirs.push_back(p.is_absolute() ? p : (base_dir() / p).lexically_normal());
+        }
+    if (auto* n = t.get("log_level"))
+      if (auto v = str(*n, "host.log_level")) {
+        static const std::vector<std::string> levels{"trace", "debug", "info", "warn", "error"};
+        if (std::find(levels.begin(), levels.end(), *v) == levels.end())
+          error(pos(*n), "host.log_level",
+                "'" + *v + "' is not a level (trace, debug, info, warn, error)");
+        else
+          cfg.host.log_level = *v;
+      }
+  }
+
+  void read_server(const toml::table& t, config& cfg) {
+    check_keys(t, "server", {"listen", "ws_path", "max_connections", "max_message_bytes",
+                             "heartbeat", "queue_limit"});
+    auto& s = cfg.server;
+    if (auto* n = t.get("listen"))
+      if (auto v = str(*n, "server.listen")) {
+        auto colon = v->rfind(':');
+        long port = -1;
+        if (colon != std::string::npos) {
+          char* end = nullptr;
+          std::string ps = v->substr(colon + 1);
+          port = std::strtol(ps.c_str(), &end, 10);
+          if (ps.empty() || *end) port = -1;
+        }
+        if (colon == std::string::npos || colon == 0 || port < 0 || port > 65535) {
+          error(pos(*n), "server.listen", "'" + *v + "' is not HOST:PORT (port 0 picks a free one)");
+        } else {
+          s.listen = *v;
+          s.address = v->substr(0, colon);
+          if (s.address.size() > 2 && s.address.front() == '[') s.address = s.address.substr(1, s.address.size() - 2);
+          s.port = static_cast<unsigned short>(port);
+        }
+      }
+    if (auto* n = t.get("ws_path"))
+      if (auto v = str(*n, "server.ws_path")) {
+        if (v->empty() || v->front() != '/') error(pos(*n), "server.ws_path", "must start with '/'");
+        else s.ws_path = *v;
+      }
+    if (auto* n = t.get("max_connections"))
+      if (auto v = integer(*n, "server.max_connections", 1, 1'000'000)) s.max_connections = *v;
+    if (auto* n = t.get("max_message_bytes"))
+      if (auto v = integer(*n, "server.max_message_bytes", 64, 64 << 20)) s.max_message_bytes = *v;
+    if (auto* n = t.get("queue_limit"))
+      if (auto v = integer(*n, "server.queue_limit", 1, 1'000'000)) s.queue_limit = *v;
+    if (auto* n = t.get("heartbeat"))
+      if (auto v = duration(*n, "server.heartbeat")) {
+        if (v->count() < 100) error(pos(*n), "server.heartbeat", "must be at least 100ms");
+        else s.heartbeat = *v;
+      }
+  }
+
+  void read_cluster(const toml::table& t, config& cfg) {
+    check_keys(t, "cluster", {"mode", "redis_url", "name", "lease", "renew_every"});
+    auto& c = cfg.cluster;
+    if (auto* n = t.get("mode"))
+      if (auto v = str(*n, "cluster.mode")) {
+        if (*v != "standalone" && *v != "redis")
+          error(pos(*n), "cluster.mode", "'" + *v + "' is not a mode (standalone, redis)");
+        else
+          c.mode = *v;
+      }
+    if (auto* n = t.get("redis_url"))
+      if (auto v = str(*n, "cluster.redis_url")) {
+        if (v->rfind("redis://", 0) != 0) error(pos(*n), "cluster.redis_url", "must start with redis://");
+        else c.redis_url = *v;
+        if (auto at = v->find('@'); at != std::string::npos) {  // redis://user:password@host
+          auto colon = v->rfind(':', at);
+          if (colon != std::string::npos && colon > 8 && secrets_)
+            secrets_->add(v->substr(colon + 1, at - colon - 1));
+        }
+      }
+    if (auto* n = t.get("name"))
+      if (auto v = str(*n, "cluster.name")) c.name = *v;
+    if (auto* n = t.get("lease"))
+      if (auto v = duration(*n, "cluster.lease")) c.lease = *v;
+    if (auto* n = t.get("renew_every"))
+      if (auto v = duration(*n, "cluster.renew_every")) c.renew_every = *v;
+    if (c.renew_every >= c.lease)
+      error(pos(t), "cluster.renew_every", "must be shorter than cluster.lease");
+  }
+
+  void read_stream(const toml::table& t, config& cfg) {
+    check_keys(t, "stream", {"enabled", "maxlen"});
+    if (auto* n = t.get("enabled")) {
+      if (auto* b = n->as_boolean()) cfg.stream.enabled = b->get();
+      else error(pos(*n), "stream.enabled", "must be true or false");
+    }
+    if (auto* n = t.get("maxlen"))
+      if (auto v = integer(*n, "stream.maxlen", 1, 1'000'000'000)) cfg.stream.maxlen = *v;
+  }
+
+  // TOML value -> JSON for plugin-owned keys, substituting env in strings.
+  std::optional<json> to_json(const toml::node& n, const std::string& path, std::string* missing,
+                              bool* had_env) {
+    if (auto* s = n.as_string()) {
+      auto v = substitute(s->get(), missing, had_env);
+      if (!v) return std::nullopt;
+      return json(*v);
+    }
+    if (auto* i = n.as_integer()) return json(i->get());
+    if (auto* f = n.as_floating_point()) return json(f->get());
+    if (auto* b = n.as_boolean()) return json(b->get());
+    if (auto* a = n.as_array()) {
+      json out = json::array();
+      for (size_t i = 0; i < a->size(); ++i) {
+        auto v = to_json(*a->get(i), path, missing, had_env);
+        if (!v) return std::nullopt;
+        out.push_back(*v);
+      }
+      return out;
+    }
+    if (auto* t = n.as_table()) {
+      json out = json::object();
+      for (auto&& [k, v] : *t) {
+        auto j = to_json(v, path + "." + std::string(k.str()), missing, had_env);
+        if (!j) return std::nullopt;
+        out[std::string(k.str())] = *j;
+      }
+      return out;
+    }
+    error(pos(n), path, "dates and times are not supported here");
+    return json();
+  }
+
+  void read_plugin(const std::string& name, const toml::node& node, config& cfg) {
+    std::string path = "plugins." + name;
+    auto* t = node.as_table();
+    if (!t) {
+      error(pos(node), path, "must be a table");
+      return;
+    }
+    plugin_instance_config p;
+    p.name = name;
+    p.plugin = name;
+    p.where = pos(node);
+    for (auto&& [k, v] : *t) {
+      std::string key(k.str()), kp = path + "." + key;
+      if (key == "plugin") {
+        if (auto s = str(v, kp)) p.plugin = *s;
+      } else if (key == "base_url") {
+        if (auto s = str(v, kp)) {
+          if (s->rfind("http://", 0) != 0 && s->rfind("https://", 0) != 0)
+            error(pos(v), kp, "must start with http:// or https://");
+          else
+            p.base_url = *s;
+        }
+      } else if (key == "timeout") {
+        p.timeout = duration(v, kp);
+      } else if (key == "enabled") {
+        if (auto* b = v.as_boolean()) {
+          if (!b->get()) p.enabled = false, p.disabled_reason = "enabled = false";
+        } else {
+          error(pos(v), kp, "must be true or false");
+        }
+      } else if (key == "rate_limit") {
+        p.rate_limit = read_rate_limit(v, kp);
+      } else {
+        std::string missing;
+        bool had_env = false;
+        auto j = to_json(v, kp, &missing, &had_env);
+        if (!j) {
+          if (p.enabled) {
+            p.enabled = false;
+            p.disabled_reason = "environment variable " + missing + " is not set (" + kp + ")";
+            warn(pos(v), kp,
+                 "environment variable " + missing + " is not set: instance '" + name +
+                     "' is disabled");
+          }
+          continue;
+        }
+        if (j->is_string() && looks_secret(key) && secrets_) secrets_->add(j->get<std::string>());
+        p.settings[key] = *j;
+        p.setting_pos[key] = pos(v);
+      }
+    }
+    if (!p.enabled && p.disabled_reason == "enabled = false")
+      warn(p.where, path, "instance '" + name + "' is disabled (enabled = false)");
+    cfg.plugins.push_back(std::move(p));
+  }
+
+  std::optional<rate_limit_config> read_rate_limit(const toml::node& n, const std::string& path) {
+    auto* t = n.as_table();
+    if (!t) {
+      error(pos(n), path, "must be a table { requests = N, per = \"1m\", burst = N }");
+      return std::nullopt;
+    }
+    check_keys(*t, path, {"requests", "per", "burst"});
+    rate_limit_config r;
+    auto* req = t->get("requests");
+    auto* per = t->get("per");
+    if (!req || !per) {
+      error(pos(n), path, "needs both `requests` and `per`");
+      return std::nullopt;
+    }
+    auto rq = number(*req, path + ".requests");
+    auto pd = duration(*per, path + ".per");
+    if (!rq || !pd) return std::nullopt;
+    if (*rq <= 0) error(pos(*req), path + ".requests", "must be greater than 0");
+    if (pd->count() <= 0) error(pos(*per), path + ".per", "must be greater than 0");
+    r.requests = *rq;
+    r.per = *pd;
+    r.burst = *rq;
+    if (auto* b = t->get("burst"))
+      if (auto v = number(*b, path + ".burst")) {
+        if (*v < 1) error(pos(*b), path + ".burst", "must be at least 1");
+        r.burst = *v;
+      }
+    return r;
+  }
+
+  void read_feed(const std::string& id, const toml::node& node, config& cfg) {
+    std::string path = "feeds." + id;
+    auto* t = node.as_table();
+    if (!t) {
+      error(pos(node), path, "must be a table");
+      return;
+    }
+    check_keys(*t, path, {"kind", "subjects", "every", "jitter", "sources"});
+    feed_config f;
+    f.id = id;
+    f.where = pos(node);
+    for (auto&& [k, v] : *t) f.key_pos[std::string(k.str())] = pos(v);
+    bool ok = true;
+    if (auto* n = t->get("kind")) {
+      if (auto v = str(*n, path + ".kind")) {
+        if (!vocabulary::known_kind(*v)) {
+          auto kinds = vocabulary::kinds();
+          std::string msg = "unknown kind '" + *v + "'";
+          if (auto c = closest(*v, kinds)) msg += " (did you mean '" + *c + "'?)";
+          error(pos(*n), path + ".kind", msg);
+          ok = false;
+        } else {
+          f.kind = *v;
+        }
+      } else ok = false;
+    } else {
+      error(pos(node), path, "missing required key `kind`");
+      ok = false;
+    }
+    if (auto* n = t->get("subjects")) {
+      if (auto v = str_list(*n, path + ".subjects")) {
+        f.subjects = *v;
+        if (f.subjects.empty()) error(pos(*n), path + ".subjects", "must name at least one subject");
+        std::set<std::string> seen;
+        for (auto& s : f.subjects)
+          if (!seen.insert(s).second) error(pos(*n), path + ".subjects", "'" + s + "' is listed twice");
+        if (!f.kind.empty())
+          for (auto& s : f.subjects)
+            if (auto why = vocabulary::check_subject(f.kind, s))
+              error(pos(*n), path + ".subjects", "'" + s + "': " + *why);
+      }
+    } else {
+      error(pos(node), path, "missing required key `subjects`");
+    }
+    if (auto* n = t->get("every")) {
+      if (auto v = duration(*n, path + ".every")) {
+        if (v->count() < 100) error(pos(*n), path + ".every", "must be at least 100ms");
+        f.every = *v;
+      }
+    } else {
+      error(pos(node), path, "missing required key `every`");
+    }
+    f.jitter = std::min(millis(1000), f.every / 10);
+    if (auto* n = t->get("jitter"))
+      if (auto v = duration(*n, path + ".jitter")) f.jitter = *v;
+    if (auto* n = t->get("sources")) {
+      if (auto v = str_list(*n, path + ".sources")) {
+        f.sources = *v;
+        if (f.sources.empty()) error(pos(*n), path + ".sources", "must name at least one source");
+      }
+    } else {
+      error(pos(node), path, "missing required key `sources`");
+    }
+    (void)ok;
+    cfg.feeds.push_back(std::move(f));
+  }
+
+  void check_feed_sources(config& cfg) {
+    std::vector<std::string> names;
+    for (auto& p : cfg.plugins) names.push_back(p.name);
+    for (auto& f : cfg.feeds) {
+      auto sp = f.key_pos.count("sources") ? f.key_pos["sources"] : f.where;
+      std::vector<std::string> usable;
+      for (auto& s : f.sources) {
+        auto* p = cfg.plugin(s);
+        if (!p) {
+          std::string msg = "source '" + s + "' is not a configured instance (no [plugins." + s + "])";
+          if (auto c = closest(s, names)) msg += " (did you mean '" + *c + "'?)";
+          error(sp, "feeds." + f.id + ".sources", msg);
+        } else if (!p->enabled) {
+          warn(sp, "feeds." + f.id + ".sources",
+               "source '" + s + "' is skipped: its instance is disabled (see plugins." + s + ")");
+        } else {
+          usable.push_back(s);
+        }
+      }
+      if (usable.empty() && !f.sources.empty())
+        warn(sp, "feeds." + f.id, "no enabled source left: feed '" + f.id + "' will not run");
+      f.sources = std::move(usable);
+    }
+  }
+
+  fs::path file_;
+  const env_lookup& env_;
+  redactor* secrets_;
+  std::vector<diagnostic> diags_;
+};
+
+}  // namespace
+
+config_result parse_config(std::string_view text, const fs::path& file, const env_lookup& env,
+                           redactor* secrets) {
+  return parser(file, env, secrets).run(text);
+}
+
+config_result load_config(const fs::path& file, const env_lookup& env, redactor* secrets) {
+  std::ifstream in(file, std::ios::binary);
+  if (!in) {
+    config_result r;
+    r.diagnostics.push_back({diagnostic::level::error, {file.string(), 0, 0}, "",
+                             "cannot read the config file"});
+    return r;
+  }
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return parse_config(ss.str(), file, env, secrets);
+}
+
+}  // namespace tributary

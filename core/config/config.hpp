@@ -1,0 +1,120 @@
+#pragma once
+// Typed, validated deployment config (shared design CONFIG.md). Parsing never throws: every
+// problem becomes a diagnostic naming file:line:col and the key path, and all are collected.
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "util/duration.hpp"
+
+namespace tributary {
+
+class redactor;
+
+struct source_pos {
+  std::string file;
+  int line = 0;
+  int col = 0;
+};
+
+struct diagnostic {
+  enum class level { error, warning };
+  level severity = level::error;
+  source_pos where;
+  std::string path;  // key path: feeds.spot.every
+  std::string message;
+  std::string str() const;  // file:line:col: error: path: message
+};
+
+struct rate_limit_config {
+  double requests = 0;
+  millis per{0};
+  double burst = 0;
+};
+
+struct plugin_instance_config {
+  std::string name;    // instance name: the [plugins.X] table name
+  std::string plugin;  // plugin (library) name; defaults to the instance name
+  std::optional<std::string> base_url;
+  std::optional<millis> timeout;
+  std::optional<rate_limit_config> rate_limit;
+  nlohmann::json settings = nlohmann::json::object();  // plugin-owned keys, env substituted
+  std::map<std::string, source_pos> setting_pos;        // plugin-owned key -> where
+  source_pos where;
+  bool enabled = true;
+  std::string disabled_reason;
+};
+
+struct feed_config {
+  std::string id;
+  std::string kind;
+  std::vector<std::string> subjects;
+  millis every{0};
+  millis jitter{0};  // default: a tenth of `every`, at most 1s
+  std::vector<std::string> sources;
+  source_pos where;
+  std::map<std::string, source_pos> key_pos;  // "sources", "subjects", ... -> where
+};
+
+struct config {
+  std::filesystem::path file;
+  struct {
+    std::vector<std::filesystem::path> plugin_dirs;  // absolute
+    std::string log_level = "info";
+  } host;
+  struct {
+    std::string listen = "127.0.0.1:8081";
+    std::string address = "127.0.0.1";
+    unsigned short port = 8081;
+    std::string ws_path = "/ws";
+    size_t max_connections = 10000;
+    size_t max_message_bytes = 65536;
+    millis heartbeat{30000};
+    size_t queue_limit = 1024;  // messages queued per WebSocket session before it is dropped
+  } server;
+  struct {
+    std::string mode = "standalone";
+    std::string redis_url = "redis://127.0.0.1:6379";
+    std::string name = "default";
+    millis lease{3000};
+    millis renew_every{1000};
+  } cluster;
+  struct {
+    bool enabled = false;
+    size_t maxlen = 10000;
+  } stream;
+  std::vector<plugin_instance_config> plugins;
+  std::vector<feed_config> feeds;
+
+  const plugin_instance_config* plugin(std::string_view name) const;
+};
+
+struct config_result {
+  std::optional<config> cfg;  // set when there is no error (warnings allowed)
+  std::vector<diagnostic> diagnostics;
+  bool ok() const { return cfg.has_value(); }
+  size_t error_count() const;
+};
+
+// Looks up an environment variable; injected so tests need not touch the real environment.
+using env_lookup = std::function<std::optional<std::string>(const std::string&)>;
+env_lookup process_env();
+
+// Secrets found while parsing (values of secret-looking plugin keys) are added to `secrets`.
+config_result parse_config(std::string_view text, const std::filesystem::path& file,
+                           const env_lookup& env, redactor* secrets);
+config_result load_config(const std::filesystem::path& file, const env_lookup& env,
+                          redactor* secrets);
+
+// Closest candidate within a small edit distance, for "did you mean" hints.
+std::optional<std::string> closest(std::string_view word, const std::vector<std::string>& candidates);
+
+// True for plugin keys that hold secrets whatever the manifest says (api_key, token, ...).
+bool looks_secret(std::string_view key);
+
+}  // namespace tributary

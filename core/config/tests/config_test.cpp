@@ -1,0 +1,200 @@
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "config/config.hpp"
+#include "util/redactor.hpp"
+
+using namespace tributary;
+using ::testing::HasSubstr;
+
+namespace {
+
+env_lookup fake_env(std::map<std::string, std::string> vars) {
+  return [vars](const std::string& n) -> std::optional<std::string> {
+    auto it = vars.find(n);
+    if (it == vars.end()) return std::nullopt;
+    return it->second;
+  };
+}
+
+config_result parse(const std::string& text, std::map<std::string, std::string> env = {}, redactor* r = nullptr) {
+  return parse_config(text, "/etc/tributary/test.toml", fake_env(std::move(env)), r);
+}
+
+std::string all(const config_result& r) {
+  std::string s;
+  for (auto& d : r.diagnostics) s += d.str() + "\n";
+  return s;
+}
+
+const char* kDesignExample = R"(
+[host]
+plugin_dirs = ["../build/plugins"]
+log_level = "info"
+
+[server]
+listen = "127.0.0.1:8081"
+ws_path = "/ws"
+max_connections = 10000
+max_message_bytes = 65536
+
+[cluster]
+mode = "standalone"
+redis_url = "redis://127.0.0.1:6379"
+name = "default"
+lease = "3s"
+renew_every = "1s"
+
+[stream]
+enabled = false
+maxlen = 10000
+
+[plugins.binance]
+base_url = "https://api.binance.com"
+timeout = "5s"
+rate_limit = { requests = 6000, per = "1m", burst = 300 }
+
+[plugins.coingecko]
+api_key = "${COINGECKO_API_KEY:-}"
+
+[plugins.cmc]
+plugin = "cmc"
+api_key = "${CMC_API_KEY}"
+
+[feeds.spot]
+kind = "price"
+subjects = ["BTC-USDT", "ETH-USDT", "SOL-USDT"]
+every = "5s"
+sources = ["binance", "coingecko", "cmc"]
+
+[feeds.global]
+kind = "market"
+subjects = ["global"]
+every = "60s"
+sources = ["coingecko", "cmc"]
+)";
+
+}  // namespace
+
+TEST(Config, DesignExampleParsesIntoTypedValues) {
+  redactor secrets;
+  auto r = parse(kDesignExample, {{"CMC_API_KEY", "cmc-secret-value"}}, &secrets);
+  ASSERT_TRUE(r.ok()) << all(r);
+  const auto& c = *r.cfg;
+  EXPECT_EQ(c.host.plugin_dirs.at(0), std::filesystem::path("/etc/build/plugins"));
+  EXPECT_EQ(c.server.port, 8081);
+  EXPECT_EQ(c.cluster.lease, millis(3000));
+  ASSERT_EQ(c.plugins.size(), 3u);
+  EXPECT_EQ(c.plugins[0].rate_limit->requests, 6000);
+  EXPECT_EQ(c.plugins[0].rate_limit->per, millis(60000));
+  EXPECT_EQ(c.plugins[0].rate_limit->burst, 300);
+  EXPECT_EQ(c.plugins[0].timeout, millis(5000));
+  EXPECT_EQ(c.plugins[1].settings["api_key"], "");  // ${VAR:-} default
+  EXPECT_EQ(c.plugins[2].plugin, "cmc");
+  EXPECT_EQ(c.plugins[2].settings["api_key"], "cmc-secret-value");
+  EXPECT_TRUE(secrets.is_secret("cmc-secret-value"));
+  ASSERT_EQ(c.feeds.size(), 2u);
+  EXPECT_EQ(c.feeds[0].every, millis(5000));
+  EXPECT_EQ(c.feeds[0].sources, (std::vector<std::string>{"binance", "coingecko", "cmc"}));
+}
+
+TEST(Config, UnsetRequiredSecretDisablesInstanceWithOneWarning) {
+  auto r = parse(kDesignExample);
+  ASSERT_TRUE(r.ok()) << all(r);
+  EXPECT_FALSE(r.cfg->plugin("cmc")->enabled);
+  EXPECT_THAT(r.cfg->plugin("cmc")->disabled_reason, HasSubstr("CMC_API_KEY"));
+  EXPECT_EQ(r.cfg->feeds[0].sources, (std::vector<std::string>{"binance", "coingecko"}));
+  int mentions = 0;
+  for (auto& d : r.diagnostics)
+    if (d.severity == diagnostic::level::warning && d.message.find("CMC_API_KEY is not set") != std::string::npos) ++mentions;
+  EXPECT_EQ(mentions, 1) << all(r);
+}
+
+TEST(Config, ErrorsNameFileLineColumnAndKeyPathAndAreAllReported) {
+  auto r = parse(R"([server]
+listen = "nowhere"
+
+[plugins.binance]
+timeout = "5 seconds"
+
+[feeds.spot]
+kind = "price"
+subjects = ["BTC-USDT"]
+evry = "5s"
+sources = ["binanse"]
+)");
+  ASSERT_FALSE(r.ok());
+  std::string s = all(r);
+  EXPECT_THAT(s, HasSubstr("/etc/tributary/test.toml:2:10: error: server.listen: 'nowhere' is not HOST:PORT"));
+  EXPECT_THAT(s, HasSubstr("/etc/tributary/test.toml:5:11: error: plugins.binance.timeout: '5 seconds' is not a duration"));
+  EXPECT_THAT(s, HasSubstr("/etc/tributary/test.toml:10:1: error: feeds.spot.evry: unknown key 'evry' (did you mean 'every'?)"));
+  EXPECT_THAT(s, HasSubstr("feeds.spot.sources: source 'binanse' is not a configured instance (no [plugins.binanse]) (did you mean 'binance'?)"));
+  EXPECT_THAT(s, HasSubstr("feeds.spot: missing required key `every`"));
+  EXPECT_EQ(r.error_count(), 5u) << s;
+}
+
+TEST(Config, TomlSyntaxErrorHasPosition) {
+  auto r = parse("[feeds.spot]\nkind = \"price\nsubjects = []\n");
+  ASSERT_FALSE(r.ok());
+  ASSERT_EQ(r.diagnostics.size(), 1u);
+  EXPECT_EQ(r.diagnostics[0].where.line, 2);
+  EXPECT_GT(r.diagnostics[0].where.col, 0);
+}
+
+TEST(Config, BadKindsSubjectsAndUnknownTopLevelTables) {
+  auto r = parse(R"([plugins.binance]
+[feeds.x]
+kind = "prices"
+subjects = ["BTC-USDT"]
+every = "1s"
+sources = ["binance"]
+[feeds.y]
+kind = "price"
+subjects = ["btcusdt", "BTC-USDT", "BTC-USDT"]
+every = "1s"
+sources = ["binance"]
+[serverr]
+)");
+  std::string s = all(r);
+  EXPECT_THAT(s, HasSubstr("3:8: error: feeds.x.kind: unknown kind 'prices' (did you mean 'price'?)"));
+  EXPECT_THAT(s, HasSubstr("feeds.y.subjects: 'btcusdt': a price subject is BASE-QUOTE"));
+  EXPECT_THAT(s, HasSubstr("feeds.y.subjects: 'BTC-USDT' is listed twice"));
+  EXPECT_THAT(s, HasSubstr("serverr: unknown key 'serverr' (did you mean 'server'?)"));
+}
+
+TEST(Config, EnvSubstitutionOutsidePluginsMustBeSet) {
+  auto r = parse("[cluster]\nredis_url = \"${REDIS_URL}\"\n");
+  ASSERT_FALSE(r.ok());
+  EXPECT_THAT(all(r), HasSubstr("2:13: error: cluster.redis_url: environment variable REDIS_URL is not set"));
+  auto ok = parse("[cluster]\nredis_url = \"${REDIS_URL:-redis://10.0.0.1:6380}\"\n");
+  ASSERT_TRUE(ok.ok()) << all(ok);
+  EXPECT_EQ(ok.cfg->cluster.redis_url, "redis://10.0.0.1:6380");
+}
+
+TEST(Config, RedisPasswordIsASecret) {
+  redactor secrets;
+  auto r = parse("[cluster]\nredis_url = \"redis://user:hunter2pass@host:6379\"\n", {}, &secrets);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(secrets.scrub("url redis://user:hunter2pass@host"), "url redis://user:***@host");
+}
+
+TEST(Config, DurationsNeedUnits) {
+  EXPECT_EQ(parse_duration("250ms"), millis(250));
+  EXPECT_EQ(parse_duration("1.5s"), millis(1500));
+  EXPECT_EQ(parse_duration("2m"), millis(120000));
+  EXPECT_EQ(parse_duration("1h"), millis(3600000));
+  EXPECT_FALSE(parse_duration("5"));
+  EXPECT_FALSE(parse_duration("-1s"));
+  EXPECT_FALSE(parse_duration("5 s"));
+  EXPECT_FALSE(parse_duration("s"));
+  EXPECT_EQ(format_duration(millis(60000)), "1m");
+  EXPECT_EQ(format_duration(millis(1500)), "1500ms");
+}
+
+TEST(Config, RedactorMasksLongestSecretFirst) {
+  redactor r;
+  r.add("abc123");
+  r.add("abc123456");
+  r.add("x");  // too short to mask safely
+  EXPECT_EQ(r.scrub("key=abc123456 other=abc123 x"), "key=*** other=*** x");
+}

@@ -1,0 +1,476 @@
+#include "plugin/plugin.hpp"
+
+#define BOOST_DLL_USE_STD_FS
+#include <boost/dll/shared_library.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <set>
+
+#include <tributary/abi.h>
+
+#include "util/clock.hpp"
+
+namespace tributary {
+
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+
+std::string_view name_of(error_class c) {
+  switch (c) {
+    case error_class::retryable: return "retryable";
+    case error_class::rate_limited: return "rate_limited";
+    case error_class::auth: return "auth";
+    case error_class::bad_request: return "bad_request";
+    case error_class::bad_data: return "bad_data";
+    case error_class::internal: return "internal";
+  }
+  return "internal";
+}
+
+std::string fetch_error::str() const {
+  std::string s(name_of(cls));
+  s += ": ";
+  if (!subject.empty()) s += subject + ": ";
+  s += message;
+  return s;
+}
+
+static error_class class_of(int32_t status) {
+  switch (status) {
+    case TRIB_ERR_RETRYABLE: return error_class::retryable;
+    case TRIB_ERR_RATE_LIMITED: return error_class::rate_limited;
+    case TRIB_ERR_AUTH: return error_class::auth;
+    case TRIB_ERR_BAD_REQUEST: return error_class::bad_request;
+    case TRIB_ERR_BAD_DATA: return error_class::bad_data;
+    default: return error_class::internal;
+  }
+}
+
+static std::string str(trib_str s) { return s.ptr ? std::string(s.ptr, s.len) : std::string(); }
+static trib_str abi(std::string_view s) { return trib_str{s.data(), s.size()}; }
+
+json plugin_manifest::to_json() const {
+  return json{{"name", name},
+              {"version", version},
+              {"description", description},
+              {"kinds", kinds},
+              {"secrets", secrets},
+              {"secret_envs", secret_envs},
+              {"default_base_url", default_base_url},
+              {"default_timeout", format_duration(default_timeout)},
+              {"default_rate_limit",
+               {{"requests", default_rate_limit.requests},
+                {"per", format_duration(default_rate_limit.per)},
+                {"burst", default_rate_limit.burst}}},
+              {"settings_schema", settings_schema},
+              {"abi", std::to_string(abi_major) + "." + std::to_string(abi_minor)},
+              {"path", path.string()}};
+}
+
+// ---------------------------------------------------------------- library
+
+struct plugin_library::impl {
+  boost::dll::shared_library lib;
+};
+
+plugin_library::~plugin_library() = default;
+
+std::variant<std::shared_ptr<plugin_library>, std::string> plugin_library::load(const fs::path& path) {
+  std::shared_ptr<plugin_library> self(new plugin_library());
+  self->impl_ = std::make_unique<impl>();
+  std::error_code ec;
+  self->impl_->lib.load(path, ec, boost::dll::load_mode::rtld_local | boost::dll::load_mode::rtld_now);
+  if (ec) return path.string() + ": cannot load: " + ec.message();
+  if (!self->impl_->lib.has(TRIB_ENTRY_SYMBOL))
+    return path.string() + ": not a Tributary plugin: no entry symbol `" TRIB_ENTRY_SYMBOL "`";
+  auto entry = self->impl_->lib.get<const trib_plugin_descriptor*()>(TRIB_ENTRY_SYMBOL);
+  const trib_plugin_descriptor* d = entry();
+  if (!d) return path.string() + ": the entry symbol returned no descriptor";
+  std::string host_v = std::to_string(TRIB_ABI_MAJOR) + "." + std::to_string(TRIB_ABI_MINOR);
+  std::string plug_v = std::to_string(d->abi_major) + "." + std::to_string(d->abi_minor);
+  if (d->abi_major != TRIB_ABI_MAJOR)
+    return path.string() + ": plugin ABI " + plug_v + " is incompatible with host ABI " + host_v +
+           " (major versions differ)";
+  if (d->abi_minor > TRIB_ABI_MINOR)
+    return path.string() + ": plugin ABI " + plug_v + " is newer than host ABI " + host_v +
+           " (upgrade the host)";
+  if (d->struct_size < offsetof(trib_plugin_descriptor, parse) + sizeof(d->parse))
+    return path.string() + ": descriptor is too small (" + std::to_string(d->struct_size) +
+           " bytes) for ABI " + plug_v;
+  if (!d->manifest || !d->create || !d->destroy || !d->plan || !d->parse || !d->map_subject)
+    return path.string() + ": descriptor lacks a manifest or a required function";
+  const trib_manifest* m = d->manifest;
+  if (m->struct_size < offsetof(trib_manifest, settings_schema) + sizeof(m->settings_schema))
+    return path.string() + ": manifest is too small for ABI " + plug_v;
+
+  plugin_manifest& mf = self->manifest_;
+  mf.name = str(m->name);
+  mf.version = str(m->version);
+  mf.description = str(m->description);
+  for (size_t i = 0; i < m->kind_count; ++i) mf.kinds.push_back(str(m->kinds[i]));
+  for (size_t i = 0; i < m->secret_count; ++i) mf.secrets.push_back(str(m->secrets[i]));
+  for (size_t i = 0; i < m->secret_env_count; ++i) mf.secret_envs.push_back(str(m->secret_envs[i]));
+  mf.default_base_url = str(m->default_base_url);
+  mf.default_timeout = millis(m->default_timeout_ms > 0 ? m->default_timeout_ms : 10000);
+  mf.default_rate_limit = {m->default_rate_limit.requests, millis(m->default_rate_limit.per_ms),
+                           m->default_rate_limit.burst};
+  mf.settings_schema = json::parse(str(m->settings_schema), nullptr, false);
+  if (mf.settings_schema.is_discarded())
+    return path.string() + ": manifest's settings_schema is not valid JSON";
+  mf.abi_major = d->abi_major;
+  mf.abi_minor = d->abi_minor;
+  mf.path = path;
+  if (mf.name.empty()) return path.string() + ": manifest has no name";
+  for (auto& k : mf.kinds)
+    if (!vocabulary::known_kind(k))
+      return path.string() + ": manifest declares unknown record kind '" + k + "'";
+  self->desc_ = d;
+  return self;
+}
+
+std::vector<discovered_plugin> discover_plugins(const std::vector<fs::path>& dirs) {
+  std::vector<discovered_plugin> out;
+  std::set<std::string> seen;
+  for (const auto& dir : dirs) {
+    std::error_code ec;
+    std::vector<fs::path> files;
+    for (auto it = fs::directory_iterator(dir, ec); !ec && it != fs::directory_iterator(); it.increment(ec))
+      files.push_back(it->path());
+    std::sort(files.begin(), files.end());
+    for (const auto& p : files) {
+      auto fn = p.filename().string();
+      if (fn.rfind("lib", 0) != 0 || p.extension() != ".so") continue;
+      auto name = fn.substr(3, fn.size() - 6);
+      if (seen.insert(name).second) out.push_back({name, p});
+    }
+  }
+  return out;
+}
+
+std::optional<fs::path> find_plugin(const std::vector<fs::path>& dirs, const std::string& name) {
+  for (const auto& d : dirs) {
+    auto p = d / ("lib" + name + ".so");
+    if (fs::exists(p)) return p;
+  }
+  return std::nullopt;
+}
+
+// ---------------------------------------------------------------- http_request
+
+static std::string url_encode(std::string_view s) {
+  static const char* hex = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : s) {
+    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') out += static_cast<char>(c);
+    else {
+      out += '%';
+      out += hex[c >> 4];
+      out += hex[c & 15];
+    }
+  }
+  return out;
+}
+
+std::string http_request::url() const {
+  std::string u = base_url;
+  while (!u.empty() && u.back() == '/') u.pop_back();
+  u += path;
+  for (size_t i = 0; i < query.size(); ++i)
+    u += (i == 0 ? "?" : "&") + url_encode(query[i].first) + "=" + url_encode(query[i].second);
+  return u;
+}
+
+// ---------------------------------------------------------------- instance
+
+namespace {
+
+// Collects what a plugin emits during one call.
+struct collector {
+  std::string kind_filter;
+  call_result r;
+  trib_output out{};
+
+  collector() {
+    out.struct_size = sizeof out;
+    out.ctx = this;
+    out.emit_request = [](void* ctx, const trib_http_request* q) {
+      auto* self = static_cast<collector*>(ctx);
+      http_request h;
+      h.method = q->method.len ? str(q->method) : "GET";
+      h.base_url = str(q->base_url);
+      h.path = str(q->path);
+      for (size_t i = 0; i < q->query_count; ++i)
+        h.query.emplace_back(str(q->query[i].key), str(q->query[i].value));
+      for (size_t i = 0; i < q->header_count; ++i)
+        h.headers.emplace_back(str(q->headers[i].key), str(q->headers[i].value));
+      h.body = str(q->body);
+      h.weight = q->weight > 0 ? q->weight : 1;
+      h.tag = str(q->tag);
+      self->r.requests.push_back(std::move(h));
+    };
+    out.emit_record = [](void* ctx, const trib_record* rec) {
+      static_cast<collector*>(ctx)->add_record(rec);
+    };
+    out.emit_error = [](void* ctx, const trib_error* e) {
+      fetch_error f;
+      f.cls = class_of(e->status);
+      f.message = str(e->message);
+      f.subject = str(e->subject);
+      f.retry_after_ms = e->retry_after_ms;
+      static_cast<collector*>(ctx)->r.errors.push_back(std::move(f));
+    };
+  }
+
+  void add_record(const trib_record* rec) {
+    record x;
+    x.kind = str(rec->kind);
+    x.subject = str(rec->subject);
+    x.native = str(rec->native);
+    x.ts = rec->ts_ms;
+    if (!vocabulary::known_kind(x.kind)) {
+      r.problems.push_back("record of unknown kind '" + x.kind + "' dropped");
+      return;
+    }
+    if (auto why = vocabulary::check_subject(x.kind, x.subject)) {
+      r.problems.push_back("record with bad subject '" + x.subject + "' dropped: " + *why);
+      return;
+    }
+    for (size_t i = 0; i < rec->field_count; ++i) {
+      const trib_field& f = rec->fields[i];
+      std::string name = str(f.name);
+      auto type = vocabulary::field(x.kind, name);
+      if (!type) {
+        r.problems.push_back("field '" + name + "' is not in the " + x.kind + " vocabulary; dropped");
+        continue;
+      }
+      switch (*type) {
+        case vocabulary::field_type::number:
+          if (f.type != TRIB_FIELD_NUMBER) r.problems.push_back("field '" + name + "' must be a number; dropped");
+          else if (!std::isfinite(f.number)) r.problems.push_back("field '" + name + "' is not a finite number; dropped");
+          else if (std::trunc(f.number) == f.number && std::fabs(f.number) < 9007199254740992.0)
+            x.data[name] = static_cast<int64_t>(f.number);  // integral: 1773154799999, not 1773154799999.0
+          else x.data[name] = f.number;
+          break;
+        case vocabulary::field_type::string:
+          if (f.type == TRIB_FIELD_STRING) x.data[name] = str(f.string);
+          else r.problems.push_back("field '" + name + "' must be a string; dropped");
+          break;
+        case vocabulary::field_type::boolean:
+          if (f.type == TRIB_FIELD_BOOL) x.data[name] = f.boolean != 0;
+          else r.problems.push_back("field '" + name + "' must be a boolean; dropped");
+          break;
+      }
+    }
+    for (const auto& req : vocabulary::required_fields(x.kind))
+      if (!x.data.contains(req)) {
+        r.problems.push_back("record " + x.topic() + " lacks required field '" + req + "'; dropped");
+        r.errors.push_back({error_class::bad_data, "no '" + req + "' in the answer", x.subject, 0});
+        return;
+      }
+    r.records.push_back(std::move(x));
+  }
+};
+
+struct abi_feed {
+  std::vector<trib_subject> subjects;
+  trib_feed_request req{};
+  explicit abi_feed(const feed_request& f) {
+    for (const auto& [c, n] : f.subjects) subjects.push_back({abi(c), abi(n)});
+    req.struct_size = sizeof req;
+    req.feed = abi(f.feed);
+    req.kind = abi(f.kind);
+    req.subjects = subjects.data();
+    req.subject_count = subjects.size();
+  }
+};
+
+}  // namespace
+
+std::variant<std::unique_ptr<plugin_instance>, fetch_error> plugin_instance::create(
+    std::shared_ptr<plugin_library> lib, std::string instance_name, const json& settings,
+    plugin_services services) {
+  std::unique_ptr<plugin_instance> self(new plugin_instance());
+  self->lib_ = std::move(lib);
+  self->name_ = std::move(instance_name);
+  self->services_ = std::move(services);
+  self->api_ = std::make_unique<trib_host_api>();
+  auto* api = self->api_.get();
+  api->struct_size = sizeof *api;
+  api->abi_major = TRIB_ABI_MAJOR;
+  api->abi_minor = TRIB_ABI_MINOR;
+  api->host_ctx = self.get();
+  api->log = [](void* ctx, int32_t level, trib_str msg) {
+    auto* s = static_cast<plugin_instance*>(ctx);
+    if (s->services_.log) s->services_.log(level, std::string_view(msg.ptr, msg.len));
+  };
+  api->now_ms = [](void* ctx) -> int64_t {
+    auto* s = static_cast<plugin_instance*>(ctx);
+    return s->services_.clock ? s->services_.clock->now_ms() : system_clock_source().now_ms();
+  };
+  api->counter_add = [](void* ctx, trib_str name, double v) {
+    auto* s = static_cast<plugin_instance*>(ctx);
+    if (s->services_.count) s->services_.count(std::string_view(name.ptr, name.len), v);
+  };
+  collector c;
+  std::string text = settings.dump();
+  trib_instance* inst = nullptr;
+  int32_t rc = self->lib_->descriptor()->create(api, abi(text), &inst, &c.out);
+  if (rc != TRIB_OK || !inst) {
+    fetch_error e = c.r.errors.empty() ? fetch_error{class_of(rc), "create failed", {}, 0} : c.r.errors.front();
+    if (e.cls == error_class::internal || rc == TRIB_OK) e.cls = error_class::bad_request;
+    if (inst) self->lib_->descriptor()->destroy(inst);
+    return e;
+  }
+  self->inst_ = inst;
+  return self;
+}
+
+plugin_instance::~plugin_instance() {
+  if (inst_) lib_->descriptor()->destroy(inst_);
+}
+
+bool plugin_instance::serves(std::string_view kind) const {
+  const auto& k = manifest().kinds;
+  return std::find(k.begin(), k.end(), kind) != k.end();
+}
+
+std::variant<std::string, fetch_error> plugin_instance::map_subject(const std::string& kind,
+                                                                   const std::string& subject) {
+  std::lock_guard lk(mu_);
+  collector c;
+  std::string buf(256, '\0');
+  size_t len = 0;
+  int32_t rc = lib_->descriptor()->map_subject(inst_, abi(kind), abi(subject), buf.data(),
+                                               buf.size(), &len, &c.out);
+  if (rc == TRIB_OK && len > buf.size()) {
+    buf.assign(len, '\0');
+    rc = lib_->descriptor()->map_subject(inst_, abi(kind), abi(subject), buf.data(), buf.size(),
+                                         &len, &c.out);
+  }
+  if (rc != TRIB_OK) {
+    if (!c.r.errors.empty()) return c.r.errors.front();
+    return fetch_error{class_of(rc), "cannot map subject", subject, 0};
+  }
+  buf.resize(std::min(len, buf.size()));
+  return buf;
+}
+
+call_result plugin_instance::plan(const feed_request& feed) {
+  std::lock_guard lk(mu_);
+  collector c;
+  abi_feed f(feed);
+  c.r.status = lib_->descriptor()->plan(inst_, &f.req, &c.out);
+  if (c.r.status != TRIB_OK && c.r.errors.empty())
+    c.r.errors.push_back({class_of(c.r.status), "plan failed", {}, 0});
+  return std::move(c.r);
+}
+
+call_result plugin_instance::parse(const feed_request& feed, const http_request& request,
+                                   const http_response& response) {
+  std::lock_guard lk(mu_);
+  collector c;
+  abi_feed f(feed);
+  std::vector<trib_kv> q, h, rh;
+  for (const auto& [k, v] : request.query) q.push_back({abi(k), abi(v)});
+  for (const auto& [k, v] : request.headers) h.push_back({abi(k), abi(v)});
+  for (const auto& [k, v] : response.headers) rh.push_back({abi(k), abi(v)});
+  trib_http_request req{};
+  req.struct_size = sizeof req;
+  req.method = abi(request.method);
+  req.base_url = abi(request.base_url);
+  req.path = abi(request.path);
+  req.query = q.data();
+  req.query_count = q.size();
+  req.headers = h.data();
+  req.header_count = h.size();
+  req.body = abi(request.body);
+  req.weight = request.weight;
+  req.tag = abi(request.tag);
+  trib_http_response resp{};
+  resp.struct_size = sizeof resp;
+  resp.status = response.status;
+  resp.headers = rh.data();
+  resp.header_count = rh.size();
+  resp.body = abi(response.body);
+  resp.received_ms = response.received_ms;
+  c.r.status = lib_->descriptor()->parse(inst_, &f.req, &req, &resp, &c.out);
+  if (c.r.status != TRIB_OK && c.r.errors.empty())
+    c.r.errors.push_back({class_of(c.r.status), "parse failed", {}, 0});
+  // A record for a subject the feed did not ask for is a plugin bug.
+  std::erase_if(c.r.records, [&](const record& r) {
+    bool asked = r.kind == feed.kind &&
+                 std::any_of(feed.subjects.begin(), feed.subjects.end(),
+                             [&](auto& s) { return s.first == r.subject; });
+    if (!asked) c.r.problems.push_back("record " + r.topic() + " was not asked for; dropped");
+    return !asked;
+  });
+  return std::move(c.r);
+}
+
+// ---------------------------------------------------------------- settings schema
+
+static bool type_matches(const std::string& t, const json& v) {
+  if (t == "object") return v.is_object();
+  if (t == "array") return v.is_array();
+  if (t == "string") return v.is_string();
+  if (t == "number") return v.is_number();
+  if (t == "integer") return v.is_number_integer() || v.is_number_unsigned();
+  if (t == "boolean") return v.is_boolean();
+  if (t == "null") return v.is_null();
+  return true;
+}
+
+static void validate(const json& schema, const json& v, const std::string& path,
+                     std::vector<std::pair<std::string, std::string>>& out) {
+  if (!schema.is_object()) return;
+  if (auto t = schema.find("type"); t != schema.end() && t->is_string() &&
+                                    !type_matches(t->get<std::string>(), v)) {
+    out.emplace_back(path, "must be of type " + t->get<std::string>());
+    return;
+  }
+  if (auto e = schema.find("enum"); e != schema.end() && e->is_array() &&
+                                    std::find(e->begin(), e->end(), v) == e->end()) {
+    out.emplace_back(path, "must be one of " + e->dump());
+  }
+  if (v.is_number()) {
+    if (auto m = schema.find("minimum"); m != schema.end() && v.get<double>() < m->get<double>())
+      out.emplace_back(path, "must be at least " + m->dump());
+    if (auto m = schema.find("maximum"); m != schema.end() && v.get<double>() > m->get<double>())
+      out.emplace_back(path, "must be at most " + m->dump());
+  }
+  if (v.is_array())
+    if (auto items = schema.find("items"); items != schema.end())
+      for (size_t i = 0; i < v.size(); ++i)
+        validate(*items, v[i], path + "[" + std::to_string(i) + "]", out);
+  if (!v.is_object()) return;
+  auto props = schema.find("properties");
+  auto extra = schema.find("additionalProperties");
+  std::vector<std::string> known;
+  if (props != schema.end() && props->is_object())
+    for (auto& [k, _] : props->items()) known.push_back(k);
+  for (auto& [k, val] : v.items()) {
+    std::string kp = path.empty() ? k : path + "." + k;
+    if (props != schema.end() && props->contains(k)) {
+      validate((*props)[k], val, kp, out);
+    } else if (extra != schema.end() && extra->is_boolean() && !extra->get<bool>()) {
+      std::string msg = "unknown key '" + k + "'";
+      if (auto c = closest(k, known)) msg += " (did you mean '" + *c + "'?)";
+      out.emplace_back(kp, msg);
+    } else if (extra != schema.end() && extra->is_object()) {
+      validate(*extra, val, kp, out);
+    }
+  }
+  if (auto req = schema.find("required"); req != schema.end() && req->is_array())
+    for (auto& r : *req)
+      if (r.is_string() && !v.contains(r.get<std::string>()))
+        out.emplace_back(path, "missing required key '" + r.get<std::string>() + "'");
+}
+
+std::vector<std::pair<std::string, std::string>> validate_settings(const json& schema, const json& value) {
+  std::vector<std::pair<std::string, std::string>> out;
+  validate(schema, value, "", out);
+  return out;
+}
+
+}  // namespace tributary

@@ -1,0 +1,159 @@
+#pragma once
+// Loading plugin libraries through the C waist (sdk/include/tributary/abi.h) and calling them.
+// Nothing here exposes Boost: the library handle lives behind plugin_library.
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "config/config.hpp"
+#include "record/record.hpp"
+
+struct trib_plugin_descriptor;
+struct trib_instance;
+struct trib_host_api;
+
+namespace tributary {
+
+class clock_source;
+
+enum class error_class { retryable, rate_limited, auth, bad_request, bad_data, internal };
+std::string_view name_of(error_class c);
+
+struct fetch_error {
+  error_class cls = error_class::internal;
+  std::string message;
+  std::string subject;  // canonical; empty = whole request
+  int64_t retry_after_ms = 0;
+  std::string str() const;  // "rate_limited: HTTP 429 ..."
+};
+
+using kv_list = std::vector<std::pair<std::string, std::string>>;
+
+struct plugin_manifest {
+  std::string name, version, description;
+  std::vector<std::string> kinds, secrets, secret_envs;
+  std::string default_base_url;
+  millis default_timeout{10000};
+  rate_limit_config default_rate_limit;
+  nlohmann::json settings_schema;
+  uint32_t abi_major = 0, abi_minor = 0;
+  std::filesystem::path path;
+  nlohmann::json to_json() const;
+};
+
+// A loaded .so. Kept alive by every instance created from it, so the code is unmapped only
+// after the last object from it is gone.
+class plugin_library {
+ public:
+  // Loads `path` and checks its ABI; the error says what is wrong and names both versions.
+  static std::variant<std::shared_ptr<plugin_library>, std::string> load(
+      const std::filesystem::path& path);
+  ~plugin_library();
+  const plugin_manifest& manifest() const { return manifest_; }
+  const trib_plugin_descriptor* descriptor() const { return desc_; }
+
+ private:
+  struct impl;
+  plugin_library() = default;
+  std::unique_ptr<impl> impl_;
+  const trib_plugin_descriptor* desc_ = nullptr;
+  plugin_manifest manifest_;
+};
+
+// Finds lib<name>.so files in plugin_dirs (first directory wins).
+struct discovered_plugin {
+  std::string name;
+  std::filesystem::path path;
+};
+std::vector<discovered_plugin> discover_plugins(const std::vector<std::filesystem::path>& dirs);
+std::optional<std::filesystem::path> find_plugin(const std::vector<std::filesystem::path>& dirs,
+                                                 const std::string& name);
+
+struct http_request {
+  std::string method = "GET";
+  std::string base_url;
+  std::string path;
+  kv_list query;
+  kv_list headers;
+  std::string body;
+  double weight = 1;
+  std::string tag;
+  millis timeout{10000};
+  std::string url() const;  // base_url + path + encoded query
+};
+
+struct http_response {
+  int status = 0;  // 0: no HTTP answer (see error)
+  kv_list headers;
+  std::string body;
+  int64_t received_ms = 0;
+  std::string error;  // transport failure: timeout, refused, too large...
+};
+
+struct feed_request {
+  std::string feed;
+  std::string kind;
+  std::vector<std::pair<std::string, std::string>> subjects;  // canonical, native
+};
+
+// Everything one plugin call produced.
+struct call_result {
+  int32_t status = 0;  // trib_status
+  std::vector<http_request> requests;
+  std::vector<record> records;  // vocabulary-checked, without seq/received/source/feed
+  std::vector<fetch_error> errors;
+  std::vector<std::string> problems;  // contract breaches by the plugin: dropped fields...
+};
+
+// Host services a plugin may call; one per instance.
+struct plugin_services {
+  std::function<void(int level, std::string_view msg)> log;
+  const clock_source* clock = nullptr;
+  std::function<void(std::string_view name, double value)> count;
+};
+
+// One configured instance of a plugin. Calls are serialized: the SDK promises a plugin one
+// thread at a time per instance.
+class plugin_instance {
+ public:
+  // Creates the instance; on failure returns the plugin's error.
+  static std::variant<std::unique_ptr<plugin_instance>, fetch_error> create(
+      std::shared_ptr<plugin_library> lib, std::string instance_name,
+      const nlohmann::json& settings, plugin_services services);
+  ~plugin_instance();
+
+  const std::string& name() const { return name_; }
+  const plugin_manifest& manifest() const { return lib_->manifest(); }
+  bool serves(std::string_view kind) const;
+
+  std::variant<std::string, fetch_error> map_subject(const std::string& kind,
+                                                     const std::string& subject);
+  call_result plan(const feed_request& feed);
+  call_result parse(const feed_request& feed, const http_request& request,
+                    const http_response& response);
+
+ private:
+  plugin_instance() = default;
+  std::shared_ptr<plugin_library> lib_;
+  std::string name_;
+  std::unique_ptr<trib_host_api> api_;
+  plugin_services services_;
+  trib_instance* inst_ = nullptr;
+  std::mutex mu_;
+};
+
+// Checks plugin settings against the manifest's JSON schema (the subset plugins use: type,
+// properties, additionalProperties, required, enum, items, minimum, maximum). Each problem is
+// (key path relative to the settings object, message).
+std::vector<std::pair<std::string, std::string>> validate_settings(const nlohmann::json& schema,
+                                                                   const nlohmann::json& value);
+
+}  // namespace tributary

@@ -1,0 +1,159 @@
+#include "record/record.hpp"
+
+#include <algorithm>
+#include <cctype>
+
+namespace tributary {
+
+using json = nlohmann::json;
+
+json record::to_json() const {
+  json j = json::object();
+  j["schema"] = "tributary.v1";
+  j["topic"] = topic();
+  j["kind"] = kind;
+  j["subject"] = subject;
+  j["source"] = source;
+  j["feed"] = feed;
+  if (!native.empty()) j["native"] = native;
+  j["ts"] = ts;
+  j["received"] = received;
+  j["seq"] = seq;
+  j["stale"] = stale;
+  j["data"] = data;
+  return j;
+}
+
+std::optional<record> record::from_json(const json& j) {
+  try {
+    if (!j.is_object() || j.value("schema", "") != "tributary.v1") return std::nullopt;
+    record r;
+    r.kind = j.at("kind").get<std::string>();
+    r.subject = j.at("subject").get<std::string>();
+    r.source = j.value("source", "");
+    r.feed = j.value("feed", "");
+    r.native = j.value("native", "");
+    r.ts = j.value("ts", int64_t{0});
+    r.received = j.value("received", int64_t{0});
+    r.seq = j.value("seq", uint64_t{0});
+    r.stale = j.value("stale", false);
+    r.data = j.value("data", json::object());
+    return r;
+  } catch (const json::exception&) {
+    return std::nullopt;
+  }
+}
+
+namespace vocabulary {
+namespace {
+
+using F = field_type;
+struct kind_spec {
+  const char* name;
+  std::vector<std::pair<const char*, F>> fields;
+  std::vector<const char*> required;
+};
+
+const std::vector<kind_spec>& table() {
+  static const std::vector<kind_spec> t = {
+      {"price",
+       {{"price", F::number}, {"change_24h", F::number}, {"change_24h_pct", F::number},
+        {"open_24h", F::number}, {"high_24h", F::number}, {"low_24h", F::number},
+        {"volume_24h", F::number}, {"quote_volume_24h", F::number}, {"market_cap", F::number},
+        {"bid", F::number}, {"ask", F::number}},
+       {"price"}},
+      {"market",
+       {{"total_market_cap", F::number}, {"total_volume_24h", F::number},
+        {"market_cap_change_24h_pct", F::number}, {"btc_dominance_pct", F::number},
+        {"eth_dominance_pct", F::number}, {"active_cryptocurrencies", F::number}},
+       {}},
+      {"indicator",
+       {{"value", F::number}, {"period", F::number}, {"macd", F::number}, {"signal", F::number},
+        {"histogram", F::number}},
+       {"value"}},
+      {"quote",
+       {{"price", F::number}, {"change", F::number}, {"change_pct", F::number}, {"open", F::number},
+        {"high", F::number}, {"low", F::number}, {"prev_close", F::number}},
+       {"price"}},
+      {"candle",
+       {{"open", F::number}, {"high", F::number}, {"low", F::number}, {"close", F::number},
+        {"volume", F::number}, {"open_time", F::number}, {"close_time", F::number},
+        {"closed", F::boolean}},
+       {}},
+      {"sentiment", {{"value", F::number}, {"classification", F::string}}, {"value"}},
+  };
+  return t;
+}
+
+const kind_spec* find(std::string_view kind) {
+  for (const auto& k : table())
+    if (kind == k.name) return &k;
+  return nullptr;
+}
+
+bool is_pair(std::string_view s) {  // BASE-QUOTE, upper case
+  auto dash = s.find('-');
+  if (dash == std::string_view::npos || dash == 0 || dash + 1 == s.size()) return false;
+  if (s.find('-', dash + 1) != std::string_view::npos) return false;
+  return std::all_of(s.begin(), s.end(), [](char c) {
+    return c == '-' || std::isdigit(static_cast<unsigned char>(c)) ||
+           std::isupper(static_cast<unsigned char>(c));
+  });
+}
+
+}  // namespace
+
+bool known_kind(std::string_view kind) { return find(kind) != nullptr; }
+
+std::vector<std::string> kinds() {
+  std::vector<std::string> r;
+  for (const auto& k : table()) r.emplace_back(k.name);
+  return r;
+}
+
+std::optional<std::string> check_subject(std::string_view kind, std::string_view s) {
+  if (s.empty()) return "is empty";
+  if (kind == "price" && !is_pair(s)) return "a price subject is BASE-QUOTE in upper case (BTC-USDT)";
+  if (kind == "market" && s != "global") return "the market subject is 'global'";
+  if (kind == "candle") {
+    auto dot = s.rfind('.');
+    if (dot == std::string_view::npos || !is_pair(s.substr(0, dot)) || dot + 1 == s.size())
+      return "a candle subject is INSTRUMENT.INTERVAL (BTC-USDT.1h)";
+  }
+  if (kind == "indicator" && std::count(s.begin(), s.end(), '.') != 2)
+    return "an indicator subject is INSTRUMENT.NAME.INTERVAL (BTC-USDT.rsi.1d)";
+  return std::nullopt;
+}
+
+std::optional<field_type> field(std::string_view kind, std::string_view name) {
+  const auto* k = find(kind);
+  if (!k) return std::nullopt;
+  for (const auto& [n, t] : k->fields)
+    if (name == n) return t;
+  if (open_fields(kind)) return F::number;
+  return std::nullopt;
+}
+
+std::vector<std::string> required_fields(std::string_view kind) {
+  std::vector<std::string> r;
+  if (const auto* k = find(kind))
+    for (const char* f : k->required) r.emplace_back(f);
+  return r;
+}
+
+bool open_fields(std::string_view kind) { return kind == "indicator"; }
+
+}  // namespace vocabulary
+
+uint64_t sequencer::next(const std::string& topic) {
+  std::lock_guard lk(mu_);
+  return ++last_[topic];
+}
+
+void sequencer::seed(const std::string& topic, uint64_t last) {
+  std::lock_guard lk(mu_);
+  auto& v = last_[topic];
+  v = std::max(v, last);
+}
+
+}  // namespace tributary

@@ -1,0 +1,59 @@
+#pragma once
+// The tributary.v1 record (shared design SCHEMA.md) and the field vocabulary the host enforces.
+#include <cstdint>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace tributary {
+
+struct record {
+  std::string kind;
+  std::string subject;
+  std::string source;
+  std::string feed;
+  std::string native;
+  int64_t ts = 0;
+  int64_t received = 0;
+  uint64_t seq = 0;
+  bool stale = false;
+  nlohmann::json data = nlohmann::json::object();
+
+  std::string topic() const { return kind + "." + subject; }
+  nlohmann::json to_json() const;
+  static std::optional<record> from_json(const nlohmann::json& j);
+};
+
+namespace vocabulary {
+
+enum class field_type { number, string, boolean };
+
+bool known_kind(std::string_view kind);
+std::vector<std::string> kinds();
+// Why a canonical subject is malformed for its kind, or nullopt when it is fine.
+std::optional<std::string> check_subject(std::string_view kind, std::string_view subject);
+// The type of a field of `kind`, or nullopt when it is outside the vocabulary.
+std::optional<field_type> field(std::string_view kind, std::string_view name);
+// The fields a record of `kind` must carry.
+std::vector<std::string> required_fields(std::string_view kind);
+// Multi-valued indicators may add named fields beyond the table.
+bool open_fields(std::string_view kind);
+
+}  // namespace vocabulary
+
+// Per-topic sequence numbers: each new record of a topic gets the previous number plus one.
+class sequencer {
+ public:
+  uint64_t next(const std::string& topic);
+  void seed(const std::string& topic, uint64_t last);  // continue after `last`
+
+ private:
+  std::mutex mu_;
+  std::map<std::string, uint64_t> last_;
+};
+
+}  // namespace tributary

@@ -1,0 +1,303 @@
+#include "schedule/runtime.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include "http/transport.hpp"
+#include "sink/metrics.hpp"
+#include "sink/pipeline.hpp"
+#include "util/clock.hpp"
+
+namespace tributary {
+
+using json = nlohmann::json;
+
+json source_runtime::status(int64_t now) const {
+  std::lock_guard lk(mu);
+  json j{{"name", name},
+         {"plugin", plugin->manifest().name},
+         {"requests", requests},
+         {"failures", failures},
+         {"rate_budget", {{"available", bucket ? bucket->available(now) : 0.0},
+                          {"burst", limit.burst},
+                          {"requests", limit.requests},
+                          {"per", format_duration(limit.per)}}},
+         {"circuit", "closed"}};
+  j["last_success"] = last_success ? json(last_success) : json(nullptr);
+  j["last_error_at"] = last_error_at ? json(last_error_at) : json(nullptr);
+  j["last_error_class"] = last_error_class.empty() ? json(nullptr) : json(last_error_class);
+  j["last_error"] = last_error.empty() ? json(nullptr) : json(last_error);
+  int64_t p = paused_until.load();
+  j["paused_for_ms"] = p > now ? p - now : 0;
+  return j;
+}
+
+json feed_runtime::status(int64_t now) const {
+  std::lock_guard lk(mu);
+  json srcs = json::array();
+  for (auto* s : sources) srcs.push_back(s->name);
+  json j{{"id", cfg.id},
+         {"kind", cfg.kind},
+         {"subjects", cfg.subjects},
+         {"every", format_duration(cfg.every)},
+         {"sources", srcs},
+         {"runs", runs},
+         {"skipped", last_skipped},
+         {"stale", !stale_topics.empty()},
+         {"stale_topics", stale_topics}};
+  j["last_source"] = last_source.empty() ? json(nullptr) : json(last_source);
+  j["last_record_age_ms"] = last_success ? json(now - last_success) : json(nullptr);
+  j["last_error"] = last_error.empty() ? json(nullptr) : json(last_error);
+  return j;
+}
+
+struct feed_runner::run_ctx {
+  feed_runtime* feed;
+  std::function<void(run_outcome)> done;
+  size_t idx = 0;
+  std::vector<std::string> remaining;  // canonical subjects still to serve
+  run_outcome out;
+};
+
+feed_runner::feed_runner(http_transport& http, const clock_source& clock, pipeline& out, metrics& m,
+                         std::shared_ptr<spdlog::logger> log)
+    : http_(http), clock_(clock), out_(out), metrics_(m), log_(std::move(log)) {
+  metrics_.describe("tributary_fetches_total", "counter", "HTTP requests made for feeds, by source and outcome");
+  metrics_.describe("tributary_fetch_errors_total", "counter", "Failed fetches by source and error class");
+  metrics_.describe("tributary_fallbacks_total", "counter", "Times a feed moved on to its next source");
+  metrics_.describe("tributary_rate_limit_skips_total", "counter",
+                    "Times a source was passed over for a spent rate budget or a Retry-After pause");
+  metrics_.describe("tributary_records_total", "counter", "Records published, by kind and source");
+  metrics_.describe("tributary_stale_records_total", "counter", "Last-good records re-announced as stale");
+  metrics_.describe("tributary_plugin_contract_violations_total", "counter",
+                    "Records or fields a plugin emitted outside the schema (dropped)");
+}
+
+void feed_runner::run(feed_runtime& feed, std::function<void(run_outcome)> done) {
+  auto c = std::make_shared<run_ctx>();
+  c->feed = &feed;
+  c->done = std::move(done);
+  c->remaining = feed.cfg.subjects;
+  try_next(std::move(c));
+}
+
+void feed_runner::try_next(std::shared_ptr<run_ctx> c) {
+  auto& feed = *c->feed;
+  while (c->idx < feed.sources.size() && !c->remaining.empty()) {
+    source_runtime* s = feed.sources[c->idx];
+    if (c->idx > 0) metrics_.add("tributary_fallbacks_total", {{"feed", feed.cfg.id}, {"to", s->name}});
+    int64_t now = clock_.now_ms();
+    if (int64_t until = s->paused_until.load(); until > now) {
+      c->out.skipped.push_back(s->name + ": paused for " + std::to_string(until - now) + "ms after a rate limit");
+      metrics_.add("tributary_rate_limit_skips_total", {{"source", s->name}, {"reason", "retry_after"}});
+      ++c->idx;
+      continue;
+    }
+    feed_request fr{feed.cfg.id, feed.cfg.kind, {}};
+    for (auto& [canon, native] : feed.subjects.at(s->name))
+      if (std::find(c->remaining.begin(), c->remaining.end(), canon) != c->remaining.end())
+        fr.subjects.emplace_back(canon, native);
+    auto planned = s->plugin->plan(fr);
+    if (planned.status != 0 || planned.requests.empty()) {
+      for (auto& e : planned.errors) c->out.errors.push_back(e);
+      if (planned.errors.empty()) c->out.errors.push_back({error_class::internal, s->name + " planned no request", {}, 0});
+      ++c->idx;
+      continue;
+    }
+    double cost = 0;
+    for (auto& r : planned.requests) cost += r.weight;
+    if (!s->bucket->try_take(cost, now)) {
+      c->out.skipped.push_back(s->name + ": rate budget spent (needs " + std::to_string(cost) + ", next in " +
+                               std::to_string(s->bucket->wait_ms(cost, now)) + "ms)");
+      metrics_.add("tributary_rate_limit_skips_total", {{"source", s->name}, {"reason", "budget"}});
+      ++c->idx;
+      continue;
+    }
+    for (auto& r : planned.requests) {
+      if (r.base_url.empty()) r.base_url = s->base_url;
+      r.timeout = s->timeout;
+    }
+    // Gather every response of this source, then parse them together.
+    struct gather {
+      std::mutex mu;
+      std::vector<http_response> resps;
+      size_t left;
+    };
+    auto g = std::make_shared<gather>();
+    g->resps.resize(planned.requests.size());
+    g->left = planned.requests.size();
+    auto reqs = planned.requests;
+    for (size_t i = 0; i < reqs.size(); ++i) {
+      http_.send(reqs[i], [this, c, s, g, i, reqs](http_response resp) {
+        bool last;
+        {
+          std::lock_guard lk(g->mu);
+          g->resps[i] = std::move(resp);
+          last = --g->left == 0;
+        }
+        if (last) on_responses(c, s, reqs, std::move(g->resps));
+      });
+    }
+    return;
+  }
+  finish(std::move(c));
+}
+
+void feed_runner::on_responses(std::shared_ptr<run_ctx> c, source_runtime* s, std::vector<http_request> reqs,
+                               std::vector<http_response> resps) {
+  auto& feed = *c->feed;
+  feed_request fr{feed.cfg.id, feed.cfg.kind, {}};
+  for (auto& [canon, native] : feed.subjects.at(s->name))
+    if (std::find(c->remaining.begin(), c->remaining.end(), canon) != c->remaining.end())
+      fr.subjects.emplace_back(canon, native);
+  std::vector<record> records;
+  std::vector<fetch_error> errors;
+  for (size_t i = 0; i < reqs.size(); ++i) {
+    const auto& resp = resps[i];
+    if (resp.status == 0) {
+      bool miss = resp.error.rfind(no_cassette_error, 0) == 0;
+      errors.push_back({miss ? error_class::internal : error_class::retryable, resp.error, reqs[i].tag, 0});
+      metrics_.add("tributary_fetches_total", {{"source", s->name}, {"outcome", "transport_error"}});
+      continue;
+    }
+    metrics_.add("tributary_fetches_total", {{"source", s->name}, {"outcome", std::to_string(resp.status / 100) + "xx"}});
+    auto parsed = s->plugin->parse(fr, reqs[i], resp);
+    for (auto& p : parsed.problems) {
+      log_->warn("plugin {} broke the record contract: {}", s->name, p);
+      metrics_.add("tributary_plugin_contract_violations_total", {{"source", s->name}});
+    }
+    for (auto& r : parsed.records) {
+      r.received = resp.received_ms;
+      if (r.ts == 0) r.ts = resp.received_ms;
+      records.push_back(std::move(r));
+    }
+    for (auto& e : parsed.errors) errors.push_back(std::move(e));
+  }
+  int64_t now = clock_.now_ms();
+  {
+    std::lock_guard lk(s->mu);
+    s->requests += reqs.size();
+    if (!records.empty()) s->last_success = now;
+    if (!errors.empty()) {
+      s->failures += 1;
+      s->last_error_at = now;
+      s->last_error_class = std::string(name_of(errors.front().cls));
+      s->last_error = errors.front().message;
+    }
+  }
+  for (auto& e : errors) {
+    metrics_.add("tributary_fetch_errors_total", {{"source", s->name}, {"class", std::string(name_of(e.cls))}});
+    if (e.cls == error_class::rate_limited) {
+      int64_t pause = e.retry_after_ms > 0 ? e.retry_after_ms : feed.cfg.every.count();
+      int64_t until = now + pause;
+      int64_t cur = s->paused_until.load();
+      while (cur < until && !s->paused_until.compare_exchange_weak(cur, until)) {}
+      log_->warn("source {} is rate limited; pausing it for {}ms", s->name, pause);
+    }
+    fetch_error tagged = e;
+    tagged.message = s->name + ": " + e.message;
+    c->out.errors.push_back(std::move(tagged));
+  }
+  for (auto& r : records) {
+    auto it = std::find(c->remaining.begin(), c->remaining.end(), r.subject);
+    if (it == c->remaining.end()) continue;  // a duplicate within one answer
+    c->remaining.erase(it);
+    r.source = s->name;
+    r.feed = feed.cfg.id;
+    c->out.published.push_back(out_.publish(std::move(r)));
+  }
+  if (!records.empty()) c->out.served_by.push_back(s->name);
+  ++c->idx;
+  try_next(std::move(c));
+}
+
+void feed_runner::finish(std::shared_ptr<run_ctx> c) {
+  auto& feed = *c->feed;
+  c->out.unserved = c->remaining;
+  std::vector<std::string> stale;
+  for (auto& subj : c->remaining) {
+    std::string topic = feed.cfg.kind + "." + subj;
+    if (auto p = out_.mark_stale(topic)) c->out.published.push_back(p);
+    stale.push_back(topic);
+  }
+  int64_t now = clock_.now_ms();
+  {
+    std::lock_guard lk(feed.mu);
+    feed.runs++;
+    feed.last_run = now;
+    feed.last_skipped = c->out.skipped;
+    feed.stale_topics = stale;
+    if (!c->out.served_by.empty()) {
+      feed.last_success = now;
+      feed.last_source = c->out.served_by.back();
+    }
+    feed.last_error = c->out.errors.empty() ? "" : c->out.errors.back().str();
+  }
+  if (!c->remaining.empty()) {
+    std::string why = c->out.errors.empty() ? "no source could run" : c->out.errors.back().str();
+    log_->warn("feed {}: {} subject(s) not served ({}); last good records kept", feed.cfg.id, c->remaining.size(), why);
+  }
+  auto done = std::move(c->done);
+  done(std::move(c->out));
+}
+
+// ---------------------------------------------------------------- scheduler
+
+scheduler::scheduler(feed_runner& runner, const clock_source& clock, std::vector<feed_runtime*> feeds, uint64_t seed)
+    : runner_(runner), clock_(clock), feeds_(std::move(feeds)), rng_(seed) {
+  int64_t now = clock_.now_ms();
+  for (auto* f : feeds_) f->next_due = now + jitter(*f);
+}
+
+scheduler::~scheduler() { stop(); }
+
+int64_t scheduler::jitter(const feed_runtime& f) {
+  auto j = f.cfg.jitter.count();
+  if (j <= 0) return 0;
+  return std::uniform_int_distribution<int64_t>(0, j)(rng_);
+}
+
+void scheduler::tick() {
+  int64_t now = clock_.now_ms();
+  for (auto* f : feeds_) {
+    if (f->sources.empty() || now < f->next_due) continue;
+    {
+      std::lock_guard lk(mu_);
+      f->next_due = now + f->cfg.every.count() + jitter(*f);
+    }
+    bool expected = false;
+    if (!f->running.compare_exchange_strong(expected, true)) continue;  // previous run still going
+    runner_.run(*f, [f](run_outcome) { f->running = false; });
+  }
+}
+
+int64_t scheduler::next_due() const {
+  std::lock_guard lk(mu_);
+  int64_t best = INT64_MAX;
+  for (auto* f : feeds_)
+    if (!f->sources.empty()) best = std::min(best, f->next_due);
+  return best;
+}
+
+void scheduler::start() {
+  thread_ = std::thread([this] {
+    std::unique_lock lk(mu_);
+    while (!stop_) {
+      lk.unlock();
+      tick();
+      int64_t wait = std::clamp<int64_t>(next_due() - clock_.now_ms(), 1, 1000);
+      lk.lock();
+      cv_.wait_for(lk, std::chrono::milliseconds(wait), [this] { return stop_; });
+    }
+  });
+}
+
+void scheduler::stop() {
+  {
+    std::lock_guard lk(mu_);
+    stop_ = true;
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+}  // namespace tributary

@@ -1,0 +1,124 @@
+#pragma once
+// Feeds, their sources, and running them: plan -> HTTP -> parse -> pipeline, with per-source
+// rate budgets, Retry-After pauses and fallback to the next source for whatever is still
+// missing. Nothing is fabricated: a subject no source served keeps its last good record,
+// re-announced once as stale.
+#include <atomic>
+#include <condition_variable>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <random>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "config/config.hpp"
+#include "plugin/plugin.hpp"
+#include "schedule/token_bucket.hpp"
+#include "sink/published.hpp"
+
+namespace spdlog { class logger; }
+
+namespace tributary {
+
+class http_transport;
+class clock_source;
+class pipeline;
+class metrics;
+
+// One configured plugin instance with its budget and health.
+struct source_runtime {
+  std::string name;
+  std::shared_ptr<plugin_instance> plugin;
+  std::string base_url;
+  millis timeout{10000};
+  rate_limit_config limit;
+  std::unique_ptr<token_bucket> bucket;
+  std::atomic<int64_t> paused_until{0};
+
+  mutable std::mutex mu;  // guards the status below
+  int64_t last_success = 0, last_error_at = 0;
+  std::string last_error_class, last_error;
+  uint64_t requests = 0, failures = 0;
+
+  nlohmann::json status(int64_t now) const;
+};
+
+struct feed_runtime {
+  feed_config cfg;
+  std::vector<source_runtime*> sources;  // in fallback order
+  std::map<std::string, std::vector<std::pair<std::string, std::string>>> subjects;  // source -> (canonical, native)
+  std::atomic<bool> running{false};
+  int64_t next_due = 0;
+
+  mutable std::mutex mu;  // guards the status below
+  int64_t last_run = 0, last_success = 0;
+  std::string last_source;
+  std::vector<std::string> last_skipped;
+  std::vector<std::string> stale_topics;
+  std::string last_error;
+  uint64_t runs = 0;
+
+  nlohmann::json status(int64_t now) const;
+};
+
+struct run_outcome {
+  std::vector<std::shared_ptr<const published_record>> published;
+  std::vector<fetch_error> errors;       // what went wrong, per source and subject
+  std::vector<std::string> skipped;      // sources passed over and why
+  std::vector<std::string> served_by;    // sources that produced records
+  std::vector<std::string> unserved;     // subjects no source served
+  bool ok() const { return unserved.empty(); }
+};
+
+class feed_runner {
+ public:
+  feed_runner(http_transport& http, const clock_source& clock, pipeline& out, metrics& m,
+              std::shared_ptr<spdlog::logger> log);
+  // Runs `feed` once; `done` is called exactly once, possibly on the transport's thread.
+  void run(feed_runtime& feed, std::function<void(run_outcome)> done);
+
+ private:
+  struct run_ctx;
+  void try_next(std::shared_ptr<run_ctx> c);
+  void on_responses(std::shared_ptr<run_ctx> c, source_runtime* s, std::vector<http_request> reqs,
+                    std::vector<http_response> resps);
+  void finish(std::shared_ptr<run_ctx> c);
+
+  http_transport& http_;
+  const clock_source& clock_;
+  pipeline& out_;
+  metrics& metrics_;
+  std::shared_ptr<spdlog::logger> log_;
+};
+
+// Starts each feed every `every` (+ jitter), never two runs of one feed at once. tick() is the
+// whole logic, so tests drive it with a fake clock; start() runs it on a thread.
+class scheduler {
+ public:
+  scheduler(feed_runner& runner, const clock_source& clock, std::vector<feed_runtime*> feeds,
+            uint64_t seed = std::random_device{}());
+  ~scheduler();
+  void tick();
+  int64_t next_due() const;
+  void start();
+  void stop();
+
+ private:
+  int64_t jitter(const feed_runtime& f);
+  feed_runner& runner_;
+  const clock_source& clock_;
+  std::vector<feed_runtime*> feeds_;
+  std::mt19937_64 rng_;
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  bool stop_ = false;
+  std::thread thread_;
+};
+
+}  // namespace tributary

@@ -1,0 +1,153 @@
+// HTTP API: /health, /ready, /api/v1/status, /api/v1/topics, /api/v1/latest/{topic}, /metrics,
+// and the upgrade to the WebSocket endpoint.
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/websocket/rfc6455.hpp>
+#include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
+
+#include "server/server_state.hpp"
+#include "sink/cache.hpp"
+#include "sink/metrics.hpp"
+
+namespace tributary {
+namespace {
+
+using json = nlohmann::json;
+using response = http::response<http::string_body>;
+
+std::string error_body(const std::string& code, const std::string& message) {
+  return json{{"error", {{"code", code}, {"message", message}}}}.dump();
+}
+
+std::string percent_decode(std::string_view s) {
+  std::string out;
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '%' && i + 2 < s.size() && std::isxdigit(static_cast<unsigned char>(s[i + 1])) &&
+        std::isxdigit(static_cast<unsigned char>(s[i + 2]))) {
+      out += static_cast<char>(std::stoi(std::string(s.substr(i + 1, 2)), nullptr, 16));
+      i += 2;
+    } else {
+      out += s[i];
+    }
+  }
+  return out;
+}
+
+class http_session : public std::enable_shared_from_this<http_session> {
+ public:
+  http_session(std::shared_ptr<server::state> st, tcp::socket&& socket)
+      : st_(std::move(st)), stream_(std::move(socket)), slot_(std::make_unique<connection_slot>(st_)) {}
+
+  void run() { do_read(); }
+
+ private:
+  void do_read() {
+    parser_.emplace();
+    parser_->body_limit(64 * 1024);
+    parser_->header_limit(16 * 1024);
+    stream_.expires_after(std::chrono::seconds(30));
+    http::async_read(stream_, buffer_, *parser_, [self = shared_from_this()](beast::error_code ec, size_t) {
+      self->on_read(ec);
+    });
+  }
+
+  void on_read(beast::error_code ec) {
+    if (ec == http::error::end_of_stream) return close();
+    if (ec) {
+      if (ec == http::error::body_limit || ec == http::error::header_limit)
+        return send(make(http::status::payload_too_large, error_body("too_large", "request too large"), false));
+      return;  // timeouts and resets: nothing to answer
+    }
+    auto req = parser_->release();
+    if (beast::websocket::is_upgrade(req)) {
+      std::string target(req.target());
+      if (target.substr(0, target.find('?')) != st_->opts.ws_path)
+        return send(make(http::status::not_found, error_body("not_found", "no WebSocket endpoint at " + target), false));
+      if (st_->connections.load() > st_->opts.max_connections)
+        return send(make(http::status::service_unavailable,
+                         error_body("too_many_connections", "the server is at max_connections"), false));
+      stream_.expires_never();
+      return start_ws_session(st_, std::move(stream_), std::move(req), std::move(slot_));
+    }
+    send(route(req));
+  }
+
+  response make(http::status status, std::string body, bool keep_alive,
+                const char* type = "application/json") {
+    response res{status, 11};
+    res.set(http::field::server, "tributary/" + st_->opts.version);
+    res.set(http::field::content_type, type);
+    res.set(http::field::cache_control, "no-store");
+    res.keep_alive(keep_alive);
+    res.body() = std::move(body);
+    res.prepare_payload();
+    return res;
+  }
+
+  response route(const http::request<http::string_body>& req) {
+    std::string target(req.target());
+    std::string path = target.substr(0, target.find('?'));
+    bool ka = req.keep_alive();
+    auto count = [&](const char* route, response r) {
+      st_->m.add("tributary_http_requests_total", {{"route", route}, {"code", std::to_string(r.result_int())}});
+      return r;
+    };
+    if (req.method() != http::verb::get) {
+      auto r = make(http::status::method_not_allowed, error_body("method_not_allowed", "only GET is served"), ka);
+      r.set(http::field::allow, "GET");
+      return count("other", std::move(r));
+    }
+    if (path == "/health") return count("/health", make(http::status::ok, R"({"status":"ok"})", ka));
+    if (path == "/ready") {
+      auto [ok, reason] = st_->hooks.ready ? st_->hooks.ready() : std::make_pair(true, std::string());
+      return count("/ready", make(ok ? http::status::ok : http::status::service_unavailable,
+                                  json{{"status", ok ? "ready" : "not_ready"}, {"reason", reason}}.dump(), ka));
+    }
+    if (path == "/api/v1/status") return count("/api/v1/status", make(http::status::ok, st_->hooks.status_json(), ka));
+    if (path == "/metrics")
+      return count("/metrics", make(http::status::ok, st_->hooks.metrics_text(), ka, "text/plain; version=0.0.4; charset=utf-8"));
+    if (path == "/api/v1/topics") {
+      json topics = json::array();
+      for (auto& r : st_->cache.all())
+        topics.push_back({{"topic", r->topic}, {"seq", r->rec.seq}, {"ts", r->rec.ts}, {"received", r->rec.received},
+                          {"source", r->rec.source}, {"stale", r->rec.stale}});
+      return count("/api/v1/topics", make(http::status::ok, json{{"topics", topics}}.dump(), ka));
+    }
+    static const std::string latest = "/api/v1/latest/";
+    if (path.rfind(latest, 0) == 0) {
+      std::string topic = percent_decode(path.substr(latest.size()));
+      if (auto r = st_->cache.latest(topic)) return count("/api/v1/latest", make(http::status::ok, r->json, ka));
+      return count("/api/v1/latest", make(http::status::not_found, error_body("not_found", "unknown topic '" + topic + "'"), ka));
+    }
+    return count("other", make(http::status::not_found, error_body("not_found", "no route for " + path), ka));
+  }
+
+  void send(response res) {
+    auto sp = std::make_shared<response>(std::move(res));
+    http::async_write(stream_, *sp, [self = shared_from_this(), sp](beast::error_code ec, size_t) {
+      if (ec) return;
+      if (!sp->keep_alive()) return self->close();
+      self->do_read();
+    });
+  }
+
+  void close() {
+    beast::error_code ec;
+    stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+  }
+
+  std::shared_ptr<server::state> st_;
+  beast::tcp_stream stream_;
+  beast::flat_buffer buffer_;
+  std::optional<http::request_parser<http::string_body>> parser_;
+  std::unique_ptr<connection_slot> slot_;
+};
+
+}  // namespace
+
+void start_http_session(std::shared_ptr<server::state> st, tcp::socket socket) {
+  std::make_shared<http_session>(std::move(st), std::move(socket))->run();
+}
+
+}  // namespace tributary

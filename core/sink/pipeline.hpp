@@ -1,0 +1,33 @@
+#pragma once
+#include <memory>
+#include <optional>
+#include <vector>
+
+#include "record/record.hpp"
+#include "sink/published.hpp"
+
+namespace tributary {
+
+class clock_source;
+class record_cache;
+class metrics;
+
+// The one way records enter the system: numbered per topic, then handed to every sink in order
+// (the cache first, so a subscriber that sees an update can always find it as latest).
+class pipeline {
+ public:
+  pipeline(record_cache& cache, sequencer& seq, metrics& m) : cache_(cache), seq_(seq), metrics_(m) {}
+  void add_sink(record_sink* s) { sinks_.push_back(s); }
+  std::shared_ptr<const published_record> publish(record r);
+  // Re-announces the latest record of `topic` as stale; nothing when unknown or already stale.
+  std::shared_ptr<const published_record> mark_stale(const std::string& topic);
+
+ private:
+  record_cache& cache_;
+  sequencer& seq_;
+  metrics& metrics_;
+  std::vector<record_sink*> sinks_;
+  std::mutex mu_;  // keeps seq order equal to delivery order
+};
+
+}  // namespace tributary

@@ -1,0 +1,29 @@
+# tributary_add_plugin(<name> SOURCES ...): a plugin shared library lib<name>.so that exports
+# only its entry symbol.
+function(tributary_add_plugin name)
+  cmake_parse_arguments(ARG "" "" "SOURCES" ${ARGN})
+  add_library(${name} MODULE ${ARG_SOURCES})
+  target_link_libraries(${name} PRIVATE tributary::sdk)
+  set_target_properties(${name} PROPERTIES PREFIX "lib" SUFFIX ".so"
+    CXX_VISIBILITY_PRESET hidden VISIBILITY_INLINES_HIDDEN ON)
+endfunction()
+
+# tributary_add_plugin_cases(<plugin target> <cases dir>): one ctest test per case directory,
+# run by `tributary test-case` through the real loader and the cassette transport.
+# Set TRIBUTARY_EXECUTABLE to the host binary when building out of tree.
+function(tributary_add_plugin_cases plugin cases_dir)
+  if(TARGET tributary)
+    set(exe $<TARGET_FILE:tributary>)
+  else()
+    find_program(TRIBUTARY_EXECUTABLE tributary REQUIRED)
+    set(exe ${TRIBUTARY_EXECUTABLE})
+  endif()
+  file(GLOB cases LIST_DIRECTORIES true ${cases_dir}/*)
+  foreach(case ${cases})
+    if(IS_DIRECTORY ${case})
+      get_filename_component(case_name ${case} NAME)
+      add_test(NAME plugin.${plugin}.${case_name}
+        COMMAND ${exe} test-case --plugin-dir $<TARGET_FILE_DIR:${plugin}> ${case})
+    endif()
+  endforeach()
+endfunction()
