@@ -158,11 +158,13 @@ std::optional<fs::path> find_plugin(const std::vector<fs::path>& dirs, const std
 
 // ---------------------------------------------------------------- http_request
 
-static std::string url_encode(std::string_view s) {
+// Percent-encodes all but RFC 3986 unreserved characters (and those in `keep`).
+static std::string url_encode(std::string_view s, std::string_view keep = {}) {
   static const char* hex = "0123456789ABCDEF";
   std::string out;
   for (unsigned char c : s) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') out += static_cast<char>(c);
+    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~' || keep.find(static_cast<char>(c)) != std::string_view::npos)
+      out += static_cast<char>(c);
     else {
       out += '%';
       out += hex[c >> 4];
@@ -175,7 +177,7 @@ static std::string url_encode(std::string_view s) {
 std::string http_request::url() const {
   std::string u = base_url;
   while (!u.empty() && u.back() == '/') u.pop_back();
-  u += path;
+  u += url_encode(path, "/:@!$&'()*+,;=");
   for (size_t i = 0; i < query.size(); ++i)
     u += (i == 0 ? "?" : "&") + url_encode(query[i].first) + "=" + url_encode(query[i].second);
   return u;

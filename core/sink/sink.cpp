@@ -83,8 +83,9 @@ void fanout_hub::accept(const std::shared_ptr<const published_record>& r) {
     live.reserve(subs_.size());
     std::erase_if(subs_, [&](const std::weak_ptr<subscriber>& w) {
       auto s = w.lock();
-      if (s) live.push_back(std::move(s));
-      return !s;
+      if (!s) return true;  // that session is gone
+      live.push_back(std::move(s));
+      return false;
     });
   }
   for (const auto& s : live) s->deliver(r);

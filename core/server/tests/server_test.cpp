@@ -1,0 +1,237 @@
+// The server in process over real sockets on port 0: HTTP API and the WebSocket protocol.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <future>
+
+#include <spdlog/spdlog.h>
+
+#include "../../../tests/support/ws_client.hpp"
+#include "http/transport.hpp"
+#include "record/record.hpp"
+#include "server/server.hpp"
+#include "sink/cache.hpp"
+#include "sink/fanout_hub.hpp"
+#include "sink/metrics.hpp"
+#include "sink/pipeline.hpp"
+#include "util/clock.hpp"
+#include "util/log.hpp"
+
+using namespace tributary;
+using namespace tributary::test_support;
+using json = nlohmann::json;
+using ::testing::HasSubstr;
+
+namespace {
+
+struct running_server {
+  record_cache cache;
+  fanout_hub hub;
+  sequencer seq;
+  metrics m;
+  pipeline out{cache, seq, m};
+  std::unique_ptr<server> srv;
+  unsigned short port = 0;
+
+  explicit running_server(server_options o = {}) {
+    out.add_sink(&hub);
+    o.port = 0;
+    server_hooks hooks;
+    hooks.status_json = [] { return std::string(R"({"role":"standalone"})"); };
+    hooks.metrics_text = [this] { return m.render(); };
+    hooks.ready = [] { return std::make_pair(true, std::string("config loaded")); };
+    srv = std::make_unique<server>(o, cache, hub, m, hooks, make_logger("test", "off", nullptr));
+    port = srv->start();
+  }
+  void publish(const std::string& subject, double price) {
+    record r;
+    r.kind = "price";
+    r.subject = subject;
+    r.source = "binance";
+    r.feed = "spot";
+    r.data = {{"price", price}};
+    out.publish(r);
+  }
+};
+
+}  // namespace
+
+TEST(ServerHttp, HealthReadyTopicsLatestMetricsAndErrors) {
+  running_server s;
+  s.publish("BTC-USDT", 84250.12);
+  auto h = http_get(s.port, "/health");
+  EXPECT_EQ(h.status, 200);
+  EXPECT_EQ(json::parse(h.body), (json{{"status", "ok"}}));
+  EXPECT_EQ(http_get(s.port, "/ready").status, 200);
+  auto topics = json::parse(http_get(s.port, "/api/v1/topics").body);
+  ASSERT_EQ(topics["topics"].size(), 1u);
+  EXPECT_EQ(topics["topics"][0]["topic"], "price.BTC-USDT");
+  EXPECT_EQ(topics["topics"][0]["seq"], 1);
+  auto latest = http_get(s.port, "/api/v1/latest/price.BTC-USDT");
+  EXPECT_EQ(latest.status, 200);
+  EXPECT_EQ(json::parse(latest.body)["data"]["price"], 84250.12);
+  EXPECT_EQ(json::parse(latest.body)["schema"], "tributary.v1");
+  auto missing = http_get(s.port, "/api/v1/latest/price.NOPE-USDT");
+  EXPECT_EQ(missing.status, 404);
+  EXPECT_EQ(json::parse(missing.body)["error"]["code"], "not_found");
+  EXPECT_EQ(http_get(s.port, "/nowhere").status, 404);
+  auto m = http_get(s.port, "/metrics");
+  EXPECT_EQ(m.status, 200);
+  EXPECT_THAT(m.content_type, HasSubstr("text/plain"));
+  EXPECT_THAT(m.body, HasSubstr("tributary_records_total{kind=\"price\",source=\"binance\"} 1"));
+  EXPECT_THAT(m.body, HasSubstr("tributary_http_requests_total{route=\"/api/v1/latest\",code=\"404\"} 1"));
+  EXPECT_EQ(json::parse(http_get(s.port, "/api/v1/status").body)["role"], "standalone");
+}
+
+TEST(ServerWs, HelloSnapshotBeforeUpdatesWithIncreasingSeq) {
+  running_server s;
+  s.publish("BTC-USDT", 1);
+  s.publish("BTC-USDT", 2);
+  s.publish("ETH-USDT", 3);
+  ws_client c(s.port);
+  auto hello = c.read();
+  EXPECT_EQ(hello["type"], "hello");
+  EXPECT_THAT(hello["server"].get<std::string>(), HasSubstr("tributary/"));
+  EXPECT_EQ(hello["heartbeat_ms"], 30000);
+  EXPECT_FALSE(hello["session"].get<std::string>().empty());
+  c.send(R"({"type":"subscribe","id":1,"topics":["price.*"]})");
+  auto sub = c.read();
+  EXPECT_EQ(sub, (json{{"type", "subscribed"}, {"id", 1}, {"topics", {"price.*"}}}));
+  std::map<std::string, json> snaps;
+  for (int i = 0; i < 2; ++i) {
+    auto m = c.read();
+    ASSERT_EQ(m["type"], "snapshot");
+    snaps[m["topic"]] = m["record"];
+  }
+  EXPECT_EQ(snaps["price.BTC-USDT"]["seq"], 2);
+  EXPECT_EQ(snaps["price.BTC-USDT"]["data"]["price"], 2);
+  EXPECT_EQ(snaps["price.ETH-USDT"]["seq"], 1);
+  s.publish("BTC-USDT", 4);
+  s.publish("SOL-USDT", 5);
+  auto u1 = c.read();
+  EXPECT_EQ(u1["type"], "update");
+  EXPECT_EQ(u1["record"]["seq"], 3);
+  EXPECT_EQ(u1["record"]["data"]["price"], 4);
+  auto u2 = c.read();
+  EXPECT_EQ(u2["topic"], "price.SOL-USDT");
+  EXPECT_EQ(u2["record"]["seq"], 1);
+}
+
+TEST(ServerWs, BadFramesGetErrorsAndTheConnectionStaysOpen) {
+  running_server s;
+  ws_client c(s.port);
+  c.read();  // hello
+  c.send("{not json");
+  auto e1 = c.read();
+  EXPECT_EQ(e1["type"], "error");
+  EXPECT_EQ(e1["code"], "bad_request");
+  c.send(R"({"type":"dance","id":"x7"})");
+  auto e2 = c.read();
+  EXPECT_EQ(e2["code"], "unknown_type");
+  EXPECT_EQ(e2["id"], "x7");
+  c.send(R"({"type":"subscribe","id":3,"topics":["pri*ce"]})");
+  EXPECT_EQ(c.read()["code"], "bad_request");
+  c.send(R"({"type":"subscribe","id":4,"topics":[]})");
+  EXPECT_EQ(c.read()["code"], "bad_request");
+  c.send(R"([1,2,3])");
+  EXPECT_EQ(c.read()["code"], "bad_request");
+  c.send(R"({"type":"ping","id":5})");
+  EXPECT_EQ(c.read(), (json{{"type", "pong"}, {"id", 5}}));
+}
+
+TEST(ServerWs, UnsubscribeStopsUpdates) {
+  running_server s;
+  ws_client c(s.port);
+  c.read();
+  c.send(R"({"type":"subscribe","id":1,"topics":["price.BTC-USDT","price.ETH-USDT"]})");
+  c.read();
+  c.send(R"({"type":"unsubscribe","id":2,"topics":["price.BTC-USDT"]})");
+  EXPECT_EQ(c.read(), (json{{"type", "unsubscribed"}, {"id", 2}, {"topics", {"price.BTC-USDT"}}}));
+  s.publish("BTC-USDT", 1);
+  s.publish("ETH-USDT", 2);
+  auto u = c.read();
+  EXPECT_EQ(u["topic"], "price.ETH-USDT");
+}
+
+TEST(ServerWs, BinaryFramesAreClosedWith1003) {
+  running_server s;
+  ws_client c(s.port);
+  c.read();
+  c.send_binary(std::string("\x01\x02", 2));
+  EXPECT_EQ(c.read_until_close(), 1003);
+}
+
+TEST(ServerWs, OversizedFramesAreClosedWith1009) {
+  server_options o;
+  o.max_message_bytes = 128;
+  running_server s(o);
+  ws_client c(s.port);
+  c.read();
+  c.send(R"({"type":"subscribe","topics":[")" + std::string(300, 'a') + R"("]})");
+  EXPECT_EQ(c.read_until_close(), 1009);
+}
+
+TEST(ServerWs, ASlowClientIsDroppedWithoutHoldingUpOthers) {
+  server_options o;
+  o.queue_limit = 8;
+  running_server s(o);
+  ws_client slow(s.port), fast(s.port);
+  slow.read();
+  fast.read();
+  slow.send(R"({"type":"subscribe","topics":["*"]})");
+  fast.send(R"({"type":"subscribe","topics":["*"]})");
+  slow.read();
+  fast.read();
+  // The slow client never reads; large updates fill its socket buffers, then its queue.
+  std::string big(200000, 'x');
+  for (int i = 0; i < 200; ++i) {
+    record r;
+    r.kind = "sentiment";
+    r.subject = "fear_greed";
+    r.data = {{"value", i}, {"classification", big}};
+    s.out.publish(r);
+    auto u = fast.read();
+    ASSERT_EQ(u["record"]["seq"], i + 1);  // the fast client sees every update in order
+  }
+  EXPECT_EQ(s.m.value("tributary_ws_drops_total", {{"reason", "slow_consumer"}}), 1);
+  EXPECT_EQ(slow.read_until_close(), 1008);
+}
+
+TEST(CurlTransport, RealRequestsTimeoutsAndBodyLimit) {
+  running_server s;
+  s.publish("BTC-USDT", 1);
+  system_clock_source clock;
+  auto get = [&](http_transport& t, const std::string& path, kv_list query = {}) {
+    std::promise<http_response> p;
+    http_request r;
+    r.base_url = "http://127.0.0.1:" + std::to_string(s.port);
+    r.path = path;
+    r.query = std::move(query);
+    r.timeout = millis(2000);
+    t.send(r, [&](http_response resp) { p.set_value(std::move(resp)); });
+    return p.get_future().get();
+  };
+  auto t = make_curl_transport(clock);
+  auto ok = get(*t, "/api/v1/latest/price.BTC-USDT");
+  EXPECT_EQ(ok.status, 200);
+  EXPECT_EQ(json::parse(ok.body)["topic"], "price.BTC-USDT");
+  bool has_ct = false;
+  for (auto& [k, v] : ok.headers) has_ct |= k == "Content-Type" && v == "application/json";
+  EXPECT_TRUE(has_ct);
+  auto nf = get(*t, "/api/v1/latest/x y", {});
+  EXPECT_EQ(nf.status, 404);
+  auto small = make_curl_transport(clock, {.max_body_bytes = 10});
+  auto big = get(*small, "/metrics");
+  EXPECT_EQ(big.status, 0);
+  EXPECT_THAT(big.error, HasSubstr("exceeds 10 bytes"));
+  // Nothing listens on port 9 of loopback: a transport error, not a crash or a hang.
+  std::promise<http_response> p;
+  http_request r;
+  r.base_url = "http://127.0.0.1:9";
+  r.path = "/";
+  r.timeout = millis(1000);
+  t->send(r, [&](http_response resp) { p.set_value(std::move(resp)); });
+  auto refused = p.get_future().get();
+  EXPECT_EQ(refused.status, 0);
+  EXPECT_FALSE(refused.error.empty());
+}
