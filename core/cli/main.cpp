@@ -66,12 +66,12 @@ int main(int argc, char** argv) {
 
   auto* run = app.add_subcommand("run", "Load the config and serve: fetch on schedule, HTTP API and WebSocket");
   run->add_option("-c,--config", cfg_file, "config file")->check(CLI::ExistingFile);
-  run->add_option("--replay", replay, "serve every HTTP request from the cassettes in DIR")->check(CLI::ExistingDirectory);
-  run->add_option("--record", record, "do real requests and write one cassette per exchange into DIR");
+  auto* run_replay = run->add_option("--replay", replay, "serve every HTTP request from the cassettes in DIR")->check(CLI::ExistingDirectory);
+  auto* run_record = run->add_option("--record", record, "do real requests and write one cassette per exchange into DIR");
+  run_replay->excludes(run_record);
   run->add_option("--listen", listen, "override [server] listen (HOST:PORT; port 0 picks one)");
   run->add_option("--port-file", port_file, "write the bound port to FILE once listening");
   run->add_option("--plugin-dir", plugin_dirs, "extra plugin directory searched first")->allow_extra_args(false);
-  run->excludes(run->get_option("--record"))->excludes(run->get_option("--replay"));
 
   auto* check = app.add_subcommand("check", "Validate a config and its plugins; print every problem");
   check->add_option("-c,--config", cfg_file, "config file")->required();
