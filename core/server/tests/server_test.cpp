@@ -235,3 +235,43 @@ TEST(CurlTransport, RealRequestsTimeoutsAndBodyLimit) {
   EXPECT_EQ(refused.status, 0);
   EXPECT_FALSE(refused.error.empty());
 }
+
+TEST(ServerWs, SilentClientsAreClosedAfterTwoHeartbeatsAndReadersStay) {
+  server_options o;
+  o.heartbeat = millis(200);
+  running_server s(o);
+  ws_client silent(s.port), reader(s.port);
+  EXPECT_EQ(silent.read()["heartbeat_ms"], 200);
+  reader.read();
+  reader.send(R"({"type":"subscribe","topics":["*"]})");
+  reader.read();
+  // The reader keeps reading (and so answers pings); the silent one does nothing for 1s.
+  auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(1000);
+  while (std::chrono::steady_clock::now() < until) {
+    s.publish("BTC-USDT", 1);
+    EXPECT_EQ(reader.read()["type"], "update");
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  silent.read_until_close();  // returns because the server gave up on it
+  for (int i = 0; i < 50 && s.m.value("tributary_ws_sessions") != 1; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  EXPECT_EQ(s.m.value("tributary_ws_sessions"), 1);
+  s.publish("BTC-USDT", 2);
+  EXPECT_EQ(reader.read()["record"]["data"]["price"], 2);
+}
+
+TEST(ServerWs, UpgradesPastMaxConnectionsGet503) {
+  server_options o;
+  o.max_connections = 1;
+  running_server s(o);
+  ws_client first(s.port);
+  first.read();
+  try {
+    ws_client second(s.port);
+    ADD_FAILURE() << "second upgrade was accepted";
+  } catch (const beast::system_error& e) {
+    EXPECT_EQ(e.code(), websocket::error::upgrade_declined);
+  }
+  first.send(R"({"type":"ping","id":1})");
+  EXPECT_EQ(first.read()["type"], "pong");
+}
