@@ -4,7 +4,7 @@ BUILD_DIR := build
 JOBS ?= 2
 CONFIG ?= config/tributary.toml
 
-.PHONY: all deps configure build test run clean
+.PHONY: all deps configure build test run demo clean
 
 all: build
 
@@ -25,6 +25,10 @@ test: build
 
 run: build
 	./$(BUILD_DIR)/core/tributary run -c $(CONFIG)
+
+# The same service offline: every HTTP request answered from config/demo-cassettes.
+demo: build
+	./$(BUILD_DIR)/core/tributary run -c $(CONFIG) --replay config/demo-cassettes
 
 clean:
 	rm -rf $(BUILD_DIR)

@@ -43,7 +43,8 @@ json feed_runtime::status(int64_t now) const {
          {"runs", runs},
          {"skipped", last_skipped},
          {"stale", !stale_topics.empty()},
-         {"stale_topics", stale_topics}};
+         {"stale_topics", stale_topics},
+         {"unserved", unserved}};
   j["last_source"] = last_source.empty() ? json(nullptr) : json(last_source);
   j["last_record_age_ms"] = last_success ? json(now - last_success) : json(nullptr);
   j["last_error"] = last_error.empty() ? json(nullptr) : json(last_error);
@@ -213,28 +214,37 @@ void feed_runner::on_responses(std::shared_ptr<run_ctx> c, source_runtime* s, st
 void feed_runner::finish(std::shared_ptr<run_ctx> c) {
   auto& feed = *c->feed;
   c->out.unserved = c->remaining;
-  std::vector<std::string> stale;
+  std::vector<std::string> stale;  // unserved topics that keep a last good record
   for (auto& subj : c->remaining) {
     std::string topic = feed.cfg.kind + "." + subj;
     if (auto p = out_.mark_stale(topic)) c->out.published.push_back(p);
-    stale.push_back(topic);
+    if (out_.has(topic)) stale.push_back(topic);
   }
   int64_t now = clock_.now_ms();
+  bool was_failing;
   {
     std::lock_guard lk(feed.mu);
     feed.runs++;
     feed.last_run = now;
     feed.last_skipped = c->out.skipped;
     feed.stale_topics = stale;
+    feed.unserved = c->remaining;
     if (!c->out.served_by.empty()) {
       feed.last_success = now;
       feed.last_source = c->out.served_by.back();
     }
     feed.last_error = c->out.errors.empty() ? "" : c->out.errors.back().str();
+    was_failing = feed.failing;
+    feed.failing = !c->remaining.empty();
   }
+  // Log changes of state, not every failed run of a feed that stays down.
   if (!c->remaining.empty()) {
     std::string why = c->out.errors.empty() ? "no source could run" : c->out.errors.back().str();
-    log_->warn("feed {}: {} subject(s) not served ({}); last good records kept", feed.cfg.id, c->remaining.size(), why);
+    auto lvl = was_failing ? spdlog::level::debug : spdlog::level::warn;
+    log_->log(lvl, "feed {}: {} subject(s) not served ({}); {} kept as stale", feed.cfg.id, c->remaining.size(), why,
+              stale.size());
+  } else if (was_failing) {
+    log_->info("feed {}: every subject served again", feed.cfg.id);
   }
   auto done = std::move(c->done);
   done(std::move(c->out));

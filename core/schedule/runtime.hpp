@@ -60,7 +60,9 @@ struct feed_runtime {
   int64_t last_run = 0, last_success = 0;
   std::string last_source;
   std::vector<std::string> last_skipped;
-  std::vector<std::string> stale_topics;
+  std::vector<std::string> stale_topics;  // unserved topics whose last good record is kept
+  std::vector<std::string> unserved;      // subjects no source served in the last run
+  bool failing = false;
   std::string last_error;
   uint64_t runs = 0;
 

@@ -21,6 +21,7 @@ class pipeline {
   std::shared_ptr<const published_record> publish(record r);
   // Re-announces the latest record of `topic` as stale; nothing when unknown or already stale.
   std::shared_ptr<const published_record> mark_stale(const std::string& topic);
+  bool has(const std::string& topic) const;
 
  private:
   record_cache& cache_;

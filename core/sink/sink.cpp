@@ -109,6 +109,8 @@ std::shared_ptr<const published_record> pipeline::publish(record r) {
   return p;
 }
 
+bool pipeline::has(const std::string& topic) const { return cache_.latest(topic) != nullptr; }
+
 std::shared_ptr<const published_record> pipeline::mark_stale(const std::string& topic) {
   auto cur = cache_.latest(topic);
   if (!cur || cur->rec.stale) return nullptr;

@@ -141,6 +141,10 @@ sources = ["binance"]
   auto r = f.h->fetch("spot");
   EXPECT_FALSE(r.ok);
   EXPECT_TRUE(r.records.empty());
+  auto feed = f.status()["feeds"][0];
+  EXPECT_FALSE(feed["stale"].get<bool>());  // nothing to keep, so nothing stale
+  EXPECT_EQ(feed["unserved"], nlohmann::json::array({"BTC-USDT"}));
+  EXPECT_TRUE(feed["last_source"].is_null());
 }
 
 TEST(Host, RateBudgetInRequestWeightSkipsWithoutWaiting) {
