@@ -42,6 +42,18 @@ struct fixture {
     ASSERT_TRUE(h) << (diags.empty() ? "" : diags[0].str());
   }
   json status() { return json::parse(h->status_json()); }
+
+  // Builds a host from `body` (after a [host] table) expecting it to fail; returns every diagnostic.
+  std::string wiring_errors(const std::string& body) {
+    auto file = dir.write("bad.toml", std::string("[host]\nplugin_dirs = [\"" TRIBUTARY_PLUGIN_DIR "\"]\n") + body);
+    auto res = load_config(file, [](const std::string&) { return std::nullopt; }, secrets.get());
+    EXPECT_TRUE(res.ok());
+    auto made = host::create(*res.cfg, {}, secrets, make_logger("test", "off", secrets), diags, &clock);
+    EXPECT_FALSE(made);
+    std::string all;
+    for (auto& d : diags) all += d.str() + "\n";
+    return all;
+  }
 };
 
 const char* kTwoSources = R"(
@@ -170,37 +182,18 @@ sources = ["binance"]
 
 TEST(Host, WiringErrorsPointIntoTheConfig) {
   fixture f;
-  auto text = std::string("[host]\nplugin_dirs = [\"" TRIBUTARY_PLUGIN_DIR "\"]\n") + R"(
+  auto all = f.wiring_errors(R"(
 [plugins.binance]
 symbol = { "BTC-USDT" = "XBTUSDT" }
 [plugins.ghost]
-[feeds.spot]
-kind = "market"
-subjects = ["global"]
-every = "5s"
-sources = ["binance"]
-[feeds.candles]
-kind = "candle"
-subjects = ["BTC-USDT.7h"]
-every = "5s"
-sources = ["binance"]
-)";
-  auto file = f.dir.write("bad.toml", text);
-  auto res = load_config(file, [](const std::string&) { return std::nullopt; }, f.secrets.get());
-  ASSERT_TRUE(res.ok());
-  auto h = host::create(*res.cfg, {}, f.secrets, make_logger("test", "off", f.secrets), f.diags, &f.clock);
-  EXPECT_FALSE(h);
-  std::string all;
-  for (auto& d : f.diags) all += d.str() + "\n";
+)");
   EXPECT_THAT(all, HasSubstr("bad.toml:5:10: error: plugins.binance.symbol: unknown key 'symbol' (did you mean 'symbols'?)"));
-  EXPECT_THAT(all, HasSubstr("plugins.ghost: plugin 'ghost' not found: no libghost.so in"));
-  // binance's instance was rejected above, so the feeds do not get to check it; a good
-  // instance with wrong kinds or subjects is checked in the next test.
+  EXPECT_THAT(all, HasSubstr("bad.toml:6:1: error: plugins.ghost: plugin 'ghost' not found: no libghost.so in"));
 }
 
 TEST(Host, SourceMustServeTheKindAndMapEverySubject) {
   fixture f;
-  auto text = std::string("[host]\nplugin_dirs = [\"" TRIBUTARY_PLUGIN_DIR "\"]\n") + R"(
+  auto all = f.wiring_errors(R"(
 [plugins.binance]
 [feeds.global]
 kind = "market"
@@ -212,14 +205,7 @@ kind = "candle"
 subjects = ["BTC-USDT.7h"]
 every = "5s"
 sources = ["binance"]
-)";
-  auto file = f.dir.write("bad.toml", text);
-  auto res = load_config(file, [](const std::string&) { return std::nullopt; }, f.secrets.get());
-  ASSERT_TRUE(res.ok());
-  auto h = host::create(*res.cfg, {}, f.secrets, make_logger("test", "off", f.secrets), f.diags, &f.clock);
-  EXPECT_FALSE(h);
-  std::string all;
-  for (auto& d : f.diags) all += d.str() + "\n";
+)");
   EXPECT_THAT(all, HasSubstr("feeds.global.sources: source 'binance' cannot serve kind 'market' (it serves price, candle)"));
   EXPECT_THAT(all, HasSubstr("bad.toml:12:12: error: feeds.candles.subjects: feed 'candles', source 'binance' cannot map subject 'BTC-USDT.7h'"));
 }
