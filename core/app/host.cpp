@@ -31,6 +31,7 @@ struct host::parts {
   sequencer seq;
   std::unique_ptr<pipeline> out;
   std::unique_ptr<http_transport> http;
+  timer_queue timers;
   std::map<std::string, std::shared_ptr<plugin_library>> libs;
   std::vector<std::unique_ptr<source_runtime>> sources;
   std::vector<std::unique_ptr<feed_runtime>> feeds;
@@ -119,6 +120,17 @@ std::unique_ptr<host> host::create(config cfg, host_options opts, std::shared_pt
     s->timeout = pc.timeout.value_or(mf.default_timeout);
     s->limit = pc.rate_limit.value_or(mf.default_rate_limit);
     s->bucket = std::make_unique<token_bucket>(s->limit.requests, s->limit.per.count(), s->limit.burst, p.clock->now_ms());
+    s->retries = pc.retries;
+    s->backoff = pc.backoff;
+    s->breaker = std::make_unique<circuit_breaker>(
+        pc.circuit_failures, pc.circuit_cooldown.count(),
+        [&m = p.m, logger = p.log, who](circuit_breaker::state from, circuit_breaker::state to) {
+          m.add("tributary_circuit_transitions_total", {{"source", who}, {"to", std::string(circuit_breaker::name(to))}});
+          m.set("tributary_circuit_state", {{"source", who}}, static_cast<double>(to));
+          auto lvl = to == circuit_breaker::state::open ? spdlog::level::warn : spdlog::level::info;
+          logger->log(lvl, "source {}: circuit {} -> {}", who, circuit_breaker::name(from), circuit_breaker::name(to));
+        });
+    p.m.set("tributary_circuit_state", {{"source", who}}, 0);
     if (s->base_url.empty()) err(pc.where, path + ".base_url", "plugin '" + pc.plugin + "' has no default base_url; set one");
     by_name[pc.name] = s.get();
     p.sources.push_back(std::move(s));
@@ -170,7 +182,7 @@ std::unique_ptr<host> host::create(config cfg, host_options opts, std::shared_pt
     p.http = make_curl_transport(*p.clock);
     if (opts.record) p.http = make_recording_transport(std::move(p.http), *opts.record, *p.secrets);
   }
-  p.runner = std::make_unique<feed_runner>(*p.http, *p.clock, *p.out, p.m, p.log);
+  p.runner = std::make_unique<feed_runner>(*p.http, *p.clock, p.timers, *p.out, p.m, p.log);
   if (opts.listen) {
     auto colon = opts.listen->rfind(':');
     if (colon != std::string::npos) {
@@ -182,7 +194,7 @@ std::unique_ptr<host> host::create(config cfg, host_options opts, std::shared_pt
   return h;
 }
 
-host::fetch_result host::fetch(const std::string& feed_id) {
+host::fetch_result host::fetch(const std::string& feed_id, std::function<void(int64_t)> idle) {
   fetch_result r;
   feed_runtime* f = nullptr;
   for (auto& x : p_->feeds)
@@ -200,6 +212,11 @@ host::fetch_result host::fetch(const std::string& feed_id) {
   std::promise<run_outcome> done;
   auto fut = done.get_future();
   p_->runner->run(*f, [&done](run_outcome o) { done.set_value(std::move(o)); });
+  while (fut.wait_for(std::chrono::milliseconds(idle ? 0 : 5)) != std::future_status::ready) {
+    if (p_->timers.run_due(p_->clock->now_ms()) > 0) continue;
+    int64_t due = p_->timers.next_due();
+    if (due != INT64_MAX && idle) idle(due);
+  }
   auto o = fut.get();
   for (auto& pr : o.published) r.records.push_back(pr->json);
   for (auto& e : o.errors) r.errors.push_back(p_->secrets->scrub(e.str()));
@@ -229,7 +246,7 @@ unsigned short host::start() {
   unsigned short port = p.srv->start();
   std::vector<feed_runtime*> feeds;
   for (auto& f : p.feeds) feeds.push_back(f.get());
-  p.sched = std::make_unique<scheduler>(*p.runner, *p.clock, feeds);
+  p.sched = std::make_unique<scheduler>(*p.runner, *p.clock, p.timers, feeds);
   p.sched->start();
   return port;
 }

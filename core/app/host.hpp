@@ -3,6 +3,7 @@
 // scheduler and (for `run`) the server. Every problem found while wiring becomes a diagnostic
 // that points into the config file.
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -53,7 +54,9 @@ class host {
     std::string first_error_class;
     bool ok = false;
   };
-  fetch_result fetch(const std::string& feed_id);
+  // `idle(next_due)` is called while waiting with delayed work pending (retries); by default it
+  // sleeps in real time, a test with a fake clock advances the clock instead.
+  fetch_result fetch(const std::string& feed_id, std::function<void(int64_t next_due)> idle = {});
 
   // `run`: starts the server and the scheduler; returns the bound port.
   unsigned short start();

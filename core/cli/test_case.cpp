@@ -61,7 +61,7 @@ std::string run_case(const fs::path& dir, const std::vector<fs::path>& plugin_di
     for (auto& d : diags) s += "\n  " + d.str();
     return "host does not start:" + s;
   }
-  auto r = h->fetch(feed);
+  auto r = h->fetch(feed, [&clock](int64_t due) { clock.set(std::max(clock.now_ms(), due)); });
   std::vector<json> expected;
   if (fs::exists(dir / "expected.jsonl")) {
     std::istringstream in(slurp(dir / "expected.jsonl"));

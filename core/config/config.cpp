@@ -427,6 +427,12 @@ class parser {
         }
       } else if (key == "rate_limit") {
         p.rate_limit = read_rate_limit(v, kp);
+      } else if (key == "retries") {
+        if (auto n = integer(v, kp, 0, 10)) p.retries = static_cast<int>(*n);
+      } else if (key == "backoff") {
+        if (auto d = duration(v, kp)) p.backoff = *d;
+      } else if (key == "circuit") {
+        read_circuit(v, kp, p);
       } else {
         std::string missing;
         bool had_env = false;
@@ -449,6 +455,19 @@ class parser {
     if (!p.enabled && p.disabled_reason == "enabled = false")
       warn(p.where, path, "instance '" + name + "' is disabled (enabled = false)");
     cfg.plugins.push_back(std::move(p));
+  }
+
+  void read_circuit(const toml::node& n, const std::string& path, plugin_instance_config& p) {
+    auto* t = n.as_table();
+    if (!t) {
+      error(pos(n), path, "must be a table { failures = N, cooldown = \"30s\" }");
+      return;
+    }
+    check_keys(*t, path, {"failures", "cooldown"});
+    if (auto* f = t->get("failures"))
+      if (auto v = integer(*f, path + ".failures", 1, 1000)) p.circuit_failures = static_cast<int>(*v);
+    if (auto* c = t->get("cooldown"))
+      if (auto v = duration(*c, path + ".cooldown")) p.circuit_cooldown = *v;
   }
 
   std::optional<rate_limit_config> read_rate_limit(const toml::node& n, const std::string& path) {

@@ -43,6 +43,10 @@ struct plugin_instance_config {
   std::optional<std::string> base_url;
   std::optional<millis> timeout;
   std::optional<rate_limit_config> rate_limit;
+  int retries = 2;                 // extra attempts after a retryable failure
+  millis backoff{250};             // first retry delay (doubled, jittered)
+  int circuit_failures = 5;        // consecutive failed runs that open the circuit
+  millis circuit_cooldown{30000};  // open this long before one trial run
   nlohmann::json settings = nlohmann::json::object();  // plugin-owned keys, env substituted
   std::map<std::string, source_pos> setting_pos;        // plugin-owned key -> where
   source_pos where;

@@ -21,7 +21,9 @@ json source_runtime::status(int64_t now) const {
                           {"burst", limit.burst},
                           {"requests", limit.requests},
                           {"per", format_duration(limit.per)}}},
-         {"circuit", "closed"}};
+         {"circuit", breaker ? std::string(circuit_breaker::name(breaker->current())) : "closed"},
+         {"consecutive_failures", breaker ? breaker->consecutive_failures() : 0}};
+  if (breaker && breaker->retry_at() > now) j["circuit_retry_in_ms"] = breaker->retry_at() - now;
   j["last_success"] = last_success ? json(last_success) : json(nullptr);
   j["last_error_at"] = last_error_at ? json(last_error_at) : json(nullptr);
   j["last_error_class"] = last_error_class.empty() ? json(nullptr) : json(last_error_class);
@@ -55,13 +57,19 @@ struct feed_runner::run_ctx {
   feed_runtime* feed;
   std::function<void(run_outcome)> done;
   size_t idx = 0;
+  int attempt = 0;         // retries of the current source so far
+  bool retrying = false;   // the current source holds the breaker's permission already
+  int64_t deadline = 0;    // retries must be due before this
   std::vector<std::string> remaining;  // canonical subjects still to serve
   run_outcome out;
 };
 
-feed_runner::feed_runner(http_transport& http, const clock_source& clock, pipeline& out, metrics& m,
-                         std::shared_ptr<spdlog::logger> log)
-    : http_(http), clock_(clock), out_(out), metrics_(m), log_(std::move(log)) {
+feed_runner::feed_runner(http_transport& http, const clock_source& clock, timer_queue& timers, pipeline& out, metrics& m,
+                         std::shared_ptr<spdlog::logger> log, uint64_t seed)
+    : http_(http), clock_(clock), timers_(timers), rng_(seed), out_(out), metrics_(m), log_(std::move(log)) {
+  metrics_.describe("tributary_retries_total", "counter", "Retries of a source after a retryable failure");
+  metrics_.describe("tributary_circuit_transitions_total", "counter", "Circuit breaker transitions, by source and new state");
+  metrics_.describe("tributary_circuit_state", "gauge", "Circuit state per source: 0 closed, 1 open, 2 half-open");
   metrics_.describe("tributary_fetches_total", "counter", "HTTP requests made for feeds, by source and outcome");
   metrics_.describe("tributary_fetch_errors_total", "counter", "Failed fetches by source and error class");
   metrics_.describe("tributary_fallbacks_total", "counter", "Times a feed moved on to its next source");
@@ -78,7 +86,14 @@ void feed_runner::run(feed_runtime& feed, std::function<void(run_outcome)> done)
   c->feed = &feed;
   c->done = std::move(done);
   c->remaining = feed.cfg.subjects;
+  c->deadline = clock_.now_ms() + feed.cfg.every.count();
   try_next(std::move(c));
+}
+
+int64_t feed_runner::backoff(const source_runtime& s, int attempt) {
+  double base = static_cast<double>(s.backoff.count()) * static_cast<double>(1 << std::min(attempt - 1, 10));
+  std::lock_guard lk(rng_mu_);
+  return static_cast<int64_t>(base * std::uniform_real_distribution<double>(0.5, 1.5)(rng_));
 }
 
 void feed_runner::try_next(std::shared_ptr<run_ctx> c) {
@@ -106,10 +121,23 @@ void feed_runner::try_next(std::shared_ptr<run_ctx> c) {
     }
     double cost = 0;
     for (auto& r : planned.requests) cost += r.weight;
+    bool retry = std::exchange(c->retrying, false);
+    if (!retry && s->breaker && s->breaker->current() == circuit_breaker::state::open &&
+        now < s->breaker->retry_at()) {
+      c->out.skipped.push_back(s->name + ": circuit open for " + std::to_string(s->breaker->retry_at() - now) + "ms more");
+      ++c->idx;
+      continue;
+    }
     if (!s->bucket->try_take(cost, now)) {
       c->out.skipped.push_back(s->name + ": rate budget spent (needs " + std::to_string(cost) + ", next in " +
                                std::to_string(s->bucket->wait_ms(cost, now)) + "ms)");
       metrics_.add("tributary_rate_limit_skips_total", {{"source", s->name}, {"reason", "budget"}});
+      if (retry && s->breaker) s->breaker->release();
+      ++c->idx;
+      continue;
+    }
+    if (!retry && s->breaker && !s->breaker->allow(now)) {  // half-open with its one trial already out
+      c->out.skipped.push_back(s->name + ": circuit half-open, trial in progress");
       ++c->idx;
       continue;
     }
@@ -185,6 +213,30 @@ void feed_runner::on_responses(std::shared_ptr<run_ctx> c, source_runtime* s, st
       s->last_error = errors.front().message;
     }
   }
+  // A whole answer lost to a transient failure is retried, with backoff, while the feed's
+  // deadline allows; the retry keeps the breaker's permission.
+  bool transient = records.empty() && !errors.empty() &&
+                   std::all_of(errors.begin(), errors.end(), [](auto& e) { return e.cls == error_class::retryable; });
+  if (transient && c->attempt < s->retries) {
+    int64_t delay = backoff(*s, c->attempt + 1);
+    if (now + delay < c->deadline) {
+      ++c->attempt;
+      c->retrying = true;
+      metrics_.add("tributary_retries_total", {{"source", s->name}});
+      log_->debug("feed {}: retrying {} in {}ms ({}): {}", feed.cfg.id, s->name, delay, c->attempt, errors.front().message);
+      timers_.schedule(now + delay, [this, c] { try_next(c); });
+      return;
+    }
+  }
+  if (s->breaker) {
+    bool unhealthy = std::any_of(errors.begin(), errors.end(), [](auto& e) {
+      return e.subject.empty() && e.cls != error_class::rate_limited && e.cls != error_class::bad_request;
+    });
+    if (!records.empty()) s->breaker->success();
+    else if (unhealthy) s->breaker->failure(now);
+    else s->breaker->release();
+  }
+  c->attempt = 0;
   for (auto& e : errors) {
     metrics_.add("tributary_fetch_errors_total", {{"source", s->name}, {"class", std::string(name_of(e.cls))}});
     if (e.cls == error_class::rate_limited) {
@@ -252,8 +304,9 @@ void feed_runner::finish(std::shared_ptr<run_ctx> c) {
 
 // ---------------------------------------------------------------- scheduler
 
-scheduler::scheduler(feed_runner& runner, const clock_source& clock, std::vector<feed_runtime*> feeds, uint64_t seed)
-    : runner_(runner), clock_(clock), feeds_(std::move(feeds)), rng_(seed) {
+scheduler::scheduler(feed_runner& runner, const clock_source& clock, timer_queue& timers, std::vector<feed_runtime*> feeds,
+                     uint64_t seed)
+    : runner_(runner), clock_(clock), timers_(timers), feeds_(std::move(feeds)), rng_(seed) {
   int64_t now = clock_.now_ms();
   for (auto* f : feeds_) f->next_due = now + jitter(*f);
 }
@@ -268,6 +321,7 @@ int64_t scheduler::jitter(const feed_runtime& f) {
 
 void scheduler::tick() {
   int64_t now = clock_.now_ms();
+  timers_.run_due(now);
   for (auto* f : feeds_) {
     if (f->sources.empty() || now < f->next_due) continue;
     {
@@ -294,7 +348,7 @@ void scheduler::start() {
     while (!stop_) {
       lk.unlock();
       tick();
-      int64_t wait = std::clamp<int64_t>(next_due() - clock_.now_ms(), 1, 1000);
+      int64_t wait = std::clamp<int64_t>(std::min(next_due(), timers_.next_due()) - clock_.now_ms(), 1, 1000);
       lk.lock();
       cv_.wait_for(lk, std::chrono::milliseconds(wait), [this] { return stop_; });
     }

@@ -19,6 +19,8 @@
 
 #include "config/config.hpp"
 #include "plugin/plugin.hpp"
+#include "schedule/circuit_breaker.hpp"
+#include "schedule/timer_queue.hpp"
 #include "schedule/token_bucket.hpp"
 #include "sink/published.hpp"
 
@@ -39,6 +41,9 @@ struct source_runtime {
   millis timeout{10000};
   rate_limit_config limit;
   std::unique_ptr<token_bucket> bucket;
+  std::unique_ptr<circuit_breaker> breaker;
+  int retries = 2;         // extra attempts after a retryable failure, inside the feed's deadline
+  millis backoff{250};     // first retry delay, doubled each time, jittered by +-50%
   std::atomic<int64_t> paused_until{0};
 
   mutable std::mutex mu;  // guards the status below
@@ -80,8 +85,8 @@ struct run_outcome {
 
 class feed_runner {
  public:
-  feed_runner(http_transport& http, const clock_source& clock, pipeline& out, metrics& m,
-              std::shared_ptr<spdlog::logger> log);
+  feed_runner(http_transport& http, const clock_source& clock, timer_queue& timers, pipeline& out, metrics& m,
+              std::shared_ptr<spdlog::logger> log, uint64_t seed = std::random_device{}());
   // Runs `feed` once; `done` is called exactly once, possibly on the transport's thread.
   void run(feed_runtime& feed, std::function<void(run_outcome)> done);
 
@@ -91,9 +96,13 @@ class feed_runner {
   void on_responses(std::shared_ptr<run_ctx> c, source_runtime* s, std::vector<http_request> reqs,
                     std::vector<http_response> resps);
   void finish(std::shared_ptr<run_ctx> c);
+  int64_t backoff(const source_runtime& s, int attempt);
 
   http_transport& http_;
   const clock_source& clock_;
+  timer_queue& timers_;
+  std::mutex rng_mu_;
+  std::mt19937_64 rng_;
   pipeline& out_;
   metrics& metrics_;
   std::shared_ptr<spdlog::logger> log_;
@@ -103,7 +112,7 @@ class feed_runner {
 // whole logic, so tests drive it with a fake clock; start() runs it on a thread.
 class scheduler {
  public:
-  scheduler(feed_runner& runner, const clock_source& clock, std::vector<feed_runtime*> feeds,
+  scheduler(feed_runner& runner, const clock_source& clock, timer_queue& timers, std::vector<feed_runtime*> feeds,
             uint64_t seed = std::random_device{}());
   ~scheduler();
   void tick();
@@ -115,6 +124,7 @@ class scheduler {
   int64_t jitter(const feed_runtime& f);
   feed_runner& runner_;
   const clock_source& clock_;
+  timer_queue& timers_;
   std::vector<feed_runtime*> feeds_;
   std::mt19937_64 rng_;
   mutable std::mutex mu_;

@@ -42,6 +42,10 @@ struct fixture {
     ASSERT_TRUE(h) << (diags.empty() ? "" : diags[0].str());
   }
   json status() { return json::parse(h->status_json()); }
+  // Runs a feed once; delayed retries happen by moving the fake clock to them.
+  host::fetch_result fetch(const std::string& id) {
+    return h->fetch(id, [this](int64_t due) { clock.set(std::max(clock.now_ms(), due)); });
+  }
 
   // Builds a host from `body` (after a [host] table) expecting it to fail; returns every diagnostic.
   std::string wiring_errors(const std::string& body) {
@@ -77,7 +81,7 @@ TEST(Host, FallsBackToNextSourceAndHonoursRetryAfter) {
                  {{"Retry-After", "30"}});
   f.dir.cassette("cassettes/02-ok.json", "/api/v3/ticker/24hr", kQuery, 200, json::array({ticker("BTCUSDT", "84250.12")}));
   f.start(kTwoSources);
-  auto r = f.h->fetch("spot");
+  auto r = f.fetch("spot");
   ASSERT_TRUE(r.ok);
   ASSERT_EQ(r.records.size(), 1u);
   auto rec = json::parse(r.records[0]);
@@ -88,7 +92,7 @@ TEST(Host, FallsBackToNextSourceAndHonoursRetryAfter) {
 
   // Within the 30 s pause the primary is skipped without a request.
   f.clock.advance(5000);
-  r = f.h->fetch("spot");
+  r = f.fetch("spot");
   ASSERT_TRUE(r.ok);
   EXPECT_EQ(json::parse(r.records[0])["source"], "backup");
   EXPECT_EQ(json::parse(r.records[0])["seq"], 2);
@@ -100,7 +104,7 @@ TEST(Host, FallsBackToNextSourceAndHonoursRetryAfter) {
 
   // After the pause the primary is asked again and serves.
   f.clock.advance(30000);
-  r = f.h->fetch("spot");
+  r = f.fetch("spot");
   ASSERT_TRUE(r.ok);
   EXPECT_EQ(json::parse(r.records[0])["source"], "primary");
   EXPECT_THAT(f.h->metrics_text(), HasSubstr("tributary_rate_limit_skips_total{source=\"primary\",reason=\"retry_after\"} 1"));
@@ -119,11 +123,11 @@ subjects = ["BTC-USDT"]
 every = "5s"
 sources = ["binance"]
 )");
-  auto r = f.h->fetch("spot");
+  auto r = f.fetch("spot");
   ASSERT_TRUE(r.ok);
   auto first = json::parse(r.records.at(0));
   f.clock.advance(5000);
-  r = f.h->fetch("spot");
+  r = f.fetch("spot");
   EXPECT_FALSE(r.ok);
   EXPECT_EQ(r.first_error_class, "retryable");
   ASSERT_EQ(r.records.size(), 1u);  // the stale re-announcement
@@ -133,7 +137,7 @@ sources = ["binance"]
   EXPECT_EQ(stale["data"], first["data"]);  // nothing fabricated
   EXPECT_EQ(stale["ts"], first["ts"]);
   f.clock.advance(5000);
-  r = f.h->fetch("spot");
+  r = f.fetch("spot");
   EXPECT_FALSE(r.ok);
   EXPECT_TRUE(r.records.empty());  // announced once, not on every failed run
   EXPECT_TRUE(f.status()["feeds"][0]["stale"].get<bool>());
@@ -150,7 +154,7 @@ subjects = ["BTC-USDT"]
 every = "5s"
 sources = ["binance"]
 )");
-  auto r = f.h->fetch("spot");
+  auto r = f.fetch("spot");
   EXPECT_FALSE(r.ok);
   EXPECT_TRUE(r.records.empty());
   auto feed = f.status()["feeds"][0];
@@ -172,12 +176,12 @@ subjects = ["BTC-USDT"]
 every = "1s"
 sources = ["binance"]
 )");
-  EXPECT_TRUE(f.h->fetch("spot").ok);
-  auto r = f.h->fetch("spot");
+  EXPECT_TRUE(f.fetch("spot").ok);
+  auto r = f.fetch("spot");
   EXPECT_FALSE(r.ok);
   EXPECT_THAT(r.errors.back(), HasSubstr("rate budget spent"));
   f.clock.advance(1000);
-  EXPECT_TRUE(f.h->fetch("spot").ok);  // 1 left + 1 refilled = 2
+  EXPECT_TRUE(f.fetch("spot").ok);  // 1 left + 1 refilled = 2
 }
 
 TEST(Host, WiringErrorsPointIntoTheConfig) {
@@ -208,4 +212,110 @@ sources = ["binance"]
 )");
   EXPECT_THAT(all, HasSubstr("feeds.global.sources: source 'binance' cannot serve kind 'market' (it serves price, candle)"));
   EXPECT_THAT(all, HasSubstr("bad.toml:12:12: error: feeds.candles.subjects: feed 'candles', source 'binance' cannot map subject 'BTC-USDT.7h'"));
+}
+
+TEST(Host, RetriesATransientFailureWithBackoffInsideTheDeadline) {
+  fixture f;
+  f.dir.cassette("cassettes/01.json", "/api/v3/ticker/24hr", kQuery, 502, "<html>Bad Gateway</html>");
+  f.dir.cassette("cassettes/02.json", "/api/v3/ticker/24hr", kQuery, 503, "busy");
+  f.dir.cassette("cassettes/03.json", "/api/v3/ticker/24hr", kQuery, 200, json::array({ticker("BTCUSDT", "7")}));
+  f.start(R"(
+[plugins.binance]
+retries = 2
+backoff = "200ms"
+[feeds.spot]
+kind = "price"
+subjects = ["BTC-USDT"]
+every = "5s"
+sources = ["binance"]
+)");
+  int64_t start = f.clock.now_ms();
+  auto r = f.fetch("spot");
+  ASSERT_TRUE(r.ok) << (r.errors.empty() ? "" : r.errors.back());
+  EXPECT_EQ(json::parse(r.records[0])["data"]["price"], 7);
+  // Two jittered waits: 200ms * [0.5, 1.5) then 400ms * [0.5, 1.5).
+  EXPECT_GE(f.clock.now_ms() - start, 300);
+  EXPECT_LT(f.clock.now_ms() - start, 900);
+  EXPECT_THAT(f.h->metrics_text(), HasSubstr("tributary_retries_total{source=\"binance\"} 2"));
+}
+
+TEST(Host, RetriesStopAtTheFeedDeadline) {
+  fixture f;
+  f.dir.cassette("cassettes/01.json", "/api/v3/ticker/24hr", kQuery, 502, "<html>Bad Gateway</html>");
+  f.start(R"(
+[plugins.binance]
+retries = 5
+backoff = "2s"
+[feeds.spot]
+kind = "price"
+subjects = ["BTC-USDT"]
+every = "3s"
+sources = ["binance"]
+)");
+  int64_t start = f.clock.now_ms();
+  auto r = f.fetch("spot");
+  EXPECT_FALSE(r.ok);
+  EXPECT_LT(f.clock.now_ms() - start, 3000);  // never waits past the next run of the feed
+}
+
+TEST(Host, CircuitOpensAfterFailuresSkipsWithoutRequestsAndRecovers) {
+  fixture f;
+  f.dir.cassette("cassettes/01.json", "/api/v3/ticker/24hr", kQuery, 500, "oops");
+  f.dir.cassette("cassettes/02.json", "/api/v3/ticker/24hr", kQuery, 500, "oops");
+  f.dir.cassette("cassettes/03.json", "/api/v3/ticker/24hr", kQuery, 200, json::array({ticker("BTCUSDT", "9")}));
+  f.start(R"(
+[plugins.binance]
+retries = 0
+circuit = { failures = 2, cooldown = "30s" }
+[feeds.spot]
+kind = "price"
+subjects = ["BTC-USDT"]
+every = "5s"
+sources = ["binance"]
+)");
+  EXPECT_FALSE(f.fetch("spot").ok);
+  EXPECT_EQ(f.status()["plugins"][0]["circuit"], "closed");
+  EXPECT_FALSE(f.fetch("spot").ok);
+  EXPECT_EQ(f.status()["plugins"][0]["circuit"], "open");
+  f.clock.advance(10000);
+  auto r = f.fetch("spot");  // open: skipped, so cassette 03 is still unused
+  EXPECT_FALSE(r.ok);
+  EXPECT_THAT(f.status()["feeds"][0]["skipped"][0].get<std::string>(), HasSubstr("binance: circuit open"));
+  f.clock.advance(20000);
+  r = f.fetch("spot");  // half-open trial gets cassette 03
+  ASSERT_TRUE(r.ok);
+  EXPECT_EQ(json::parse(r.records[0])["data"]["price"], 9);
+  EXPECT_EQ(f.status()["plugins"][0]["circuit"], "closed");
+  auto m = f.h->metrics_text();
+  EXPECT_THAT(m, HasSubstr("tributary_circuit_transitions_total{source=\"binance\",to=\"open\"} 1"));
+  EXPECT_THAT(m, HasSubstr("tributary_circuit_transitions_total{source=\"binance\",to=\"half_open\"} 1"));
+  EXPECT_THAT(m, HasSubstr("tributary_circuit_transitions_total{source=\"binance\",to=\"closed\"} 1"));
+}
+
+TEST(Host, AnOpenCircuitFallsBackToTheNextSource) {
+  fixture f;
+  f.dir.cassette("cassettes/01.json", "/api/v3/ticker/24hr", kQuery, 500, "oops");   // primary, run 1
+  f.dir.cassette("cassettes/02.json", "/api/v3/ticker/24hr", kQuery, 200, json::array({ticker("BTCUSDT", "3")}));
+  f.start(R"(
+[plugins.primary]
+plugin = "binance"
+retries = 0
+circuit = { failures = 1, cooldown = "1m" }
+[plugins.backup]
+plugin = "binance"
+[feeds.spot]
+kind = "price"
+subjects = ["BTC-USDT"]
+every = "5s"
+sources = ["primary", "backup"]
+)");
+  auto r = f.fetch("spot");
+  ASSERT_TRUE(r.ok);
+  EXPECT_EQ(json::parse(r.records[0])["source"], "backup");
+  f.clock.advance(5000);
+  r = f.fetch("spot");
+  ASSERT_TRUE(r.ok);
+  EXPECT_EQ(json::parse(r.records[0])["source"], "backup");
+  EXPECT_THAT(f.status()["feeds"][0]["skipped"][0].get<std::string>(), HasSubstr("primary: circuit open"));
+  EXPECT_THAT(f.h->metrics_text(), HasSubstr("tributary_fallbacks_total{feed=\"spot\",to=\"backup\"} 2"));
 }

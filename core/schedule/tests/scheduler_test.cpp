@@ -50,7 +50,8 @@ struct rig {
   std::shared_ptr<plugin_instance> inst;
   source_runtime src;
   std::vector<std::unique_ptr<feed_runtime>> feeds;
-  feed_runner runner{http, clock, out, m, make_logger("t", "off", nullptr)};
+  timer_queue timers;
+  feed_runner runner{http, clock, timers, out, m, make_logger("t", "off", nullptr), 7};
 
   rig() {
     auto l = plugin_library::load(std::filesystem::path(TRIBUTARY_PLUGIN_DIR) / "libbinance.so");
@@ -85,7 +86,7 @@ struct rig {
 TEST(Scheduler, RunsEachFeedEveryIntervalWithinItsJitter) {
   rig r;
   auto* f = r.feed("spot", "BTC-USDT", millis(5000), millis(500));
-  scheduler s(r.runner, r.clock, {f}, 42);
+  scheduler s(r.runner, r.clock, r.timers, {f}, 42);
   EXPECT_LE(s.next_due(), r.clock.now_ms() + 500);  // the first run is spread by the jitter too
   r.clock.advance(500);
   s.tick();
@@ -107,7 +108,7 @@ TEST(Scheduler, AHungSourceDelaysOnlyItsOwnFeedAndRunsNeverOverlap) {
   r.http.hang_symbol = "ETHUSDT";
   auto* slow = r.feed("slow", "ETH-USDT", millis(1000));
   auto* fast = r.feed("fast", "BTC-USDT", millis(1000));
-  scheduler s(r.runner, r.clock, {slow, fast}, 1);
+  scheduler s(r.runner, r.clock, r.timers, {slow, fast}, 1);
   for (int i = 0; i < 5; ++i) {
     s.tick();
     r.clock.advance(1000);
