@@ -35,7 +35,8 @@ std::string run_case(const fs::path& dir, const std::vector<fs::path>& plugin_di
     if (meta.is_discarded()) return "case.json is not valid JSON";
   }
   std::map<std::string, std::string> env_map;
-  for (auto& [k, v] : meta.value("env", json::object()).items()) env_map[k] = v.get<std::string>();
+  const json env_json = meta.value("env", json::object());
+  for (auto& [k, v] : env_json.items()) env_map[k] = v.get<std::string>();
   env_lookup env = [&](const std::string& name) -> std::optional<std::string> {
     if (auto it = env_map.find(name); it != env_map.end()) return it->second;
     return std::nullopt;

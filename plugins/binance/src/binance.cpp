@@ -1,8 +1,6 @@
 // Binance spot market data: `price` from /api/v3/ticker/24hr, `candle` from /api/v3/klines.
 // See ../README.md for endpoints, weights and the field mapping.
-#include <tributary/sdk.hpp>
-
-#include <nlohmann/json.hpp>
+#include <tributary/plugin_util.hpp>
 
 #include <map>
 #include <set>
@@ -41,19 +39,11 @@ const std::set<std::string, std::less<>> kIntervals = {"1s", "1m", "3m", "5m", "
 // Weight of GET /api/v3/ticker/24hr with `symbols`, by how many symbols are asked for.
 double ticker_weight(size_t n) { return n <= 20 ? 2 : n <= 100 ? 40 : 80; }
 
-std::optional<double> num(const json& j, const char* key) {
-  auto it = j.find(key);
-  if (it == j.end() || it->is_null()) return std::nullopt;
-  if (it->is_number()) return it->get<double>();
-  if (it->is_string()) return sdk::parse_decimal(it->get_ref<const std::string&>());
-  return std::nullopt;
-}
+std::optional<double> num(const json& j, const char* key) { return tributary::plugin_util::number_at(j, key); }
 
 std::optional<double> num_at(const json& arr, size_t i) {
-  if (!arr.is_array() || i >= arr.size() || arr[i].is_null()) return std::nullopt;
-  if (arr[i].is_number()) return arr[i].get<double>();
-  if (arr[i].is_string()) return sdk::parse_decimal(arr[i].get_ref<const std::string&>());
-  return std::nullopt;
+  if (!arr.is_array() || i >= arr.size()) return std::nullopt;
+  return tributary::plugin_util::number(arr[i]);
 }
 
 std::string subjects_of(const sdk::feed_request& f) {
@@ -64,11 +54,8 @@ std::string subjects_of(const sdk::feed_request& f) {
 
 class binance final : public sdk::plugin {
  public:
-  binance(std::string_view settings, sdk::host host) : host_(host) {
-    auto j = json::parse(settings.empty() ? std::string_view("{}") : settings);
-    if (auto it = j.find("symbols"); it != j.end())
-      for (auto& [k, v] : it->items()) overrides_[k] = v.get<std::string>();
-  }
+  binance(std::string_view settings, sdk::host host)
+      : host_(host), overrides_(tributary::plugin_util::string_map(json::parse(settings.empty() ? "{}" : settings), "symbols")) {}
 
   sdk::result<std::string> map_subject(std::string_view kind, std::string_view subject) override {
     std::string instrument(subject);
