@@ -161,3 +161,76 @@ TEST(E2E, PluginsListsManifests) {
   EXPECT_EQ(m["abi"], "1.0");
   EXPECT_EQ(m["default_rate_limit"]["per"], "1m");
 }
+
+TEST(E2E, SecretsNeverAppearInLogsErrorsOrStatus) {
+  const std::string cmc_key = "cmc-7f3a9c1e-secret-key", fh_key = "fhsecret9d8e7f6a5b", taapi = "eyJtaapi.secret.value42";
+  ::setenv("CMC_API_KEY", cmc_key.c_str(), 1);
+  ::setenv("FINNHUB_API_KEY", fh_key.c_str(), 1);
+  ::setenv("TAAPI_SECRET", taapi.c_str(), 1);
+  temp_dir d;
+  auto cfg = d.write("t.toml", std::string("[host]\nplugin_dirs = [\"") + TRIBUTARY_PLUGIN_DIR + R"("]
+log_level = "debug"
+[server]
+listen = "127.0.0.1:0"
+[plugins.cmc]
+api_key = "${CMC_API_KEY}"
+retries = 0
+[plugins.finnhub]
+api_key = "${FINNHUB_API_KEY}"
+retries = 0
+[plugins.taapi]
+secret = "${TAAPI_SECRET}"
+retries = 0
+[feeds.global]
+kind = "market"
+subjects = ["global"]
+every = "200ms"
+sources = ["cmc"]
+[feeds.etfs]
+kind = "quote"
+subjects = ["SPY"]
+every = "200ms"
+sources = ["finnhub"]
+[feeds.rsi]
+kind = "indicator"
+subjects = ["BTC-USDT.rsi.1d"]
+every = "200ms"
+sources = ["taapi"]
+)");
+  // Providers that echo the key back in their errors; taapi gets no cassette at all, so the
+  // "no cassette matches" error carries the secret from its query.
+  d.cassette("cas/cmc.json", "/v1/global-metrics/quotes/latest", {{"convert", "USD"}}, 401,
+             {{"status", {{"error_code", 1001}, {"error_message", "API key " + cmc_key + " is invalid"}}}});
+  d.cassette("cas/fh.json", "/api/v1/quote", {{"symbol", "SPY"}}, 403, {{"error", "Invalid API key " + fh_key}});
+  child c({kExe, "run", "-c", cfg.string(), "--replay", (d.path() / "cas").string(), "--port-file", (d.path() / "port").string()},
+          d.path());
+  auto port = wait_port(d, c);
+  ASSERT_NE(port, 0);
+  std::this_thread::sleep_for(std::chrono::milliseconds(700));
+  std::string seen = http_get(port, "/api/v1/status").body + http_get(port, "/metrics").body + http_get(port, "/api/v1/topics").body;
+  EXPECT_THAT(seen, HasSubstr("error_code 1001"));  // the errors are there, masked
+  EXPECT_THAT(seen, HasSubstr("Invalid API key ***"));
+  c.signal(SIGTERM);
+  EXPECT_EQ(c.wait(), 0);
+  seen += c.err() + c.out();
+  EXPECT_THAT(c.err(), HasSubstr("no cassette matches GET /rsi?secret=***"));
+  auto f = run({kExe, "fetch", "-c", cfg.string(), "--feed", "etfs", "--replay", (d.path() / "cas").string()}, d.path());
+  EXPECT_EQ(f.code, 2);
+  seen += f.out + f.err;
+  auto chk = run({kExe, "check", "-c", cfg.string()}, d.path());
+  seen += chk.out + chk.err;
+  for (const auto& secret : {cmc_key, fh_key, taapi}) EXPECT_EQ(seen.find(secret), std::string::npos) << "leaked " << secret;
+  ::unsetenv("CMC_API_KEY");
+  ::unsetenv("FINNHUB_API_KEY");
+  ::unsetenv("TAAPI_SECRET");
+}
+
+TEST(E2E, DefaultConfigChecksWithOneWarningPerUnsetSecret) {
+  temp_dir d;
+  ::unsetenv("CMC_API_KEY");
+  auto r = run({kExe, "check", "-c", TRIBUTARY_SOURCE_DIR "/config/tributary.toml"}, d.path());
+  EXPECT_EQ(r.code, 0) << r.err;
+  size_t n = 0;
+  for (size_t p = r.err.find("CMC_API_KEY"); p != std::string::npos; p = r.err.find("CMC_API_KEY", p + 1)) ++n;
+  EXPECT_EQ(n, 1u) << r.err;
+}
