@@ -319,3 +319,61 @@ sources = ["primary", "backup"]
   EXPECT_THAT(f.status()["feeds"][0]["skipped"][0].get<std::string>(), HasSubstr("primary: circuit open"));
   EXPECT_THAT(f.h->metrics_text(), HasSubstr("tributary_fallbacks_total{feed=\"spot\",to=\"backup\"} 2"));
 }
+
+TEST(Host, FallsBackAcrossProvidersAndRecovers) {
+  fixture f;
+  const json sq = {{"ids", "bitcoin"}, {"vs_currencies", "usd"}, {"include_market_cap", "true"}, {"include_24hr_vol", "true"},
+                   {"include_24hr_change", "true"}, {"include_last_updated_at", "true"}};
+  const json cq = {{"symbol", "BTC"}, {"convert", "USDT"}};
+  // binance: an HTML 502, then a timeout, then fine.
+  f.dir.cassette("cassettes/binance/01.json", "/api/v3/ticker/24hr", kQuery, 502, "<html><body><h1>502 Bad Gateway</h1></body></html>",
+                 {{"Content-Type", "text/html"}});
+  f.dir.write("cassettes/binance/02.json",
+              json{{"request", {{"method", "GET"}, {"path", "/api/v3/ticker/24hr"}, {"query", kQuery}}}, {"response", {{"error", "timed out after 5000ms"}}}}.dump());
+  f.dir.cassette("cassettes/binance/03.json", "/api/v3/ticker/24hr", kQuery, 200, json::array({ticker("BTCUSDT", "84250.12")}));
+  // coingecko: Cloudflare's HTML 429 every time.
+  f.dir.cassette("cassettes/coingecko/01.json", "/api/v3/simple/price", sq, 429, "<!DOCTYPE html><html><body>Error 1015</body></html>",
+                 {{"Content-Type", "text/html"}, {"Retry-After", "60"}});
+  // cmc: an auth error, then a quote.
+  f.dir.cassette("cassettes/cmc/01.json", "/v2/cryptocurrency/quotes/latest", cq, 401,
+                 {{"status", {{"error_code", 1001}, {"error_message", "This API Key is invalid."}}}});
+  f.dir.cassette("cassettes/cmc/02.json", "/v2/cryptocurrency/quotes/latest", cq, 200,
+                 {{"status", {{"error_code", 0}}},
+                  {"data", {{"BTC", json::array({{{"symbol", "BTC"}, {"cmc_rank", 1}, {"quote", {{"USDT", {{"price", 84200.5}}}}}}})}}}});
+  f.start(R"(
+[plugins.binance]
+retries = 0
+[plugins.coingecko]
+[plugins.cmc]
+api_key = "k-123456"
+[feeds.spot]
+kind = "price"
+subjects = ["BTC-USDT"]
+every = "5s"
+sources = ["binance", "coingecko", "cmc"]
+)");
+  // Run 1: binance 502, coingecko 429, cmc auth error: nothing to publish, nothing invented.
+  auto r = f.fetch("spot");
+  EXPECT_FALSE(r.ok);
+  EXPECT_TRUE(r.records.empty());
+  std::string errs;
+  for (auto& e : r.errors) errs += e + "\n";
+  EXPECT_THAT(errs, HasSubstr("retryable: binance: HTTP 502 with an HTML page"));
+  EXPECT_THAT(errs, HasSubstr("rate_limited: coingecko: HTTP 429"));
+  EXPECT_THAT(errs, HasSubstr("auth: cmc: HTTP 401, error_code 1001"));
+  // Run 2: binance times out, coingecko is paused (Retry-After 60), cmc answers.
+  f.clock.advance(5000);
+  r = f.fetch("spot");
+  ASSERT_TRUE(r.ok);
+  auto rec = json::parse(r.records.at(0));
+  EXPECT_EQ(rec["source"], "cmc");
+  EXPECT_EQ(rec["data"]["price"], 84200.5);
+  EXPECT_THAT(f.status()["feeds"][0]["skipped"][0].get<std::string>(), HasSubstr("coingecko: paused"));
+  // Run 3: binance is back and serves first.
+  f.clock.advance(5000);
+  r = f.fetch("spot");
+  ASSERT_TRUE(r.ok);
+  EXPECT_EQ(json::parse(r.records.at(0))["source"], "binance");
+  EXPECT_EQ(json::parse(r.records.at(0))["seq"], 2);
+  EXPECT_EQ(f.status()["feeds"][0]["last_source"], "binance");
+}

@@ -90,9 +90,9 @@ class cmc final : public sdk::plugin {
     }
     if (auto f = pu::http_failure(resp, "cmc")) throw *f;
     if (body.is_discarded()) body = pu::parse_json(resp, "cmc");
-    if (resp.status != 200) throw sdk::plugin_error(error_class::bad_request, "cmc: HTTP " + std::to_string(resp.status));
+    if (resp.status != 200) throw sdk::plugin_error(error_class::bad_request, "HTTP " + std::to_string(resp.status));
     const json& data = body.contains("data") ? body["data"] : json();
-    if (!data.is_object()) throw sdk::plugin_error(error_class::bad_data, "cmc: answer has no data object");
+    if (!data.is_object()) throw sdk::plugin_error(error_class::bad_data, "answer has no data object");
     if (feed.kind == "market") return parse_global(feed, data, out);
     const std::string convert = req.tag;
     for (const auto& s : feed.subjects) {
@@ -103,13 +103,13 @@ class cmc final : public sdk::plugin {
       std::string key = by_id ? what.substr(1) : what;
       const json* coin = pick(data, key);
       if (!coin) {
-        out.fail({error_class::bad_request, "cmc: " + std::string(by_id ? "id " : "symbol ") + key + " is not in the answer", s.canonical, 0});
+        out.fail({error_class::bad_request, "" + std::string(by_id ? "id " : "symbol ") + key + " is not in the answer", s.canonical, 0});
         continue;
       }
       const json& q = (*coin).contains("quote") && (*coin)["quote"].contains(convert) ? (*coin)["quote"][convert] : json();
       auto price = pu::number_at(q, "price");
       if (!price) {
-        out.fail({error_class::bad_data, "cmc: no " + convert + " price for " + key, s.canonical, 0});
+        out.fail({error_class::bad_data, "no " + convert + " price for " + key, s.canonical, 0});
         continue;
       }
       std::string native = by_id ? "id:" + key : pu::string_at(*coin, "symbol");
@@ -150,7 +150,7 @@ class cmc final : public sdk::plugin {
   }
 
   static sdk::plugin_error classify(const sdk::http_response& resp, long code, const std::string& msg) {
-    std::string what = "cmc: HTTP " + std::to_string(resp.status) + ", error_code " + std::to_string(code) + ": " + msg;
+    std::string what = "HTTP " + std::to_string(resp.status) + ", error_code " + std::to_string(code) + ": " + msg;
     int64_t now = resp.received_ms;
     switch (code) {
       case 1001: case 1002: case 1003: case 1004: case 1005: case 1006: case 1007:
@@ -186,7 +186,7 @@ class cmc final : public sdk::plugin {
         .number("btc_dominance_pct", pu::number_at(d, "btc_dominance"))
         .number("eth_dominance_pct", pu::number_at(d, "eth_dominance"))
         .number("active_cryptocurrencies", pu::number_at(d, "active_cryptocurrencies"));
-    if (!r.has("total_market_cap")) throw sdk::plugin_error(error_class::bad_data, "cmc: global metrics have no quote.USD.total_market_cap");
+    if (!r.has("total_market_cap")) throw sdk::plugin_error(error_class::bad_data, "global metrics have no quote.USD.total_market_cap");
     auto ts = pu::iso8601_ms(pu::string_at(q, "last_updated"));
     if (!ts) ts = pu::iso8601_ms(pu::string_at(d, "last_updated"));
     if (ts) r.ts(*ts);

@@ -124,12 +124,12 @@ class coingecko final : public sdk::plugin {
       std::string id = s.native.substr(0, colon), vs = s.native.substr(colon + 1);
       auto coin = body.find(id);
       if (coin == body.end() || !coin->is_object() || coin->empty()) {
-        out.fail({error_class::bad_request, "coingecko: unknown coin id '" + id + "' (not in the answer)", s.canonical, 0});
+        out.fail({error_class::bad_request, "unknown coin id '" + id + "' (not in the answer)", s.canonical, 0});
         continue;
       }
       auto price = pu::number_at(*coin, vs.c_str());
       if (!price) {
-        out.fail({error_class::bad_data, "coingecko: no " + vs + " price for '" + id + "'", s.canonical, 0});
+        out.fail({error_class::bad_data, "no " + vs + " price for '" + id + "'", s.canonical, 0});
         continue;
       }
       sdk::record_builder r("price", s.canonical, s.native);
@@ -153,7 +153,7 @@ class coingecko final : public sdk::plugin {
   }
 
   static sdk::plugin_error classify(int status, long code, const std::string& msg) {
-    std::string what = "coingecko: HTTP " + std::to_string(status) + (code ? ", error " + std::to_string(code) : "") + ": " + msg;
+    std::string what = "HTTP " + std::to_string(status) + (code ? ", error " + std::to_string(code) : "") + ": " + msg;
     if (status == 429 || code == 429) return sdk::plugin_error(sdk::error{error_class::rate_limited, what, {}, 60000});
     if (status == 401 || status == 403 || (code >= 10000 && code < 10100)) return sdk::plugin_error(error_class::auth, what);
     if (status >= 500) return sdk::plugin_error(error_class::retryable, what);
@@ -162,7 +162,7 @@ class coingecko final : public sdk::plugin {
 
   void parse_global(const sdk::feed_request& feed, const json& body, const sdk::output& out) {
     const json& d = body.contains("data") ? body["data"] : json();
-    if (!d.is_object()) throw sdk::plugin_error(error_class::bad_data, "coingecko: /global answer has no data");
+    if (!d.is_object()) throw sdk::plugin_error(error_class::bad_data, "/global answer has no data");
     const auto& s = feed.subjects.at(0);
     sdk::record_builder r("market", s.canonical, "global");
     auto usd = [&](const char* key) { return d.contains(key) ? pu::number_at(d[key], "usd") : std::nullopt; };
@@ -175,7 +175,7 @@ class coingecko final : public sdk::plugin {
         .number("btc_dominance_pct", pct("btc"))
         .number("eth_dominance_pct", pct("eth"))
         .number("active_cryptocurrencies", pu::number_at(d, "active_cryptocurrencies"));
-    if (!r.has("total_market_cap")) throw sdk::plugin_error(error_class::bad_data, "coingecko: /global has no total_market_cap.usd");
+    if (!r.has("total_market_cap")) throw sdk::plugin_error(error_class::bad_data, "/global has no total_market_cap.usd");
     if (auto ts = pu::seconds_ms(d.value("updated_at", json()))) r.ts(*ts);
     out.record(r);
   }

@@ -66,18 +66,18 @@ class finnhub final : public sdk::plugin {
     json body = pu::parse_json(resp, "finnhub");
     // Errors: {"error": "Invalid API key"} (401/403), also seen with other statuses.
     if (body.is_object() && body.contains("error")) {
-      std::string what = "finnhub: HTTP " + std::to_string(resp.status) + ": " + pu::string_at(body, "error");
+      std::string what = "HTTP " + std::to_string(resp.status) + ": " + pu::string_at(body, "error");
       if (resp.status == 403 || resp.status == 401) throw sdk::plugin_error(error_class::auth, what);
       throw sdk::plugin_error(error_class::bad_request, what, s->canonical);
     }
-    if (resp.status == 403) throw sdk::plugin_error(error_class::auth, "finnhub: HTTP 403 (no access to this resource)");
+    if (resp.status == 403) throw sdk::plugin_error(error_class::auth, "HTTP 403 (no access to this resource)");
     if (resp.status != 200 || !body.is_object())
-      throw sdk::plugin_error(error_class::bad_data, "finnhub: unexpected answer (HTTP " + std::to_string(resp.status) + ")");
+      throw sdk::plugin_error(error_class::bad_data, "unexpected answer (HTTP " + std::to_string(resp.status) + ")");
     // An unknown symbol answers 200 with zeros and nulls: that is no quote, not a price of 0.
     auto price = pu::number_at(body, "c");
     auto t = pu::number_at(body, "t");
     if (!price || *price == 0 || !t || *t == 0)
-      throw sdk::plugin_error(error_class::bad_request, "finnhub: no quote for symbol '" + s->native + "' (unknown symbol?)",
+      throw sdk::plugin_error(error_class::bad_request, "no quote for symbol '" + s->native + "' (unknown symbol?)",
                               s->canonical);
     sdk::record_builder r("quote", s->canonical, s->native);
     r.number("price", price)

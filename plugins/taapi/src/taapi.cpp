@@ -117,7 +117,7 @@ class taapi final : public sdk::plugin {
              const sdk::output& out) override {
     if (resp.status == 429) {
       int64_t pause = resp.retry_after_ms();
-      throw sdk::plugin_error(sdk::error{error_class::rate_limited, "taapi: HTTP 429 (request limit)", {}, pause > 0 ? pause : 15000});
+      throw sdk::plugin_error(sdk::error{error_class::rate_limited, "HTTP 429 (request limit)", {}, pause > 0 ? pause : 15000});
     }
     if (auto f = pu::http_failure(resp, "taapi")) throw *f;
     json body = pu::parse_json(resp, "taapi");
@@ -129,15 +129,15 @@ class taapi final : public sdk::plugin {
       return;
     }
     const json& data = body.contains("data") ? body["data"] : json();
-    if (!data.is_array()) throw sdk::plugin_error(error_class::bad_data, "taapi: bulk answer has no data list");
+    if (!data.is_array()) throw sdk::plugin_error(error_class::bad_data, "bulk answer has no data list");
     for (const auto& s : feed.subjects) {
       auto it = std::find_if(data.begin(), data.end(), [&](const json& d) { return d.is_object() && d.value("id", "") == s.canonical; });
       if (it == data.end()) {
-        out.fail({error_class::bad_data, "taapi: no result for " + s.canonical, s.canonical, 0});
+        out.fail({error_class::bad_data, "no result for " + s.canonical, s.canonical, 0});
         continue;
       }
       if (auto err = error_text(*it); !err.empty()) {
-        out.fail({error_class::bad_request, "taapi: " + err, s.canonical, 0});
+        out.fail({error_class::bad_request, "" + err, s.canonical, 0});
         continue;
       }
       emit(s, it->value("result", json()), out);
@@ -154,7 +154,7 @@ class taapi final : public sdk::plugin {
   }
 
   static sdk::plugin_error classify(int status, const std::string& msg) {
-    std::string what = "taapi: HTTP " + std::to_string(status) + ": " + msg;
+    std::string what = "HTTP " + std::to_string(status) + ": " + msg;
     std::string m = pu::lower(msg);
     if (status == 401 || status == 403 || m.find("secret") != std::string::npos || m.find("api key") != std::string::npos ||
         m.find("authenticat") != std::string::npos)
@@ -166,7 +166,7 @@ class taapi final : public sdk::plugin {
 
   void emit(const sdk::subject& s, const json& result, const sdk::output& out) {
     if (!result.is_object()) {
-      out.fail({error_class::bad_data, "taapi: no result object for " + s.canonical, s.canonical, 0});
+      out.fail({error_class::bad_data, "no result object for " + s.canonical, s.canonical, 0});
       return;
     }
     auto p = *split(s.canonical);

@@ -60,7 +60,8 @@ inline std::optional<int64_t> seconds_ms(const json& v) {
 // CDN's HTML page) is a rate limit with Retry-After, 5xx and HTML pages are transient, 401 is auth.
 inline std::optional<sdk::plugin_error> http_failure(const sdk::http_response& r, const std::string& provider,
                                                      int64_t default_pause_ms = 60000) {
-  std::string what = provider + ": HTTP " + std::to_string(r.status);
+  (void)provider;  // the host prefixes every error with the instance name
+  std::string what = "HTTP " + std::to_string(r.status);
   if (r.status == 429) {
     int64_t pause = r.retry_after_ms();
     return sdk::plugin_error(sdk::error{sdk::error_class::rate_limited,
@@ -77,7 +78,7 @@ inline std::optional<sdk::plugin_error> http_failure(const sdk::http_response& r
 inline json parse_json(const sdk::http_response& r, const std::string& provider) {
   json body = json::parse(r.body, nullptr, false);
   if (body.is_discarded())
-    throw sdk::plugin_error(sdk::error_class::bad_data, provider + ": HTTP " + std::to_string(r.status) + " body is not JSON");
+    throw sdk::plugin_error(sdk::error_class::bad_data, "HTTP " + std::to_string(r.status) + " body is not JSON (" + provider + ")");
   return body;
 }
 
