@@ -1,0 +1,33 @@
+#pragma once
+// Stream append and latest-record write in one Lua script that refuses an epoch older than the
+// current one: a deposed leader (paused past its lease, say) cannot write anything.
+//   tributary:{name}:stream          XADD MAXLEN ~ maxlen  fields: topic, epoch, seq, record
+//   tributary:{name}:latest:{topic}  the latest record, with a TTL
+#include <cstdint>
+#include <string>
+#include <variant>
+
+#include "cluster/redis.hpp"
+
+namespace tributary {
+
+struct published_record;
+
+class fenced_writer {
+ public:
+  enum class result { written, fenced, unavailable };
+
+  fenced_writer(redis_client& redis, std::string name, size_t maxlen, millis ttl);
+  // `epoch` is the writer's fencing token. `error` says why when not written.
+  result write(uint64_t epoch, const published_record& r, std::string* error = nullptr);
+  std::string stream_key() const { return prefix_ + "stream"; }
+  std::string latest_key(const std::string& topic) const { return prefix_ + "latest:" + topic; }
+
+ private:
+  redis_client& redis_;
+  std::string prefix_;
+  size_t maxlen_;
+  millis ttl_;
+};
+
+}  // namespace tributary

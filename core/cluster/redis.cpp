@@ -1,0 +1,115 @@
+#include "cluster/redis.hpp"
+
+#include <hiredis/hiredis.h>
+
+#include <charconv>
+
+namespace tributary {
+
+std::optional<redis_endpoint> parse_redis_url(const std::string& url) {
+  static const std::string scheme = "redis://";
+  if (url.rfind(scheme, 0) != 0) return std::nullopt;
+  redis_endpoint ep;
+  std::string rest = url.substr(scheme.size());
+  if (auto at = rest.rfind('@'); at != std::string::npos) {
+    std::string cred = rest.substr(0, at);
+    rest = rest.substr(at + 1);
+    if (auto colon = cred.find(':'); colon != std::string::npos) {
+      ep.user = cred.substr(0, colon);
+      ep.password = cred.substr(colon + 1);
+    } else {
+      ep.password = cred;
+    }
+  }
+  if (auto slash = rest.find('/'); slash != std::string::npos) {
+    std::string db = rest.substr(slash + 1);
+    rest = rest.substr(0, slash);
+    if (!db.empty() && std::from_chars(db.data(), db.data() + db.size(), ep.db).ec != std::errc()) return std::nullopt;
+  }
+  if (auto colon = rest.rfind(':'); colon != std::string::npos) {
+    std::string port = rest.substr(colon + 1);
+    rest = rest.substr(0, colon);
+    if (std::from_chars(port.data(), port.data() + port.size(), ep.port).ec != std::errc() || ep.port <= 0 || ep.port > 65535)
+      return std::nullopt;
+  }
+  if (rest.empty()) return std::nullopt;
+  ep.host = rest;
+  return ep;
+}
+
+redis_client::redis_client(redis_endpoint ep, millis timeout) : ep_(std::move(ep)), timeout_(timeout) {}
+
+redis_client::~redis_client() { drop(); }
+
+void redis_client::drop() {
+  if (ctx_) redisFree(ctx_);
+  ctx_ = nullptr;
+}
+
+static redis_reply convert(const redisReply* r) {
+  redis_reply out;
+  switch (r->type) {
+    case REDIS_REPLY_INTEGER: out.type = redis_reply::kind::integer; out.integer = r->integer; break;
+    case REDIS_REPLY_STRING: out.type = redis_reply::kind::string; out.str.assign(r->str, r->len); break;
+    case REDIS_REPLY_STATUS: out.type = redis_reply::kind::status; out.str.assign(r->str, r->len); break;
+    case REDIS_REPLY_ERROR: out.type = redis_reply::kind::error; out.str.assign(r->str, r->len); break;
+    case REDIS_REPLY_ARRAY:
+      out.type = redis_reply::kind::array;
+      for (size_t i = 0; i < r->elements; ++i) out.elements.push_back(convert(r->element[i]));
+      break;
+    default: out.type = redis_reply::kind::nil; break;
+  }
+  return out;
+}
+
+std::optional<std::string> redis_client::connect() {
+  timeval tv{static_cast<time_t>(timeout_.count() / 1000), static_cast<suseconds_t>((timeout_.count() % 1000) * 1000)};
+  ctx_ = redisConnectWithTimeout(ep_.host.c_str(), ep_.port, tv);
+  if (!ctx_ || ctx_->err) {
+    std::string why = ctx_ ? ctx_->errstr : "cannot allocate a Redis context";
+    drop();
+    return "redis " + ep_.host + ":" + std::to_string(ep_.port) + ": " + why;
+  }
+  redisSetTimeout(ctx_, tv);
+  auto setup = [&](std::vector<std::string> argv) -> std::optional<std::string> {
+    auto r = command(argv);
+    if (auto* e = std::get_if<std::string>(&r)) return *e;
+    if (std::get<redis_reply>(r).is_error()) return "redis " + argv[0] + ": " + std::get<redis_reply>(r).str;
+    return std::nullopt;
+  };
+  if (!ep_.password.empty()) {
+    auto e = ep_.user.empty() ? setup({"AUTH", ep_.password}) : setup({"AUTH", ep_.user, ep_.password});
+    if (e) {
+      drop();
+      return e;
+    }
+  }
+  if (ep_.db != 0)
+    if (auto e = setup({"SELECT", std::to_string(ep_.db)})) {
+      drop();
+      return e;
+    }
+  return std::nullopt;
+}
+
+std::variant<redis_reply, std::string> redis_client::command(const std::vector<std::string>& argv) {
+  if (!ctx_)
+    if (auto e = connect()) return *e;
+  std::vector<const char*> args;
+  std::vector<size_t> lens;
+  for (const auto& a : argv) {
+    args.push_back(a.data());
+    lens.push_back(a.size());
+  }
+  auto* r = static_cast<redisReply*>(redisCommandArgv(ctx_, static_cast<int>(args.size()), args.data(), lens.data()));
+  if (!r) {
+    std::string why = ctx_->errstr;
+    drop();  // the connection is unusable after an I/O error; the next command reconnects
+    return "redis " + ep_.host + ":" + std::to_string(ep_.port) + ": " + why;
+  }
+  redis_reply out = convert(r);
+  freeReplyObject(r);
+  return out;
+}
+
+}  // namespace tributary

@@ -1,0 +1,55 @@
+#pragma once
+// A small synchronous Redis client over hiredis (the RESP protocol is hiredis's job, not ours).
+// One connection; not thread-safe: each part that talks to Redis owns one and drives it from
+// its own thread. Reconnects lazily after a failure.
+#include <memory>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "util/duration.hpp"
+
+struct redisContext;
+
+namespace tributary {
+
+struct redis_reply {
+  enum class kind { nil, integer, string, status, error, array };
+  kind type = kind::nil;
+  long long integer = 0;
+  std::string str;  // string, status or error text
+  std::vector<redis_reply> elements;
+  bool is_error() const { return type == kind::error; }
+};
+
+struct redis_endpoint {
+  std::string host = "127.0.0.1";
+  int port = 6379;
+  std::string user, password;
+  int db = 0;
+};
+
+// redis://[[user]:password@]host[:port][/db]; nullopt when malformed.
+std::optional<redis_endpoint> parse_redis_url(const std::string& url);
+
+class redis_client {
+ public:
+  redis_client(redis_endpoint ep, millis timeout);
+  ~redis_client();
+  redis_client(const redis_client&) = delete;
+  redis_client& operator=(const redis_client&) = delete;
+
+  // A reply (possibly a Redis error reply), or a string saying why Redis could not be reached.
+  std::variant<redis_reply, std::string> command(const std::vector<std::string>& argv);
+  bool connected() const { return ctx_ != nullptr; }
+
+ private:
+  std::optional<std::string> connect();
+  void drop();
+  redis_endpoint ep_;
+  millis timeout_;
+  redisContext* ctx_ = nullptr;
+};
+
+}  // namespace tributary

@@ -1,0 +1,134 @@
+// Leader election, fencing and the fenced stream/cache write against a real redis-server.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "../../../tests/support/redis_server.hpp"
+#include "cluster/fenced_writer.hpp"
+#include "cluster/lease_keeper.hpp"
+#include "sink/published.hpp"
+#include "util/clock.hpp"
+
+using namespace tributary;
+using namespace tributary::test_support;
+using role = lease_keeper::role;
+using ::testing::HasSubstr;
+
+namespace {
+
+std::shared_ptr<const published_record> rec(const std::string& subject, uint64_t seq) {
+  record r;
+  r.kind = "price";
+  r.subject = subject;
+  r.seq = seq;
+  r.data = {{"price", 1}};
+  auto p = published_record::make(r);
+  return p;
+}
+
+}  // namespace
+
+TEST(RedisUrl, Parses) {
+  auto e = parse_redis_url("redis://user:pw@10.1.2.3:6380/2");
+  ASSERT_TRUE(e);
+  EXPECT_EQ(e->host, "10.1.2.3");
+  EXPECT_EQ(e->port, 6380);
+  EXPECT_EQ(e->user, "user");
+  EXPECT_EQ(e->password, "pw");
+  EXPECT_EQ(e->db, 2);
+  EXPECT_EQ(parse_redis_url("redis://localhost")->port, 6379);
+  EXPECT_EQ(parse_redis_url("redis://:secret@h:1")->password, "secret");
+  EXPECT_FALSE(parse_redis_url("http://h:1"));
+  EXPECT_FALSE(parse_redis_url("redis://h:notaport"));
+}
+
+TEST(LeaseKeeper, ExactlyOneLeaderAndANewEpochOnEveryAcquisition) {
+  redis_server server;
+  system_clock_source clock;
+  redis_client ra(server.endpoint(), millis(500)), rb(server.endpoint(), millis(500)), rc(server.endpoint(), millis(500));
+  lease_keeper a(ra, "t", "node-a", millis(300), clock), b(rb, "t", "node-b", millis(300), clock), c(rc, "t", "node-c", millis(300), clock);
+  EXPECT_EQ(a.step(), role::leader);
+  EXPECT_EQ(a.epoch(), 1u);
+  EXPECT_EQ(b.step(), role::follower);
+  EXPECT_EQ(c.step(), role::follower);
+  EXPECT_EQ(a.step(), role::leader);  // renewal keeps it
+  // a stops renewing (dead or paused): its lease runs out and someone else takes over.
+  std::this_thread::sleep_for(std::chrono::milliseconds(400));
+  EXPECT_EQ(b.step(), role::leader);
+  EXPECT_EQ(b.epoch(), 2u);
+  EXPECT_EQ(c.step(), role::follower);
+  // a comes back: its renewal is refused because the key is b's now.
+  EXPECT_EQ(a.step(), role::follower);
+  EXPECT_THAT(a.last_error(), HasSubstr("lease lost"));
+}
+
+TEST(LeaseKeeper, GracefulReleaseHandsOverAtOnce) {
+  redis_server server;
+  system_clock_source clock;
+  redis_client ra(server.endpoint(), millis(500)), rb(server.endpoint(), millis(500));
+  lease_keeper a(ra, "t", "a", millis(10000), clock), b(rb, "t", "b", millis(10000), clock);
+  ASSERT_EQ(a.step(), role::leader);
+  ASSERT_EQ(b.step(), role::follower);
+  a.release();
+  EXPECT_EQ(a.current(), role::follower);
+  EXPECT_EQ(b.step(), role::leader);
+  b.release();
+  b.release();  // idempotent
+  // A release by a non-holder never drops someone else's lease.
+  ASSERT_EQ(a.step(), role::leader);
+  lease_keeper impostor(rb, "t", "b", millis(10000), clock);
+  impostor.release();
+  EXPECT_EQ(a.step(), role::leader);
+}
+
+TEST(LeaseKeeper, ATransientRedisErrorDoesNotDemoteWhileTheLeaseHolds) {
+  redis_server server;
+  fake_clock clock(1000);
+  redis_client r(server.endpoint(), millis(200));
+  lease_keeper k(r, "t", "a", millis(3000), clock);
+  ASSERT_EQ(k.step(), role::leader);
+  server.stop();
+  clock.advance(1000);
+  EXPECT_EQ(k.step(), role::leader);  // Redis is gone, but our lease is valid until 4000
+  EXPECT_FALSE(k.last_error().empty());
+  clock.advance(2000);
+  EXPECT_EQ(k.step(), role::follower);  // at 4000 it may have expired: step down
+}
+
+TEST(FencedWriter, AnOlderEpochCannotWrite) {
+  redis_server server;
+  system_clock_source clock;
+  redis_client ra(server.endpoint(), millis(500)), rb(server.endpoint(), millis(500)), rq(server.endpoint(), millis(500));
+  lease_keeper a(ra, "t", "a", millis(200), clock), b(rb, "t", "b", millis(200), clock);
+  fenced_writer wa(ra, "t", 1000, millis(60000)), wb(rb, "t", 1000, millis(60000));
+  ASSERT_EQ(a.step(), role::leader);
+  EXPECT_EQ(wa.write(a.epoch(), *rec("BTC-USDT", 1)), fenced_writer::result::written);
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // a "paused" past its lease
+  ASSERT_EQ(b.step(), role::leader);
+  EXPECT_EQ(wb.write(b.epoch(), *rec("BTC-USDT", 2)), fenced_writer::result::written);
+  std::string why;
+  EXPECT_EQ(wa.write(a.epoch(), *rec("BTC-USDT", 99), &why), fenced_writer::result::fenced);  // a resumes: refused
+  EXPECT_THAT(why, HasSubstr("FENCED epoch 1 is older than 2"));
+  // The stream holds exactly the two accepted writes, with their epochs and seqs.
+  auto x = std::get<redis_reply>(rq.command({"XRANGE", wa.stream_key(), "-", "+"}));
+  ASSERT_EQ(x.elements.size(), 2u);
+  auto fields = x.elements[1].elements[1].elements;  // [id, [k, v, k, v, ...]]
+  ASSERT_EQ(fields.size(), 8u);
+  EXPECT_EQ(fields[0].str, "topic");
+  EXPECT_EQ(fields[1].str, "price.BTC-USDT");
+  EXPECT_EQ(fields[3].str, "2");  // epoch
+  EXPECT_EQ(fields[5].str, "2");  // seq
+  auto latest = std::get<redis_reply>(rq.command({"GET", wa.latest_key("price.BTC-USDT")}));
+  EXPECT_THAT(latest.str, HasSubstr("\"seq\":2"));
+  auto ttl = std::get<redis_reply>(rq.command({"PTTL", wa.latest_key("price.BTC-USDT")}));
+  EXPECT_GT(ttl.integer, 50000);
+}
+
+TEST(FencedWriter, UnreachableRedisIsReportedNotThrown) {
+  redis_server server;
+  redis_client r(server.endpoint(), millis(200));
+  fenced_writer w(r, "t", 10, millis(1000));
+  server.stop();
+  std::string why;
+  EXPECT_EQ(w.write(1, *rec("BTC-USDT", 1), &why), fenced_writer::result::unavailable);
+  EXPECT_THAT(why, HasSubstr("redis 127.0.0.1:"));
+}

@@ -1,0 +1,51 @@
+#pragma once
+// A real redis-server for one test, on a free loopback port, in a temp directory.
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "cluster/redis.hpp"
+#include "process.hpp"
+#include "temp_dir.hpp"
+
+namespace tributary::test_support {
+
+inline int free_port() {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+  socklen_t len = sizeof a;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  ::close(fd);
+  return ntohs(a.sin_port);
+}
+
+class redis_server {
+ public:
+  redis_server() : port_(free_port()) { start(); }
+  void start() {
+    proc_ = std::make_unique<child>(std::vector<std::string>{"/usr/bin/redis-server", "--port", std::to_string(port_), "--bind",
+                                                             "127.0.0.1", "--save", "", "--appendonly", "no", "--dir",
+                                                             dir_.path().string()},
+                                    dir_.path());
+    redis_client c(endpoint(), millis(200));
+    for (int i = 0; i < 200; ++i) {
+      auto r = c.command({"PING"});
+      if (std::holds_alternative<redis_reply>(r)) return;
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    throw std::runtime_error("redis-server did not start: " + proc_->err() + proc_->out());
+  }
+  void stop() { proc_.reset(); }  // SIGKILL, like a crash
+  redis_endpoint endpoint() const { return redis_endpoint{"127.0.0.1", port_, "", "", 0}; }
+  int port() const { return port_; }
+
+ private:
+  temp_dir dir_;
+  int port_;
+  std::unique_ptr<child> proc_;
+};
+
+}  // namespace tributary::test_support
