@@ -2,8 +2,11 @@
 
 #include <future>
 
+#include <unistd.h>
+
 #include <spdlog/spdlog.h>
 
+#include "cluster/cluster_node.hpp"
 #include "http/transport.hpp"
 #include "record/record.hpp"
 #include "schedule/runtime.hpp"
@@ -37,6 +40,7 @@ struct host::parts {
   std::vector<std::unique_ptr<feed_runtime>> feeds;
   std::unique_ptr<feed_runner> runner;
   std::unique_ptr<scheduler> sched;
+  std::unique_ptr<cluster_node> cluster;  // cluster mode only
   std::unique_ptr<server> srv;
   int64_t started = 0;
   std::string node_id;
@@ -183,6 +187,27 @@ std::unique_ptr<host> host::create(config cfg, host_options opts, std::shared_pt
     if (opts.record) p.http = make_recording_transport(std::move(p.http), *opts.record, *p.secrets);
   }
   p.runner = std::make_unique<feed_runner>(*p.http, *p.clock, p.timers, *p.out, p.m, p.log);
+  char hostname[256] = "node";
+  ::gethostname(hostname, sizeof hostname - 1);
+  p.node_id = std::string(hostname) + "-" + std::to_string(::getpid());
+  if (cfg.cluster.mode == "redis") {
+    auto ep = parse_redis_url(cfg.cluster.redis_url);
+    if (!ep) {
+      diags.push_back({diagnostic::level::error, {cfg.file.string(), 0, 0}, "cluster.redis_url", "not a redis:// URL"});
+      return nullptr;
+    }
+    cluster_options co;
+    co.redis = *ep;
+    co.name = cfg.cluster.name;
+    co.node_id = p.node_id;
+    co.lease = cfg.cluster.lease;
+    co.renew_every = cfg.cluster.renew_every;
+    co.maxlen = cfg.stream.maxlen;
+    co.cache_ttl = cfg.cluster.cache_ttl;
+    co.buffer = cfg.cluster.buffer;
+    p.cluster = std::make_unique<cluster_node>(co, *p.out, p.m, *p.clock, p.log);
+    p.out->add_sink(p.cluster.get(), /*on_ingest=*/false);
+  }
   if (opts.listen) {
     auto colon = opts.listen->rfind(':');
     if (colon != std::string::npos) {
@@ -229,7 +254,6 @@ host::fetch_result host::fetch(const std::string& feed_id, std::function<void(in
 unsigned short host::start() {
   auto& p = *p_;
   p.started = p.clock->now_ms();
-  p.node_id = "standalone-" + std::to_string(::getpid());
   server_options so;
   so.address = cfg_.server.address;
   so.port = cfg_.server.port;
@@ -241,12 +265,17 @@ unsigned short host::start() {
   server_hooks hooks;
   hooks.status_json = [this] { return status_json(); };
   hooks.metrics_text = [this] { return metrics_text(); };
-  hooks.ready = [] { return std::make_pair(true, std::string("config loaded")); };
+  hooks.ready = [&p] {
+    if (p.cluster && !p.cluster->redis_up()) return std::make_pair(false, std::string("redis unreachable"));
+    return std::make_pair(true, std::string(p.cluster ? "config loaded, redis reachable" : "config loaded"));
+  };
   p.srv = std::make_unique<server>(so, p.cache, p.hub, p.m, hooks, p.log);
   unsigned short port = p.srv->start();
   std::vector<feed_runtime*> feeds;
   for (auto& f : p.feeds) feeds.push_back(f.get());
+  if (p.cluster) p.cluster->start();
   p.sched = std::make_unique<scheduler>(*p.runner, *p.clock, p.timers, feeds);
+  if (p.cluster) p.sched->set_gate([c = p.cluster.get()] { return c->is_leader(); });
   p.sched->start();
   return port;
 }
@@ -254,6 +283,7 @@ unsigned short host::start() {
 void host::stop() {
   if (!p_) return;
   if (p_->sched) p_->sched->stop();
+  if (p_->cluster) p_->cluster->stop();
   if (p_->srv) p_->srv->stop();
 }
 
@@ -264,12 +294,13 @@ std::string host::status_json() const {
   for (auto& s : p.sources) plugins.push_back(s->status(now));
   for (auto& f : p.feeds) feeds.push_back(f->status(now));
   json j{{"node", p.node_id},
-         {"role", "standalone"},
-         {"epoch", nullptr},
+         {"role", p.cluster ? (p.cluster->is_leader() ? "leader" : "follower") : "standalone"},
+         {"epoch", p.cluster ? json(p.cluster->epoch()) : json(nullptr)},
          {"uptime_ms", p.started ? now - p.started : 0},
          {"plugins", plugins},
          {"feeds", feeds},
          {"topics", p.cache.size()}};
+  if (p.cluster) j["cluster"] = p.cluster->status();
   return p.secrets->scrub(j.dump());
 }
 

@@ -323,7 +323,7 @@ class parser {
   }
 
   void read_cluster(const toml::table& t, config& cfg) {
-    check_keys(t, "cluster", {"mode", "redis_url", "name", "lease", "renew_every"});
+    check_keys(t, "cluster", {"mode", "redis_url", "name", "lease", "renew_every", "cache_ttl", "buffer"});
     auto& c = cfg.cluster;
     if (auto* n = t.get("mode"))
       if (auto v = str(*n, "cluster.mode")) {
@@ -348,6 +348,10 @@ class parser {
       if (auto v = duration(*n, "cluster.lease")) c.lease = *v;
     if (auto* n = t.get("renew_every"))
       if (auto v = duration(*n, "cluster.renew_every")) c.renew_every = *v;
+    if (auto* n = t.get("cache_ttl"))
+      if (auto v = duration(*n, "cluster.cache_ttl")) c.cache_ttl = *v;
+    if (auto* n = t.get("buffer"))
+      if (auto v = integer(*n, "cluster.buffer", 1, 10'000'000)) c.buffer = static_cast<size_t>(*v);
     if (c.renew_every >= c.lease)
       error(pos(t), "cluster.renew_every", "must be shorter than cluster.lease");
   }

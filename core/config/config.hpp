@@ -87,6 +87,8 @@ struct config {
     std::string name = "default";
     millis lease{3000};
     millis renew_every{1000};
+    millis cache_ttl{3600000};  // TTL of tributary:{name}:latest:* keys
+    size_t buffer = 10000;      // leader records kept while Redis is unreachable
   } cluster;
   struct {
     bool enabled = false;

@@ -150,6 +150,12 @@ uint64_t sequencer::next(const std::string& topic) {
   return ++last_[topic];
 }
 
+uint64_t sequencer::current(const std::string& topic) {
+  std::lock_guard lk(mu_);
+  auto it = last_.find(topic);
+  return it == last_.end() ? 0 : it->second;
+}
+
 void sequencer::seed(const std::string& topic, uint64_t last) {
   std::lock_guard lk(mu_);
   auto& v = last_[topic];

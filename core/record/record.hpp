@@ -50,6 +50,7 @@ class sequencer {
  public:
   uint64_t next(const std::string& topic);
   void seed(const std::string& topic, uint64_t last);  // continue after `last`
+  uint64_t current(const std::string& topic);          // last number given, 0 if none
 
  private:
   std::mutex mu_;

@@ -322,6 +322,7 @@ int64_t scheduler::jitter(const feed_runtime& f) {
 void scheduler::tick() {
   int64_t now = clock_.now_ms();
   timers_.run_due(now);
+  if (gate_ && !gate_()) return;
   for (auto* f : feeds_) {
     if (f->sources.empty() || now < f->next_due) continue;
     {

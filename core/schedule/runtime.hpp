@@ -117,6 +117,8 @@ class scheduler {
   ~scheduler();
   void tick();
   int64_t next_due() const;
+  // Runs start only while `gate` says so (cluster mode: only the leader fetches).
+  void set_gate(std::function<bool()> gate) { gate_ = std::move(gate); }
   void start();
   void stop();
 
@@ -125,6 +127,7 @@ class scheduler {
   feed_runner& runner_;
   const clock_source& clock_;
   timer_queue& timers_;
+  std::function<bool()> gate_;
   std::vector<feed_runtime*> feeds_;
   std::mt19937_64 rng_;
   mutable std::mutex mu_;

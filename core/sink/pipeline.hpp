@@ -17,8 +17,13 @@ class metrics;
 class pipeline {
  public:
   pipeline(record_cache& cache, sequencer& seq, metrics& m) : cache_(cache), seq_(seq), metrics_(m) {}
-  void add_sink(record_sink* s) { sinks_.push_back(s); }
+  // `on_ingest`: also hand it records that came from elsewhere (ingest); false for sinks that
+  // write upstream, like the cluster stream.
+  void add_sink(record_sink* s, bool on_ingest = true) { sinks_.push_back({s, on_ingest}); }
   std::shared_ptr<const published_record> publish(record r);
+  // A record numbered elsewhere (the leader, via the stream): kept with its seq, and the local
+  // numbering continues after it. Older or repeated seqs are ignored; returns whether applied.
+  bool ingest(record r);
   // Re-announces the latest record of `topic` as stale; nothing when unknown or already stale.
   std::shared_ptr<const published_record> mark_stale(const std::string& topic);
   bool has(const std::string& topic) const;
@@ -27,7 +32,7 @@ class pipeline {
   record_cache& cache_;
   sequencer& seq_;
   metrics& metrics_;
-  std::vector<record_sink*> sinks_;
+  std::vector<std::pair<record_sink*, bool>> sinks_;
   std::mutex mu_;  // keeps seq order equal to delivery order
 };
 

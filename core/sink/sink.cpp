@@ -103,10 +103,22 @@ std::shared_ptr<const published_record> pipeline::publish(record r) {
   r.seq = seq_.next(r.topic());
   auto p = published_record::make(std::move(r));
   cache_.accept(p);
-  for (auto* s : sinks_) s->accept(p);
+  for (auto& [s, _] : sinks_) s->accept(p);
   metrics_.add("tributary_records_total", {{"kind", p->rec.kind}, {"source", p->rec.source}});
   if (p->rec.stale) metrics_.add("tributary_stale_records_total", {{"kind", p->rec.kind}});
   return p;
+}
+
+bool pipeline::ingest(record r) {
+  std::lock_guard lk(mu_);
+  auto topic = r.topic();
+  if (r.seq <= seq_.current(topic)) return false;
+  seq_.seed(topic, r.seq);
+  auto p = published_record::make(std::move(r));
+  cache_.accept(p);
+  for (auto& [s, on_ingest] : sinks_)
+    if (on_ingest) s->accept(p);
+  return true;
 }
 
 bool pipeline::has(const std::string& topic) const { return cache_.latest(topic) != nullptr; }

@@ -1,0 +1,190 @@
+#include "cluster/cluster_node.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include "sink/metrics.hpp"
+#include "sink/pipeline.hpp"
+#include "util/clock.hpp"
+
+namespace tributary {
+
+using json = nlohmann::json;
+
+cluster_node::cluster_node(cluster_options opts, pipeline& local, metrics& m, const clock_source& clock,
+                           std::shared_ptr<spdlog::logger> log)
+    : opts_(std::move(opts)), local_(local), m_(m), clock_(clock), log_(std::move(log)) {
+  m_.describe("tributary_leader", "gauge", "1 while this node is the leader");
+  m_.describe("tributary_epoch", "gauge", "Fencing epoch of this node's last acquisition");
+  m_.describe("tributary_redis_up", "gauge", "1 while Redis answers");
+  m_.describe("tributary_stream_buffer_depth", "gauge", "Leader records waiting for Redis");
+  m_.describe("tributary_stream_drops_total", "counter", "Leader records dropped because the buffer was full");
+  m_.describe("tributary_stream_writes_total", "counter", "Stream appends by outcome");
+  m_.describe("tributary_stream_reads_total", "counter", "Records read from the stream and applied");
+  m_.set("tributary_leader", {}, 0);
+  lease_redis_ = std::make_unique<redis_client>(opts_.redis, millis(std::max<int64_t>(200, opts_.renew_every.count() / 2)));
+  keeper_ = std::make_unique<lease_keeper>(*lease_redis_, opts_.name, opts_.node_id, opts_.lease, clock_);
+}
+
+cluster_node::~cluster_node() { stop(); }
+
+void cluster_node::start() {
+  redis_client r(opts_.redis, millis(1000));
+  load_latest(r);
+  lease_thread_ = std::thread([this] { lease_loop(); });
+  writer_thread_ = std::thread([this] { writer_loop(); });
+  reader_thread_ = std::thread([this] { reader_loop(); });
+}
+
+void cluster_node::stop() {
+  if (stop_.exchange(true)) return;
+  cv_.notify_all();
+  if (lease_thread_.joinable()) lease_thread_.join();
+  if (writer_thread_.joinable()) writer_thread_.join();
+  // Release before waiting for the reader (blocked in XREAD up to a second): a follower takes
+  // over within one retry period.
+  if (keeper_->current() == lease_keeper::role::leader) {
+    keeper_->release();
+    log_->info("cluster: lease released");
+  }
+  set_role(false, epoch_);
+  if (reader_thread_.joinable()) reader_thread_.join();
+}
+
+void cluster_node::set_role(bool leader, uint64_t epoch) {
+  bool was = leader_.exchange(leader);
+  epoch_ = epoch;
+  m_.set("tributary_leader", {}, leader ? 1 : 0);
+  m_.set("tributary_epoch", {}, static_cast<double>(epoch));
+  if (was != leader) log_->info("cluster: node {} is now {} (epoch {})", opts_.node_id, leader ? "leader" : "follower", epoch);
+}
+
+void cluster_node::lease_loop() {
+  while (!stop_) {
+    if (fenced_.exchange(false)) keeper_->step_down();
+    auto role = keeper_->step();
+    bool up = keeper_->last_error().empty() || keeper_->last_error().find("lease lost") != std::string::npos;
+    redis_up_ = up;
+    {
+      std::lock_guard lk(mu_);
+      last_error_ = keeper_->last_error();
+    }
+    m_.set("tributary_redis_up", {}, up ? 1 : 0);
+    set_role(role == lease_keeper::role::leader, keeper_->epoch());
+    std::unique_lock lk(mu_);
+    cv_.wait_for(lk, opts_.renew_every, [this] { return stop_.load(); });
+  }
+}
+
+void cluster_node::accept(const std::shared_ptr<const published_record>& r) {
+  if (!leader_) return;
+  {
+    std::lock_guard lk(mu_);
+    if (buffer_.size() >= opts_.buffer) {
+      buffer_.pop_front();
+      m_.add("tributary_stream_drops_total");
+    }
+    buffer_.push_back(r);
+    m_.set("tributary_stream_buffer_depth", {}, static_cast<double>(buffer_.size()));
+  }
+  cv_.notify_all();
+}
+
+void cluster_node::writer_loop() {
+  redis_client redis(opts_.redis, millis(1000));
+  fenced_writer writer(redis, opts_.name, opts_.maxlen, opts_.cache_ttl);
+  int64_t backoff = 100;
+  while (!stop_) {
+    std::shared_ptr<const published_record> next;
+    {
+      std::unique_lock lk(mu_);
+      cv_.wait(lk, [this] { return stop_ || !buffer_.empty(); });
+      if (stop_) break;
+      next = buffer_.front();
+    }
+    std::string why;
+    auto res = writer.write(epoch_, *next, &why);
+    if (res == fenced_writer::result::unavailable) {
+      m_.add("tributary_stream_writes_total", {{"outcome", "unavailable"}});
+      if (backoff == 100) log_->warn("cluster: stream write failed ({}); buffering", why);
+      std::unique_lock lk(mu_);
+      cv_.wait_for(lk, std::chrono::milliseconds(backoff), [this] { return stop_.load(); });
+      backoff = std::min<int64_t>(backoff * 2, 2000);
+      continue;  // the same record again: order is kept
+    }
+    backoff = 100;
+    std::lock_guard lk(mu_);
+    if (res == fenced_writer::result::fenced) {
+      // A newer leader exists: nothing we hold may be written. Step down now.
+      m_.add("tributary_stream_writes_total", {{"outcome", "fenced"}});
+      log_->warn("cluster: write refused ({}); stepping down", why);
+      buffer_.clear();
+      fenced_ = true;
+      leader_ = false;
+      m_.set("tributary_leader", {}, 0);
+    } else {
+      m_.add("tributary_stream_writes_total", {{"outcome", "written"}});
+      if (!buffer_.empty() && buffer_.front() == next) buffer_.pop_front();
+    }
+    m_.set("tributary_stream_buffer_depth", {}, static_cast<double>(buffer_.size()));
+  }
+}
+
+void cluster_node::load_latest(redis_client& r) {
+  // Where the stream is now, so the reader starts right after what we load.
+  auto last = r.command({"XREVRANGE", "tributary:" + opts_.name + ":stream", "+", "-", "COUNT", "1"});
+  if (auto* rep = std::get_if<redis_reply>(&last); rep && !rep->elements.empty()) last_id_ = rep->elements[0].elements[0].str;
+  std::string cursor = "0";
+  size_t loaded = 0;
+  do {
+    auto scan = r.command({"SCAN", cursor, "MATCH", "tributary:" + opts_.name + ":latest:*", "COUNT", "500"});
+    auto* rep = std::get_if<redis_reply>(&scan);
+    if (!rep || rep->is_error() || rep->elements.size() != 2) {
+      log_->warn("cluster: cannot load the latest records from Redis: {}",
+                 rep ? rep->str : std::get<std::string>(scan));
+      return;
+    }
+    cursor = rep->elements[0].str;
+    for (const auto& key : rep->elements[1].elements) {
+      auto v = r.command({"GET", key.str});
+      auto* val = std::get_if<redis_reply>(&v);
+      if (!val || val->type != redis_reply::kind::string) continue;
+      if (auto rec = record::from_json(json::parse(val->str, nullptr, false)); rec && local_.ingest(std::move(*rec))) ++loaded;
+    }
+  } while (cursor != "0");
+  log_->info("cluster: loaded {} latest record(s) from Redis", loaded);
+}
+
+void cluster_node::reader_loop() {
+  redis_client redis(opts_.redis, millis(3000));
+  const std::string key = "tributary:" + opts_.name + ":stream";
+  while (!stop_) {
+    auto r = redis.command({"XREAD", "COUNT", "500", "BLOCK", "1000", "STREAMS", key, last_id_});
+    auto* rep = std::get_if<redis_reply>(&r);
+    if (!rep || rep->is_error()) {
+      std::unique_lock lk(mu_);
+      cv_.wait_for(lk, std::chrono::milliseconds(500), [this] { return stop_.load(); });
+      continue;
+    }
+    if (rep->type != redis_reply::kind::array) continue;  // timeout: nil
+    for (const auto& stream : rep->elements) {
+      if (stream.elements.size() != 2) continue;
+      for (const auto& entry : stream.elements[1].elements) {
+        last_id_ = entry.elements[0].str;
+        const auto& f = entry.elements[1].elements;
+        for (size_t i = 0; i + 1 < f.size(); i += 2)
+          if (f[i].str == "record")
+            if (auto rec = record::from_json(json::parse(f[i + 1].str, nullptr, false)))
+              if (local_.ingest(std::move(*rec))) m_.add("tributary_stream_reads_total");
+      }
+    }
+  }
+}
+
+json cluster_node::status() const {
+  std::lock_guard lk(const_cast<std::mutex&>(mu_));
+  return {{"redis", redis_up_.load() ? "up" : "down"},
+          {"buffered", buffer_.size()},
+          {"last_error", last_error_.empty() ? json(nullptr) : json(last_error_)}};
+}
+
+}  // namespace tributary

@@ -1,0 +1,89 @@
+#pragma once
+// Cluster mode: one instance leads (fetches and writes), every instance serves.
+//  - a lease thread runs lease_keeper::step() every renew_every;
+//  - the leader's records go through a bounded buffer to a writer thread that appends them with
+//    fenced_writer (stream + latest, fenced by epoch); while Redis is down they wait in the
+//    buffer, in order; past the bound the oldest are dropped and counted; a fenced write makes
+//    the node step down at once;
+//  - a reader thread follows the stream (XREAD BLOCK) into the local pipeline with the leader's
+//    seq numbers; the leader reads its own writes back and ignores them by seq;
+//  - at start the latest record of every topic is loaded from Redis, so clients get snapshots
+//    and a new leader continues each topic's seq.
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include <nlohmann/json.hpp>
+
+#include "cluster/fenced_writer.hpp"
+#include "cluster/lease_keeper.hpp"
+#include "sink/published.hpp"
+
+namespace spdlog { class logger; }
+
+namespace tributary {
+
+class clock_source;
+class pipeline;
+class metrics;
+
+struct cluster_options {
+  redis_endpoint redis;
+  std::string name = "default";
+  std::string node_id;
+  millis lease{3000};
+  millis renew_every{1000};
+  size_t maxlen = 10000;
+  millis cache_ttl{3600000};
+  size_t buffer = 10000;  // leader's records kept while Redis is unreachable
+};
+
+class cluster_node final : public record_sink {
+ public:
+  cluster_node(cluster_options opts, pipeline& local, metrics& m, const clock_source& clock,
+               std::shared_ptr<spdlog::logger> log);
+  ~cluster_node() override;
+
+  void start();  // loads the latest records, then starts the threads
+  void stop();   // releases the lease if held, stops the threads
+
+  // record_sink: the leader's freshly fetched records.
+  void accept(const std::shared_ptr<const published_record>& r) override;
+
+  bool is_leader() const { return leader_.load(); }
+  bool redis_up() const { return redis_up_.load(); }
+  uint64_t epoch() const { return epoch_.load(); }
+  const std::string& node_id() const { return opts_.node_id; }
+  nlohmann::json status() const;
+
+ private:
+  void lease_loop();
+  void writer_loop();
+  void reader_loop();
+  void load_latest(redis_client& r);
+  void set_role(bool leader, uint64_t epoch);
+
+  cluster_options opts_;
+  pipeline& local_;
+  metrics& m_;
+  const clock_source& clock_;
+  std::shared_ptr<spdlog::logger> log_;
+  std::atomic<bool> leader_{false}, redis_up_{false}, stop_{false}, fenced_{false};
+  std::atomic<uint64_t> epoch_{0};
+  std::string last_id_ = "0";  // reader position in the stream
+  std::string last_error_;      // guarded by mu_
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::shared_ptr<const published_record>> buffer_;
+  std::thread lease_thread_, writer_thread_, reader_thread_;
+  std::unique_ptr<redis_client> lease_redis_;
+  std::unique_ptr<lease_keeper> keeper_;
+};
+
+}  // namespace tributary
