@@ -21,6 +21,7 @@ cluster_node::cluster_node(cluster_options opts, pipeline& local, metrics& m, co
   m_.describe("tributary_stream_writes_total", "counter", "Stream appends by outcome");
   m_.describe("tributary_stream_reads_total", "counter", "Records read from the stream and applied");
   m_.set("tributary_leader", {}, 0);
+  m_.add("tributary_stream_drops_total", {}, 0);  // shown as 0 from the start, not only after a drop
   lease_redis_ = std::make_unique<redis_client>(opts_.redis, millis(std::max<int64_t>(200, opts_.renew_every.count() / 2)));
   keeper_ = std::make_unique<lease_keeper>(*lease_redis_, opts_.name, opts_.node_id, opts_.lease, clock_);
 }
@@ -121,6 +122,7 @@ void cluster_node::writer_loop() {
       fenced_ = true;
       leader_ = false;
       m_.set("tributary_leader", {}, 0);
+  m_.add("tributary_stream_drops_total", {}, 0);  // shown as 0 from the start, not only after a drop
     } else {
       m_.add("tributary_stream_writes_total", {{"outcome", "written"}});
       if (!buffer_.empty() && buffer_.front() == next) buffer_.pop_front();
