@@ -275,7 +275,10 @@ unsigned short host::start() {
   for (auto& f : p.feeds) feeds.push_back(f.get());
   if (p.cluster) p.cluster->start();
   p.sched = std::make_unique<scheduler>(*p.runner, *p.clock, p.timers, feeds);
-  if (p.cluster) p.sched->set_gate([c = p.cluster.get()] { return c->is_leader(); });
+  if (p.cluster) {
+    bool fetch_alone = cfg_.cluster.on_redis_down == "fetch";
+    p.sched->set_gate([c = p.cluster.get(), fetch_alone] { return c->is_leader() || (fetch_alone && !c->redis_up()); });
+  }
   p.sched->start();
   return port;
 }

@@ -323,7 +323,7 @@ class parser {
   }
 
   void read_cluster(const toml::table& t, config& cfg) {
-    check_keys(t, "cluster", {"mode", "redis_url", "name", "lease", "renew_every", "cache_ttl", "buffer"});
+    check_keys(t, "cluster", {"mode", "redis_url", "name", "lease", "renew_every", "cache_ttl", "buffer", "on_redis_down"});
     auto& c = cfg.cluster;
     if (auto* n = t.get("mode"))
       if (auto v = str(*n, "cluster.mode")) {
@@ -350,6 +350,11 @@ class parser {
       if (auto v = duration(*n, "cluster.renew_every")) c.renew_every = *v;
     if (auto* n = t.get("cache_ttl"))
       if (auto v = duration(*n, "cluster.cache_ttl")) c.cache_ttl = *v;
+    if (auto* n = t.get("on_redis_down"))
+      if (auto v = str(*n, "cluster.on_redis_down")) {
+        if (*v != "stop" && *v != "fetch") error(pos(*n), "cluster.on_redis_down", "'" + *v + "' is not a policy (stop, fetch)");
+        else c.on_redis_down = *v;
+      }
     if (auto* n = t.get("buffer"))
       if (auto v = integer(*n, "cluster.buffer", 1, 10'000'000)) c.buffer = static_cast<size_t>(*v);
     if (c.renew_every >= c.lease)

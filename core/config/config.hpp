@@ -89,6 +89,7 @@ struct config {
     millis renew_every{1000};
     millis cache_ttl{3600000};  // TTL of tributary:{name}:latest:* keys
     size_t buffer = 10000;      // leader records kept while Redis is unreachable
+    std::string on_redis_down = "stop";  // stop: only a leader with a valid lease fetches; fetch: every instance fetches for itself
   } cluster;
   struct {
     bool enabled = false;
