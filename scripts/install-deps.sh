@@ -5,7 +5,7 @@ pkgs=(
   build-essential cmake ninja-build ccache pkg-config
   libboost1.81-dev nlohmann-json3-dev libcurl4-openssl-dev libssl-dev zlib1g-dev
   libtomlplusplus-dev libcli11-dev libspdlog-dev libfmt-dev libhiredis-dev
-  libgtest-dev libgmock-dev libbenchmark-dev redis-server python3
+  libgtest-dev libgmock-dev libbenchmark-dev redis-server redis-tools python3
 )
 missing=()
 for p in "${pkgs[@]}"; do
