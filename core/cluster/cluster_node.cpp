@@ -183,7 +183,7 @@ void cluster_node::reader_loop() {
 }
 
 json cluster_node::status() const {
-  std::lock_guard lk(const_cast<std::mutex&>(mu_));
+  std::lock_guard lk(mu_);
   return {{"redis", redis_up_.load() ? "up" : "down"},
           {"buffered", buffer_.size()},
           {"last_error", last_error_.empty() ? json(nullptr) : json(last_error_)}};

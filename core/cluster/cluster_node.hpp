@@ -78,7 +78,7 @@ class cluster_node final : public record_sink {
   std::string last_id_ = "0";  // reader position in the stream
   std::string last_error_;      // guarded by mu_
 
-  std::mutex mu_;
+  mutable std::mutex mu_;
   std::condition_variable cv_;
   std::deque<std::shared_ptr<const published_record>> buffer_;
   std::thread lease_thread_, writer_thread_, reader_thread_;
