@@ -2,6 +2,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "../support/demo_config.hpp"
 #include "../support/process.hpp"
 #include "../support/redis_server.hpp"
 #include "../support/temp_dir.hpp"
@@ -31,13 +32,7 @@ redis_url = "redis://127.0.0.1:)" + std::to_string(redis_port) + R"("
 name = "e2e"
 lease = "1s"
 renew_every = "250ms"
-[plugins.binance]
-[feeds.spot]
-kind = "price"
-subjects = ["BTC-USDT", "ETH-USDT", "SOL-USDT", "XRP-USDT", "ADA-USDT", "LINK-USDT", "BNB-USDT"]
-every = "200ms"
-sources = ["binance"]
-)";
+)" + demo_spot_feed("200ms");
 }
 
 instance launch(const std::string& cfg_text) {

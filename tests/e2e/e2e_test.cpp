@@ -3,6 +3,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "../support/demo_config.hpp"
 #include "../support/process.hpp"
 #include "../support/temp_dir.hpp"
 #include "../support/ws_client.hpp"
@@ -21,13 +22,7 @@ std::string fast_config() {
 log_level = "warn"
 [server]
 listen = "127.0.0.1:0"
-[plugins.binance]
-[feeds.spot]
-kind = "price"
-subjects = ["BTC-USDT", "ETH-USDT", "SOL-USDT", "XRP-USDT", "ADA-USDT", "LINK-USDT", "BNB-USDT"]
-every = "200ms"
-sources = ["binance"]
-)";
+)" + demo_spot_feed("200ms");
 }
 
 unsigned short wait_port(const temp_dir& d, child& c) {
