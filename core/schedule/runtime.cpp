@@ -100,7 +100,8 @@ void feed_runner::try_next(std::shared_ptr<run_ctx> c) {
   auto& feed = *c->feed;
   while (c->idx < feed.sources.size() && !c->remaining.empty()) {
     source_runtime* s = feed.sources[c->idx];
-    if (c->idx > 0) metrics_.add("tributary_fallbacks_total", {{"feed", feed.cfg.id}, {"to", s->name}});
+    bool retry = std::exchange(c->retrying, false);  // the same source again after a transient failure
+    if (c->idx > 0 && !retry) metrics_.add("tributary_fallbacks_total", {{"feed", feed.cfg.id}, {"to", s->name}});
     int64_t now = clock_.now_ms();
     if (int64_t until = s->paused_until.load(); until > now) {
       c->out.skipped.push_back(s->name + ": paused for " + std::to_string(until - now) + "ms after a rate limit");
@@ -121,7 +122,6 @@ void feed_runner::try_next(std::shared_ptr<run_ctx> c) {
     }
     double cost = 0;
     for (auto& r : planned.requests) cost += r.weight;
-    bool retry = std::exchange(c->retrying, false);
     if (!retry && s->breaker && s->breaker->current() == circuit_breaker::state::open &&
         now < s->breaker->retry_at()) {
       c->out.skipped.push_back(s->name + ": circuit open for " + std::to_string(s->breaker->retry_at() - now) + "ms more");
@@ -154,16 +154,16 @@ void feed_runner::try_next(std::shared_ptr<run_ctx> c) {
     auto g = std::make_shared<gather>();
     g->resps.resize(planned.requests.size());
     g->left = planned.requests.size();
-    auto reqs = planned.requests;
-    for (size_t i = 0; i < reqs.size(); ++i) {
-      http_.send(reqs[i], [this, c, s, g, i, reqs](http_response resp) {
+    auto reqs = std::make_shared<const std::vector<http_request>>(std::move(planned.requests));
+    for (size_t i = 0; i < reqs->size(); ++i) {
+      http_.send((*reqs)[i], [this, c, s, g, i, reqs](http_response resp) {
         bool last;
         {
           std::lock_guard lk(g->mu);
           g->resps[i] = std::move(resp);
           last = --g->left == 0;
         }
-        if (last) on_responses(c, s, reqs, std::move(g->resps));
+        if (last) on_responses(c, s, *reqs, std::move(g->resps));
       });
     }
     return;
@@ -171,7 +171,7 @@ void feed_runner::try_next(std::shared_ptr<run_ctx> c) {
   finish(std::move(c));
 }
 
-void feed_runner::on_responses(std::shared_ptr<run_ctx> c, source_runtime* s, std::vector<http_request> reqs,
+void feed_runner::on_responses(std::shared_ptr<run_ctx> c, source_runtime* s, const std::vector<http_request>& reqs,
                                std::vector<http_response> resps) {
   auto& feed = *c->feed;
   feed_request fr{feed.cfg.id, feed.cfg.kind, {}};

@@ -93,7 +93,7 @@ class feed_runner {
  private:
   struct run_ctx;
   void try_next(std::shared_ptr<run_ctx> c);
-  void on_responses(std::shared_ptr<run_ctx> c, source_runtime* s, std::vector<http_request> reqs,
+  void on_responses(std::shared_ptr<run_ctx> c, source_runtime* s, const std::vector<http_request>& reqs,
                     std::vector<http_response> resps);
   void finish(std::shared_ptr<run_ctx> c);
   int64_t backoff(const source_runtime& s, int attempt);
