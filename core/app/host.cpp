@@ -190,6 +190,8 @@ std::unique_ptr<host> host::create(config cfg, host_options opts, std::shared_pt
   char hostname[256] = "node";
   ::gethostname(hostname, sizeof hostname - 1);
   p.node_id = std::string(hostname) + "-" + std::to_string(::getpid());
+  p.m.describe("tributary_node_info", "gauge", "This instance: node id and mode");
+  p.m.set("tributary_node_info", {{"node", p.node_id}, {"mode", cfg.cluster.mode}}, 1);
   if (cfg.cluster.mode == "redis") {
     auto ep = parse_redis_url(cfg.cluster.redis_url);
     if (!ep) {

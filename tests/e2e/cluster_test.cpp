@@ -78,6 +78,11 @@ TEST(Cluster, OneLeaderFollowersServeTheSameSeqAndFailoverIsFast) {
   int follower = (leader + 1) % 3;
   EXPECT_EQ(all[follower].status()["role"], "follower");
   EXPECT_EQ(all[leader].status()["epoch"], 1);
+  auto lm = http_get(all[leader].port, "/metrics").body;
+  EXPECT_THAT(lm, HasSubstr("tributary_leader 1"));
+  EXPECT_THAT(lm, HasSubstr("tributary_epoch 1"));
+  EXPECT_THAT(lm, HasSubstr("tributary_node_info{node=\"" + all[leader].status()["node"].get<std::string>() + "\",mode=\"redis\"} 1"));
+  EXPECT_THAT(http_get(all[follower].port, "/metrics").body, HasSubstr("tributary_leader 0"));
   // Only the leader fetches.
   std::this_thread::sleep_for(std::chrono::milliseconds(800));
   EXPECT_GT(all[leader].status()["feeds"][0]["runs"].get<int>(), 0);
