@@ -7,6 +7,7 @@
 #include <spdlog/spdlog.h>
 
 #include "cluster/cluster_node.hpp"
+#include "cluster/stream_writer.hpp"
 #include "http/transport.hpp"
 #include "record/record.hpp"
 #include "schedule/runtime.hpp"
@@ -41,6 +42,7 @@ struct host::parts {
   std::unique_ptr<feed_runner> runner;
   std::unique_ptr<scheduler> sched;
   std::unique_ptr<cluster_node> cluster;  // cluster mode only
+  std::unique_ptr<stream_writer> stream;  // standalone with [stream] enabled
   std::unique_ptr<server> srv;
   int64_t started = 0;
   std::string node_id;
@@ -209,6 +211,16 @@ std::unique_ptr<host> host::create(config cfg, host_options opts, std::shared_pt
     co.buffer = cfg.cluster.buffer;
     p.cluster = std::make_unique<cluster_node>(co, *p.out, p.m, *p.clock, p.log);
     p.out->add_sink(p.cluster.get(), /*on_ingest=*/false);
+  } else if (cfg.stream.enabled) {
+    auto ep = parse_redis_url(cfg.cluster.redis_url);
+    if (!ep) {
+      diags.push_back({diagnostic::level::error, {cfg.file.string(), 0, 0}, "cluster.redis_url", "not a redis:// URL"});
+      return nullptr;
+    }
+    stream_options so{*ep, cfg.cluster.name, cfg.stream.maxlen, cfg.cluster.cache_ttl, cfg.cluster.buffer};
+    // No election in standalone: epoch 0, so a cluster writing under the same name fences it out.
+    p.stream = std::make_unique<stream_writer>(so, p.m, p.log, [] { return uint64_t{0}; });
+    p.out->add_sink(p.stream.get(), /*on_ingest=*/false);
   }
   if (opts.listen) {
     auto colon = opts.listen->rfind(':');
@@ -276,6 +288,7 @@ unsigned short host::start() {
   std::vector<feed_runtime*> feeds;
   for (auto& f : p.feeds) feeds.push_back(f.get());
   if (p.cluster) p.cluster->start();
+  if (p.stream) p.stream->start();
   p.sched = std::make_unique<scheduler>(*p.runner, *p.clock, p.timers, feeds);
   if (p.cluster) {
     bool fetch_alone = cfg_.cluster.on_redis_down == "fetch";
@@ -289,6 +302,7 @@ void host::stop() {
   if (!p_) return;
   if (p_->sched) p_->sched->stop();
   if (p_->cluster) p_->cluster->stop();
+  if (p_->stream) p_->stream->stop();
   if (p_->srv) p_->srv->stop();
 }
 

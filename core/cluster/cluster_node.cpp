@@ -16,14 +16,15 @@ cluster_node::cluster_node(cluster_options opts, pipeline& local, metrics& m, co
   m_.describe("tributary_leader", "gauge", "1 while this node is the leader");
   m_.describe("tributary_epoch", "gauge", "Fencing epoch of this node's last acquisition");
   m_.describe("tributary_redis_up", "gauge", "1 while Redis answers");
-  m_.describe("tributary_stream_buffer_depth", "gauge", "Leader records waiting for Redis");
-  m_.describe("tributary_stream_drops_total", "counter", "Leader records dropped because the buffer was full");
-  m_.describe("tributary_stream_writes_total", "counter", "Stream appends by outcome");
   m_.describe("tributary_stream_reads_total", "counter", "Records read from the stream and applied");
   m_.set("tributary_leader", {}, 0);
-  m_.add("tributary_stream_drops_total", {}, 0);  // shown as 0 from the start, not only after a drop
   lease_redis_ = std::make_unique<redis_client>(opts_.redis, millis(std::max<int64_t>(200, opts_.renew_every.count() / 2)));
   keeper_ = std::make_unique<lease_keeper>(*lease_redis_, opts_.name, opts_.node_id, opts_.lease, clock_);
+  stream_options so{opts_.redis, opts_.name, opts_.maxlen, opts_.cache_ttl, opts_.buffer};
+  writer_ = std::make_unique<stream_writer>(so, m_, log_, [this] { return epoch_.load(); }, [this] {
+    fenced_ = true;  // the lease thread steps down on its next turn; stop fetching now
+    set_role(false, epoch_);
+  });
 }
 
 cluster_node::~cluster_node() { stop(); }
@@ -32,7 +33,7 @@ void cluster_node::start() {
   redis_client r(opts_.redis, millis(1000));
   load_latest(r);
   lease_thread_ = std::thread([this] { lease_loop(); });
-  writer_thread_ = std::thread([this] { writer_loop(); });
+  writer_->start();
   reader_thread_ = std::thread([this] { reader_loop(); });
 }
 
@@ -40,7 +41,7 @@ void cluster_node::stop() {
   if (stop_.exchange(true)) return;
   cv_.notify_all();
   if (lease_thread_.joinable()) lease_thread_.join();
-  if (writer_thread_.joinable()) writer_thread_.join();
+  writer_->stop();
   // Release before waiting for the reader (blocked in XREAD up to a second): a follower takes
   // over within one retry period.
   if (keeper_->current() == lease_keeper::role::leader) {
@@ -77,58 +78,7 @@ void cluster_node::lease_loop() {
 }
 
 void cluster_node::accept(const std::shared_ptr<const published_record>& r) {
-  if (!leader_) return;
-  {
-    std::lock_guard lk(mu_);
-    if (buffer_.size() >= opts_.buffer) {
-      buffer_.pop_front();
-      m_.add("tributary_stream_drops_total");
-    }
-    buffer_.push_back(r);
-    m_.set("tributary_stream_buffer_depth", {}, static_cast<double>(buffer_.size()));
-  }
-  cv_.notify_all();
-}
-
-void cluster_node::writer_loop() {
-  redis_client redis(opts_.redis, millis(1000));
-  fenced_writer writer(redis, opts_.name, opts_.maxlen, opts_.cache_ttl);
-  int64_t backoff = 100;
-  while (!stop_) {
-    std::shared_ptr<const published_record> next;
-    {
-      std::unique_lock lk(mu_);
-      cv_.wait(lk, [this] { return stop_ || !buffer_.empty(); });
-      if (stop_) break;
-      next = buffer_.front();
-    }
-    std::string why;
-    auto res = writer.write(epoch_, *next, &why);
-    if (res == fenced_writer::result::unavailable) {
-      m_.add("tributary_stream_writes_total", {{"outcome", "unavailable"}});
-      if (backoff == 100) log_->warn("cluster: stream write failed ({}); buffering", why);
-      std::unique_lock lk(mu_);
-      cv_.wait_for(lk, std::chrono::milliseconds(backoff), [this] { return stop_.load(); });
-      backoff = std::min<int64_t>(backoff * 2, 2000);
-      continue;  // the same record again: order is kept
-    }
-    backoff = 100;
-    std::lock_guard lk(mu_);
-    if (res == fenced_writer::result::fenced) {
-      // A newer leader exists: nothing we hold may be written. Step down now.
-      m_.add("tributary_stream_writes_total", {{"outcome", "fenced"}});
-      log_->warn("cluster: write refused ({}); stepping down", why);
-      buffer_.clear();
-      fenced_ = true;
-      leader_ = false;
-      m_.set("tributary_leader", {}, 0);
-  m_.add("tributary_stream_drops_total", {}, 0);  // shown as 0 from the start, not only after a drop
-    } else {
-      m_.add("tributary_stream_writes_total", {{"outcome", "written"}});
-      if (!buffer_.empty() && buffer_.front() == next) buffer_.pop_front();
-    }
-    m_.set("tributary_stream_buffer_depth", {}, static_cast<double>(buffer_.size()));
-  }
+  if (leader_) writer_->accept(r);
 }
 
 void cluster_node::load_latest(redis_client& r) {
@@ -185,7 +135,7 @@ void cluster_node::reader_loop() {
 json cluster_node::status() const {
   std::lock_guard lk(mu_);
   return {{"redis", redis_up_.load() ? "up" : "down"},
-          {"buffered", buffer_.size()},
+          {"buffered", writer_->buffered()},
           {"last_error", last_error_.empty() ? json(nullptr) : json(last_error_)}};
 }
 

@@ -1,10 +1,8 @@
 #pragma once
 // Cluster mode: one instance leads (fetches and writes), every instance serves.
 //  - a lease thread runs lease_keeper::step() every renew_every;
-//  - the leader's records go through a bounded buffer to a writer thread that appends them with
-//    fenced_writer (stream + latest, fenced by epoch); while Redis is down they wait in the
-//    buffer, in order; past the bound the oldest are dropped and counted; a fenced write makes
-//    the node step down at once;
+//  - the leader's records go to a stream_writer (bounded ordered buffer, fenced appends); a
+//    fenced write makes the node step down at once;
 //  - a reader thread follows the stream (XREAD BLOCK) into the local pipeline with the leader's
 //    seq numbers; the leader reads its own writes back and ignores them by seq;
 //  - at start the latest record of every topic is loaded from Redis, so clients get snapshots
@@ -20,8 +18,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "cluster/fenced_writer.hpp"
 #include "cluster/lease_keeper.hpp"
+#include "cluster/stream_writer.hpp"
 #include "sink/published.hpp"
 
 namespace spdlog { class logger; }
@@ -63,7 +61,6 @@ class cluster_node final : public record_sink {
 
  private:
   void lease_loop();
-  void writer_loop();
   void reader_loop();
   void load_latest(redis_client& r);
   void set_role(bool leader, uint64_t epoch);
@@ -80,8 +77,8 @@ class cluster_node final : public record_sink {
 
   mutable std::mutex mu_;
   std::condition_variable cv_;
-  std::deque<std::shared_ptr<const published_record>> buffer_;
-  std::thread lease_thread_, writer_thread_, reader_thread_;
+  std::thread lease_thread_, reader_thread_;
+  std::unique_ptr<stream_writer> writer_;
   std::unique_ptr<redis_client> lease_redis_;
   std::unique_ptr<lease_keeper> keeper_;
 };

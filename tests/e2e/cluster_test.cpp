@@ -219,3 +219,32 @@ TEST(Cluster, ARedisRestartLosesNoRecordWithinTheBuffer) {
   EXPECT_THAT(metrics, HasSubstr("tributary_stream_writes_total{outcome=\"unavailable\"}"));
   EXPECT_THAT(metrics, HasSubstr("tributary_stream_drops_total 0"));
 }
+
+TEST(StandaloneStream, RecordsAreAppendedToTheRedisStreamWhenEnabled) {
+  redis_server redis;
+  temp_dir d;
+  auto cfg = d.write("t.toml", std::string("[host]\nplugin_dirs = [\"") + TRIBUTARY_PLUGIN_DIR + R"("]
+[server]
+listen = "127.0.0.1:0"
+[cluster]
+redis_url = "redis://127.0.0.1:)" + std::to_string(redis.port()) + R"("
+name = "solo"
+[stream]
+enabled = true
+maxlen = 100
+)" + demo_spot_feed("200ms"));
+  child c({TRIBUTARY_EXE, "run", "-c", cfg.string(), "--replay", TRIBUTARY_SOURCE_DIR "/config/demo-cassettes", "--port-file",
+           (d.path() / "port").string()},
+          d.path());
+  tributary::redis_client rc(redis.endpoint(), tributary::millis(1000));
+  long long n = 0;
+  for (int i = 0; i < 200 && n < 14; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(25));
+    n = std::get<tributary::redis_reply>(rc.command({"XLEN", "tributary:solo:stream"})).integer;
+  }
+  EXPECT_GE(n, 14);  // two rounds of seven records
+  auto latest = std::get<tributary::redis_reply>(rc.command({"GET", "tributary:solo:latest:price.BTC-USDT"}));
+  EXPECT_THAT(latest.str, HasSubstr("\"schema\":\"tributary.v1\""));
+  c.signal(SIGTERM);
+  EXPECT_EQ(c.wait(), 0);
+}
