@@ -23,6 +23,12 @@ json ticker(const std::string& sym, const std::string& price) {
 
 const json kQuery = {{"symbols", R"(["BTCUSDT"])"}};
 
+// One binance instance with `plugin_keys`, serving a BTC-USDT price feed every `every`.
+std::string one_source(const std::string& plugin_keys, const std::string& every = "5s") {
+  return "[plugins.binance]\n" + plugin_keys + "\n[feeds.spot]\nkind = \"price\"\nsubjects = [\"BTC-USDT\"]\nevery = \"" + every +
+         "\"\nsources = [\"binance\"]\n";
+}
+
 struct fixture {
   test_support::temp_dir dir;
   fake_clock clock{1773153015123};
@@ -115,14 +121,7 @@ TEST(Host, KeepsLastGoodRecordAndMarksItStaleOnceWhenAllSourcesFail) {
   fixture f;
   f.dir.cassette("cassettes/01-ok.json", "/api/v3/ticker/24hr", kQuery, 200, json::array({ticker("BTCUSDT", "84250.12")}));
   f.dir.cassette("cassettes/02-502.json", "/api/v3/ticker/24hr", kQuery, 502, "<html><body>502 Bad Gateway</body></html>");
-  f.start(R"(
-[plugins.binance]
-[feeds.spot]
-kind = "price"
-subjects = ["BTC-USDT"]
-every = "5s"
-sources = ["binance"]
-)");
+  f.start(one_source(""));
   auto r = f.fetch("spot");
   ASSERT_TRUE(r.ok);
   auto first = json::parse(r.records.at(0));
@@ -146,14 +145,7 @@ sources = ["binance"]
 TEST(Host, NeverFabricatesWhenNothingWasEverFetched) {
   fixture f;
   f.dir.cassette("cassettes/01-502.json", "/api/v3/ticker/24hr", kQuery, 503, "Service Unavailable");
-  f.start(R"(
-[plugins.binance]
-[feeds.spot]
-kind = "price"
-subjects = ["BTC-USDT"]
-every = "5s"
-sources = ["binance"]
-)");
+  f.start(one_source(""));
   auto r = f.fetch("spot");
   EXPECT_FALSE(r.ok);
   EXPECT_TRUE(r.records.empty());
@@ -167,15 +159,7 @@ TEST(Host, RateBudgetInRequestWeightSkipsWithoutWaiting) {
   fixture f;
   f.dir.cassette("cassettes/01-ok.json", "/api/v3/ticker/24hr", kQuery, 200, json::array({ticker("BTCUSDT", "1")}));
   // The ticker with one symbol weighs 2; a burst of 3 allows one request, then 1 token per second.
-  f.start(R"(
-[plugins.binance]
-rate_limit = { requests = 60, per = "1m", burst = 3 }
-[feeds.spot]
-kind = "price"
-subjects = ["BTC-USDT"]
-every = "1s"
-sources = ["binance"]
-)");
+  f.start(one_source(R"(rate_limit = { requests = 60, per = "1m", burst = 3 })", "1s"));
   EXPECT_TRUE(f.fetch("spot").ok);
   auto r = f.fetch("spot");
   EXPECT_FALSE(r.ok);
@@ -219,16 +203,8 @@ TEST(Host, RetriesATransientFailureWithBackoffInsideTheDeadline) {
   f.dir.cassette("cassettes/01.json", "/api/v3/ticker/24hr", kQuery, 502, "<html>Bad Gateway</html>");
   f.dir.cassette("cassettes/02.json", "/api/v3/ticker/24hr", kQuery, 503, "busy");
   f.dir.cassette("cassettes/03.json", "/api/v3/ticker/24hr", kQuery, 200, json::array({ticker("BTCUSDT", "7")}));
-  f.start(R"(
-[plugins.binance]
-retries = 2
-backoff = "200ms"
-[feeds.spot]
-kind = "price"
-subjects = ["BTC-USDT"]
-every = "5s"
-sources = ["binance"]
-)");
+  f.start(one_source(R"(retries = 2
+backoff = "200ms")"));
   int64_t start = f.clock.now_ms();
   auto r = f.fetch("spot");
   ASSERT_TRUE(r.ok) << (r.errors.empty() ? "" : r.errors.back());
@@ -242,16 +218,8 @@ sources = ["binance"]
 TEST(Host, RetriesStopAtTheFeedDeadline) {
   fixture f;
   f.dir.cassette("cassettes/01.json", "/api/v3/ticker/24hr", kQuery, 502, "<html>Bad Gateway</html>");
-  f.start(R"(
-[plugins.binance]
-retries = 5
-backoff = "2s"
-[feeds.spot]
-kind = "price"
-subjects = ["BTC-USDT"]
-every = "3s"
-sources = ["binance"]
-)");
+  f.start(one_source(R"(retries = 5
+backoff = "2s")", "3s"));
   int64_t start = f.clock.now_ms();
   auto r = f.fetch("spot");
   EXPECT_FALSE(r.ok);
@@ -263,16 +231,8 @@ TEST(Host, CircuitOpensAfterFailuresSkipsWithoutRequestsAndRecovers) {
   f.dir.cassette("cassettes/01.json", "/api/v3/ticker/24hr", kQuery, 500, "oops");
   f.dir.cassette("cassettes/02.json", "/api/v3/ticker/24hr", kQuery, 500, "oops");
   f.dir.cassette("cassettes/03.json", "/api/v3/ticker/24hr", kQuery, 200, json::array({ticker("BTCUSDT", "9")}));
-  f.start(R"(
-[plugins.binance]
-retries = 0
-circuit = { failures = 2, cooldown = "30s" }
-[feeds.spot]
-kind = "price"
-subjects = ["BTC-USDT"]
-every = "5s"
-sources = ["binance"]
-)");
+  f.start(one_source(R"(retries = 0
+circuit = { failures = 2, cooldown = "30s" })"));
   EXPECT_FALSE(f.fetch("spot").ok);
   EXPECT_EQ(f.status()["plugins"][0]["circuit"], "closed");
   EXPECT_FALSE(f.fetch("spot").ok);
