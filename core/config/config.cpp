@@ -521,7 +521,6 @@ class parser {
     f.id = id;
     f.where = pos(node);
     for (auto&& [k, v] : *t) f.key_pos[std::string(k.str())] = pos(v);
-    bool ok = true;
     if (auto* n = t->get("kind")) {
       if (auto v = str(*n, path + ".kind")) {
         if (!vocabulary::known_kind(*v)) {
@@ -529,14 +528,12 @@ class parser {
           std::string msg = "unknown kind '" + *v + "'";
           if (auto c = closest(*v, kinds)) msg += " (did you mean '" + *c + "'?)";
           error(pos(*n), path + ".kind", msg);
-          ok = false;
         } else {
           f.kind = *v;
         }
-      } else ok = false;
+      }
     } else {
       error(pos(node), path, "missing required key `kind`");
-      ok = false;
     }
     if (auto* n = t->get("subjects")) {
       if (auto v = str_list(*n, path + ".subjects")) {
@@ -572,7 +569,6 @@ class parser {
     } else {
       error(pos(node), path, "missing required key `sources`");
     }
-    (void)ok;
     cfg.feeds.push_back(std::move(f));
   }
 

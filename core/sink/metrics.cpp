@@ -15,7 +15,7 @@ static std::string escape(const std::string& v) {
   return o;
 }
 
-std::string metrics::key(const std::string&, const labels& l) {
+std::string metrics::key(const labels& l) {
   std::string k;
   for (const auto& [n, v] : l) k += (k.empty() ? "" : ",") + n + "=\"" + escape(v) + "\"";
   return k;
@@ -29,19 +29,19 @@ void metrics::describe(const std::string& name, const std::string& type, const s
 
 void metrics::add(const std::string& name, const labels& l, double v) {
   std::lock_guard lk(mu_);
-  series_[name][key(name, l)] += v;
+  series_[name][key(l)] += v;
 }
 
 void metrics::set(const std::string& name, const labels& l, double v) {
   std::lock_guard lk(mu_);
-  series_[name][key(name, l)] = v;
+  series_[name][key(l)] = v;
 }
 
 double metrics::value(const std::string& name, const labels& l) const {
   std::lock_guard lk(mu_);
   auto it = series_.find(name);
   if (it == series_.end()) return 0;
-  auto s = it->second.find(key(name, l));
+  auto s = it->second.find(key(l));
   return s == it->second.end() ? 0 : s->second;
 }
 

@@ -19,7 +19,7 @@ class metrics {
   std::string render() const;
 
  private:
-  static std::string key(const std::string& name, const labels& l);
+  static std::string key(const labels& l);
   mutable std::mutex mu_;
   std::map<std::string, std::pair<std::string, std::string>> meta_;  // name -> type, help
   std::map<std::string, std::map<std::string, double>> series_;      // name -> labels -> v

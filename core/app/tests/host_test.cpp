@@ -66,9 +66,9 @@ struct fixture {
   }
 };
 
-const char* kTwoSources = R"(
-[plugins.primary]
-plugin = "binance"
+// Two binance instances, "primary" (with `primary_keys`) then "backup", serving BTC-USDT.
+std::string two_sources(const std::string& primary_keys = "") {
+  return "[plugins.primary]\nplugin = \"binance\"\n" + primary_keys + R"(
 [plugins.backup]
 plugin = "binance"
 [feeds.spot]
@@ -77,6 +77,7 @@ subjects = ["BTC-USDT"]
 every = "5s"
 sources = ["primary", "backup"]
 )";
+}
 
 }  // namespace
 
@@ -86,7 +87,7 @@ TEST(Host, FallsBackToNextSourceAndHonoursRetryAfter) {
   f.dir.cassette("cassettes/01-429.json", "/api/v3/ticker/24hr", kQuery, 429, {{"code", -1003}, {"msg", "Too much request weight used"}},
                  {{"Retry-After", "30"}});
   f.dir.cassette("cassettes/02-ok.json", "/api/v3/ticker/24hr", kQuery, 200, json::array({ticker("BTCUSDT", "84250.12")}));
-  f.start(kTwoSources);
+  f.start(two_sources());
   auto r = f.fetch("spot");
   ASSERT_TRUE(r.ok);
   ASSERT_EQ(r.records.size(), 1u);
@@ -256,19 +257,8 @@ TEST(Host, AnOpenCircuitFallsBackToTheNextSource) {
   fixture f;
   f.dir.cassette("cassettes/01.json", "/api/v3/ticker/24hr", kQuery, 500, "oops");   // primary, run 1
   f.dir.cassette("cassettes/02.json", "/api/v3/ticker/24hr", kQuery, 200, json::array({ticker("BTCUSDT", "3")}));
-  f.start(R"(
-[plugins.primary]
-plugin = "binance"
-retries = 0
-circuit = { failures = 1, cooldown = "1m" }
-[plugins.backup]
-plugin = "binance"
-[feeds.spot]
-kind = "price"
-subjects = ["BTC-USDT"]
-every = "5s"
-sources = ["primary", "backup"]
-)");
+  f.start(two_sources(R"(retries = 0
+circuit = { failures = 1, cooldown = "1m" })"));
   auto r = f.fetch("spot");
   ASSERT_TRUE(r.ok);
   EXPECT_EQ(json::parse(r.records[0])["source"], "backup");

@@ -54,8 +54,8 @@ std::string subjects_of(const sdk::feed_request& f) {
 
 class binance final : public sdk::plugin {
  public:
-  binance(std::string_view settings, sdk::host host)
-      : host_(host), overrides_(tributary::plugin_util::string_map(json::parse(settings.empty() ? "{}" : settings), "symbols")) {}
+  binance(std::string_view settings, sdk::host)
+      : overrides_(tributary::plugin_util::string_map(json::parse(settings.empty() ? "{}" : settings), "symbols")) {}
 
   sdk::result<std::string> map_subject(std::string_view kind, std::string_view subject) override {
     std::string instrument(subject);
@@ -216,7 +216,6 @@ class binance final : public sdk::plugin {
     out.record(r);
   }
 
-  sdk::host host_;
   std::map<std::string, std::string, std::less<>> overrides_;
 };
 

@@ -88,8 +88,8 @@ class cmc final : public sdk::plugin {
       long code = body["status"].value("error_code", 0L);
       if (code != 0 || resp.status != 200) throw classify(resp, code, pu::string_at(body["status"], "error_message"));
     }
-    if (auto f = pu::http_failure(resp, "cmc")) throw *f;
-    if (body.is_discarded()) body = pu::parse_json(resp, "cmc");
+    if (auto f = pu::http_failure(resp)) throw *f;
+    if (body.is_discarded()) body = pu::parse_json(resp);
     if (resp.status != 200) throw sdk::plugin_error(error_class::bad_request, "HTTP " + std::to_string(resp.status));
     const json& data = body.contains("data") ? body["data"] : json();
     if (!data.is_object()) throw sdk::plugin_error(error_class::bad_data, "answer has no data object");

@@ -110,8 +110,8 @@ class coingecko final : public sdk::plugin {
 
   void parse(const sdk::feed_request& feed, const sdk::http_request&, const sdk::http_response& resp,
              const sdk::output& out) override {
-    if (auto f = pu::http_failure(resp, "coingecko")) throw *f;
-    json body = pu::parse_json(resp, "coingecko");
+    if (auto f = pu::http_failure(resp)) throw *f;
+    json body = pu::parse_json(resp);
     // Errors: {"status": {"error_code": 10002, "error_message": "API Key Missing"}} or {"error": "..."}
     if (body.is_object() && body.contains("status") && body["status"].is_object() && body["status"].contains("error_code"))
       throw classify(resp.status, body["status"].value("error_code", 0), pu::string_at(body["status"], "error_message"));

@@ -62,8 +62,8 @@ class finnhub final : public sdk::plugin {
              const sdk::output& out) override {
     const auto* s = feed.by_canonical(req.tag);
     if (!s) throw sdk::plugin_error(error_class::internal, "answer for a subject not asked for");
-    if (auto f = pu::http_failure(resp, "finnhub")) throw *f;
-    json body = pu::parse_json(resp, "finnhub");
+    if (auto f = pu::http_failure(resp)) throw *f;
+    json body = pu::parse_json(resp);
     // Errors: {"error": "Invalid API key"} (401/403), also seen with other statuses.
     if (body.is_object() && body.contains("error")) {
       std::string what = "HTTP " + std::to_string(resp.status) + ": " + pu::string_at(body, "error");

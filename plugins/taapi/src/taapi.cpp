@@ -119,8 +119,8 @@ class taapi final : public sdk::plugin {
       int64_t pause = resp.retry_after_ms();
       throw sdk::plugin_error(sdk::error{error_class::rate_limited, "HTTP 429 (request limit)", {}, pause > 0 ? pause : 15000});
     }
-    if (auto f = pu::http_failure(resp, "taapi")) throw *f;
-    json body = pu::parse_json(resp, "taapi");
+    if (auto f = pu::http_failure(resp)) throw *f;
+    json body = pu::parse_json(resp);
     // Errors may come with any status, 200 included: {"error": "..."} or {"errors": ["..."]}.
     if (auto err = error_text(body); !err.empty()) throw classify(resp.status, err);
     if (resp.status != 200) throw classify(resp.status, "unexpected answer");

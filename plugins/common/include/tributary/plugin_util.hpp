@@ -58,9 +58,8 @@ inline std::optional<int64_t> seconds_ms(const json& v) {
 
 // What every provider's answer may be before its own error format is read: a 429 (JSON or a
 // CDN's HTML page) is a rate limit with Retry-After, 5xx and HTML pages are transient, 401 is auth.
-inline std::optional<sdk::plugin_error> http_failure(const sdk::http_response& r, const std::string& provider,
-                                                     int64_t default_pause_ms = 60000) {
-  (void)provider;  // the host prefixes every error with the instance name
+// Messages carry no provider name: the host prefixes every error with the instance name.
+inline std::optional<sdk::plugin_error> http_failure(const sdk::http_response& r, int64_t default_pause_ms = 60000) {
   std::string what = "HTTP " + std::to_string(r.status);
   if (r.status == 429) {
     int64_t pause = r.retry_after_ms();
@@ -75,10 +74,10 @@ inline std::optional<sdk::plugin_error> http_failure(const sdk::http_response& r
 }
 
 // The body as JSON, or a bad_data error saying so.
-inline json parse_json(const sdk::http_response& r, const std::string& provider) {
+inline json parse_json(const sdk::http_response& r) {
   json body = json::parse(r.body, nullptr, false);
   if (body.is_discarded())
-    throw sdk::plugin_error(sdk::error_class::bad_data, "HTTP " + std::to_string(r.status) + " body is not JSON (" + provider + ")");
+    throw sdk::plugin_error(sdk::error_class::bad_data, "HTTP " + std::to_string(r.status) + " body is not JSON");
   return body;
 }
 
