@@ -31,7 +31,7 @@ struct host::parts {
   std::shared_ptr<spdlog::logger> log;
   metrics m;
   record_cache cache;
-  fanout_hub hub;
+  std::unique_ptr<fanout_hub> hub;
   sequencer seq;
   std::unique_ptr<pipeline> out;
   std::unique_ptr<http_transport> http;
@@ -66,7 +66,8 @@ std::unique_ptr<host> host::create(config cfg, host_options opts, std::shared_pt
   p.secrets = std::move(secrets);
   p.log = std::move(log);
   p.out = std::make_unique<pipeline>(p.cache, p.seq, p.m);
-  p.out->add_sink(&p.hub);
+  p.hub = std::make_unique<fanout_hub>(history_options{cfg.server.history, cfg.server.history_age}, p.clock);
+  p.out->add_sink(p.hub.get());
   size_t errors_before = std::count_if(diags.begin(), diags.end(), [](auto& d) { return d.severity == diagnostic::level::error; });
   auto err = [&](source_pos where, std::string path, std::string msg) {
     diags.push_back({diagnostic::level::error, std::move(where), std::move(path), p.secrets->scrub(msg)});
@@ -276,6 +277,9 @@ unsigned short host::start() {
   so.max_message_bytes = cfg_.server.max_message_bytes;
   so.heartbeat = cfg_.server.heartbeat;
   so.queue_limit = cfg_.server.queue_limit;
+  so.queue_limit_bytes = cfg_.server.queue_limit_bytes;
+  so.slow_consumer = cfg_.server.slow_consumer == "close" ? slow_policy::close : slow_policy::conflate;
+  so.io_threads = cfg_.server.io_threads;
   server_hooks hooks;
   hooks.status_json = [this] { return status_json(); };
   hooks.metrics_text = [this] { return metrics_text(); };
@@ -283,7 +287,7 @@ unsigned short host::start() {
     if (p.cluster && !p.cluster->redis_up()) return std::make_pair(false, std::string("redis unreachable"));
     return std::make_pair(true, std::string(p.cluster ? "config loaded, redis reachable" : "config loaded"));
   };
-  p.srv = std::make_unique<server>(so, p.cache, p.hub, p.m, hooks, p.log);
+  p.srv = std::make_unique<server>(so, p.cache, *p.hub, p.m, hooks, p.log);
   unsigned short port = p.srv->start();
   std::vector<feed_runtime*> feeds;
   for (auto& f : p.feeds) feeds.push_back(f.get());

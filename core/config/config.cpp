@@ -282,8 +282,8 @@ class parser {
   }
 
   void read_server(const toml::table& t, config& cfg) {
-    check_keys(t, "server", {"listen", "ws_path", "max_connections", "max_message_bytes",
-                             "heartbeat", "queue_limit"});
+    check_keys(t, "server", {"listen", "ws_path", "max_connections", "max_message_bytes", "heartbeat", "queue_limit",
+                             "queue_limit_bytes", "slow_consumer", "io_threads", "history", "history_age"});
     auto& s = cfg.server;
     if (auto* n = t.get("listen"))
       if (auto v = str(*n, "server.listen")) {
@@ -309,16 +309,38 @@ class parser {
         if (v->empty() || v->front() != '/') error(pos(*n), "server.ws_path", "must start with '/'");
         else s.ws_path = *v;
       }
+    read_server_bounds(t, s);
+  }
+
+  void read_server_bounds(const toml::table& t, decltype(config::server)& s) {
     if (auto* n = t.get("max_connections"))
       if (auto v = integer(*n, "server.max_connections", 1, 1'000'000)) s.max_connections = *v;
     if (auto* n = t.get("max_message_bytes"))
       if (auto v = integer(*n, "server.max_message_bytes", 64, 64 << 20)) s.max_message_bytes = *v;
     if (auto* n = t.get("queue_limit"))
       if (auto v = integer(*n, "server.queue_limit", 1, 1'000'000)) s.queue_limit = *v;
+    if (auto* n = t.get("queue_limit_bytes"))
+      if (auto v = integer(*n, "server.queue_limit_bytes", 1024, 1LL << 30)) s.queue_limit_bytes = *v;
+    if (auto* n = t.get("io_threads"))
+      if (auto v = integer(*n, "server.io_threads", 0, 256)) s.io_threads = *v;
+    if (auto* n = t.get("history"))
+      if (auto v = integer(*n, "server.history", 0, 100'000)) s.history = *v;
+    if (auto* n = t.get("slow_consumer"))
+      if (auto v = str(*n, "server.slow_consumer")) {
+        if (*v != "conflate" && *v != "close")
+          error(pos(*n), "server.slow_consumer", "'" + *v + "' is not a policy (conflate, close)");
+        else
+          s.slow_consumer = *v;
+      }
     if (auto* n = t.get("heartbeat"))
       if (auto v = duration(*n, "server.heartbeat")) {
         if (v->count() < 100) error(pos(*n), "server.heartbeat", "must be at least 100ms");
         else s.heartbeat = *v;
+      }
+    if (auto* n = t.get("history_age"))
+      if (auto v = duration(*n, "server.history_age")) {
+        if (v->count() < 1) error(pos(*n), "server.history_age", "must be positive");
+        else s.history_age = *v;
       }
   }
 

@@ -79,7 +79,12 @@ struct config {
     size_t max_connections = 10000;
     size_t max_message_bytes = 65536;
     millis heartbeat{30000};
-    size_t queue_limit = 1024;  // messages queued per WebSocket session before it is dropped
+    size_t queue_limit = 1024;            // frames queued per WebSocket session (the byte bound usually comes first)
+    size_t queue_limit_bytes = 1 << 20;   // bytes queued per WebSocket session
+    std::string slow_consumer = "conflate";  // conflate | close
+    size_t io_threads = 0;                // 0 = one per CPU
+    size_t history = 256;                 // updates kept per topic for recovery
+    millis history_age{600000};
   } server;
   struct {
     std::string mode = "standalone";

@@ -1,23 +1,32 @@
 // HTTP API: /health, /ready, /api/v1/status, /api/v1/topics, /api/v1/latest/{topic}, /metrics,
 // and the upgrade to the WebSocket endpoint.
+#include <boost/beast/core/buffers_to_string.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/websocket/rfc6455.hpp>
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
+#include "server/io_shard.hpp"
 #include "server/server_state.hpp"
 #include "sink/cache.hpp"
 #include "sink/metrics.hpp"
+#include "wire/ws_frame.hpp"
 
 namespace tributary {
 namespace {
 
+namespace beast = boost::beast;
+namespace http = beast::http;
 using json = nlohmann::json;
 using response = http::response<http::string_body>;
 
+// Client bytes (paths, topics) may be any bytes: never let serialization throw on them.
+std::string dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
+
 std::string error_body(const std::string& code, const std::string& message) {
-  return json{{"error", {{"code", code}, {"message", message}}}}.dump();
+  return dump(json{{"error", {{"code", code}, {"message", message}}}});
 }
 
 std::string percent_decode(std::string_view s) {
@@ -36,8 +45,8 @@ std::string percent_decode(std::string_view s) {
 
 class http_session : public std::enable_shared_from_this<http_session> {
  public:
-  http_session(std::shared_ptr<server::state> st, tcp::socket&& socket)
-      : st_(std::move(st)), stream_(std::move(socket)), slot_(std::make_unique<connection_slot>(st_)) {}
+  http_session(server::state& st, io_shard& shard, tcp::socket&& socket)
+      : st_(st), shard_(shard), stream_(std::move(socket)), slot_(std::make_unique<connection_slot>(st)) {}
 
   void run() { do_read(); }
 
@@ -46,7 +55,8 @@ class http_session : public std::enable_shared_from_this<http_session> {
     parser_.emplace();
     parser_->body_limit(64 * 1024);
     parser_->header_limit(16 * 1024);
-    stream_.expires_after(std::chrono::seconds(30));
+    // Idle or trickling connections are cut: they must not hold a descriptor for long.
+    stream_.expires_after(st_.opts.request_timeout);
     http::async_read(stream_, buffer_, *parser_, [self = shared_from_this()](beast::error_code ec, size_t) {
       self->on_read(ec);
     });
@@ -60,23 +70,47 @@ class http_session : public std::enable_shared_from_this<http_session> {
       return;  // timeouts and resets: nothing to answer
     }
     auto req = parser_->release();
-    if (beast::websocket::is_upgrade(req)) {
-      std::string target(req.target());
-      if (target.substr(0, target.find('?')) != st_->opts.ws_path)
-        return send(make(http::status::not_found, error_body("not_found", "no WebSocket endpoint at " + target), false));
-      if (st_->connections.load() > st_->opts.max_connections)
-        return send(make(http::status::service_unavailable,
-                         error_body("too_many_connections", "the server is at max_connections"), false));
-      stream_.expires_never();
-      return start_ws_session(st_, std::move(stream_), std::move(req), std::move(slot_));
-    }
+    if (beast::websocket::is_upgrade(req)) return upgrade(req);
     send(route(req));
+  }
+
+  void upgrade(const http::request<http::string_body>& req) {
+    std::string target(req.target());
+    if (target.substr(0, target.find('?')) != st_.opts.ws_path)
+      return send(make(http::status::not_found, error_body("not_found", "no WebSocket endpoint at " + target), false));
+    if (req[http::field::sec_websocket_version] != "13") {
+      auto r = make(http::status::upgrade_required, error_body("bad_request", "only WebSocket version 13 is served"), false);
+      r.set(http::field::sec_websocket_version, "13");
+      return send(std::move(r));
+    }
+    auto key = req[http::field::sec_websocket_key];
+    if (!ws::valid_client_key(key))
+      return send(make(http::status::bad_request, error_body("bad_request", "missing or malformed Sec-WebSocket-Key"), false));
+    if (st_.ws_sessions.fetch_add(1) >= st_.opts.max_connections) {
+      st_.ws_sessions--;
+      return send(make(http::status::service_unavailable,
+                       error_body("too_many_connections", "the server is at max_connections"), false));
+    }
+    auto res = std::make_shared<http::response<http::empty_body>>(http::status::switching_protocols, 11);
+    res->set(http::field::server, "tributary/" + st_.opts.version);
+    res->set(http::field::upgrade, "websocket");
+    res->set(http::field::connection, "Upgrade");
+    res->set(http::field::sec_websocket_accept, ws::accept_key(key));
+    http::async_write(stream_, *res, [self = shared_from_this(), res](beast::error_code ec, size_t) {
+      if (ec) {
+        self->st_.ws_sessions--;
+        return;
+      }
+      self->stream_.expires_never();
+      auto early = beast::buffers_to_string(self->buffer_.data());  // frames sent right behind the request
+      start_ws_connection(self->shard_, self->stream_.release_socket(), std::move(early), std::move(self->slot_));
+    });
   }
 
   response make(http::status status, std::string body, bool keep_alive,
                 const char* type = "application/json") {
     response res{status, 11};
-    res.set(http::field::server, "tributary/" + st_->opts.version);
+    res.set(http::field::server, "tributary/" + st_.opts.version);
     res.set(http::field::content_type, type);
     res.set(http::field::cache_control, "no-store");
     res.keep_alive(keep_alive);
@@ -90,7 +124,7 @@ class http_session : public std::enable_shared_from_this<http_session> {
     std::string path = target.substr(0, target.find('?'));
     bool ka = req.keep_alive();
     auto count = [&](const char* route, response r) {
-      st_->m.add("tributary_http_requests_total", {{"route", route}, {"code", std::to_string(r.result_int())}});
+      st_.m.add("tributary_http_requests_total", {{"route", route}, {"code", std::to_string(r.result_int())}});
       return r;
     };
     if (req.method() != http::verb::get) {
@@ -98,26 +132,31 @@ class http_session : public std::enable_shared_from_this<http_session> {
       r.set(http::field::allow, "GET");
       return count("other", std::move(r));
     }
+    if (path == st_.opts.ws_path) {
+      auto r = make(http::status::upgrade_required, error_body("upgrade_required", "this is the WebSocket endpoint: send an upgrade request"), ka);
+      r.set(http::field::upgrade, "websocket");
+      return count("/ws", std::move(r));
+    }
     if (path == "/health") return count("/health", make(http::status::ok, R"({"status":"ok"})", ka));
     if (path == "/ready") {
-      auto [ok, reason] = st_->hooks.ready ? st_->hooks.ready() : std::make_pair(true, std::string());
+      auto [ok, reason] = st_.hooks.ready ? st_.hooks.ready() : std::make_pair(true, std::string());
       return count("/ready", make(ok ? http::status::ok : http::status::service_unavailable,
-                                  json{{"status", ok ? "ready" : "not_ready"}, {"reason", reason}}.dump(), ka));
+                                  dump(json{{"status", ok ? "ready" : "not_ready"}, {"reason", reason}}), ka));
     }
-    if (path == "/api/v1/status") return count("/api/v1/status", make(http::status::ok, st_->hooks.status_json(), ka));
+    if (path == "/api/v1/status") return count("/api/v1/status", make(http::status::ok, st_.hooks.status_json(), ka));
     if (path == "/metrics")
-      return count("/metrics", make(http::status::ok, st_->hooks.metrics_text(), ka, "text/plain; version=0.0.4; charset=utf-8"));
+      return count("/metrics", make(http::status::ok, st_.hooks.metrics_text(), ka, "text/plain; version=0.0.4; charset=utf-8"));
     if (path == "/api/v1/topics") {
       json topics = json::array();
-      for (auto& r : st_->cache.all())
+      for (auto& r : st_.cache.all())
         topics.push_back({{"topic", r->topic}, {"seq", r->rec.seq}, {"ts", r->rec.ts}, {"received", r->rec.received},
                           {"source", r->rec.source}, {"stale", r->rec.stale}});
-      return count("/api/v1/topics", make(http::status::ok, json{{"topics", topics}}.dump(), ka));
+      return count("/api/v1/topics", make(http::status::ok, dump(json{{"topics", topics}}), ka));
     }
     static const std::string latest = "/api/v1/latest/";
     if (path.rfind(latest, 0) == 0) {
       std::string topic = percent_decode(path.substr(latest.size()));
-      if (auto r = st_->cache.latest(topic)) return count("/api/v1/latest", make(http::status::ok, r->json, ka));
+      if (auto r = st_.cache.latest(topic)) return count("/api/v1/latest", make(http::status::ok, r->json, ka));
       return count("/api/v1/latest", make(http::status::not_found, error_body("not_found", "unknown topic '" + topic + "'"), ka));
     }
     return count("other", make(http::status::not_found, error_body("not_found", "no route for " + path), ka));
@@ -137,7 +176,8 @@ class http_session : public std::enable_shared_from_this<http_session> {
     stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
   }
 
-  std::shared_ptr<server::state> st_;
+  server::state& st_;
+  io_shard& shard_;
   beast::tcp_stream stream_;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
@@ -146,8 +186,8 @@ class http_session : public std::enable_shared_from_this<http_session> {
 
 }  // namespace
 
-void start_http_session(std::shared_ptr<server::state> st, tcp::socket socket) {
-  std::make_shared<http_session>(std::move(st), std::move(socket))->run();
+void start_http_session(server::state& st, io_shard& shard, tcp::socket socket) {
+  std::make_shared<http_session>(st, shard, std::move(socket))->run();
 }
 
 }  // namespace tributary

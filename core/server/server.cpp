@@ -1,32 +1,76 @@
 #include "server/server.hpp"
 
-#include <boost/asio/strand.hpp>
+#include <sched.h>
+
+#include <boost/asio/post.hpp>
 #include <spdlog/spdlog.h>
 
+#include "server/io_shard.hpp"
 #include "server/server_state.hpp"
+#include "sink/fanout_hub.hpp"
 #include "sink/metrics.hpp"
 
 namespace tributary {
 
-connection_slot::connection_slot(std::shared_ptr<server::state> s) : st(std::move(s)) {
-  st->connections++;
-  st->m.set("tributary_connections", {}, static_cast<double>(st->connections.load()));
-}
-
-connection_slot::~connection_slot() {
-  st->connections--;
-  st->m.set("tributary_connections", {}, static_cast<double>(st->connections.load()));
-}
-
 namespace {
 
-void do_accept(std::shared_ptr<server::state> st) {
-  st->acceptor->async_accept(net::make_strand(st->ioc), [st](beast::error_code ec, tcp::socket socket) {
-    if (ec == net::error::operation_aborted) return;
-    if (!ec) start_http_session(st, std::move(socket));
-    else st->log->debug("accept: {}", ec.message());
+size_t usable_cpus() {
+  cpu_set_t set;
+  if (sched_getaffinity(0, sizeof set, &set) == 0) return std::max(1, CPU_COUNT(&set));
+  return std::max(1u, std::thread::hardware_concurrency());
+}
+
+bool out_of_descriptors(const boost::system::error_code& ec) {
+  return ec == net::error::no_descriptors || ec == net::error::no_buffer_space || ec == net::error::no_memory ||
+         ec.value() == ENFILE;
+}
+
+void do_accept(server::state& st);
+
+// Out of file descriptors: say so once a second at most, and try again shortly instead of
+// spinning on an accept that fails at once.
+void pause_accepting(server::state& st, const boost::system::error_code& ec) {
+  static std::atomic<int64_t> last_warned{0};
+  int64_t now = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now().time_since_epoch()).count();
+  if (last_warned.exchange(now) != now)
+    st.log->warn("accept: {} ({} connections open); pausing new connections for 100 ms", ec.message(), st.connections.load());
+  st.accept_pause->expires_after(std::chrono::milliseconds(100));
+  st.accept_pause->async_wait([&st](boost::system::error_code e) {
+    if (!e && !st.stopping) do_accept(st);
+  });
+}
+
+void do_accept(server::state& st) {
+  auto& shard = *st.shards[st.next_shard++ % st.shards.size()];
+  st.acceptor->async_accept(shard.ioc(), [&st, &shard](boost::system::error_code ec, tcp::socket socket) {
+    if (ec == net::error::operation_aborted || st.stopping) return;
+    if (out_of_descriptors(ec)) return pause_accepting(st, ec);
+    if (ec) st.log->debug("accept: {}", ec.message());
+    else net::post(shard.ioc(), [&st, &shard, s = std::move(socket)]() mutable { start_http_session(st, shard, std::move(s)); });
     do_accept(st);
   });
+}
+
+void collect(server::state& st, std::vector<metrics::sample>& out) {
+  uint64_t sent[static_cast<size_t>(frame_type::count_)]{}, drops[static_cast<size_t>(drop_reason::count_)]{};
+  uint64_t conflated = 0, depth = 0, sessions = 0;
+  for (auto& s : st.shards) {
+    auto& c = s->counters();
+    for (size_t i = 0; i < std::size(sent); ++i) sent[i] += c.sent[i].load(std::memory_order_relaxed);
+    for (size_t i = 0; i < std::size(drops); ++i) drops[i] += c.drops[i].load(std::memory_order_relaxed);
+    conflated += c.conflated.load(std::memory_order_relaxed);
+    depth = std::max(depth, c.queue_depth_max.load(std::memory_order_relaxed));
+    sessions += c.sessions.load(std::memory_order_relaxed);
+  }
+  for (size_t i = 0; i < std::size(sent); ++i)
+    if (sent[i]) out.push_back({"tributary_ws_messages_sent_total", {{"type", name_of(static_cast<frame_type>(i))}}, double(sent[i])});
+  for (size_t i = 0; i < std::size(drops); ++i)
+    if (drops[i]) out.push_back({"tributary_ws_drops_total", {{"reason", name_of(static_cast<drop_reason>(i))}}, double(drops[i])});
+  out.push_back({"tributary_ws_conflated_total", {}, double(conflated)});
+  out.push_back({"tributary_ws_queue_depth_max", {}, double(depth)});
+  out.push_back({"tributary_ws_sessions", {}, double(sessions)});
+  out.push_back({"tributary_connections", {}, double(st.connections.load())});
+  out.push_back({"tributary_io_threads", {}, double(st.shards.size())});
 }
 
 }  // namespace
@@ -38,7 +82,9 @@ server::server(server_options opts, record_cache& cache, fanout_hub& hub, metric
   m.describe("tributary_ws_sessions", "gauge", "Open WebSocket sessions");
   m.describe("tributary_ws_messages_sent_total", "counter", "WebSocket messages sent, by type");
   m.describe("tributary_ws_drops_total", "counter", "WebSocket sessions dropped, by reason");
-  m.describe("tributary_ws_queue_depth_max", "gauge", "Deepest WebSocket send queue seen");
+  m.describe("tributary_ws_conflated_total", "counter", "Updates replaced by a newer one of their topic before a slow client got them");
+  m.describe("tributary_ws_queue_depth_max", "gauge", "Deepest WebSocket send queue seen, in frames");
+  m.describe("tributary_io_threads", "gauge", "Server I/O threads");
   m.describe("tributary_http_requests_total", "counter", "HTTP API requests by route and status");
 }
 
@@ -46,29 +92,47 @@ server::~server() { stop(); }
 
 unsigned short server::start() {
   auto& st = *state_;
+  size_t n = st.opts.io_threads ? st.opts.io_threads : usable_cpus();
+  for (size_t i = 0; i < n; ++i) st.shards.push_back(std::make_unique<io_shard>(st, i));
   auto addr = net::ip::make_address(st.opts.address == "localhost" ? "127.0.0.1" : st.opts.address);
   tcp::endpoint ep(addr, st.opts.port);
-  st.acceptor = std::make_unique<tcp::acceptor>(net::make_strand(st.ioc));
+  st.acceptor = std::make_unique<tcp::acceptor>(st.shards[0]->ioc());
+  st.accept_pause = std::make_unique<net::steady_timer>(st.shards[0]->ioc());
   st.acceptor->open(ep.protocol());
   st.acceptor->set_option(net::socket_base::reuse_address(true));
   st.acceptor->bind(ep);
   st.acceptor->listen(net::socket_base::max_listen_connections);
   unsigned short port = st.acceptor->local_endpoint().port();
-  do_accept(state_);
-  st.thread = std::thread([s = state_] { s->ioc.run(); });
-  st.log->info("listening on {}:{} (WebSocket at {})", st.opts.address, port, st.opts.ws_path);
+  st.collector = st.m.add_collector([&st](std::vector<metrics::sample>& out) { collect(st, out); });
+  for (auto& s : st.shards) st.hub.attach(s.get());
+  do_accept(st);
+  for (auto& s : st.shards) s->start();
+  st.log->info("listening on {}:{} (WebSocket at {}, {} I/O thread{})", st.opts.address, port, st.opts.ws_path, n,
+               n == 1 ? "" : "s");
   return port;
 }
 
 void server::stop() {
   auto& st = *state_;
-  if (!st.thread.joinable()) return;
-  net::post(st.ioc, [s = state_] {
-    beast::error_code ec;
-    if (s->acceptor) s->acceptor->close(ec);
+  if (st.shards.empty() || st.stopping.exchange(true)) return;
+  for (auto& s : st.shards) st.hub.detach(s.get());
+  net::post(st.shards[0]->ioc(), [&st] {
+    boost::system::error_code ec;
+    st.acceptor->close(ec);
+    st.accept_pause->cancel();
   });
-  st.ioc.stop();
-  st.thread.join();
+  for (auto& s : st.shards)
+    net::post(s->ioc(), [sh = s.get()] { sh->close_all(ws::close_code::going_away, "server shutting down"); });
+  // Give clients a moment to take their 1001 and answer it; then stop regardless.
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+  auto live = [&] {
+    size_t n = 0;
+    for (auto& s : st.shards) n += s->live_sessions();
+    return n;
+  };
+  while (live() > 0 && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  for (auto& s : st.shards) s->join();
+  st.m.remove_collector(st.collector);
 }
 
 }  // namespace tributary

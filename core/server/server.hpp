@@ -1,11 +1,16 @@
 #pragma once
-// One Beast server per instance: the HTTP API and the WebSocket endpoint on one port
-// (shared design PROTOCOL.md). No Boost type appears here; the parts live in server/*.cpp.
+// One server per instance: the HTTP API and the WebSocket endpoint on one port (PROTOCOL.md).
+// No Boost type appears here; the parts live in server/*.cpp.
+//
+// Threads: `io_threads` I/O threads, each with its own event loop, its share of the
+// connections and its own subscription index. A published record reaches each I/O thread
+// once (fanout_hub), and each thread delivers it to its own interested sessions.
 #include <functional>
 #include <memory>
 #include <string>
 #include <utility>
 
+#include "server/send_queue.hpp"
 #include "util/duration.hpp"
 
 namespace spdlog { class logger; }
@@ -20,10 +25,14 @@ struct server_options {
   std::string address = "127.0.0.1";
   unsigned short port = 8081;  // 0 = any free port
   std::string ws_path = "/ws";
-  size_t max_connections = 10000;
-  size_t max_message_bytes = 65536;
+  size_t max_connections = 10000;    // WebSocket sessions
+  size_t max_message_bytes = 65536;  // largest client message
   millis heartbeat{30000};
-  size_t queue_limit = 1024;
+  size_t io_threads = 0;  // 0 = one per CPU this process may run on
+  size_t queue_limit_bytes = 1 << 20;
+  size_t queue_limit = 1024;  // frames; the byte bound usually comes first
+  slow_policy slow_consumer = slow_policy::conflate;
+  millis request_timeout{10000};  // to complete an HTTP request (or the upgrade)
   std::string version = "0.1.0";
 };
 
@@ -38,8 +47,9 @@ class server {
   server(server_options opts, record_cache& cache, fanout_hub& hub, metrics& m, server_hooks hooks,
          std::shared_ptr<spdlog::logger> log);
   ~server();
-  // Binds and starts serving on its own I/O thread; returns the bound port. Throws on bind failure.
+  // Binds and starts the I/O threads; returns the bound port. Throws on bind failure.
   unsigned short start();
+  // Sends close 1001 to every WebSocket client, waits briefly for them, then stops.
   void stop();
 
   struct state;

@@ -1,23 +1,21 @@
 #pragma once
-// Internal to server/: what every session shares. Includes Asio; never include from outside.
+// Internal to server/: what every connection shares. Includes Asio; never include from outside.
 #include <atomic>
 #include <memory>
-#include <thread>
+#include <vector>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
-#include <boost/beast/core/tcp_stream.hpp>
-#include <boost/beast/http/message.hpp>
-#include <boost/beast/http/string_body.hpp>
+#include <boost/asio/steady_timer.hpp>
 
 #include "server/server.hpp"
 
 namespace tributary {
 
 namespace net = boost::asio;
-namespace beast = boost::beast;
-namespace http = beast::http;
 using tcp = net::ip::tcp;
+
+class io_shard;
 
 struct server::state {
   server_options opts;
@@ -26,27 +24,31 @@ struct server::state {
   metrics& m;
   server_hooks hooks;
   std::shared_ptr<spdlog::logger> log;
-  net::io_context ioc{1};
-  std::unique_ptr<tcp::acceptor> acceptor;
-  std::thread thread;
-  std::atomic<size_t> connections{0};
+  std::vector<std::unique_ptr<io_shard>> shards;
+  std::unique_ptr<tcp::acceptor> acceptor;  // runs on shards[0]
+  std::unique_ptr<net::steady_timer> accept_pause;
+  std::atomic<size_t> connections{0};  // open TCP connections
+  std::atomic<size_t> ws_sessions{0};  // WebSocket sessions: what max_connections bounds
   std::atomic<uint64_t> next_session{1};
+  std::atomic<size_t> next_shard{0};
+  std::atomic<bool> stopping{false};
+  int collector = -1;
 
   state(server_options o, record_cache& c, fanout_hub& h, metrics& mm, server_hooks hk, std::shared_ptr<spdlog::logger> l)
       : opts(std::move(o)), cache(c), hub(h), m(mm), hooks(std::move(hk)), log(std::move(l)) {}
 };
 
-// Counts a connection for as long as it lives.
+// Counts a TCP connection for as long as it lives (the tributary_connections gauge).
 struct connection_slot {
-  std::shared_ptr<server::state> st;
-  explicit connection_slot(std::shared_ptr<server::state> s);
-  ~connection_slot();
+  server::state& st;
+  explicit connection_slot(server::state& s) : st(s) { st.connections++; }
+  ~connection_slot() { st.connections--; }
   connection_slot(const connection_slot&) = delete;
   connection_slot& operator=(const connection_slot&) = delete;
 };
 
-void start_http_session(std::shared_ptr<server::state> st, tcp::socket socket);
-void start_ws_session(std::shared_ptr<server::state> st, beast::tcp_stream stream,
-                      http::request<http::string_body> req, std::unique_ptr<connection_slot> slot);
+void start_http_session(server::state& st, io_shard& shard, tcp::socket socket);
+// After the 101 answer: `early` holds bytes the client sent right behind its upgrade request.
+void start_ws_connection(io_shard& shard, tcp::socket socket, std::string early, std::unique_ptr<connection_slot> slot);
 
 }  // namespace tributary

@@ -1,31 +1,39 @@
 #pragma once
 #include <memory>
 #include <mutex>
-#include <string>
 #include <vector>
 
 #include "sink/published.hpp"
+#include "sink/topic_history.hpp"
 
 namespace tributary {
 
-// A WebSocket session as the hub sees it. deliver() must not block: it queues.
-class subscriber {
+// The consumer side of the hub: a server I/O thread. push() must not block or wait on
+// clients; it queues and wakes the thread.
+class record_inbox {
  public:
-  virtual ~subscriber() = default;
-  virtual void deliver(const std::shared_ptr<const published_record>& r) = 0;
+  virtual ~record_inbox() = default;
+  virtual void push(const std::shared_ptr<const published_record>& r) = 0;
 };
 
-// Hands every published record to every live subscriber. The subscriber list is copied under
-// the lock and delivery happens after it is released, so a slow session never blocks publish.
+// Hands every published record once to each attached inbox, in the order accept() is called
+// (the pipeline calls it in seq order, under its lock), and keeps the history for recovery.
+// Per record the cost is one history insert and one queue push per I/O thread, whatever the
+// number of sessions: finding the interested sessions is each I/O thread's own work.
 class fanout_hub final : public record_sink {
  public:
-  void join(std::weak_ptr<subscriber> s);
+  explicit fanout_hub(history_options h = {}, const clock_source* clock = nullptr);
+  ~fanout_hub() override;
+  void attach(record_inbox* in);
+  void detach(record_inbox* in);
   void accept(const std::shared_ptr<const published_record>& r) override;
-  size_t size() const;
+  const topic_history& history() const { return *history_; }
 
  private:
-  mutable std::mutex mu_;
-  std::vector<std::weak_ptr<subscriber>> subs_;
+  std::unique_ptr<clock_source> own_clock_;
+  std::unique_ptr<topic_history> history_;
+  std::mutex mu_;  // guards inboxes_ against attach/detach; uncontended on the publish path
+  std::vector<record_inbox*> inboxes_;
 };
 
 }  // namespace tributary

@@ -37,19 +37,41 @@ void metrics::set(const std::string& name, const labels& l, double v) {
   series_[name][key(l)] = v;
 }
 
+int metrics::add_collector(collector c) {
+  std::lock_guard lk(mu_);
+  collectors_[next_collector_] = std::move(c);
+  return next_collector_++;
+}
+
+void metrics::remove_collector(int id) {
+  std::lock_guard lk(mu_);
+  collectors_.erase(id);
+}
+
+// The series with every collector's samples added in. Called with mu_ held.
+std::map<std::string, std::map<std::string, double>> metrics::snapshot() const {
+  auto all = series_;
+  std::vector<sample> samples;
+  for (const auto& [_, c] : collectors_) c(samples);
+  for (const auto& s : samples) all[s.name][key(s.l)] += s.v;
+  return all;
+}
+
 double metrics::value(const std::string& name, const labels& l) const {
   std::lock_guard lk(mu_);
-  auto it = series_.find(name);
-  if (it == series_.end()) return 0;
+  auto all = snapshot();
+  auto it = all.find(name);
+  if (it == all.end()) return 0;
   auto s = it->second.find(key(l));
   return s == it->second.end() ? 0 : s->second;
 }
 
 std::string metrics::render() const {
   std::lock_guard lk(mu_);
+  auto all = snapshot();
   std::ostringstream o;
   o.precision(17);
-  for (const auto& [name, series] : series_) {
+  for (const auto& [name, series] : all) {
     auto m = meta_.find(name);
     if (m != meta_.end()) {
       o << "# HELP " << name << ' ' << m->second.second << '\n';

@@ -1,6 +1,9 @@
 #pragma once
 // Counters and gauges rendered in the Prometheus text format. Thread-safe; cheap enough for
-// the per-record path (one mutex, one map look-up).
+// the per-record path (one mutex, one map look-up). Hot paths (per session, per message) keep
+// their own per-thread counters instead and register a collector, which is called, and its
+// samples added in, only when the metrics are read.
+#include <functional>
 #include <map>
 #include <mutex>
 #include <string>
@@ -12,6 +15,15 @@ namespace tributary {
 class metrics {
  public:
   using labels = std::vector<std::pair<std::string, std::string>>;
+  struct sample {
+    std::string name;
+    labels l;
+    double v;
+  };
+  using collector = std::function<void(std::vector<sample>&)>;
+  // Returns an id for remove_collector; a collector must be removed before what it reads dies.
+  int add_collector(collector c);
+  void remove_collector(int id);
   void describe(const std::string& name, const std::string& type, const std::string& help);
   void add(const std::string& name, const labels& l = {}, double v = 1);
   void set(const std::string& name, const labels& l, double v);
@@ -20,9 +32,12 @@ class metrics {
 
  private:
   static std::string key(const labels& l);
+  std::map<std::string, std::map<std::string, double>> snapshot() const;
   mutable std::mutex mu_;
   std::map<std::string, std::pair<std::string, std::string>> meta_;  // name -> type, help
   std::map<std::string, std::map<std::string, double>> series_;      // name -> labels -> v
+  std::map<int, collector> collectors_;
+  int next_collector_ = 0;
 };
 
 }  // namespace tributary

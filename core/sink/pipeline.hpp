@@ -1,6 +1,7 @@
 #pragma once
 #include <memory>
 #include <optional>
+#include <unordered_map>
 #include <vector>
 
 #include "record/record.hpp"
@@ -29,11 +30,15 @@ class pipeline {
   bool has(const std::string& topic) const;
 
  private:
+  std::shared_ptr<const published_record> publish_locked(record r);
+  uint32_t topic_id(const std::string& topic);
+
   record_cache& cache_;
   sequencer& seq_;
   metrics& metrics_;
   std::vector<std::pair<record_sink*, bool>> sinks_;
-  std::mutex mu_;  // keeps seq order equal to delivery order
+  std::mutex mu_;  // keeps seq order equal to delivery order; covers numbering, cache and hand-off
+  std::unordered_map<std::string, uint32_t> ids_;
 };
 
 }  // namespace tributary

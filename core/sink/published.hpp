@@ -1,4 +1,5 @@
 #pragma once
+#include <cstdint>
 #include <memory>
 #include <string>
 
@@ -10,10 +11,15 @@ namespace tributary {
 struct published_record {
   record rec;
   std::string topic;
-  std::string json;                                 // the tributary.v1 object
-  std::shared_ptr<const std::string> update_frame;  // {"type":"update",...} for WebSocket
-  std::string snapshot_frame() const;               // {"type":"snapshot",...}
-  static std::shared_ptr<const published_record> make(record r);
+  uint32_t topic_id = 0;  // dense per-process id of `topic`, given by the pipeline
+  std::string json;       // the tributary.v1 object
+  // The complete WebSocket text frame of {"type":"update",...}: server frames are unmasked,
+  // so one encoding serves every session.
+  std::shared_ptr<const std::string> ws_update;
+  std::string ws_snapshot() const;  // the frame of {"type":"snapshot",...}
+  // Approximate memory held, for the history's byte bound.
+  size_t footprint() const { return sizeof(*this) + 2 * json.size() + ws_update->size(); }
+  static std::shared_ptr<const published_record> make(record r, uint32_t topic_id = 0);
 };
 
 class record_sink {

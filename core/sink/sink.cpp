@@ -1,5 +1,8 @@
 #include <algorithm>
 
+#include "util/clock.hpp"
+#include "wire/ws_frame.hpp"
+
 #include "sink/cache.hpp"
 #include "sink/fanout_hub.hpp"
 #include "sink/metrics.hpp"
@@ -7,17 +10,24 @@
 
 namespace tributary {
 
-std::string published_record::snapshot_frame() const {
-  return R"({"type":"snapshot","topic":)" + nlohmann::json(topic).dump() + R"(,"record":)" + json + "}";
+namespace {
+std::string message_text(const char* type, const std::string& topic, const std::string& record_json) {
+  return std::string(R"({"type":")") + type + R"(","topic":)" +
+         nlohmann::json(topic).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + R"(,"record":)" +
+         record_json + "}";
+}
+}  // namespace
+
+std::string published_record::ws_snapshot() const {
+  return ws::make_frame(ws::opcode::text, message_text("snapshot", topic, json));
 }
 
-std::shared_ptr<const published_record> published_record::make(record r) {
+std::shared_ptr<const published_record> published_record::make(record r, uint32_t topic_id) {
   auto p = std::make_shared<published_record>();
   p->topic = r.topic();
-  p->json = r.to_json().dump();
-  p->update_frame = std::make_shared<const std::string>(R"({"type":"update","topic":)" +
-                                                        nlohmann::json(p->topic).dump() +
-                                                        R"(,"record":)" + p->json + "}");
+  p->topic_id = topic_id;
+  p->json = r.to_json().dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  p->ws_update = std::make_shared<const std::string>(ws::make_frame(ws::opcode::text, message_text("update", p->topic, p->json)));
   p->rec = std::move(r);
   return p;
 }
@@ -71,37 +81,48 @@ size_t record_cache::size() const {
 
 // ---- hub
 
-void fanout_hub::join(std::weak_ptr<subscriber> s) {
+fanout_hub::fanout_hub(history_options h, const clock_source* clock) {
+  if (!clock) {
+    own_clock_ = std::make_unique<system_clock_source>();
+    clock = own_clock_.get();
+  }
+  history_ = std::make_unique<topic_history>(h, *clock);
+}
+
+fanout_hub::~fanout_hub() = default;
+
+void fanout_hub::attach(record_inbox* in) {
   std::lock_guard lk(mu_);
-  subs_.push_back(std::move(s));
+  inboxes_.push_back(in);
+}
+
+void fanout_hub::detach(record_inbox* in) {
+  std::lock_guard lk(mu_);
+  std::erase(inboxes_, in);
 }
 
 void fanout_hub::accept(const std::shared_ptr<const published_record>& r) {
-  std::vector<std::shared_ptr<subscriber>> live;
-  {
-    std::lock_guard lk(mu_);
-    live.reserve(subs_.size());
-    std::erase_if(subs_, [&](const std::weak_ptr<subscriber>& w) {
-      auto s = w.lock();
-      if (!s) return true;  // that session is gone
-      live.push_back(std::move(s));
-      return false;
-    });
-  }
-  for (const auto& s : live) s->deliver(r);
-}
-
-size_t fanout_hub::size() const {
+  history_->add(r);
   std::lock_guard lk(mu_);
-  return subs_.size();
+  for (auto* in : inboxes_) in->push(r);
 }
 
 // ---- pipeline
 
+uint32_t pipeline::topic_id(const std::string& topic) {
+  auto [it, added] = ids_.try_emplace(topic, static_cast<uint32_t>(ids_.size()));
+  return it->second;
+}
+
 std::shared_ptr<const published_record> pipeline::publish(record r) {
   std::lock_guard lk(mu_);
-  r.seq = seq_.next(r.topic());
-  auto p = published_record::make(std::move(r));
+  return publish_locked(std::move(r));
+}
+
+std::shared_ptr<const published_record> pipeline::publish_locked(record r) {
+  auto topic = r.topic();
+  r.seq = seq_.next(topic);
+  auto p = published_record::make(std::move(r), topic_id(topic));
   cache_.accept(p);
   for (auto& [s, _] : sinks_) s->accept(p);
   metrics_.add("tributary_records_total", {{"kind", p->rec.kind}, {"source", p->rec.source}});
@@ -114,7 +135,7 @@ bool pipeline::ingest(record r) {
   auto topic = r.topic();
   if (r.seq <= seq_.current(topic)) return false;
   seq_.seed(topic, r.seq);
-  auto p = published_record::make(std::move(r));
+  auto p = published_record::make(std::move(r), topic_id(topic));
   cache_.accept(p);
   for (auto& [s, on_ingest] : sinks_)
     if (on_ingest) s->accept(p);
@@ -124,11 +145,14 @@ bool pipeline::ingest(record r) {
 bool pipeline::has(const std::string& topic) const { return cache_.latest(topic) != nullptr; }
 
 std::shared_ptr<const published_record> pipeline::mark_stale(const std::string& topic) {
+  // Read and re-announce under one lock, so a fresh record cannot slip in between and be
+  // overtaken by a stale copy of its predecessor.
+  std::lock_guard lk(mu_);
   auto cur = cache_.latest(topic);
   if (!cur || cur->rec.stale) return nullptr;
   record r = cur->rec;
   r.stale = true;
-  return publish(std::move(r));
+  return publish_locked(std::move(r));
 }
 
 }  // namespace tributary

@@ -171,9 +171,10 @@ TEST(ServerWs, OversizedFramesAreClosedWith1009) {
   EXPECT_EQ(c.read_until_close(), 1009);
 }
 
-TEST(ServerWs, ASlowClientIsDroppedWithoutHoldingUpOthers) {
+TEST(ServerWs, UnderTheClosePolicyASlowClientIsDroppedWithoutHoldingUpOthers) {
   server_options o;
-  o.queue_limit = 8;
+  o.queue_limit_bytes = 1 << 20;
+  o.slow_consumer = slow_policy::close;
   running_server s(o);
   ws_client slow(s.port), fast(s.port);
   slow.read();

@@ -1,0 +1,108 @@
+#include "server/io_shard.hpp"
+
+#include <boost/asio/post.hpp>
+
+#include "server/ws_connection.hpp"
+
+namespace tributary {
+
+namespace {
+// A batch longer than this means the thread is behind the publish rate: it then delivers only
+// the newest record per topic of the batch (clients see seq jump forward, as for a slow reader)
+// instead of falling further behind.
+constexpr size_t kConflateBatch = 16384;
+}  // namespace
+
+const char* name_of(drop_reason r) {
+  static constexpr const char* names[] = {"slow_consumer", "too_big", "binary", "protocol_error", "invalid_payload", "heartbeat"};
+  return names[static_cast<size_t>(r)];
+}
+
+io_shard::io_shard(server::state& s, size_t index)
+    : st(s), index_no_(index), rng_(std::random_device{}()), sweep_timer_(ioc_) {}
+
+io_shard::~io_shard() { join(); }
+
+int64_t io_shard::now_ms() const {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+void io_shard::start() {
+  arm_sweep();
+  thread_ = std::thread([this] {
+    auto work = net::make_work_guard(ioc_);
+    ioc_.run();
+  });
+}
+
+void io_shard::join() {
+  if (!thread_.joinable()) return;
+  ioc_.stop();
+  thread_.join();
+}
+
+void io_shard::push(const std::shared_ptr<const published_record>& r) {
+  bool wake;
+  {
+    std::lock_guard lk(inbox_mu_);
+    wake = inbox_.empty();
+    inbox_.push_back(r);
+  }
+  if (wake) net::post(ioc_, [this] { drain(); });
+}
+
+void io_shard::drain() {
+  {
+    std::lock_guard lk(inbox_mu_);
+    batch_.swap(inbox_);
+  }
+  if (batch_.size() > kConflateBatch) conflate_batch();
+  for (const auto& r : batch_)
+    if (r) deliver(r);
+  batch_.clear();
+  // One flush per session per batch: its frames of the whole batch go out in one write.
+  for (size_t i = 0; i < dirty_.size(); ++i) dirty_[i]->flush();
+  dirty_.clear();
+}
+
+void io_shard::deliver(const std::shared_ptr<const published_record>& r) {
+  ++stamp_;
+  index_.for_each_match(r->topic, [&](ws_connection* c) { c->offer(r, stamp_); });
+}
+
+void io_shard::conflate_batch() {
+  newest_.clear();
+  for (size_t i = 0; i < batch_.size(); ++i) newest_[batch_[i]->topic_id] = i;
+  for (size_t i = 0; i < batch_.size(); ++i)
+    if (newest_[batch_[i]->topic_id] != i) {
+      batch_[i].reset();
+      counters_.bump(counters_.conflated);
+    }
+}
+
+void io_shard::add(std::shared_ptr<ws_connection> c) {
+  live_++;
+  sessions_.push_back(std::move(c));
+}
+
+void io_shard::close_all(ws::close_code code, std::string_view reason) {
+  for (auto& s : sessions_) s->close_with(code, reason);
+}
+
+void io_shard::arm_sweep() {
+  auto period = std::clamp<int64_t>(st.opts.heartbeat.count() / 8, 5, 1000);
+  sweep_timer_.expires_after(std::chrono::milliseconds(period));
+  sweep_timer_.async_wait([this](boost::system::error_code ec) {
+    if (ec) return;
+    sweep();
+    arm_sweep();
+  });
+}
+
+void io_shard::sweep() {
+  int64_t now = now_ms();
+  for (size_t i = 0; i < sessions_.size(); ++i) sessions_[i]->heartbeat(now);
+  std::erase_if(sessions_, [](const auto& s) { return s->finished(); });
+}
+
+}  // namespace tributary

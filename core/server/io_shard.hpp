@@ -1,0 +1,94 @@
+#pragma once
+// Internal to server/: one I/O thread with its event loop, its sessions and their
+// subscription index. Everything here runs on that thread except push() (any thread) and the
+// counters (read at scrape time). Includes Asio; never include from outside server/.
+#include <array>
+#include <atomic>
+#include <memory>
+#include <mutex>
+#include <random>
+#include <span>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "server/server_state.hpp"
+#include "server/subscription_index.hpp"
+#include "sink/fanout_hub.hpp"
+#include "wire/ws_frame.hpp"
+
+namespace tributary {
+
+class ws_connection;
+
+enum class drop_reason : uint8_t { slow_consumer, too_big, binary, protocol_error, invalid_payload, heartbeat, count_ };
+const char* name_of(drop_reason r);
+
+// Written by the shard's thread only (a plain load and store, no locked instruction), read
+// when /metrics is scraped.
+struct shard_counters {
+  std::array<std::atomic<uint64_t>, static_cast<size_t>(frame_type::count_)> sent{};
+  std::array<std::atomic<uint64_t>, static_cast<size_t>(drop_reason::count_)> drops{};
+  std::atomic<uint64_t> conflated{0};
+  std::atomic<uint64_t> queue_depth_max{0};
+  std::atomic<uint64_t> sessions{0};
+  static void bump(std::atomic<uint64_t>& a, uint64_t n = 1) {
+    a.store(a.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+  }
+  void sent_one(frame_type t) { bump(sent[static_cast<size_t>(t)]); }
+  void dropped(drop_reason r) { bump(drops[static_cast<size_t>(r)]); }
+  void depth(uint64_t d) {
+    if (d > queue_depth_max.load(std::memory_order_relaxed)) queue_depth_max.store(d, std::memory_order_relaxed);
+  }
+};
+
+class io_shard final : public record_inbox {
+ public:
+  io_shard(server::state& st, size_t index);
+  ~io_shard() override;
+  net::io_context& ioc() { return ioc_; }
+  void start();
+  void join();
+
+  // From the publishing thread: queue the record and wake this thread.
+  void push(const std::shared_ptr<const published_record>& r) override;
+
+  void add(std::shared_ptr<ws_connection> c);
+  void mark_dirty(ws_connection* c) { dirty_.push_back(c); }
+  // Sends close `code` to every session (shutdown).
+  void close_all(ws::close_code code, std::string_view reason);
+  size_t live_sessions() const { return live_.load(); }
+  void session_finished() { live_--; }
+
+  subscription_index& index() { return index_; }
+  shard_counters& counters() { return counters_; }
+  std::span<char> read_buffer() { return read_buf_; }
+  uint64_t random64() { return rng_(); }
+  int64_t now_ms() const;  // steady clock
+  server::state& st;
+
+ private:
+  void drain();
+  void deliver(const std::shared_ptr<const published_record>& r);
+  void conflate_batch();
+  void arm_sweep();
+  void sweep();
+
+  net::io_context ioc_{1};  // first member: destroyed last, after the sessions its handlers hold
+  std::thread thread_;
+  size_t index_no_;
+  std::mutex inbox_mu_;
+  std::vector<std::shared_ptr<const published_record>> inbox_, batch_;
+  std::unordered_map<uint32_t, size_t> newest_;  // conflate_batch's scratch
+  uint64_t stamp_ = 0;
+  subscription_index index_;
+  std::vector<std::shared_ptr<ws_connection>> sessions_;
+  std::vector<ws_connection*> dirty_;
+  std::atomic<size_t> live_{0};
+  shard_counters counters_;
+  std::vector<char> read_buf_ = std::vector<char>(64 * 1024);
+  std::mt19937_64 rng_;
+  net::steady_timer sweep_timer_;
+};
+
+}  // namespace tributary

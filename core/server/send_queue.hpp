@@ -1,0 +1,95 @@
+#pragma once
+// A session's outgoing frames, bounded in bytes. Frames are shared, pre-encoded WebSocket
+// frames; a session only holds references. Over the bound, an update either conflates (only
+// the newest pending update per topic is kept) or is refused, so the caller can close the
+// session. Frames sent in answer to the client (replies, snapshots, recovery) are never
+// refused: they are bounded by what the client asked for, not by the publish rate.
+// Not thread-safe: a session's queue lives on its I/O thread.
+#include <sys/uio.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace tributary {
+
+enum class frame_type : uint8_t { hello, subscribed, unsubscribed, snapshot, update, pong, error, ping, close, count_ };
+const char* name_of(frame_type t);
+
+enum class slow_policy : uint8_t { conflate, close };
+
+constexpr uint32_t no_topic = UINT32_MAX;
+
+struct out_frame {
+  std::shared_ptr<const std::string> bytes;
+  uint32_t topic = no_topic;  // the topic an update or snapshot belongs to
+  frame_type type = frame_type::update;
+};
+
+class send_queue {
+ public:
+  enum class result { queued, conflated, refused };
+
+  send_queue(size_t limit_bytes, slow_policy policy) : limit_(limit_bytes), policy_(policy) {}
+  // A live update: subject to the bound.
+  result push_update(out_frame f) { return push(std::move(f), true); }
+  // Anything sent in answer to the client: never refused, still ordered with updates per topic.
+  void push_reply(out_frame f) { push(std::move(f), false); }
+
+  // Fills `iov` with up to `max` unsent buffers, in order; returns how many.
+  size_t gather(iovec* iov, size_t max) const;
+  // `n` bytes were written; calls on_sent(type) for each frame completed.
+  template <class F>
+  void consume(size_t n, F&& on_sent);
+  // Drops everything not yet started, keeping a partly written front frame (it must finish,
+  // or the stream is corrupt). Used before a close frame.
+  void drop_unstarted();
+  void release_memory();  // gives back storage when empty
+
+  bool empty() const { return head_ == ring_.size() && conflated_.empty(); }
+  size_t bytes() const { return bytes_; }
+  size_t depth() const { return (ring_.size() - head_) + conflated_.size(); }
+  bool started() const { return offset_ > 0; }
+
+ private:
+  result push(out_frame f, bool limited);
+  void refill_from_conflated();
+
+  size_t limit_;
+  slow_policy policy_;
+  // Frames in order; [head_, size) are pending. A vector reused as a queue: it is compacted
+  // when drained, so a steady session makes no allocation.
+  std::vector<out_frame> ring_;
+  size_t head_ = 0;
+  size_t offset_ = 0;  // bytes of ring_[head_] already written
+  size_t bytes_ = 0;   // pending bytes in ring_
+  // While over the bound: the newest pending update per topic, sent after ring_ drains.
+  std::vector<out_frame> conflated_;
+};
+
+template <class F>
+void send_queue::consume(size_t n, F&& on_sent) {
+  while (n > 0 && head_ < ring_.size()) {
+    auto& f = ring_[head_];
+    size_t left = f.bytes->size() - offset_;
+    if (n < left) {
+      offset_ += n;
+      bytes_ -= n;
+      return;
+    }
+    n -= left;
+    bytes_ -= left;
+    on_sent(f.type);
+    f.bytes.reset();
+    offset_ = 0;
+    ++head_;
+  }
+  if (head_ == ring_.size()) {
+    ring_.clear();
+    head_ = 0;
+    refill_from_conflated();
+  }
+}
+
+}  // namespace tributary

@@ -1,0 +1,276 @@
+// The WebSocket transport of a session: framing, gathered writes, backpressure, heartbeat and
+// the close handshake. What the client's messages mean is in ws_messages.cpp.
+#include "server/ws_connection.hpp"
+
+#include <sys/socket.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
+
+namespace tributary {
+
+namespace {
+constexpr size_t kMaxIov = 64;
+constexpr int64_t kCloseLingerMs = 2000;  // after our close frame, before the socket is cut
+constexpr int kReadsPerWakeup = 4;        // one flooding client cannot starve the others
+
+drop_reason reason_for(ws::close_code c) {
+  switch (c) {
+    case ws::close_code::too_big: return drop_reason::too_big;
+    case ws::close_code::unsupported_data: return drop_reason::binary;
+    case ws::close_code::invalid_payload: return drop_reason::invalid_payload;
+    default: return drop_reason::protocol_error;
+  }
+}
+}  // namespace
+
+ws_connection::ws_connection(io_shard& shard, tcp::socket socket, std::unique_ptr<connection_slot> slot)
+    : shard_(shard),
+      socket_(std::move(socket)),
+      slot_(std::move(slot)),
+      id_(std::to_string(shard.st.next_session++)),
+      reader_(shard.st.opts.max_message_bytes),
+      queue_(shard.st.opts.queue_limit_bytes, shard.st.opts.slow_consumer) {}
+
+ws_connection::~ws_connection() = default;
+
+void ws_connection::start(std::string early) {
+  boost::system::error_code ec;
+  socket_.set_option(tcp::no_delay(true), ec);
+  socket_.non_blocking(true, ec);
+  shard_.counters().bump(shard_.counters().sessions);
+  last_pong_ = shard_.now_ms();
+  auto& o = shard_.st.opts;
+  reply(frame_type::hello, {{"type", "hello"},
+                            {"server", "tributary/" + o.version},
+                            {"session", id_},
+                            {"heartbeat_ms", o.heartbeat.count()}});
+  if (!early.empty()) reader_.feed(early.data(), early.size(), *this);
+  flush();
+  arm_read();
+}
+
+// ---- the hot path
+
+void ws_connection::offer(const std::shared_ptr<const published_record>& r, uint64_t stamp) {
+  if (stamp == last_stamp_) return;
+  last_stamp_ = stamp;
+  uint64_t& last = seqs_.at(r->topic_id);
+  if (r->rec.seq <= last) return;  // a snapshot or recovery already carried it
+  last = r->rec.seq;
+  queue_update({std::shared_ptr<const std::string>(r, r->ws_update.get()), r->topic_id, frame_type::update});
+}
+
+void ws_connection::queue_update(out_frame f) {
+  switch (queue_.push_update(std::move(f))) {
+    case send_queue::result::refused:
+      shard_.counters().dropped(drop_reason::slow_consumer);
+      shard_.st.log->warn("session {}: send queue over {} bytes; closing a slow client", id_, queue_.bytes());
+      return close_with(ws::close_code::policy_violation, "slow consumer: send queue full");
+    case send_queue::result::conflated:
+      shard_.counters().bump(shard_.counters().conflated);
+      break;
+    case send_queue::result::queued:
+      break;
+  }
+  shard_.counters().depth(queue_.depth());
+  if (!dirty_) {
+    dirty_ = true;
+    shard_.mark_dirty(this);
+  }
+}
+
+void ws_connection::flush() {
+  dirty_ = false;
+  if (write_waiting_ || finished_ || write_shut_) return;
+  iovec iov[kMaxIov];
+  for (;;) {
+    size_t n = queue_.gather(iov, kMaxIov);
+    if (n == 0) break;
+    msghdr mh{};
+    mh.msg_iov = iov;
+    mh.msg_iovlen = n;
+    ssize_t w = ::sendmsg(socket_.native_handle(), &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN || errno == EWOULDBLOCK) return wait_writable();
+      return abort();  // the peer is gone
+    }
+    queue_.consume(static_cast<size_t>(w), [this](frame_type t) {
+      shard_.counters().sent_one(t);
+      if (t == frame_type::close) close_sent_ = true;
+    });
+  }
+  after_flush();
+}
+
+void ws_connection::after_flush() {
+  if (close_sent_ && !write_shut_) {
+    write_shut_ = true;
+    boost::system::error_code ec;
+    socket_.shutdown(tcp::socket::shutdown_send, ec);  // the client answers with its close, then EOF
+  }
+  if (read_paused_ && queue_.bytes() <= shard_.st.opts.queue_limit_bytes / 2) {
+    read_paused_ = false;
+    arm_read();
+  }
+}
+
+void ws_connection::wait_writable() {
+  write_waiting_ = true;
+  socket_.async_wait(tcp::socket::wait_write, [self = shared_from_this()](boost::system::error_code ec) {
+    self->write_waiting_ = false;
+    if (ec) return self->abort();
+    self->flush();
+  });
+}
+
+// ---- reading
+
+void ws_connection::arm_read() {
+  if (reading_ || finished_) return;
+  reading_ = true;
+  socket_.async_wait(tcp::socket::wait_read, [self = shared_from_this()](boost::system::error_code ec) {
+    self->reading_ = false;
+    if (ec) return self->abort();
+    self->on_readable();
+  });
+}
+
+void ws_connection::on_readable() {
+  auto buf = shard_.read_buffer();
+  for (int i = 0; i < kReadsPerWakeup && !finished_; ++i) {
+    ssize_t n = ::recv(socket_.native_handle(), buf.data(), buf.size(), MSG_DONTWAIT);
+    if (n == 0) return abort();  // EOF: after our close, the normal end; else the client left
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN || errno == EWOULDBLOCK) break;
+      return abort();
+    }
+    if (!closing_) reader_.feed(buf.data(), static_cast<size_t>(n), *this);  // closing: discard
+    if (static_cast<size_t>(n) < buf.size()) break;
+  }
+  if (finished_) return;
+  flush();  // replies to what was just read
+  // A client that sends faster than it reads its replies is not read until it catches up.
+  if (!closing_ && queue_.bytes() > shard_.st.opts.queue_limit_bytes) {
+    read_paused_ = true;
+    return;
+  }
+  arm_read();
+}
+
+// ---- frames from the client
+
+void ws_connection::on_ping(std::string_view payload) {
+  if (closing_) return;
+  queue_.push_reply({std::make_shared<const std::string>(ws::make_frame(ws::opcode::pong, payload)), no_topic,
+                     frame_type::pong});
+}
+
+void ws_connection::on_pong(std::string_view payload) {
+  uint64_t got = 0;
+  if (!ping_outstanding_ || payload.size() != sizeof got) return;
+  std::memcpy(&got, payload.data(), sizeof got);
+  if (got != ping_payload_) return;  // only an answer to our ping proves the client reads
+  ping_outstanding_ = false;
+  last_pong_ = shard_.now_ms();
+}
+
+void ws_connection::on_peer_close(ws::close_code code) {
+  if (closing_) return;
+  // Echo the client's code, as RFC 6455 asks.
+  close_with(code == ws::close_code::going_away ? code : ws::close_code::normal, "");
+}
+
+void ws_connection::on_violation(ws::close_code code, std::string_view why) {
+  shard_.counters().dropped(reason_for(code));
+  shard_.st.log->debug("session {}: {}", id_, why);
+  close_with(code, why);
+}
+
+// ---- heartbeat and closing
+
+void ws_connection::heartbeat(int64_t now) {
+  if (finished_) return;
+  if (closing_) {
+    if (now - closing_since_ > kCloseLingerMs) abort();
+    return;
+  }
+  int64_t period = shard_.st.opts.heartbeat.count();
+  if (ping_outstanding_) {
+    // Three quarters of a period to answer: with the sweep's granularity, a client that stops
+    // reading is closed within two heartbeats whatever else it sends.
+    if (now - ping_sent_ > period * 3 / 4) {
+      shard_.counters().dropped(drop_reason::heartbeat);
+      abort();
+    }
+    return;
+  }
+  if (now - last_pong_ < period) {
+    if (queue_.empty()) queue_.release_memory();
+    return;
+  }
+  ping_payload_ = shard_.random64();
+  ping_outstanding_ = true;
+  ping_sent_ = now;
+  std::string payload(sizeof ping_payload_, '\0');
+  std::memcpy(payload.data(), &ping_payload_, sizeof ping_payload_);
+  queue_.push_reply({std::make_shared<const std::string>(ws::make_frame(ws::opcode::ping, payload)), no_topic,
+                     frame_type::ping});
+  flush();
+}
+
+void ws_connection::close_with(ws::close_code code, std::string_view reason) {
+  if (closing_ || finished_) return;
+  closing_ = true;
+  closing_since_ = shard_.now_ms();
+  unregister();
+  reader_.stop();
+  queue_.drop_unstarted();
+  queue_.push_reply({std::make_shared<const std::string>(ws::make_close_frame(code, reason)), no_topic,
+                     frame_type::close});
+  flush();
+  if (read_paused_ && !finished_) {
+    read_paused_ = false;
+    arm_read();  // to see the client's close answer and EOF
+  }
+}
+
+void ws_connection::unregister() {
+  for (auto& p : patterns_) shard_.index().remove(p, this);
+  patterns_.clear();
+}
+
+void ws_connection::abort() {
+  if (finished_) return;
+  unregister();
+  boost::system::error_code ec;
+  socket_.close(ec);
+  finish();
+}
+
+void ws_connection::finish() {
+  finished_ = true;
+  closing_ = true;
+  auto& c = shard_.counters().sessions;
+  c.store(c.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
+  shard_.st.ws_sessions--;
+  shard_.session_finished();
+  slot_.reset();
+}
+
+}  // namespace tributary
+
+namespace tributary {
+
+void start_ws_connection(io_shard& shard, tcp::socket socket, std::string early, std::unique_ptr<connection_slot> slot) {
+  auto c = std::make_shared<ws_connection>(shard, std::move(socket), std::move(slot));
+  shard.add(c);
+  c->start(std::move(early));
+}
+
+}  // namespace tributary

@@ -1,0 +1,76 @@
+#pragma once
+// Internal to server/: one WebSocket client. Lives on its I/O thread; no strand, no lock.
+// The socket is driven directly: readiness waits from Asio, then non-blocking recv into the
+// thread's shared buffer and gathered sendmsg of the queued, pre-encoded frames, so an idle
+// session holds no buffer and a busy one writes all its pending frames in one call.
+#include <nlohmann/json_fwd.hpp>
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "server/io_shard.hpp"
+#include "server/send_queue.hpp"
+#include "server/seq_tracker.hpp"
+#include "wire/ws_frame.hpp"
+
+namespace tributary {
+
+class ws_connection final : public std::enable_shared_from_this<ws_connection>, private ws::frame_handler {
+ public:
+  ws_connection(io_shard& shard, tcp::socket socket, std::unique_ptr<connection_slot> slot);
+  ~ws_connection() override;
+  void start(std::string early);
+
+  // The hot path: a record this session's patterns match. `stamp` is unique per delivered
+  // record, so a session matched by several patterns takes it once.
+  void offer(const std::shared_ptr<const published_record>& r, uint64_t stamp);
+  void flush();                // writes what is queued; called once per batch
+  void heartbeat(int64_t now);  // from the thread's sweep
+  void close_with(ws::close_code code, std::string_view reason);
+  bool finished() const { return finished_; }
+
+ private:
+  // frame_handler
+  void on_text(std::string_view message) override;
+  void on_ping(std::string_view payload) override;
+  void on_pong(std::string_view payload) override;
+  void on_peer_close(ws::close_code code) override;
+  void on_violation(ws::close_code code, std::string_view why) override;
+
+  // Client messages (ws_messages.cpp).
+  void handle(const nlohmann::json& msg, const nlohmann::json& id);
+  void subscribe(const nlohmann::json& msg, const nlohmann::json& id);
+  void unsubscribe(const nlohmann::json& msg, const nlohmann::json& id);
+  void recover(const published_record& latest, uint64_t since, nlohmann::json& recovery, std::vector<out_frame>& frames);
+  void snapshot(const published_record& r, std::vector<out_frame>& frames);
+  void reply(frame_type t, const nlohmann::json& msg);
+  void reply_error(const nlohmann::json& id, std::string_view code, std::string_view message);
+
+  // Transport.
+  void arm_read();
+  void on_readable();
+  void wait_writable();
+  void queue_update(out_frame f);
+  void after_flush();
+  void unregister();
+  void abort();   // closes the socket at once
+  void finish();  // the session is over
+
+  io_shard& shard_;
+  tcp::socket socket_;
+  std::unique_ptr<connection_slot> slot_;
+  std::string id_;
+  ws::frame_reader reader_;
+  send_queue queue_;
+  seq_tracker seqs_;
+  std::vector<std::string> patterns_;
+  uint64_t last_stamp_ = 0;
+  uint64_t ping_payload_ = 0;
+  int64_t last_pong_ = 0, ping_sent_ = 0, closing_since_ = 0;
+  bool dirty_ = false, reading_ = false, read_paused_ = false, write_waiting_ = false;
+  bool ping_outstanding_ = false, closing_ = false, close_sent_ = false, write_shut_ = false;
+  bool finished_ = false;
+};
+
+}  // namespace tributary

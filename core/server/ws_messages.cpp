@@ -1,0 +1,194 @@
+// What a WebSocket client's messages mean (PROTOCOL.md): subscribe with snapshots or recovery,
+// unsubscribe, ping. Bad messages get an `error` and the connection stays open.
+#include <nlohmann/json.hpp>
+
+#include "server/ws_connection.hpp"
+#include "sink/cache.hpp"
+
+namespace tributary {
+
+namespace {
+
+using json = nlohmann::json;
+
+constexpr size_t kMaxPatterns = 256;
+constexpr size_t kMaxDepth = 32;
+constexpr size_t kMaxIdBytes = 128;
+
+std::string dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
+
+// nlohmann parses iteratively but serializes recursively: refuse deep nesting before parsing,
+// so nothing a client sends can exhaust the stack, whatever max_message_bytes is.
+bool too_deep(std::string_view text) {
+  size_t depth = 0;
+  bool in_string = false, escaped = false;
+  for (char c : text) {
+    if (in_string) {
+      if (escaped) escaped = false;
+      else if (c == '\\') escaped = true;
+      else if (c == '"') in_string = false;
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      if (++depth > kMaxDepth) return true;
+    } else if ((c == ']' || c == '}') && depth > 0) {
+      --depth;
+    }
+  }
+  return false;
+}
+
+std::string clip(std::string_view s) { return std::string(s.substr(0, 64)) + (s.size() > 64 ? "..." : ""); }
+
+// `since`: an object of topic -> last seq seen. Empty string when fine, else why not.
+std::string check_since(const json& since) {
+  if (!since.is_object()) return "'since' must be an object of topic -> seq";
+  for (auto& [topic, seq] : since.items())
+    if (!seq.is_number_unsigned()) return "'since' seq of '" + clip(topic) + "' must be a non-negative integer";
+  return {};
+}
+
+}  // namespace
+
+void ws_connection::reply(frame_type t, const json& msg) {
+  queue_.push_reply({std::make_shared<const std::string>(ws::make_frame(ws::opcode::text, dump(msg))), no_topic, t});
+}
+
+void ws_connection::reply_error(const json& id, std::string_view code, std::string_view message) {
+  json e{{"type", "error"}, {"code", code}, {"message", message}};
+  if (!id.is_null()) e["id"] = id;
+  reply(frame_type::error, e);
+}
+
+void ws_connection::on_text(std::string_view message) {
+  if (closing_) return;
+  if (too_deep(message)) return reply_error(nullptr, "bad_request", "JSON nested deeper than 32 levels");
+  auto msg = json::parse(message, nullptr, false);
+  if (msg.is_discarded()) return reply_error(nullptr, "bad_request", "frame is not valid JSON");
+  if (!msg.is_object()) return reply_error(nullptr, "bad_request", "expected a JSON object");
+  json id = msg.contains("id") ? msg["id"] : json(nullptr);
+  if (!(id.is_null() || id.is_number() || (id.is_string() && id.get_ref<const std::string&>().size() <= kMaxIdBytes)))
+    return reply_error(nullptr, "bad_request", "'id' must be a number or a string of at most 128 bytes");
+  handle(msg, id);
+}
+
+void ws_connection::handle(const json& msg, const json& id) {
+  auto t = msg.find("type");
+  if (t == msg.end() || !t->is_string()) return reply_error(id, "bad_request", "missing string field 'type'");
+  const auto& type = t->get_ref<const std::string&>();
+  if (type == "ping") {
+    json p{{"type", "pong"}};
+    if (!id.is_null()) p["id"] = id;
+    return reply(frame_type::pong, p);
+  }
+  if (type == "subscribe") return subscribe(msg, id);
+  if (type == "unsubscribe") return unsubscribe(msg, id);
+  reply_error(id, "unknown_type", "unknown message type '" + clip(type) + "' (subscribe, unsubscribe, ping)");
+}
+
+// The patterns of a subscribe or unsubscribe, or an error already sent (returns false).
+static bool read_patterns(const json& msg, std::vector<std::string>& out, std::string& why) {
+  auto t = msg.find("topics");
+  if (t == msg.end() || !t->is_array() || t->empty()) {
+    why = "'topics' must be a non-empty array of topic patterns";
+    return false;
+  }
+  for (const auto& p : *t) {
+    if (!p.is_string()) {
+      why = "every topic pattern must be a string";
+      return false;
+    }
+    const auto& s = p.get_ref<const std::string&>();
+    if (auto w = check_pattern(s); !w.empty()) {
+      why = w + ": '" + clip(s) + "'";
+      return false;
+    }
+    if (std::find(out.begin(), out.end(), s) == out.end()) out.push_back(s);
+  }
+  return true;
+}
+
+void ws_connection::subscribe(const json& msg, const json& id) {
+  std::vector<std::string> topics;
+  std::string why;
+  if (!read_patterns(msg, topics, why)) return reply_error(id, "bad_request", why);
+  const json* since = nullptr;
+  if (auto s = msg.find("since"); s != msg.end()) {
+    if (auto w = check_since(*s); !w.empty()) return reply_error(id, "bad_request", w);
+    since = &*s;
+  }
+  std::vector<std::string> added;
+  for (auto& t : topics)
+    if (std::find(patterns_.begin(), patterns_.end(), t) == patterns_.end()) added.push_back(t);
+  if (patterns_.size() + added.size() > kMaxPatterns)
+    return reply_error(id, "too_many_subscriptions", "at most " + std::to_string(kMaxPatterns) + " patterns per session");
+  for (auto& t : added) {
+    shard_.index().add(t, this);
+    patterns_.push_back(t);
+  }
+  // Decide every topic before queuing anything: the reply, which says which topics were
+  // recovered, comes before their frames.
+  json recovery = json::object();
+  std::vector<out_frame> frames;
+  for (auto& t : topics)
+    for (auto& r : shard_.st.cache.matching(t)) {
+      auto s = since ? since->find(r->topic) : json::const_iterator{};
+      if (since && s != since->end()) recover(*r, s->get<uint64_t>(), recovery, frames);
+      else snapshot(*r, frames);
+    }
+  json ack{{"type", "subscribed"}, {"topics", topics}};
+  if (!id.is_null()) ack["id"] = id;
+  if (since) ack["recovery"] = std::move(recovery);
+  reply(frame_type::subscribed, ack);
+  for (auto& f : frames) queue_.push_reply(std::move(f));
+}
+
+void ws_connection::snapshot(const published_record& r, std::vector<out_frame>& frames) {
+  uint64_t& last = seqs_.at(r.topic_id);
+  if (r.rec.seq <= last) return;  // this client has it already
+  last = r.rec.seq;
+  frames.push_back({std::make_shared<const std::string>(r.ws_snapshot()), r.topic_id, frame_type::snapshot});
+}
+
+void ws_connection::recover(const published_record& latest, uint64_t since, json& recovery, std::vector<out_frame>& frames) {
+  auto& verdict = recovery[latest.topic];
+  if (since > latest.rec.seq) {  // a seq from another life of this topic: start over
+    verdict = "snapshot";
+    return snapshot(latest, frames);
+  }
+  uint64_t& last = seqs_.at(latest.topic_id);
+  last = std::max(last, since);  // the client has everything up to `since`
+  if (since == latest.rec.seq) {
+    verdict = "recovered";
+    return;
+  }
+  auto held = shard_.st.hub.history().since(latest.topic, since);
+  if (!held) {
+    verdict = "snapshot";
+    return snapshot(latest, frames);
+  }
+  verdict = "recovered";
+  for (auto& h : *held) {
+    uint64_t& l = seqs_.at(h->topic_id);
+    if (h->rec.seq <= l) continue;
+    l = h->rec.seq;
+    frames.push_back({std::shared_ptr<const std::string>(h, h->ws_update.get()), h->topic_id, frame_type::update});
+  }
+}
+
+void ws_connection::unsubscribe(const json& msg, const json& id) {
+  std::vector<std::string> topics;
+  std::string why;
+  if (!read_patterns(msg, topics, why)) return reply_error(id, "bad_request", why);
+  for (auto& t : topics)
+    if (auto it = std::find(patterns_.begin(), patterns_.end(), t); it != patterns_.end()) {
+      shard_.index().remove(t, this);
+      patterns_.erase(it);
+    }
+  // The per-topic seqs stay: a later resubscribe must not send a seq this client already saw.
+  json ack{{"type", "unsubscribed"}, {"topics", topics}};
+  if (!id.is_null()) ack["id"] = id;
+  reply(frame_type::unsubscribed, ack);
+}
+
+}  // namespace tributary
