@@ -1,0 +1,176 @@
+// The fan-out's parts without sockets: the subscription index, the send queue and the history.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+
+#include "server/send_queue.hpp"
+#include "server/subscription_index.hpp"
+#include "sink/topic_history.hpp"
+#include "util/clock.hpp"
+
+using namespace tributary;
+
+namespace {
+
+// Opaque session handles: the index never dereferences them.
+ws_connection* conn(uintptr_t n) { return reinterpret_cast<ws_connection*>(n * 16); }
+
+std::vector<ws_connection*> matches(const subscription_index& ix, std::string_view topic) {
+  std::vector<ws_connection*> out;
+  ix.for_each_match(topic, [&](ws_connection* c) { out.push_back(c); });
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+out_frame frame(uint32_t topic, size_t size, char fill = 'x', frame_type t = frame_type::update) {
+  return {std::make_shared<const std::string>(size, fill), topic, t};
+}
+
+std::string drain(send_queue& q) {
+  std::string out;
+  iovec iov[8];
+  while (size_t n = q.gather(iov, 8)) {
+    size_t total = 0;
+    for (size_t i = 0; i < n; ++i) {
+      out.append(static_cast<char*>(iov[i].iov_base), iov[i].iov_len);
+      total += iov[i].iov_len;
+    }
+    q.consume(total, [](frame_type) {});
+  }
+  return out;
+}
+
+std::shared_ptr<const published_record> rec(const std::string& subject, uint64_t seq) {
+  record r;
+  r.kind = "price";
+  r.subject = subject;
+  r.seq = seq;
+  r.data = {{"price", double(seq)}};
+  return published_record::make(r, 0);
+}
+
+}  // namespace
+
+TEST(SubscriptionIndex, ExactPrefixAndStarPatterns) {
+  subscription_index ix;
+  ix.add("price.BTC-USDT", conn(1));
+  ix.add("price.*", conn(2));
+  ix.add("*", conn(3));
+  ix.add("indicator.BTC-USDT.*", conn(4));
+  EXPECT_EQ(matches(ix, "price.BTC-USDT"), (std::vector{conn(1), conn(2), conn(3)}));
+  EXPECT_EQ(matches(ix, "price.ETH-USDT"), (std::vector{conn(2), conn(3)}));
+  EXPECT_EQ(matches(ix, "prices.BTC"), (std::vector{conn(3)}));
+  EXPECT_EQ(matches(ix, "indicator.BTC-USDT.rsi.1d"), (std::vector{conn(3), conn(4)}));
+  EXPECT_EQ(matches(ix, "indicator.ETH-USDT.rsi.1d"), (std::vector{conn(3)}));
+}
+
+TEST(SubscriptionIndex, RemoveTakesOnlyThatSubscription) {
+  subscription_index ix;
+  ix.add("price.*", conn(1));
+  ix.add("price.*", conn(2));
+  ix.add("price.BTC-USDT", conn(1));
+  ix.add("*", conn(3));
+  ix.remove("price.*", conn(1));
+  EXPECT_EQ(matches(ix, "price.BTC-USDT"), (std::vector{conn(1), conn(2), conn(3)}));
+  ix.remove("price.BTC-USDT", conn(1));
+  ix.remove("*", conn(3));
+  EXPECT_EQ(matches(ix, "price.BTC-USDT"), (std::vector{conn(2)}));
+  ix.remove("price.*", conn(2));
+  EXPECT_TRUE(matches(ix, "price.BTC-USDT").empty());
+  EXPECT_EQ(ix.patterns(), 0u);  // nothing left behind for topics nobody wants
+  ix.remove("price.*", conn(9));  // removing what is not there is harmless
+}
+
+TEST(SendQueue, GathersInOrderAndResumesAPartialWrite) {
+  send_queue q(1000, slow_policy::conflate);
+  q.push_reply(frame(no_topic, 3, 'a', frame_type::hello));
+  q.push_update(frame(1, 4, 'b'));
+  iovec iov[8];
+  ASSERT_EQ(q.gather(iov, 8), 2u);
+  std::vector<frame_type> sent;
+  q.consume(5, [&](frame_type t) { sent.push_back(t); });  // the hello and 2 bytes of the update
+  EXPECT_EQ(sent, std::vector{frame_type::hello});
+  EXPECT_TRUE(q.started());
+  EXPECT_EQ(drain(q), "bb");
+  EXPECT_TRUE(q.empty());
+  EXPECT_EQ(q.bytes(), 0u);
+}
+
+TEST(SendQueue, OverTheBoundOnlyTheNewestUpdatePerTopicIsKept) {
+  send_queue q(10, slow_policy::conflate);
+  EXPECT_EQ(q.push_update(frame(1, 6, '1')), send_queue::result::queued);
+  EXPECT_EQ(q.push_update(frame(2, 6, 'a')), send_queue::result::queued);  // over: held per topic
+  EXPECT_EQ(q.push_update(frame(2, 6, 'b')), send_queue::result::conflated);
+  EXPECT_EQ(q.push_update(frame(3, 6, 'z')), send_queue::result::queued);
+  EXPECT_EQ(q.push_update(frame(2, 6, 'c')), send_queue::result::conflated);
+  // A reply for a conflated topic (a snapshot) replaces it too, so the topic stays in order.
+  q.push_reply(frame(3, 2, 's', frame_type::snapshot));
+  EXPECT_EQ(drain(q), "111111ccccccss");
+}
+
+TEST(SendQueue, UnderTheClosePolicyAnUpdateOverTheBoundIsRefusedButRepliesAreNot) {
+  send_queue q(10, slow_policy::close);
+  EXPECT_EQ(q.push_update(frame(1, 8)), send_queue::result::queued);
+  for (int i = 0; i < 100; ++i) q.push_reply(frame(1, 8, 's', frame_type::snapshot));  // snapshots never count
+  EXPECT_EQ(q.push_update(frame(2, 8)), send_queue::result::refused);
+  q.drop_unstarted();
+  EXPECT_TRUE(q.empty());
+}
+
+TEST(SendQueue, AFrameLargerThanTheBoundStillGoesWhenNothingElseIsQueued) {
+  send_queue q(10, slow_policy::close);
+  EXPECT_EQ(q.push_update(frame(1, 100)), send_queue::result::queued);
+  EXPECT_EQ(drain(q).size(), 100u);
+}
+
+TEST(SendQueue, DropUnstartedKeepsAPartlyWrittenFrame) {
+  send_queue q(1000, slow_policy::conflate);
+  q.push_update(frame(1, 4, 'a'));
+  q.push_update(frame(1, 4, 'b'));
+  q.consume(1, [](frame_type) {});
+  q.drop_unstarted();
+  q.push_reply(frame(no_topic, 2, 'c', frame_type::close));
+  EXPECT_EQ(drain(q), "aaacc");  // the frame in flight is finished, never cut
+}
+
+TEST(TopicHistory, ServesEverythingAfterASeqOrSaysItCannot) {
+  fake_clock clock;
+  topic_history h({.per_topic = 4, .max_age = millis(1000), .max_bytes = 1 << 20}, clock);
+  for (uint64_t s = 1; s <= 6; ++s) h.add(rec("BTC-USDT", s));
+  auto got = h.since("price.BTC-USDT", 3);
+  ASSERT_TRUE(got);
+  ASSERT_EQ(got->size(), 3u);
+  EXPECT_EQ((*got)[0]->rec.seq, 4u);
+  EXPECT_EQ((*got)[2]->rec.seq, 6u);
+  EXPECT_FALSE(h.since("price.BTC-USDT", 1));  // seq 2 was evicted: cannot vouch
+  EXPECT_FALSE(h.since("price.ETH-USDT", 1));  // unknown topic
+  EXPECT_FALSE(h.since("price.BTC-USDT", 6));  // nothing after the latest: the caller decides
+  clock.advance(1500);
+  EXPECT_FALSE(h.since("price.BTC-USDT", 3));  // too old
+}
+
+TEST(TopicHistory, AGapInSeqsIsAMiss) {
+  fake_clock clock;
+  topic_history h({}, clock);
+  h.add(rec("BTC-USDT", 1));
+  h.add(rec("BTC-USDT", 2));
+  h.add(rec("BTC-USDT", 5));  // a follower that missed 3 and 4
+  h.add(rec("BTC-USDT", 6));
+  EXPECT_FALSE(h.since("price.BTC-USDT", 1));
+  EXPECT_FALSE(h.since("price.BTC-USDT", 2));
+  ASSERT_TRUE(h.since("price.BTC-USDT", 5));
+  EXPECT_EQ(h.since("price.BTC-USDT", 5)->size(), 1u);
+}
+
+TEST(TopicHistory, TheByteBoundEvictsTheOldestAcrossTopics) {
+  fake_clock clock;
+  size_t one = rec("A-USDT", 1)->footprint();
+  topic_history h({.per_topic = 100, .max_age = millis(600000), .max_bytes = one * 10 + one / 2}, clock);
+  for (uint64_t s = 1; s <= 5; ++s) h.add(rec("A-USDT", s));
+  for (uint64_t s = 1; s <= 10; ++s) h.add(rec("B-USDT", s));
+  EXPECT_LE(h.bytes(), one * 10 + one / 2);
+  EXPECT_FALSE(h.since("price.A-USDT", 0));  // A's oldest went first
+  EXPECT_TRUE(h.since("price.B-USDT", 0));
+  for (uint64_t s = 11; s <= 5000; ++s) h.add(rec("B-USDT", s));  // order bookkeeping stays bounded
+  EXPECT_TRUE(h.since("price.B-USDT", 4991));
+}
