@@ -67,6 +67,8 @@ class http_session : public std::enable_shared_from_this<http_session> {
     if (ec) {
       if (ec == http::error::body_limit || ec == http::error::header_limit)
         return send(make(http::status::payload_too_large, error_body("too_large", "request too large"), false));
+      if (ec.category() == beast::error_code(http::error::bad_target).category())  // a malformed request
+        return send(make(http::status::bad_request, error_body("bad_request", "malformed HTTP request: " + ec.message()), false));
       return;  // timeouts and resets: nothing to answer
     }
     auto req = parser_->release();

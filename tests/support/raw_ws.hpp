@@ -10,6 +10,8 @@
 #include <cstdint>
 #include <stdexcept>
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace tributary::test_support {
 
@@ -82,6 +84,31 @@ class raw_socket {
   int fd_ = -1;
   bool eof_ = false;
 };
+
+// The complete server frames in `bytes`, as (opcode, payload).
+inline std::vector<std::pair<int, std::string>> server_frames(const std::string& bytes) {
+  std::vector<std::pair<int, std::string>> out;
+  size_t i = 0;
+  while (i + 2 <= bytes.size()) {
+    int op = bytes[i] & 0x0F;
+    uint64_t len = static_cast<uint8_t>(bytes[i + 1]) & 0x7F;
+    size_t hdr = 2;
+    if (len == 126) {
+      if (i + 4 > bytes.size()) break;
+      len = (uint8_t(bytes[i + 2]) << 8) | uint8_t(bytes[i + 3]);
+      hdr = 4;
+    } else if (len == 127) {
+      if (i + 10 > bytes.size()) break;
+      len = 0;
+      for (int k = 0; k < 8; ++k) len = (len << 8) | uint8_t(bytes[i + 2 + k]);
+      hdr = 10;
+    }
+    if (i + hdr + len > bytes.size()) break;
+    out.emplace_back(op, bytes.substr(i + hdr, len));
+    i += hdr + len;
+  }
+  return out;
+}
 
 // The close code in the first close frame within `bytes` (server frames are unmasked), or 0.
 inline int close_code_in(const std::string& bytes) {

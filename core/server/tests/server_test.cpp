@@ -6,6 +6,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "../../../tests/support/running_server.hpp"
 #include "../../../tests/support/ws_client.hpp"
 #include "http/transport.hpp"
 #include "record/record.hpp"
@@ -22,39 +23,6 @@ using namespace tributary::test_support;
 using json = nlohmann::json;
 using ::testing::HasSubstr;
 
-namespace {
-
-struct running_server {
-  record_cache cache;
-  fanout_hub hub;
-  sequencer seq;
-  metrics m;
-  pipeline out{cache, seq, m};
-  std::unique_ptr<server> srv;
-  unsigned short port = 0;
-
-  explicit running_server(server_options o = {}) {
-    out.add_sink(&hub);
-    o.port = 0;
-    server_hooks hooks;
-    hooks.status_json = [] { return std::string(R"({"role":"standalone"})"); };
-    hooks.metrics_text = [this] { return m.render(); };
-    hooks.ready = [] { return std::make_pair(true, std::string("config loaded")); };
-    srv = std::make_unique<server>(o, cache, hub, m, hooks, make_logger("test", "off", nullptr));
-    port = srv->start();
-  }
-  void publish(const std::string& subject, double price) {
-    record r;
-    r.kind = "price";
-    r.subject = subject;
-    r.source = "binance";
-    r.feed = "spot";
-    r.data = {{"price", price}};
-    out.publish(r);
-  }
-};
-
-}  // namespace
 
 TEST(ServerHttp, HealthReadyTopicsLatestMetricsAndErrors) {
   running_server s;

@@ -1,0 +1,47 @@
+#pragma once
+// The server in process on port 0 with a pipeline in front of it, for tests over real sockets.
+#include <memory>
+#include <string>
+
+#include "record/record.hpp"
+#include "server/server.hpp"
+#include "sink/cache.hpp"
+#include "sink/fanout_hub.hpp"
+#include "sink/metrics.hpp"
+#include "sink/pipeline.hpp"
+#include "util/log.hpp"
+
+namespace tributary::test_support {
+
+struct running_server {
+  record_cache cache;
+  fanout_hub hub;
+  sequencer seq;
+  metrics m;
+  pipeline out{cache, seq, m};
+  std::unique_ptr<server> srv;
+  unsigned short port = 0;
+
+  explicit running_server(server_options o = {}, history_options h = {}) : hub(h) {
+    out.add_sink(&hub);
+    o.port = 0;
+    server_hooks hooks;
+    hooks.status_json = [] { return std::string(R"({"role":"standalone"})"); };
+    hooks.metrics_text = [this] { return m.render(); };
+    hooks.ready = [] { return std::make_pair(true, std::string("config loaded")); };
+    srv = std::make_unique<server>(o, cache, hub, m, hooks, make_logger("test", "off", nullptr));
+    port = srv->start();
+  }
+  void publish(const std::string& subject, double price) {
+    record r;
+    r.kind = "price";
+    r.subject = subject;
+    r.source = "binance";
+    r.feed = "spot";
+    r.data = {{"price", price}};
+    out.publish(r);
+  }
+};
+
+
+}  // namespace tributary::test_support
