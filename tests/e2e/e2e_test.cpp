@@ -87,6 +87,25 @@ TEST(E2E, RunReplayServesSnapshotsThenUpdatesOverWebSocket) {
   EXPECT_EQ(c.wait(), 0) << c.err();
 }
 
+TEST(E2E, SigtermSendsGoingAwayToEveryWebSocketClient) {
+  temp_dir d;
+  auto cfg = d.write("t.toml", fast_config());
+  child c({kExe, "run", "-c", cfg.string(), "--replay", kDemo, "--port-file", (d.path() / "port").string()}, d.path());
+  auto port = wait_port(d, c);
+  ASSERT_NE(port, 0);
+  std::vector<std::unique_ptr<ws_client>> clients;
+  for (int i = 0; i < 100; ++i) {
+    clients.push_back(std::make_unique<ws_client>(port));
+    clients.back()->read();
+    clients.back()->send(R"({"type":"subscribe","topics":["*"]})");
+  }
+  c.signal(SIGTERM);
+  int going_away = 0;
+  for (auto& ws : clients) going_away += ws->read_until_close() == 1001;
+  EXPECT_EQ(going_away, 100);
+  EXPECT_EQ(c.wait(), 0) << c.err();
+}
+
 TEST(E2E, FetchPrintsRecordsAsJsonLines) {
   temp_dir d;
   auto cfg = d.write("t.toml", fast_config());
