@@ -1,0 +1,191 @@
+// WebSocket load client for bench/fanout: one thread, epoll, N connections. Each connection
+// upgrades, subscribes (broadcast: every connection to one pattern; personal: connection i to
+// its own topic), then counts update frames and measures publish-to-delivery latency from the
+// record's "received" field (set by the feeder when it appends to the stream).
+//
+// Prints one JSON line per second: {"t":..,"deliveries":..,"p50_ms":..,"p99_ms":..,"open":..}.
+// Usage: bench_fanout_client PORT CONNS broadcast|personal|idle SECONDS [PATTERN]
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/epoll.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace {
+
+int64_t now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+std::string masked(uint8_t op, std::string_view payload) {
+  std::string f;
+  f.push_back(static_cast<char>(0x80 | op));
+  if (payload.size() < 126) {
+    f.push_back(static_cast<char>(0x80 | payload.size()));
+  } else {
+    f.push_back(static_cast<char>(0x80 | 126));
+    f.push_back(static_cast<char>(payload.size() >> 8));
+    f.push_back(static_cast<char>(payload.size() & 0xFF));
+  }
+  f.append("\0\0\0\0", 4);  // a zero mask: valid, and the payload goes as is
+  f.append(payload);
+  return f;
+}
+
+struct conn {
+  int fd = -1;
+  bool upgraded = false;
+  std::string in;
+  std::string sub;
+};
+
+struct stats {
+  uint64_t deliveries = 0;
+  std::vector<int64_t> lat;
+};
+
+void handle_frame(conn& c, uint8_t op, std::string_view payload, stats& st) {
+  if (op == 9) {  // ping: answer it, as any client library would
+    auto pong = masked(10, payload);
+    (void)!::send(c.fd, pong.data(), pong.size(), MSG_NOSIGNAL);
+    return;
+  }
+  if (op != 1 || payload.find("\"type\":\"update\"") == std::string_view::npos) return;
+  ++st.deliveries;
+  auto at = payload.find("\"received\":");
+  if (at == std::string_view::npos) return;
+  int64_t rec = std::strtoll(payload.data() + at + 11, nullptr, 10);
+  st.lat.push_back(now_ms() - rec);
+}
+
+// Parses the frames complete in c.in; returns false when the connection is to be dropped.
+void consume(conn& c, stats& st) {
+  size_t i = 0;
+  auto& b = c.in;
+  if (!c.upgraded) {
+    auto end = b.find("\r\n\r\n");
+    if (end == std::string::npos) return;
+    c.upgraded = true;
+    i = end + 4;
+    auto f = masked(1, c.sub);
+    if (!c.sub.empty()) (void)!::send(c.fd, f.data(), f.size(), MSG_NOSIGNAL);
+  }
+  while (i + 2 <= b.size()) {
+    uint8_t op = b[i] & 0x0F;
+    uint64_t len = static_cast<uint8_t>(b[i + 1]) & 0x7F;
+    size_t hdr = 2;
+    if (len == 126) {
+      if (i + 4 > b.size()) break;
+      len = (uint8_t(b[i + 2]) << 8) | uint8_t(b[i + 3]);
+      hdr = 4;
+    } else if (len == 127) {
+      if (i + 10 > b.size()) break;
+      len = 0;
+      for (int k = 0; k < 8; ++k) len = (len << 8) | uint8_t(b[i + 2 + k]);
+      hdr = 10;
+    }
+    if (i + hdr + len > b.size()) break;
+    handle_frame(c, op, std::string_view(b).substr(i + hdr, len), st);
+    i += hdr + len;
+  }
+  b.erase(0, i);
+}
+
+int64_t pct(std::vector<int64_t>& v, double p) {
+  if (v.empty()) return -1;
+  size_t k = std::min(v.size() - 1, static_cast<size_t>(p * v.size()));
+  std::nth_element(v.begin(), v.begin() + k, v.end());
+  return v[k];
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 5) {
+    std::fprintf(stderr, "usage: %s PORT CONNS broadcast|personal|idle SECONDS [PATTERN]\n", argv[0]);
+    return 1;
+  }
+  int port = std::atoi(argv[1]), n = std::atoi(argv[2]);
+  std::string mode = argv[3];
+  int seconds = std::atoi(argv[4]);
+  std::string pattern = argc > 5 ? argv[5] : "price.*";
+  rlimit rl{};
+  getrlimit(RLIMIT_NOFILE, &rl);
+  rl.rlim_cur = rl.rlim_max;
+  setrlimit(RLIMIT_NOFILE, &rl);
+  int ep = epoll_create1(0);
+  std::vector<conn> conns(n);
+  const std::string upgrade =
+      "GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+      "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
+  for (int i = 0; i < n; ++i) {
+    auto& c = conns[i];
+    c.fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    if (c.fd < 0) { std::perror("socket"); return 1; }
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(static_cast<uint16_t>(port));
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (::connect(c.fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) { std::perror("connect"); return 1; }
+    int one = 1;
+    setsockopt(c.fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    fcntl(c.fd, F_SETFL, O_NONBLOCK);
+    if (mode == "broadcast") c.sub = R"({"type":"subscribe","topics":[")" + pattern + R"("]})";
+    else if (mode == "personal") c.sub = R"({"type":"subscribe","topics":["price.P)" + std::to_string(i) + R"(-USDT"]})";
+    (void)!::send(c.fd, upgrade.data(), upgrade.size(), MSG_NOSIGNAL);
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.u32 = static_cast<uint32_t>(i);
+    epoll_ctl(ep, EPOLL_CTL_ADD, c.fd, &ev);
+    if (i % 500 == 499) usleep(20000);  // do not overflow the listen backlog
+  }
+  stats st;
+  std::vector<epoll_event> evs(1024);
+  static char buf[1 << 16];
+  int64_t start = now_ms(), tick = start + 1000;
+  bool announced = false;
+  while (now_ms() - start < seconds * 1000LL) {
+    int k = epoll_wait(ep, evs.data(), static_cast<int>(evs.size()), 50);
+    for (int e = 0; e < k; ++e) {
+      auto& c = conns[evs[e].data.u32];
+      for (;;) {
+        ssize_t r = ::recv(c.fd, buf, sizeof buf, 0);
+        if (r <= 0) {
+          if (r == 0 || (errno != EAGAIN && errno != EINTR)) { epoll_ctl(ep, EPOLL_CTL_DEL, c.fd, nullptr); ::close(c.fd); c.fd = -1; }
+          break;
+        }
+        c.in.append(buf, static_cast<size_t>(r));
+        consume(c, st);
+      }
+    }
+    if (!announced && std::all_of(conns.begin(), conns.end(), [](const conn& c) { return c.upgraded || c.fd < 0; })) {
+      announced = true;
+      std::printf("{\"ready\":true,\"open\":%zu}\n", static_cast<size_t>(std::count_if(conns.begin(), conns.end(), [](auto& c) { return c.fd >= 0; })));
+      std::fflush(stdout);
+    }
+    if (now_ms() >= tick) {
+      size_t open = std::count_if(conns.begin(), conns.end(), [](auto& c) { return c.fd >= 0; });
+      std::printf("{\"t\":%lld,\"deliveries\":%llu,\"p50_ms\":%lld,\"p99_ms\":%lld,\"open\":%zu}\n",
+                  static_cast<long long>(tick / 1000), static_cast<unsigned long long>(st.deliveries),
+                  static_cast<long long>(pct(st.lat, 0.5)), static_cast<long long>(pct(st.lat, 0.99)), open);
+      std::fflush(stdout);
+      st = stats{};
+      tick += 1000;
+    }
+  }
+  return 0;
+}

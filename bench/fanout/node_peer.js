@@ -1,0 +1,57 @@
+// The peer for bench/fanout: a plain Node.js `ws` server that reads the same Redis stream and
+// speaks the same protocol subset (subscribe to exact topics, "prefix.*" or "*"; update
+// frames). Written the way a small hand-made service would be, with a topic index so its
+// personal-topic figures are not penalised by a full scan.
+// Usage: node node_peer.js WS_PORT REDIS_PORT NAME
+const { WebSocketServer } = require('ws');
+const { createClient } = require('redis');
+
+const [port, redisPort, name] = process.argv.slice(2);
+const exact = new Map(), prefix = new Map(), all = new Set();
+const add = (m, k, ws) => (m.get(k) || m.set(k, new Set()).get(k)).add(ws);
+
+const wss = new WebSocketServer({ port: Number(port), host: '127.0.0.1', perMessageDeflate: false });
+wss.on('connection', (ws) => {
+  ws.subs = [];
+  ws.on('message', (data) => {
+    let msg;
+    try { msg = JSON.parse(data); } catch { return; }
+    if (msg.type !== 'subscribe' || !Array.isArray(msg.topics)) return;
+    for (const t of msg.topics) {
+      ws.subs.push(t);
+      if (t === '*') all.add(ws);
+      else if (t.endsWith('.*')) add(prefix, t.slice(0, -1), ws);
+      else add(exact, t, ws);
+    }
+    ws.send(JSON.stringify({ type: 'subscribed', topics: msg.topics }));
+  });
+  ws.on('close', () => {
+    all.delete(ws);
+    for (const t of ws.subs) (t.endsWith('.*') ? prefix.get(t.slice(0, -1)) : exact.get(t))?.delete(ws);
+  });
+});
+
+function deliver(topic, frame) {
+  const seen = new Set();
+  const send = (ws) => { if (!seen.has(ws)) { seen.add(ws); ws.send(frame); } };
+  all.forEach(send);
+  exact.get(topic)?.forEach(send);
+  for (let i = topic.indexOf('.'); i >= 0; i = topic.indexOf('.', i + 1)) prefix.get(topic.slice(0, i + 1))?.forEach(send);
+}
+
+(async () => {
+  const redis = createClient({ socket: { host: '127.0.0.1', port: Number(redisPort) } });
+  await redis.connect();
+  const key = `tributary:${name}:stream`;
+  let id = '$';
+  for (;;) {
+    const res = await redis.xRead({ key, id }, { BLOCK: 1000, COUNT: 500 });
+    if (!res) continue;
+    for (const { id: entryId, message } of res[0].messages) {
+      id = entryId;
+      const record = JSON.parse(message.record);
+      deliver(record.topic, `{"type":"update","topic":${JSON.stringify(record.topic)},"record":${message.record}}`);
+    }
+  }
+})();
+console.log('ready');

@@ -1,0 +1,218 @@
+#!/usr/bin/env python3
+"""bench/fanout: Tributary's WebSocket fan-out against a Node.js `ws` peer, in one run.
+
+Both servers read the same Redis stream (Tributary as a cluster follower, the peer with
+XREAD), fed by bench_fanout_feeder at stepped rates. Each server runs alone, pinned to CPU 0;
+Redis, the feeder and the epoll load client run on CPU 1. Prints each scenario side by side
+with the ratio, as JSON lines and a Markdown table.
+
+Usage: bench/fanout/run.py [--build build] [--only broadcast1000,broadcast9000,personal,memory]
+Needs: redis-server, node with bench/fanout/node_modules (cd bench/fanout && npm install).
+"""
+import argparse, json, os, resource, socket, subprocess, sys, tempfile, time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+SEQ = [0]
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    p = s.getsockname()[1]
+    s.close()
+    return p
+
+
+def raise_nofile():
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
+def spawn(cmd, cpu, **kw):
+    return subprocess.Popen(["taskset", "-c", str(cpu)] + cmd, preexec_fn=raise_nofile, **kw)
+
+
+def wait_port(port, limit=20):
+    end = time.time() + limit
+    while time.time() < end:
+        try:
+            socket.create_connection(("127.0.0.1", port), 0.2).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"nothing listens on {port}")
+
+
+def rss_kb(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+class Load:
+    """The epoll load client, read line by line."""
+
+    def __init__(self, build, port, conns, mode, seconds, pattern="price.*"):
+        self.p = spawn([f"{build}/bench/bench_fanout_client", str(port), str(conns), mode, str(seconds), pattern], 1,
+                       stdout=subprocess.PIPE, text=True)
+        first = json.loads(self.p.stdout.readline() or "{}")
+        if not first.get("ready"):
+            raise RuntimeError(f"load client not ready: {first}")
+        self.open = first["open"]
+
+    def lines(self, seconds):
+        out = []
+        end = time.time() + seconds
+        while time.time() < end:
+            line = self.p.stdout.readline()
+            if not line:
+                break
+            out.append(json.loads(line))
+        return out
+
+    def stop(self):
+        self.p.kill()
+        self.p.wait()
+
+
+def feed(build, redis_port, rate, seconds, topics, prefix):
+    SEQ[0] += 10_000_000
+    return spawn([f"{build}/bench/bench_fanout_feeder", "127.0.0.1", str(redis_port), "bench", str(rate), str(seconds),
+                  str(topics), prefix, str(SEQ[0])], 1, stdout=subprocess.DEVNULL)
+
+
+def step(build, redis_port, load, rate, topics, prefix, seconds=4):
+    f = feed(build, redis_port, rate, seconds, topics, prefix)
+    got = load.lines(seconds + 1)
+    f.wait()
+    steady = got[1:seconds] or got  # skip the first second (ramp)
+    best = sorted(steady, key=lambda x: x["deliveries"])
+    mid = best[len(best) // 2]
+    p99 = max((x["p99_ms"] for x in steady), default=-1)
+    return {"rate": rate, "deliveries_s": mid["deliveries"], "p50_ms": mid["p50_ms"], "p99_ms": p99, "open": mid["open"]}
+
+
+def broadcast(build, port, redis_port, conns, rates):
+    load = Load(build, port, conns, "broadcast", 600)
+    steps = [step(build, redis_port, load, r, 7, "B") for r in rates]
+    peak = max(steps, key=lambda s: s["deliveries_s"])
+    over_rate = 3 * peak["deliveries_s"] / conns
+    over = step(build, redis_port, load, over_rate, 7, "B", 5)
+    load.stop()
+    return {"steps": steps, "peak_deliveries_s": peak["deliveries_s"], "over_3x": over,
+            "over_ratio_of_peak": round(over["deliveries_s"] / max(1, peak["deliveries_s"]), 3)}
+
+
+def personal(build, port, redis_port, conns, rates):
+    load = Load(build, port, conns, "personal", 600)
+    steps = [step(build, redis_port, load, r, conns, "P") for r in rates]
+    load.stop()
+    return {"steps": steps}
+
+
+def memory(pid, build, port, conns):
+    time.sleep(1)
+    before = rss_kb(pid)
+    load = Load(build, port, conns, "idle", 600)
+    time.sleep(3)
+    after = rss_kb(pid)
+    load.stop()
+    return {"conns": load.open, "rss_before_kb": before, "rss_after_kb": after,
+            "bytes_per_conn": round((after - before) * 1024 / max(1, load.open))}
+
+
+def tributary_server(build, port, redis_port, tmp):
+    cfg = os.path.join(tmp, "bench.toml")
+    with open(cfg, "w") as f:
+        f.write(f"""[host]
+plugin_dirs = ["{build}/plugins"]
+log_level = "warn"
+[server]
+listen = "127.0.0.1:{port}"
+max_connections = 20000
+[cluster]
+mode = "redis"
+redis_url = "redis://127.0.0.1:{redis_port}"
+name = "bench"
+""")
+    return spawn([f"{build}/core/tributary", "run", "-c", cfg], 0, stderr=open(os.path.join(tmp, "tributary.log"), "w"))
+
+
+def node_server(build, port, redis_port, tmp):
+    return spawn(["node", os.path.join(HERE, "node_peer.js"), str(port), str(redis_port), "bench"], 0,
+                 stdout=subprocess.DEVNULL, stderr=open(os.path.join(tmp, "node.log"), "w"))
+
+
+def run_peer(name, start, args, only, tmp):
+    redis_port = args.redis_port
+    results = {}
+    for scenario in only:
+        port = free_port()
+        srv = start(args.build, port, redis_port, tmp)
+        wait_port(port)
+        time.sleep(1.5)  # Tributary: lease and stream reader up
+        try:
+            if scenario == "broadcast1000":
+                results[scenario] = broadcast(args.build, port, redis_port, 1000, [50, 100, 200, 400, 800])
+            elif scenario == "broadcast9000":
+                results[scenario] = broadcast(args.build, port, redis_port, 9000, [5, 10, 20, 40, 80])
+            elif scenario == "personal":
+                results[scenario] = personal(args.build, port, redis_port, 9000, [1000, 5000, 10000, 15000])
+            elif scenario == "memory":
+                results[scenario] = memory(srv.pid, args.build, port, 9000)
+        finally:
+            srv.terminate()
+            try:
+                srv.wait(10)
+            except subprocess.TimeoutExpired:
+                srv.kill()
+        print(json.dumps({"peer": name, "scenario": scenario, **results[scenario]}), flush=True)
+    return results
+
+
+def table(t, n):
+    rows = ["| scenario | tributary | node ws | ratio |", "|---|---|---|---|"]
+
+    def row(label, a, b, better_low=False):
+        ratio = (b / a if better_low else a / b) if a and b else float("nan")
+        rows.append(f"| {label} | {a} | {b} | {ratio:.2f}x |")
+
+    for sc in ("broadcast1000", "broadcast9000"):
+        if sc in t:
+            row(f"{sc}: peak deliveries/s", t[sc]["peak_deliveries_s"], n[sc]["peak_deliveries_s"])
+            row(f"{sc}: deliveries/s offered 3x peak", t[sc]["over_3x"]["deliveries_s"], n[sc]["over_3x"]["deliveries_s"])
+            rows.append(f"| {sc}: 3x past peak, share of own peak | {t[sc]['over_ratio_of_peak']} | {n[sc]['over_ratio_of_peak']} | |")
+    if "personal" in t:
+        for a, b in zip(t["personal"]["steps"], n["personal"]["steps"]):
+            row(f"personal 9000: offered {a['rate']}/s, delivered/s", a["deliveries_s"], b["deliveries_s"])
+            row(f"personal 9000: offered {a['rate']}/s, p99 ms", a["p99_ms"], b["p99_ms"], better_low=True)
+    if "memory" in t:
+        row("idle connection, bytes of RSS each (9000)", t["memory"]["bytes_per_conn"], n["memory"]["bytes_per_conn"], better_low=True)
+    return "\n".join(rows)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--build", default=os.path.join(ROOT, "build"))
+    ap.add_argument("--only", default="broadcast1000,broadcast9000,personal,memory")
+    args = ap.parse_args()
+    args.build = os.path.abspath(args.build)
+    only = args.only.split(",")
+    with tempfile.TemporaryDirectory() as tmp:
+        args.redis_port = free_port()
+        redis = spawn(["redis-server", "--port", str(args.redis_port), "--save", "", "--appendonly", "no"], 1,
+                      stdout=subprocess.DEVNULL)
+        wait_port(args.redis_port)
+        try:
+            t = run_peer("tributary", tributary_server, args, only, tmp)
+            n = run_peer("node", node_server, args, only, tmp)
+        finally:
+            redis.terminate()
+        print(table(t, n))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
