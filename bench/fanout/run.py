@@ -44,6 +44,16 @@ def wait_port(port, limit=20):
     raise RuntimeError(f"nothing listens on {port}")
 
 
+SERVER = [0]
+
+
+def cpu_s(pid):
+    """User + system CPU seconds of a process, with all its threads."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def rss_kb(pid):
     with open(f"/proc/{pid}/status") as f:
         for line in f:
@@ -86,13 +96,16 @@ def feed(build, redis_port, rate, seconds, topics, prefix):
 
 def step(build, redis_port, load, rate, topics, prefix, seconds=4):
     f = feed(build, redis_port, rate, seconds, topics, prefix)
+    c0, l0, t0 = cpu_s(SERVER[0]), cpu_s(load.p.pid), time.time()
     got = load.lines(seconds + 1)
+    c1, l1, t1 = cpu_s(SERVER[0]), cpu_s(load.p.pid), time.time()
     f.wait()
     steady = got[1:seconds] or got  # skip the first second (ramp)
     best = sorted(steady, key=lambda x: x["deliveries"])
     mid = best[len(best) // 2]
     p99 = max((x["p99_ms"] for x in steady), default=-1)
-    return {"rate": rate, "deliveries_s": mid["deliveries"], "p50_ms": mid["p50_ms"], "p99_ms": p99, "open": mid["open"]}
+    return {"rate": rate, "deliveries_s": mid["deliveries"], "p50_ms": mid["p50_ms"], "p99_ms": p99, "open": mid["open"],
+            "server_cpu": round((c1 - c0) / (t1 - t0), 2), "client_cpu": round((l1 - l0) / (t1 - t0), 2)}
 
 
 def broadcast(build, port, redis_port, conns, rates):
@@ -152,13 +165,14 @@ def run_peer(name, start, args, only, tmp):
     for scenario in only:
         port = free_port()
         srv = start(args.build, port, redis_port, tmp)
+        SERVER[0] = srv.pid
         wait_port(port)
         time.sleep(1.5)  # Tributary: lease and stream reader up
         try:
             if scenario == "broadcast1000":
-                results[scenario] = broadcast(args.build, port, redis_port, 1000, [50, 100, 200, 400, 800])
+                results[scenario] = broadcast(args.build, port, redis_port, 1000, [100, 400, 1600, 3200, 6400])
             elif scenario == "broadcast9000":
-                results[scenario] = broadcast(args.build, port, redis_port, 9000, [5, 10, 20, 40, 80])
+                results[scenario] = broadcast(args.build, port, redis_port, 9000, [10, 40, 160, 360, 720])
             elif scenario == "personal":
                 results[scenario] = personal(args.build, port, redis_port, 9000, [1000, 5000, 10000, 15000])
             elif scenario == "memory":

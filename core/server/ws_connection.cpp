@@ -67,9 +67,9 @@ void ws_connection::offer(const std::shared_ptr<const published_record>& r, uint
 void ws_connection::queue_update(out_frame f) {
   switch (queue_.push_update(std::move(f))) {
     case send_queue::result::refused:
-      shard_.counters().dropped(drop_reason::slow_consumer);
-      shard_.st.log->warn("session {}: send queue over {} bytes; closing a slow client", id_, queue_.bytes());
-      return close_with(ws::close_code::policy_violation, "slow consumer: send queue full");
+      // Closing unregisters from the index the caller is iterating: leave it to flush().
+      too_slow_ = true;
+      break;
     case send_queue::result::conflated:
       shard_.counters().bump(shard_.counters().conflated);
       break;
@@ -85,6 +85,12 @@ void ws_connection::queue_update(out_frame f) {
 
 void ws_connection::flush() {
   dirty_ = false;
+  if (too_slow_ && !closing_) {
+    too_slow_ = false;
+    shard_.counters().dropped(drop_reason::slow_consumer);
+    shard_.st.log->warn("session {}: send queue over {} bytes; closing a slow client", id_, queue_.bytes());
+    return close_with(ws::close_code::policy_violation, "slow consumer: send queue full");
+  }
   if (write_waiting_ || finished_ || write_shut_) return;
   iovec iov[kMaxIov];
   for (;;) {

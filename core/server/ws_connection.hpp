@@ -71,6 +71,7 @@ class ws_connection final : public std::enable_shared_from_this<ws_connection>, 
   bool dirty_ = false, reading_ = false, read_paused_ = false, write_waiting_ = false;
   bool ping_outstanding_ = false, closing_ = false, close_sent_ = false, write_shut_ = false;
   bool finished_ = false;
+  bool too_slow_ = false;  // an update was refused: close on the next flush
 };
 
 }  // namespace tributary
