@@ -112,25 +112,8 @@ inline std::vector<std::pair<int, std::string>> server_frames(const std::string&
 
 // The close code in the first close frame within `bytes` (server frames are unmasked), or 0.
 inline int close_code_in(const std::string& bytes) {
-  size_t i = 0;
-  while (i + 2 <= bytes.size()) {
-    uint8_t op = bytes[i] & 0x0F;
-    uint64_t len = static_cast<uint8_t>(bytes[i + 1]) & 0x7F;
-    size_t hdr = 2;
-    if (len == 126) {
-      if (i + 4 > bytes.size()) return 0;
-      len = (uint8_t(bytes[i + 2]) << 8) | uint8_t(bytes[i + 3]);
-      hdr = 4;
-    } else if (len == 127) {
-      if (i + 10 > bytes.size()) return 0;
-      len = 0;
-      for (int k = 0; k < 8; ++k) len = (len << 8) | uint8_t(bytes[i + 2 + k]);
-      hdr = 10;
-    }
-    if (op == 8 && len >= 2 && i + hdr + 2 <= bytes.size())
-      return (uint8_t(bytes[i + hdr]) << 8) | uint8_t(bytes[i + hdr + 1]);
-    i += hdr + len;
-  }
+  for (auto& [op, payload] : server_frames(bytes))
+    if (op == 8 && payload.size() >= 2) return (uint8_t(payload[0]) << 8) | uint8_t(payload[1]);
   return 0;
 }
 
