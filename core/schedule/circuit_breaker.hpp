@@ -1,7 +1,9 @@
 #pragma once
 #include <cstdint>
+#include <utility>
 #include <functional>
 #include <mutex>
+#include <optional>
 #include <string_view>
 
 namespace tributary {
@@ -18,13 +20,57 @@ class circuit_breaker {
   circuit_breaker(int threshold, int64_t cooldown_ms, on_change cb = {})
       : threshold_(threshold < 1 ? 1 : threshold), cooldown_(cooldown_ms), cb_(std::move(cb)) {}
 
-  // May a run use this source now? In half-open only one trial is in flight at a time.
-  bool allow(int64_t now) {
+  // Permission to use the source for one attempt. Its verdict (success or failure) is
+  // recorded once; a permit dropped without one gives a half-open trial back, so no path that
+  // skips or abandons an attempt can leave the circuit waiting for a trial forever.
+  class permit {
+   public:
+    permit(permit&& o) noexcept : b_(std::exchange(o.b_, nullptr)), trial_(o.trial_) {}
+    permit& operator=(permit&& o) noexcept {
+      if (this != &o) {
+        drop();
+        b_ = std::exchange(o.b_, nullptr);
+        trial_ = o.trial_;
+      }
+      return *this;
+    }
+    permit(const permit&) = delete;
+    permit& operator=(const permit&) = delete;
+    ~permit() { drop(); }
+    void success() {
+      if (auto* b = std::exchange(b_, nullptr)) b->success();
+    }
+    void failure(int64_t now) {
+      if (auto* b = std::exchange(b_, nullptr)) b->failure(now);
+    }
+
+   private:
+    friend class circuit_breaker;
+    permit(circuit_breaker* b, bool trial) : b_(b), trial_(trial) {}
+    void drop() {
+      if (auto* b = std::exchange(b_, nullptr); b && trial_) b->release();
+    }
+    circuit_breaker* b_;
+    bool trial_;  // this permit holds the half-open trial
+  };
+
+  // A permit when the source may be used now; none while open, or half-open with its one
+  // trial already out.
+  std::optional<permit> acquire(int64_t now) {
     std::unique_lock lk(mu_);
     if (state_ == state::open && now >= opened_at_ + cooldown_) move(state::half_open, lk);
-    if (state_ == state::closed) return true;
-    if (state_ == state::half_open && !trial_) return trial_ = true;
-    return false;
+    if (state_ == state::closed) return permit(this, false);
+    if (state_ == state::half_open && !trial_) {
+      trial_ = true;
+      return permit(this, true);
+    }
+    return std::nullopt;
+  }
+  bool allow(int64_t now) {  // for callers that judge by hand (tests)
+    auto p = acquire(now);
+    if (!p) return false;
+    p->b_ = nullptr;  // keep the trial: the caller reports success() or failure()
+    return true;
   }
   void success() {
     std::unique_lock lk(mu_);

@@ -58,7 +58,13 @@ struct feed_runner::run_ctx {
   std::function<void(run_outcome)> done;
   size_t idx = 0;
   int attempt = 0;         // retries of the current source so far
-  bool retrying = false;   // the current source holds the breaker's permission already
+  bool retrying = false;   // the next attempt retries the current source
+  // The current source's breaker permission, held across its retries; dropped (and a
+  // half-open trial given back) whenever the run moves on without a verdict.
+  std::optional<circuit_breaker::permit> permit;
+  // The errors of an attempt whose retry is pending: they are reported if the retry never
+  // happens (skipped for budget or a pause), so a skip never hides the provider's error.
+  std::vector<fetch_error> pending_errors;
   int64_t deadline = 0;    // retries must be due before this
   std::vector<std::string> remaining;  // canonical subjects still to serve
   run_outcome out;
@@ -100,167 +106,228 @@ void feed_runner::try_next(std::shared_ptr<run_ctx> c) {
   auto& feed = *c->feed;
   while (c->idx < feed.sources.size() && !c->remaining.empty()) {
     source_runtime* s = feed.sources[c->idx];
-    bool retry = std::exchange(c->retrying, false);  // the same source again after a transient failure
-    if (c->idx > 0 && !retry) metrics_.add("tributary_fallbacks_total", {{"feed", feed.cfg.id}, {"to", s->name}});
-    int64_t now = clock_.now_ms();
-    if (int64_t until = s->paused_until.load(); until > now) {
-      c->out.skipped.push_back(s->name + ": paused for " + std::to_string(until - now) + "ms after a rate limit");
-      metrics_.add("tributary_rate_limit_skips_total", {{"source", s->name}, {"reason", "retry_after"}});
-      ++c->idx;
+    auto planned = prepare(*c, *s);
+    if (!planned) {
+      next_source(*c, *s);
       continue;
     }
-    feed_request fr{feed.cfg.id, feed.cfg.kind, {}};
-    for (auto& [canon, native] : feed.subjects.at(s->name))
-      if (std::find(c->remaining.begin(), c->remaining.end(), canon) != c->remaining.end())
-        fr.subjects.emplace_back(canon, native);
-    auto planned = s->plugin->plan(fr);
-    if (planned.status != 0 || planned.requests.empty()) {
-      for (auto& e : planned.errors) c->out.errors.push_back(e);
-      if (planned.errors.empty()) c->out.errors.push_back({error_class::internal, s->name + " planned no request", {}, 0});
-      ++c->idx;
-      continue;
-    }
-    double cost = 0;
-    for (auto& r : planned.requests) cost += r.weight;
-    if (!retry && s->breaker && s->breaker->current() == circuit_breaker::state::open &&
-        now < s->breaker->retry_at()) {
-      c->out.skipped.push_back(s->name + ": circuit open for " + std::to_string(s->breaker->retry_at() - now) + "ms more");
-      ++c->idx;
-      continue;
-    }
-    if (!s->bucket->try_take(cost, now)) {
-      c->out.skipped.push_back(s->name + ": rate budget spent (needs " + std::to_string(cost) + ", next in " +
-                               std::to_string(s->bucket->wait_ms(cost, now)) + "ms)");
-      metrics_.add("tributary_rate_limit_skips_total", {{"source", s->name}, {"reason", "budget"}});
-      if (retry && s->breaker) s->breaker->release();
-      ++c->idx;
-      continue;
-    }
-    if (!retry && s->breaker && !s->breaker->allow(now)) {  // half-open with its one trial already out
-      c->out.skipped.push_back(s->name + ": circuit half-open, trial in progress");
-      ++c->idx;
-      continue;
-    }
-    for (auto& r : planned.requests) {
-      if (r.base_url.empty()) r.base_url = s->base_url;
-      r.timeout = s->timeout;
-    }
-    // Gather every response of this source, then parse them together.
-    struct gather {
-      std::mutex mu;
-      std::vector<http_response> resps;
-      size_t left;
-    };
-    auto g = std::make_shared<gather>();
-    g->resps.resize(planned.requests.size());
-    g->left = planned.requests.size();
-    auto reqs = std::make_shared<const std::vector<http_request>>(std::move(planned.requests));
-    for (size_t i = 0; i < reqs->size(); ++i) {
-      http_.send((*reqs)[i], [this, c, s, g, i, reqs](http_response resp) {
-        bool last;
-        {
-          std::lock_guard lk(g->mu);
-          g->resps[i] = std::move(resp);
-          last = --g->left == 0;
-        }
-        if (last) on_responses(c, s, *reqs, std::move(g->resps));
-      });
-    }
+    send(std::move(c), s, std::move(*planned));
     return;
   }
   finish(std::move(c));
 }
 
-void feed_runner::on_responses(std::shared_ptr<run_ctx> c, source_runtime* s, const std::vector<http_request>& reqs,
-                               std::vector<http_response> resps) {
-  auto& feed = *c->feed;
-  feed_request fr{feed.cfg.id, feed.cfg.kind, {}};
-  for (auto& [canon, native] : feed.subjects.at(s->name))
-    if (std::find(c->remaining.begin(), c->remaining.end(), canon) != c->remaining.end())
-      fr.subjects.emplace_back(canon, native);
+feed_request feed_runner::request_for(const run_ctx& c, const source_runtime& s) const {
+  feed_request fr{c.feed->cfg.id, c.feed->cfg.kind, {}};
+  for (auto& [canon, native] : c.feed->subjects.at(s.name))
+    if (std::find(c.remaining.begin(), c.remaining.end(), canon) != c.remaining.end()) fr.subjects.emplace_back(canon, native);
+  return fr;
+}
+
+// Whether `s` may be tried now, in this order: a Retry-After pause, the circuit (before any
+// budget is spent on it), the plugin's plan, then the rate budget. Says why when not.
+std::optional<std::vector<http_request>> feed_runner::prepare(run_ctx& c, source_runtime& s) {
+  bool retry = std::exchange(c.retrying, false);
+  if (c.idx > 0 && !retry) metrics_.add("tributary_fallbacks_total", {{"feed", c.feed->cfg.id}, {"to", s.name}});
+  int64_t now = clock_.now_ms();
+  if (int64_t until = s.paused_until.load(); until > now) {
+    c.out.skipped.push_back(s.name + ": paused for " + std::to_string(until - now) + "ms after a rate limit");
+    metrics_.add("tributary_rate_limit_skips_total", {{"source", s.name}, {"reason", "retry_after"}});
+    return std::nullopt;
+  }
+  if (!retry && s.breaker) {
+    c.permit = s.breaker->acquire(now);
+    if (!c.permit) {
+      c.out.skipped.push_back(s.breaker->current() == circuit_breaker::state::open
+                                  ? s.name + ": circuit open for " + std::to_string(s.breaker->retry_at() - now) + "ms more"
+                                  : s.name + ": circuit half-open, trial in progress");
+      return std::nullopt;
+    }
+  }
+  auto planned = s.plugin->plan(request_for(c, s));
+  if (planned.status != 0 || planned.requests.empty()) {
+    for (auto& e : planned.errors) c.out.errors.push_back(e);
+    if (planned.errors.empty()) c.out.errors.push_back({error_class::internal, s.name + " planned no request", {}, 0});
+    return std::nullopt;
+  }
+  double cost = 0;
+  for (auto& r : planned.requests) cost += r.weight;
+  if (!s.bucket->try_take(cost, now)) {
+    c.out.skipped.push_back(s.name + ": rate budget spent (needs " + std::to_string(cost) + ", next in " +
+                            std::to_string(s.bucket->wait_ms(cost, now)) + "ms)");
+    metrics_.add("tributary_rate_limit_skips_total", {{"source", s.name}, {"reason", "budget"}});
+    return std::nullopt;
+  }
+  for (auto& r : planned.requests) {
+    if (r.base_url.empty()) r.base_url = s.base_url;
+    r.timeout = s.timeout;
+  }
+  return std::move(planned.requests);
+}
+
+// Moves on from `s`. A retry that never happened still reports its source's last errors and
+// counts that failure against the circuit.
+void feed_runner::next_source(run_ctx& c, source_runtime& s) {
+  if (!c.pending_errors.empty()) {
+    if (c.permit) c.permit->failure(clock_.now_ms());
+    report_errors(c, s, std::exchange(c.pending_errors, {}));
+  }
+  c.permit.reset();
+  c.attempt = 0;
+  c.retrying = false;
+  ++c.idx;
+}
+
+void feed_runner::send(std::shared_ptr<run_ctx> c, source_runtime* s, std::vector<http_request> requests) {
+  // Gather every response of this source, then parse them together.
+  struct gather {
+    std::mutex mu;
+    std::vector<http_response> resps;
+    size_t left;
+  };
+  auto g = std::make_shared<gather>();
+  g->resps.resize(requests.size());
+  g->left = requests.size();
+  auto reqs = std::make_shared<const std::vector<http_request>>(std::move(requests));
+  for (size_t i = 0; i < reqs->size(); ++i) {
+    http_.send((*reqs)[i], [this, c, s, g, i, reqs](http_response resp) {
+      bool last;
+      {
+        std::lock_guard lk(g->mu);
+        g->resps[i] = std::move(resp);
+        last = --g->left == 0;
+      }
+      if (last) on_responses(c, s, *reqs, std::move(g->resps));
+    });
+  }
+}
+
+namespace {
+// Rate limits pause a source and bad requests are ours to fix: neither says the source is
+// unwell. Server errors, timeouts, auth failures and internal errors do, whatever subject or
+// request tag they carry; bad data does when it is not about one requested subject.
+bool counts_against_source(const fetch_error& e, bool about_a_subject) {
+  switch (e.cls) {
+    case error_class::rate_limited:
+    case error_class::bad_request: return false;
+    case error_class::bad_data: return !about_a_subject;
+    default: return true;
+  }
+}
+}  // namespace
+
+// What one attempt at a source produced.
+struct feed_runner::attempt_result {
   std::vector<record> records;
   std::vector<fetch_error> errors;
+  // Something says the source itself is unwell (counts_against_source), for any request.
+  bool source_failure = false;
+};
+
+feed_runner::attempt_result feed_runner::collect(const run_ctx& c, source_runtime& s, const std::vector<http_request>& reqs,
+                                                 const std::vector<http_response>& resps) {
+  attempt_result a;
+  auto fr = request_for(c, s);
+  auto about_a_subject = [&](const fetch_error& e) {
+    return std::any_of(fr.subjects.begin(), fr.subjects.end(), [&](auto& sub) { return sub.first == e.subject; });
+  };
   for (size_t i = 0; i < reqs.size(); ++i) {
     const auto& resp = resps[i];
     if (resp.status == 0) {
       bool miss = resp.error.rfind(no_cassette_error, 0) == 0;
-      errors.push_back({miss ? error_class::internal : error_class::retryable, resp.error, reqs[i].tag, 0});
-      metrics_.add("tributary_fetches_total", {{"source", s->name}, {"outcome", "transport_error"}});
+      a.errors.push_back({miss ? error_class::internal : error_class::retryable, resp.error, reqs[i].tag, 0});
+      a.source_failure = true;
+      metrics_.add("tributary_fetches_total", {{"source", s.name}, {"outcome", "transport_error"}});
       continue;
     }
-    metrics_.add("tributary_fetches_total", {{"source", s->name}, {"outcome", std::to_string(resp.status / 100) + "xx"}});
-    auto parsed = s->plugin->parse(fr, reqs[i], resp);
+    metrics_.add("tributary_fetches_total", {{"source", s.name}, {"outcome", std::to_string(resp.status / 100) + "xx"}});
+    auto parsed = s.plugin->parse(fr, reqs[i], resp);
     for (auto& p : parsed.problems) {
-      log_->warn("plugin {} broke the record contract: {}", s->name, p);
-      metrics_.add("tributary_plugin_contract_violations_total", {{"source", s->name}});
+      log_->warn("plugin {} broke the record contract: {}", s.name, p);
+      metrics_.add("tributary_plugin_contract_violations_total", {{"source", s.name}});
     }
     for (auto& r : parsed.records) {
       r.received = resp.received_ms;
       if (r.ts == 0) r.ts = resp.received_ms;
-      records.push_back(std::move(r));
+      a.records.push_back(std::move(r));
     }
-    for (auto& e : parsed.errors) errors.push_back(std::move(e));
+    for (auto& e : parsed.errors) {
+      a.source_failure |= counts_against_source(e, about_a_subject(e));
+      a.errors.push_back(std::move(e));
+    }
   }
+  return a;
+}
+
+void feed_runner::on_responses(std::shared_ptr<run_ctx> c, source_runtime* s, const std::vector<http_request>& reqs,
+                               std::vector<http_response> resps) {
+  auto a = collect(*c, *s, reqs, resps);
   int64_t now = clock_.now_ms();
-  {
-    std::lock_guard lk(s->mu);
-    s->requests += reqs.size();
-    if (!records.empty()) s->last_success = now;
-    if (!errors.empty()) {
-      s->failures += 1;
-      s->last_error_at = now;
-      s->last_error_class = std::string(name_of(errors.front().cls));
-      s->last_error = errors.front().message;
-    }
+  record_attempt(*s, reqs.size(), a, now);
+  if (schedule_retry(c, *s, a, now)) return;
+  c->pending_errors.clear();
+  if (c->permit) {
+    if (!a.records.empty()) c->permit->success();
+    else if (a.source_failure) c->permit->failure(now);
   }
-  // A whole answer lost to a transient failure is retried, with backoff, while the feed's
-  // deadline allows; the retry keeps the breaker's permission.
-  bool transient = records.empty() && !errors.empty() &&
-                   std::all_of(errors.begin(), errors.end(), [](auto& e) { return e.cls == error_class::retryable; });
-  if (transient && c->attempt < s->retries) {
-    int64_t delay = backoff(*s, c->attempt + 1);
-    if (now + delay < c->deadline) {
-      ++c->attempt;
-      c->retrying = true;
-      metrics_.add("tributary_retries_total", {{"source", s->name}});
-      log_->debug("feed {}: retrying {} in {}ms ({}): {}", feed.cfg.id, s->name, delay, c->attempt, errors.front().message);
-      timers_.schedule(now + delay, [this, c] { try_next(c); });
-      return;
-    }
-  }
-  if (s->breaker) {
-    bool unhealthy = std::any_of(errors.begin(), errors.end(), [](auto& e) {
-      return e.subject.empty() && e.cls != error_class::rate_limited && e.cls != error_class::bad_request;
-    });
-    if (!records.empty()) s->breaker->success();
-    else if (unhealthy) s->breaker->failure(now);
-    else s->breaker->release();
-  }
-  c->attempt = 0;
-  for (auto& e : errors) {
-    metrics_.add("tributary_fetch_errors_total", {{"source", s->name}, {"class", std::string(name_of(e.cls))}});
-    if (e.cls == error_class::rate_limited) {
-      int64_t pause = e.retry_after_ms > 0 ? e.retry_after_ms : feed.cfg.every.count();
-      int64_t until = now + pause;
-      int64_t cur = s->paused_until.load();
-      while (cur < until && !s->paused_until.compare_exchange_weak(cur, until)) {}
-      log_->warn("source {} is rate limited; pausing it for {}ms", s->name, pause);
-    }
-    fetch_error tagged = e;
-    tagged.message = s->name + ": " + e.message;
-    c->out.errors.push_back(std::move(tagged));
-  }
-  for (auto& r : records) {
+  report_errors(*c, *s, std::move(a.errors));
+  for (auto& r : a.records) {
     auto it = std::find(c->remaining.begin(), c->remaining.end(), r.subject);
     if (it == c->remaining.end()) continue;  // a duplicate within one answer
     c->remaining.erase(it);
     r.source = s->name;
-    r.feed = feed.cfg.id;
+    r.feed = c->feed->cfg.id;
     c->out.published.push_back(out_.publish(std::move(r)));
   }
-  if (!records.empty()) c->out.served_by.push_back(s->name);
-  ++c->idx;
+  if (!a.records.empty()) c->out.served_by.push_back(s->name);
+  next_source(*c, *s);
   try_next(std::move(c));
+}
+
+void feed_runner::record_attempt(source_runtime& s, size_t requests, const attempt_result& a, int64_t now) {
+  std::lock_guard lk(s.mu);
+  s.requests += requests;
+  if (!a.records.empty()) s.last_success = now;
+  if (!a.errors.empty()) {
+    s.failures += 1;
+    s.last_error_at = now;
+    s.last_error_class = std::string(name_of(a.errors.front().cls));
+    s.last_error = a.errors.front().message;
+  }
+}
+
+// A whole answer lost to a transient failure is retried, with backoff, while the feed's
+// deadline allows; the retry keeps the breaker's permission.
+bool feed_runner::schedule_retry(const std::shared_ptr<run_ctx>& c, source_runtime& s, attempt_result& a, int64_t now) {
+  bool transient = a.records.empty() && !a.errors.empty() &&
+                   std::all_of(a.errors.begin(), a.errors.end(), [](auto& e) { return e.cls == error_class::retryable; });
+  if (!transient || c->attempt >= s.retries) return false;
+  int64_t delay = backoff(s, c->attempt + 1);
+  if (now + delay >= c->deadline) return false;
+  ++c->attempt;
+  c->retrying = true;
+  c->pending_errors = std::move(a.errors);
+  metrics_.add("tributary_retries_total", {{"source", s.name}});
+  log_->debug("feed {}: retrying {} in {}ms ({}): {}", c->feed->cfg.id, s.name, delay, c->attempt,
+              c->pending_errors.front().message);
+  timers_.schedule(now + delay, [this, c] { try_next(c); });
+  return true;
+}
+
+void feed_runner::report_errors(run_ctx& c, source_runtime& s, std::vector<fetch_error> errors) {
+  int64_t now = clock_.now_ms();
+  for (auto& e : errors) {
+    metrics_.add("tributary_fetch_errors_total", {{"source", s.name}, {"class", std::string(name_of(e.cls))}});
+    if (e.cls == error_class::rate_limited) {
+      int64_t pause = e.retry_after_ms > 0 ? e.retry_after_ms : c.feed->cfg.every.count();
+      int64_t until = now + pause;
+      int64_t cur = s.paused_until.load();
+      while (cur < until && !s.paused_until.compare_exchange_weak(cur, until)) {}
+      log_->warn("source {} is rate limited; pausing it for {}ms", s.name, pause);
+    }
+    e.message = s.name + ": " + e.message;
+    c.out.errors.push_back(std::move(e));
+  }
 }
 
 void feed_runner::finish(std::shared_ptr<run_ctx> c) {

@@ -9,6 +9,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <random>
 #include <set>
 #include <string>
@@ -92,9 +93,19 @@ class feed_runner {
 
  private:
   struct run_ctx;
+  struct attempt_result;
   void try_next(std::shared_ptr<run_ctx> c);
+  feed_request request_for(const run_ctx& c, const source_runtime& s) const;
+  std::optional<std::vector<http_request>> prepare(run_ctx& c, source_runtime& s);
+  void next_source(run_ctx& c, source_runtime& s);
+  void send(std::shared_ptr<run_ctx> c, source_runtime* s, std::vector<http_request> requests);
   void on_responses(std::shared_ptr<run_ctx> c, source_runtime* s, const std::vector<http_request>& reqs,
                     std::vector<http_response> resps);
+  attempt_result collect(const run_ctx& c, source_runtime& s, const std::vector<http_request>& reqs,
+                         const std::vector<http_response>& resps);
+  void record_attempt(source_runtime& s, size_t requests, const attempt_result& a, int64_t now);
+  bool schedule_retry(const std::shared_ptr<run_ctx>& c, source_runtime& s, attempt_result& a, int64_t now);
+  void report_errors(run_ctx& c, source_runtime& s, std::vector<fetch_error> errors);
   void finish(std::shared_ptr<run_ctx> c);
   int64_t backoff(const source_runtime& s, int attempt);
 

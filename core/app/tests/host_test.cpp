@@ -327,3 +327,83 @@ sources = ["binance", "coingecko", "cmc"]
   EXPECT_EQ(json::parse(r.records.at(0))["seq"], 2);
   EXPECT_EQ(f.status()["feeds"][0]["last_source"], "binance");
 }
+
+// B1: a half-open trial that is skipped afterwards (here for a spent budget) gives its
+// permission back, so the next run can take the trial instead of "trial in progress" forever.
+TEST(Host, AHalfOpenTrialThatIsSkippedGivesItsPermissionBack) {
+  fixture f;
+  f.dir.cassette("cassettes/01.json", "/api/v3/ticker/24hr", kQuery, 500, "oops");
+  f.dir.cassette("cassettes/02.json", "/api/v3/ticker/24hr", kQuery, 200, json::array({ticker("BTCUSDT", "5")}));
+  // One request (weight 2) per minute; the circuit opens after one failure for 1 s.
+  f.start(one_source(R"(retries = 0
+rate_limit = { requests = 2, per = "1m", burst = 2 }
+circuit = { failures = 1, cooldown = "1s" })"));
+  EXPECT_FALSE(f.fetch("spot").ok);
+  EXPECT_EQ(f.status()["plugins"][0]["circuit"], "open");
+  for (int i = 0; i < 3; ++i) {
+    f.clock.advance(2000);
+    EXPECT_FALSE(f.fetch("spot").ok);
+    auto skipped = f.status()["feeds"][0]["skipped"][0].get<std::string>();
+    EXPECT_THAT(skipped, HasSubstr("rate budget spent")) << "run " << i;  // never "trial in progress"
+  }
+  f.clock.advance(60000);
+  auto r = f.fetch("spot");
+  ASSERT_TRUE(r.ok) << (r.errors.empty() ? "" : r.errors.back());
+  EXPECT_EQ(f.status()["plugins"][0]["circuit"], "closed");
+}
+
+// B3: the circuit is asked before the budget, so a skipped source spends nothing.
+TEST(Host, ASourceSkippedForItsCircuitSpendsNoBudget) {
+  fixture f;
+  f.dir.cassette("cassettes/01.json", "/api/v3/ticker/24hr", kQuery, 500, "oops");
+  f.start(one_source(R"(retries = 0
+rate_limit = { requests = 2, per = "1h", burst = 6 }
+circuit = { failures = 1, cooldown = "1h" })"));
+  EXPECT_FALSE(f.fetch("spot").ok);
+  double left = f.status()["plugins"][0]["rate_budget"]["available"];
+  for (int i = 0; i < 5; ++i) EXPECT_FALSE(f.fetch("spot").ok);
+  EXPECT_THAT(f.status()["feeds"][0]["skipped"][0].get<std::string>(), HasSubstr("circuit open"));
+  EXPECT_NEAR(f.status()["plugins"][0]["rate_budget"]["available"].get<double>(), left, 0.01);
+}
+
+// B2: timeouts of per-subject requests (tagged with their subject) trip the circuit.
+TEST(Host, PerSubjectTimeoutsOpenTheCircuit) {
+  fixture f;
+  f.dir.write("cassettes/01.json", json{{"request", {{"method", "GET"}, {"path", "/api/v3/klines"},
+                                                     {"query", {{"symbol", "BTCUSDT"}, {"interval", "1h"}, {"limit", "1"}}}}},
+                                        {"response", {{"error", "timed out after 5000 ms"}}}}
+                                       .dump());
+  f.start(R"([plugins.binance]
+retries = 0
+circuit = { failures = 2, cooldown = "1m" }
+[feeds.candles]
+kind = "candle"
+subjects = ["BTC-USDT.1h"]
+every = "5s"
+sources = ["binance"]
+)");
+  auto r = f.fetch("candles");
+  EXPECT_FALSE(r.ok);
+  EXPECT_EQ(r.first_error_class, "retryable");
+  EXPECT_FALSE(f.fetch("candles").ok);
+  EXPECT_EQ(f.status()["plugins"][0]["circuit"], "open");
+  EXPECT_EQ(f.status()["plugins"][0]["consecutive_failures"], 2);
+}
+
+// A retry skipped for lack of budget never hides the provider's error, and still counts.
+TEST(Host, ARetrySkippedForBudgetReportsTheProvidersError) {
+  fixture f;
+  f.dir.cassette("cassettes/01.json", "/api/v3/ticker/24hr", kQuery, 502, "<html>Bad Gateway</html>");
+  f.start(one_source(R"(retries = 2
+backoff = "100ms"
+rate_limit = { requests = 2, per = "1h", burst = 2 })"));
+  auto r = f.fetch("spot");
+  EXPECT_FALSE(r.ok);
+  EXPECT_EQ(r.first_error_class, "retryable");
+  bool provider = false;
+  for (auto& e : r.errors) provider |= e.find("502") != std::string::npos;
+  EXPECT_TRUE(provider) << r.errors.front();
+  auto st = f.status();
+  EXPECT_THAT(st["feeds"][0]["last_error"].get<std::string>(), HasSubstr("502"));
+  EXPECT_EQ(st["plugins"][0]["consecutive_failures"], 1);
+}

@@ -40,3 +40,31 @@ TEST(CircuitBreaker, ReleaseGivesBackTheTrialWithoutJudging) {
   EXPECT_EQ(b.current(), S::half_open);
   EXPECT_TRUE(b.allow(101));
 }
+
+TEST(CircuitBreaker, APermitDroppedWithoutAVerdictGivesTheTrialBack) {
+  circuit_breaker b(1, 100);
+  b.failure(0);
+  {
+    auto trial = b.acquire(100);
+    ASSERT_TRUE(trial);
+    EXPECT_EQ(b.current(), S::half_open);
+    EXPECT_FALSE(b.acquire(101));  // one trial at a time
+  }                                // skipped, abandoned: no verdict
+  auto again = b.acquire(102);
+  ASSERT_TRUE(again);
+  again->success();
+  EXPECT_EQ(b.current(), S::closed);
+}
+
+TEST(CircuitBreaker, APermitTakenWhileClosedDoesNotGiveBackSomeoneElsesTrial) {
+  circuit_breaker b(1, 100);
+  auto early = b.acquire(0);  // closed: no trial held
+  ASSERT_TRUE(early);
+  b.failure(1);  // another run's failure opens the circuit
+  auto trial = b.acquire(200);
+  ASSERT_TRUE(trial);
+  early.reset();                  // the early permit is dropped...
+  EXPECT_FALSE(b.acquire(201));  // ...and the trial is still out
+  trial->failure(202);
+  EXPECT_EQ(b.current(), S::open);
+}
