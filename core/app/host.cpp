@@ -17,6 +17,7 @@
 #include "sink/metrics.hpp"
 #include "sink/pipeline.hpp"
 #include "util/clock.hpp"
+#include "util/listen.hpp"
 #include "util/redactor.hpp"
 
 namespace tributary {
@@ -98,7 +99,12 @@ std::unique_ptr<host> host::create(config cfg, host_options opts, std::shared_pt
     }
     const auto& mf = lib->manifest();
     for (auto& s : mf.secrets)
-      if (pc.settings.contains(s) && pc.settings[s].is_string()) p.secrets->add(pc.settings[s].get<std::string>());
+      if (pc.settings.contains(s) && pc.settings[s].is_string()) {
+        auto value = pc.settings[s].get<std::string>();
+        if (!value.empty() && !p.secrets->add(value))
+          err(pc.where, path + "." + s, "a secret this short cannot be masked safely in logs; use at least " +
+                                            std::to_string(redactor::min_length) + " characters");
+      }
     bool settings_ok = true;
     for (auto& [kp, msg] : validate_settings(mf.settings_schema, pc.settings)) {
       auto top = kp.substr(0, kp.find_first_of(".["));
@@ -224,11 +230,13 @@ std::unique_ptr<host> host::create(config cfg, host_options opts, std::shared_pt
     p.out->add_sink(p.stream.get(), /*on_ingest=*/false);
   }
   if (opts.listen) {
-    auto colon = opts.listen->rfind(':');
-    if (colon != std::string::npos) {
-      cfg.server.address = opts.listen->substr(0, colon);
-      cfg.server.port = static_cast<unsigned short>(std::stoi(opts.listen->substr(colon + 1)));
+    auto parsed = parse_listen(*opts.listen);
+    if (auto* why = std::get_if<std::string>(&parsed)) {
+      diags.push_back({diagnostic::level::error, {"command line", 0, 0}, "--listen", *why});
+      return nullptr;
     }
+    cfg.server.address = std::get<listen_address>(parsed).host;
+    cfg.server.port = std::get<listen_address>(parsed).port;
   }
   h->cfg_ = std::move(cfg);
   return h;
@@ -324,7 +332,8 @@ std::string host::status_json() const {
          {"feeds", feeds},
          {"topics", p.cache.size()}};
   if (p.cluster) j["cluster"] = p.cluster->status();
-  return p.secrets->scrub(j.dump());
+  p.secrets->scrub_json(j);  // before serializing: an escaped secret is still found
+  return j.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
 std::string host::metrics_text() const {

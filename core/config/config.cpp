@@ -9,6 +9,7 @@
 #include <toml++/toml.h>
 
 #include "record/record.hpp"
+#include "util/listen.hpp"
 #include "util/redactor.hpp"
 
 namespace tributary {
@@ -217,12 +218,27 @@ class parser {
     return v;
   }
 
-  std::optional<millis> duration(const toml::node& n, const std::string& path) {
+  // Durations must be positive (a timeout of 0 is an error, not "no timeout") unless `zero_ok`.
+  std::optional<millis> duration(const toml::node& n, const std::string& path, bool zero_ok = false) {
     auto s = str(n, path);
     if (!s) return std::nullopt;
     auto d = parse_duration(*s);
-    if (!d) error(pos(n), path, "'" + *s + "' is not a duration (use a unit: 250ms, 5s, 2m, 1h)");
+    if (!d) {
+      error(pos(n), path, "'" + *s + "' is not a duration from 0 to " + format_duration(max_duration) +
+                              " (use a unit: 250ms, 5s, 2m, 1h, 1d)");
+    } else if (d->count() == 0 && !zero_ok) {
+      error(pos(n), path, "must be more than 0");
+      return std::nullopt;
+    }
     return d;
+  }
+
+  // A secret too short to mask safely is an error; an empty one means "not set".
+  void add_secret(const std::string& value, source_pos where, const std::string& path) {
+    if (value.empty() || !secrets_) return;
+    if (!secrets_->add(value))
+      error(std::move(where), path, "a secret of " + std::to_string(value.size()) + " character(s) cannot be masked safely in logs; use at least " +
+                                        std::to_string(redactor::min_length));
   }
 
   std::optional<int64_t> integer(const toml::node& n, const std::string& path, int64_t min,
@@ -287,21 +303,14 @@ class parser {
     auto& s = cfg.server;
     if (auto* n = t.get("listen"))
       if (auto v = str(*n, "server.listen")) {
-        auto colon = v->rfind(':');
-        long port = -1;
-        if (colon != std::string::npos) {
-          char* end = nullptr;
-          std::string ps = v->substr(colon + 1);
-          port = std::strtol(ps.c_str(), &end, 10);
-          if (ps.empty() || *end) port = -1;
-        }
-        if (colon == std::string::npos || colon == 0 || port < 0 || port > 65535) {
-          error(pos(*n), "server.listen", "'" + *v + "' is not HOST:PORT (port 0 picks a free one)");
+        auto parsed = parse_listen(*v);
+        if (auto* why = std::get_if<std::string>(&parsed)) {
+          error(pos(*n), "server.listen", *why);
         } else {
+          auto& l = std::get<listen_address>(parsed);
           s.listen = *v;
-          s.address = v->substr(0, colon);
-          if (s.address.size() > 2 && s.address.front() == '[') s.address = s.address.substr(1, s.address.size() - 2);
-          s.port = static_cast<unsigned short>(port);
+          s.address = l.host;
+          s.port = l.port;
         }
       }
     if (auto* n = t.get("ws_path"))
@@ -360,8 +369,7 @@ class parser {
         else c.redis_url = *v;
         if (auto at = v->find('@'); at != std::string::npos) {  // redis://user:password@host
           auto colon = v->rfind(':', at);
-          if (colon != std::string::npos && colon > 8 && secrets_)
-            secrets_->add(v->substr(colon + 1, at - colon - 1));
+          if (colon != std::string::npos && colon > 8) add_secret(v->substr(colon + 1, at - colon - 1), pos(*n), "cluster.redis_url");
         }
       }
     if (auto* n = t.get("name"))
@@ -478,7 +486,7 @@ class parser {
           }
           continue;
         }
-        if (j->is_string() && looks_secret(key) && secrets_) secrets_->add(j->get<std::string>());
+        if (j->is_string() && looks_secret(key)) add_secret(j->get<std::string>(), pos(v), kp);
         p.settings[key] = *j;
         p.setting_pos[key] = pos(v);
       }
@@ -582,7 +590,7 @@ class parser {
     }
     f.jitter = std::min(millis(1000), f.every / 10);
     if (auto* n = t->get("jitter"))
-      if (auto v = duration(*n, path + ".jitter")) f.jitter = *v;
+      if (auto v = duration(*n, path + ".jitter", /*zero_ok=*/true)) f.jitter = *v;
     if (auto* n = t->get("sources")) {
       if (auto v = str_list(*n, path + ".sources")) {
         f.sources = *v;

@@ -43,6 +43,7 @@ std::variant<cassette, std::string> parse_cassette(const json& j, std::string fi
   const json& q = j["request"];
   const json& r = j["response"];
   if (!q.is_object() || !r.is_object()) return "\"request\" and \"response\" must be objects";
+  if (auto it = q.find("method"); it != q.end() && !it->is_string()) return "request.method must be a string";
   c.method = q.value("method", "GET");
   if (!q.contains("path") || !q["path"].is_string()) return "request.path is missing";
   c.path = q["path"].get<std::string>();
@@ -57,7 +58,9 @@ std::variant<cassette, std::string> parse_cassette(const json& j, std::string fi
     return c;
   }
   if (!r.contains("status") || !r["status"].is_number_integer()) return "response.status is missing";
-  c.response.status = r["status"].get<int>();
+  auto status = r["status"].get<int64_t>();
+  if (status < 100 || status > 599) return "response.status must be an HTTP status from 100 to 599";
+  c.response.status = static_cast<int>(status);
   if (auto it = r.find("headers"); it != r.end() && it->is_object())
     for (auto& [k, v] : it->items()) c.response.headers.emplace_back(k, as_text(v));
   if (auto it = r.find("body"); it != r.end() && !it->is_null())

@@ -15,12 +15,16 @@ std::optional<millis> parse_duration(std::string_view s) {
   else if (unit == "s") factor = 1000;
   else if (unit == "m") factor = 60000;
   else if (unit == "h") factor = 3600000;
+  else if (unit == "d") factor = 86400000;
   else return std::nullopt;
-  return millis(static_cast<long long>(std::llround(value * factor)));
+  double ms = value * factor;
+  if (ms > static_cast<double>(max_duration.count())) return std::nullopt;  // also keeps llround defined
+  return millis(static_cast<long long>(std::llround(ms)));
 }
 
 std::string format_duration(millis d) {
   auto ms = d.count();
+  if (ms != 0 && ms % 86400000 == 0) return std::to_string(ms / 86400000) + "d";
   if (ms != 0 && ms % 3600000 == 0) return std::to_string(ms / 3600000) + "h";
   if (ms != 0 && ms % 60000 == 0) return std::to_string(ms / 60000) + "m";
   if (ms != 0 && ms % 1000 == 0) return std::to_string(ms / 1000) + "s";

@@ -106,6 +106,16 @@ TEST(E2E, SigtermSendsGoingAwayToEveryWebSocketClient) {
   EXPECT_EQ(c.wait(), 0) << c.err();
 }
 
+TEST(E2E, BadListenValuesGetAClearErrorNotAnAbort) {
+  temp_dir d;
+  auto cfg = d.write("t.toml", fast_config());
+  for (std::string bad : {"127.0.0.1:abc", "127.0.0.1:99999", "::1:80"}) {
+    child c({kExe, "run", "-c", cfg.string(), "--listen", bad}, d.path());
+    EXPECT_EQ(c.wait(), 1) << bad;
+    EXPECT_THAT(c.err(), HasSubstr("'" + bad + "' is not HOST:PORT")) << c.err();
+  }
+}
+
 TEST(E2E, FetchPrintsRecordsAsJsonLines) {
   temp_dir d;
   auto cfg = d.write("t.toml", fast_config());

@@ -2,10 +2,14 @@
 #include <gtest/gtest.h>
 
 #include "config/config.hpp"
+#include "util/listen.hpp"
 #include "util/redactor.hpp"
+
+#include <nlohmann/json.hpp>
 
 using namespace tributary;
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 namespace {
 
@@ -197,4 +201,56 @@ TEST(Config, RedactorMasksLongestSecretFirst) {
   r.add("abc123456");
   r.add("x");  // too short to mask safely
   EXPECT_EQ(r.scrub("key=abc123456 other=abc123 x"), "key=*** other=*** x");
+}
+
+TEST(Config, DurationsAreBoundedAndTimeoutsMustBePositive) {
+  EXPECT_EQ(parse_duration("30d"), millis(30LL * 86400000));
+  EXPECT_FALSE(parse_duration("1e300h"));  // would overflow: out of range
+  EXPECT_FALSE(parse_duration("367d"));
+  EXPECT_EQ(format_duration(millis(2 * 86400000)), "2d");
+  auto r = parse(R"(
+[plugins.binance]
+timeout = "0ms"
+backoff = "1e300h"
+[feeds.spot]
+kind = "price"
+subjects = ["BTC-USDT"]
+every = "0s"
+jitter = "0s"
+sources = ["binance"]
+)");
+  EXPECT_FALSE(r.ok());
+  auto text = all(r);
+  EXPECT_THAT(text, HasSubstr("plugins.binance.timeout: must be more than 0"));
+  EXPECT_THAT(text, HasSubstr("plugins.binance.backoff: '1e300h' is not a duration from 0 to 366d"));
+  EXPECT_THAT(text, HasSubstr("feeds.spot.every: must be more than 0"));
+  EXPECT_THAT(text, Not(HasSubstr("feeds.spot.jitter")));  // no jitter is a choice, not an error
+}
+
+TEST(Config, ListenTakesHostPortOrBracketedIpv6) {
+  EXPECT_EQ(std::get<listen_address>(parse_listen("[::1]:8081")).host, "::1");
+  EXPECT_EQ(std::get<listen_address>(parse_listen("0.0.0.0:0")).port, 0);
+  for (auto bad : {"127.0.0.1:abc", "127.0.0.1:99999", "127.0.0.1:", ":80", "::1:80", "[::1:80", "8081", "127.0.0.1:-1"})
+    EXPECT_TRUE(std::holds_alternative<std::string>(parse_listen(bad))) << bad;
+  EXPECT_THAT(std::get<std::string>(parse_listen("127.0.0.1:99999")), HasSubstr("from 0 to 65535"));
+  auto r = parse("[server]\nlisten = \"[::1]:9000\"\n");
+  ASSERT_TRUE(r.ok()) << all(r);
+  EXPECT_EQ(r.cfg->server.address, "::1");
+  EXPECT_EQ(r.cfg->server.port, 9000);
+}
+
+TEST(Config, SecretsAreMaskedEncodedAndEscapedAndMayNotBeTooShort) {
+  redactor secrets;
+  ASSERT_TRUE(secrets.add(R"(k3y/with "quote" \ & space)"));
+  EXPECT_EQ(secrets.scrub("q=k3y%2Fwith%20%22quote%22%20%5C%20%26%20space"), "q=***");  // URL-encoded
+  EXPECT_EQ(secrets.scrub("q=k3y%2fwith%20%22quote%22%20%5c%20%26%20space"), "q=***");  // lower-case hex
+  EXPECT_EQ(secrets.scrub("q=k3y%2Fwith+%22quote%22+%5C+%26+space"), "q=***");          // form-encoded
+  EXPECT_EQ(secrets.scrub(R"({"e":"k3y/with \"quote\" \\ & space"})"), R"({"e":"***"})");  // JSON-escaped
+  nlohmann::json j{{"last_error", R"(bad key k3y/with "quote" \ & space)"}};
+  secrets.scrub_json(j);
+  EXPECT_EQ(j.dump(), R"({"last_error":"bad key ***"})");
+  auto r = parse("[plugins.cmc]\napi_key = \"${K}\"\n", {{"K", "ab"}}, &secrets);
+  EXPECT_FALSE(r.ok());
+  EXPECT_THAT(all(r), HasSubstr("plugins.cmc.api_key: a secret of 2 character(s) cannot be masked safely"));
+  EXPECT_TRUE(parse("[plugins.cmc]\napi_key = \"${K:-}\"\n", {}, &secrets).ok());  // empty: not set
 }

@@ -76,6 +76,12 @@ TEST(Cassettes, BrokenFilesAreNamed) {
   ASSERT_TRUE(std::holds_alternative<std::string>(t));
   EXPECT_THAT(std::get<std::string>(t), HasSubstr("x/bad.json: not valid JSON"));
   EXPECT_THAT(std::get<std::string>(make_cassette_transport(d.path() / "none", clock)), HasSubstr("does not exist"));
+  test_support::temp_dir d2;
+  d2.write("m.json", R"({"request":{"method":7,"path":"/x"},"response":{"status":200}})");
+  EXPECT_THAT(std::get<std::string>(make_cassette_transport(d2.path(), clock)), HasSubstr("m.json: request.method must be a string"));
+  test_support::temp_dir d3;
+  d3.write("s.json", R"({"request":{"path":"/x"},"response":{"status":99999999999}})");
+  EXPECT_THAT(std::get<std::string>(make_cassette_transport(d3.path(), clock)), HasSubstr("s.json: response.status must be an HTTP status"));
 }
 
 // A fake inner transport standing in for the network, so recording can be tested offline.
