@@ -218,6 +218,10 @@ std::unique_ptr<host> host::create(config cfg, host_options opts, std::shared_pt
     co.buffer = cfg.cluster.buffer;
     p.cluster = std::make_unique<cluster_node>(co, *p.out, p.m, *p.clock, p.log);
     p.out->add_sink(p.cluster.get(), /*on_ingest=*/false);
+    // The leader's records reach clients through the stream. Only when Redis is down and
+    // on_redis_down = "fetch" does an instance show what it fetched itself (and says so).
+    bool fetch_alone = cfg.cluster.on_redis_down == "fetch";
+    p.out->set_via_stream([c = p.cluster.get(), fetch_alone] { return c->is_leader() || !fetch_alone || c->redis_up(); });
   } else if (cfg.stream.enabled) {
     auto ep = parse_redis_url(cfg.cluster.redis_url);
     if (!ep) {
@@ -226,7 +230,9 @@ std::unique_ptr<host> host::create(config cfg, host_options opts, std::shared_pt
     }
     stream_options so{*ep, cfg.cluster.name, cfg.stream.maxlen, cfg.cluster.cache_ttl, cfg.cluster.buffer};
     // No election in standalone: epoch 0, so a cluster writing under the same name fences it out.
-    p.stream = std::make_unique<stream_writer>(so, p.m, p.log, [] { return uint64_t{0}; });
+    stream_hooks hooks;
+    hooks.epoch = [] { return uint64_t{0}; };
+    p.stream = std::make_unique<stream_writer>(so, p.m, p.log, std::move(hooks));
     p.out->add_sink(p.stream.get(), /*on_ingest=*/false);
   }
   if (opts.listen) {
@@ -293,6 +299,9 @@ unsigned short host::start() {
   hooks.metrics_text = [this] { return metrics_text(); };
   hooks.ready = [&p] {
     if (p.cluster && !p.cluster->redis_up()) return std::make_pair(false, std::string("redis unreachable"));
+    if (p.cluster && !p.cluster->writes_healthy())
+      return std::make_pair(false, std::string("stream writes failing: ") + p.cluster->status()["stream_write_error"].dump());
+    if (p.stream && !p.stream->healthy()) return std::make_pair(false, "stream writes failing: " + p.stream->last_error());
     return std::make_pair(true, std::string(p.cluster ? "config loaded, redis reachable" : "config loaded"));
   };
   p.srv = std::make_unique<server>(so, p.cache, *p.hub, p.m, hooks, p.log);

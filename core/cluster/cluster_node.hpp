@@ -4,7 +4,10 @@
 //  - the leader's records go to a stream_writer (bounded ordered buffer, fenced appends); a
 //    fenced write makes the node step down at once;
 //  - a reader thread follows the stream (XREAD BLOCK) into the local pipeline with the leader's
-//    seq numbers; the leader reads its own writes back and ignores them by seq;
+//    seq numbers, on every node, the leader included: a record reaches any client only once it
+//    is in the stream, so every node shows the same record for a seq;
+//  - a jump in a topic's seqs, or a stream position trimmed away during an outage, is counted,
+//    shown in status and followed by a reload of the latest records (never skipped silently);
 //  - at start the latest record of every topic is loaded from Redis, so clients get snapshots
 //    and a new leader continues each topic's seq.
 #include <atomic>
@@ -58,11 +61,17 @@ class cluster_node final : public record_sink {
   uint64_t epoch() const { return epoch_.load(); }
   const std::string& node_id() const { return opts_.node_id; }
   nlohmann::json status() const;
+  bool writes_healthy() const;  // false while stream writes fail (down, OOM, read-only, timeouts)
 
  private:
   void lease_loop();
   void reader_loop();
-  void load_latest(redis_client& r);
+  bool apply_entry(const redis_reply& entry);
+  void note_gap(const std::string& topic, uint64_t before, uint64_t seq);
+  bool position_trimmed(redis_client& r, const std::string& key);
+  void resync(redis_client& r, const char* why);
+  void load_latest(redis_client& r);          // at start: from the stream's end
+  void load_latest_records(redis_client& r);  // latest:* keys, whatever is newer than what we have
   void set_role(bool leader, uint64_t epoch);
 
   cluster_options opts_;
@@ -74,6 +83,8 @@ class cluster_node final : public record_sink {
   std::atomic<uint64_t> epoch_{0};
   std::string last_id_ = "0";  // reader position in the stream
   std::string last_error_;      // guarded by mu_
+  uint64_t gaps_ = 0;           // guarded by mu_
+  std::string last_gap_;        // guarded by mu_
 
   mutable std::mutex mu_;
   std::condition_variable cv_;

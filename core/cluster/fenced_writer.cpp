@@ -6,15 +6,27 @@ namespace tributary {
 
 namespace {
 
-// KEYS: epoch, stream, latest. ARGV: epoch, maxlen, topic, seq, record, ttl_ms.
+// KEYS: epoch, stream, latest, seqs. ARGV: epoch, maxlen, topic, seq, record, ttl_ms.
 constexpr const char* kWrite = R"(
+local epoch = tonumber(ARGV[1])
 local current = tonumber(redis.call('GET', KEYS[1]) or '0')
-if tonumber(ARGV[1]) < current then
+if epoch < current then
   return redis.error_reply('FENCED epoch ' .. ARGV[1] .. ' is older than ' .. current)
+end
+local seq = tonumber(ARGV[4])
+local prev = redis.call('HGET', KEYS[4], ARGV[3])
+if prev then
+  local pseq, pepoch = string.match(prev, '^(%d+)|(%d+)$')
+  pseq = tonumber(pseq)
+  if pseq and seq <= pseq then
+    if tonumber(pepoch) == epoch then return 'DUP' end
+    return 'CONFLICT ' .. pseq
+  end
 end
 local id = redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[2], '*',
                       'topic', ARGV[3], 'epoch', ARGV[1], 'seq', ARGV[4], 'record', ARGV[5])
 redis.call('SET', KEYS[3], ARGV[5], 'PX', ARGV[6])
+redis.call('HSET', KEYS[4], ARGV[3], ARGV[4] .. '|' .. ARGV[1])
 return id)";
 
 }  // namespace
@@ -22,8 +34,9 @@ return id)";
 fenced_writer::fenced_writer(redis_client& redis, std::string name, size_t maxlen, millis ttl)
     : redis_(redis), prefix_("tributary:" + name + ":"), maxlen_(maxlen), ttl_(ttl) {}
 
-fenced_writer::result fenced_writer::write(uint64_t epoch, const published_record& r, std::string* error) {
-  auto reply = redis_.command({"EVAL", kWrite, "3", prefix_ + "epoch", stream_key(), latest_key(r.topic), std::to_string(epoch),
+fenced_writer::fenced_writer::result fenced_writer::write(uint64_t epoch, const published_record& r, std::string* error, uint64_t* last_seq) {
+  auto reply = redis_.command({"EVAL", kWrite, "4", prefix_ + "epoch", stream_key(), latest_key(r.topic), prefix_ + "seqs",
+                               std::to_string(epoch),
                                std::to_string(maxlen_), r.topic, std::to_string(r.rec.seq), r.json,
                                std::to_string(ttl_.count())});
   if (auto* e = std::get_if<std::string>(&reply)) {
@@ -34,6 +47,12 @@ fenced_writer::result fenced_writer::write(uint64_t epoch, const published_recor
   if (rep.is_error()) {
     if (error) *error = rep.str;
     return rep.str.rfind("FENCED", 0) == 0 ? result::fenced : result::unavailable;
+  }
+  if (rep.str == "DUP") return result::duplicate;
+  if (rep.str.rfind("CONFLICT ", 0) == 0) {
+    if (last_seq) *last_seq = std::strtoull(rep.str.c_str() + 9, nullptr, 10);
+    if (error) *error = "seq " + std::to_string(r.rec.seq) + " of " + r.topic + " was written by an earlier leader";
+    return result::conflict;
   }
   return result::written;
 }

@@ -3,6 +3,10 @@
 // current one: a deposed leader (paused past its lease, say) cannot write anything.
 //   tributary:{name}:stream          XADD MAXLEN ~ maxlen  fields: topic, epoch, seq, record
 //   tributary:{name}:latest:{topic}  the latest record, with a TTL
+//   tributary:{name}:seqs            hash topic -> "seq|epoch" of the last record written
+// A seq already written is never appended twice: the same seq from the same epoch is a retry
+// whose first try landed (duplicate); from a newer epoch, a new leader numbering behind its
+// predecessor (conflict: the caller renumbers the record after `last_seq`).
 #include <cstdint>
 #include <string>
 #include <variant>
@@ -15,11 +19,12 @@ struct published_record;
 
 class fenced_writer {
  public:
-  enum class result { written, fenced, unavailable };
+  enum class result { written, duplicate, conflict, fenced, unavailable };
 
   fenced_writer(redis_client& redis, std::string name, size_t maxlen, millis ttl);
   // `epoch` is the writer's fencing token. `error` says why when not written.
-  result write(uint64_t epoch, const published_record& r, std::string* error = nullptr);
+  // On conflict, `last_seq` is the topic's last written seq.
+  result write(uint64_t epoch, const published_record& r, std::string* error = nullptr, uint64_t* last_seq = nullptr);
   std::string stream_key() const { return prefix_ + "stream"; }
   std::string latest_key(const std::string& topic) const { return prefix_ + "latest:" + topic; }
 

@@ -156,6 +156,11 @@ uint64_t sequencer::current(const std::string& topic) {
   return it == last_.end() ? 0 : it->second;
 }
 
+void sequencer::reset(const std::string& topic, uint64_t last) {
+  std::lock_guard lk(mu_);
+  last_[topic] = last;
+}
+
 void sequencer::seed(const std::string& topic, uint64_t last) {
   std::lock_guard lk(mu_);
   auto& v = last_[topic];

@@ -49,7 +49,8 @@ bool open_fields(std::string_view kind);
 class sequencer {
  public:
   uint64_t next(const std::string& topic);
-  void seed(const std::string& topic, uint64_t last);  // continue after `last`
+  void seed(const std::string& topic, uint64_t last);  // continue after `last` (never goes back)
+  void reset(const std::string& topic, uint64_t last);  // continue after `last`, even if lower
   uint64_t current(const std::string& topic);          // last number given, 0 if none
 
  private:

@@ -123,6 +123,11 @@ std::shared_ptr<const published_record> pipeline::publish_locked(record r) {
   auto topic = r.topic();
   r.seq = seq_.next(topic);
   auto p = published_record::make(std::move(r), topic_id(topic));
+  if (via_stream_ && via_stream_()) {
+    for (auto& [s, on_ingest] : sinks_)
+      if (!on_ingest) s->accept(p);
+    return p;
+  }
   cache_.accept(p);
   for (auto& [s, _] : sinks_) s->accept(p);
   metrics_.add("tributary_records_total", {{"kind", p->rec.kind}, {"source", p->rec.source}});
@@ -133,13 +138,31 @@ std::shared_ptr<const published_record> pipeline::publish_locked(record r) {
 bool pipeline::ingest(record r) {
   std::lock_guard lk(mu_);
   auto topic = r.topic();
-  if (r.seq <= seq_.current(topic)) return false;
+  if (auto cur = cache_.latest(topic); cur && r.seq <= cur->rec.seq) return false;  // applied already
   seq_.seed(topic, r.seq);
   auto p = published_record::make(std::move(r), topic_id(topic));
   cache_.accept(p);
   for (auto& [s, on_ingest] : sinks_)
     if (on_ingest) s->accept(p);
   return true;
+}
+
+void pipeline::renumber_from_applied() {
+  std::lock_guard lk(mu_);
+  for (const auto& [topic, _] : ids_) {
+    auto cur = cache_.latest(topic);
+    seq_.reset(topic, cur ? cur->rec.seq : 0);
+  }
+}
+
+uint64_t pipeline::applied(const std::string& topic) const {
+  auto cur = cache_.latest(topic);
+  return cur ? cur->rec.seq : 0;
+}
+
+void pipeline::continue_after(const std::string& topic, uint64_t seq) {
+  std::lock_guard lk(mu_);
+  seq_.seed(topic, seq);
 }
 
 bool pipeline::has(const std::string& topic) const { return cache_.latest(topic) != nullptr; }

@@ -7,65 +7,12 @@
 #include "../support/redis_server.hpp"
 #include "../support/temp_dir.hpp"
 #include "../support/ws_client.hpp"
+#include "../support/cluster_support.hpp"
 
 using namespace tributary::test_support;
 using json = nlohmann::json;
 using ::testing::HasSubstr;
 
-namespace {
-
-struct instance {
-  std::unique_ptr<temp_dir> dir;
-  std::unique_ptr<child> proc;
-  unsigned short port = 0;
-  json status() const { return json::parse(http_get(port, "/api/v1/status").body); }
-};
-
-std::string cluster_config(int redis_port) {
-  return std::string("[host]\nplugin_dirs = [\"") + TRIBUTARY_PLUGIN_DIR + R"("]
-log_level = "info"
-[server]
-listen = "127.0.0.1:0"
-[cluster]
-mode = "redis"
-redis_url = "redis://127.0.0.1:)" + std::to_string(redis_port) + R"("
-name = "e2e"
-lease = "1s"
-renew_every = "250ms"
-)" + demo_spot_feed("200ms");
-}
-
-instance launch(const std::string& cfg_text) {
-  instance in;
-  in.dir = std::make_unique<temp_dir>();
-  auto cfg = in.dir->write("t.toml", cfg_text);
-  in.proc = std::make_unique<child>(std::vector<std::string>{TRIBUTARY_EXE, "run", "-c", cfg.string(), "--replay",
-                                                             TRIBUTARY_SOURCE_DIR "/config/demo-cassettes", "--port-file",
-                                                             (in.dir->path() / "port").string()},
-                                    in.dir->path());
-  for (int i = 0; i < 500 && !in.port; ++i) {
-    auto t = slurp(in.dir->path() / "port");
-    if (!t.empty()) in.port = static_cast<unsigned short>(std::stoi(t));
-    else std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  if (!in.port) ADD_FAILURE() << "instance did not start: " << in.proc->err();
-  return in;
-}
-
-// Index of the single leader, waiting up to `limit`; -1 if none or several.
-int wait_leader(std::vector<instance>& all, std::chrono::milliseconds limit, const std::vector<bool>& alive) {
-  auto end = std::chrono::steady_clock::now() + limit;
-  while (std::chrono::steady_clock::now() < end) {
-    int leader = -1, count = 0;
-    for (size_t i = 0; i < all.size(); ++i)
-      if (alive[i] && all[i].status()["role"] == "leader") leader = static_cast<int>(i), ++count;
-    if (count == 1) return leader;
-    std::this_thread::sleep_for(std::chrono::milliseconds(25));
-  }
-  return -1;
-}
-
-}  // namespace
 
 TEST(Cluster, OneLeaderFollowersServeTheSameSeqAndFailoverIsFast) {
   redis_server redis;
@@ -217,7 +164,7 @@ TEST(Cluster, ARedisRestartLosesNoRecordWithinTheBuffer) {
   }
   auto metrics = http_get(all[0].port, "/metrics").body;
   EXPECT_THAT(metrics, HasSubstr("tributary_stream_writes_total{outcome=\"unavailable\"}"));
-  EXPECT_THAT(metrics, HasSubstr("tributary_stream_drops_total 0"));
+  EXPECT_THAT(metrics, HasSubstr("tributary_stream_drops_total{reason=\"buffer_full\"} 0"));
 }
 
 TEST(StandaloneStream, RecordsAreAppendedToTheRedisStreamWhenEnabled) {

@@ -24,11 +24,12 @@ inline int free_port() {
 
 class redis_server {
  public:
-  redis_server() : port_(free_port()) { start(); }
+  // `persistent`: append-only file with fsync on every write, so data survives a kill.
+  explicit redis_server(bool persistent = false) : port_(free_port()), persistent_(persistent) { start(); }
   void start() {
     proc_ = std::make_unique<child>(std::vector<std::string>{"/usr/bin/redis-server", "--port", std::to_string(port_), "--bind",
-                                                             "127.0.0.1", "--save", "", "--appendonly", "no", "--dir",
-                                                             dir_.path().string()},
+                                                             "127.0.0.1", "--save", "", "--appendonly", persistent_ ? "yes" : "no",
+                                                             "--appendfsync", "always", "--dir", dir_.path().string()},
                                     dir_.path());
     redis_client c(endpoint(), millis(200));
     for (int i = 0; i < 200; ++i) {
@@ -45,6 +46,7 @@ class redis_server {
  private:
   temp_dir dir_;
   int port_;
+  bool persistent_;
   std::unique_ptr<child> proc_;
 };
 
