@@ -131,8 +131,7 @@ std::unique_ptr<host> host::create(config cfg, host_options opts, std::shared_pt
     s->plugin = std::shared_ptr<plugin_instance>(std::move(std::get<std::unique_ptr<plugin_instance>>(inst)));
     s->base_url = pc.base_url.value_or(mf.default_base_url);
     s->timeout = pc.timeout.value_or(mf.default_timeout);
-    s->limit = pc.rate_limit.value_or(mf.default_rate_limit);
-    s->bucket = std::make_unique<token_bucket>(s->limit.requests, s->limit.per.count(), s->limit.burst, p.clock->now_ms());
+    s->budget = std::make_unique<rate_budget>(pc.rate_limit.value_or(std::vector{mf.default_rate_limit}), p.clock->now_ms());
     s->retries = pc.retries;
     s->backoff = pc.backoff;
     s->breaker = std::make_unique<circuit_breaker>(

@@ -465,7 +465,7 @@ class parser {
           error(pos(v), kp, "must be true or false");
         }
       } else if (key == "rate_limit") {
-        p.rate_limit = read_rate_limit(v, kp);
+        p.rate_limit = read_rate_limits(v, kp);
       } else if (key == "retries") {
         if (auto n = integer(v, kp, 0, 10)) p.retries = static_cast<int>(*n);
       } else if (key == "backoff") {
@@ -509,10 +509,23 @@ class parser {
       if (auto v = duration(*c, path + ".cooldown")) p.circuit_cooldown = *v;
   }
 
+  // One window as a table, or several as an array of tables.
+  std::optional<std::vector<rate_limit_config>> read_rate_limits(const toml::node& n, const std::string& path) {
+    std::vector<rate_limit_config> out;
+    if (auto* a = n.as_array()) {
+      if (a->empty()) error(pos(n), path, "needs at least one window");
+      for (size_t i = 0; i < a->size(); ++i)
+        if (auto w = read_rate_limit(*a->get(i), path + "[" + std::to_string(i) + "]")) out.push_back(*w);
+      return out.size() == a->size() && !out.empty() ? std::optional(out) : std::nullopt;
+    }
+    if (auto w = read_rate_limit(n, path)) return std::vector<rate_limit_config>{*w};
+    return std::nullopt;
+  }
+
   std::optional<rate_limit_config> read_rate_limit(const toml::node& n, const std::string& path) {
     auto* t = n.as_table();
     if (!t) {
-      error(pos(n), path, "must be a table { requests = N, per = \"1m\", burst = N }");
+      error(pos(n), path, "must be a table { requests = N, per = \"1m\", burst = N }, or an array of them");
       return std::nullopt;
     }
     check_keys(*t, path, {"requests", "per", "burst"});

@@ -42,7 +42,7 @@ struct plugin_instance_config {
   std::string plugin;  // plugin (library) name; defaults to the instance name
   std::optional<std::string> base_url;
   std::optional<millis> timeout;
-  std::optional<rate_limit_config> rate_limit;
+  std::optional<std::vector<rate_limit_config>> rate_limit;  // every window must allow a request
   int retries = 2;                 // extra attempts after a retryable failure
   millis backoff{250};             // first retry delay (doubled, jittered)
   int circuit_failures = 5;        // consecutive failed runs that open the circuit

@@ -17,10 +17,7 @@ json source_runtime::status(int64_t now) const {
          {"plugin", plugin->manifest().name},
          {"requests", requests},
          {"failures", failures},
-         {"rate_budget", {{"available", bucket ? bucket->available(now) : 0.0},
-                          {"burst", limit.burst},
-                          {"requests", limit.requests},
-                          {"per", format_duration(limit.per)}}},
+         {"rate_budget", budget ? budget->status(now) : json::object()},
          {"circuit", breaker ? std::string(circuit_breaker::name(breaker->current())) : "closed"},
          {"consecutive_failures", breaker ? breaker->consecutive_failures() : 0}};
   if (breaker && breaker->retry_at() > now) j["circuit_retry_in_ms"] = breaker->retry_at() - now;
@@ -152,9 +149,9 @@ std::optional<std::vector<http_request>> feed_runner::prepare(run_ctx& c, source
   }
   double cost = 0;
   for (auto& r : planned.requests) cost += r.weight;
-  if (!s.bucket->try_take(cost, now)) {
+  if (!s.budget->try_take(cost, now)) {
     c.out.skipped.push_back(s.name + ": rate budget spent (needs " + std::to_string(cost) + ", next in " +
-                            std::to_string(s.bucket->wait_ms(cost, now)) + "ms)");
+                            std::to_string(s.budget->wait_ms(cost, now)) + "ms)");
     metrics_.add("tributary_rate_limit_skips_total", {{"source", s.name}, {"reason", "budget"}});
     return std::nullopt;
   }
@@ -324,6 +321,7 @@ void feed_runner::report_errors(run_ctx& c, source_runtime& s, std::vector<fetch
       int64_t cur = s.paused_until.load();
       while (cur < until && !s.paused_until.compare_exchange_weak(cur, until)) {}
       log_->warn("source {} is rate limited; pausing it for {}ms", s.name, pause);
+      e.message += " (" + s.name + " paused for " + std::to_string(pause) + "ms)";
     }
     e.message = s.name + ": " + e.message;
     c.out.errors.push_back(std::move(e));

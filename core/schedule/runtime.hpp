@@ -22,7 +22,7 @@
 #include "plugin/plugin.hpp"
 #include "schedule/circuit_breaker.hpp"
 #include "schedule/timer_queue.hpp"
-#include "schedule/token_bucket.hpp"
+#include "schedule/rate_budget.hpp"
 #include "sink/published.hpp"
 
 namespace spdlog { class logger; }
@@ -40,8 +40,7 @@ struct source_runtime {
   std::shared_ptr<plugin_instance> plugin;
   std::string base_url;
   millis timeout{10000};
-  rate_limit_config limit;
-  std::unique_ptr<token_bucket> bucket;
+  std::unique_ptr<rate_budget> budget;
   std::unique_ptr<circuit_breaker> breaker;
   int retries = 2;         // extra attempts after a retryable failure, inside the feed's deadline
   millis backoff{250};     // first retry delay, doubled each time, jittered by +-50%

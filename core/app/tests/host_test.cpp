@@ -96,6 +96,7 @@ TEST(Host, FallsBackToNextSourceAndHonoursRetryAfter) {
   EXPECT_EQ(rec["data"]["price"], 84250.12);
   EXPECT_EQ(rec["seq"], 1);
   EXPECT_EQ(r.first_error_class, "rate_limited");
+  EXPECT_THAT(r.errors.front(), HasSubstr("(primary paused for 30000ms)"));  // fetch shows the pause
 
   // Within the 30 s pause the primary is skipped without a request.
   f.clock.advance(5000);

@@ -89,9 +89,10 @@ TEST(Config, DesignExampleParsesIntoTypedValues) {
   EXPECT_EQ(c.server.port, 8081);
   EXPECT_EQ(c.cluster.lease, millis(3000));
   ASSERT_EQ(c.plugins.size(), 3u);
-  EXPECT_EQ(c.plugins[0].rate_limit->requests, 6000);
-  EXPECT_EQ(c.plugins[0].rate_limit->per, millis(60000));
-  EXPECT_EQ(c.plugins[0].rate_limit->burst, 300);
+  ASSERT_EQ(c.plugins[0].rate_limit->size(), 1u);
+  EXPECT_EQ(c.plugins[0].rate_limit->at(0).requests, 6000);
+  EXPECT_EQ(c.plugins[0].rate_limit->at(0).per, millis(60000));
+  EXPECT_EQ(c.plugins[0].rate_limit->at(0).burst, 300);
   EXPECT_EQ(c.plugins[0].timeout, millis(5000));
   EXPECT_EQ(c.plugins[1].settings["api_key"], "");  // ${VAR:-} default
   EXPECT_EQ(c.plugins[2].plugin, "cmc");
@@ -253,4 +254,22 @@ TEST(Config, SecretsAreMaskedEncodedAndEscapedAndMayNotBeTooShort) {
   EXPECT_FALSE(r.ok());
   EXPECT_THAT(all(r), HasSubstr("plugins.cmc.api_key: a secret of 2 character(s) cannot be masked safely"));
   EXPECT_TRUE(parse("[plugins.cmc]\napi_key = \"${K:-}\"\n", {}, &secrets).ok());  // empty: not set
+}
+
+TEST(Config, RateLimitTakesSeveralWindows) {
+  auto r = parse(R"(
+[plugins.cmc]
+rate_limit = [ { requests = 30, per = "1m" }, { requests = 10000, per = "30d" } ]
+[plugins.binance]
+rate_limit = [ { requests = 30 } ]
+)");
+  EXPECT_FALSE(r.ok());
+  EXPECT_THAT(all(r), HasSubstr("plugins.binance.rate_limit[0]: needs both `requests` and `per`"));
+  auto ok = parse(R"(
+[plugins.cmc]
+rate_limit = [ { requests = 30, per = "1m" }, { requests = 10000, per = "30d" } ]
+)");
+  ASSERT_TRUE(ok.ok()) << all(ok);
+  ASSERT_EQ(ok.cfg->plugins[0].rate_limit->size(), 2u);
+  EXPECT_EQ(ok.cfg->plugins[0].rate_limit->at(1).per, millis(30LL * 86400000));
 }

@@ -60,8 +60,7 @@ struct rig {
     src.name = "binance";
     src.plugin = inst;
     src.base_url = "http://127.0.0.1:9";
-    src.limit = {1000, millis(1000), 1000};
-    src.bucket = std::make_unique<token_bucket>(1000, 1000, 1000, clock.now_ms());
+    src.budget = std::make_unique<rate_budget>(std::vector<rate_limit_config>{{1000, millis(1000), 1000}}, clock.now_ms());
   }
   feed_runtime* feed(const std::string& id, const std::string& subject, millis every, millis jitter = millis(0)) {
     auto f = std::make_unique<feed_runtime>();

@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include "schedule/rate_budget.hpp"
 #include "schedule/token_bucket.hpp"
 
 using tributary::token_bucket;
@@ -21,4 +22,25 @@ TEST(TokenBucket, CostAboveBurstNeedsAFullBucket) {
   EXPECT_TRUE(b.try_take(8, 0));  // allowed from full, goes into debt
   EXPECT_FALSE(b.try_take(1, 200));  // 5 - 8 + 2 = -1
   EXPECT_TRUE(b.try_take(1, 400));
+}
+
+TEST(RateBudget, EveryWindowMustAllowAndEachIsSpent) {
+  using tributary::millis;
+  using tributary::rate_budget;
+  // 30 a minute with a burst of 3, and 5 a "month" (here: a day).
+  rate_budget b({{30, millis(60000), 3}, {5, millis(86400000), 5}}, 0);
+  EXPECT_TRUE(b.try_take(1, 0));
+  EXPECT_TRUE(b.try_take(1, 0));
+  EXPECT_TRUE(b.try_take(1, 0));
+  EXPECT_FALSE(b.try_take(1, 0));  // the minute window is spent
+  EXPECT_EQ(b.wait_ms(1, 0), 2001);
+  EXPECT_TRUE(b.try_take(1, 2001));
+  EXPECT_TRUE(b.try_take(1, 4002));
+  EXPECT_FALSE(b.try_take(1, 6003));  // the day window is spent, though the minute one allows
+  EXPECT_GT(b.wait_ms(1, 6003), 3600000);
+  EXPECT_NEAR(b.available(6003), 0, 0.01);
+  auto st = b.status(6003);
+  ASSERT_EQ(st["windows"].size(), 2u);
+  EXPECT_EQ(st["per"], "1m");
+  EXPECT_EQ(st["windows"][1]["per"], "1d");
 }

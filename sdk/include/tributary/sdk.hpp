@@ -145,12 +145,35 @@ struct http_response {
     while (!b.empty() && std::isspace(static_cast<unsigned char>(b.front()))) b.remove_prefix(1);
     return !b.empty() && b.front() == '<';
   }
-  // Retry-After in milliseconds (seconds form), 0 when absent or unparsable.
+  // Retry-After in milliseconds, in its seconds form or its HTTP-date form (taken relative to
+  // received_ms); 0 when absent, unparsable or already past.
   int64_t retry_after_ms() const {
     auto h = header("Retry-After");
     if (!h) return 0;
-    auto v = parse_decimal(*h);
-    return v && *v >= 0 ? static_cast<int64_t>(*v * 1000) : 0;
+    if (auto v = parse_decimal(*h)) return *v >= 0 ? static_cast<int64_t>(*v * 1000) : 0;
+    auto at = parse_http_date(*h);
+    return at && *at > received_ms ? *at - received_ms : 0;
+  }
+
+  // An IMF-fixdate ("Sun, 06 Nov 1994 08:49:37 GMT") in ms since the epoch.
+  static std::optional<int64_t> parse_http_date(std::string_view d) {
+    static constexpr std::string_view months = "JanFebMarAprMayJunJulAugSepOctNovDec";
+    if (d.size() != 29 || d.substr(3, 2) != ", " || d.substr(25) != " GMT") return std::nullopt;
+    auto num = [&](size_t at, size_t n) -> std::optional<int> {
+      int v = 0;
+      auto [p, ec] = std::from_chars(d.data() + at, d.data() + at + n, v);
+      if (ec != std::errc() || p != d.data() + at + n) return std::nullopt;
+      return v;
+    };
+    auto day = num(5, 2), year = num(12, 4), hh = num(17, 2), mm = num(20, 2), ss = num(23, 2);
+    auto mon = months.find(d.substr(8, 3));
+    if (!day || !year || !hh || !mm || !ss || mon == std::string_view::npos || mon % 3) return std::nullopt;
+    int m = static_cast<int>(mon / 3) + 1, y = *year - (m <= 2);
+    // Days since 1970-01-01 for a proleptic Gregorian date (H. Hinnant's days_from_civil).
+    int era = (y >= 0 ? y : y - 399) / 400;
+    int yoe = y - era * 400, doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + *day - 1;
+    int64_t days = int64_t(era) * 146097 + yoe * 365 + yoe / 4 - yoe / 100 + doy - 719468;
+    return ((days * 24 + *hh) * 60 + *mm) * 60000 + int64_t(*ss) * 1000;
   }
 };
 
