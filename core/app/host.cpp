@@ -321,6 +321,9 @@ unsigned short host::start() {
 void host::stop() {
   if (!p_) return;
   if (p_->sched) p_->sched->stop();
+  // Every transfer in flight completes (with an error) while the runner and the pipeline its
+  // callbacks reach are still alive; the parts are destroyed only after this.
+  if (p_->http) p_->http->shutdown();
   if (p_->cluster) p_->cluster->stop();
   if (p_->stream) p_->stream->stop();
   if (p_->srv) p_->srv->stop();

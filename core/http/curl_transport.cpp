@@ -4,6 +4,8 @@
 #include <deque>
 #include <mutex>
 #include <thread>
+#include <unordered_set>
+#include <vector>
 
 #include "http/transport.hpp"
 #include "util/clock.hpp"
@@ -59,27 +61,48 @@ class curl_transport final : public http_transport {
   }
 
   ~curl_transport() override {
-    stop_ = true;
-    curl_multi_wakeup(multi_);
-    thread_.join();
+    shutdown();
     curl_multi_cleanup(multi_);
   }
 
-  void send(http_request request, callback done) override {
-    auto t = std::make_unique<transfer>();
-    t->request = std::move(request);
-    t->done = std::move(done);
-    t->max_body = opts_.max_body_bytes;
+  void shutdown() override {
     {
       std::lock_guard lk(mu_);
-      pending_.push_back(std::move(t));
+      if (stop_) return;
+      stop_ = true;
     }
     curl_multi_wakeup(multi_);
+    thread_.join();
+  }
+
+  void send(http_request request, callback done) override {
+    {
+      std::lock_guard lk(mu_);
+      if (!stop_) {
+        auto t = std::make_unique<transfer>();
+        t->request = std::move(request);
+        t->done = std::move(done);
+        t->max_body = opts_.max_body_bytes;
+        pending_.push_back(std::move(t));
+        curl_multi_wakeup(multi_);
+        return;
+      }
+    }
+    done(stopped_response());
   }
 
  private:
+  http_response stopped_response() const {
+    http_response r;
+    r.status = 0;
+    r.error = "transport stopped";
+    r.received_ms = clock_.now_ms();
+    return r;
+  }
+
   void start(std::unique_ptr<transfer> t) {
     CURL* e = curl_easy_init();
+    active_.insert(e);
     const auto& r = t->request;
     std::string url = r.url();
     curl_easy_setopt(e, CURLOPT_URL, url.c_str());
@@ -110,6 +133,7 @@ class curl_transport final : public http_transport {
     transfer* raw = nullptr;
     curl_easy_getinfo(e, CURLINFO_PRIVATE, &raw);
     std::unique_ptr<transfer> t(raw);
+    active_.erase(e);
     curl_multi_remove_handle(multi_, e);
     long status = 0;
     curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
@@ -123,6 +147,8 @@ class curl_transport final : public http_transport {
       resp.status = 0;
       if (t->too_large)
         resp.error = "response body exceeds " + std::to_string(t->max_body) + " bytes";
+      else if (code == CURLE_ABORTED_BY_CALLBACK && stop_)
+        resp.error = "transport stopped";
       else if (code == CURLE_OPERATION_TIMEDOUT)
         resp.error = "timed out after " + std::to_string(t->request.timeout.count()) + "ms";
       else
@@ -146,11 +172,15 @@ class curl_transport final : public http_transport {
         if (m->msg == CURLMSG_DONE) finish(m->easy_handle, m->data.result);
       curl_multi_poll(multi_, nullptr, 0, 1000, nullptr);
     }
-    // Shutting down: fail whatever is still in flight so no caller waits forever.
-    int left = 0;
-    std::vector<CURL*> handles;
-    while (CURLMsg* m = curl_multi_info_read(multi_, &left)) handles.push_back(m->easy_handle);
-    for (CURL* e : handles) finish(e, CURLE_ABORTED_BY_CALLBACK);
+    // Stopping: every transfer, started or not, gets its callback, so no caller waits forever.
+    std::vector<CURL*> in_flight(active_.begin(), active_.end());
+    for (CURL* e : in_flight) finish(e, CURLE_ABORTED_BY_CALLBACK);
+    std::deque<std::unique_ptr<transfer>> waiting;
+    {
+      std::lock_guard lk(mu_);
+      waiting.swap(pending_);
+    }
+    for (auto& t : waiting) t->done(stopped_response());
   }
 
   const clock_source& clock_;
@@ -158,6 +188,7 @@ class curl_transport final : public http_transport {
   CURLM* multi_ = nullptr;
   std::mutex mu_;
   std::deque<std::unique_ptr<transfer>> pending_;
+  std::unordered_set<CURL*> active_;  // started, not finished; touched by the loop thread only
   std::atomic<bool> stop_{false};
   std::thread thread_;
 };

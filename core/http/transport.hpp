@@ -19,7 +19,12 @@ class http_transport {
  public:
   using callback = std::function<void(http_response)>;
   virtual ~http_transport() = default;
+  // `done` is called exactly once: on the transport's thread, or at once on the caller's after shutdown().
   virtual void send(http_request request, callback done) = 0;
+  // Completes every request in flight or waiting with an error ("transport stopped") and its
+  // callback, and answers any later send() the same way, at once. Call it while whatever the
+  // callbacks reach is still alive.
+  virtual void shutdown() {}
 };
 
 struct curl_options {
