@@ -7,6 +7,7 @@
 #include <spdlog/spdlog.h>
 
 #include "cluster/cluster_node.hpp"
+#include "cluster/redis_limits.hpp"
 #include "cluster/stream_writer.hpp"
 #include "http/transport.hpp"
 #include "record/record.hpp"
@@ -216,6 +217,10 @@ std::unique_ptr<host> host::create(config cfg, host_options opts, std::shared_pt
     co.cache_ttl = cfg.cluster.cache_ttl;
     co.buffer = cfg.cluster.buffer;
     p.cluster = std::make_unique<cluster_node>(co, *p.out, p.m, *p.clock, p.log);
+    auto limits = std::make_shared<redis_limits>(*ep, cfg.cluster.name);
+    for (auto& s : p.sources)
+      for (const auto& pc : cfg.plugins)
+        if (pc.name == s->name && pc.shared_budget) s->shared = limits;
     p.out->add_sink(p.cluster.get(), /*on_ingest=*/false);
     // The leader's records reach clients through the stream. Only when Redis is down and
     // on_redis_down = "fetch" does an instance show what it fetched itself (and says so).

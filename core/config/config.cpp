@@ -466,6 +466,9 @@ class parser {
         }
       } else if (key == "rate_limit") {
         p.rate_limit = read_rate_limits(v, kp);
+      } else if (key == "shared_budget") {
+        if (auto* b = v.as_boolean()) p.shared_budget = b->get();
+        else error(pos(v), kp, "must be true or false");
       } else if (key == "retries") {
         if (auto n = integer(v, kp, 0, 10)) p.retries = static_cast<int>(*n);
       } else if (key == "backoff") {

@@ -43,6 +43,7 @@ struct plugin_instance_config {
   std::optional<std::string> base_url;
   std::optional<millis> timeout;
   std::optional<std::vector<rate_limit_config>> rate_limit;  // every window must allow a request
+  bool shared_budget = true;       // cluster mode: budget and Retry-After pauses kept in Redis
   int retries = 2;                 // extra attempts after a retryable failure
   millis backoff{250};             // first retry delay (doubled, jittered)
   int circuit_failures = 5;        // consecutive failed runs that open the circuit

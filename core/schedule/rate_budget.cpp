@@ -4,7 +4,7 @@
 
 namespace tributary {
 
-rate_budget::rate_budget(const std::vector<rate_limit_config>& windows, int64_t now_ms) {
+rate_budget::rate_budget(const std::vector<rate_limit_config>& windows, int64_t now_ms) : configs_(windows) {
   for (const auto& w : windows)
     windows_.push_back({w, std::make_unique<token_bucket>(w.requests, w.per.count(), w.burst, now_ms)});
 }

@@ -21,6 +21,7 @@ class rate_budget {
   double available(int64_t now_ms);              // in the tightest window
   // The first window's figures at the top (as with one window), and every window.
   nlohmann::json status(int64_t now_ms);
+  const std::vector<rate_limit_config>& windows() const { return configs_; }
 
  private:
   struct window {
@@ -29,6 +30,7 @@ class rate_budget {
   };
   std::mutex mu_;  // takes from every window as one step
   std::vector<window> windows_;
+  std::vector<rate_limit_config> configs_;
 };
 
 }  // namespace tributary

@@ -149,17 +149,39 @@ std::optional<std::vector<http_request>> feed_runner::prepare(run_ctx& c, source
   }
   double cost = 0;
   for (auto& r : planned.requests) cost += r.weight;
-  if (!s.budget->try_take(cost, now)) {
-    c.out.skipped.push_back(s.name + ": rate budget spent (needs " + std::to_string(cost) + ", next in " +
-                            std::to_string(s.budget->wait_ms(cost, now)) + "ms)");
-    metrics_.add("tributary_rate_limit_skips_total", {{"source", s.name}, {"reason", "budget"}});
-    return std::nullopt;
-  }
+  if (!take_budget(c, s, cost, now)) return std::nullopt;
   for (auto& r : planned.requests) {
     if (r.base_url.empty()) r.base_url = s.base_url;
     r.timeout = s.timeout;
   }
   return std::move(planned.requests);
+}
+
+// Spends `cost` from the source's budget: the shared one (cluster mode) while it answers, which
+// also knows a pause another instance was told about; else the local one.
+bool feed_runner::take_budget(run_ctx& c, source_runtime& s, double cost, int64_t now) {
+  if (s.shared) {
+    auto v = s.shared->take(s.name, s.budget->windows(), cost, now);
+    using kind = shared_limits::verdict::kind;
+    if (v.result == kind::ok) return true;
+    if (v.result == kind::paused) {
+      int64_t until = now + v.wait_ms, cur = s.paused_until.load();
+      while (cur < until && !s.paused_until.compare_exchange_weak(cur, until)) {}
+      c.out.skipped.push_back(s.name + ": paused for " + std::to_string(v.wait_ms) + "ms after a rate limit (shared)");
+      metrics_.add("tributary_rate_limit_skips_total", {{"source", s.name}, {"reason", "retry_after"}});
+      return false;
+    }
+    if (v.result == kind::budget_spent) {
+      c.out.skipped.push_back(s.name + ": rate budget spent (shared; next in " + std::to_string(v.wait_ms) + "ms)");
+      metrics_.add("tributary_rate_limit_skips_total", {{"source", s.name}, {"reason", "budget"}});
+      return false;
+    }
+  }
+  if (s.budget->try_take(cost, now)) return true;
+  c.out.skipped.push_back(s.name + ": rate budget spent (needs " + std::to_string(cost) + ", next in " +
+                          std::to_string(s.budget->wait_ms(cost, now)) + "ms)");
+  metrics_.add("tributary_rate_limit_skips_total", {{"source", s.name}, {"reason", "budget"}});
+  return false;
 }
 
 // Moves on from `s`. A retry that never happened still reports its source's last errors and
@@ -320,6 +342,7 @@ void feed_runner::report_errors(run_ctx& c, source_runtime& s, std::vector<fetch
       int64_t until = now + pause;
       int64_t cur = s.paused_until.load();
       while (cur < until && !s.paused_until.compare_exchange_weak(cur, until)) {}
+      if (s.shared) s.shared->pause(s.name, pause);  // so the next leader honours it too
       log_->warn("source {} is rate limited; pausing it for {}ms", s.name, pause);
       e.message += " (" + s.name + " paused for " + std::to_string(pause) + "ms)";
     }

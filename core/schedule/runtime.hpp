@@ -23,6 +23,7 @@
 #include "schedule/circuit_breaker.hpp"
 #include "schedule/timer_queue.hpp"
 #include "schedule/rate_budget.hpp"
+#include "schedule/shared_limits.hpp"
 #include "sink/published.hpp"
 
 namespace spdlog { class logger; }
@@ -41,6 +42,7 @@ struct source_runtime {
   std::string base_url;
   millis timeout{10000};
   std::unique_ptr<rate_budget> budget;
+  std::shared_ptr<shared_limits> shared;  // cluster mode: budget and pauses kept in Redis
   std::unique_ptr<circuit_breaker> breaker;
   int retries = 2;         // extra attempts after a retryable failure, inside the feed's deadline
   millis backoff{250};     // first retry delay, doubled each time, jittered by +-50%
@@ -97,6 +99,7 @@ class feed_runner {
   feed_request request_for(const run_ctx& c, const source_runtime& s) const;
   std::optional<std::vector<http_request>> prepare(run_ctx& c, source_runtime& s);
   void next_source(run_ctx& c, source_runtime& s);
+  bool take_budget(run_ctx& c, source_runtime& s, double cost, int64_t now);
   void send(std::shared_ptr<run_ctx> c, source_runtime* s, std::vector<http_request> requests);
   void on_responses(std::shared_ptr<run_ctx> c, source_runtime* s, const std::vector<http_request>& reqs,
                     std::vector<http_response> resps);

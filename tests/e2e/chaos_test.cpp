@@ -16,13 +16,15 @@
 using namespace tributary::test_support;
 using json = nlohmann::json;
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 namespace {
 
 // Every update a client on one node received, by (topic, seq).
 class observer {
  public:
-  explicit observer(unsigned short port) : ws_(std::make_unique<ws_client>(port)) {
+  // Quiet for as long as an outage lasts: a read may wait a minute.
+  explicit observer(unsigned short port) : ws_(std::make_unique<ws_client>(port, "/ws", std::chrono::seconds(60))) {
     ws_->read();
     ws_->send(R"({"type":"subscribe","topics":["price.*"]})");
     ws_->read();
@@ -194,4 +196,34 @@ TEST(Chaos, RedisOutOfMemoryShowsInReadyStatusAndMetricsAndLosesNothing) {
   EXPECT_GT(c.expect_one_truth_per_seq(), 50u);
   c.expect_stream_unique();
   for (size_t n = 0; n < 3; ++n) c.expect_no_gap(n);
+}
+
+TEST(Chaos, ANewLeaderHonoursAPauseItsPredecessorWasTold) {
+  redis_server redis;
+  temp_dir cassettes;
+  // The first ticker request is refused with Retry-After: 60; any later one would be served.
+  auto ok = json::parse(slurp(TRIBUTARY_SOURCE_DIR "/config/demo-cassettes/binance-ticker.json"));
+  auto refused = ok;
+  refused["response"] = {{"status", 429}, {"headers", {{"Retry-After", "60"}}}, {"body", {{"code", -1003}, {"msg", "Too many requests"}}}};
+  cassettes.write("00-429.json", refused.dump());
+  cassettes.write("01-ok.json", ok.dump());
+  auto cfg = cluster_config(redis.port());
+  std::vector<instance> nodes;
+  nodes.push_back(launch(cfg, cassettes.path().string()));
+  ASSERT_EQ(wait_leader(nodes, std::chrono::seconds(5), {true}), 0);
+  for (int i = 0; i < 100 && nodes[0].status()["plugins"][0]["paused_for_ms"].get<int64_t>() == 0; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  ASSERT_GT(nodes[0].status()["plugins"][0]["paused_for_ms"].get<int64_t>(), 50000);
+  nodes.push_back(launch(cfg, cassettes.path().string()));
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  nodes[0].proc->signal(SIGKILL);
+  ASSERT_EQ(wait_leader(nodes, std::chrono::seconds(5), {false, true}), 1);
+  for (int i = 0; i < 100 && nodes[1].status()["feeds"][0]["runs"].get<int>() < 3; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  auto st = nodes[1].status();
+  EXPECT_GE(st["feeds"][0]["runs"].get<int>(), 3);
+  EXPECT_THAT(st["feeds"][0]["skipped"][0].get<std::string>(), HasSubstr("paused for"));
+  EXPECT_GT(st["plugins"][0]["paused_for_ms"].get<int64_t>(), 50000);
+  // It never asked Binance: no request at all, so not the 429 its own first request would get.
+  EXPECT_THAT(http_get(nodes[1].port, "/metrics").body, Not(HasSubstr("tributary_fetches_total{source=\"binance\"")));
 }

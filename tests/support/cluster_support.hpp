@@ -36,12 +36,12 @@ renew_every = "250ms"
 )" + demo_spot_feed("200ms");
 }
 
-inline instance launch(const std::string& cfg_text) {
+inline instance launch(const std::string& cfg_text, const std::string& replay = TRIBUTARY_SOURCE_DIR "/config/demo-cassettes") {
   instance in;
   in.dir = std::make_unique<temp_dir>();
   auto cfg = in.dir->write("t.toml", cfg_text);
   in.proc = std::make_unique<child>(std::vector<std::string>{TRIBUTARY_EXE, "run", "-c", cfg.string(), "--replay",
-                                                             TRIBUTARY_SOURCE_DIR "/config/demo-cassettes", "--port-file",
+                                                             replay, "--port-file",
                                                              (in.dir->path() / "port").string()},
                                     in.dir->path());
   for (int i = 0; i < 500 && !in.port; ++i) {

@@ -11,7 +11,11 @@
 #include <sys/socket.h>
 
 #include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <optional>
 #include <string>
+#include <thread>
 
 namespace tributary::test_support {
 
@@ -44,14 +48,32 @@ inline http_result http_get(unsigned short port, const std::string& target) {
 
 class ws_client {
  public:
-  explicit ws_client(unsigned short port, const std::string& path = "/ws") : ws_(ioc_) {
+  // A read waiting longer than `read_limit` fails (the watchdog below).
+  explicit ws_client(unsigned short port, const std::string& path = "/ws",
+                     std::chrono::seconds read_limit = std::chrono::seconds(10))
+      : ws_(ioc_), read_limit_(read_limit) {
     auto& sock = beast::get_lowest_layer(ws_);
     sock.connect(tcp::endpoint(net::ip::make_address("127.0.0.1"), port));
-    // Synchronous Beast calls ignore expires_after: a kernel receive timeout keeps a broken
-    // server from hanging the test (the read then fails and the test reports it).
-    timeval tv{10, 0};
-    ::setsockopt(sock.socket().native_handle(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
     ws_.handshake("127.0.0.1:" + std::to_string(port), path);
+    // Synchronous Beast calls ignore expires_after, and Asio waits out a kernel receive
+    // timeout: a watchdog cuts the socket under a read that has waited `read_limit`, so a broken
+    // server fails the test (the read throws) instead of hanging it.
+    watchdog_ = std::thread([this] {
+      std::unique_lock lk(mu_);
+      while (!done_) {
+        cv_.wait_for(lk, std::chrono::milliseconds(100));
+        if (reading_since_ && std::chrono::steady_clock::now() - *reading_since_ > read_limit_)
+          ::shutdown(beast::get_lowest_layer(ws_).socket().native_handle(), SHUT_RDWR);
+      }
+    });
+  }
+  ~ws_client() {
+    {
+      std::lock_guard lk(mu_);
+      done_ = true;
+    }
+    cv_.notify_all();
+    watchdog_.join();
   }
   void send(const std::string& text) {
     ws_.text(true);
@@ -64,7 +86,7 @@ class ws_client {
   // Next text message as JSON; throws on close or after 10 s.
   nlohmann::json read() {
     beast::flat_buffer buf;
-    ws_.read(buf);
+    guarded([&] { ws_.read(buf); });
     return nlohmann::json::parse(beast::buffers_to_string(buf.data()));
   }
   // Reads until the server closes; returns the close code (0 if the read failed otherwise).
@@ -72,7 +94,7 @@ class ws_client {
     try {
       for (;;) {
         beast::flat_buffer buf;
-        ws_.read(buf);
+        guarded([&] { ws_.read(buf); });
       }
     } catch (const beast::system_error& e) {
       if (e.code() == websocket::error::closed) return ws_.reason().code;
@@ -82,8 +104,30 @@ class ws_client {
   websocket::stream<beast::tcp_stream>& raw() { return ws_; }
 
  private:
+  template <class F>
+  void guarded(F&& f) {
+    {
+      std::lock_guard lk(mu_);
+      reading_since_ = std::chrono::steady_clock::now();
+    }
+    struct reset {
+      ws_client* c;
+      ~reset() {
+        std::lock_guard lk(c->mu_);
+        c->reading_since_.reset();
+      }
+    } r{this};
+    f();
+  }
+
   net::io_context ioc_;
   websocket::stream<beast::tcp_stream> ws_;
+  std::chrono::seconds read_limit_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::optional<std::chrono::steady_clock::time_point> reading_since_;
+  bool done_ = false;
+  std::thread watchdog_;
 };
 
 }  // namespace tributary::test_support

@@ -5,6 +5,7 @@
 #include "../../../tests/support/redis_server.hpp"
 #include "cluster/fenced_writer.hpp"
 #include "cluster/lease_keeper.hpp"
+#include "cluster/redis_limits.hpp"
 #include "sink/published.hpp"
 #include "util/clock.hpp"
 
@@ -131,4 +132,28 @@ TEST(FencedWriter, UnreachableRedisIsReportedNotThrown) {
   std::string why;
   EXPECT_EQ(w.write(1, *rec("BTC-USDT", 1), &why), fenced_writer::result::unavailable);
   EXPECT_THAT(why, HasSubstr("redis 127.0.0.1:"));
+}
+
+TEST(RedisLimits, BudgetsAndPausesAreSharedBetweenInstances) {
+  redis_server redis;
+  redis_limits a(redis.endpoint(), "t"), b(redis.endpoint(), "t");
+  using kind = shared_limits::verdict::kind;
+  std::vector<rate_limit_config> w{{2, millis(60000), 2}, {100, millis(86400000), 100}};
+  EXPECT_EQ(a.take("cmc", w, 1, 1000).result, kind::ok);
+  EXPECT_EQ(b.take("cmc", w, 1, 1000).result, kind::ok);  // the other instance spends the same budget
+  auto spent = a.take("cmc", w, 1, 1000);
+  EXPECT_EQ(spent.result, kind::budget_spent);
+  EXPECT_NEAR(spent.wait_ms, 30001, 2);
+  EXPECT_EQ(b.take("cmc", w, 1, 31002).result, kind::ok);  // refilled at 2 a minute
+  EXPECT_EQ(b.take("other", w, 1, 1000).result, kind::ok);  // per source
+  a.pause("cmc", 60000);
+  a.pause("cmc", 10);  // a shorter pause does not shorten it
+  auto paused = b.take("cmc", w, 1, 40000);
+  EXPECT_EQ(paused.result, kind::paused);
+  EXPECT_GT(paused.wait_ms, 59000);
+  redis.stop();
+  auto t0 = std::chrono::steady_clock::now();
+  EXPECT_EQ(a.take("cmc", w, 1, 50000).result, kind::unavailable);
+  EXPECT_EQ(a.take("cmc", w, 1, 50000).result, kind::unavailable);  // not asked again: no wait
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::milliseconds(1500));
 }
