@@ -39,6 +39,17 @@ if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[1]) then
 end
 return 1)";
 
+// KEYS: budget hash. ARGV: now_ms, window number (1-based), rate_per_ms, burst, remaining.
+constexpr const char* kCap = R"(
+local now, i = tonumber(ARGV[1]), ARGV[2]
+local rate, burst = tonumber(ARGV[3]), tonumber(ARGV[4])
+local t = tonumber(redis.call('HGET', KEYS[1], 't' .. i) or burst)
+local ts = tonumber(redis.call('HGET', KEYS[1], 'ts' .. i) or now)
+if now > ts then t = math.min(burst, t + (now - ts) * rate) end
+t = math.min(t, math.max(0, tonumber(ARGV[5])))
+redis.call('HSET', KEYS[1], 't' .. i, tostring(t), 'ts' .. i, tostring(now))
+return 1)";
+
 constexpr int64_t kQuietMs = 5000;
 
 int64_t steady_ms() {
@@ -74,6 +85,16 @@ shared_limits::verdict redis_limits::take(const std::string& source, const std::
   if (code == 1) return {verdict::kind::ok, 0};
   if (code == 0) return {verdict::kind::budget_spent, ms};
   return {verdict::kind::paused, ms};
+}
+
+void redis_limits::correct(const std::string& source, const std::vector<rate_limit_config>& windows, size_t i,
+                           double remaining, int64_t now_ms) {
+  if (i >= windows.size()) return;
+  const auto& w = windows[i];
+  std::lock_guard lk(mu_);
+  call({"EVAL", kCap, "1", prefix_ + "budget:" + source, std::to_string(now_ms), std::to_string(i + 1),
+        fmt::format("{}", w.per.count() > 0 ? w.requests / static_cast<double>(w.per.count()) : 0.0),
+        fmt::format("{}", std::max(1.0, w.burst)), fmt::format("{}", remaining)});
 }
 
 void redis_limits::pause(const std::string& source, int64_t pause_ms) {

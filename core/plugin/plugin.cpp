@@ -64,6 +64,11 @@ json plugin_manifest::to_json() const {
                 {"per", format_duration(default_rate_limit.per)},
                 {"burst", default_rate_limit.burst}}},
               {"settings_schema", settings_schema},
+              {"budget_header", budget_header.name.empty()
+                                    ? json(nullptr)
+                                    : json{{"name", budget_header.name},
+                                           {"counts", budget_header.counts_used ? "used" : "remaining"},
+                                           {"window", budget_header.window}}},
               {"abi", std::to_string(abi_major) + "." + std::to_string(abi_minor)},
               {"path", path.string()}};
 }
@@ -118,6 +123,11 @@ std::variant<std::shared_ptr<plugin_library>, std::string> plugin_library::load(
   mf.settings_schema = json::parse(str(m->settings_schema), nullptr, false);
   if (mf.settings_schema.is_discarded())
     return path.string() + ": manifest's settings_schema is not valid JSON";
+  if (m->struct_size >= offsetof(trib_manifest, budget_header_window) + sizeof(m->budget_header_window)) {  // ABI 1.1
+    mf.budget_header.name = str(m->budget_header);
+    mf.budget_header.counts_used = m->budget_header_counts == TRIB_BUDGET_USED;
+    mf.budget_header.window = m->budget_header_window > 0 ? static_cast<size_t>(m->budget_header_window) : 0;
+  }
   mf.abi_major = d->abi_major;
   mf.abi_minor = d->abi_minor;
   mf.path = path;

@@ -44,6 +44,11 @@ struct plugin_manifest {
   millis default_timeout{10000};
   rate_limit_config default_rate_limit;
   nlohmann::json settings_schema;
+  struct budget_header_info {
+    std::string name;   // empty: the provider reports nothing
+    bool counts_used = false;  // else: counts what remains
+    size_t window = 0;
+  } budget_header;
   uint32_t abi_major = 0, abi_minor = 0;
   std::filesystem::path path;
   nlohmann::json to_json() const;

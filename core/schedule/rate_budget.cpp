@@ -31,6 +31,11 @@ double rate_budget::available(int64_t now_ms) {
   return least;
 }
 
+void rate_budget::correct(size_t i, double remaining, int64_t now_ms) {
+  std::lock_guard lk(mu_);
+  if (i < windows_.size()) windows_[i].bucket->cap(remaining, now_ms);
+}
+
 nlohmann::json rate_budget::status(int64_t now_ms) {
   std::lock_guard lk(mu_);
   auto all = nlohmann::json::array();

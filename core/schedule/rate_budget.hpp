@@ -21,6 +21,8 @@ class rate_budget {
   double available(int64_t now_ms);              // in the tightest window
   // The first window's figures at the top (as with one window), and every window.
   nlohmann::json status(int64_t now_ms);
+  // The provider reports `remaining` in window `i`: lower that window to it if ours is higher.
+  void correct(size_t i, double remaining, int64_t now_ms);
   const std::vector<rate_limit_config>& windows() const { return configs_; }
 
  private:

@@ -1,5 +1,7 @@
 #include "schedule/runtime.hpp"
 
+#include <charconv>
+
 #include <spdlog/spdlog.h>
 
 #include "http/transport.hpp"
@@ -260,6 +262,7 @@ feed_runner::attempt_result feed_runner::collect(const run_ctx& c, source_runtim
       continue;
     }
     metrics_.add("tributary_fetches_total", {{"source", s.name}, {"outcome", std::to_string(resp.status / 100) + "xx"}});
+    apply_budget_header(s, resp);
     auto parsed = s.plugin->parse(fr, reqs[i], resp);
     for (auto& p : parsed.problems) {
       log_->warn("plugin {} broke the record contract: {}", s.name, p);
@@ -276,6 +279,27 @@ feed_runner::attempt_result feed_runner::collect(const run_ctx& c, source_runtim
     }
   }
   return a;
+}
+
+// The provider's own count of the budget, in the header its manifest names, corrects ours.
+void feed_runner::apply_budget_header(source_runtime& s, const http_response& resp) {
+  const auto& bh = s.plugin->manifest().budget_header;
+  if (bh.name.empty()) return;
+  for (const auto& [k, v] : resp.headers) {
+    if (k.size() != bh.name.size() ||
+        !std::equal(k.begin(), k.end(), bh.name.begin(), [](char a, char b) { return std::tolower(a) == std::tolower(b); }))
+      continue;
+    double n = 0;
+    auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+    if (ec != std::errc() || n < 0) return;
+    const auto& windows = s.budget->windows();
+    if (bh.window >= windows.size()) return;
+    double remaining = bh.counts_used ? windows[bh.window].requests - n : n;
+    int64_t now = clock_.now_ms();
+    s.budget->correct(bh.window, remaining, now);
+    if (s.shared) s.shared->correct(s.name, windows, bh.window, remaining, now);
+    return;
+  }
 }
 
 void feed_runner::on_responses(std::shared_ptr<run_ctx> c, source_runtime* s, const std::vector<http_request>& reqs,

@@ -106,6 +106,7 @@ class feed_runner {
   attempt_result collect(const run_ctx& c, source_runtime& s, const std::vector<http_request>& reqs,
                          const std::vector<http_response>& resps);
   void record_attempt(source_runtime& s, size_t requests, const attempt_result& a, int64_t now);
+  void apply_budget_header(source_runtime& s, const http_response& resp);
   bool schedule_retry(const std::shared_ptr<run_ctx>& c, source_runtime& s, attempt_result& a, int64_t now);
   void report_errors(run_ctx& c, source_runtime& s, std::vector<fetch_error> errors);
   void finish(std::shared_ptr<run_ctx> c);

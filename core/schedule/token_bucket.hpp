@@ -43,6 +43,13 @@ class token_bucket {
 
   double burst() const { return burst_; }
 
+  // The provider says only `remaining` is left: never more than that from now.
+  void cap(double remaining, int64_t now_ms) {
+    std::lock_guard lk(mu_);
+    refill(now_ms);
+    tokens_ = std::min(tokens_, std::max(0.0, remaining));
+  }
+
  private:
   void refill(int64_t now) {
     if (now > last_) {

@@ -182,8 +182,10 @@ TEST(E2E, PluginsListsManifests) {
   ASSERT_EQ(r.code, 0) << r.err;
   auto m = json::parse(r.out.substr(0, r.out.find('\n')));
   EXPECT_EQ(m["name"], "binance");
-  EXPECT_EQ(m["abi"], "1.0");
+  EXPECT_EQ(m["abi"], "1.1");
   EXPECT_EQ(m["default_rate_limit"]["per"], "1m");
+  EXPECT_EQ(m["budget_header"]["name"], "X-MBX-USED-WEIGHT-1M");
+  EXPECT_EQ(m["budget_header"]["counts"], "used");
 }
 
 TEST(E2E, SecretsNeverAppearInLogsErrorsOrStatus) {

@@ -408,3 +408,17 @@ rate_limit = { requests = 2, per = "1h", burst = 2 })"));
   EXPECT_THAT(st["feeds"][0]["last_error"].get<std::string>(), HasSubstr("502"));
   EXPECT_EQ(st["plugins"][0]["consecutive_failures"], 1);
 }
+
+// The provider's own count of used weight (Binance: X-MBX-USED-WEIGHT-1M) corrects the budget.
+TEST(Host, AProviderBudgetHeaderLowersTheBudget) {
+  fixture f;
+  f.dir.cassette("cassettes/01.json", "/api/v3/ticker/24hr", kQuery, 200, json::array({ticker("BTCUSDT", "1")}),
+                 {{"X-MBX-USED-WEIGHT-1M", "5999"}});
+  f.start(one_source(R"(rate_limit = { requests = 6000, per = "1m", burst = 300 })"));
+  EXPECT_TRUE(f.fetch("spot").ok);
+  // Ours said 298 left; Binance says 1 of its 6000 is left this minute.
+  EXPECT_NEAR(f.status()["plugins"][0]["rate_budget"]["available"].get<double>(), 1, 0.01);
+  auto r = f.fetch("spot");  // a ticker weighs 2
+  EXPECT_FALSE(r.ok);
+  EXPECT_THAT(r.errors.back(), HasSubstr("rate budget spent"));
+}

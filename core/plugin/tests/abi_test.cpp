@@ -2,12 +2,16 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <tributary/abi.h>
+
 #include "plugin/plugin.hpp"
 
 using namespace tributary;
 using ::testing::HasSubstr;
 
 namespace {
+
+const std::string kHostAbi = std::to_string(TRIB_ABI_MAJOR) + "." + std::to_string(TRIB_ABI_MINOR);
 
 std::filesystem::path abi_plugin(const std::string& name) {
   return std::filesystem::path(TRIBUTARY_ABI_PLUGIN_DIR) / ("libabi_" + name + ".so");
@@ -32,11 +36,11 @@ TEST(PluginAbi, RefusesLibraryWithoutEntrySymbol) {
 }
 
 TEST(PluginAbi, RefusesOtherMajorNamingBothVersions) {
-  EXPECT_THAT(load_error(abi_plugin("newer_major")), HasSubstr("plugin ABI 2.0 is incompatible with host ABI 1.0 (major versions differ)"));
+  EXPECT_THAT(load_error(abi_plugin("newer_major")), HasSubstr("plugin ABI 2.0 is incompatible with host ABI " + kHostAbi + " (major versions differ)"));
 }
 
 TEST(PluginAbi, RefusesNewerMinorNamingBothVersions) {
-  EXPECT_THAT(load_error(abi_plugin("newer_minor")), HasSubstr("plugin ABI 1.99 is newer than host ABI 1.0"));
+  EXPECT_THAT(load_error(abi_plugin("newer_minor")), HasSubstr("plugin ABI 1." + std::to_string(TRIB_ABI_MINOR + 99) + " is newer than host ABI " + kHostAbi));
 }
 
 TEST(PluginAbi, RefusesTruncatedDescriptor) {
@@ -125,4 +129,23 @@ TEST(PluginSettings, SchemaSubset) {
   EXPECT_THAT(by_key["mode"], HasSubstr("must be one of"));
   EXPECT_THAT(by_key["n"], HasSubstr("must be at least 1"));
   EXPECT_EQ(validate_settings(schema, nlohmann::json::object())[0].second, "missing required key 'n'");
+}
+
+TEST(PluginAbi, APluginBuiltAgainstAbi10KeepsLoading) {
+  auto lib = load_ok(abi_plugin("v1_0"));
+  ASSERT_TRUE(lib);
+  const auto& mf = lib->manifest();
+  EXPECT_EQ(mf.abi_major, 1u);
+  EXPECT_EQ(mf.abi_minor, 0u);
+  EXPECT_EQ(mf.name, "fear_greed");
+  EXPECT_TRUE(mf.budget_header.name.empty());  // a 1.1 member its manifest does not have
+  EXPECT_EQ(mf.to_json()["abi"], "1.0");
+}
+
+TEST(PluginAbi, Abi11ManifestsNameTheirBudgetHeader) {
+  auto lib = load_ok(std::filesystem::path(TRIBUTARY_PLUGIN_DIR) / "libbinance.so");
+  ASSERT_TRUE(lib);
+  EXPECT_EQ(lib->manifest().abi_minor, 1u);
+  EXPECT_EQ(lib->manifest().budget_header.name, "X-MBX-USED-WEIGHT-1M");
+  EXPECT_TRUE(lib->manifest().budget_header.counts_used);
 }

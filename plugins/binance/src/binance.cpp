@@ -21,6 +21,9 @@ sdk::manifest binance_manifest() {
   m.default_timeout_ms = 5000;
   // REQUEST_WEIGHT limit of /api/v3/exchangeInfo: 6000 per minute per IP.
   m.default_rate_limit = {6000, 60000, 300};
+  // Binance reports the weight used in the current minute on every answer.
+  m.budget_header = "X-MBX-USED-WEIGHT-1M";
+  m.budget_header_counts = TRIB_BUDGET_USED;
   m.settings_schema = R"({
     "type": "object",
     "properties": {

@@ -26,7 +26,7 @@ extern "C" {
 #endif
 
 #define TRIB_ABI_MAJOR 1
-#define TRIB_ABI_MINOR 0
+#define TRIB_ABI_MINOR 1
 
 /* The one symbol every plugin exports. */
 #define TRIB_ENTRY_SYMBOL "tributary_plugin_entry"
@@ -184,7 +184,15 @@ typedef struct trib_manifest {
   int64_t default_timeout_ms;
   trib_rate_limit default_rate_limit;
   trib_str settings_schema; /* JSON schema (object, properties, types) of plugin keys */
+  /* ABI 1.1: a response header in which the provider reports its own view of the budget; the
+   * host corrects the source's rate budget from it. Empty = none. */
+  trib_str budget_header;       /* "X-MBX-USED-WEIGHT-1M", "X-RateLimit-Remaining" */
+  int32_t budget_header_counts; /* TRIB_BUDGET_USED or TRIB_BUDGET_REMAINING */
+  int32_t budget_header_window; /* the rate_limit window it describes; 0 = the first */
 } trib_manifest;
+
+#define TRIB_BUDGET_USED 0      /* the header counts what was spent in the window */
+#define TRIB_BUDGET_REMAINING 1 /* the header counts what is left in the window */
 
 typedef struct trib_instance trib_instance; /* the plugin's own, opaque to the host */
 

@@ -307,6 +307,11 @@ struct manifest {
   int64_t default_timeout_ms = 10000;
   trib_rate_limit default_rate_limit{60, 60000, 10};
   std::string settings_schema = R"({"type":"object","properties":{}})";
+  // A response header reporting the provider's view of the budget (ABI 1.1): the host
+  // corrects the source's budget window `budget_header_window` from it.
+  std::string budget_header;
+  int32_t budget_header_counts = TRIB_BUDGET_REMAINING;
+  int32_t budget_header_window = 0;
 };
 
 class plugin {
@@ -399,6 +404,9 @@ struct manifest_storage {
     abi.default_timeout_ms = m.default_timeout_ms;
     abi.default_rate_limit = m.default_rate_limit;
     abi.settings_schema = to_abi(m.settings_schema);
+    abi.budget_header = to_abi(m.budget_header);
+    abi.budget_header_counts = m.budget_header_counts;
+    abi.budget_header_window = m.budget_header_window;
   }
 };
 

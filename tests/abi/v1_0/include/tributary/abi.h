@@ -1,0 +1,224 @@
+/*
+ * Tributary plugin ABI — the only thing that crosses a plugin's shared-library boundary.
+ *
+ * Pure C so that a plugin may be built with another compiler or standard library than the
+ * host. Rules:
+ *  - every struct starts with `struct_size`; structs only ever grow at the end, and a reader
+ *    reads an optional member only when `struct_size` covers it (TRIB_HAS_MEMBER);
+ *  - strings are pointer + length, UTF-8, not NUL-terminated unless said;
+ *  - ownership is in the names: whatever one side passes to the other is valid for the
+ *    duration of that call only; copy what you keep;
+ *  - exceptions never cross: C++ plugins use sdk.hpp, whose trampolines catch everything;
+ *  - the host calls one plugin instance from one thread at a time.
+ *
+ * Versioning: TRIB_ABI_MAJOR changes only when an existing member changes meaning or place;
+ * TRIB_ABI_MINOR grows when members or functions are appended. The host refuses a plugin whose
+ * major differs from its own or whose minor is newer than its own.
+ */
+#ifndef TRIBUTARY_ABI_H
+#define TRIBUTARY_ABI_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define TRIB_ABI_MAJOR 1
+#define TRIB_ABI_MINOR 0
+
+/* The one symbol every plugin exports. */
+#define TRIB_ENTRY_SYMBOL "tributary_plugin_entry"
+
+#if defined(_WIN32)
+#define TRIB_EXPORT __declspec(dllexport)
+#else
+#define TRIB_EXPORT __attribute__((visibility("default")))
+#endif
+
+/* True when a struct of the given size includes `member`. */
+#define TRIB_HAS_MEMBER(ptr, type, member) \
+  ((ptr)->struct_size >= offsetof(type, member) + sizeof(((type*)0)->member))
+
+typedef struct trib_str {
+  const char* ptr;
+  size_t len;
+} trib_str;
+
+typedef struct trib_kv {
+  trib_str key;
+  trib_str value;
+} trib_kv;
+
+/* Error classes: how the host reacts to a failure. */
+typedef enum trib_status {
+  TRIB_OK = 0,
+  TRIB_ERR_RETRYABLE = 1,    /* transient: 5xx, HTML error page, timeout */
+  TRIB_ERR_RATE_LIMITED = 2, /* 429/418 and friends; retry_after_ms says how long to pause */
+  TRIB_ERR_AUTH = 3,         /* missing or rejected credentials */
+  TRIB_ERR_BAD_REQUEST = 4,  /* the request can never succeed as made (unknown symbol...) */
+  TRIB_ERR_BAD_DATA = 5,     /* the answer could not be understood */
+  TRIB_ERR_INTERNAL = 6      /* a bug in the plugin (e.g. an exception caught at the waist) */
+} trib_status;
+
+typedef struct trib_error {
+  size_t struct_size;
+  int32_t status;         /* trib_status */
+  int64_t retry_after_ms; /* for TRIB_ERR_RATE_LIMITED; 0 = unknown */
+  trib_str message;
+  trib_str subject; /* canonical subject the error is about; empty = the whole request */
+} trib_error;
+
+/* ---- services the host offers the plugin ---- */
+
+typedef enum trib_log_level {
+  TRIB_LOG_TRACE = 0,
+  TRIB_LOG_DEBUG = 1,
+  TRIB_LOG_INFO = 2,
+  TRIB_LOG_WARN = 3,
+  TRIB_LOG_ERROR = 4
+} trib_log_level;
+
+typedef struct trib_host_api {
+  size_t struct_size;
+  uint32_t abi_major;
+  uint32_t abi_minor;
+  void* host_ctx; /* pass back as first argument */
+  void (*log)(void* host_ctx, int32_t level, trib_str message);
+  int64_t (*now_ms)(void* host_ctx); /* wall clock, ms since the Unix epoch (fake in tests) */
+  void (*counter_add)(void* host_ctx, trib_str name, double value);
+} trib_host_api;
+
+/* ---- what crosses during plan and parse ---- */
+
+typedef struct trib_subject {
+  trib_str canonical; /* as the feed names it: "BTC-USDT", "BTC-USDT.1h" */
+  trib_str native;    /* as map_subject answered at start */
+} trib_subject;
+
+typedef struct trib_feed_request {
+  size_t struct_size;
+  trib_str feed; /* feed id */
+  trib_str kind; /* record kind asked for */
+  const trib_subject* subjects;
+  size_t subject_count;
+} trib_feed_request;
+
+typedef struct trib_http_request {
+  size_t struct_size;
+  trib_str method;   /* "GET" if empty */
+  trib_str base_url; /* empty = the instance's configured base_url */
+  trib_str path;     /* "/api/v3/ticker/24hr", not URL-encoded */
+  const trib_kv* query; /* decoded values; the host encodes them */
+  size_t query_count;
+  const trib_kv* headers;
+  size_t header_count;
+  trib_str body;  /* empty = none */
+  double weight;  /* rate-limit cost; <= 0 means 1 */
+  trib_str tag;   /* opaque to the host, handed back with the response */
+} trib_http_request;
+
+typedef struct trib_http_response {
+  size_t struct_size;
+  int32_t status; /* HTTP status */
+  const trib_kv* headers;
+  size_t header_count;
+  trib_str body;
+  int64_t received_ms;
+} trib_http_response;
+
+typedef enum trib_field_type {
+  TRIB_FIELD_NUMBER = 0,
+  TRIB_FIELD_STRING = 1,
+  TRIB_FIELD_BOOL = 2
+} trib_field_type;
+
+typedef struct trib_field {
+  trib_str name;
+  int32_t type; /* trib_field_type */
+  double number;
+  trib_str string;
+  int32_t boolean;
+} trib_field;
+
+typedef struct trib_record {
+  size_t struct_size;
+  trib_str kind;
+  trib_str subject; /* canonical */
+  trib_str native;
+  int64_t ts_ms;    /* source timestamp; 0 = the provider gave none */
+  const trib_field* fields;
+  size_t field_count;
+} trib_record;
+
+/* Where a plugin puts what it produces during one call; valid for that call only. */
+typedef struct trib_output {
+  size_t struct_size;
+  void* ctx;
+  void (*emit_request)(void* ctx, const trib_http_request* request);
+  void (*emit_record)(void* ctx, const trib_record* record);
+  void (*emit_error)(void* ctx, const trib_error* error);
+} trib_output;
+
+/* ---- the manifest ---- */
+
+typedef struct trib_rate_limit {
+  double requests; /* weight allowed per period */
+  int64_t per_ms;
+  double burst;
+} trib_rate_limit;
+
+typedef struct trib_manifest {
+  size_t struct_size;
+  trib_str name; /* library is lib<name>.so */
+  trib_str version;
+  trib_str description;
+  const trib_str* kinds; /* record kinds it can produce */
+  size_t kind_count;
+  const trib_str* secrets; /* settings keys that hold secrets ("api_key") */
+  size_t secret_count;
+  const trib_str* secret_envs; /* the env vars those secrets usually come from */
+  size_t secret_env_count;
+  trib_str default_base_url;
+  int64_t default_timeout_ms;
+  trib_rate_limit default_rate_limit;
+  trib_str settings_schema; /* JSON schema (object, properties, types) of plugin keys */
+} trib_manifest;
+
+typedef struct trib_instance trib_instance; /* the plugin's own, opaque to the host */
+
+typedef struct trib_plugin_descriptor {
+  size_t struct_size;
+  uint32_t abi_major;
+  uint32_t abi_minor;
+  const trib_manifest* manifest;
+
+  /* Create an instance from its settings (a JSON object text). On failure return non-OK
+   * and emit an error through `out`. `host` outlives the instance. */
+  int32_t (*create)(const trib_host_api* host, trib_str settings_json, trib_instance** instance,
+                    const trib_output* out);
+  void (*destroy)(trib_instance* instance);
+
+  /* Map a canonical subject of `kind` to the provider's identifier. Writes at most `cap`
+   * bytes to `native_buf` and stores the full length in *native_len. Non-OK: cannot map. */
+  int32_t (*map_subject)(trib_instance* instance, trib_str kind, trib_str subject,
+                         char* native_buf, size_t cap, size_t* native_len, const trib_output* out);
+
+  /* Turn a feed request into HTTP requests (emit_request). */
+  int32_t (*plan)(trib_instance* instance, const trib_feed_request* feed, const trib_output* out);
+
+  /* Turn one HTTP response into records (emit_record) and errors (emit_error). Returns the
+   * class of a failure of the whole response, or TRIB_OK. */
+  int32_t (*parse)(trib_instance* instance, const trib_feed_request* feed,
+                   const trib_http_request* request, const trib_http_response* response,
+                   const trib_output* out);
+} trib_plugin_descriptor;
+
+typedef const trib_plugin_descriptor* (*trib_entry_fn)(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* TRIBUTARY_ABI_H */

@@ -1,0 +1,460 @@
+// Tributary plugin SDK: a header-only C++ layer over abi.h.
+//
+// An author writes one class deriving from tributary::sdk::plugin and one line:
+//     TRIBUTARY_PLUGIN(my_plugin, my_manifest)
+// where `my_manifest()` returns a tributary::sdk::manifest and `my_plugin` has a constructor
+// `my_plugin(std::string_view settings_json, tributary::sdk::host host)`.
+// Everything here is compiled into the plugin; only abi.h types cross the boundary, and every
+// exception stops at the trampolines below.
+#pragma once
+
+#include <tributary/abi.h>
+
+#include <algorithm>
+#include <cctype>
+#include <charconv>
+#include <cmath>
+#include <cstdint>
+#include <exception>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <variant>
+#include <vector>
+
+namespace tributary::sdk {
+
+inline trib_str to_abi(std::string_view s) { return trib_str{s.data(), s.size()}; }
+inline std::string_view from_abi(trib_str s) {
+  return s.ptr ? std::string_view(s.ptr, s.len) : std::string_view();
+}
+
+enum class error_class : int32_t {
+  retryable = TRIB_ERR_RETRYABLE,
+  rate_limited = TRIB_ERR_RATE_LIMITED,
+  auth = TRIB_ERR_AUTH,
+  bad_request = TRIB_ERR_BAD_REQUEST,
+  bad_data = TRIB_ERR_BAD_DATA,
+  internal = TRIB_ERR_INTERNAL,
+};
+
+struct error {
+  error_class cls = error_class::internal;
+  std::string message;
+  std::string subject;         // canonical subject, empty = whole request
+  int64_t retry_after_ms = 0;  // for rate_limited
+};
+
+// Throw from a hook to fail the whole call with a classified error.
+class plugin_error : public std::runtime_error {
+ public:
+  explicit plugin_error(error e) : std::runtime_error(e.message), err_(std::move(e)) {}
+  plugin_error(error_class cls, std::string message, std::string subject = {})
+      : plugin_error(error{cls, std::move(message), std::move(subject), 0}) {}
+  const error& get() const noexcept { return err_; }
+
+ private:
+  error err_;
+};
+
+// expected-style result: a value or an error.
+template <class T>
+class result {
+ public:
+  result(T value) : v_(std::move(value)) {}  // NOLINT: implicit on purpose
+  result(error e) : v_(std::move(e)) {}      // NOLINT
+  explicit operator bool() const noexcept { return v_.index() == 0; }
+  const T& value() const { return std::get<0>(v_); }
+  const error& err() const { return std::get<1>(v_); }
+
+ private:
+  std::variant<T, error> v_;
+};
+
+// Parse a decimal number as providers send it ("84250.12000000", "-1.5e-3").
+inline std::optional<double> parse_decimal(std::string_view s) {
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
+  if (!s.empty() && s.front() == '+') s.remove_prefix(1);
+  if (s.empty()) return std::nullopt;
+  double v = 0;
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc() || p != s.data() + s.size() || !std::isfinite(v)) return std::nullopt;
+  return v;
+}
+
+inline bool iequals(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return std::tolower(static_cast<unsigned char>(x)) ==
+                  std::tolower(static_cast<unsigned char>(y));
+         });
+}
+
+struct subject {
+  std::string canonical;
+  std::string native;
+};
+
+struct feed_request {
+  std::string feed;
+  std::string kind;
+  std::vector<subject> subjects;
+
+  const subject* by_native(std::string_view native) const {
+    for (const auto& s : subjects)
+      if (s.native == native) return &s;
+    return nullptr;
+  }
+  const subject* by_canonical(std::string_view canonical) const {
+    for (const auto& s : subjects)
+      if (s.canonical == canonical) return &s;
+    return nullptr;
+  }
+};
+
+using kv_list = std::vector<std::pair<std::string, std::string>>;
+
+struct http_request {
+  std::string method = "GET";
+  std::string base_url;  // empty = the configured base_url
+  std::string path;
+  kv_list query;
+  kv_list headers;
+  std::string body;
+  double weight = 1;
+  std::string tag;  // handed back with the response
+};
+
+struct http_response {
+  int status = 0;
+  kv_list headers;
+  std::string_view body;
+  int64_t received_ms = 0;
+
+  std::optional<std::string_view> header(std::string_view name) const {
+    for (const auto& [k, v] : headers)
+      if (iequals(k, name)) return std::string_view(v);
+    return std::nullopt;
+  }
+  // True when the body looks like an HTML page rather than the JSON an API promised.
+  bool looks_like_html() const {
+    auto b = body;
+    while (!b.empty() && std::isspace(static_cast<unsigned char>(b.front()))) b.remove_prefix(1);
+    return !b.empty() && b.front() == '<';
+  }
+  // Retry-After in milliseconds (seconds form), 0 when absent or unparsable.
+  int64_t retry_after_ms() const {
+    auto h = header("Retry-After");
+    if (!h) return 0;
+    auto v = parse_decimal(*h);
+    return v && *v >= 0 ? static_cast<int64_t>(*v * 1000) : 0;
+  }
+};
+
+// Builds one record; fields left unset are left out (never defaulted).
+class record_builder {
+ public:
+  record_builder(std::string kind, std::string subject, std::string native = {})
+      : kind_(std::move(kind)), subject_(std::move(subject)), native_(std::move(native)) {}
+
+  record_builder& ts(int64_t ms) {
+    ts_ = ms;
+    return *this;
+  }
+  record_builder& number(std::string name, double v) {
+    if (std::isfinite(v)) fields_.push_back({std::move(name), TRIB_FIELD_NUMBER, v, {}, false});
+    return *this;
+  }
+  record_builder& number(std::string name, std::optional<double> v) {
+    if (v) number(std::move(name), *v);
+    return *this;
+  }
+  // A decimal string; an empty or unparsable one is left out.
+  record_builder& decimal(std::string name, std::string_view text) {
+    return number(std::move(name), parse_decimal(text));
+  }
+  record_builder& text(std::string name, std::string v) {
+    fields_.push_back({std::move(name), TRIB_FIELD_STRING, 0, std::move(v), false});
+    return *this;
+  }
+  record_builder& boolean(std::string name, bool v) {
+    fields_.push_back({std::move(name), TRIB_FIELD_BOOL, 0, {}, v});
+    return *this;
+  }
+  bool has(std::string_view name) const {
+    return std::any_of(fields_.begin(), fields_.end(),
+                       [&](const field& f) { return f.name == name; });
+  }
+  const std::string& subject() const { return subject_; }
+
+ private:
+  friend class output;
+  struct field {
+    std::string name;
+    int32_t type;
+    double number;
+    std::string string;
+    bool boolean;
+  };
+  std::string kind_, subject_, native_;
+  int64_t ts_ = 0;
+  std::vector<field> fields_;
+};
+
+// The plugin's side of trib_output: requests, records and errors go out through it.
+class output {
+ public:
+  explicit output(const trib_output* out) : out_(out) {}
+
+  void request(const http_request& r) const {
+    std::vector<trib_kv> q, h;
+    for (const auto& [k, v] : r.query) q.push_back({to_abi(k), to_abi(v)});
+    for (const auto& [k, v] : r.headers) h.push_back({to_abi(k), to_abi(v)});
+    trib_http_request req{};
+    req.struct_size = sizeof req;
+    req.method = to_abi(r.method);
+    req.base_url = to_abi(r.base_url);
+    req.path = to_abi(r.path);
+    req.query = q.data();
+    req.query_count = q.size();
+    req.headers = h.data();
+    req.header_count = h.size();
+    req.body = to_abi(r.body);
+    req.weight = r.weight;
+    req.tag = to_abi(r.tag);
+    out_->emit_request(out_->ctx, &req);
+  }
+
+  void record(const record_builder& b) const {
+    std::vector<trib_field> f;
+    f.reserve(b.fields_.size());
+    for (const auto& x : b.fields_)
+      f.push_back({to_abi(x.name), x.type, x.number, to_abi(x.string), x.boolean ? 1 : 0});
+    trib_record rec{};
+    rec.struct_size = sizeof rec;
+    rec.kind = to_abi(b.kind_);
+    rec.subject = to_abi(b.subject_);
+    rec.native = to_abi(b.native_);
+    rec.ts_ms = b.ts_;
+    rec.fields = f.data();
+    rec.field_count = f.size();
+    out_->emit_record(out_->ctx, &rec);
+  }
+
+  void fail(const error& e) const {
+    trib_error err{};
+    err.struct_size = sizeof err;
+    err.status = static_cast<int32_t>(e.cls);
+    err.retry_after_ms = e.retry_after_ms;
+    err.message = to_abi(e.message);
+    err.subject = to_abi(e.subject);
+    out_->emit_error(out_->ctx, &err);
+  }
+
+ private:
+  const trib_output* out_;
+};
+
+// Host services, as handed to the plugin at create time.
+class host {
+ public:
+  host() = default;
+  explicit host(const trib_host_api* api) : api_(api) {}
+  void log(trib_log_level level, std::string_view msg) const {
+    if (api_ && api_->log) api_->log(api_->host_ctx, level, to_abi(msg));
+  }
+  int64_t now_ms() const { return api_ && api_->now_ms ? api_->now_ms(api_->host_ctx) : 0; }
+  void count(std::string_view name, double v = 1) const {
+    if (api_ && api_->counter_add) api_->counter_add(api_->host_ctx, to_abi(name), v);
+  }
+
+ private:
+  const trib_host_api* api_ = nullptr;
+};
+
+struct manifest {
+  std::string name, version, description;
+  std::vector<std::string> kinds;
+  std::vector<std::string> secrets;      // settings keys holding secrets
+  std::vector<std::string> secret_envs;  // the env vars they usually come from
+  std::string default_base_url;
+  int64_t default_timeout_ms = 10000;
+  trib_rate_limit default_rate_limit{60, 60000, 10};
+  std::string settings_schema = R"({"type":"object","properties":{}})";
+};
+
+class plugin {
+ public:
+  virtual ~plugin() = default;
+  // The provider's identifier for a canonical subject, or an error saying why not.
+  virtual result<std::string> map_subject(std::string_view kind, std::string_view subject) = 0;
+  virtual void plan(const feed_request& feed, const output& out) = 0;
+  virtual void parse(const feed_request& feed, const http_request& request,
+                     const http_response& response, const output& out) = 0;
+};
+
+namespace detail {
+
+inline feed_request to_cpp(const trib_feed_request* f) {
+  feed_request r;
+  r.feed = std::string(from_abi(f->feed));
+  r.kind = std::string(from_abi(f->kind));
+  for (size_t i = 0; i < f->subject_count; ++i)
+    r.subjects.push_back({std::string(from_abi(f->subjects[i].canonical)),
+                          std::string(from_abi(f->subjects[i].native))});
+  return r;
+}
+
+inline kv_list to_cpp(const trib_kv* kv, size_t n) {
+  kv_list r;
+  for (size_t i = 0; i < n; ++i)
+    r.emplace_back(std::string(from_abi(kv[i].key)), std::string(from_abi(kv[i].value)));
+  return r;
+}
+
+inline http_request to_cpp(const trib_http_request* q) {
+  http_request r;
+  r.method = std::string(from_abi(q->method));
+  r.base_url = std::string(from_abi(q->base_url));
+  r.path = std::string(from_abi(q->path));
+  r.query = to_cpp(q->query, q->query_count);
+  r.headers = to_cpp(q->headers, q->header_count);
+  r.body = std::string(from_abi(q->body));
+  r.weight = q->weight;
+  r.tag = std::string(from_abi(q->tag));
+  return r;
+}
+
+// Runs `fn`, turning every exception into an emitted error and a status.
+template <class Fn>
+int32_t guarded(const trib_output* out, Fn&& fn) noexcept {
+  try {
+    fn();
+    return TRIB_OK;
+  } catch (const plugin_error& e) {
+    try {
+      output(out).fail(e.get());
+    } catch (...) {
+    }
+    return static_cast<int32_t>(e.get().cls);
+  } catch (const std::exception& e) {
+    try {
+      output(out).fail({error_class::internal, std::string("plugin threw: ") + e.what(), {}, 0});
+    } catch (...) {
+    }
+  } catch (...) {
+    try {
+      output(out).fail({error_class::internal, "plugin threw a non-standard exception", {}, 0});
+    } catch (...) {
+    }
+  }
+  return TRIB_ERR_INTERNAL;
+}
+
+struct manifest_storage {
+  manifest m;
+  std::vector<trib_str> kinds, secrets, secret_envs;
+  trib_manifest abi{};
+  explicit manifest_storage(manifest src) : m(std::move(src)) {
+    for (const auto& k : m.kinds) kinds.push_back(to_abi(k));
+    for (const auto& k : m.secrets) secrets.push_back(to_abi(k));
+    for (const auto& k : m.secret_envs) secret_envs.push_back(to_abi(k));
+    abi.struct_size = sizeof abi;
+    abi.name = to_abi(m.name);
+    abi.version = to_abi(m.version);
+    abi.description = to_abi(m.description);
+    abi.kinds = kinds.data();
+    abi.kind_count = kinds.size();
+    abi.secrets = secrets.data();
+    abi.secret_count = secrets.size();
+    abi.secret_envs = secret_envs.data();
+    abi.secret_env_count = secret_envs.size();
+    abi.default_base_url = to_abi(m.default_base_url);
+    abi.default_timeout_ms = m.default_timeout_ms;
+    abi.default_rate_limit = m.default_rate_limit;
+    abi.settings_schema = to_abi(m.settings_schema);
+  }
+};
+
+template <class T>
+struct adapter {
+  static T* self(trib_instance* i) { return reinterpret_cast<T*>(i); }
+
+  static int32_t create(const trib_host_api* api, trib_str settings, trib_instance** inst,
+                        const trib_output* out) {
+    *inst = nullptr;
+    return guarded(out, [&] {
+      *inst = reinterpret_cast<trib_instance*>(new T(from_abi(settings), host(api)));
+    });
+  }
+  static void destroy(trib_instance* i) {
+    try {
+      delete self(i);
+    } catch (...) {
+    }
+  }
+  static int32_t map_subject(trib_instance* i, trib_str kind, trib_str subject, char* buf,
+                             size_t cap, size_t* len, const trib_output* out) {
+    int32_t status = TRIB_OK;
+    int32_t rc = guarded(out, [&] {
+      auto r = self(i)->map_subject(from_abi(kind), from_abi(subject));
+      if (!r) {
+        output(out).fail(r.err());
+        status = static_cast<int32_t>(r.err().cls);
+        return;
+      }
+      *len = r.value().size();
+      std::copy_n(r.value().data(), std::min(cap, r.value().size()), buf);
+    });
+    return rc != TRIB_OK ? rc : status;
+  }
+  static int32_t plan(trib_instance* i, const trib_feed_request* f, const trib_output* out) {
+    return guarded(out, [&] { self(i)->plan(to_cpp(f), output(out)); });
+  }
+  static int32_t parse(trib_instance* i, const trib_feed_request* f, const trib_http_request* q,
+                       const trib_http_response* r, const trib_output* out) {
+    return guarded(out, [&] {
+      http_response resp;
+      resp.status = r->status;
+      resp.headers = to_cpp(r->headers, r->header_count);
+      resp.body = from_abi(r->body);
+      resp.received_ms = r->received_ms;
+      self(i)->parse(to_cpp(f), to_cpp(q), resp, output(out));
+    });
+  }
+
+  static const trib_plugin_descriptor* descriptor(manifest (*manifest_fn)()) noexcept {
+    try {
+      static const manifest_storage storage(manifest_fn());
+      static const trib_plugin_descriptor d = [] {
+        trib_plugin_descriptor x{};
+        x.struct_size = sizeof x;
+        x.abi_major = TRIB_ABI_MAJOR;
+        x.abi_minor = TRIB_ABI_MINOR;
+        x.manifest = &storage.abi;
+        x.create = &create;
+        x.destroy = &destroy;
+        x.map_subject = &map_subject;
+        x.plan = &plan;
+        x.parse = &parse;
+        return x;
+      }();
+      return &d;
+    } catch (...) {
+      return nullptr;
+    }
+  }
+};
+
+}  // namespace detail
+}  // namespace tributary::sdk
+
+// Exports the plugin's entry symbol. PLUGIN_CLASS derives from tributary::sdk::plugin;
+// MANIFEST_FN is a function `tributary::sdk::manifest f()`.
+#define TRIBUTARY_PLUGIN(PLUGIN_CLASS, MANIFEST_FN)                                         \
+  extern "C" TRIB_EXPORT const trib_plugin_descriptor* tributary_plugin_entry(void) {       \
+    return ::tributary::sdk::detail::adapter<PLUGIN_CLASS>::descriptor(&MANIFEST_FN);        \
+  }
