@@ -146,6 +146,8 @@ log_level = "warn"
 [server]
 listen = "127.0.0.1:{port}"
 max_connections = 20000
+[server.limits]
+connections_per_ip = 0        # every load client connects from 127.0.0.1
 [cluster]
 mode = "redis"
 redis_url = "redis://127.0.0.1:{redis_port}"

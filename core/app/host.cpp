@@ -298,6 +298,9 @@ unsigned short host::start() {
   so.queue_limit_bytes = cfg_.server.queue_limit_bytes;
   so.slow_consumer = cfg_.server.slow_consumer == "close" ? slow_policy::close : slow_policy::conflate;
   so.io_threads = cfg_.server.io_threads;
+  so.connections_per_ip = cfg_.server.limits.connections_per_ip;
+  so.messages_per_second = cfg_.server.limits.messages_per_second;
+  so.messages_burst = cfg_.server.limits.messages_burst;
   server_hooks hooks;
   hooks.status_json = [this] { return status_json(); };
   hooks.metrics_text = [this] { return metrics_text(); };

@@ -299,7 +299,7 @@ class parser {
 
   void read_server(const toml::table& t, config& cfg) {
     check_keys(t, "server", {"listen", "ws_path", "max_connections", "max_message_bytes", "heartbeat", "queue_limit",
-                             "queue_limit_bytes", "slow_consumer", "io_threads", "history", "history_age"});
+                             "queue_limit_bytes", "slow_consumer", "io_threads", "history", "history_age", "limits"});
     auto& s = cfg.server;
     if (auto* n = t.get("listen"))
       if (auto v = str(*n, "server.listen")) {
@@ -319,6 +319,23 @@ class parser {
         else s.ws_path = *v;
       }
     read_server_bounds(t, s);
+    if (auto* l = table_at(t, "limits", "server.limits")) read_server_limits(*l, s);
+  }
+
+  void read_server_limits(const toml::table& t, decltype(config::server)& s) {
+    check_keys(t, "server.limits", {"connections_per_ip", "messages_per_second", "messages_burst"});
+    if (auto* n = t.get("connections_per_ip"))
+      if (auto v = integer(*n, "server.limits.connections_per_ip", 0, 1'000'000)) s.limits.connections_per_ip = *v;
+    if (auto* n = t.get("messages_per_second"))
+      if (auto v = number(*n, "server.limits.messages_per_second")) {
+        if (*v <= 0) error(pos(*n), "server.limits.messages_per_second", "must be greater than 0");
+        else s.limits.messages_per_second = *v;
+      }
+    if (auto* n = t.get("messages_burst"))
+      if (auto v = number(*n, "server.limits.messages_burst")) {
+        if (*v < 1) error(pos(*n), "server.limits.messages_burst", "must be at least 1");
+        else s.limits.messages_burst = *v;
+      }
   }
 
   void read_server_bounds(const toml::table& t, decltype(config::server)& s) {

@@ -46,9 +46,18 @@ std::string percent_decode(std::string_view s) {
 class http_session : public std::enable_shared_from_this<http_session> {
  public:
   http_session(server::state& st, io_shard& shard, tcp::socket&& socket)
-      : st_(st), shard_(shard), stream_(std::move(socket)), slot_(std::make_unique<connection_slot>(st)) {}
+      : st_(st), shard_(shard), stream_(std::move(socket)), slot_(std::make_unique<connection_slot>(st, remote_ip())) {}
 
   void run() { do_read(); }
+
+ private:
+  std::string remote_ip() {
+    beast::error_code ec;
+    auto ep = stream_.socket().remote_endpoint(ec);
+    return ec ? std::string("unknown") : ep.address().to_string();
+  }
+
+ public:
 
  private:
   void do_read() {
@@ -72,6 +81,12 @@ class http_session : public std::enable_shared_from_this<http_session> {
       return;  // timeouts and resets: nothing to answer
     }
     auto req = parser_->release();
+    if (slot_->over_ip_limit) {
+      st_.refused_per_ip++;
+      return send(make(http::status::service_unavailable,
+                       error_body("too_many_connections", "too many connections from " + slot_->ip + " (connections_per_ip)"),
+                       false));
+    }
     if (beast::websocket::is_upgrade(req)) return upgrade(req);
     send(route(req));
   }

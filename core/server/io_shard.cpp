@@ -14,7 +14,7 @@ constexpr size_t kConflateBatch = 16384;
 }  // namespace
 
 const char* name_of(drop_reason r) {
-  static constexpr const char* names[] = {"slow_consumer", "too_big", "binary", "protocol_error", "invalid_payload", "heartbeat"};
+  static constexpr const char* names[] = {"slow_consumer", "too_big", "binary", "protocol_error", "invalid_payload", "heartbeat", "message_flood"};
   return names[static_cast<size_t>(r)];
 }
 

@@ -21,7 +21,7 @@ namespace tributary {
 
 class ws_connection;
 
-enum class drop_reason : uint8_t { slow_consumer, too_big, binary, protocol_error, invalid_payload, heartbeat, count_ };
+enum class drop_reason : uint8_t { slow_consumer, too_big, binary, protocol_error, invalid_payload, heartbeat, message_flood, count_ };
 const char* name_of(drop_reason r);
 
 // Written by the shard's thread only (a plain load and store, no locked instruction), read
@@ -30,6 +30,7 @@ struct shard_counters {
   std::array<std::atomic<uint64_t>, static_cast<size_t>(frame_type::count_)> sent{};
   std::array<std::atomic<uint64_t>, static_cast<size_t>(drop_reason::count_)> drops{};
   std::atomic<uint64_t> conflated{0};
+  std::atomic<uint64_t> rate_limited{0};  // client messages over messages_per_second
   std::atomic<uint64_t> queue_depth_max{0};
   std::atomic<uint64_t> sessions{0};
   static void bump(std::atomic<uint64_t>& a, uint64_t n = 1) {

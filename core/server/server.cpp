@@ -12,6 +12,19 @@
 
 namespace tributary {
 
+connection_slot::connection_slot(server::state& s, std::string address) : st(s), ip(std::move(address)) {
+  st.connections++;
+  std::lock_guard lk(st.per_ip_mu);
+  size_t n = ++st.per_ip[ip];
+  over_ip_limit = st.opts.connections_per_ip > 0 && n > st.opts.connections_per_ip;
+}
+
+connection_slot::~connection_slot() {
+  st.connections--;
+  std::lock_guard lk(st.per_ip_mu);
+  if (auto it = st.per_ip.find(ip); it != st.per_ip.end() && --it->second == 0) st.per_ip.erase(it);
+}
+
 namespace {
 
 size_t usable_cpus() {
@@ -70,6 +83,10 @@ void collect(server::state& st, std::vector<metrics::sample>& out) {
   out.push_back({"tributary_ws_queue_depth_max", {}, double(depth)});
   out.push_back({"tributary_ws_sessions", {}, double(sessions)});
   out.push_back({"tributary_connections", {}, double(st.connections.load())});
+  out.push_back({"tributary_connections_refused_total", {{"reason", "per_ip"}}, double(st.refused_per_ip.load())});
+  uint64_t limited = 0;
+  for (auto& s : st.shards) limited += s->counters().rate_limited.load(std::memory_order_relaxed);
+  out.push_back({"tributary_ws_rate_limited_total", {}, double(limited)});
   out.push_back({"tributary_io_threads", {}, double(st.shards.size())});
 }
 
@@ -85,6 +102,8 @@ server::server(server_options opts, record_cache& cache, fanout_hub& hub, metric
   m.describe("tributary_ws_conflated_total", "counter", "Updates replaced by a newer one of their topic before a slow client got them");
   m.describe("tributary_ws_queue_depth_max", "gauge", "Deepest WebSocket send queue seen, in frames");
   m.describe("tributary_io_threads", "gauge", "Server I/O threads");
+  m.describe("tributary_connections_refused_total", "counter", "Connections answered 503, by reason");
+  m.describe("tributary_ws_rate_limited_total", "counter", "Client messages dropped for going over messages_per_second");
   m.describe("tributary_http_requests_total", "counter", "HTTP API requests by route and status");
 }
 

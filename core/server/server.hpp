@@ -33,6 +33,9 @@ struct server_options {
   size_t queue_limit = 1024;  // frames; the byte bound usually comes first
   slow_policy slow_consumer = slow_policy::conflate;
   millis request_timeout{10000};  // to complete an HTTP request (or the upgrade)
+  size_t connections_per_ip = 0;  // open connections from one address; 0 = no limit
+  double messages_per_second = 0; // client messages per WebSocket session; 0 = no limit
+  double messages_burst = 50;
   std::string version = "0.1.0";
 };
 

@@ -2,6 +2,9 @@
 // Internal to server/: what every connection shares. Includes Asio; never include from outside.
 #include <atomic>
 #include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
 #include <vector>
 
 #include <boost/asio/io_context.hpp>
@@ -32,17 +35,23 @@ struct server::state {
   std::atomic<uint64_t> next_session{1};
   std::atomic<size_t> next_shard{0};
   std::atomic<bool> stopping{false};
+  std::atomic<uint64_t> refused_per_ip{0};
   int collector = -1;
+  std::mutex per_ip_mu;
+  std::unordered_map<std::string, size_t> per_ip;  // open connections by remote address
 
   state(server_options o, record_cache& c, fanout_hub& h, metrics& mm, server_hooks hk, std::shared_ptr<spdlog::logger> l)
       : opts(std::move(o)), cache(c), hub(h), m(mm), hooks(std::move(hk)), log(std::move(l)) {}
 };
 
-// Counts a TCP connection for as long as it lives (the tributary_connections gauge).
+// Counts a TCP connection for as long as it lives: in total (the tributary_connections gauge)
+// and per remote address, for `connections_per_ip`.
 struct connection_slot {
   server::state& st;
-  explicit connection_slot(server::state& s) : st(s) { st.connections++; }
-  ~connection_slot() { st.connections--; }
+  std::string ip;
+  bool over_ip_limit = false;  // this connection is past the limit for its address
+  connection_slot(server::state& s, std::string address);
+  ~connection_slot();
   connection_slot(const connection_slot&) = delete;
   connection_slot& operator=(const connection_slot&) = delete;
 };

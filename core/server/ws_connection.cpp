@@ -33,7 +33,9 @@ ws_connection::ws_connection(io_shard& shard, tcp::socket socket, std::unique_pt
       slot_(std::move(slot)),
       id_(std::to_string(shard.st.next_session++)),
       reader_(shard.st.opts.max_message_bytes),
-      queue_(shard.st.opts.queue_limit_bytes, shard.st.opts.slow_consumer) {}
+      queue_(shard.st.opts.queue_limit_bytes, shard.st.opts.slow_consumer),
+      messages_(shard.st.opts.messages_per_second, shard.st.opts.messages_burst, shard.now_ms()),
+      flood_(10 * shard.st.opts.messages_per_second, 10 * shard.st.opts.messages_burst, shard.now_ms()) {}
 
 ws_connection::~ws_connection() = default;
 

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "server/io_shard.hpp"
+#include "server/message_budget.hpp"
 #include "server/send_queue.hpp"
 #include "server/seq_tracker.hpp"
 #include "wire/ws_frame.hpp"
@@ -64,6 +65,8 @@ class ws_connection final : public std::enable_shared_from_this<ws_connection>, 
   ws::frame_reader reader_;
   send_queue queue_;
   seq_tracker seqs_;
+  // messages_per_second: over it a message is refused; over ten times it, the session is closed.
+  message_budget messages_, flood_;
   std::vector<std::string> patterns_;
   uint64_t last_stamp_ = 0;
   uint64_t ping_payload_ = 0;

@@ -62,6 +62,17 @@ void ws_connection::reply_error(const json& id, std::string_view code, std::stri
 
 void ws_connection::on_text(std::string_view message) {
   if (closing_) return;
+  if (!messages_.unlimited()) {
+    int64_t now = shard_.now_ms();
+    if (!flood_.take(now)) {
+      shard_.counters().dropped(drop_reason::message_flood);
+      return close_with(ws::close_code::policy_violation, "message rate far over messages_per_second");
+    }
+    if (!messages_.take(now)) {
+      shard_.counters().bump(shard_.counters().rate_limited);
+      return reply_error(nullptr, "rate_limited", "over messages_per_second; message dropped");
+    }
+  }
   if (too_deep(message)) return reply_error(nullptr, "bad_request", "JSON nested deeper than 32 levels");
   auto msg = json::parse(message, nullptr, false);
   if (msg.is_discarded()) return reply_error(nullptr, "bad_request", "frame is not valid JSON");

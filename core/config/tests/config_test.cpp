@@ -273,3 +273,14 @@ rate_limit = [ { requests = 30, per = "1m" }, { requests = 10000, per = "30d" } 
   ASSERT_EQ(ok.cfg->plugins[0].rate_limit->size(), 2u);
   EXPECT_EQ(ok.cfg->plugins[0].rate_limit->at(1).per, millis(30LL * 86400000));
 }
+
+TEST(Config, ServerLimits) {
+  auto r = parse("[server.limits]\nconnections_per_ip = 0\nmessages_per_second = 2.5\nmessages_burst = 10\n");
+  ASSERT_TRUE(r.ok()) << all(r);
+  EXPECT_EQ(r.cfg->server.limits.connections_per_ip, 0u);
+  EXPECT_EQ(r.cfg->server.limits.messages_per_second, 2.5);
+  auto bad = parse("[server.limits]\nmessages_per_second = 0\nmessages_burts = 3\n");
+  EXPECT_FALSE(bad.ok());
+  EXPECT_THAT(all(bad), HasSubstr("server.limits.messages_per_second: must be greater than 0"));
+  EXPECT_THAT(all(bad), HasSubstr("messages_burst"));  // did you mean
+}

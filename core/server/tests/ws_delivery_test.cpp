@@ -385,3 +385,61 @@ TEST(WsHardening, RunningOutOfDescriptorsBacksOffInsteadOfSpinning) {
   EXPECT_LT(used, 0.25);  // a spinning accept loop burns the whole half second
   EXPECT_EQ(http_get(s.port, "/health").status, 200);  // and it accepts again once it can
 }
+
+TEST(WsLimits, ConnectionsPerAddressAreBounded) {
+  server_options o;
+  o.connections_per_ip = 3;
+  running_server s(o);
+  std::vector<std::unique_ptr<ws_client>> clients;
+  for (int i = 0; i < 3; ++i) {
+    clients.push_back(std::make_unique<ws_client>(s.port));
+    EXPECT_EQ(clients.back()->read()["type"], "hello");
+  }
+  try {
+    ws_client fourth(s.port);
+    ADD_FAILURE() << "a fourth connection from one address was upgraded";
+  } catch (const beast::system_error& e) {
+    EXPECT_EQ(e.code(), websocket::error::upgrade_declined);
+  }
+  raw_socket plain(s.port);
+  plain.send("GET /health HTTP/1.1\r\nHost: x\r\n\r\n");
+  auto res = plain.read_for(500);
+  EXPECT_THAT(res, HasSubstr("503"));
+  EXPECT_THAT(res, HasSubstr("too_many_connections"));
+  EXPECT_GE(s.m.value("tributary_connections_refused_total", {{"reason", "per_ip"}}), 2);
+  clients.pop_back();  // one leaves: room for another
+  for (int i = 0; i < 50; ++i) {
+    try {
+      ws_client again(s.port);
+      EXPECT_EQ(again.read()["type"], "hello");
+      return;
+    } catch (const beast::system_error&) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));  // the slot frees when the server sees the close
+    }
+  }
+  ADD_FAILURE() << "no room after a client left";
+}
+
+TEST(WsLimits, MessagesOverTheRateAreRefusedAndAFloodIsClosed) {
+  server_options o;
+  o.messages_per_second = 5;
+  o.messages_burst = 5;
+  running_server s(o);
+  ws_client c(s.port);
+  c.read();
+  for (int i = 0; i < 20; ++i) c.send(R"({"type":"ping"})");
+  int pongs = 0, limited = 0;
+  for (int i = 0; i < 20; ++i) {
+    auto m = c.read();
+    if (m["type"] == "pong") ++pongs;
+    else if (m["code"] == "rate_limited") ++limited;
+  }
+  EXPECT_GE(pongs, 5);
+  EXPECT_LE(pongs, 7);  // the burst, and what refilled while sending
+  EXPECT_EQ(pongs + limited, 20);
+  EXPECT_GE(s.m.value("tributary_ws_rate_limited_total"), 13);
+  // Ten times the rate (and burst) is abuse: closed.
+  for (int i = 0; i < 120; ++i) c.send(R"({"type":"ping"})");
+  EXPECT_EQ(c.read_until_close(), 1008);
+  EXPECT_EQ(s.m.value("tributary_ws_drops_total", {{"reason", "message_flood"}}), 1);
+}
