@@ -298,10 +298,12 @@ unsigned short host::start() {
   so.queue_limit_bytes = cfg_.server.queue_limit_bytes;
   so.slow_consumer = cfg_.server.slow_consumer == "close" ? slow_policy::close : slow_policy::conflate;
   so.io_threads = cfg_.server.io_threads;
+  so.admin_token = cfg_.server.admin_token;
   so.connections_per_ip = cfg_.server.limits.connections_per_ip;
   so.messages_per_second = cfg_.server.limits.messages_per_second;
   so.messages_burst = cfg_.server.limits.messages_burst;
   server_hooks hooks;
+  hooks.control = [this](const control_request& r) { return control(r); };
   hooks.status_json = [this] { return status_json(); };
   hooks.metrics_text = [this] { return metrics_text(); };
   hooks.ready = [&p] {
@@ -319,6 +321,7 @@ unsigned short host::start() {
   if (p.stream) p.stream->start();
   p.sched = std::make_unique<scheduler>(*p.runner, *p.clock, p.timers, feeds);
   if (p.cluster) {
+    p.cluster->on_control([this](const cluster_control& c) { apply_shared_control(c); });
     bool fetch_alone = cfg_.cluster.on_redis_down == "fetch";
     p.sched->set_gate([c = p.cluster.get(), fetch_alone] { return c->is_leader() || (fetch_alone && !c->redis_up()); });
   }
@@ -335,6 +338,47 @@ void host::stop() {
   if (p_->cluster) p_->cluster->stop();
   if (p_->stream) p_->stream->stop();
   if (p_->srv) p_->srv->stop();
+}
+
+control_reply host::control(const control_request& r) {
+  auto reply = apply_control(r);
+  if (reply.status == 200 && p_->cluster) p_->cluster->share_control(r);  // for whichever node leads
+  return reply;
+}
+
+control_reply host::apply_control(const control_request& r) {
+  auto& p = *p_;
+  using act = control_request::action;
+  if (r.what == act::reset_source) {
+    for (auto& s : p.sources)
+      if (s->name == r.target) {
+        if (s->breaker) s->breaker->reset();
+        s->paused_until = 0;
+        if (s->shared) s->shared->clear_pause(s->name);
+        p.log->info("control: source {} reset (circuit closed, pause cleared)", s->name);
+        return {200, "source " + s->name + ": circuit closed, pause cleared"};
+      }
+    return {404, "no source '" + r.target + "'"};
+  }
+  for (auto& f : p.feeds) {
+    if (f->cfg.id != r.target) continue;
+    if (r.what == act::run_feed) {
+      if (p.sched) p.sched->run_now(*f);
+      return {200, "feed " + f->cfg.id + ": run requested"};
+    }
+    bool pause = r.what == act::pause_feed;
+    if (f->paused.exchange(pause) != pause) p.log->info("control: feed {} {}", f->cfg.id, pause ? "paused" : "resumed");
+    return {200, "feed " + f->cfg.id + (pause ? ": paused" : ": resumed")};
+  }
+  return {404, "no feed '" + r.target + "'"};
+}
+
+// What another node asked for through Redis: paused feeds as a set, runs and resets once each.
+void host::apply_shared_control(const cluster_control& c) {
+  auto& p = *p_;
+  for (auto& f : p.feeds) f->paused = c.paused_feeds.count(f->cfg.id) > 0;
+  for (auto& id : c.run_feeds) apply_control({control_request::action::run_feed, id});
+  for (auto& name : c.reset_sources) apply_control({control_request::action::reset_source, name});
 }
 
 std::string host::status_json() const {

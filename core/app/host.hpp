@@ -12,6 +12,7 @@
 
 #include "config/config.hpp"
 #include "plugin/plugin.hpp"
+#include "server/server.hpp"
 
 namespace spdlog { class logger; }
 
@@ -62,10 +63,15 @@ class host {
   unsigned short start();
   void stop();
   std::string status_json() const;
+  // The control API: run, pause or resume a feed, reset a source. In cluster mode the request
+  // also goes through Redis, so it applies to whichever node leads.
+  control_reply control(const control_request& r);
   std::string metrics_text() const;
 
  private:
   host();
+  control_reply apply_control(const control_request& r);
+  void apply_shared_control(const struct cluster_control& c);
   struct parts;
   std::unique_ptr<parts> p_;
   config cfg_;

@@ -86,6 +86,7 @@ void cluster_node::lease_loop() {
     }
     m_.set("tributary_redis_up", {}, up ? 1 : 0);
     set_role(role == lease_keeper::role::leader, keeper_->epoch());
+    if (on_control_ && up) poll_control(*lease_redis_);
     std::unique_lock lk(mu_);
     cv_.wait_for(lk, opts_.renew_every, [this] { return stop_.load(); });
   }
@@ -208,6 +209,48 @@ void cluster_node::resync(redis_client& r, const char* why) {
   m_.add("tributary_stream_resyncs_total");
   log_->info("cluster: resyncing the latest records from Redis ({})", why);
   load_latest_records(r);
+}
+
+void cluster_node::share_control(const control_request& r) {
+  using act = control_request::action;
+  const std::string key = "tributary:" + opts_.name + ":control";
+  redis_client redis(opts_.redis, millis(500));
+  if (r.what == act::pause_feed) redis.command({"HSET", key, "paused:" + r.target, "1"});
+  else if (r.what == act::resume_feed) redis.command({"HDEL", key, "paused:" + r.target});
+  else {
+    std::string field = (r.what == act::run_feed ? "run:" : "reset:") + r.target;
+    auto n = redis.command({"HINCRBY", key, field, "1"});
+    if (auto* rep = std::get_if<redis_reply>(&n); rep && rep->type == redis_reply::kind::integer) {
+      std::lock_guard lk(mu_);
+      control_seen_[field] = rep->integer;  // already applied here
+    }
+  }
+}
+
+void cluster_node::poll_control(redis_client& r) {
+  auto all = r.command({"HGETALL", "tributary:" + opts_.name + ":control"});
+  auto* rep = std::get_if<redis_reply>(&all);
+  if (!rep || rep->type != redis_reply::kind::array) return;
+  cluster_control c;
+  {
+    std::lock_guard lk(mu_);
+    for (size_t i = 0; i + 1 < rep->elements.size(); i += 2) {
+      const auto& field = rep->elements[i].str;
+      auto value = std::atoll(rep->elements[i + 1].str.c_str());
+      auto colon = field.find(':');
+      if (colon == std::string::npos) continue;
+      auto kind = field.substr(0, colon), target = field.substr(colon + 1);
+      if (kind == "paused") {
+        c.paused_feeds.insert(target);
+        continue;
+      }
+      auto& seen = control_seen_[field];
+      if (control_primed_ && value > seen) (kind == "run" ? c.run_feeds : c.reset_sources).push_back(target);
+      seen = std::max(seen, value);
+    }
+    control_primed_ = true;  // requests older than this node are not replayed
+  }
+  on_control_(c);
 }
 
 json cluster_node::status() const {

@@ -17,12 +17,16 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <map>
+#include <set>
 #include <thread>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
 #include "cluster/lease_keeper.hpp"
 #include "cluster/stream_writer.hpp"
+#include "server/server.hpp"
 #include "sink/published.hpp"
 
 namespace spdlog { class logger; }
@@ -44,6 +48,13 @@ struct cluster_options {
   size_t buffer = 10000;  // leader's records kept while Redis is unreachable
 };
 
+// Control API requests shared through Redis (tributary:{name}:control), so they apply to
+// whichever node leads: the feeds paused now, and runs and resets asked for since the last look.
+struct cluster_control {
+  std::set<std::string> paused_feeds;
+  std::vector<std::string> run_feeds, reset_sources;
+};
+
 class cluster_node final : public record_sink {
  public:
   cluster_node(cluster_options opts, pipeline& local, metrics& m, const clock_source& clock,
@@ -62,6 +73,10 @@ class cluster_node final : public record_sink {
   const std::string& node_id() const { return opts_.node_id; }
   nlohmann::json status() const;
   bool writes_healthy() const;  // false while stream writes fail (down, OOM, read-only, timeouts)
+  // Shares a control request with every node; `cb` gets what the others asked for (called on
+  // the lease thread every renew_every). Set before start().
+  void share_control(const control_request& r);
+  void on_control(std::function<void(const cluster_control&)> cb) { on_control_ = std::move(cb); }
 
  private:
   void lease_loop();
@@ -72,6 +87,7 @@ class cluster_node final : public record_sink {
   void resync(redis_client& r, const char* why);
   void load_latest(redis_client& r);          // at start: from the stream's end
   void load_latest_records(redis_client& r);  // latest:* keys, whatever is newer than what we have
+  void poll_control(redis_client& r);
   void set_role(bool leader, uint64_t epoch);
 
   cluster_options opts_;
@@ -85,6 +101,9 @@ class cluster_node final : public record_sink {
   std::string last_error_;      // guarded by mu_
   uint64_t gaps_ = 0;           // guarded by mu_
   std::string last_gap_;        // guarded by mu_
+  std::function<void(const cluster_control&)> on_control_;
+  std::map<std::string, long long> control_seen_;  // run:/reset: counters already acted on; guarded by mu_
+  bool control_primed_ = false;                    // guarded by mu_
 
   mutable std::mutex mu_;
   std::condition_variable cv_;

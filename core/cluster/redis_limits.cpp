@@ -97,6 +97,11 @@ void redis_limits::correct(const std::string& source, const std::vector<rate_lim
         fmt::format("{}", std::max(1.0, w.burst)), fmt::format("{}", remaining)});
 }
 
+void redis_limits::clear_pause(const std::string& source) {
+  std::lock_guard lk(mu_);
+  call({"DEL", prefix_ + "pause:" + source});
+}
+
 void redis_limits::pause(const std::string& source, int64_t pause_ms) {
   std::lock_guard lk(mu_);
   call({"EVAL", kPause, "1", prefix_ + "pause:" + source, std::to_string(std::max<int64_t>(1, pause_ms))});

@@ -20,6 +20,7 @@ class redis_limits final : public shared_limits {
   verdict take(const std::string& source, const std::vector<rate_limit_config>& windows, double cost,
                int64_t now_ms) override;
   void pause(const std::string& source, int64_t pause_ms) override;
+  void clear_pause(const std::string& source) override;
   void correct(const std::string& source, const std::vector<rate_limit_config>& windows, size_t i, double remaining,
                int64_t now_ms) override;
 

@@ -299,7 +299,7 @@ class parser {
 
   void read_server(const toml::table& t, config& cfg) {
     check_keys(t, "server", {"listen", "ws_path", "max_connections", "max_message_bytes", "heartbeat", "queue_limit",
-                             "queue_limit_bytes", "slow_consumer", "io_threads", "history", "history_age", "limits"});
+                             "queue_limit_bytes", "slow_consumer", "io_threads", "history", "history_age", "limits", "auth"});
     auto& s = cfg.server;
     if (auto* n = t.get("listen"))
       if (auto v = str(*n, "server.listen")) {
@@ -320,6 +320,19 @@ class parser {
       }
     read_server_bounds(t, s);
     if (auto* l = table_at(t, "limits", "server.limits")) read_server_limits(*l, s);
+    if (auto* a = table_at(t, "auth", "server.auth")) read_server_auth(*a, s);
+  }
+
+  void read_server_auth(const toml::table& t, decltype(config::server)& s) {
+    check_keys(t, "server.auth", {"mode", "admin_token"});
+    if (auto* n = t.get("mode"))
+      if (auto v = str(*n, "server.auth.mode"); v && *v != "none")
+        error(pos(*n), "server.auth.mode", "'" + *v + "' is not available in this version (none)");
+    if (auto* n = t.get("admin_token"))
+      if (auto v = str(*n, "server.auth.admin_token")) {
+        add_secret(*v, pos(*n), "server.auth.admin_token");
+        s.admin_token = *v;
+      }
   }
 
   void read_server_limits(const toml::table& t, decltype(config::server)& s) {

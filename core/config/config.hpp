@@ -86,6 +86,7 @@ struct config {
     size_t io_threads = 0;                // 0 = one per CPU
     size_t history = 256;                 // updates kept per topic for recovery
     millis history_age{600000};
+    std::string admin_token;  // [server.auth] admin_token: protects status, metrics and control
     struct {
       size_t connections_per_ip = 100;  // 0 = no limit
       double messages_per_second = 20;  // client messages per WebSocket connection

@@ -93,6 +93,13 @@ class circuit_breaker {
     std::lock_guard lk(mu_);
     trial_ = false;
   }
+  // Closes the circuit and forgets the failures (the control API's reset).
+  void reset() {
+    std::unique_lock lk(mu_);
+    failures_ = 0;
+    trial_ = false;
+    if (state_ != state::closed) move(state::closed, lk);
+  }
   state current() const {
     std::lock_guard lk(mu_);
     return state_;

@@ -42,6 +42,7 @@ json feed_runtime::status(int64_t now) const {
          {"every", format_duration(cfg.every)},
          {"sources", srcs},
          {"runs", runs},
+         {"paused", paused.load()},
          {"skipped", last_skipped},
          {"stale", !stale_topics.empty()},
          {"stale_topics", stale_topics},
@@ -437,6 +438,8 @@ void scheduler::tick() {
   if (gate_ && !gate_()) return;
   for (auto* f : feeds_) {
     if (f->sources.empty() || now < f->next_due) continue;
+    if (f->paused && !f->run_once.exchange(false)) continue;
+    f->run_once = false;
     {
       std::lock_guard lk(mu_);
       f->next_due = now + f->cfg.every.count() + jitter(*f);
@@ -445,6 +448,15 @@ void scheduler::tick() {
     if (!f->running.compare_exchange_strong(expected, true)) continue;  // previous run still going
     runner_.run(*f, [f](run_outcome) { f->running = false; });
   }
+}
+
+void scheduler::run_now(feed_runtime& f) {
+  {
+    std::lock_guard lk(mu_);
+    f.next_due = 0;
+    f.run_once = true;
+  }
+  cv_.notify_all();
 }
 
 int64_t scheduler::next_due() const {

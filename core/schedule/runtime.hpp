@@ -61,6 +61,8 @@ struct feed_runtime {
   std::vector<source_runtime*> sources;  // in fallback order
   std::map<std::string, std::vector<std::pair<std::string, std::string>>> subjects;  // source -> (canonical, native)
   std::atomic<bool> running{false};
+  std::atomic<bool> paused{false};    // by the control API: not scheduled until resumed
+  std::atomic<bool> run_once{false};  // run at the next tick even while paused
   int64_t next_due = 0;
 
   mutable std::mutex mu;  // guards the status below
@@ -133,6 +135,8 @@ class scheduler {
   int64_t next_due() const;
   // Runs start only while `gate` says so (cluster mode: only the leader fetches).
   void set_gate(std::function<bool()> gate) { gate_ = std::move(gate); }
+  // Runs `f` at the next tick, whatever its schedule (a paused feed too: asked for by name).
+  void run_now(feed_runtime& f);
   void start();
   void stop();
 

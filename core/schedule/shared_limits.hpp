@@ -23,6 +23,7 @@ class shared_limits {
                        int64_t now_ms) = 0;
   // Records a pause of `pause_ms` for `source` (a longer one already set stays).
   virtual void pause(const std::string& source, int64_t pause_ms) = 0;
+  virtual void clear_pause(const std::string& source) = 0;
   // The provider reports `remaining` in window `i`: lower that window to it if it is higher.
   virtual void correct(const std::string& source, const std::vector<rate_limit_config>& windows, size_t i,
                        double remaining, int64_t now_ms) = 0;

@@ -6,6 +6,7 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/websocket/rfc6455.hpp>
 #include <nlohmann/json.hpp>
+#include <openssl/crypto.h>
 #include <spdlog/spdlog.h>
 
 #include "server/io_shard.hpp"
@@ -144,8 +145,10 @@ class http_session : public std::enable_shared_from_this<http_session> {
       st_.m.add("tributary_http_requests_total", {{"route", route}, {"code", std::to_string(r.result_int())}});
       return r;
     };
+    if (req.method() == http::verb::post && (path.rfind("/api/v1/feeds/", 0) == 0 || path.rfind("/api/v1/sources/", 0) == 0))
+      return count("/api/v1/control", control_route(req, path, ka));
     if (req.method() != http::verb::get) {
-      auto r = make(http::status::method_not_allowed, error_body("method_not_allowed", "only GET is served"), ka);
+      auto r = make(http::status::method_not_allowed, error_body("method_not_allowed", "only GET is served here"), ka);
       r.set(http::field::allow, "GET");
       return count("other", std::move(r));
     }
@@ -160,6 +163,8 @@ class http_session : public std::enable_shared_from_this<http_session> {
       return count("/ready", make(ok ? http::status::ok : http::status::service_unavailable,
                                   dump(json{{"status", ok ? "ready" : "not_ready"}, {"reason", reason}}), ka));
     }
+    if ((path == "/api/v1/status" || path == "/metrics") && !st_.opts.admin_token.empty() && !is_admin(req))
+      return count(path == "/metrics" ? "/metrics" : "/api/v1/status", unauthorized(ka));
     if (path == "/api/v1/status") return count("/api/v1/status", make(http::status::ok, st_.hooks.status_json(), ka));
     if (path == "/metrics")
       return count("/metrics", make(http::status::ok, st_.hooks.metrics_text(), ka, "text/plain; version=0.0.4; charset=utf-8"));
@@ -177,6 +182,51 @@ class http_session : public std::enable_shared_from_this<http_session> {
       return count("/api/v1/latest", make(http::status::not_found, error_body("not_found", "unknown topic '" + topic + "'"), ka));
     }
     return count("other", make(http::status::not_found, error_body("not_found", "no route for " + path), ka));
+  }
+
+  bool is_admin(const http::request<http::string_body>& req) const {
+    auto h = req[http::field::authorization];
+    static constexpr std::string_view bearer = "Bearer ";
+    if (h.size() != bearer.size() + st_.opts.admin_token.size() || h.substr(0, bearer.size()) != bearer) return false;
+    auto given = h.substr(bearer.size());
+    return CRYPTO_memcmp(given.data(), st_.opts.admin_token.data(), given.size()) == 0;  // constant time
+  }
+
+  response unauthorized(bool ka) {
+    auto r = make(http::status::unauthorized, error_body("unauthorized", "send Authorization: Bearer <admin_token>"), ka);
+    r.set(http::field::www_authenticate, "Bearer");
+    return r;
+  }
+
+  // POST /api/v1/feeds/{id}/run|pause|resume, POST /api/v1/sources/{name}/reset.
+  response control_route(const http::request<http::string_body>& req, const std::string& path, bool ka) {
+    if (st_.opts.admin_token.empty())
+      return make(http::status::forbidden, error_body("forbidden", "the control API needs [server.auth] admin_token"), ka);
+    if (!is_admin(req)) return unauthorized(ka);
+    auto parsed = parse_control(path);
+    if (!parsed || !st_.hooks.control)
+      return make(http::status::not_found, error_body("not_found", "no control action at " + path), ka);
+    auto reply = st_.hooks.control(*parsed);
+    if (reply.status != 200)
+      return make(static_cast<http::status>(reply.status), error_body("not_found", reply.message), ka);
+    return make(http::status::ok, dump(json{{"ok", true}, {"message", reply.message}}), ka);
+  }
+
+  static std::optional<control_request> parse_control(const std::string& path) {
+    auto slash = path.rfind('/');
+    if (slash == std::string::npos) return std::nullopt;
+    std::string verb = path.substr(slash + 1), head = path.substr(0, slash);
+    static const std::string feeds = "/api/v1/feeds/", sources = "/api/v1/sources/";
+    using act = control_request::action;
+    if (head.rfind(feeds, 0) == 0 && head.size() > feeds.size()) {
+      auto id = percent_decode(head.substr(feeds.size()));
+      if (verb == "run") return control_request{act::run_feed, id};
+      if (verb == "pause") return control_request{act::pause_feed, id};
+      if (verb == "resume") return control_request{act::resume_feed, id};
+    }
+    if (head.rfind(sources, 0) == 0 && head.size() > sources.size() && verb == "reset")
+      return control_request{act::reset_source, percent_decode(head.substr(sources.size()))};
+    return std::nullopt;
   }
 
   void send(response res) {

@@ -33,13 +33,27 @@ struct server_options {
   size_t queue_limit = 1024;  // frames; the byte bound usually comes first
   slow_policy slow_consumer = slow_policy::conflate;
   millis request_timeout{10000};  // to complete an HTTP request (or the upgrade)
+  // Bearer token for /api/v1/status, /metrics and the control API; empty: status and metrics
+  // are open and the control API answers 403.
+  std::string admin_token;
   size_t connections_per_ip = 0;  // open connections from one address; 0 = no limit
   double messages_per_second = 0; // client messages per WebSocket session; 0 = no limit
   double messages_burst = 50;
   std::string version = "0.1.0";
 };
 
+// A control API request (PROTOCOL.md, Control API) and the host's answer.
+struct control_request {
+  enum class action { run_feed, pause_feed, resume_feed, reset_source } what;
+  std::string target;  // feed id or source name
+};
+struct control_reply {
+  int status = 200;        // 200, or 404 for an unknown target
+  std::string message;     // what happened, or why not
+};
+
 struct server_hooks {
+  std::function<control_reply(const control_request&)> control;
   std::function<std::string()> status_json;
   std::function<std::string()> metrics_text;
   std::function<std::pair<bool, std::string>()> ready;  // ready?, reason

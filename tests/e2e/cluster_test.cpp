@@ -200,3 +200,24 @@ maxlen = 100
   c.signal(SIGTERM);
   EXPECT_EQ(c.wait(), 0);
 }
+
+TEST(Cluster, AFeedPausedThroughAFollowerStopsOnTheLeader) {
+  redis_server redis;
+  const std::string token = "adm-cluster-7b1d-token";
+  auto cfg = cluster_config(redis.port()) + "[server.auth]\nadmin_token = \"" + token + "\"\n";
+  std::vector<instance> all;
+  all.push_back(launch(cfg));
+  all.back().admin_token = token;
+  ASSERT_EQ(wait_leader(all, std::chrono::seconds(5), {true}), 0);
+  all.push_back(launch(cfg));
+  auto leader_runs = [&] { return all[0].status()["feeds"][0]; };
+  EXPECT_EQ(http_call(all[1].port, http::verb::post, "/api/v1/feeds/spot/pause", token).status, 200);
+  std::this_thread::sleep_for(std::chrono::milliseconds(800));  // the leader looks every 250ms
+  auto before = leader_runs();
+  EXPECT_EQ(before["paused"], true);
+  std::this_thread::sleep_for(std::chrono::milliseconds(700));
+  EXPECT_EQ(leader_runs()["runs"], before["runs"]);
+  EXPECT_EQ(http_call(all[1].port, http::verb::post, "/api/v1/feeds/spot/resume", token).status, 200);
+  std::this_thread::sleep_for(std::chrono::milliseconds(1000));
+  EXPECT_GT(leader_runs()["runs"].get<int>(), before["runs"].get<int>());
+}

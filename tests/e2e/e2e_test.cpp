@@ -11,6 +11,7 @@
 using namespace tributary::test_support;
 using json = nlohmann::json;
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 namespace {
 
@@ -114,6 +115,53 @@ TEST(E2E, BadListenValuesGetAClearErrorNotAnAbort) {
     EXPECT_EQ(c.wait(), 1) << bad;
     EXPECT_THAT(c.err(), HasSubstr("'" + bad + "' is not HOST:PORT")) << c.err();
   }
+}
+
+TEST(E2E, AdminTokenGuardsStatusMetricsAndTheControlApi) {
+  const std::string token = "adm-3f9c2e71-token";
+  temp_dir d;
+  auto cfg = d.write("t.toml", fast_config() + "[server.auth]\nadmin_token = \"" + token + "\"\n");
+  child c({kExe, "run", "-c", cfg.string(), "--replay", kDemo, "--port-file", (d.path() / "port").string()}, d.path());
+  auto port = wait_port(d, c);
+  ASSERT_NE(port, 0);
+  EXPECT_EQ(http_get(port, "/health").status, 200);
+  EXPECT_EQ(http_get(port, "/api/v1/status").status, 401);
+  EXPECT_EQ(http_get(port, "/metrics").status, 401);
+  EXPECT_EQ(http_get(port, "/metrics", "wrong-token-value").status, 401);
+  EXPECT_EQ(http_get(port, "/metrics", token).status, 200);
+  auto runs = [&] { return json::parse(http_get(port, "/api/v1/status", token).body)["feeds"][0]; };
+  auto post = [&](const std::string& path, const std::string& bearer) { return http_call(port, http::verb::post, path, bearer); };
+  EXPECT_EQ(post("/api/v1/feeds/spot/pause", "").status, 401);
+  auto paused = post("/api/v1/feeds/spot/pause", token);
+  EXPECT_EQ(paused.status, 200);
+  EXPECT_EQ(json::parse(paused.body)["ok"], true);
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // a run in flight finishes
+  auto before = runs();
+  EXPECT_EQ(before["paused"], true);
+  std::this_thread::sleep_for(std::chrono::milliseconds(700));  // three intervals of 200ms
+  EXPECT_EQ(runs()["runs"], before["runs"]);  // not scheduled while paused
+  EXPECT_EQ(post("/api/v1/feeds/spot/run", token).status, 200);  // ...but run on request
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  EXPECT_EQ(runs()["runs"].get<int>(), before["runs"].get<int>() + 1);
+  EXPECT_EQ(post("/api/v1/feeds/spot/resume", token).status, 200);
+  std::this_thread::sleep_for(std::chrono::milliseconds(700));
+  EXPECT_GT(runs()["runs"].get<int>(), before["runs"].get<int>() + 1);
+  EXPECT_EQ(post("/api/v1/sources/binance/reset", token).status, 200);
+  EXPECT_EQ(post("/api/v1/feeds/nope/pause", token).status, 404);
+  EXPECT_EQ(post("/api/v1/feeds/spot/explode", token).status, 404);
+  c.signal(SIGTERM);
+  EXPECT_EQ(c.wait(), 0);
+  EXPECT_THAT(c.err(), Not(HasSubstr(token)));
+}
+
+TEST(E2E, WithoutAnAdminTokenTheControlApiIsForbidden) {
+  temp_dir d;
+  auto cfg = d.write("t.toml", fast_config());
+  child c({kExe, "run", "-c", cfg.string(), "--replay", kDemo, "--port-file", (d.path() / "port").string()}, d.path());
+  auto port = wait_port(d, c);
+  ASSERT_NE(port, 0);
+  EXPECT_EQ(http_get(port, "/api/v1/status").status, 200);  // open, as before
+  EXPECT_EQ(http_call(port, http::verb::post, "/api/v1/feeds/spot/pause").status, 403);
 }
 
 TEST(E2E, FetchPrintsRecordsAsJsonLines) {

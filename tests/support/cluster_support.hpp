@@ -19,7 +19,8 @@ struct instance {
   std::unique_ptr<temp_dir> dir;
   std::unique_ptr<child> proc;
   unsigned short port = 0;
-  json status() const { return json::parse(http_get(port, "/api/v1/status").body); }
+  std::string admin_token;  // when the config sets one
+  json status() const { return json::parse(http_get(port, "/api/v1/status", admin_token).body); }
 };
 
 inline std::string cluster_config(int redis_port) {

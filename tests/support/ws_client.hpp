@@ -31,12 +31,15 @@ struct http_result {
   std::string content_type;
 };
 
-inline http_result http_get(unsigned short port, const std::string& target) {
+// Any method, with an optional bearer token.
+inline http_result http_call(unsigned short port, http::verb verb, const std::string& target, const std::string& bearer = {}) {
   net::io_context ioc;
   beast::tcp_stream s(ioc);
   s.connect(tcp::endpoint(net::ip::make_address("127.0.0.1"), port));
-  http::request<http::empty_body> req{http::verb::get, target, 11};
+  http::request<http::empty_body> req{verb, target, 11};
   req.set(http::field::host, "127.0.0.1");
+  if (!bearer.empty()) req.set(http::field::authorization, "Bearer " + bearer);
+  req.prepare_payload();
   http::write(s, req);
   beast::flat_buffer buf;
   http::response<http::string_body> res;
@@ -44,6 +47,10 @@ inline http_result http_get(unsigned short port, const std::string& target) {
   beast::error_code ec;
   s.socket().shutdown(tcp::socket::shutdown_both, ec);
   return {static_cast<int>(res.result_int()), res.body(), std::string(res[http::field::content_type])};
+}
+
+inline http_result http_get(unsigned short port, const std::string& target, const std::string& bearer = {}) {
+  return http_call(port, http::verb::get, target, bearer);
 }
 
 class ws_client {
