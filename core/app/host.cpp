@@ -299,6 +299,7 @@ unsigned short host::start() {
   so.slow_consumer = cfg_.server.slow_consumer == "close" ? slow_policy::close : slow_policy::conflate;
   so.io_threads = cfg_.server.io_threads;
   so.admin_token = cfg_.server.admin_token;
+  so.allowed_origins = cfg_.server.allowed_origins;
   so.connections_per_ip = cfg_.server.limits.connections_per_ip;
   so.messages_per_second = cfg_.server.limits.messages_per_second;
   so.messages_burst = cfg_.server.limits.messages_burst;

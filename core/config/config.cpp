@@ -299,7 +299,7 @@ class parser {
 
   void read_server(const toml::table& t, config& cfg) {
     check_keys(t, "server", {"listen", "ws_path", "max_connections", "max_message_bytes", "heartbeat", "queue_limit",
-                             "queue_limit_bytes", "slow_consumer", "io_threads", "history", "history_age", "limits", "auth"});
+                             "queue_limit_bytes", "slow_consumer", "io_threads", "history", "history_age", "limits", "auth", "allowed_origins"});
     auto& s = cfg.server;
     if (auto* n = t.get("listen"))
       if (auto v = str(*n, "server.listen")) {
@@ -319,6 +319,12 @@ class parser {
         else s.ws_path = *v;
       }
     read_server_bounds(t, s);
+    if (auto* n = t.get("allowed_origins")) {
+      auto* a = n->as_array();
+      if (!a) error(pos(*n), "server.allowed_origins", "must be an array of origins, as [\"https://app.example.com\"]");
+      for (size_t i = 0; a && i < a->size(); ++i)
+        if (auto v = str(*a->get(i), "server.allowed_origins[" + std::to_string(i) + "]")) s.allowed_origins.push_back(*v);
+    }
     if (auto* l = table_at(t, "limits", "server.limits")) read_server_limits(*l, s);
     if (auto* a = table_at(t, "auth", "server.auth")) read_server_auth(*a, s);
   }

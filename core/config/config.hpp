@@ -87,6 +87,7 @@ struct config {
     size_t history = 256;                 // updates kept per topic for recovery
     millis history_age{600000};
     std::string admin_token;  // [server.auth] admin_token: protects status, metrics and control
+    std::vector<std::string> allowed_origins;  // empty = any Origin
     struct {
       size_t connections_per_ip = 100;  // 0 = no limit
       double messages_per_second = 20;  // client messages per WebSocket connection

@@ -82,6 +82,7 @@ class http_session : public std::enable_shared_from_this<http_session> {
       return;  // timeouts and resets: nothing to answer
     }
     auto req = parser_->release();
+    origin_ = std::string(req[http::field::origin]);
     if (slot_->over_ip_limit) {
       st_.refused_per_ip++;
       return send(make(http::status::service_unavailable,
@@ -92,8 +93,15 @@ class http_session : public std::enable_shared_from_this<http_session> {
     send(route(req));
   }
 
+  bool origin_allowed() const {
+    const auto& allowed = st_.opts.allowed_origins;
+    return allowed.empty() || std::find(allowed.begin(), allowed.end(), origin_) != allowed.end();
+  }
+
   void upgrade(const http::request<http::string_body>& req) {
     std::string target(req.target());
+    if (!origin_allowed())
+      return send(make(http::status::forbidden, error_body("forbidden", "origin '" + origin_ + "' is not in allowed_origins"), false));
     if (target.substr(0, target.find('?')) != st_.opts.ws_path)
       return send(make(http::status::not_found, error_body("not_found", "no WebSocket endpoint at " + target), false));
     if (req[http::field::sec_websocket_version] != "13") {
@@ -132,6 +140,10 @@ class http_session : public std::enable_shared_from_this<http_session> {
     res.set(http::field::content_type, type);
     res.set(http::field::cache_control, "no-store");
     res.keep_alive(keep_alive);
+    if (!origin_.empty() && !st_.opts.allowed_origins.empty() && origin_allowed()) {  // CORS for listed origins
+      res.set(http::field::access_control_allow_origin, origin_);
+      res.set(http::field::vary, "Origin");
+    }
     res.body() = std::move(body);
     res.prepare_payload();
     return res;
@@ -147,6 +159,15 @@ class http_session : public std::enable_shared_from_this<http_session> {
     };
     if (req.method() == http::verb::post && (path.rfind("/api/v1/feeds/", 0) == 0 || path.rfind("/api/v1/sources/", 0) == 0))
       return count("/api/v1/control", control_route(req, path, ka));
+    if (req.method() == http::verb::options) {  // a CORS preflight
+      auto r = make(http::status::no_content, "", ka);
+      if (origin_allowed() && !st_.opts.allowed_origins.empty()) {
+        r.set(http::field::access_control_allow_methods, "GET, POST");
+        r.set(http::field::access_control_allow_headers, "Authorization");
+        r.set(http::field::access_control_max_age, "600");
+      }
+      return count("options", std::move(r));
+    }
     if (req.method() != http::verb::get) {
       auto r = make(http::status::method_not_allowed, error_body("method_not_allowed", "only GET is served here"), ka);
       r.set(http::field::allow, "GET");
@@ -249,6 +270,7 @@ class http_session : public std::enable_shared_from_this<http_session> {
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
   std::unique_ptr<connection_slot> slot_;
+  std::string origin_;  // of the request being answered
 };
 
 }  // namespace

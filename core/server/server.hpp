@@ -9,6 +9,7 @@
 #include <memory>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "server/send_queue.hpp"
 #include "util/duration.hpp"
@@ -36,6 +37,7 @@ struct server_options {
   // Bearer token for /api/v1/status, /metrics and the control API; empty: status and metrics
   // are open and the control API answers 403.
   std::string admin_token;
+  std::vector<std::string> allowed_origins;  // empty: any Origin; else upgrades from others get 403
   size_t connections_per_ip = 0;  // open connections from one address; 0 = no limit
   double messages_per_second = 0; // client messages per WebSocket session; 0 = no limit
   double messages_burst = 50;

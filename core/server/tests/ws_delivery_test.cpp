@@ -15,6 +15,7 @@ using namespace tributary;
 using namespace tributary::test_support;
 using json = nlohmann::json;
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 namespace {
 
@@ -442,4 +443,33 @@ TEST(WsLimits, MessagesOverTheRateAreRefusedAndAFloodIsClosed) {
   for (int i = 0; i < 120; ++i) c.send(R"({"type":"ping"})");
   EXPECT_EQ(c.read_until_close(), 1008);
   EXPECT_EQ(s.m.value("tributary_ws_drops_total", {{"reason", "message_flood"}}), 1);
+}
+
+TEST(WsLimits, AllowedOriginsGateUpgradesAndCarryCors) {
+  server_options o;
+  o.allowed_origins = {"https://app.example.com"};
+  running_server s(o);
+  auto upgrade_from = [&](const std::string& origin) {
+    raw_socket c(s.port);
+    c.send("GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nOrigin: " + origin +
+           "\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n");
+    return c.read_for(300);
+  };
+  EXPECT_THAT(upgrade_from("https://app.example.com"), HasSubstr("101 Switching Protocols"));
+  auto refused = upgrade_from("https://evil.example.net");
+  EXPECT_THAT(refused, HasSubstr("403"));
+  EXPECT_THAT(refused, HasSubstr("not in allowed_origins"));
+  raw_socket get(s.port);
+  get.send("GET /health HTTP/1.1\r\nHost: x\r\nOrigin: https://app.example.com\r\n\r\n");
+  auto res = get.read_for(300);
+  EXPECT_THAT(res, HasSubstr("Access-Control-Allow-Origin: https://app.example.com"));
+  raw_socket other(s.port);
+  other.send("GET /health HTTP/1.1\r\nHost: x\r\nOrigin: https://evil.example.net\r\n\r\n");
+  EXPECT_THAT(other.read_for(300), Not(HasSubstr("Access-Control-Allow-Origin")));
+  raw_socket pre(s.port);
+  pre.send("OPTIONS /api/v1/status HTTP/1.1\r\nHost: x\r\nOrigin: https://app.example.com\r\n"
+           "Access-Control-Request-Method: GET\r\n\r\n");
+  auto pf = pre.read_for(300);
+  EXPECT_THAT(pf, HasSubstr("204"));
+  EXPECT_THAT(pf, HasSubstr("Access-Control-Allow-Headers: Authorization"));
 }
