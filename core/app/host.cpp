@@ -222,10 +222,6 @@ std::unique_ptr<host> host::create(config cfg, host_options opts, std::shared_pt
       for (const auto& pc : cfg.plugins)
         if (pc.name == s->name && pc.shared_budget) s->shared = limits;
     p.out->add_sink(p.cluster.get(), /*on_ingest=*/false);
-    // The leader's records reach clients through the stream. Only when Redis is down and
-    // on_redis_down = "fetch" does an instance show what it fetched itself (and says so).
-    bool fetch_alone = cfg.cluster.on_redis_down == "fetch";
-    p.out->set_via_stream([c = p.cluster.get(), fetch_alone] { return c->is_leader() || !fetch_alone || c->redis_up(); });
   } else if (cfg.stream.enabled) {
     auto ep = parse_redis_url(cfg.cluster.redis_url);
     if (!ep) {
@@ -318,13 +314,17 @@ unsigned short host::start() {
   unsigned short port = p.srv->start();
   std::vector<feed_runtime*> feeds;
   for (auto& f : p.feeds) feeds.push_back(f.get());
-  if (p.cluster) p.cluster->start();
   if (p.stream) p.stream->start();
   p.sched = std::make_unique<scheduler>(*p.runner, *p.clock, p.timers, feeds);
   if (p.cluster) {
     p.cluster->on_control([this](const cluster_control& c) { apply_shared_control(c); });
     bool fetch_alone = cfg_.cluster.on_redis_down == "fetch";
+    // Serving: the leader's records reach clients through the stream. Only when Redis is down
+    // and on_redis_down = "fetch" does an instance show what it fetched itself. (`fetch` runs
+    // one feed without joining the cluster, so it never gets here.)
+    p.out->set_via_stream([c = p.cluster.get(), fetch_alone] { return c->is_leader() || !fetch_alone || c->redis_up(); });
     p.sched->set_gate([c = p.cluster.get(), fetch_alone] { return c->is_leader() || (fetch_alone && !c->redis_up()); });
+    p.cluster->start();  // after its hooks are set: its threads read them
   }
   p.sched->start();
   return port;
