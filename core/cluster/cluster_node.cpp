@@ -43,6 +43,7 @@ cluster_node::cluster_node(cluster_options opts, pipeline& local, metrics& m, co
 cluster_node::~cluster_node() { stop(); }
 
 void cluster_node::start() {
+  started_ = true;
   redis_client r(opts_.redis, millis(1000));
   load_latest(r);
   lease_thread_ = std::thread([this] { lease_loop(); });
@@ -93,6 +94,7 @@ void cluster_node::lease_loop() {
 }
 
 void cluster_node::accept(const std::shared_ptr<const published_record>& r) {
+  if (!started_) return;  // not serving (`tributary fetch`): the record is only printed
   if (leader_) writer_->accept(r);
   else writer_->dropped(*r, "not_leader");  // demoted while the record was being fetched
 }

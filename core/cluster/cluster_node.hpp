@@ -97,6 +97,7 @@ class cluster_node final : public record_sink {
   std::shared_ptr<spdlog::logger> log_;
   std::atomic<bool> leader_{false}, redis_up_{false}, stop_{false}, fenced_{false};
   std::atomic<uint64_t> epoch_{0};
+  std::atomic<bool> started_{false};
   std::string last_id_ = "0";  // reader position in the stream
   std::string last_error_;      // guarded by mu_
   uint64_t gaps_ = 0;           // guarded by mu_
