@@ -9,6 +9,7 @@
 #include <openssl/crypto.h>
 #include <spdlog/spdlog.h>
 
+#include "server/control_path.hpp"
 #include "server/io_shard.hpp"
 #include "server/server_state.hpp"
 #include "sink/cache.hpp"
@@ -28,20 +29,6 @@ std::string dump(const json& j) { return j.dump(-1, ' ', false, json::error_hand
 
 std::string error_body(const std::string& code, const std::string& message) {
   return dump(json{{"error", {{"code", code}, {"message", message}}}});
-}
-
-std::string percent_decode(std::string_view s) {
-  std::string out;
-  for (size_t i = 0; i < s.size(); ++i) {
-    if (s[i] == '%' && i + 2 < s.size() && std::isxdigit(static_cast<unsigned char>(s[i + 1])) &&
-        std::isxdigit(static_cast<unsigned char>(s[i + 2]))) {
-      out += static_cast<char>(std::stoi(std::string(s.substr(i + 1, 2)), nullptr, 16));
-      i += 2;
-    } else {
-      out += s[i];
-    }
-  }
-  return out;
 }
 
 class http_session : public std::enable_shared_from_this<http_session> {
@@ -224,30 +211,13 @@ class http_session : public std::enable_shared_from_this<http_session> {
     if (st_.opts.admin_token.empty())
       return make(http::status::forbidden, error_body("forbidden", "the control API needs [server.auth] admin_token"), ka);
     if (!is_admin(req)) return unauthorized(ka);
-    auto parsed = parse_control(path);
+    auto parsed = parse_control_path(path);
     if (!parsed || !st_.hooks.control)
       return make(http::status::not_found, error_body("not_found", "no control action at " + path), ka);
     auto reply = st_.hooks.control(*parsed);
     if (reply.status != 200)
       return make(static_cast<http::status>(reply.status), error_body("not_found", reply.message), ka);
     return make(http::status::ok, dump(json{{"ok", true}, {"message", reply.message}}), ka);
-  }
-
-  static std::optional<control_request> parse_control(const std::string& path) {
-    auto slash = path.rfind('/');
-    if (slash == std::string::npos) return std::nullopt;
-    std::string verb = path.substr(slash + 1), head = path.substr(0, slash);
-    static const std::string feeds = "/api/v1/feeds/", sources = "/api/v1/sources/";
-    using act = control_request::action;
-    if (head.rfind(feeds, 0) == 0 && head.size() > feeds.size()) {
-      auto id = percent_decode(head.substr(feeds.size()));
-      if (verb == "run") return control_request{act::run_feed, id};
-      if (verb == "pause") return control_request{act::pause_feed, id};
-      if (verb == "resume") return control_request{act::resume_feed, id};
-    }
-    if (head.rfind(sources, 0) == 0 && head.size() > sources.size() && verb == "reset")
-      return control_request{act::reset_source, percent_decode(head.substr(sources.size()))};
-    return std::nullopt;
   }
 
   void send(response res) {

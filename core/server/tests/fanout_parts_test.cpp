@@ -3,6 +3,7 @@
 
 #include <algorithm>
 
+#include "server/control_path.hpp"
 #include "server/send_queue.hpp"
 #include "server/subscription_index.hpp"
 #include "sink/topic_history.hpp"
@@ -173,4 +174,21 @@ TEST(TopicHistory, TheByteBoundEvictsTheOldestAcrossTopics) {
   EXPECT_TRUE(h.since("price.B-USDT", 0));
   for (uint64_t s = 11; s <= 5000; ++s) h.add(rec("B-USDT", s));  // order bookkeeping stays bounded
   EXPECT_TRUE(h.since("price.B-USDT", 4991));
+}
+
+TEST(ControlPath, NamesTheActionAndItsTarget) {
+  using act = control_request::action;
+  auto run = parse_control_path("/api/v1/feeds/spot/run");
+  ASSERT_TRUE(run);
+  EXPECT_EQ(run->what, act::run_feed);
+  EXPECT_EQ(run->target, "spot");
+  EXPECT_EQ(parse_control_path("/api/v1/feeds/spot/pause")->what, act::pause_feed);
+  EXPECT_EQ(parse_control_path("/api/v1/feeds/spot/resume")->what, act::resume_feed);
+  auto reset = parse_control_path("/api/v1/sources/binance%5Fus/reset");
+  ASSERT_TRUE(reset);
+  EXPECT_EQ(reset->what, act::reset_source);
+  EXPECT_EQ(reset->target, "binance_us");
+  for (auto bad : {"/api/v1/feeds//run", "/api/v1/feeds/spot/explode", "/api/v1/sources/x/run", "/api/v1/feeds/run", "reset"})
+    EXPECT_FALSE(parse_control_path(bad)) << bad;
+  EXPECT_EQ(percent_decode("%FF%zz%4"), std::string("\xff%zz%4"));  // bad escapes stay as they are
 }
