@@ -87,6 +87,7 @@ void cluster_node::lease_loop() {
     }
     m_.set("tributary_redis_up", {}, up ? 1 : 0);
     set_role(role == lease_keeper::role::leader, keeper_->epoch());
+    if (up) write_control(*lease_redis_);  // before looking, so this node's own requests are in
     if (on_control_ && up) poll_control(*lease_redis_);
     std::unique_lock lk(mu_);
     cv_.wait_for(lk, opts_.renew_every, [this] { return stop_.load(); });
@@ -214,17 +215,30 @@ void cluster_node::resync(redis_client& r, const char* why) {
 }
 
 void cluster_node::share_control(const control_request& r) {
+  std::lock_guard lk(mu_);
+  control_out_.push_back(r);  // written by the lease thread: no Redis I/O on the caller's thread
+}
+
+void cluster_node::write_control(redis_client& redis) {
+  std::vector<control_request> out;
+  {
+    std::lock_guard lk(mu_);
+    out.swap(control_out_);
+  }
   using act = control_request::action;
   const std::string key = "tributary:" + opts_.name + ":control";
-  redis_client redis(opts_.redis, millis(500));
-  if (r.what == act::pause_feed) redis.command({"HSET", key, "paused:" + r.target, "1"});
-  else if (r.what == act::resume_feed) redis.command({"HDEL", key, "paused:" + r.target});
-  else {
-    std::string field = (r.what == act::run_feed ? "run:" : "reset:") + r.target;
-    auto n = redis.command({"HINCRBY", key, field, "1"});
-    if (auto* rep = std::get_if<redis_reply>(&n); rep && rep->type == redis_reply::kind::integer) {
-      std::lock_guard lk(mu_);
-      control_seen_[field] = rep->integer;  // already applied here
+  for (const auto& r : out) {
+    if (r.what == act::pause_feed) {
+      redis.command({"HSET", key, "paused:" + r.target, "1"});
+    } else if (r.what == act::resume_feed) {
+      redis.command({"HDEL", key, "paused:" + r.target});
+    } else {
+      std::string field = (r.what == act::run_feed ? "run:" : "reset:") + r.target;
+      auto n = redis.command({"HINCRBY", key, field, "1"});
+      if (auto* rep = std::get_if<redis_reply>(&n); rep && rep->type == redis_reply::kind::integer) {
+        std::lock_guard lk(mu_);
+        control_seen_[field] = rep->integer;  // already applied here
+      }
     }
   }
 }

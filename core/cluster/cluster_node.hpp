@@ -73,7 +73,8 @@ class cluster_node final : public record_sink {
   const std::string& node_id() const { return opts_.node_id; }
   nlohmann::json status() const;
   bool writes_healthy() const;  // false while stream writes fail (down, OOM, read-only, timeouts)
-  // Shares a control request with every node; `cb` gets what the others asked for (called on
+  // Shares a control request with every node (written to Redis by the lease thread within
+  // renew_every, never on the caller's thread); `cb` gets what the others asked for (called on
   // the lease thread every renew_every). Set before start().
   void share_control(const control_request& r);
   void on_control(std::function<void(const cluster_control&)> cb) { on_control_ = std::move(cb); }
@@ -87,6 +88,7 @@ class cluster_node final : public record_sink {
   void resync(redis_client& r, const char* why);
   void load_latest(redis_client& r);          // at start: from the stream's end
   void load_latest_records(redis_client& r);  // latest:* keys, whatever is newer than what we have
+  void write_control(redis_client& r);
   void poll_control(redis_client& r);
   void set_role(bool leader, uint64_t epoch);
 
@@ -103,6 +105,7 @@ class cluster_node final : public record_sink {
   uint64_t gaps_ = 0;           // guarded by mu_
   std::string last_gap_;        // guarded by mu_
   std::function<void(const cluster_control&)> on_control_;
+  std::vector<control_request> control_out_;       // to write to Redis; guarded by mu_
   std::map<std::string, long long> control_seen_;  // run:/reset: counters already acted on; guarded by mu_
   bool control_primed_ = false;                    // guarded by mu_
 

@@ -79,6 +79,7 @@ std::string stream_writer::last_error() const {
 
 void stream_writer::set_failing(bool failing, const std::string& why) {
   bool was = failing_.exchange(failing);
+  if (!was && !failing) return;  // the common case: writing, and it was already
   m_.set("tributary_stream_write_failing", {}, failing ? 1 : 0);
   std::lock_guard lk(mu_);
   if (failing) last_error_ = why;

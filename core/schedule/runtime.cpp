@@ -168,8 +168,7 @@ bool feed_runner::take_budget(run_ctx& c, source_runtime& s, double cost, int64_
     using kind = shared_limits::verdict::kind;
     if (v.result == kind::ok) return true;
     if (v.result == kind::paused) {
-      int64_t until = now + v.wait_ms, cur = s.paused_until.load();
-      while (cur < until && !s.paused_until.compare_exchange_weak(cur, until)) {}
+      s.pause_until(now + v.wait_ms);
       c.out.skipped.push_back(s.name + ": paused for " + std::to_string(v.wait_ms) + "ms after a rate limit (shared)");
       metrics_.add("tributary_rate_limit_skips_total", {{"source", s.name}, {"reason", "retry_after"}});
       return false;
@@ -364,9 +363,7 @@ void feed_runner::report_errors(run_ctx& c, source_runtime& s, std::vector<fetch
     metrics_.add("tributary_fetch_errors_total", {{"source", s.name}, {"class", std::string(name_of(e.cls))}});
     if (e.cls == error_class::rate_limited) {
       int64_t pause = e.retry_after_ms > 0 ? e.retry_after_ms : c.feed->cfg.every.count();
-      int64_t until = now + pause;
-      int64_t cur = s.paused_until.load();
-      while (cur < until && !s.paused_until.compare_exchange_weak(cur, until)) {}
+      s.pause_until(now + pause);
       if (s.shared) s.shared->pause(s.name, pause);  // so the next leader honours it too
       log_->warn("source {} is rate limited; pausing it for {}ms", s.name, pause);
       e.message += " (" + s.name + " paused for " + std::to_string(pause) + "ms)";

@@ -47,6 +47,10 @@ struct source_runtime {
   int retries = 2;         // extra attempts after a retryable failure, inside the feed's deadline
   millis backoff{250};     // first retry delay, doubled each time, jittered by +-50%
   std::atomic<int64_t> paused_until{0};
+  void pause_until(int64_t until) {  // a longer pause already set stays
+    int64_t cur = paused_until.load();
+    while (cur < until && !paused_until.compare_exchange_weak(cur, until)) {}
+  }
 
   mutable std::mutex mu;  // guards the status below
   int64_t last_success = 0, last_error_at = 0;

@@ -46,6 +46,7 @@ class send_queue {
   // or the stream is corrupt). Used before a close frame.
   void drop_unstarted();
   void release_memory();  // gives back storage when empty
+  size_t capacity() const { return ring_.capacity() + conflated_.capacity(); }
 
   bool empty() const { return head_ == ring_.size() && conflated_.empty(); }
   size_t bytes() const { return bytes_; }

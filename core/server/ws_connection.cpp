@@ -219,7 +219,8 @@ void ws_connection::heartbeat(int64_t now) {
     return;
   }
   if (now - last_pong_ < period) {
-    if (queue_.empty()) queue_.release_memory();
+    // Give back what a burst grew; a small ring stays, so a steady session does not allocate.
+    if (queue_.empty() && queue_.capacity() > 64) queue_.release_memory();
     return;
   }
   ping_payload_ = shard_.random64();

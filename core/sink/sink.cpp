@@ -123,15 +123,12 @@ std::shared_ptr<const published_record> pipeline::publish_locked(record r) {
   auto topic = r.topic();
   r.seq = seq_.next(topic);
   auto p = published_record::make(std::move(r), topic_id(topic));
-  if (via_stream_ && via_stream_()) {
-    for (auto& [s, on_ingest] : sinks_)
-      if (!on_ingest) s->accept(p);
-    return p;
-  }
-  cache_.accept(p);
-  for (auto& [s, _] : sinks_) s->accept(p);
   metrics_.add("tributary_records_total", {{"kind", p->rec.kind}, {"source", p->rec.source}});
   if (p->rec.stale) metrics_.add("tributary_stale_records_total", {{"kind", p->rec.kind}});
+  bool upstream_only = via_stream_ && via_stream_();
+  if (!upstream_only) cache_.accept(p);
+  for (auto& [s, on_ingest] : sinks_)
+    if (!upstream_only || !on_ingest) s->accept(p);
   return p;
 }
 
