@@ -13,6 +13,7 @@
 #include "record/record.hpp"
 #include "schedule/runtime.hpp"
 #include "server/server.hpp"
+#include "sink/view_engine.hpp"
 #include "sink/cache.hpp"
 #include "sink/fanout_hub.hpp"
 #include "sink/metrics.hpp"
@@ -36,6 +37,7 @@ struct host::parts {
   std::unique_ptr<fanout_hub> hub;
   sequencer seq;
   std::unique_ptr<pipeline> out;
+  std::unique_ptr<view_engine> views;
   std::unique_ptr<http_transport> http;
   timer_queue timers;
   std::map<std::string, std::shared_ptr<plugin_library>> libs;
@@ -70,6 +72,10 @@ std::unique_ptr<host> host::create(config cfg, host_options opts, std::shared_pt
   p.out = std::make_unique<pipeline>(p.cache, p.seq, p.m);
   p.hub = std::make_unique<fanout_hub>(history_options{cfg.server.history, cfg.server.history_age}, p.clock);
   p.out->add_sink(p.hub.get());
+  if (!cfg.views.empty()) {
+    p.views = std::make_unique<view_engine>(cfg.views);
+    p.out->set_views(p.views.get());
+  }
   size_t errors_before = std::count_if(diags.begin(), diags.end(), [](auto& d) { return d.severity == diagnostic::level::error; });
   auto err = [&](source_pos where, std::string path, std::string msg) {
     diags.push_back({diagnostic::level::error, std::move(where), std::move(path), p.secrets->scrub(msg)});
@@ -179,6 +185,13 @@ std::unique_ptr<host> host::create(config cfg, host_options opts, std::shared_pt
       if (all) f->sources.push_back(s);
     }
     p.feeds.push_back(std::move(f));
+  }
+  if (cfg.server.auth.mode == "jwt" && !cfg.server.auth.jwt_public_key.empty()) {
+    try {
+      jwt_verifier check({"", cfg.server.auth.jwt_public_key, "", ""});
+    } catch (const std::exception& e) {
+      err({cfg.file.string(), 0, 0}, "server.auth.jwt_public_key", cfg.server.auth.jwt_public_key_file + ": " + e.what());
+    }
   }
   size_t errors_after = std::count_if(diags.begin(), diags.end(), [](auto& d) { return d.severity == diagnostic::level::error; });
   if (errors_after > errors_before) return nullptr;
@@ -299,6 +312,14 @@ unsigned short host::start() {
   so.connections_per_ip = cfg_.server.limits.connections_per_ip;
   so.messages_per_second = cfg_.server.limits.messages_per_second;
   so.messages_burst = cfg_.server.limits.messages_burst;
+  const auto& auth = cfg_.server.auth;
+  so.auth = auth.mode == "jwt";
+  so.jwt = {auth.jwt_secret, auth.jwt_public_key, auth.issuer, auth.audience};
+  so.public_patterns = auth.public_patterns;
+  so.auth_timeout = auth.auth_timeout;
+  so.dashboard = cfg_.server.dashboard;
+  for (auto& v : cfg_.views)
+    if (!v.route.empty()) so.view_routes.emplace_back(v.route, std::string(view_engine::kind) + "." + v.name);
   server_hooks hooks;
   hooks.control = [this](const control_request& r) { return control(r); };
   hooks.status_json = [this] { return status_json(); };

@@ -9,6 +9,7 @@
 #include <toml++/toml.h>
 
 #include "record/record.hpp"
+#include "sink/published.hpp"
 #include "util/listen.hpp"
 #include "util/redactor.hpp"
 
@@ -94,7 +95,7 @@ class parser {
       error(pos(e.source()), "", std::string(e.description()));
       return finish(std::nullopt);
     }
-    check_keys(root, "", {"host", "server", "cluster", "stream", "plugins", "feeds"});
+    check_keys(root, "", {"host", "server", "cluster", "stream", "plugins", "feeds", "views"});
     if (auto* t = table_at(root, "host", "host")) read_host(*t, cfg);
     if (auto* t = table_at(root, "server", "server")) read_server(*t, cfg);
     if (auto* t = table_at(root, "cluster", "cluster")) read_cluster(*t, cfg);
@@ -106,12 +107,16 @@ class parser {
       for (auto&& [k, v] : *t) read_feed(std::string(k.str()), v, cfg);
     else
       warn(source_pos{file_.string(), 0, 0}, "feeds", "no [feeds.*] table: nothing will be fetched");
+    if (auto* t = table_at(root, "views", "views"))
+      for (auto&& [k, v] : *t) read_view(std::string(k.str()), v, cfg);
     // toml++ iterates tables in key order; keep the file's order, which operators read as intent.
     auto by_pos = [](const auto& a, const auto& b) {
       return std::tie(a.where.line, a.where.col) < std::tie(b.where.line, b.where.col);
     };
     std::stable_sort(cfg.plugins.begin(), cfg.plugins.end(), by_pos);
     std::stable_sort(cfg.feeds.begin(), cfg.feeds.end(), by_pos);
+    std::stable_sort(cfg.views.begin(), cfg.views.end(), by_pos);
+    check_routes(cfg);
     check_feed_sources(cfg);
     return finish(std::move(cfg));
   }
@@ -299,7 +304,7 @@ class parser {
 
   void read_server(const toml::table& t, config& cfg) {
     check_keys(t, "server", {"listen", "ws_path", "max_connections", "max_message_bytes", "heartbeat", "queue_limit",
-                             "queue_limit_bytes", "slow_consumer", "io_threads", "history", "history_age", "limits", "auth", "allowed_origins"});
+                             "queue_limit_bytes", "slow_consumer", "io_threads", "history", "history_age", "limits", "auth", "allowed_origins", "dashboard"});
     auto& s = cfg.server;
     if (auto* n = t.get("listen"))
       if (auto v = str(*n, "server.listen")) {
@@ -325,20 +330,65 @@ class parser {
       for (size_t i = 0; a && i < a->size(); ++i)
         if (auto v = str(*a->get(i), "server.allowed_origins[" + std::to_string(i) + "]")) s.allowed_origins.push_back(*v);
     }
+    if (auto* n = t.get("dashboard")) {
+      if (auto* b = n->as_boolean()) s.dashboard = b->get();
+      else error(pos(*n), "server.dashboard", "must be true or false");
+    }
     if (auto* l = table_at(t, "limits", "server.limits")) read_server_limits(*l, s);
     if (auto* a = table_at(t, "auth", "server.auth")) read_server_auth(*a, s);
   }
 
   void read_server_auth(const toml::table& t, decltype(config::server)& s) {
-    check_keys(t, "server.auth", {"mode", "admin_token"});
+    check_keys(t, "server.auth", {"mode", "admin_token", "jwt_secret", "jwt_public_key", "issuer", "audience", "public", "auth_timeout"});
+    auto& a = s.auth;
     if (auto* n = t.get("mode"))
-      if (auto v = str(*n, "server.auth.mode"); v && *v != "none")
-        error(pos(*n), "server.auth.mode", "'" + *v + "' is not available in this version (none)");
+      if (auto v = str(*n, "server.auth.mode")) {
+        if (*v != "none" && *v != "jwt") error(pos(*n), "server.auth.mode", "'" + *v + "' is not a mode (none, jwt)");
+        else a.mode = *v;
+      }
     if (auto* n = t.get("admin_token"))
       if (auto v = str(*n, "server.auth.admin_token")) {
         add_secret(*v, pos(*n), "server.auth.admin_token");
         s.admin_token = *v;
       }
+    if (auto* n = t.get("jwt_secret"))
+      if (auto v = str(*n, "server.auth.jwt_secret")) {
+        add_secret(*v, pos(*n), "server.auth.jwt_secret");
+        a.jwt_secret = *v;
+      }
+    if (auto* n = t.get("jwt_public_key")) read_public_key(*n, a);
+    if (auto* n = t.get("issuer"))
+      if (auto v = str(*n, "server.auth.issuer")) a.issuer = *v;
+    if (auto* n = t.get("audience"))
+      if (auto v = str(*n, "server.auth.audience")) a.audience = *v;
+    if (auto* n = t.get("public")) read_public_patterns(*n, a);
+    if (auto* n = t.get("auth_timeout"))
+      if (auto v = duration(*n, "server.auth.auth_timeout")) a.auth_timeout = *v;
+    if (a.mode == "jwt" && a.jwt_secret.empty() && a.jwt_public_key.empty())
+      error(pos(t), "server.auth", "mode = \"jwt\" needs jwt_secret (HS256) or jwt_public_key (RS256, ES256)");
+  }
+
+  void read_public_key(const toml::node& n, auth_config& a) {
+    auto v = str(n, "server.auth.jwt_public_key");
+    if (!v || v->empty()) return;
+    fs::path p(*v);
+    if (!p.is_absolute()) p = base_dir() / p;
+    std::ifstream in(p, std::ios::binary);
+    std::stringstream ss;
+    if (in) ss << in.rdbuf();
+    if (!in || ss.str().find("-----BEGIN PUBLIC KEY-----") == std::string::npos)
+      return error(pos(n), "server.auth.jwt_public_key", "'" + p.string() + "' is not a readable PEM public key file (-----BEGIN PUBLIC KEY-----)");
+    a.jwt_public_key_file = p.string();
+    a.jwt_public_key = ss.str();
+  }
+
+  void read_public_patterns(const toml::node& n, auth_config& a) {
+    auto v = str_list(n, "server.auth.public");
+    if (!v) return;
+    for (size_t i = 0; i < v->size(); ++i)
+      if (auto why = check_pattern((*v)[i]); !why.empty())
+        return error(pos(n), "server.auth.public[" + std::to_string(i) + "]", why + ": '" + (*v)[i] + "'");
+    a.public_patterns = *v;
   }
 
   void read_server_limits(const toml::table& t, decltype(config::server)& s) {
@@ -652,6 +702,65 @@ class parser {
       error(pos(node), path, "missing required key `sources`");
     }
     cfg.feeds.push_back(std::move(f));
+  }
+
+  void read_view(const std::string& name, const toml::node& node, config& cfg) {
+    std::string path = "views." + name;
+    auto* t = node.as_table();
+    if (!t) return error(pos(node), path, "must be a table");
+    check_keys(*t, path, {"route", "fields"});
+    if (name.empty() || !std::all_of(name.begin(), name.end(), [](unsigned char c) { return std::isalnum(c) || c == '_' || c == '-'; }))
+      return error(pos(node), path, "a view name is letters, digits, '_' and '-'");
+    view_config v;
+    v.name = name;
+    v.where = pos(node);
+    if (auto* n = t->get("route"))
+      if (auto r = str(*n, path + ".route")) {
+        if (r->empty() || r->front() != '/' || r->find_first_of("?# ") != std::string::npos)
+          error(pos(*n), path + ".route", "must be a path starting with '/', without '?', '#' or spaces");
+        else v.route = *r;
+      }
+    auto* f = t->get("fields");
+    if (!f) return error(pos(node), path, "missing required key `fields`");
+    auto* ft = f->as_table();
+    if (!ft || ft->empty()) return error(pos(*f), path + ".fields", "must be a table of out = \"topic:field\"");
+    for (auto&& [k, val] : *ft)
+      if (auto field = read_view_field(std::string(k.str()), val, path + ".fields." + std::string(k.str()))) v.fields.push_back(*field);
+    cfg.views.push_back(std::move(v));
+  }
+
+  std::optional<view_field> read_view_field(const std::string& out, const toml::node& n, const std::string& path) {
+    auto ref = str(n, path);
+    if (!ref) return std::nullopt;
+    auto colon = ref->rfind(':');
+    if (colon == std::string::npos || colon == 0 || colon + 1 == ref->size()) {
+      error(pos(n), path, "'" + *ref + "' is not a field reference (topic:field, as price.BTC-USD:price)");
+      return std::nullopt;
+    }
+    view_field f{out, ref->substr(0, colon), ref->substr(colon + 1)};
+    if (auto why = check_pattern(f.topic); !why.empty() || f.topic.find('*') != std::string::npos || f.topic.find('.') == std::string::npos) {
+      error(pos(n), path, "'" + f.topic + "' is not a topic (kind.subject, no wildcard)");
+      return std::nullopt;
+    }
+    if (f.topic.rfind("view.", 0) == 0) {
+      error(pos(n), path, "a view cannot read another view ('" + f.topic + "')");
+      return std::nullopt;
+    }
+    if (out == "updated_at" || out == "stale") {
+      error(pos(n), path, "'" + out + "' is set by the host; choose another name");
+      return std::nullopt;
+    }
+    return f;
+  }
+
+  // View routes must not shadow the built-in ones or each other.
+  void check_routes(const config& cfg) {
+    std::set<std::string> taken{"/", "/health", "/ready", "/metrics", "/tributary.js", "/dashboard.js", "/dashboard.css", cfg.server.ws_path};
+    for (auto& v : cfg.views) {
+      if (v.route.empty()) continue;
+      if (v.route.rfind("/api/v1/", 0) == 0 || !taken.insert(v.route).second)
+        error(v.where, "views." + v.name + ".route", "'" + v.route + "' is already served (built-in routes and /api/v1/* are reserved)");
+    }
   }
 
   void check_feed_sources(config& cfg) {

@@ -66,6 +66,32 @@ struct feed_config {
   std::map<std::string, source_pos> key_pos;  // "sources", "subjects", ... -> where
 };
 
+// [views.<name>]: a flat object assembled from fields of several topics (PROTOCOL.md, Views).
+struct view_field {
+  std::string out;    // the key in the view object
+  std::string topic;  // input topic
+  std::string field;  // field of the input record's data
+};
+
+struct view_config {
+  std::string name;
+  std::string route;  // "" = no HTTP route; always published as topic view.<name>
+  std::vector<view_field> fields;
+  source_pos where;
+};
+
+// [server.auth] (PROTOCOL.md, Authentication and authorization).
+struct auth_config {
+  std::string mode = "none";  // none | jwt
+  std::string jwt_secret;      // HS256/384/512
+  std::string jwt_public_key;  // PEM text read from the configured file (RS256/ES256 ...)
+  std::string jwt_public_key_file;
+  std::string issuer;    // checked when set
+  std::string audience;  // checked when set
+  std::vector<std::string> public_patterns{"price.*", "market.*", "indicator.*", "quote.*", "candle.*", "sentiment.*", "view.*"};
+  millis auth_timeout{10000};
+};
+
 struct config {
   std::filesystem::path file;
   struct {
@@ -87,6 +113,8 @@ struct config {
     size_t history = 256;                 // updates kept per topic for recovery
     millis history_age{600000};
     std::string admin_token;  // [server.auth] admin_token: protects status, metrics and control
+    auth_config auth;
+    bool dashboard = true;  // GET / serves the live dashboard page
     std::vector<std::string> allowed_origins;  // empty = any Origin
     struct {
       size_t connections_per_ip = 100;  // 0 = no limit
@@ -110,6 +138,7 @@ struct config {
   } stream;
   std::vector<plugin_instance_config> plugins;
   std::vector<feed_config> feeds;
+  std::vector<view_config> views;
 
   const plugin_instance_config* plugin(std::string_view name) const;
 };

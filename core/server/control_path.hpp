@@ -9,8 +9,7 @@
 
 namespace tributary {
 
-// The request a path names, or nullopt when it names none. Ids are percent-decoded.
+// The request a (percent-decoded) path names, or nullopt when it names none.
 std::optional<control_request> parse_control_path(std::string_view path);
-std::string percent_decode(std::string_view s);
 
 }  // namespace tributary

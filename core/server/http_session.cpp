@@ -9,11 +9,14 @@
 #include <openssl/crypto.h>
 #include <spdlog/spdlog.h>
 
+#include "server/assets.hpp"
 #include "server/control_path.hpp"
+#include "server/request_target.hpp"
 #include "server/io_shard.hpp"
 #include "server/server_state.hpp"
 #include "sink/cache.hpp"
 #include "sink/metrics.hpp"
+#include "util/clock.hpp"
 #include "wire/ws_frame.hpp"
 
 namespace tributary {
@@ -86,11 +89,12 @@ class http_session : public std::enable_shared_from_this<http_session> {
   }
 
   void upgrade(const http::request<http::string_body>& req) {
-    std::string target(req.target());
+    auto target = parse_request_target(req.target());
+    if (!target) return send(make(http::status::bad_request, error_body("bad_request", "malformed request target"), false));
     if (!origin_allowed())
       return send(make(http::status::forbidden, error_body("forbidden", "origin '" + origin_ + "' is not in allowed_origins"), false));
-    if (target.substr(0, target.find('?')) != st_.opts.ws_path)
-      return send(make(http::status::not_found, error_body("not_found", "no WebSocket endpoint at " + target), false));
+    if (target->path != st_.opts.ws_path)
+      return send(make(http::status::not_found, error_body("not_found", "no WebSocket endpoint at " + target->path), false));
     if (req[http::field::sec_websocket_version] != "13") {
       auto r = make(http::status::upgrade_required, error_body("bad_request", "only WebSocket version 13 is served"), false);
       r.set(http::field::sec_websocket_version, "13");
@@ -109,14 +113,15 @@ class http_session : public std::enable_shared_from_this<http_session> {
     res->set(http::field::upgrade, "websocket");
     res->set(http::field::connection, "Upgrade");
     res->set(http::field::sec_websocket_accept, ws::accept_key(key));
-    http::async_write(stream_, *res, [self = shared_from_this(), res](beast::error_code ec, size_t) {
+    std::string token = st_.opts.auth ? token_of(req, *target) : std::string();
+    http::async_write(stream_, *res, [self = shared_from_this(), res, token = std::move(token)](beast::error_code ec, size_t) mutable {
       if (ec) {
         self->st_.ws_sessions--;
         return;
       }
       self->stream_.expires_never();
       auto early = beast::buffers_to_string(self->buffer_.data());  // frames sent right behind the request
-      start_ws_connection(self->shard_, self->stream_.release_socket(), std::move(early), std::move(self->slot_));
+      start_ws_connection(self->shard_, self->stream_.release_socket(), std::move(early), std::move(token), std::move(self->slot_));
     });
   }
 
@@ -136,16 +141,26 @@ class http_session : public std::enable_shared_from_this<http_session> {
     return res;
   }
 
+  // A client's token: `Authorization: Bearer <token>` or `?token=`.
+  static std::string token_of(const http::request<http::string_body>& req, const request_target& target) {
+    static constexpr std::string_view bearer = "Bearer ";
+    auto h = req[http::field::authorization];
+    if (h.substr(0, bearer.size()) == bearer) return std::string(h.substr(bearer.size()));
+    return target.token;
+  }
+
+  response counted(const char* route, response r) {
+    st_.m.add("tributary_http_requests_total", {{"route", route}, {"code", std::to_string(r.result_int())}});
+    return r;
+  }
+
   response route(const http::request<http::string_body>& req) {
-    std::string target(req.target());
-    std::string path = target.substr(0, target.find('?'));
     bool ka = req.keep_alive();
-    auto count = [&](const char* route, response r) {
-      st_.m.add("tributary_http_requests_total", {{"route", route}, {"code", std::to_string(r.result_int())}});
-      return r;
-    };
+    auto target = parse_request_target(req.target());
+    if (!target) return counted("other", make(http::status::bad_request, error_body("bad_request", "malformed request target"), ka));
+    const std::string& path = target->path;
     if (req.method() == http::verb::post && (path.rfind("/api/v1/feeds/", 0) == 0 || path.rfind("/api/v1/sources/", 0) == 0))
-      return count("/api/v1/control", control_route(req, path, ka));
+      return counted("/api/v1/control", control_route(req, path, ka));
     if (req.method() == http::verb::options) {  // a CORS preflight
       auto r = make(http::status::no_content, "", ka);
       if (origin_allowed() && !st_.opts.allowed_origins.empty()) {
@@ -153,43 +168,76 @@ class http_session : public std::enable_shared_from_this<http_session> {
         r.set(http::field::access_control_allow_headers, "Authorization");
         r.set(http::field::access_control_max_age, "600");
       }
-      return count("options", std::move(r));
+      return counted("options", std::move(r));
     }
     if (req.method() != http::verb::get) {
       auto r = make(http::status::method_not_allowed, error_body("method_not_allowed", "only GET is served here"), ka);
       r.set(http::field::allow, "GET");
-      return count("other", std::move(r));
+      return counted("other", std::move(r));
     }
     if (path == st_.opts.ws_path) {
       auto r = make(http::status::upgrade_required, error_body("upgrade_required", "this is the WebSocket endpoint: send an upgrade request"), ka);
       r.set(http::field::upgrade, "websocket");
-      return count("/ws", std::move(r));
+      return counted("/ws", std::move(r));
     }
-    if (path == "/health") return count("/health", make(http::status::ok, R"({"status":"ok"})", ka));
+    if (path == "/health") return counted("/health", make(http::status::ok, R"({"status":"ok"})", ka));
     if (path == "/ready") {
       auto [ok, reason] = st_.hooks.ready ? st_.hooks.ready() : std::make_pair(true, std::string());
-      return count("/ready", make(ok ? http::status::ok : http::status::service_unavailable,
+      return counted("/ready", make(ok ? http::status::ok : http::status::service_unavailable,
                                   dump(json{{"status", ok ? "ready" : "not_ready"}, {"reason", reason}}), ka));
     }
     if ((path == "/api/v1/status" || path == "/metrics") && !st_.opts.admin_token.empty() && !is_admin(req))
-      return count(path == "/metrics" ? "/metrics" : "/api/v1/status", unauthorized(ka));
-    if (path == "/api/v1/status") return count("/api/v1/status", make(http::status::ok, st_.hooks.status_json(), ka));
+      return counted(path == "/metrics" ? "/metrics" : "/api/v1/status", unauthorized(ka));
+    if (path == "/api/v1/status") return counted("/api/v1/status", make(http::status::ok, st_.hooks.status_json(), ka));
     if (path == "/metrics")
-      return count("/metrics", make(http::status::ok, st_.hooks.metrics_text(), ka, "text/plain; version=0.0.4; charset=utf-8"));
+      return counted("/metrics", make(http::status::ok, st_.hooks.metrics_text(), ka, "text/plain; version=0.0.4; charset=utf-8"));
+    if (path.rfind("/api/v1/", 0) == 0 || is_view_route(path)) return topic_route(req, *target, ka);
+    if (auto asset = find_asset(path); asset && st_.opts.dashboard)
+      return counted("asset", make(http::status::ok, std::string(asset->body), ka, asset->type));
+    return counted("other", make(http::status::not_found, error_body("not_found", "no route for " + path), ka));
+  }
+
+  bool is_view_route(const std::string& path) const {
+    auto& v = st_.opts.view_routes;
+    return std::any_of(v.begin(), v.end(), [&](auto& r) { return r.first == path; });
+  }
+
+  // Routes that answer with topic data: with auth on, the caller's token decides what it sees.
+  response topic_route(const http::request<http::string_body>& req, const request_target& target, bool ka) {
+    const std::string& path = target.path;
+    grant g{&st_.policy, {}, {}};
+    if (st_.opts.auth) {
+      if (auto tok = token_of(req, target); !tok.empty()) {
+        auto v = st_.verifier->verify(tok, system_clock_source{}.now_ms());
+        if (!v.who) return counted("unauthorized", make(http::status::unauthorized, error_body("unauthorized", v.error), ka));
+        g.user = v.who->user;
+        g.channels = std::move(v.who->channels);
+      }
+    }
     if (path == "/api/v1/topics") {
       json topics = json::array();
       for (auto& r : st_.cache.all())
-        topics.push_back({{"topic", r->topic}, {"seq", r->rec.seq}, {"ts", r->rec.ts}, {"received", r->rec.received},
+        if (may_see(g, r->topic))
+          topics.push_back({{"topic", r->topic}, {"seq", r->rec.seq}, {"ts", r->rec.ts}, {"received", r->rec.received},
                           {"source", r->rec.source}, {"stale", r->rec.stale}});
-      return count("/api/v1/topics", make(http::status::ok, dump(json{{"topics", topics}}), ka));
+      return counted("/api/v1/topics", make(http::status::ok, dump(json{{"topics", topics}}), ka));
     }
     static const std::string latest = "/api/v1/latest/";
     if (path.rfind(latest, 0) == 0) {
-      std::string topic = percent_decode(path.substr(latest.size()));
-      if (auto r = st_.cache.latest(topic)) return count("/api/v1/latest", make(http::status::ok, r->json, ka));
-      return count("/api/v1/latest", make(http::status::not_found, error_body("not_found", "unknown topic '" + topic + "'"), ka));
+      std::string topic = path.substr(latest.size());
+      if (!may_see(g, topic))
+        return counted("/api/v1/latest", make(http::status::forbidden, error_body("forbidden", "not allowed to read '" + topic + "'"), ka));
+      if (auto r = st_.cache.latest(topic)) return counted("/api/v1/latest", make(http::status::ok, r->json, ka));
+      return counted("/api/v1/latest", make(http::status::not_found, error_body("not_found", "unknown topic '" + topic + "'"), ka));
     }
-    return count("other", make(http::status::not_found, error_body("not_found", "no route for " + path), ka));
+    for (auto& [route, topic] : st_.opts.view_routes) {
+      if (route != path) continue;
+      if (!may_see(g, topic))
+        return counted("view", make(http::status::forbidden, error_body("forbidden", "not allowed to read '" + topic + "'"), ka));
+      if (auto r = st_.cache.latest(topic)) return counted("view", make(http::status::ok, dump(r->rec.data), ka));
+      return counted("view", make(http::status::not_found, error_body("not_found", "view '" + topic + "' has no value yet"), ka));
+    }
+    return counted("other", make(http::status::not_found, error_body("not_found", "no route for " + path), ka));
   }
 
   bool is_admin(const http::request<http::string_body>& req) const {

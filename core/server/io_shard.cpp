@@ -67,7 +67,22 @@ void io_shard::drain() {
 
 void io_shard::deliver(const std::shared_ptr<const published_record>& r) {
   ++stamp_;
-  index_.for_each_match(r->topic, [&](ws_connection* c) { c->offer(r, stamp_); });
+  auto offer = [&](ws_connection* c) { c->offer(r, stamp_); };
+  if (!st.policy.enabled) return index_.for_each_match(r->topic, offer);
+  // A personal topic goes to its owner's sessions only, never through the shared index.
+  auto owner = personal_owner(r->topic);
+  if (owner.empty()) return index_.for_each_match(r->topic, offer);
+  if (auto it = personal_.find(owner); it != personal_.end()) it->second.for_each_match(r->topic, offer);
+}
+
+subscription_index& io_shard::personal_index(std::string_view user) {
+  auto it = personal_.find(user);
+  if (it == personal_.end()) it = personal_.emplace(std::string(user), subscription_index{}).first;
+  return it->second;
+}
+
+void io_shard::release_personal_index(std::string_view user) {
+  if (auto it = personal_.find(user); it != personal_.end() && it->second.patterns() == 0) personal_.erase(it);
 }
 
 void io_shard::conflate_batch() {

@@ -12,6 +12,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "auth/access.hpp"
 #include "server/server_state.hpp"
 #include "server/subscription_index.hpp"
 #include "sink/fanout_hub.hpp"
@@ -31,6 +32,7 @@ struct shard_counters {
   std::array<std::atomic<uint64_t>, static_cast<size_t>(drop_reason::count_)> drops{};
   std::atomic<uint64_t> conflated{0};
   std::atomic<uint64_t> rate_limited{0};  // client messages over messages_per_second
+  std::atomic<uint64_t> auth_failed{0};   // tokens refused
   std::atomic<uint64_t> queue_depth_max{0};
   std::atomic<uint64_t> sessions{0};
   static void bump(std::atomic<uint64_t>& a, uint64_t n = 1) {
@@ -62,6 +64,9 @@ class io_shard final : public record_inbox {
   void session_finished() { live_--; }
 
   subscription_index& index() { return index_; }
+  // The index of one user's personal topics (auth on); released when it holds nothing.
+  subscription_index& personal_index(std::string_view user);
+  void release_personal_index(std::string_view user);
   shard_counters& counters() { return counters_; }
   std::span<char> read_buffer() { return read_buf_; }
   uint64_t random64() { return rng_(); }
@@ -83,6 +88,11 @@ class io_shard final : public record_inbox {
   std::unordered_map<uint32_t, size_t> newest_;  // conflate_batch's scratch
   uint64_t stamp_ = 0;
   subscription_index index_;
+  struct text_hash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  };
+  std::unordered_map<std::string, subscription_index, text_hash, std::equal_to<>> personal_;
   std::vector<std::shared_ptr<ws_connection>> sessions_;
   std::vector<ws_connection*> dirty_;
   std::atomic<size_t> live_{0};

@@ -6,7 +6,7 @@ namespace tributary {
 
 const char* name_of(frame_type t) {
   static constexpr const char* names[] = {"hello", "subscribed", "unsubscribed", "snapshot", "update",
-                                          "pong",  "error",      "ping",         "close"};
+                                          "pong",  "error",      "ping",         "close",        "authenticated"};
   return names[static_cast<size_t>(t)];
 }
 

@@ -14,7 +14,7 @@
 
 namespace tributary {
 
-enum class frame_type : uint8_t { hello, subscribed, unsubscribed, snapshot, update, pong, error, ping, close, count_ };
+enum class frame_type : uint8_t { hello, subscribed, unsubscribed, snapshot, update, pong, error, ping, close, authenticated, count_ };
 const char* name_of(frame_type t);
 
 enum class slow_policy : uint8_t { conflate, close };

@@ -84,9 +84,13 @@ void collect(server::state& st, std::vector<metrics::sample>& out) {
   out.push_back({"tributary_ws_sessions", {}, double(sessions)});
   out.push_back({"tributary_connections", {}, double(st.connections.load())});
   out.push_back({"tributary_connections_refused_total", {{"reason", "per_ip"}}, double(st.refused_per_ip.load())});
-  uint64_t limited = 0;
-  for (auto& s : st.shards) limited += s->counters().rate_limited.load(std::memory_order_relaxed);
+  uint64_t limited = 0, refused = 0;
+  for (auto& s : st.shards) {
+    limited += s->counters().rate_limited.load(std::memory_order_relaxed);
+    refused += s->counters().auth_failed.load(std::memory_order_relaxed);
+  }
   out.push_back({"tributary_ws_rate_limited_total", {}, double(limited)});
+  out.push_back({"tributary_ws_auth_failures_total", {}, double(refused)});
   out.push_back({"tributary_io_threads", {}, double(st.shards.size())});
 }
 
@@ -104,6 +108,7 @@ server::server(server_options opts, record_cache& cache, fanout_hub& hub, metric
   m.describe("tributary_io_threads", "gauge", "Server I/O threads");
   m.describe("tributary_connections_refused_total", "counter", "Connections answered 503, by reason");
   m.describe("tributary_ws_rate_limited_total", "counter", "Client messages dropped for going over messages_per_second");
+  m.describe("tributary_ws_auth_failures_total", "counter", "WebSocket tokens refused (the session was closed 1008)");
   m.describe("tributary_http_requests_total", "counter", "HTTP API requests by route and status");
 }
 

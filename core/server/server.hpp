@@ -11,6 +11,7 @@
 #include <utility>
 #include <vector>
 
+#include "auth/jwt_verifier.hpp"
 #include "server/send_queue.hpp"
 #include "util/duration.hpp"
 
@@ -42,6 +43,14 @@ struct server_options {
   double messages_per_second = 0; // client messages per WebSocket session; 0 = no limit
   double messages_burst = 50;
   std::string version = "0.1.0";
+  // [server.auth] mode = "jwt": tokens checked with `jwt`; `public_patterns` open to everyone.
+  bool auth = false;
+  jwt_options jwt;
+  std::vector<std::string> public_patterns;
+  millis auth_timeout{10000};
+  bool dashboard = true;  // GET / serves the dashboard page, /tributary.js the client
+  // View routes (GET route -> the bare view object of topic `view.<name>`).
+  std::vector<std::pair<std::string, std::string>> view_routes;  // route, topic
 };
 
 // A control API request (PROTOCOL.md, Control API) and the host's answer.

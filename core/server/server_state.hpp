@@ -11,6 +11,8 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
 
+#include "auth/access.hpp"
+#include "auth/jwt_verifier.hpp"
 #include "server/server.hpp"
 
 namespace tributary {
@@ -27,6 +29,8 @@ struct server::state {
   metrics& m;
   server_hooks hooks;
   std::shared_ptr<spdlog::logger> log;
+  access_policy policy;
+  std::unique_ptr<jwt_verifier> verifier;  // auth on only
   std::vector<std::unique_ptr<io_shard>> shards;
   std::unique_ptr<tcp::acceptor> acceptor;  // runs on shards[0]
   std::unique_ptr<net::steady_timer> accept_pause;
@@ -41,7 +45,9 @@ struct server::state {
   std::unordered_map<std::string, size_t> per_ip;  // open connections by remote address
 
   state(server_options o, record_cache& c, fanout_hub& h, metrics& mm, server_hooks hk, std::shared_ptr<spdlog::logger> l)
-      : opts(std::move(o)), cache(c), hub(h), m(mm), hooks(std::move(hk)), log(std::move(l)) {}
+      : opts(std::move(o)), cache(c), hub(h), m(mm), hooks(std::move(hk)), log(std::move(l)),
+        policy{opts.auth, opts.public_patterns},
+        verifier(opts.auth ? std::make_unique<jwt_verifier>(opts.jwt) : nullptr) {}
 };
 
 // Counts a TCP connection for as long as it lives: in total (the tributary_connections gauge)
@@ -58,6 +64,7 @@ struct connection_slot {
 
 void start_http_session(server::state& st, io_shard& shard, tcp::socket socket);
 // After the 101 answer: `early` holds bytes the client sent right behind its upgrade request.
-void start_ws_connection(io_shard& shard, tcp::socket socket, std::string early, std::unique_ptr<connection_slot> slot);
+// `token`: from the upgrade request's Authorization header or ?token=; empty when none.
+void start_ws_connection(io_shard& shard, tcp::socket socket, std::string early, std::string token, std::unique_ptr<connection_slot> slot);
 
 }  // namespace tributary

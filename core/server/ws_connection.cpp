@@ -35,11 +35,13 @@ ws_connection::ws_connection(io_shard& shard, tcp::socket socket, std::unique_pt
       reader_(shard.st.opts.max_message_bytes),
       queue_(shard.st.opts.queue_limit_bytes, shard.st.opts.slow_consumer),
       messages_(shard.st.opts.messages_per_second, shard.st.opts.messages_burst, shard.now_ms()),
-      flood_(10 * shard.st.opts.messages_per_second, 10 * shard.st.opts.messages_burst, shard.now_ms()) {}
+      flood_(10 * shard.st.opts.messages_per_second, 10 * shard.st.opts.messages_burst, shard.now_ms()),
+      grant_{&shard.st.policy, {}, {}},
+      opened_ms_(shard.now_ms()) {}
 
 ws_connection::~ws_connection() = default;
 
-void ws_connection::start(std::string early) {
+void ws_connection::start(std::string early, std::string_view token) {
   boost::system::error_code ec;
   socket_.set_option(tcp::no_delay(true), ec);
   socket_.non_blocking(true, ec);
@@ -50,7 +52,8 @@ void ws_connection::start(std::string early) {
                             {"server", "tributary/" + o.version},
                             {"session", id_},
                             {"heartbeat_ms", o.heartbeat.count()}});
-  if (!early.empty()) reader_.feed(early.data(), early.size(), *this);
+  if (!token.empty()) authenticate(token, nullptr);
+  if (!early.empty() && !closing_) reader_.feed(early.data(), early.size(), *this);
   flush();
   arm_read();
 }
@@ -208,6 +211,10 @@ void ws_connection::heartbeat(int64_t now) {
     if (now - closing_since_ > kCloseLingerMs) abort();
     return;
   }
+  if (expires_ms_ && wall_ms() >= expires_ms_) {
+    reply_error(nullptr, "token_expired", "the token expired; send a fresh auth message before exp");
+    return close_with(ws::close_code::policy_violation, "token expired");
+  }
   int64_t period = shard_.st.opts.heartbeat.count();
   if (ping_outstanding_) {
     // Three quarters of a period to answer: with the sweep's granularity, a client that stops
@@ -249,10 +256,7 @@ void ws_connection::close_with(ws::close_code code, std::string_view reason) {
   }
 }
 
-void ws_connection::unregister() {
-  for (auto& p : patterns_) shard_.index().remove(p, this);
-  patterns_.clear();
-}
+void ws_connection::unregister() { subs_.clear(shard_, this); }
 
 void ws_connection::abort() {
   if (finished_) return;
@@ -276,10 +280,10 @@ void ws_connection::finish() {
 
 namespace tributary {
 
-void start_ws_connection(io_shard& shard, tcp::socket socket, std::string early, std::unique_ptr<connection_slot> slot) {
+void start_ws_connection(io_shard& shard, tcp::socket socket, std::string early, std::string token, std::unique_ptr<connection_slot> slot) {
   auto c = std::make_shared<ws_connection>(shard, std::move(socket), std::move(slot));
   shard.add(c);
-  c->start(std::move(early));
+  c->start(std::move(early), token);
 }
 
 }  // namespace tributary

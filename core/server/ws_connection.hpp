@@ -12,6 +12,7 @@
 #include "server/io_shard.hpp"
 #include "server/message_budget.hpp"
 #include "server/send_queue.hpp"
+#include "server/session_subscriptions.hpp"
 #include "server/seq_tracker.hpp"
 #include "wire/ws_frame.hpp"
 
@@ -21,7 +22,8 @@ class ws_connection final : public std::enable_shared_from_this<ws_connection>, 
  public:
   ws_connection(io_shard& shard, tcp::socket socket, std::unique_ptr<connection_slot> slot);
   ~ws_connection() override;
-  void start(std::string early);
+  // `token`: from the upgrade request; empty when none.
+  void start(std::string early, std::string_view token);
 
   // The hot path: a record this session's patterns match. `stamp` is unique per delivered
   // record, so a session matched by several patterns takes it once.
@@ -43,10 +45,13 @@ class ws_connection final : public std::enable_shared_from_this<ws_connection>, 
   void handle(const nlohmann::json& msg, const nlohmann::json& id);
   void subscribe(const nlohmann::json& msg, const nlohmann::json& id);
   void unsubscribe(const nlohmann::json& msg, const nlohmann::json& id);
+  void authenticate(std::string_view token, const nlohmann::json& id);  // ws_auth.cpp
+  static int64_t wall_ms();
   void recover(const published_record& latest, uint64_t since, nlohmann::json& recovery, std::vector<out_frame>& frames);
   void snapshot(const published_record& r, std::vector<out_frame>& frames);
   void reply(frame_type t, const nlohmann::json& msg);
   void reply_error(const nlohmann::json& id, std::string_view code, std::string_view message);
+  void reply_forbidden(const nlohmann::json& id, const std::string& pattern);
 
   // Transport.
   void arm_read();
@@ -67,7 +72,10 @@ class ws_connection final : public std::enable_shared_from_this<ws_connection>, 
   seq_tracker seqs_;
   // messages_per_second: over it a message is refused; over ten times it, the session is closed.
   message_budget messages_, flood_;
-  std::vector<std::string> patterns_;
+  session_subscriptions subs_;
+  grant grant_;             // what this session may see
+  int64_t expires_ms_ = 0;  // token expiry, wall clock ms; 0: no token or no exp
+  int64_t opened_ms_ = 0;
   uint64_t last_stamp_ = 0;
   uint64_t ping_payload_ = 0;
   int64_t last_pong_ = 0, ping_sent_ = 0, closing_since_ = 0;

@@ -94,7 +94,12 @@ void ws_connection::handle(const json& msg, const json& id) {
   }
   if (type == "subscribe") return subscribe(msg, id);
   if (type == "unsubscribe") return unsubscribe(msg, id);
-  reply_error(id, "unknown_type", "unknown message type '" + clip(type) + "' (subscribe, unsubscribe, ping)");
+  if (type == "auth") {
+    auto tok = msg.find("token");
+    if (tok == msg.end() || !tok->is_string()) return reply_error(id, "bad_request", "'token' must be a string");
+    return authenticate(tok->get_ref<const std::string&>(), id);
+  }
+  reply_error(id, "unknown_type", "unknown message type '" + clip(type) + "' (subscribe, unsubscribe, ping, auth)");
 }
 
 // The patterns of a subscribe or unsubscribe, or an error already sent (returns false).
@@ -128,21 +133,26 @@ void ws_connection::subscribe(const json& msg, const json& id) {
     if (auto w = check_since(*s); !w.empty()) return reply_error(id, "bad_request", w);
     since = &*s;
   }
-  std::vector<std::string> added;
-  for (auto& t : topics)
-    if (std::find(patterns_.begin(), patterns_.end(), t) == patterns_.end()) added.push_back(t);
-  if (patterns_.size() + added.size() > kMaxPatterns)
+  // Patterns this session may not use get `forbidden` each; the others are subscribed.
+  std::erase_if(topics, [&](const std::string& t) {
+    if (may_subscribe(grant_, t)) return false;
+    reply_forbidden(id, t);
+    return true;
+  });
+  if (topics.empty()) return;
+  size_t added = std::count_if(topics.begin(), topics.end(), [&](auto& t) { return !subs_.has(t); });
+  if (subs_.patterns().size() + added > kMaxPatterns)
     return reply_error(id, "too_many_subscriptions", "at most " + std::to_string(kMaxPatterns) + " patterns per session");
-  for (auto& t : added) {
-    shard_.index().add(t, this);
-    patterns_.push_back(t);
-  }
+  for (auto& t : topics)
+    if (!subs_.has(t)) subs_.add(t);
+  subs_.apply(shard_, this, grant_);
   // Decide every topic before queuing anything: the reply, which says which topics were
   // recovered, comes before their frames.
   json recovery = json::object();
   std::vector<out_frame> frames;
   for (auto& t : topics)
     for (auto& r : shard_.st.cache.matching(t)) {
+      if (!may_see(grant_, r->topic)) continue;
       auto s = since ? since->find(r->topic) : json::const_iterator{};
       if (since && s != since->end()) recover(*r, s->get<uint64_t>(), recovery, frames);
       else snapshot(*r, frames);
@@ -152,6 +162,13 @@ void ws_connection::subscribe(const json& msg, const json& id) {
   if (since) ack["recovery"] = std::move(recovery);
   reply(frame_type::subscribed, ack);
   for (auto& f : frames) queue_.push_reply(std::move(f));
+}
+
+void ws_connection::reply_forbidden(const json& id, const std::string& pattern) {
+  json e{{"type", "error"}, {"code", "forbidden"}, {"topic", pattern},
+         {"message", "not allowed to subscribe to '" + clip(pattern) + "'" + (grant_.user.empty() ? " without a token" : "")}};
+  if (!id.is_null()) e["id"] = id;
+  reply(frame_type::error, e);
 }
 
 void ws_connection::snapshot(const published_record& r, std::vector<out_frame>& frames) {
@@ -191,11 +208,8 @@ void ws_connection::unsubscribe(const json& msg, const json& id) {
   std::vector<std::string> topics;
   std::string why;
   if (!read_patterns(msg, topics, why)) return reply_error(id, "bad_request", why);
-  for (auto& t : topics)
-    if (auto it = std::find(patterns_.begin(), patterns_.end(), t); it != patterns_.end()) {
-      shard_.index().remove(t, this);
-      patterns_.erase(it);
-    }
+  for (auto& t : topics) subs_.remove(t);
+  subs_.apply(shard_, this, grant_);
   // The per-topic seqs stay: a later resubscribe must not send a seq this client already saw.
   json ack{{"type", "unsubscribed"}, {"topics", topics}};
   if (!id.is_null()) ack["id"] = id;

@@ -13,6 +13,7 @@ namespace tributary {
 class clock_source;
 class record_cache;
 class metrics;
+class view_engine;
 
 // The one way records enter the system: numbered per topic, then handed to every sink in order
 // (the cache first, so a subscriber that sees an update can always find it as latest).
@@ -29,6 +30,9 @@ class pipeline {
   std::shared_ptr<const published_record> publish(record r);
   // Per record: true when it must go through the stream before anyone sees it.
   void set_via_stream(std::function<bool()> f) { via_stream_ = std::move(f); }
+  // Views: shown every record applied; their records are published after the input that
+  // changed them (where records are numbered), or arrive numbered through ingest().
+  void set_views(view_engine* v) { views_ = v; }
   // After losing the lead: number from what was applied, not from records that never made it.
   void renumber_from_applied();
   // A record numbered elsewhere (the leader, via the stream): kept with its seq, and the local
@@ -51,6 +55,7 @@ class pipeline {
   metrics& metrics_;
   std::vector<std::pair<record_sink*, bool>> sinks_;
   std::function<bool()> via_stream_;
+  view_engine* views_ = nullptr;
   std::mutex mu_;  // keeps seq order equal to delivery order; covers numbering, cache and hand-off
   std::unordered_map<std::string, uint32_t> ids_;
 };

@@ -7,6 +7,7 @@
 #include "sink/fanout_hub.hpp"
 #include "sink/metrics.hpp"
 #include "sink/pipeline.hpp"
+#include "sink/view_engine.hpp"
 
 namespace tributary {
 
@@ -129,6 +130,8 @@ std::shared_ptr<const published_record> pipeline::publish_locked(record r) {
   if (!upstream_only) cache_.accept(p);
   for (auto& [s, on_ingest] : sinks_)
     if (!upstream_only || !on_ingest) s->accept(p);
+  if (views_)
+    for (auto& v : views_->on_record(p->rec)) publish_locked(std::move(v));  // kind view: no further views
   return p;
 }
 
@@ -141,6 +144,7 @@ bool pipeline::ingest(record r) {
   cache_.accept(p);
   for (auto& [s, on_ingest] : sinks_)
     if (on_ingest) s->accept(p);
+  if (views_) views_->on_record(p->rec);  // only notes it: the leader publishes the views
   return true;
 }
 

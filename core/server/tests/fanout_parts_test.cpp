@@ -4,6 +4,7 @@
 #include <algorithm>
 
 #include "server/control_path.hpp"
+#include "server/request_target.hpp"
 #include "server/send_queue.hpp"
 #include "server/subscription_index.hpp"
 #include "sink/topic_history.hpp"
@@ -184,11 +185,17 @@ TEST(ControlPath, NamesTheActionAndItsTarget) {
   EXPECT_EQ(run->target, "spot");
   EXPECT_EQ(parse_control_path("/api/v1/feeds/spot/pause")->what, act::pause_feed);
   EXPECT_EQ(parse_control_path("/api/v1/feeds/spot/resume")->what, act::resume_feed);
-  auto reset = parse_control_path("/api/v1/sources/binance%5Fus/reset");
+  auto reset = parse_control_path("/api/v1/sources/binance_us/reset");
   ASSERT_TRUE(reset);
   EXPECT_EQ(reset->what, act::reset_source);
   EXPECT_EQ(reset->target, "binance_us");
   for (auto bad : {"/api/v1/feeds//run", "/api/v1/feeds/spot/explode", "/api/v1/sources/x/run", "/api/v1/feeds/run", "reset"})
     EXPECT_FALSE(parse_control_path(bad)) << bad;
-  EXPECT_EQ(percent_decode("%FF%zz%4"), std::string("\xff%zz%4"));  // bad escapes stay as they are
+  auto t = parse_request_target("/api/v1/sources/binance%5Fus/reset?x=1&token=a%2Bb.c");
+  ASSERT_TRUE(t);
+  EXPECT_EQ(t->path, "/api/v1/sources/binance_us/reset");
+  EXPECT_EQ(t->token, "a+b.c");
+  EXPECT_FALSE(parse_request_target("/bad%zz"));
+  EXPECT_FALSE(parse_request_target("no-slash"));
+  EXPECT_EQ(parse_request_target("/x?token")->token, "");
 }

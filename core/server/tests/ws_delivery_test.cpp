@@ -273,11 +273,13 @@ TEST(WsHardening, HostileHttpRequestsGetAnswersAndTheServerStaysUp) {
     c.send(raw);
     return c.read_for(500);
   };
+  // Escapes that decode to invalid UTF-8 name no topic; bytes no URL may hold are a bad request.
   for (std::string path : {"/api/v1/latest/%FF", "/api/v1/latest/%C3%28", "/api/v1/latest/\xff\xfe", "/\xc3", "/%"}) {
+    bool escaped = path.find("%C3") != std::string::npos || path.find("%FF") != std::string::npos;
     auto res = ask("GET " + path + " HTTP/1.1\r\nHost: x\r\n\r\n");
-    EXPECT_THAT(res, HasSubstr("404")) << path;
+    EXPECT_THAT(res, HasSubstr(escaped ? "404" : "400")) << path;
     auto body = res.substr(res.find("\r\n\r\n") + 4);
-    EXPECT_EQ(json::parse(body)["error"]["code"], "not_found") << path;
+    EXPECT_EQ(json::parse(body)["error"]["code"], escaped ? "not_found" : "bad_request") << path;
   }
   EXPECT_THAT(ask(std::string("\x00\x01\x02 garbage\r\n\r\n", 16)), HasSubstr("400"));
   EXPECT_THAT(ask("GET / HTTP/1.1\r\nX: " + std::string(20000, 'a') + "\r\n\r\n"), HasSubstr("413"));

@@ -1,0 +1,17 @@
+#pragma once
+// An HTTP request target (origin form: path and query), parsed by Boost.URL. No I/O here.
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace tributary {
+
+struct request_target {
+  std::string path;   // percent-decoded
+  std::string token;  // the decoded `token` query parameter; empty when absent
+};
+
+// nullopt when `target` is not a valid origin-form target ("/path?query").
+std::optional<request_target> parse_request_target(std::string_view target);
+
+}  // namespace tributary

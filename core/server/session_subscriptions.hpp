@@ -1,0 +1,36 @@
+#pragma once
+// Internal to server/: the patterns one session asked for and what they are registered as in
+// its thread's indexes. A pattern is registered narrowed to what the session may see (see
+// auth/access.hpp): in the shared index for ordinary topics, and in the user's own index for
+// its personal topics. Re-applied whenever the patterns or the session's grant change; only the
+// difference touches the indexes.
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "auth/access.hpp"
+
+namespace tributary {
+
+class io_shard;
+class ws_connection;
+
+class session_subscriptions {
+ public:
+  const std::vector<std::string>& patterns() const { return patterns_; }
+  bool has(std::string_view p) const;
+  void add(const std::string& p) { patterns_.push_back(p); }
+  void remove(std::string_view p);
+  // Brings the indexes in line with the patterns and `g`.
+  void apply(io_shard& shard, ws_connection* c, const grant& g);
+  // Leaves every index (the session is closing).
+  void clear(io_shard& shard, ws_connection* c);
+
+ private:
+  std::vector<std::string> patterns_;  // as the client asked
+  std::vector<std::string> shared_;    // registered in the shared index
+  std::vector<std::string> personal_;  // registered in user_'s index
+  std::string user_;
+};
+
+}  // namespace tributary
