@@ -92,7 +92,10 @@ jwt_result jwt_verifier::verify(std::string_view token_in, int64_t now_ms) const
   if (token.find('\0') != std::string::npos) return {std::nullopt, "malformed token"};
   auto unverified = decode(token, "");  // only to learn which key the token asks for
   if (!unverified) return {std::nullopt, "malformed token"};
-  jwt_alg_t alg = jwt_get_alg(unverified.get());
+  // libjwt reports alg "none" for a token decoded without a key: read the header's own field.
+  const char* named = jwt_get_header(unverified.get(), "alg");
+  jwt_alg_t alg = named ? jwt_str_alg(named) : JWT_ALG_INVAL;
+  if (alg == JWT_ALG_INVAL) return {std::nullopt, "token header names no known algorithm"};
   const std::string* key = nullptr;
   if (is_hmac(alg) && !opts_.secret.empty()) key = &opts_.secret;
   else if ((is_rsa(alg) && family_ == key_family::rsa) || (is_ec(alg) && family_ == key_family::ec)) key = &opts_.public_key_pem;

@@ -8,6 +8,7 @@
 
 #include <toml++/toml.h>
 
+#include "auth/access.hpp"
 #include "record/record.hpp"
 #include "sink/published.hpp"
 #include "util/listen.hpp"
@@ -740,6 +741,10 @@ class parser {
     view_field f{out, ref->substr(0, colon), ref->substr(colon + 1)};
     if (auto why = check_pattern(f.topic); !why.empty() || f.topic.find('*') != std::string::npos || f.topic.find('.') == std::string::npos) {
       error(pos(n), path, "'" + f.topic + "' is not a topic (kind.subject, no wildcard)");
+      return std::nullopt;
+    }
+    if (!personal_owner(f.topic).empty()) {
+      error(pos(n), path, "a view cannot read a personal topic ('" + f.topic + "'): its object is published to every reader of view.*");
       return std::nullopt;
     }
     if (f.topic.rfind("view.", 0) == 0) {

@@ -48,10 +48,14 @@ size_t send_queue::gather(iovec* iov, size_t max) const {
   return n;
 }
 
-void send_queue::drop_unstarted() {
-  size_t keep = head_ + (offset_ > 0 ? 1 : 0);
-  for (size_t i = keep; i < ring_.size(); ++i) bytes_ -= ring_[i].bytes->size();
-  ring_.resize(std::max(keep, head_));
+void send_queue::drop_unstarted(bool keep_replies) {
+  size_t out = head_ + (offset_ > 0 ? 1 : 0);
+  for (size_t i = out; i < ring_.size(); ++i) {
+    bool data = ring_[i].type == frame_type::update || ring_[i].type == frame_type::snapshot;
+    if (keep_replies && !data) ring_[out++] = std::move(ring_[i]);
+    else bytes_ -= ring_[i].bytes->size();
+  }
+  ring_.resize(std::max(out, head_));
   conflated_.clear();
 }
 

@@ -43,8 +43,9 @@ class send_queue {
   template <class F>
   void consume(size_t n, F&& on_sent);
   // Drops everything not yet started, keeping a partly written front frame (it must finish,
-  // or the stream is corrupt). Used before a close frame.
-  void drop_unstarted();
+  // or the stream is corrupt). Used before a close frame; `keep_replies` keeps queued replies
+  // (an error that says why the session closes), dropping only updates and snapshots.
+  void drop_unstarted(bool keep_replies = false);
   void release_memory();  // gives back storage when empty
   size_t capacity() const { return ring_.capacity() + conflated_.capacity(); }
 

@@ -21,7 +21,7 @@ void ws_connection::authenticate(std::string_view token, const nlohmann::json& i
   if (!result.who) {
     shard_.counters().bump(shard_.counters().auth_failed);
     reply_error(id, "unauthorized", result.error);
-    return close_with(ws::close_code::policy_violation, "unauthorized");
+    return close_with(ws::close_code::policy_violation, "unauthorized", true);
   }
   grant_.user = result.who->user;
   grant_.channels = std::move(result.who->channels);

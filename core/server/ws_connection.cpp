@@ -213,7 +213,7 @@ void ws_connection::heartbeat(int64_t now) {
   }
   if (expires_ms_ && wall_ms() >= expires_ms_) {
     reply_error(nullptr, "token_expired", "the token expired; send a fresh auth message before exp");
-    return close_with(ws::close_code::policy_violation, "token expired");
+    return close_with(ws::close_code::policy_violation, "token expired", true);
   }
   int64_t period = shard_.st.opts.heartbeat.count();
   if (ping_outstanding_) {
@@ -240,13 +240,13 @@ void ws_connection::heartbeat(int64_t now) {
   flush();
 }
 
-void ws_connection::close_with(ws::close_code code, std::string_view reason) {
+void ws_connection::close_with(ws::close_code code, std::string_view reason, bool after_replies) {
   if (closing_ || finished_) return;
   closing_ = true;
   closing_since_ = shard_.now_ms();
   unregister();
   reader_.stop();
-  queue_.drop_unstarted();
+  queue_.drop_unstarted(after_replies);
   queue_.push_reply({std::make_shared<const std::string>(ws::make_close_frame(code, reason)), no_topic,
                      frame_type::close});
   flush();

@@ -30,7 +30,9 @@ class ws_connection final : public std::enable_shared_from_this<ws_connection>, 
   void offer(const std::shared_ptr<const published_record>& r, uint64_t stamp);
   void flush();                // writes what is queued; called once per batch
   void heartbeat(int64_t now);  // from the thread's sweep
-  void close_with(ws::close_code code, std::string_view reason);
+  // Pending updates are dropped; with `after_replies`, replies already queued (an error saying
+  // why) still go out before the close frame.
+  void close_with(ws::close_code code, std::string_view reason, bool after_replies = false);
   bool finished() const { return finished_; }
 
  private:

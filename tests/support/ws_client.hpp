@@ -56,11 +56,15 @@ inline http_result http_get(unsigned short port, const std::string& target, cons
 class ws_client {
  public:
   // A read waiting longer than `read_limit` fails (the watchdog below).
+  // `bearer`: sent as `Authorization: Bearer <bearer>` on the upgrade request.
   explicit ws_client(unsigned short port, const std::string& path = "/ws",
-                     std::chrono::seconds read_limit = std::chrono::seconds(10))
+                     std::chrono::seconds read_limit = std::chrono::seconds(10), const std::string& bearer = {})
       : ws_(ioc_), read_limit_(read_limit) {
     auto& sock = beast::get_lowest_layer(ws_);
     sock.connect(tcp::endpoint(net::ip::make_address("127.0.0.1"), port));
+    if (!bearer.empty())
+      ws_.set_option(websocket::stream_base::decorator(
+          [bearer](websocket::request_type& req) { req.set(http::field::authorization, "Bearer " + bearer); }));
     ws_.handshake("127.0.0.1:" + std::to_string(port), path);
     // Synchronous Beast calls ignore expires_after, and Asio waits out a kernel receive
     // timeout: a watchdog cuts the socket under a read that has waited `read_limit`, so a broken

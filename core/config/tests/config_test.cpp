@@ -284,3 +284,65 @@ TEST(Config, ServerLimits) {
   EXPECT_THAT(all(bad), HasSubstr("server.limits.messages_per_second: must be greater than 0"));
   EXPECT_THAT(all(bad), HasSubstr("messages_burst"));  // did you mean
 }
+
+namespace {
+
+TEST(Config, AuthAndViewsAreReadAndChecked) {
+  redactor secrets;
+  auto r = parse(R"(
+[server.auth]
+mode = "jwt"
+jwt_secret = "${SECRET}"
+issuer = "me"
+public = ["price.*", "view.*"]
+auth_timeout = "5s"
+
+[views.dashboard]
+route = "/api/crypto/dashboard-summary"
+fields = { btc = "price.BTC-USD:price", fg = "sentiment.fear_greed:value" }
+)", {{"SECRET", "a-long-enough-jwt-secret-value"}}, &secrets);
+  ASSERT_TRUE(r.ok()) << all(r);
+  auto& a = r.cfg->server.auth;
+  EXPECT_EQ(a.mode, "jwt");
+  EXPECT_EQ(a.jwt_secret, "a-long-enough-jwt-secret-value");
+  EXPECT_EQ(a.public_patterns, (std::vector<std::string>{"price.*", "view.*"}));
+  EXPECT_EQ(a.auth_timeout.count(), 5000);
+  EXPECT_EQ(secrets.scrub("x a-long-enough-jwt-secret-value"), "x ***");
+  ASSERT_EQ(r.cfg->views.size(), 1u);
+  auto& v = r.cfg->views[0];
+  EXPECT_EQ(v.route, "/api/crypto/dashboard-summary");
+  ASSERT_EQ(v.fields.size(), 2u);
+  EXPECT_EQ(v.fields[0].topic, "price.BTC-USD");
+  EXPECT_EQ(v.fields[0].field, "price");
+}
+
+TEST(Config, BadAuthAndViewsSayWhatAndWhere) {
+  auto r = parse(R"(
+[server.auth]
+mode = "jwt"
+public = ["pri*ce"]
+jwt_public_key = "/nonexistent/key.pem"
+
+[views.a]
+route = "/health"
+fields = { x = "price.BTC-USD", y = "price.*:price", z = "view.b:x", stale = "price.BTC-USD:price", u = "event.user.42.orders:status" }
+
+[views."b.c"]
+fields = { x = "price.BTC-USD:price" }
+)");
+  EXPECT_FALSE(r.ok());
+  auto text = all(r);
+  EXPECT_THAT(text, HasSubstr("test.toml:4:10: error: server.auth.public[0]"));
+  EXPECT_THAT(text, HasSubstr("server.auth.jwt_public_key: '/nonexistent/key.pem' is not a readable PEM"));
+  EXPECT_THAT(text, HasSubstr("server.auth: mode = \"jwt\" needs jwt_secret"));
+  EXPECT_THAT(text, HasSubstr("views.a.fields.x: 'price.BTC-USD' is not a field reference"));
+  EXPECT_THAT(text, HasSubstr("views.a.fields.y: 'price.*' is not a topic"));
+  EXPECT_THAT(text, HasSubstr("views.a.fields.z: a view cannot read another view"));
+  EXPECT_THAT(text, HasSubstr("views.a.fields.stale: 'stale' is set by the host"));
+  EXPECT_THAT(text, HasSubstr("views.a.fields.u: a view cannot read a personal topic"));
+  EXPECT_THAT(text, HasSubstr("views.a.route: '/health' is already served"));
+  EXPECT_THAT(text, HasSubstr("views.b.c: a view name is letters"));
+  EXPECT_THAT(all(parse("[server.auth]\nmode = \"oauth\"\n")), HasSubstr("'oauth' is not a mode (none, jwt)"));
+}
+
+}  // namespace

@@ -1,0 +1,131 @@
+#include <gtest/gtest.h>
+
+#include "../../../tests/support/jwt_sign.hpp"
+#include "auth/access.hpp"
+#include "auth/jwt_verifier.hpp"
+
+namespace tributary {
+namespace {
+
+using nlohmann::json;
+using test_support::sign;
+using test_support::unix_now;
+
+const std::string kSecret = "0123456789abcdef0123456789abcdef";
+
+int64_t now_ms() { return unix_now() * 1000; }
+
+TEST(JwtVerifier, AcceptsAGoodHs256TokenAndReadsItsClaims) {
+  jwt_verifier v({kSecret, "", "issuer-1", "tributary"});
+  auto tok = sign({{"sub", "alice"}, {"exp", unix_now() + 60}, {"iss", "issuer-1"}, {"aud", json::array({"x", "tributary"})},
+                   {"channels", {"orders.*"}}},
+                  "HS256", kSecret);
+  auto r = v.verify(tok, now_ms());
+  ASSERT_TRUE(r.who) << r.error;
+  EXPECT_EQ(r.who->user, "alice");
+  EXPECT_EQ(r.who->expires_ms, (unix_now() + 60) * 1000);
+  EXPECT_EQ(r.who->channels, std::vector<std::string>{"orders.*"});
+}
+
+TEST(JwtVerifier, RefusesBadTokensWithAReason) {
+  jwt_verifier v({kSecret, "", "issuer-1", "tributary"});
+  json good{{"sub", "alice"}, {"exp", unix_now() + 60}, {"iss", "issuer-1"}, {"aud", "tributary"}};
+  auto with = [&](json patch) {
+    json c = good;
+    c.merge_patch(patch);
+    return sign(c, "HS256", kSecret);
+  };
+  struct { std::string token, why; } cases[] = {
+      {sign(good, "HS256", "another-secret-of-enough-length!!"), "signature"},
+      {with({{"exp", unix_now() - 1}}), "expired"},
+      {with({{"nbf", unix_now() + 60}}), "nbf"},
+      {with({{"iss", "someone"}}), "issuer"},
+      {with({{"aud", "elsewhere"}}), "audience"},
+      {with({{"sub", "a.b"}}), "sub"},
+      {with({{"sub", nullptr}}), "sub"},
+      {with({{"exp", "soon"}}), "exp"},
+      {with({{"channels", "price.*"}}), "channels"},
+      {with({{"channels", {"bad pattern"}}}), "channels"},
+      {sign(good, "none", ""), "algorithm"},
+      {"not.a.token", "malformed"},
+      {"", "empty"},
+      {std::string(9000, 'a'), "8192"},
+  };
+  for (auto& c : cases) {
+    auto r = v.verify(c.token, now_ms());
+    EXPECT_FALSE(r.who) << c.why;
+    EXPECT_NE(r.error.find(c.why), std::string::npos) << r.error;
+    EXPECT_EQ(r.error.find(kSecret), std::string::npos);
+  }
+}
+
+TEST(JwtVerifier, ChecksRs256AndEs256WithThePublicKeyByItsType) {
+  for (auto [type, alg] : {std::pair{"RSA", "RS256"}, std::pair{"EC", "ES256"}}) {
+    auto kp = test_support::make_key_pair(type);
+    jwt_verifier v({"", kp.public_pem, "", ""});
+    auto r = v.verify(sign({{"sub", "bob"}}, alg, kp.private_pem), now_ms());
+    ASSERT_TRUE(r.who) << alg << ": " << r.error;
+    EXPECT_EQ(r.who->user, "bob");
+    EXPECT_EQ(r.who->expires_ms, 0);
+    // The classic confusion: an HMAC token keyed with the public key's text.
+    auto forged = v.verify(sign({{"sub", "mallory"}}, "HS256", kp.public_pem), now_ms());
+    EXPECT_FALSE(forged.who) << alg;
+    // A key of the other type is refused by algorithm.
+    auto other = test_support::make_key_pair(std::string(type) == "RSA" ? "EC" : "RSA");
+    EXPECT_FALSE(v.verify(sign({{"sub", "bob"}}, std::string(type) == "RSA" ? "ES256" : "RS256", other.private_pem), now_ms()).who);
+    // Signed by another key of the right type.
+    EXPECT_FALSE(v.verify(sign({{"sub", "bob"}}, alg, test_support::make_key_pair(type).private_pem), now_ms()).who);
+  }
+  EXPECT_THROW(jwt_verifier({"", "-----BEGIN PUBLIC KEY-----\nnope\n-----END PUBLIC KEY-----\n", "", ""}), std::invalid_argument);
+}
+
+TEST(Access, PersonalTopicsBelongToOneUserWhateverThePatterns) {
+  access_policy policy{true, {"price.*", "event.*", "*"}};
+  grant anon{&policy, "", {}}, alice{&policy, "alice", {}}, bob{&policy, "bob", {}};
+  EXPECT_EQ(personal_owner("user.alice.orders"), "alice");
+  EXPECT_EQ(personal_owner("event.user.alice.orders"), "alice");
+  EXPECT_EQ(personal_owner("user.*"), "");
+  EXPECT_EQ(personal_owner("user.alice"), "");
+  EXPECT_EQ(personal_owner("price.BTC-USDT"), "");
+  for (auto topic : {"user.alice.orders", "event.user.alice.trades"}) {
+    EXPECT_TRUE(may_see(alice, topic));
+    EXPECT_FALSE(may_see(bob, topic));  // even with a public "*"
+    EXPECT_FALSE(may_see(anon, topic));
+  }
+  EXPECT_TRUE(may_see(anon, "price.BTC-USDT"));
+  EXPECT_FALSE(may_subscribe(bob, "user.alice.*"));
+  EXPECT_FALSE(may_subscribe(bob, "event.user.alice.*"));
+  EXPECT_FALSE(may_subscribe(bob, "event.user.alice.orders"));
+  EXPECT_TRUE(may_subscribe(alice, "event.user.alice.*"));
+  EXPECT_TRUE(reaches_own_topics(alice, "*"));
+  EXPECT_TRUE(reaches_own_topics(alice, "event.*"));
+  EXPECT_TRUE(reaches_own_topics(alice, "user.*"));
+  EXPECT_FALSE(reaches_own_topics(alice, "user.bob.*"));
+  EXPECT_FALSE(reaches_own_topics(anon, "*"));
+}
+
+TEST(Access, PatternsAreNarrowedToWhatTheSessionMaySee) {
+  access_policy policy{true, {"price.*", "market.global"}};
+  grant anon{&policy, "", {}}, carol{&policy, "carol", {"orders.eu.*"}};
+  EXPECT_EQ(shared_registrations(anon, "*"), (std::vector<std::string>{"price.*", "market.global"}));
+  EXPECT_EQ(shared_registrations(anon, "price.BTC-USDT"), (std::vector<std::string>{"price.BTC-USDT"}));
+  EXPECT_TRUE(shared_registrations(anon, "secret.*").empty());
+  EXPECT_EQ(shared_registrations(carol, "orders.*"), (std::vector<std::string>{"orders.eu.*"}));
+  EXPECT_FALSE(may_subscribe(anon, "secret.*"));
+  EXPECT_FALSE(may_subscribe(anon, "user.*"));
+  EXPECT_TRUE(may_subscribe(anon, "*"));
+  EXPECT_TRUE(may_subscribe(carol, "orders.*"));
+  EXPECT_TRUE(may_subscribe(carol, "user.*"));
+  EXPECT_FALSE(may_see(carol, "orders.us.1"));
+  EXPECT_TRUE(may_see(carol, "orders.eu.1"));
+  EXPECT_EQ(intersect("price.*", "price.BTC.*"), "price.BTC.*");
+  EXPECT_EQ(intersect("price.BTC-USDT", "price.*"), "price.BTC-USDT");
+  EXPECT_FALSE(intersect("price.*", "pricey.*"));
+  access_policy off{false, {}};
+  grant any{&off, "", {}};
+  EXPECT_TRUE(may_see(any, "user.alice.orders"));
+  EXPECT_EQ(shared_registrations(any, "*"), std::vector<std::string>{"*"});
+}
+
+}  // namespace
+}  // namespace tributary

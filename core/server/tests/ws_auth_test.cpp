@@ -1,0 +1,206 @@
+// Authentication and authorization over real sockets (PROTOCOL.md, Authentication): tokens by
+// header, URL and message; personal topics; forbidden patterns; expiry; HTTP topic rules.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <set>
+
+#include "../../../tests/support/jwt_sign.hpp"
+#include "../../../tests/support/running_server.hpp"
+#include "../../../tests/support/ws_client.hpp"
+#include "sink/view_engine.hpp"
+
+namespace tributary {
+namespace {
+
+using namespace test_support;
+using nlohmann::json;
+using ::testing::HasSubstr;
+
+const std::string kSecret = "test-secret-0123456789-abcdefghij";
+
+std::string token_for(const std::string& user, int64_t ttl_s = 600, json extra = json::object()) {
+  json c{{"sub", user}, {"exp", unix_now() + ttl_s}};
+  c.merge_patch(extra);
+  return sign(c, "HS256", kSecret);
+}
+
+server_options jwt_server() {
+  server_options o;
+  o.auth = true;
+  o.jwt.secret = kSecret;
+  o.public_patterns = {"price.*"};
+  return o;
+}
+
+void publish_event(running_server& s, const std::string& subject) {
+  record r;
+  r.kind = "event";
+  r.subject = subject;
+  r.source = "tasks";
+  r.feed = "tasks";
+  r.data = {{"status", "filled"}};
+  s.out.publish(r);
+}
+
+// Topics of the updates and snapshots read until `last` arrives.
+std::set<std::string> topics_until(ws_client& c, const std::string& last) {
+  std::set<std::string> seen;
+  for (;;) {
+    auto m = c.read();
+    if (m["type"] != "update" && m["type"] != "snapshot") continue;
+    seen.insert(m["topic"].get<std::string>());
+    if (m["topic"] == last) return seen;
+  }
+}
+
+json read_type(ws_client& c, const std::string& type) {
+  for (;;) {
+    auto m = c.read();
+    if (m["type"] == type) return m;
+  }
+}
+
+TEST(WsAuth, PersonalTopicsReachOnlyTheirUserWhateverTheWildcard) {
+  running_server s(jwt_server());
+  ws_client alice(s.port, "/ws", std::chrono::seconds(10), token_for("alice"));
+  ws_client bob(s.port, "/ws?token=" + token_for("bob"));
+  ws_client carol(s.port);  // authenticates by message
+  ws_client anon(s.port);
+  EXPECT_EQ(read_type(alice, "authenticated")["user"], "alice");
+  EXPECT_EQ(read_type(bob, "authenticated")["user"], "bob");
+  carol.send(json{{"type", "auth"}, {"id", 1}, {"token", token_for("carol")}}.dump());
+  auto ok = read_type(carol, "authenticated");
+  EXPECT_EQ(ok["id"], 1);
+  EXPECT_GT(ok["expires_ms"].get<int64_t>(), unix_now() * 1000);
+  for (auto* c : {&alice, &bob, &carol, &anon}) {
+    c->send(R"({"type":"subscribe","id":2,"topics":["*"]})");
+    EXPECT_EQ(read_type(*c, "subscribed")["topics"], json::array({"*"}));
+  }
+  alice.send(R"({"type":"subscribe","id":3,"topics":["user.*","event.user.alice.*"]})");
+  read_type(alice, "subscribed");
+  for (auto subject : {"user.alice.orders", "user.bob.orders", "user.bob.trades", "user.carol.portfolio"}) publish_event(s, subject);
+  s.publish("BTC-USDT", 1);  // public, and the last one: everyone gets it
+  EXPECT_EQ(topics_until(alice, "price.BTC-USDT"), (std::set<std::string>{"event.user.alice.orders", "price.BTC-USDT"}));
+  EXPECT_EQ(topics_until(bob, "price.BTC-USDT"), (std::set<std::string>{"event.user.bob.orders", "event.user.bob.trades", "price.BTC-USDT"}));
+  EXPECT_EQ(topics_until(carol, "price.BTC-USDT"), (std::set<std::string>{"event.user.carol.portfolio", "price.BTC-USDT"}));
+  EXPECT_EQ(topics_until(anon, "price.BTC-USDT"), std::set<std::string>{"price.BTC-USDT"});
+  // Snapshots follow the same rules: a late wildcard subscriber gets only its own.
+  ws_client bob2(s.port, "/ws?token=" + token_for("bob"));
+  bob2.send(R"({"type":"subscribe","id":4,"topics":["event.*","price.*"]})");
+  EXPECT_EQ(topics_until(bob2, "price.BTC-USDT").count("event.user.alice.orders"), 0u);
+}
+
+TEST(WsAuth, AForbiddenPatternGetsAnErrorAndTheConnectionStaysOpen) {
+  running_server s(jwt_server());
+  ws_client bob(s.port, "/ws?token=" + token_for("bob"));
+  bob.send(R"({"type":"subscribe","id":7,"topics":["user.alice.*","event.user.alice.orders","price.*"]})");
+  std::set<std::string> forbidden;
+  json subscribed;
+  while (subscribed.is_null()) {
+    auto m = bob.read();
+    if (m["type"] == "error") {
+      EXPECT_EQ(m["code"], "forbidden");
+      EXPECT_EQ(m["id"], 7);
+      forbidden.insert(m["topic"].get<std::string>());
+    } else if (m["type"] == "subscribed") {
+      subscribed = m;
+    }
+  }
+  EXPECT_EQ(forbidden, (std::set<std::string>{"user.alice.*", "event.user.alice.orders"}));
+  EXPECT_EQ(subscribed["topics"], json::array({"price.*"}));
+  ws_client anon(s.port);
+  anon.send(R"({"type":"subscribe","id":8,"topics":["secret.*"]})");
+  EXPECT_EQ(read_type(anon, "error")["code"], "forbidden");
+  anon.send(R"({"type":"ping","id":9})");
+  EXPECT_EQ(read_type(anon, "pong")["id"], 9);
+}
+
+TEST(WsAuth, ABadTokenIsRefusedWith1008) {
+  running_server s(jwt_server());
+  for (std::string bad : {sign({{"sub", "eve"}}, "HS256", "a-different-secret-0123456789abc"), std::string("garbage"),
+                          token_for("eve", -5)}) {
+    ws_client c(s.port, "/ws?token=" + bad);
+    auto e = read_type(c, "error");
+    EXPECT_EQ(e["code"], "unauthorized");
+    EXPECT_EQ(e["message"].get<std::string>().find(kSecret), std::string::npos);
+    EXPECT_EQ(c.read_until_close(), 1008);
+  }
+  ws_client alice(s.port, "/ws?token=" + token_for("alice"));
+  read_type(alice, "authenticated");
+  alice.send(json{{"type", "auth"}, {"token", token_for("mallory")}}.dump());  // a session keeps its user
+  EXPECT_EQ(read_type(alice, "error")["code"], "unauthorized");
+  EXPECT_EQ(alice.read_until_close(), 1008);
+  EXPECT_EQ(s.m.value("tributary_ws_auth_failures_total"), 4);
+}
+
+TEST(WsAuth, AnExpiredTokenEndsTheSessionUnlessRenewedInTime) {
+  running_server s(jwt_server());
+  ws_client lapsing(s.port, "/ws?token=" + token_for("alice", 2));
+  ws_client renewing(s.port, "/ws?token=" + token_for("bob", 2));
+  read_type(lapsing, "authenticated");
+  read_type(renewing, "authenticated");
+  renewing.send(json{{"type", "auth"}, {"id", 1}, {"token", token_for("bob", 600)}}.dump());
+  read_type(renewing, "authenticated");
+  auto e = read_type(lapsing, "error");  // within about two seconds
+  EXPECT_EQ(e["code"], "token_expired");
+  EXPECT_EQ(lapsing.read_until_close(), 1008);
+  renewing.send(R"({"type":"ping","id":2})");
+  EXPECT_EQ(read_type(renewing, "pong")["id"], 2);
+}
+
+TEST(HttpAuth, LatestAndTopicsApplyTheTopicRules) {
+  running_server s(jwt_server());
+  publish_event(s, "user.alice.orders");
+  s.publish("BTC-USDT", 1);
+  const std::string path = "/api/v1/latest/event.user.alice.orders";
+  EXPECT_EQ(http_get(s.port, path).status, 403);
+  EXPECT_EQ(http_get(s.port, path, token_for("bob")).status, 403);
+  EXPECT_EQ(http_get(s.port, path, token_for("alice")).status, 200);
+  EXPECT_EQ(http_get(s.port, path + "?token=" + token_for("alice")).status, 200);
+  EXPECT_EQ(http_get(s.port, path, "garbage").status, 401);
+  EXPECT_EQ(http_get(s.port, "/api/v1/latest/price.BTC-USDT").status, 200);
+  auto anon = json::parse(http_get(s.port, "/api/v1/topics").body);
+  EXPECT_EQ(anon["topics"].size(), 1u);
+  auto mine = json::parse(http_get(s.port, "/api/v1/topics", token_for("alice")).body);
+  EXPECT_EQ(mine["topics"].size(), 2u);
+}
+
+TEST(HttpViews, TheRouteServesTheBareViewObjectUnderTheTopicRules) {
+  view_config v;
+  v.name = "summary";
+  v.route = "/api/crypto/summary";
+  v.fields = {{"btc", "price.BTC-USDT", "price"}, {"eth", "price.ETH-USDT", "price"}};
+  view_engine views({v});
+  auto o = jwt_server();
+  o.view_routes = {{"/api/crypto/summary", "view.summary"}};
+  running_server s(o);
+  s.out.set_views(&views);
+  EXPECT_EQ(http_get(s.port, "/api/crypto/summary").status, 403);  // view.* is not public here
+  auto reader = token_for("reader", 600, {{"channels", {"view.*"}}});
+  EXPECT_EQ(http_get(s.port, "/api/crypto/summary", reader).status, 404);  // no value yet
+  s.publish("BTC-USDT", 84250.5);
+  auto got = http_get(s.port, "/api/crypto/summary?token=" + reader);
+  ASSERT_EQ(got.status, 200) << got.body;
+  auto body = json::parse(got.body);
+  EXPECT_EQ(body["btc"], 84250.5);
+  EXPECT_EQ(body["stale"], json::array());
+  EXPECT_FALSE(body.contains("eth"));  // unknown input: left out
+  EXPECT_FALSE(body.contains("schema"));  // the object alone, not a record
+}
+
+TEST(WsAuth, WithAuthOffEverythingIsOpenAndAuthIsRefusedPolitely) {
+  running_server s;
+  ws_client c(s.port, "/ws?token=whatever");
+  c.send(R"({"type":"subscribe","id":1,"topics":["*"]})");
+  read_type(c, "subscribed");
+  publish_event(s, "user.alice.orders");
+  EXPECT_EQ(topics_until(c, "event.user.alice.orders").size(), 1u);
+  c.send(R"({"type":"auth","id":2,"token":"x"})");
+  auto e = read_type(c, "error");
+  EXPECT_EQ(e["code"], "bad_request");
+  EXPECT_EQ(e["id"], 2);
+}
+
+}  // namespace
+}  // namespace tributary
