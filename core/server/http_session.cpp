@@ -80,7 +80,13 @@ class http_session : public std::enable_shared_from_this<http_session> {
                        false));
     }
     if (beast::websocket::is_upgrade(req)) return upgrade(req);
-    send(route(req));
+    auto res = route(req);
+    if (req.method() == http::verb::head) {  // the GET answer's headers alone
+      auto n = res.body().size();
+      res.body().clear();
+      res.content_length(n);
+    }
+    send(std::move(res));
   }
 
   bool origin_allowed() const {
@@ -170,9 +176,9 @@ class http_session : public std::enable_shared_from_this<http_session> {
       }
       return counted("options", std::move(r));
     }
-    if (req.method() != http::verb::get) {
-      auto r = make(http::status::method_not_allowed, error_body("method_not_allowed", "only GET is served here"), ka);
-      r.set(http::field::allow, "GET");
+    if (req.method() != http::verb::get && req.method() != http::verb::head) {
+      auto r = make(http::status::method_not_allowed, error_body("method_not_allowed", "only GET and HEAD are served here"), ka);
+      r.set(http::field::allow, "GET, HEAD");
       return counted("other", std::move(r));
     }
     if (path == st_.opts.ws_path) {
