@@ -221,3 +221,32 @@ TEST(Cluster, AFeedPausedThroughAFollowerStopsOnTheLeader) {
   std::this_thread::sleep_for(std::chrono::milliseconds(1000));
   EXPECT_GT(leader_runs()["runs"].get<int>(), before["runs"].get<int>());
 }
+
+TEST(Cluster, FollowersServeTheLeadersViewsWithTheSameSeq) {
+  redis_server redis;
+  auto cfg = cluster_config(redis.port()) +
+             "[views.summary]\nroute = \"/summary\"\nfields = { btc = \"price.BTC-USDT:price\", eth = \"price.ETH-USDT:price\" }\n";
+  std::vector<instance> all;
+  all.push_back(launch(cfg));
+  ASSERT_EQ(wait_leader(all, std::chrono::seconds(5), {true}), 0);
+  all.push_back(launch(cfg));
+  auto view_of = [&](size_t i) {
+    auto r = http_get(all[i].port, "/api/v1/latest/view.summary");
+    return r.status == 200 ? json::parse(r.body) : json();
+  };
+  json on_leader, on_follower;
+  for (int i = 0; i < 250 && (on_leader.is_null() || on_follower.is_null()); ++i) {
+    on_leader = view_of(0), on_follower = view_of(1);
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  ASSERT_FALSE(on_follower.is_null());
+  EXPECT_EQ(on_follower, on_leader);  // the leader's record, seq included
+  EXPECT_EQ(on_follower["data"]["btc"], 84250.12);
+  EXPECT_EQ(json::parse(http_get(all[1].port, "/summary").body), on_leader["data"]);
+  // The same inputs again and again change nothing: still the first view record, also after
+  // the follower takes over.
+  all[0].proc->signal(SIGKILL);
+  ASSERT_EQ(wait_leader(all, std::chrono::seconds(5), {false, true}), 1);
+  std::this_thread::sleep_for(std::chrono::milliseconds(800));
+  EXPECT_EQ(view_of(1)["seq"], on_leader["seq"]);
+}

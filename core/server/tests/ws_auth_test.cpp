@@ -149,6 +149,20 @@ TEST(WsAuth, AnExpiredTokenEndsTheSessionUnlessRenewedInTime) {
   EXPECT_EQ(read_type(renewing, "pong")["id"], 2);
 }
 
+TEST(WsAuth, AFirstAuthAfterAuthTimeoutIsRefusedAndTheSessionStaysPublic) {
+  auto o = jwt_server();
+  o.auth_timeout = millis(200);
+  running_server s(o);
+  ws_client late(s.port);
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  late.send(json{{"type", "auth"}, {"id", 1}, {"token", token_for("alice")}}.dump());
+  EXPECT_EQ(read_type(late, "error")["code"], "auth_timeout");
+  late.send(R"({"type":"subscribe","id":2,"topics":["user.alice.*"]})");
+  EXPECT_EQ(read_type(late, "error")["code"], "forbidden");
+  late.send(R"({"type":"subscribe","id":3,"topics":["price.*"]})");
+  EXPECT_EQ(read_type(late, "subscribed")["id"], 3);
+}
+
 TEST(HttpAuth, LatestAndTopicsApplyTheTopicRules) {
   running_server s(jwt_server());
   publish_event(s, "user.alice.orders");
