@@ -356,6 +356,8 @@ class parser {
       if (auto v = str(*n, "server.auth.jwt_secret")) {
         add_secret(*v, pos(*n), "server.auth.jwt_secret");
         a.jwt_secret = *v;
+        if (!v->empty() && v->size() < 32)
+          warn(pos(*n), "server.auth.jwt_secret", "shorter than 32 bytes: an HS256 secret this short can be guessed offline from one token");
       }
     if (auto* n = t.get("jwt_public_key")) read_public_key(*n, a);
     if (auto* n = t.get("issuer"))

@@ -343,6 +343,9 @@ fields = { x = "price.BTC-USD:price" }
   EXPECT_THAT(text, HasSubstr("views.a.route: '/health' is already served"));
   EXPECT_THAT(text, HasSubstr("views.b.c: a view name is letters"));
   EXPECT_THAT(all(parse("[server.auth]\nmode = \"oauth\"\n")), HasSubstr("'oauth' is not a mode (none, jwt)"));
+  auto weak = parse("[server.auth]\nmode = \"jwt\"\njwt_secret = \"short-secret\"\n");
+  EXPECT_TRUE(weak.ok());
+  EXPECT_THAT(all(weak), HasSubstr("warning: server.auth.jwt_secret: shorter than 32 bytes"));
 }
 
 }  // namespace
