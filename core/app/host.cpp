@@ -12,6 +12,7 @@
 #include "http/transport.hpp"
 #include "record/record.hpp"
 #include "schedule/runtime.hpp"
+#include "schedule/stream_feed.hpp"
 #include "server/server.hpp"
 #include "sink/view_engine.hpp"
 #include "sink/cache.hpp"
@@ -43,6 +44,7 @@ struct host::parts {
   std::map<std::string, std::shared_ptr<plugin_library>> libs;
   std::vector<std::unique_ptr<source_runtime>> sources;
   std::vector<std::unique_ptr<feed_runtime>> feeds;
+  std::vector<std::unique_ptr<stream_feed>> streams;  // feeds with mode = "stream"
   std::unique_ptr<feed_runner> runner;
   std::unique_ptr<scheduler> sched;
   std::unique_ptr<cluster_node> cluster;  // cluster mode only
@@ -150,7 +152,7 @@ std::unique_ptr<host> host::create(config cfg, host_options opts, std::shared_pt
           logger->log(lvl, "source {}: circuit {} -> {}", who, circuit_breaker::name(from), circuit_breaker::name(to));
         });
     p.m.set("tributary_circuit_state", {{"source", who}}, 0);
-    if (s->base_url.empty()) err(pc.where, path + ".base_url", "plugin '" + pc.plugin + "' has no default base_url; set one");
+    if (s->base_url.empty() && !s->plugin->streams()) err(pc.where, path + ".base_url", "plugin '" + pc.plugin + "' has no default base_url; set one");
     by_name[pc.name] = s.get();
     p.sources.push_back(std::move(s));
   }
@@ -166,6 +168,11 @@ std::unique_ptr<host> host::create(config cfg, host_options opts, std::shared_pt
       auto it = by_name.find(sname);
       if (it == by_name.end()) continue;  // its instance failed above, already reported
       auto* s = it->second;
+      if (fc.stream && !s->plugin->streams()) {
+        err(spos, path + ".sources", "source '" + sname + "' cannot stream (plugin '" + s->plugin->manifest().name +
+                                         "' has no plan_stream); mode = \"stream\" needs a streaming plugin");
+        continue;
+      }
       if (!s->plugin->serves(fc.kind)) {
         std::string kinds;
         for (auto& k : s->plugin->manifest().kinds) kinds += (kinds.empty() ? "" : ", ") + k;
@@ -174,6 +181,7 @@ std::unique_ptr<host> host::create(config cfg, host_options opts, std::shared_pt
       }
       bool all = true;
       for (const auto& subj : fc.subjects) {
+        if (fc.stream && subj == "*") continue;  // whatever subjects the stream brings
         auto mapped = s->plugin->map_subject(fc.kind, subj);
         if (auto* e = std::get_if<fetch_error>(&mapped)) {
           err(subpos, path + ".subjects", "feed '" + fc.id + "', source '" + sname + "' cannot map subject '" + subj + "': " + e->message);
@@ -334,7 +342,11 @@ unsigned short host::start() {
   p.srv = std::make_unique<server>(so, p.cache, *p.hub, p.m, hooks, p.log);
   unsigned short port = p.srv->start();
   std::vector<feed_runtime*> feeds;
-  for (auto& f : p.feeds) feeds.push_back(f.get());
+  for (auto& f : p.feeds) {
+    if (!f->cfg.stream) feeds.push_back(f.get());
+    else if (!f->sources.empty())
+      p.streams.push_back(std::make_unique<stream_feed>(*f, *f->sources.front(), *p.out, p.m, *p.clock, p.log));
+  }
   if (p.stream) p.stream->start();
   p.sched = std::make_unique<scheduler>(*p.runner, *p.clock, p.timers, feeds);
   if (p.cluster) {
@@ -347,6 +359,11 @@ unsigned short host::start() {
     p.sched->set_gate([c = p.cluster.get(), fetch_alone] { return c->is_leader() || (fetch_alone && !c->redis_up()); });
     p.cluster->start();  // after its hooks are set: its threads read them
   }
+  for (auto& st : p.streams) {
+    std::function<bool()> gate;  // cluster mode: only the leader holds upstream streams
+    if (p.cluster) gate = [c = p.cluster.get()] { return c->is_leader(); };
+    st->start(std::move(gate));
+  }
   p.sched->start();
   return port;
 }
@@ -354,6 +371,7 @@ unsigned short host::start() {
 void host::stop() {
   if (!p_) return;
   if (p_->sched) p_->sched->stop();
+  for (auto& st : p_->streams) st->stop();
   // Every transfer in flight completes (with an error) while the runner and the pipeline its
   // callbacks reach are still alive; the parts are destroyed only after this.
   if (p_->http) p_->http->shutdown();

@@ -1,5 +1,9 @@
 #include "cluster/redis.hpp"
 
+#include <poll.h>
+
+#include <cerrno>
+
 #include <hiredis/hiredis.h>
 
 #include <charconv>
@@ -110,6 +114,29 @@ std::variant<redis_reply, std::string> redis_client::command(const std::vector<s
   redis_reply out = convert(r);
   freeReplyObject(r);
   return out;
+}
+
+std::variant<std::optional<redis_reply>, std::string> redis_client::next_push(millis wait) {
+  if (!ctx_) return std::string("not connected");
+  auto failed = [&] {
+    std::string why = "redis " + ep_.host + ":" + std::to_string(ep_.port) + ": " + (ctx_->err ? ctx_->errstr : "connection closed");
+    drop();
+    return why;
+  };
+  void* raw = nullptr;
+  if (redisGetReplyFromReader(ctx_, &raw) != REDIS_OK) return failed();
+  if (!raw) {  // nothing buffered: wait for the socket, so a quiet channel is not an error
+    pollfd p{ctx_->fd, POLLIN, 0};
+    int n = ::poll(&p, 1, static_cast<int>(wait.count()));
+    if (n == 0) return std::optional<redis_reply>{};
+    if (n < 0) return errno == EINTR ? std::variant<std::optional<redis_reply>, std::string>(std::optional<redis_reply>{}) : failed();
+    if (redisBufferRead(ctx_) != REDIS_OK || redisGetReplyFromReader(ctx_, &raw) != REDIS_OK) return failed();
+    if (!raw) return std::optional<redis_reply>{};
+  }
+  auto* r = static_cast<redisReply*>(raw);
+  redis_reply out = convert(r);
+  freeReplyObject(r);
+  return std::optional<redis_reply>(std::move(out));
 }
 
 }  // namespace tributary

@@ -43,6 +43,9 @@ class redis_client {
   // A reply (possibly a Redis error reply), or a string saying why Redis could not be reached.
   std::variant<redis_reply, std::string> command(const std::vector<std::string>& argv);
   bool connected() const { return ctx_ != nullptr; }
+  // Pub/sub, after a SUBSCRIBE or PSUBSCRIBE through command(): the next message Redis pushes,
+  // nullopt when none came within `wait`, or a string saying why the connection failed.
+  std::variant<std::optional<redis_reply>, std::string> next_push(millis wait);
 
  private:
   std::optional<std::string> connect();

@@ -651,11 +651,16 @@ class parser {
       error(pos(node), path, "must be a table");
       return;
     }
-    check_keys(*t, path, {"kind", "subjects", "every", "jitter", "sources"});
+    check_keys(*t, path, {"kind", "subjects", "every", "jitter", "sources", "mode"});
     feed_config f;
     f.id = id;
     f.where = pos(node);
     for (auto&& [k, v] : *t) f.key_pos[std::string(k.str())] = pos(v);
+    if (auto* n = t->get("mode"))
+      if (auto v = str(*n, path + ".mode")) {
+        if (*v != "poll" && *v != "stream") error(pos(*n), path + ".mode", "'" + *v + "' is not a mode (poll, stream)");
+        f.stream = *v == "stream";
+      }
     if (auto* n = t->get("kind")) {
       if (auto v = str(*n, path + ".kind")) {
         if (!vocabulary::known_kind(*v)) {
@@ -677,20 +682,21 @@ class parser {
         std::set<std::string> seen;
         for (auto& s : f.subjects)
           if (!seen.insert(s).second) error(pos(*n), path + ".subjects", "'" + s + "' is listed twice");
-        if (!f.kind.empty())
-          for (auto& s : f.subjects)
-            if (auto why = vocabulary::check_subject(f.kind, s))
-              error(pos(*n), path + ".subjects", "'" + s + "': " + *why);
+        for (auto& s : f.subjects) {
+          if (f.kind.empty() || (s == "*" && f.stream)) continue;  // a push source may publish any subject
+          if (auto why = vocabulary::check_subject(f.kind, s)) error(pos(*n), path + ".subjects", "'" + s + "': " + *why);
+        }
       }
     } else {
       error(pos(node), path, "missing required key `subjects`");
     }
     if (auto* n = t->get("every")) {
-      if (auto v = duration(*n, path + ".every")) {
+      if (f.stream) warn(pos(*n), path + ".every", "not used: a stream feed publishes as messages arrive");
+      else if (auto v = duration(*n, path + ".every")) {
         if (v->count() < 100) error(pos(*n), path + ".every", "must be at least 100ms");
         f.every = *v;
       }
-    } else {
+    } else if (!f.stream) {
       error(pos(node), path, "missing required key `every`");
     }
     f.jitter = std::min(millis(1000), f.every / 10);

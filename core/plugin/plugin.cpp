@@ -201,6 +201,7 @@ namespace {
 struct collector {
   std::string kind_filter;
   call_result r;
+  std::optional<stream_plan> plan;
   trib_output out{};
 
   collector() {
@@ -232,6 +233,35 @@ struct collector {
       f.retry_after_ms = e->retry_after_ms;
       static_cast<collector*>(ctx)->r.errors.push_back(std::move(f));
     };
+    out.emit_stream = [](void* ctx, const trib_stream_plan* p) {
+      stream_plan sp;
+      sp.upstream = p->upstream == TRIB_UPSTREAM_REDIS_PUBSUB ? stream_plan::kind::redis_pubsub : stream_plan::kind::unknown;
+      sp.url = str(p->url);
+      for (size_t i = 0; i < p->channel_count; ++i) sp.channels.push_back(str(p->channels[i]));
+      for (size_t i = 0; i < p->pattern_count; ++i) sp.patterns.push_back(str(p->patterns[i]));
+      static_cast<collector*>(ctx)->plan = std::move(sp);
+    };
+  }
+
+  // Free-form data (ABI 1.1 data_json): one JSON object of at most 64 KiB, for free-form kinds.
+  bool add_json_data(const trib_record* rec, record& x) {
+    if (!TRIB_HAS_MEMBER(rec, trib_record, data_json) || rec->data_json.len == 0) return false;
+    if (!vocabulary::free_form(x.kind)) {
+      r.problems.push_back("data_json on a " + x.kind + " record; use fields");
+      return false;
+    }
+    if (rec->data_json.len > vocabulary::max_free_form_bytes) {
+      r.errors.push_back({error_class::bad_data, "message data over 64 KiB", x.subject, 0});
+      return true;
+    }
+    auto j = json::parse(str(rec->data_json), nullptr, false);
+    if (!j.is_object()) {
+      r.errors.push_back({error_class::bad_data, "message data is not a JSON object", x.subject, 0});
+      return true;
+    }
+    x.data = std::move(j);
+    r.records.push_back(std::move(x));
+    return true;
   }
 
   void add_record(const trib_record* rec) {
@@ -248,6 +278,7 @@ struct collector {
       r.problems.push_back("record with bad subject '" + x.subject + "' dropped: " + *why);
       return;
     }
+    if (add_json_data(rec, x)) return;
     for (size_t i = 0; i < rec->field_count; ++i) {
       const trib_field& f = rec->fields[i];
       std::string name = str(f.name);
@@ -375,6 +406,44 @@ call_result plugin_instance::plan(const feed_request& feed) {
   c.r.status = lib_->descriptor()->plan(inst_, &f.req, &c.out);
   if (c.r.status != TRIB_OK && c.r.errors.empty())
     c.r.errors.push_back({class_of(c.r.status), "plan failed", {}, 0});
+  return std::move(c.r);
+}
+
+bool plugin_instance::streams() const {
+  auto* d = lib_->descriptor();
+  return TRIB_HAS_MEMBER(d, trib_plugin_descriptor, parse_message) && d->plan_stream && d->parse_message;
+}
+
+std::variant<stream_plan, fetch_error> plugin_instance::plan_stream(const feed_request& feed) {
+  if (!streams()) return fetch_error{error_class::bad_request, "plugin '" + manifest().name + "' does not stream", {}, 0};
+  std::lock_guard lk(mu_);
+  collector c;
+  abi_feed f(feed);
+  int32_t rc = lib_->descriptor()->plan_stream(inst_, &f.req, &c.out);
+  if (rc != TRIB_OK || !c.plan)
+    return c.r.errors.empty() ? fetch_error{class_of(rc == TRIB_OK ? TRIB_ERR_INTERNAL : rc), "plan_stream named no upstream", {}, 0}
+                              : c.r.errors.front();
+  if (c.plan->upstream == stream_plan::kind::unknown) return fetch_error{error_class::bad_request, "unknown upstream kind", {}, 0};
+  return *c.plan;
+}
+
+call_result plugin_instance::parse_message(const feed_request& feed, std::string_view channel, std::string_view payload,
+                                           int64_t received_ms) {
+  std::lock_guard lk(mu_);
+  collector c;
+  abi_feed f(feed);
+  trib_stream_message m{};
+  m.struct_size = sizeof m;
+  m.channel = {channel.data(), channel.size()};
+  m.payload = {payload.data(), payload.size()};
+  m.received_ms = received_ms;
+  c.r.status = lib_->descriptor()->parse_message(inst_, &f.req, &m, &c.out);
+  if (c.r.status != TRIB_OK && c.r.errors.empty()) c.r.errors.push_back({class_of(c.r.status), "parse_message failed", {}, 0});
+  std::erase_if(c.r.records, [&](const record& r) {
+    if (r.kind == feed.kind) return false;
+    c.r.problems.push_back("record " + r.topic() + " is not of the feed's kind; dropped");
+    return true;
+  });
   return std::move(c.r);
 }
 

@@ -109,6 +109,13 @@ struct feed_request {
   std::vector<std::pair<std::string, std::string>> subjects;  // canonical, native
 };
 
+// The upstream of a streaming feed (ABI 1.1 plan_stream); the host owns the connection.
+struct stream_plan {
+  enum class kind { unknown, redis_pubsub } upstream = kind::unknown;
+  std::string url;
+  std::vector<std::string> channels, patterns;
+};
+
 // Everything one plugin call produced.
 struct call_result {
   int32_t status = 0;  // trib_status
@@ -144,6 +151,10 @@ class plugin_instance {
   call_result plan(const feed_request& feed);
   call_result parse(const feed_request& feed, const http_request& request,
                     const http_response& response);
+  // Streaming (ABI 1.1): whether the plugin can, its upstream for a feed, and one message.
+  bool streams() const;
+  std::variant<stream_plan, fetch_error> plan_stream(const feed_request& feed);
+  call_result parse_message(const feed_request& feed, std::string_view channel, std::string_view payload, int64_t received_ms);
 
  private:
   plugin_instance() = default;

@@ -81,6 +81,7 @@ const std::vector<kind_spec>& table() {
         {"closed", F::boolean}},
        {}},
       {"sentiment", {{"value", F::number}, {"classification", F::string}}, {"value"}},
+      {"event", {}, {}},  // free-form: data is the message's JSON object as is
   };
   return t;
 }
@@ -120,6 +121,10 @@ std::optional<std::string> check_subject(std::string_view kind, std::string_view
     if (dot == std::string_view::npos || !is_pair(s.substr(0, dot)) || dot + 1 == s.size())
       return "a candle subject is INSTRUMENT.INTERVAL (BTC-USDT.1h)";
   }
+  if (kind == "event" && (s.size() > 128 || !std::all_of(s.begin(), s.end(), [](unsigned char c) {
+                            return std::isalnum(c) || c == '.' || c == '_' || c == ':' || c == '-';
+                          })))
+    return "an event subject is at most 128 characters of A-Z a-z 0-9 . _ : -";
   if (kind == "indicator" && std::count(s.begin(), s.end(), '.') != 2)
     return "an indicator subject is INSTRUMENT.NAME.INTERVAL (BTC-USDT.rsi.1d)";
   return std::nullopt;
@@ -142,6 +147,8 @@ std::vector<std::string> required_fields(std::string_view kind) {
 }
 
 bool open_fields(std::string_view kind) { return kind == "indicator"; }
+
+bool free_form(std::string_view kind) { return kind == "event"; }
 
 }  // namespace vocabulary
 

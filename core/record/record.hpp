@@ -42,6 +42,9 @@ std::optional<field_type> field(std::string_view kind, std::string_view name);
 std::vector<std::string> required_fields(std::string_view kind);
 // Multi-valued indicators may add named fields beyond the table.
 bool open_fields(std::string_view kind);
+// Kinds whose data is a free-form JSON object (`event`), carried as is.
+bool free_form(std::string_view kind);
+inline constexpr size_t max_free_form_bytes = 64 * 1024;
 
 }  // namespace vocabulary
 

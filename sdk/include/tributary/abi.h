@@ -150,7 +150,35 @@ typedef struct trib_record {
   int64_t ts_ms;    /* source timestamp; 0 = the provider gave none */
   const trib_field* fields;
   size_t field_count;
+  /* ABI 1.1: the data as one JSON object text, for kinds with free-form data (`event`); when
+   * not empty, `fields` are ignored. At most 64 KiB. */
+  trib_str data_json;
 } trib_record;
+
+/* ---- ABI 1.1: sources that push ---- */
+
+typedef enum trib_upstream {
+  TRIB_UPSTREAM_REDIS_PUBSUB = 2 /* Redis SUBSCRIBE / PSUBSCRIBE */
+} trib_upstream;
+
+/* Where a streaming feed's messages come from. The host owns the connection: it connects,
+ * subscribes, reconnects with backoff and jitter, and hands each message to parse_message. */
+typedef struct trib_stream_plan {
+  size_t struct_size;
+  int32_t upstream;  /* trib_upstream */
+  trib_str url;      /* redis://host:port[/db] */
+  const trib_str* channels; /* Redis pub/sub channels */
+  size_t channel_count;
+  const trib_str* patterns; /* Redis pub/sub patterns ("task:*") */
+  size_t pattern_count;
+} trib_stream_plan;
+
+typedef struct trib_stream_message {
+  size_t struct_size;
+  trib_str channel; /* the channel it came on */
+  trib_str payload;
+  int64_t received_ms;
+} trib_stream_message;
 
 /* Where a plugin puts what it produces during one call; valid for that call only. */
 typedef struct trib_output {
@@ -159,6 +187,8 @@ typedef struct trib_output {
   void (*emit_request)(void* ctx, const trib_http_request* request);
   void (*emit_record)(void* ctx, const trib_record* record);
   void (*emit_error)(void* ctx, const trib_error* error);
+  /* ABI 1.1: the upstream of a streaming feed (plan_stream only). */
+  void (*emit_stream)(void* ctx, const trib_stream_plan* plan);
 } trib_output;
 
 /* ---- the manifest ---- */
@@ -221,6 +251,14 @@ typedef struct trib_plugin_descriptor {
   int32_t (*parse)(trib_instance* instance, const trib_feed_request* feed,
                    const trib_http_request* request, const trib_http_response* response,
                    const trib_output* out);
+
+  /* ABI 1.1, may be NULL: a plugin that streams. plan_stream names the upstream of a feed
+   * with `mode = "stream"` (emit_stream); parse_message turns one upstream message into
+   * records and errors, as parse does for HTTP. A message that cannot be understood is an
+   * error for that message only: the subscription goes on. */
+  int32_t (*plan_stream)(trib_instance* instance, const trib_feed_request* feed, const trib_output* out);
+  int32_t (*parse_message)(trib_instance* instance, const trib_feed_request* feed,
+                           const trib_stream_message* message, const trib_output* out);
 } trib_plugin_descriptor;
 
 typedef const trib_plugin_descriptor* (*trib_entry_fn)(void);

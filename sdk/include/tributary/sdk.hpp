@@ -14,6 +14,7 @@
 #include <cctype>
 #include <charconv>
 #include <cmath>
+#include <cstddef>
 #include <cstdint>
 #include <exception>
 #include <memory>
@@ -207,6 +208,11 @@ class record_builder {
     fields_.push_back({std::move(name), TRIB_FIELD_BOOL, 0, {}, v});
     return *this;
   }
+  // The whole data as one JSON object text, for free-form kinds (`event`); fields are ignored.
+  record_builder& data_json(std::string json_object) {
+    data_json_ = std::move(json_object);
+    return *this;
+  }
   bool has(std::string_view name) const {
     return std::any_of(fields_.begin(), fields_.end(),
                        [&](const field& f) { return f.name == name; });
@@ -222,9 +228,21 @@ class record_builder {
     std::string string;
     bool boolean;
   };
-  std::string kind_, subject_, native_;
+  std::string kind_, subject_, native_, data_json_;
   int64_t ts_ = 0;
   std::vector<field> fields_;
+};
+
+// Where a streaming feed's messages come from (ABI 1.1).
+struct stream_plan {
+  trib_upstream upstream = TRIB_UPSTREAM_REDIS_PUBSUB;
+  std::string url;
+  std::vector<std::string> channels, patterns;
+};
+
+struct stream_message {
+  std::string_view channel, payload;
+  int64_t received_ms = 0;
 };
 
 // The plugin's side of trib_output: requests, records and errors go out through it.
@@ -264,7 +282,25 @@ class output {
     rec.ts_ms = b.ts_;
     rec.fields = f.data();
     rec.field_count = f.size();
+    rec.data_json = to_abi(b.data_json_);
     out_->emit_record(out_->ctx, &rec);
+  }
+
+  void stream(const stream_plan& p) const {
+    if (out_->struct_size < offsetof(trib_output, emit_stream) + sizeof out_->emit_stream || !out_->emit_stream)
+      throw plugin_error(error_class::internal, "this host does not take streams (ABI 1.0)");
+    std::vector<trib_str> c, pt;
+    for (const auto& x : p.channels) c.push_back(to_abi(x));
+    for (const auto& x : p.patterns) pt.push_back(to_abi(x));
+    trib_stream_plan abi{};
+    abi.struct_size = sizeof abi;
+    abi.upstream = p.upstream;
+    abi.url = to_abi(p.url);
+    abi.channels = c.data();
+    abi.channel_count = c.size();
+    abi.patterns = pt.data();
+    abi.pattern_count = pt.size();
+    out_->emit_stream(out_->ctx, &abi);
   }
 
   void fail(const error& e) const {
@@ -322,6 +358,13 @@ class plugin {
   virtual void plan(const feed_request& feed, const output& out) = 0;
   virtual void parse(const feed_request& feed, const http_request& request,
                      const http_response& response, const output& out) = 0;
+  // Streaming (ABI 1.1): the upstream of a `mode = "stream"` feed, and one message of it.
+  virtual void plan_stream(const feed_request&, const output&) {
+    throw plugin_error(error_class::bad_request, "this plugin does not stream");
+  }
+  virtual void parse_message(const feed_request&, const stream_message&, const output&) {
+    throw plugin_error(error_class::bad_request, "this plugin does not stream");
+  }
 };
 
 namespace detail {
@@ -457,6 +500,16 @@ struct adapter {
     });
   }
 
+  static int32_t plan_stream(trib_instance* i, const trib_feed_request* f, const trib_output* out) {
+    return guarded(out, [&] { self(i)->plan_stream(to_cpp(f), output(out)); });
+  }
+  static int32_t parse_message(trib_instance* i, const trib_feed_request* f, const trib_stream_message* m,
+                               const trib_output* out) {
+    return guarded(out, [&] {
+      self(i)->parse_message(to_cpp(f), stream_message{from_abi(m->channel), from_abi(m->payload), m->received_ms}, output(out));
+    });
+  }
+
   static const trib_plugin_descriptor* descriptor(manifest (*manifest_fn)()) noexcept {
     try {
       static const manifest_storage storage(manifest_fn());
@@ -471,6 +524,8 @@ struct adapter {
         x.map_subject = &map_subject;
         x.plan = &plan;
         x.parse = &parse;
+        x.plan_stream = &plan_stream;
+        x.parse_message = &parse_message;
         return x;
       }();
       return &d;

@@ -1,0 +1,155 @@
+#include "schedule/stream_feed.hpp"
+
+#include <random>
+
+#include <spdlog/spdlog.h>
+
+#include "cluster/redis.hpp"
+#include "schedule/runtime.hpp"
+#include "sink/metrics.hpp"
+#include "sink/pipeline.hpp"
+#include "util/clock.hpp"
+
+namespace tributary {
+
+namespace {
+constexpr int64_t kBackoffFirstMs = 250, kBackoffMaxMs = 10000;
+constexpr millis kPoll{200};  // how often a quiet subscription looks at stop and the gate
+}  // namespace
+
+stream_feed::stream_feed(feed_runtime& feed, source_runtime& source, pipeline& out, metrics& m, const clock_source& clock,
+                         std::shared_ptr<spdlog::logger> log)
+    : feed_(feed), source_(source), out_(out), m_(m), clock_(clock), log_(std::move(log)) {
+  m_.describe("tributary_stream_messages_total", "counter", "Messages from streaming sources, by source and outcome");
+  m_.describe("tributary_stream_connects_total", "counter", "Upstream connections of streaming sources, by source and outcome");
+}
+
+stream_feed::~stream_feed() { stop(); }
+
+// The feed's subjects as the source mapped them; none for `subjects = ["*"]` (any subject).
+feed_request stream_feed::request() const {
+  feed_request req{feed_.cfg.id, feed_.cfg.kind, {}};
+  if (auto it = feed_.subjects.find(source_.name); it != feed_.subjects.end()) req.subjects = it->second;
+  return req;
+}
+
+void stream_feed::start(std::function<bool()> gate) {
+  gate_ = std::move(gate);
+  thread_ = std::thread([this] { run(); });
+}
+
+void stream_feed::stop() {
+  {
+    std::lock_guard lk(mu_);
+    stop_ = true;
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+bool stream_feed::wait(int64_t ms) {
+  std::unique_lock lk(mu_);
+  return !cv_.wait_for(lk, std::chrono::milliseconds(ms), [this] { return stop_.load(); });
+}
+
+void stream_feed::run() {
+  std::mt19937_64 rng(std::random_device{}());
+  int attempt = 0;
+  while (!stop_) {
+    if (gate_ && !gate_()) {  // not ours to hold now (a follower)
+      if (!wait(kPoll.count())) return;
+      continue;
+    }
+    auto plan = source_.plugin->plan_stream(request());
+    if (auto* e = std::get_if<fetch_error>(&plan)) {
+      log_->error("feed {}: source {} names no upstream: {}", feed_.cfg.id, source_.name, e->str());
+    } else {
+      int64_t began = clock_.now_ms();
+      session(std::get<stream_plan>(plan));
+      if (clock_.now_ms() - began > 30000) attempt = 0;  // it ran a while: start backing off afresh
+    }
+    if (stop_) return;
+    int64_t base = std::min(kBackoffMaxMs, kBackoffFirstMs << std::min(attempt++, 6));
+    int64_t delay = base / 2 + static_cast<int64_t>(rng() % static_cast<uint64_t>(base));  // +-50 %
+    if (!wait(delay)) return;
+  }
+}
+
+// One upstream connection: subscribe, then read until it fails, the gate closes or we stop.
+void stream_feed::session(const stream_plan& plan) {
+  auto ep = parse_redis_url(plan.url);
+  if (!ep) {
+    log_->error("feed {}: source {}: '{}' is not a redis:// URL", feed_.cfg.id, source_.name, plan.url);
+    return;
+  }
+  redis_client redis(*ep, millis(2000));
+  auto fail = [&](const std::string& why) {
+    m_.add("tributary_stream_connects_total", {{"source", source_.name}, {"outcome", "failed"}});
+    std::lock_guard lk(source_.mu);
+    source_.failures++;
+    source_.last_error_at = clock_.now_ms();
+    source_.last_error_class = "retryable";
+    source_.last_error = why;
+  };
+  for (auto [verb, names] : {std::pair{"SUBSCRIBE", &plan.channels}, std::pair{"PSUBSCRIBE", &plan.patterns}}) {
+    if (names->empty()) continue;
+    std::vector<std::string> argv{verb};
+    argv.insert(argv.end(), names->begin(), names->end());
+    auto r = redis.command(argv);
+    if (auto* e = std::get_if<std::string>(&r)) return fail(*e);
+    if (std::get<redis_reply>(r).is_error()) return fail(std::get<redis_reply>(r).str);
+  }
+  m_.add("tributary_stream_connects_total", {{"source", source_.name}, {"outcome", "ok"}});
+  log_->info("feed {}: source {} subscribed to {} channel(s), {} pattern(s)", feed_.cfg.id, source_.name, plan.channels.size(),
+             plan.patterns.size());
+  connected_ = true;
+  while (!stop_ && (!gate_ || gate_())) {
+    auto got = redis.next_push(kPoll);
+    if (auto* e = std::get_if<std::string>(&got)) {
+      log_->warn("feed {}: source {}: {}; reconnecting", feed_.cfg.id, source_.name, *e);
+      fail(*e);
+      break;
+    }
+    auto& push = std::get<std::optional<redis_reply>>(got);
+    if (!push || push->elements.size() < 3) continue;
+    const auto& type = push->elements[0].str;
+    if (type == "message") on_message(push->elements[1].str, push->elements[2].str);
+    else if (type == "pmessage" && push->elements.size() >= 4) on_message(push->elements[2].str, push->elements[3].str);
+  }
+  connected_ = false;
+}
+
+void stream_feed::on_message(const std::string& channel, const std::string& payload) {
+  int64_t now = clock_.now_ms();
+  auto res = source_.plugin->parse_message(request(), channel, payload, now);
+  {
+    std::lock_guard lk(source_.mu);
+    source_.requests++;
+    if (!res.records.empty()) source_.last_success = now;
+  }
+  if (res.records.empty() || !res.errors.empty()) {
+    m_.add("tributary_stream_messages_total", {{"source", source_.name}, {"outcome", "rejected"}});
+    if (now - last_bad_log_ >= 1000) {  // a flood of bad messages logs once a second
+      last_bad_log_ = now;
+      log_->warn("feed {}: source {}: a message on channel '{}' was rejected: {}", feed_.cfg.id, source_.name, channel.substr(0, 128),
+                 res.errors.empty() ? std::string("no record in it") : res.errors.front().str());
+    }
+  }
+  for (auto& r : res.records) {
+    m_.add("tributary_stream_messages_total", {{"source", source_.name}, {"outcome", "published"}});
+    r.source = source_.name;
+    r.feed = feed_.cfg.id;
+    r.received = now;
+    if (r.ts == 0) r.ts = now;
+    out_.publish(std::move(r));
+  }
+  std::lock_guard lk(feed_.mu);
+  feed_.last_run = now;
+  if (!res.records.empty()) {
+    feed_.last_success = now;
+    feed_.last_source = source_.name;
+    feed_.runs++;
+  }
+}
+
+}  // namespace tributary

@@ -1,0 +1,62 @@
+#pragma once
+// A feed with `mode = "stream"`: its source pushes (ABI 1.1 plan_stream / parse_message). The
+// host owns the upstream connection: one thread per stream feed connects, subscribes, hands
+// every message to the plugin and publishes what it makes; it reconnects with backoff and
+// jitter and resubscribes. A message the plugin cannot understand is counted and logged with
+// its channel; the subscription goes on. In cluster mode only the leader holds the upstream
+// (`gate`), so each message becomes one numbered record, not one per node.
+//
+// Upstreams today: Redis pub/sub (channels and patterns).
+#include <atomic>
+#include <condition_variable>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "plugin/plugin.hpp"
+
+namespace spdlog { class logger; }
+
+namespace tributary {
+
+struct feed_runtime;
+struct source_runtime;
+class pipeline;
+class metrics;
+class clock_source;
+class redis_client;
+
+class stream_feed {
+ public:
+  stream_feed(feed_runtime& feed, source_runtime& source, pipeline& out, metrics& m, const clock_source& clock,
+              std::shared_ptr<spdlog::logger> log);
+  ~stream_feed();
+  // `gate`: whether this node may hold the upstream now (cluster mode: the leader only).
+  void start(std::function<bool()> gate);
+  void stop();
+  bool connected() const { return connected_; }
+
+ private:
+  void run();
+  void session(const stream_plan& plan);
+  void on_message(const std::string& channel, const std::string& payload);
+  bool wait(int64_t ms);  // false when stopping
+  feed_request request() const;
+
+  feed_runtime& feed_;
+  source_runtime& source_;
+  pipeline& out_;
+  metrics& m_;
+  const clock_source& clock_;
+  std::shared_ptr<spdlog::logger> log_;
+  std::function<bool()> gate_;
+  std::atomic<bool> stop_{false}, connected_{false};
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::thread thread_;
+  int64_t last_bad_log_ = 0;
+};
+
+}  // namespace tributary

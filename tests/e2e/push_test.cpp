@@ -1,0 +1,114 @@
+// Push sources end to end: the redis_pubsub plugin through the real loader, a real
+// redis-server, `tributary run`, and WebSocket clients on event.<task_id> topics.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "../support/demo_config.hpp"
+#include "../support/process.hpp"
+#include "../support/redis_server.hpp"
+#include "../support/temp_dir.hpp"
+#include "../support/ws_client.hpp"
+#include "../support/cluster_support.hpp"
+
+using namespace tributary::test_support;
+using json = nlohmann::json;
+
+namespace {
+
+std::string task_config(int redis_port, bool cluster) {
+  std::string cfg = std::string("[host]\nplugin_dirs = [\"") + TRIBUTARY_PLUGIN_DIR + R"("]
+log_level = "info"
+[server]
+listen = "127.0.0.1:0"
+[plugins.tasks]
+plugin = "redis_pubsub"
+redis_url = "redis://127.0.0.1:)" + std::to_string(redis_port) + R"("
+channel = "task_status_updates"
+subject_field = "task_id"
+[feeds.tasks]
+kind = "event"
+subjects = ["*"]
+sources = ["tasks"]
+mode = "stream"
+)";
+  if (cluster)
+    cfg += "[cluster]\nmode = \"redis\"\nredis_url = \"redis://127.0.0.1:" + std::to_string(redis_port) +
+           "\"\nname = \"push\"\nlease = \"1s\"\nrenew_every = \"250ms\"\n";
+  return cfg;
+}
+
+void publish(redis_server& redis, const json& msg) {
+  tributary::redis_client c(redis.endpoint(), tributary::millis(500));
+  c.command({"PUBLISH", "task_status_updates", msg.is_string() ? msg.get<std::string>() : msg.dump()});
+}
+
+// Waits until the host holds its subscription (pub/sub keeps nothing for a subscriber that is
+// not there yet), then publishes `msg` and reads up to its update.
+json publish_when_subscribed(redis_server& redis, ws_client& client, const json& msg, const std::string& topic) {
+  tributary::redis_client c(redis.endpoint(), tributary::millis(500));
+  for (int i = 0; i < 250; ++i) {
+    auto r = c.command({"PUBSUB", "NUMSUB", "task_status_updates"});
+    auto* reply = std::get_if<tributary::redis_reply>(&r);
+    if (reply && reply->elements.size() == 2 && reply->elements[1].integer >= 1) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  publish(redis, msg);
+  for (;;) {
+    auto m = client.read();
+    if (m["type"] == "update" && m["topic"] == topic) return m;
+  }
+}
+
+}  // namespace
+
+TEST(Push, TaskStatusMessagesReachTheTasksSubscribers) {
+  redis_server redis;
+  auto in = launch(task_config(redis.port(), false));
+  ws_client watcher(in.port, "/ws", std::chrono::seconds(3));
+  watcher.send(R"({"type":"subscribe","id":1,"topics":["event.task-42"]})");
+  watcher.read();  // hello
+  watcher.read();  // subscribed
+  json first{{"task_id", "task-42"}, {"status", "processing"}, {"progress", 40}, {"message", "resizing"}};
+  auto got = publish_when_subscribed(redis, watcher, first, "event.task-42");
+  EXPECT_EQ(got["record"]["data"], first);  // the message as is
+  EXPECT_EQ(got["record"]["kind"], "event");
+  EXPECT_EQ(got["record"]["native"], "task_status_updates");
+  // Malformed messages are counted and skipped; the subscription goes on.
+  for (std::string bad : {"not json", "[1,2]", R"({"status":"no id"})", R"({"task_id":"has spaces in it"})", R"({"task_id":{"x":1}})"})
+    publish(redis, bad);
+  publish(redis, json{{"task_id", "other-task"}, {"status", "done"}});  // not this client's topic
+  json done{{"task_id", "task-42"}, {"status", "done"}, {"progress", 100}};
+  publish(redis, done);
+  auto next = watcher.read();
+  EXPECT_EQ(next["record"]["data"], done);
+  EXPECT_EQ(next["record"]["seq"], got["record"]["seq"].get<int>() + 1);
+  auto metrics = http_get(in.port, "/metrics").body;
+  EXPECT_THAT(metrics, ::testing::HasSubstr(R"(tributary_stream_messages_total{source="tasks",outcome="rejected"} 5)"));
+  // After a Redis restart the host subscribes again and messages flow on.
+  redis.stop();
+  redis.start();
+  json after{{"task_id", "task-42"}, {"status", "requeued"}};
+  auto again = publish_when_subscribed(redis, watcher, after, "event.task-42");
+  EXPECT_EQ(again["record"]["data"], after);
+}
+
+TEST(Push, InClusterModeOneMessageIsOneRecordWhateverTheNumberOfNodes) {
+  redis_server redis;
+  auto cfg = task_config(redis.port(), true);
+  std::vector<instance> all;
+  all.push_back(launch(cfg));
+  ASSERT_EQ(wait_leader(all, std::chrono::seconds(5), {true}), 0);
+  all.push_back(launch(cfg));
+  ws_client on_follower(all[1].port, "/ws", std::chrono::seconds(3));
+  on_follower.send(R"({"type":"subscribe","id":1,"topics":["event.*"]})");
+  on_follower.read();
+  on_follower.read();
+  auto first = publish_when_subscribed(redis, on_follower, json{{"task_id", "t1"}, {"n", 0}}, "event.t1");
+  uint64_t seq = first["record"]["seq"];
+  for (int n = 1; n <= 20; ++n) publish(redis, json{{"task_id", "t1"}, {"n", n}});
+  for (int n = 1; n <= 20; ++n) {
+    auto m = on_follower.read();
+    EXPECT_EQ(m["record"]["data"]["n"], n);
+    EXPECT_EQ(m["record"]["seq"], seq + n);  // once each: the follower does not subscribe
+  }
+}
