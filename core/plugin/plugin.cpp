@@ -235,10 +235,14 @@ struct collector {
     };
     out.emit_stream = [](void* ctx, const trib_stream_plan* p) {
       stream_plan sp;
-      sp.upstream = p->upstream == TRIB_UPSTREAM_REDIS_PUBSUB ? stream_plan::kind::redis_pubsub : stream_plan::kind::unknown;
+      sp.upstream = p->upstream == TRIB_UPSTREAM_REDIS_PUBSUB   ? stream_plan::kind::redis_pubsub
+                    : p->upstream == TRIB_UPSTREAM_REDIS_STREAM ? stream_plan::kind::redis_stream
+                                                                : stream_plan::kind::unknown;
       sp.url = str(p->url);
       for (size_t i = 0; i < p->channel_count; ++i) sp.channels.push_back(str(p->channels[i]));
       for (size_t i = 0; i < p->pattern_count; ++i) sp.patterns.push_back(str(p->patterns[i]));
+      sp.group = str(p->group);
+      sp.consumer = str(p->consumer);
       static_cast<collector*>(ctx)->plan = std::move(sp);
     };
   }
@@ -424,6 +428,8 @@ std::variant<stream_plan, fetch_error> plugin_instance::plan_stream(const feed_r
     return c.r.errors.empty() ? fetch_error{class_of(rc == TRIB_OK ? TRIB_ERR_INTERNAL : rc), "plan_stream named no upstream", {}, 0}
                               : c.r.errors.front();
   if (c.plan->upstream == stream_plan::kind::unknown) return fetch_error{error_class::bad_request, "unknown upstream kind", {}, 0};
+  if (c.plan->upstream == stream_plan::kind::redis_stream && (c.plan->group.empty() || c.plan->consumer.empty() || c.plan->channels.empty()))
+    return fetch_error{error_class::bad_request, "a Redis stream upstream needs stream keys, a group and a consumer", {}, 0};
   return *c.plan;
 }
 

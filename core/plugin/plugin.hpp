@@ -111,9 +111,10 @@ struct feed_request {
 
 // The upstream of a streaming feed (ABI 1.1 plan_stream); the host owns the connection.
 struct stream_plan {
-  enum class kind { unknown, redis_pubsub } upstream = kind::unknown;
+  enum class kind { unknown, redis_pubsub, redis_stream } upstream = kind::unknown;
   std::string url;
-  std::vector<std::string> channels, patterns;
+  std::vector<std::string> channels, patterns;  // channels: stream keys for redis_stream
+  std::string group, consumer;                  // redis_stream
 };
 
 // Everything one plugin call produced.

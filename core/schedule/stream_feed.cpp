@@ -2,6 +2,8 @@
 
 #include <random>
 
+#include <nlohmann/json.hpp>
+
 #include <spdlog/spdlog.h>
 
 #include "cluster/redis.hpp"
@@ -83,40 +85,97 @@ void stream_feed::session(const stream_plan& plan) {
     return;
   }
   redis_client redis(*ep, millis(2000));
-  auto fail = [&](const std::string& why) {
-    m_.add("tributary_stream_connects_total", {{"source", source_.name}, {"outcome", "failed"}});
-    std::lock_guard lk(source_.mu);
-    source_.failures++;
-    source_.last_error_at = clock_.now_ms();
-    source_.last_error_class = "retryable";
-    source_.last_error = why;
-  };
+  std::optional<std::string> failure =
+      plan.upstream == stream_plan::kind::redis_stream ? read_streams(redis, plan) : read_pubsub(redis, plan);
+  connected_ = false;
+  if (!failure) return;
+  log_->warn("feed {}: source {}: {}; reconnecting", feed_.cfg.id, source_.name, *failure);
+  m_.add("tributary_stream_connects_total", {{"source", source_.name}, {"outcome", "failed"}});
+  std::lock_guard lk(source_.mu);
+  source_.failures++;
+  source_.last_error_at = clock_.now_ms();
+  source_.last_error_class = "retryable";
+  source_.last_error = *failure;
+}
+
+bool stream_feed::holding() const { return !stop_ && (!gate_ || gate_()); }
+
+void stream_feed::subscribed(size_t channels, size_t patterns) {
+  m_.add("tributary_stream_connects_total", {{"source", source_.name}, {"outcome", "ok"}});
+  log_->info("feed {}: source {} subscribed to {} channel(s) or stream(s), {} pattern(s)", feed_.cfg.id, source_.name, channels, patterns);
+  connected_ = true;
+}
+
+// Redis pub/sub: at most once; what is published while we are away is not seen.
+std::optional<std::string> stream_feed::read_pubsub(redis_client& redis, const stream_plan& plan) {
   for (auto [verb, names] : {std::pair{"SUBSCRIBE", &plan.channels}, std::pair{"PSUBSCRIBE", &plan.patterns}}) {
     if (names->empty()) continue;
     std::vector<std::string> argv{verb};
     argv.insert(argv.end(), names->begin(), names->end());
     auto r = redis.command(argv);
-    if (auto* e = std::get_if<std::string>(&r)) return fail(*e);
-    if (std::get<redis_reply>(r).is_error()) return fail(std::get<redis_reply>(r).str);
+    if (auto* e = std::get_if<std::string>(&r)) return *e;
+    if (std::get<redis_reply>(r).is_error()) return std::get<redis_reply>(r).str;
   }
-  m_.add("tributary_stream_connects_total", {{"source", source_.name}, {"outcome", "ok"}});
-  log_->info("feed {}: source {} subscribed to {} channel(s), {} pattern(s)", feed_.cfg.id, source_.name, plan.channels.size(),
-             plan.patterns.size());
-  connected_ = true;
-  while (!stop_ && (!gate_ || gate_())) {
+  subscribed(plan.channels.size(), plan.patterns.size());
+  while (holding()) {
     auto got = redis.next_push(kPoll);
-    if (auto* e = std::get_if<std::string>(&got)) {
-      log_->warn("feed {}: source {}: {}; reconnecting", feed_.cfg.id, source_.name, *e);
-      fail(*e);
-      break;
-    }
+    if (auto* e = std::get_if<std::string>(&got)) return *e;
     auto& push = std::get<std::optional<redis_reply>>(got);
     if (!push || push->elements.size() < 3) continue;
     const auto& type = push->elements[0].str;
     if (type == "message") on_message(push->elements[1].str, push->elements[2].str);
     else if (type == "pmessage" && push->elements.size() >= 4) on_message(push->elements[2].str, push->elements[3].str);
   }
-  connected_ = false;
+  return std::nullopt;
+}
+
+// Redis streams with a consumer group: first this consumer's entries delivered before and never
+// acknowledged (a crash, or the previous leader under the same consumer name), then new ones.
+// An entry is acknowledged once its records are published (or it was rejected).
+std::optional<std::string> stream_feed::read_streams(redis_client& redis, const stream_plan& plan) {
+  for (auto& key : plan.channels) {
+    auto r = redis.command({"XGROUP", "CREATE", key, plan.group, "$", "MKSTREAM"});
+    if (auto* e = std::get_if<std::string>(&r)) return *e;
+    auto& rep = std::get<redis_reply>(r);
+    if (rep.is_error() && rep.str.rfind("BUSYGROUP", 0) != 0) return "XGROUP CREATE " + key + ": " + rep.str;
+  }
+  subscribed(plan.channels.size(), 0);
+  std::string from = "0";
+  while (holding()) {
+    std::vector<std::string> argv{"XREADGROUP", "GROUP", plan.group, plan.consumer, "COUNT", "100"};
+    if (from == ">") argv.insert(argv.end(), {"BLOCK", std::to_string(kPoll.count())});
+    argv.push_back("STREAMS");
+    argv.insert(argv.end(), plan.channels.begin(), plan.channels.end());
+    argv.insert(argv.end(), plan.channels.size(), from);
+    auto r = redis.command(argv);
+    if (auto* e = std::get_if<std::string>(&r)) return *e;
+    auto& rep = std::get<redis_reply>(r);
+    if (rep.is_error()) return "XREADGROUP: " + rep.str;
+    if (!take_entries(redis, plan, rep) && from == "0") from = ">";
+  }
+  return std::nullopt;
+}
+
+// Hands every entry of an XREADGROUP reply to the plugin, then acknowledges them. Returns
+// whether there was any.
+bool stream_feed::take_entries(redis_client& redis, const stream_plan& plan, const redis_reply& rep) {
+  bool any = false;
+  for (auto& stream : rep.elements) {
+    if (stream.elements.size() != 2) continue;
+    const std::string& key = stream.elements[0].str;
+    std::vector<std::string> ack{"XACK", key, plan.group};
+    for (auto& entry : stream.elements[1].elements) {
+      if (entry.elements.size() != 2) continue;
+      any = true;
+      nlohmann::json fields = nlohmann::json::object();
+      auto& kv = entry.elements[1].elements;
+      for (size_t i = 0; i + 1 < kv.size(); i += 2) fields[kv[i].str] = kv[i + 1].str;
+      if (!fields.empty()) on_message(key, fields.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+      ack.push_back(entry.elements[0].str);
+    }
+    if (ack.size() > 3) redis.command(ack);  // a failed ack redelivers the entries: seq-safe, at least once
+  }
+  return any;
 }
 
 void stream_feed::on_message(const std::string& channel, const std::string& payload) {

@@ -6,12 +6,13 @@
 // its channel; the subscription goes on. In cluster mode only the leader holds the upstream
 // (`gate`), so each message becomes one numbered record, not one per node.
 //
-// Upstreams today: Redis pub/sub (channels and patterns).
+// Upstreams today: Redis pub/sub (channels and patterns) and Redis streams (consumer group).
 #include <atomic>
 #include <condition_variable>
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 
@@ -41,6 +42,11 @@ class stream_feed {
  private:
   void run();
   void session(const stream_plan& plan);
+  std::optional<std::string> read_pubsub(redis_client& redis, const stream_plan& plan);
+  std::optional<std::string> read_streams(redis_client& redis, const stream_plan& plan);
+  bool take_entries(redis_client& redis, const stream_plan& plan, const struct redis_reply& rep);
+  void subscribed(size_t channels, size_t patterns);
+  bool holding() const;  // still ours to read: not stopping, and the gate is open
   void on_message(const std::string& channel, const std::string& payload);
   bool wait(int64_t ms);  // false when stopping
   feed_request request() const;

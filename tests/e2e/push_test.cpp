@@ -112,3 +112,79 @@ TEST(Push, InClusterModeOneMessageIsOneRecordWhateverTheNumberOfNodes) {
     EXPECT_EQ(m["record"]["seq"], seq + n);  // once each: the follower does not subscribe
   }
 }
+
+namespace {
+
+std::string streams_config(int redis_port) {
+  return std::string("[host]\nplugin_dirs = [\"") + TRIBUTARY_PLUGIN_DIR + R"("]
+log_level = "info"
+[server]
+listen = "127.0.0.1:0"
+[plugins.jobs]
+plugin = "redis_streams"
+redis_url = "redis://127.0.0.1:)" + std::to_string(redis_port) + R"("
+stream = "task_events"
+group = "tributary"
+consumer = "jobs"
+payload_field = "data"
+subject_field = "task_id"
+[feeds.jobs]
+kind = "event"
+subjects = ["*"]
+sources = ["jobs"]
+mode = "stream"
+)";
+}
+
+tributary::redis_reply redis_do(redis_server& redis, const std::vector<std::string>& argv) {
+  tributary::redis_client c(redis.endpoint(), tributary::millis(500));
+  auto r = c.command(argv);
+  return std::holds_alternative<tributary::redis_reply>(r) ? std::get<tributary::redis_reply>(r) : tributary::redis_reply{};
+}
+
+void wait_group(redis_server& redis) {
+  for (int i = 0; i < 250; ++i) {
+    if (redis_do(redis, {"XINFO", "GROUPS", "task_events"}).elements.size() == 1) return;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  ADD_FAILURE() << "the consumer group was not created";
+}
+
+json latest(unsigned short port, const std::string& topic) {
+  for (int i = 0; i < 250; ++i) {
+    auto r = http_get(port, "/api/v1/latest/" + topic);
+    if (r.status == 200) return json::parse(r.body);
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return {};
+}
+
+}  // namespace
+
+TEST(Push, StreamEntriesAddedWhileTheHostIsDownAreReadAfterItsRestart) {
+  redis_server redis;
+  auto first = launch(streams_config(redis.port()));
+  wait_group(redis);
+  redis_do(redis, {"XADD", "task_events", "*", "data", R"({"task_id":"t-9","status":"queued"})"});
+  EXPECT_EQ(latest(first.port, "event.t-9")["data"]["status"], "queued");
+  first.proc->signal(SIGKILL);
+  first.proc.reset();
+  for (int n = 1; n <= 3; ++n)
+    redis_do(redis, {"XADD", "task_events", "*", "data", json{{"task_id", "t-9"}, {"status", "running"}, {"n", n}}.dump()});
+  redis_do(redis, {"XADD", "task_events", "*", "data", "not json"});
+  redis_do(redis, {"XADD", "task_events", "*", "other", "field"});
+  auto second = launch(streams_config(redis.port()));
+  json last;
+  for (int i = 0; i < 250 && last["data"]["n"] != 3; ++i) {
+    last = latest(second.port, "event.t-9");
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_EQ(last["data"]["n"], 3);
+  EXPECT_EQ(last["seq"], 3);  // n = 1, 2, 3: every entry, once each
+  auto metrics = http_get(second.port, "/metrics").body;
+  EXPECT_THAT(metrics, ::testing::HasSubstr(R"(tributary_stream_messages_total{source="jobs",outcome="rejected"} 2)"));
+  // Everything read was acknowledged.
+  auto pending = redis_do(redis, {"XPENDING", "task_events", "tributary"});
+  ASSERT_FALSE(pending.elements.empty());
+  EXPECT_EQ(pending.elements[0].integer, 0);
+}

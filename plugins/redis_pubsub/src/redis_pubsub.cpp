@@ -1,6 +1,7 @@
 // redis_pubsub: a push source. JSON messages on Redis pub/sub channels or patterns become
 // `event` records whose subject is a field of the message. The host holds the subscription
 // (ABI 1.1 plan_stream); this plugin names it and maps each message. See ../README.md.
+#include <tributary/event_mapping.hpp>
 #include <tributary/plugin_util.hpp>
 
 namespace {
@@ -9,8 +10,6 @@ namespace sdk = tributary::sdk;
 namespace pu = tributary::plugin_util;
 using json = nlohmann::json;
 using sdk::error_class;
-
-constexpr size_t kMaxPayload = 64 * 1024;
 
 sdk::manifest redis_pubsub_manifest() {
   sdk::manifest m;
@@ -45,20 +44,16 @@ std::vector<std::string> one_or_many(const json& s, const char* one, const char*
   return out;
 }
 
-bool subject_char(unsigned char c) { return std::isalnum(c) || c == '.' || c == '_' || c == ':' || c == '-'; }
-
 class redis_pubsub final : public sdk::plugin {
  public:
-  redis_pubsub(std::string_view settings_text, sdk::host) {
-    json s = json::parse(settings_text.empty() ? "{}" : settings_text);
-    url_ = s.value("redis_url", "redis://127.0.0.1:6379");
-    channels_ = one_or_many(s, "channel", "channels");
-    patterns_ = one_or_many(s, "pattern", "patterns");
-    field_ = s.value("subject_field", "");
-    prefix_ = s.value("subject_prefix", "");
+  redis_pubsub(std::string_view settings_text, sdk::host) : redis_pubsub(json::parse(settings_text.empty() ? "{}" : settings_text)) {}
+  explicit redis_pubsub(const json& s)
+      : url_(s.value("redis_url", "redis://127.0.0.1:6379")),
+        channels_(one_or_many(s, "channel", "channels")),
+        patterns_(one_or_many(s, "pattern", "patterns")),
+        mapping_(s) {
     if (channels_.empty() && patterns_.empty())
       throw sdk::plugin_error(error_class::bad_request, "set channel, channels, pattern or patterns");
-    if (field_.empty()) throw sdk::plugin_error(error_class::bad_request, "subject_field is empty");
   }
 
   sdk::result<std::string> map_subject(std::string_view kind, std::string_view subject) override {
@@ -81,30 +76,13 @@ class redis_pubsub final : public sdk::plugin {
   }
 
   void parse_message(const sdk::feed_request& feed, const sdk::stream_message& m, const sdk::output& out) override {
-    if (m.payload.size() > kMaxPayload) throw sdk::plugin_error(error_class::bad_data, "message over 64 KiB");
-    auto j = json::parse(m.payload, nullptr, false);
-    if (!j.is_object()) throw sdk::plugin_error(error_class::bad_data, "message is not a JSON object");
-    auto f = j.find(field_);
-    if (f == j.end()) throw sdk::plugin_error(error_class::bad_data, "message has no '" + field_ + "'");
-    std::string subject;
-    if (f->is_string()) subject = f->get<std::string>();
-    else if (f->is_number_integer()) subject = std::to_string(f->get<int64_t>());
-    else throw sdk::plugin_error(error_class::bad_data, "'" + field_ + "' is not a string or an integer");
-    subject = prefix_ + subject;
-    if (subject.empty() || subject.size() > 128 || !std::all_of(subject.begin(), subject.end(), subject_char))
-      throw sdk::plugin_error(error_class::bad_data, "'" + field_ + "' is not a subject (1-128 of A-Z a-z 0-9 . _ : -)");
-    bool wanted = feed.subjects.empty() || std::any_of(feed.subjects.begin(), feed.subjects.end(), [&](auto& s) {
-      return s.canonical == "*" || s.canonical == subject;
-    });
-    if (!wanted) return;  // the feed names its subjects, and this is not one of them
-    sdk::record_builder r(feed.kind, subject, std::string(m.channel));
-    r.data_json(std::string(m.payload));
-    out.record(r);
+    mapping_.emit(feed, m.channel, m.payload, out);
   }
 
  private:
-  std::string url_, field_, prefix_;
+  std::string url_;
   std::vector<std::string> channels_, patterns_;
+  pu::event_mapping mapping_;
 };
 
 }  // namespace

@@ -158,7 +158,9 @@ typedef struct trib_record {
 /* ---- ABI 1.1: sources that push ---- */
 
 typedef enum trib_upstream {
-  TRIB_UPSTREAM_REDIS_PUBSUB = 2 /* Redis SUBSCRIBE / PSUBSCRIBE */
+  TRIB_UPSTREAM_REDIS_PUBSUB = 2, /* Redis SUBSCRIBE / PSUBSCRIBE: at most once */
+  TRIB_UPSTREAM_REDIS_STREAM = 3  /* Redis streams read with a consumer group: acknowledged
+                                     (XACK) only once the records are published */
 } trib_upstream;
 
 /* Where a streaming feed's messages come from. The host owns the connection: it connects,
@@ -171,12 +173,14 @@ typedef struct trib_stream_plan {
   size_t channel_count;
   const trib_str* patterns; /* Redis pub/sub patterns ("task:*") */
   size_t pattern_count;
+  trib_str group;    /* Redis streams: the consumer group (created at the stream's end if missing) */
+  trib_str consumer; /* Redis streams: this reader's name in the group */
 } trib_stream_plan;
 
 typedef struct trib_stream_message {
   size_t struct_size;
-  trib_str channel; /* the channel it came on */
-  trib_str payload;
+  trib_str channel; /* the channel (or stream key) it came on */
+  trib_str payload; /* pub/sub: the message; streams: the entry's fields as one JSON object */
   int64_t received_ms;
 } trib_stream_message;
 

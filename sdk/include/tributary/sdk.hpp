@@ -237,7 +237,8 @@ class record_builder {
 struct stream_plan {
   trib_upstream upstream = TRIB_UPSTREAM_REDIS_PUBSUB;
   std::string url;
-  std::vector<std::string> channels, patterns;
+  std::vector<std::string> channels, patterns;  // channels: stream keys for REDIS_STREAM
+  std::string group, consumer;                  // REDIS_STREAM only
 };
 
 struct stream_message {
@@ -300,6 +301,8 @@ class output {
     abi.channel_count = c.size();
     abi.patterns = pt.data();
     abi.pattern_count = pt.size();
+    abi.group = to_abi(p.group);
+    abi.consumer = to_abi(p.consumer);
     out_->emit_stream(out_->ctx, &abi);
   }
 

@@ -1,0 +1,93 @@
+// redis_streams: a push source. Entries of Redis streams, read with a consumer group, become
+// `event` records whose subject is a field of the entry. The host reads the group and
+// acknowledges an entry only once its record is published, so a restart loses nothing.
+// See ../README.md.
+#include <tributary/event_mapping.hpp>
+#include <tributary/plugin_util.hpp>
+
+namespace {
+
+namespace sdk = tributary::sdk;
+namespace pu = tributary::plugin_util;
+using json = nlohmann::json;
+using sdk::error_class;
+
+sdk::manifest redis_streams_manifest() {
+  sdk::manifest m;
+  m.name = "redis_streams";
+  m.version = "1.0.0";
+  m.description = "Redis streams read with a consumer group: entries as event records (push, at least once)";
+  m.kinds = {"event"};
+  m.default_rate_limit = {1e9, 1000, 1e9};  // nothing is polled
+  m.settings_schema = R"({
+    "type": "object",
+    "properties": {
+      "redis_url": {"type": "string"},
+      "stream": {"type": "string"},
+      "streams": {"type": "array", "items": {"type": "string"}},
+      "group": {"type": "string"},
+      "consumer": {"type": "string"},
+      "payload_field": {"type": "string"},
+      "subject_field": {"type": "string"},
+      "subject_prefix": {"type": "string"}
+    },
+    "required": ["subject_field"],
+    "additionalProperties": false
+  })";
+  return m;
+}
+
+class redis_streams final : public sdk::plugin {
+ public:
+  redis_streams(std::string_view settings_text, sdk::host) : redis_streams(json::parse(settings_text.empty() ? "{}" : settings_text)) {}
+  explicit redis_streams(const json& s)
+      : url_(s.value("redis_url", "redis://127.0.0.1:6379")),
+        group_(s.value("group", "tributary")),
+        consumer_(s.value("consumer", "tributary")),
+        payload_field_(s.value("payload_field", "")),
+        mapping_(s) {
+    if (s.contains("stream")) streams_.push_back(s["stream"].get<std::string>());
+    if (s.contains("streams"))
+      for (auto& x : s["streams"]) streams_.push_back(x.get<std::string>());
+    if (streams_.empty()) throw sdk::plugin_error(error_class::bad_request, "set stream or streams");
+  }
+
+  sdk::result<std::string> map_subject(std::string_view kind, std::string_view subject) override {
+    if (kind != "event") return sdk::error{error_class::bad_request, "redis_streams serves event only", std::string(subject)};
+    return std::string(subject);
+  }
+  void plan(const sdk::feed_request&, const sdk::output&) override {
+    throw sdk::plugin_error(error_class::bad_request, "redis_streams pushes: use mode = \"stream\" on its feed");
+  }
+  void parse(const sdk::feed_request&, const sdk::http_request&, const sdk::http_response&, const sdk::output&) override {}
+
+  void plan_stream(const sdk::feed_request&, const sdk::output& out) override {
+    sdk::stream_plan p;
+    p.upstream = TRIB_UPSTREAM_REDIS_STREAM;
+    p.url = url_;
+    p.channels = streams_;
+    p.group = group_;
+    p.consumer = consumer_;
+    out.stream(p);
+  }
+
+  // The host hands an entry as a JSON object of its fields (all strings). With payload_field,
+  // that one field holds the message as JSON text; else the fields are the message.
+  void parse_message(const sdk::feed_request& feed, const sdk::stream_message& m, const sdk::output& out) override {
+    if (payload_field_.empty()) return mapping_.emit(feed, m.channel, m.payload, out);
+    auto fields = json::parse(m.payload, nullptr, false);
+    auto p = fields.is_object() ? fields.find(payload_field_) : fields.end();
+    if (p == fields.end() || !p->is_string())
+      throw sdk::plugin_error(error_class::bad_data, "entry has no '" + payload_field_ + "' field");
+    mapping_.emit(feed, m.channel, p->get_ref<const std::string&>(), out);
+  }
+
+ private:
+  std::string url_, group_, consumer_, payload_field_;
+  std::vector<std::string> streams_;
+  pu::event_mapping mapping_;
+};
+
+}  // namespace
+
+TRIBUTARY_PLUGIN(redis_streams, redis_streams_manifest)
