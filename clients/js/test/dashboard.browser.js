@@ -29,7 +29,9 @@ async function launchChromium() {
   const args = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
     "--disable-background-networking", "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage",
     `--user-data-dir=${profile}`, "--remote-debugging-port=0", "--window-size=1280,900", "about:blank"];
-  const proc = spawn(CHROMIUM, args, { stdio: "ignore" });
+  // Its own process group: closing kills the renderers and helpers too, not just the browser.
+  const proc = spawn(CHROMIUM, args, { stdio: "ignore", detached: true });
+  const exited = new Promise((r) => proc.once("exit", r));
   const portFile = join(profile, "DevToolsActivePort");
   const [port] = (await until("Chromium's DevTools port", () => existsSync(portFile) && readFileSync(portFile, "utf8").split("\n")[1] && readFileSync(portFile, "utf8").split("\n"), 30000));
   const targets = await until("a page target", async () => {
@@ -39,9 +41,11 @@ async function launchChromium() {
   return {
     wsUrl: targets.webSocketDebuggerUrl,
     async close() {
-      proc.kill("SIGKILL");
-      await new Promise((r) => proc.once("exit", r));
-      rmSync(profile, { recursive: true, force: true });
+      try { process.kill(-proc.pid, "SIGKILL"); } catch { /* already gone */ }
+      await exited;
+      // Helpers that outlive the group kill may still be writing the profile for a moment.
+      try { rmSync(profile, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 }); }
+      catch (e) { console.warn("could not remove the profile:", e.message); }
     },
   };
 }
