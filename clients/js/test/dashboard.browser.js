@@ -38,11 +38,18 @@ async function launchChromium() {
     const list = await (await fetch(`http://127.0.0.1:${port}/json/list`)).json();
     return list.find((t) => t.type === "page");
   });
+  const browserUrl = (await (await fetch(`http://127.0.0.1:${port}/json/version`)).json()).webSocketDebuggerUrl;
   return {
     wsUrl: targets.webSocketDebuggerUrl,
     async close() {
-      try { process.kill(-proc.pid, "SIGKILL"); } catch { /* already gone */ }
+      // Browser.close shuts down every helper process; killing is the fallback.
+      try {
+        const b = await devtools(browserUrl);
+        b.send("Browser.close").catch(() => {});
+      } catch { /* not answering: killed below */ }
+      const timer = setTimeout(() => { try { process.kill(-proc.pid, "SIGKILL"); } catch {} }, 5000);
       await exited;
+      clearTimeout(timer);
       // Helpers that outlive the group kill may still be writing the profile for a moment.
       try { rmSync(profile, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 }); }
       catch (e) { console.warn("could not remove the profile:", e.message); }
