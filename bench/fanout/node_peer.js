@@ -2,11 +2,13 @@
 // speaks the same protocol subset (subscribe to exact topics, "prefix.*" or "*"; update
 // frames). Written the way a small hand-made service would be, with a topic index so its
 // personal-topic figures are not penalised by a full scan.
-// Usage: node node_peer.js WS_PORT REDIS_PORT NAME
+// Usage: node node_peer.js WS_PORT REDIS_PORT NAME [pubsub:CHANNEL:SUBJECT_FIELD]
+// With pubsub:..., it is instead the hand-written task-status service: it subscribes to the
+// channel and broadcasts each JSON message as an update of event.<message[SUBJECT_FIELD]>.
 const { WebSocketServer } = require('ws');
 const { createClient } = require('redis');
 
-const [port, redisPort, name] = process.argv.slice(2);
+const [port, redisPort, name, mode] = process.argv.slice(2);
 const exact = new Map(), prefix = new Map(), all = new Set();
 const add = (m, k, ws) => (m.get(k) || m.set(k, new Set()).get(k)).add(ws);
 
@@ -39,7 +41,26 @@ function deliver(topic, frame) {
   for (let i = topic.indexOf('.'); i >= 0; i = topic.indexOf('.', i + 1)) prefix.get(topic.slice(0, i + 1))?.forEach(send);
 }
 
+async function pubsub(channel, field) {
+  const sub = createClient({ socket: { host: '127.0.0.1', port: Number(redisPort) } });
+  await sub.connect();
+  const seqs = new Map();
+  await sub.subscribe(channel, (text) => {
+    let msg;
+    try { msg = JSON.parse(text); } catch { return; }
+    const topic = `event.${msg[field]}`;
+    const seq = (seqs.get(topic) ?? 0) + 1;
+    seqs.set(topic, seq);
+    const record = `{"topic":${JSON.stringify(topic)},"kind":"event","seq":${seq},"data":${text}}`;
+    deliver(topic, `{"type":"update","topic":${JSON.stringify(topic)},"record":${record}}`);
+  });
+}
+
 (async () => {
+  if (mode?.startsWith('pubsub:')) {
+    const [, channel, field] = mode.split(':');
+    return pubsub(channel, field);
+  }
   const redis = createClient({ socket: { host: '127.0.0.1', port: Number(redisPort) } });
   await redis.connect();
   const key = `tributary:${name}:stream`;

@@ -1,0 +1,107 @@
+#!/usr/bin/env python3
+"""bench/push: a push source end to end, against a hand-written Node.js peer, in one run.
+
+Task-status JSON is published on a Redis pub/sub channel (bench_push_feeder, stepped rates).
+Tributary subscribes through the redis_pubsub plugin (feed mode = "stream"); the peer is the
+service it replaces: Node.js with `redis` and `ws`, subscribing to the same channel and
+broadcasting each message as an update of event.<task_id>. 1,000 WebSocket clients subscribe
+to event.* on each server in turn. The server runs pinned to CPU 0; Redis, feeder and load
+client on CPU 1. Prints records/s in, deliveries/s out and publish-to-delivery latency.
+
+Usage: bench/push/run.py [--build build]
+Needs: redis-server, node with bench/fanout/node_modules (cd bench/fanout && npm install).
+"""
+import argparse, json, os, subprocess, sys, tempfile, time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(os.path.dirname(HERE), "fanout"))
+import run as fanout  # noqa: E402  (shared helpers: spawn, free_port, Load, cpu_s ...)
+
+CHANNEL = "task_status_updates"
+RATES = [100, 400, 1600, 3200, 6400]
+
+
+def tributary(build, port, redis_port, tmp):
+    cfg = os.path.join(tmp, "push.toml")
+    with open(cfg, "w") as f:
+        f.write(f"""[host]
+plugin_dirs = ["{build}/plugins"]
+log_level = "warn"
+[server]
+listen = "127.0.0.1:{port}"
+[server.limits]
+connections_per_ip = 0
+[plugins.tasks]
+plugin = "redis_pubsub"
+redis_url = "redis://127.0.0.1:{redis_port}"
+channel = "{CHANNEL}"
+subject_field = "task_id"
+[feeds.tasks]
+kind = "event"
+subjects = ["*"]
+sources = ["tasks"]
+mode = "stream"
+""")
+    return fanout.spawn([f"{build}/core/tributary", "run", "-c", cfg], 0, stderr=open(os.path.join(tmp, "tributary.log"), "w"))
+
+
+def node(build, port, redis_port, tmp):
+    return fanout.spawn(["node", os.path.join(fanout.HERE, "node_peer.js"), str(port), str(redis_port), "bench",
+                         f"pubsub:{CHANNEL}:task_id"], 0, stdout=subprocess.DEVNULL, stderr=open(os.path.join(tmp, "node.log"), "w"))
+
+
+def step(build, redis_port, load, rate, seconds=4):
+    f = fanout.spawn([f"{build}/bench/bench_push_feeder", "127.0.0.1", str(redis_port), CHANNEL, str(rate), str(seconds), "50"], 1,
+                     stdout=subprocess.DEVNULL)
+    c0, t0 = fanout.cpu_s(fanout.SERVER[0]), time.time()
+    got = load.lines(seconds + 1)
+    c1, t1 = fanout.cpu_s(fanout.SERVER[0]), time.time()
+    f.wait()
+    steady = got[1:seconds] or got
+    mid = sorted(steady, key=lambda x: x["deliveries"])[len(steady) // 2]
+    return {"rate": rate, "deliveries_s": mid["deliveries"], "records_s": round(mid["deliveries"] / max(1, mid["open"])),
+            "p50_ms": mid["p50_ms"], "p99_ms": max(x["p99_ms"] for x in steady), "server_cpu": round((c1 - c0) / (t1 - t0), 2)}
+
+
+def run_peer(name, start, args, tmp):
+    port = fanout.free_port()
+    srv = start(args.build, port, args.redis_port, tmp)
+    fanout.SERVER[0] = srv.pid
+    fanout.wait_port(port)
+    time.sleep(1.0)  # subscribed to the channel
+    try:
+        load = fanout.Load(args.build, port, 1000, "broadcast", 600, "event.*")
+        steps = [step(args.build, args.redis_port, load, r) for r in RATES]
+        load.stop()
+    finally:
+        srv.terminate()
+        srv.wait(10)
+    out = {"peer": name, "steps": steps, "peak_deliveries_s": max(s["deliveries_s"] for s in steps)}
+    print(json.dumps(out), flush=True)
+    return out
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--build", default=os.path.join(fanout.ROOT, "build"))
+    args = ap.parse_args()
+    args.build = os.path.abspath(args.build)
+    with tempfile.TemporaryDirectory() as tmp:
+        args.redis_port = fanout.free_port()
+        redis = fanout.spawn(["redis-server", "--port", str(args.redis_port), "--save", "", "--appendonly", "no"], 1,
+                             stdout=subprocess.DEVNULL)
+        fanout.wait_port(args.redis_port)
+        try:
+            t = run_peer("tributary", tributary, args, tmp)
+            n = run_peer("node", node, args, tmp)
+        finally:
+            redis.terminate()
+    print("| offered msgs/s | tributary deliveries/s | p50 / p99 ms | node deliveries/s | p50 / p99 ms | ratio |")
+    print("|---|---|---|---|---|---|")
+    for a, b in zip(t["steps"], n["steps"]):
+        ratio = a["deliveries_s"] / b["deliveries_s"] if b["deliveries_s"] else float("nan")
+        print(f"| {a['rate']} | {a['deliveries_s']} | {a['p50_ms']} / {a['p99_ms']} | {b['deliveries_s']} | {b['p50_ms']} / {b['p99_ms']} | {ratio:.2f}x |")
+
+
+if __name__ == "__main__":
+    main()
