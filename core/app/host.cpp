@@ -164,6 +164,13 @@ std::unique_ptr<host> host::create(config cfg, host_options opts, std::shared_pt
     std::string path = "feeds." + fc.id;
     auto spos = fc.key_pos.count("sources") ? fc.key_pos.at("sources") : fc.where;
     auto subpos = fc.key_pos.count("subjects") ? fc.key_pos.at("subjects") : fc.where;
+    if (!vocabulary::known_kind(fc.kind)) {
+      std::string known;
+      for (auto& k : vocabulary::kinds()) known += (known.empty() ? "" : ", ") + k;
+      err(fc.key_pos.count("kind") ? fc.key_pos.at("kind") : fc.where, path + ".kind",
+          "unknown kind '" + fc.kind + "': neither built in nor declared by a configured plugin (known: " + known + ")");
+      continue;
+    }
     for (const auto& sname : fc.sources) {
       auto it = by_name.find(sname);
       if (it == by_name.end()) continue;  // its instance failed above, already reported

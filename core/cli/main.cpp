@@ -138,6 +138,9 @@ int main(int argc, char** argv) {
                 << "\n  kinds: " << kinds << "\n  path: " << m.path.string() << "\n  base_url: " << m.default_base_url
                 << "\n  timeout: " << format_duration(m.default_timeout) << "\n  rate_limit: " << m.default_rate_limit.requests
                 << " per " << format_duration(m.default_rate_limit.per) << ", burst " << m.default_rate_limit.burst << "\n";
+      auto declared = m.declared_json();
+      for (auto& [name, spec] : declared.items())
+        std::cout << "  declares kind " << name << ": " << spec.dump() << "\n";
       if (!m.secret_envs.empty()) {
         std::string envs;
         for (auto& e : m.secret_envs) envs += (envs.empty() ? "" : ", ") + e;

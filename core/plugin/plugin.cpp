@@ -50,6 +50,17 @@ static error_class class_of(int32_t status) {
 static std::string str(trib_str s) { return s.ptr ? std::string(s.ptr, s.len) : std::string(); }
 static trib_str abi(std::string_view s) { return trib_str{s.data(), s.size()}; }
 
+json plugin_manifest::declared_json() const {
+  json out = json::object();
+  for (auto& k : declared_kinds) {
+    json fields = json::object();
+    for (auto& [n, t] : k.fields)
+      fields[n] = t == vocabulary::field_type::number ? "number" : t == vocabulary::field_type::string ? "string" : "bool";
+    out[k.name] = {{"fields", fields}, {"required", k.required}};
+  }
+  return out;
+}
+
 json plugin_manifest::to_json() const {
   return json{{"name", name},
               {"version", version},
@@ -69,6 +80,7 @@ json plugin_manifest::to_json() const {
                                     : json{{"name", budget_header.name},
                                            {"counts", budget_header.counts_used ? "used" : "remaining"},
                                            {"window", budget_header.window}}},
+              {"declared_kinds", declared_json()},
               {"abi", std::to_string(abi_major) + "." + std::to_string(abi_minor)},
               {"path", path.string()}};
 }
@@ -132,6 +144,13 @@ std::variant<std::shared_ptr<plugin_library>, std::string> plugin_library::load(
   mf.abi_minor = d->abi_minor;
   mf.path = path;
   if (mf.name.empty()) return path.string() + ": manifest has no name";
+  if (TRIB_HAS_MEMBER(m, trib_manifest, declared_kinds)) {
+    auto parsed = vocabulary::parse_declared_kinds(str(m->declared_kinds), mf.name);
+    if (auto* why = std::get_if<std::string>(&parsed)) return path.string() + ": " + *why;
+    mf.declared_kinds = std::get<std::vector<vocabulary::declared_kind>>(parsed);
+    for (auto& k : mf.declared_kinds)
+      if (auto why = vocabulary::declare(k)) return path.string() + ": " + *why;
+  }
   for (auto& k : mf.kinds)
     if (!vocabulary::known_kind(k))
       return path.string() + ": manifest declares unknown record kind '" + k + "'";
@@ -247,13 +266,10 @@ struct collector {
     };
   }
 
-  // Free-form data (ABI 1.1 data_json): one JSON object of at most 64 KiB, for free-form kinds.
+  // Data as one JSON object (ABI 1.1 data_json): kept as is for a free-form kind (`event`);
+  // for a kind with a vocabulary (a declared one), held to its fields like typed fields are.
   bool add_json_data(const trib_record* rec, record& x) {
     if (!TRIB_HAS_MEMBER(rec, trib_record, data_json) || rec->data_json.len == 0) return false;
-    if (!vocabulary::free_form(x.kind)) {
-      r.problems.push_back("data_json on a " + x.kind + " record; use fields");
-      return false;
-    }
     if (rec->data_json.len > vocabulary::max_free_form_bytes) {
       r.errors.push_back({error_class::bad_data, "message data over 64 KiB", x.subject, 0});
       return true;
@@ -263,9 +279,30 @@ struct collector {
       r.errors.push_back({error_class::bad_data, "message data is not a JSON object", x.subject, 0});
       return true;
     }
-    x.data = std::move(j);
-    r.records.push_back(std::move(x));
+    if (vocabulary::free_form(x.kind)) x.data = std::move(j);
+    else
+      for (auto& [name, v] : j.items()) keep_field(x, name, v);
+    finish_record(std::move(x));
     return true;
+  }
+
+  void keep_field(record& x, const std::string& name, const json& v) {
+    auto type = vocabulary::field(x.kind, name);
+    bool fits = type && ((*type == vocabulary::field_type::number && v.is_number()) ||
+                         (*type == vocabulary::field_type::string && v.is_string()) ||
+                         (*type == vocabulary::field_type::boolean && v.is_boolean()));
+    if (fits) x.data[name] = v;
+    else if (!v.is_null()) r.problems.push_back("field '" + name + "' is not a " + x.kind + " field of that type; dropped");
+  }
+
+  void finish_record(record x) {
+    for (const auto& req : vocabulary::required_fields(x.kind))
+      if (!x.data.contains(req)) {
+        r.problems.push_back("record " + x.topic() + " lacks required field '" + req + "'; dropped");
+        r.errors.push_back({error_class::bad_data, "no '" + req + "' in the answer", x.subject, 0});
+        return;
+      }
+    r.records.push_back(std::move(x));
   }
 
   void add_record(const trib_record* rec) {
@@ -309,13 +346,7 @@ struct collector {
           break;
       }
     }
-    for (const auto& req : vocabulary::required_fields(x.kind))
-      if (!x.data.contains(req)) {
-        r.problems.push_back("record " + x.topic() + " lacks required field '" + req + "'; dropped");
-        r.errors.push_back({error_class::bad_data, "no '" + req + "' in the answer", x.subject, 0});
-        return;
-      }
-    r.records.push_back(std::move(x));
+    finish_record(std::move(x));
   }
 };
 

@@ -49,9 +49,11 @@ struct plugin_manifest {
     bool counts_used = false;  // else: counts what remains
     size_t window = 0;
   } budget_header;
+  std::vector<vocabulary::declared_kind> declared_kinds;  // ABI 1.1
   uint32_t abi_major = 0, abi_minor = 0;
   std::filesystem::path path;
   nlohmann::json to_json() const;
+  nlohmann::json declared_json() const;
 };
 
 // A loaded .so. Kept alive by every instance created from it, so the code is unmapped only

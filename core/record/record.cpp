@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <shared_mutex>
 
 namespace tributary {
 
@@ -102,14 +103,89 @@ bool is_pair(std::string_view s) {  // BASE-QUOTE, upper case
   });
 }
 
+struct registry {
+  std::shared_mutex mu;
+  std::map<std::string, declared_kind, std::less<>> kinds;
+};
+registry& declared() {
+  static registry r;
+  return r;
+}
+
+// Runs f(declared_kind*) under the registry's read lock; nullptr when `kind` is not declared.
+template <class F>
+auto with_declared(std::string_view kind, F&& f) {
+  auto& r = declared();
+  std::shared_lock lk(r.mu);
+  auto it = r.kinds.find(kind);
+  return f(it == r.kinds.end() ? nullptr : &it->second);
+}
+
+bool valid_kind_name(std::string_view n) {
+  return !n.empty() && n.size() <= 32 && std::islower(static_cast<unsigned char>(n[0])) &&
+         std::all_of(n.begin(), n.end(), [](unsigned char c) { return std::islower(c) || std::isdigit(c) || c == '_'; });
+}
+
+std::optional<field_type> type_named(const json& t) {
+  if (t == "number") return F::number;
+  if (t == "string") return F::string;
+  if (t == "bool") return F::boolean;
+  return std::nullopt;
+}
+
 }  // namespace
 
-bool known_kind(std::string_view kind) { return find(kind) != nullptr; }
+bool known_kind(std::string_view kind) {
+  return find(kind) != nullptr || with_declared(kind, [](auto* k) { return k != nullptr; });
+}
 
 std::vector<std::string> kinds() {
   std::vector<std::string> r;
   for (const auto& k : table()) r.emplace_back(k.name);
+  auto& d = declared();
+  std::shared_lock lk(d.mu);
+  for (const auto& [name, _] : d.kinds) r.push_back(name);
   return r;
+}
+
+std::variant<std::vector<declared_kind>, std::string> parse_declared_kinds(std::string_view text, const std::string& plugin) {
+  std::vector<declared_kind> out;
+  if (text.empty()) return out;
+  auto j = json::parse(text, nullptr, false);
+  if (!j.is_object()) return std::string("declared_kinds is not a JSON object");
+  for (auto& [name, spec] : j.items()) {
+    declared_kind k{name, {}, {}, plugin};
+    if (!valid_kind_name(name)) return "declared kind '" + name + "': a kind name is a-z, 0-9 and _, starting with a letter, at most 32";
+    if (!spec.is_object() || !spec.contains("fields") || !spec["fields"].is_object())
+      return "declared kind '" + name + "' needs \"fields\": {\"name\": \"number|string|bool\"}";
+    for (auto& [f, t] : spec["fields"].items()) {
+      auto type = type_named(t);
+      if (!type) return "declared kind '" + name + "', field '" + f + "': type must be number, string or bool";
+      k.fields.emplace_back(f, *type);
+    }
+    for (auto& r : spec.value("required", json::array())) {
+      if (!r.is_string() || !spec["fields"].contains(r.get<std::string>()))
+        return "declared kind '" + name + "': every required field must be one of its fields";
+      k.required.push_back(r.get<std::string>());
+    }
+    out.push_back(std::move(k));
+  }
+  return out;
+}
+
+std::optional<std::string> declare(const declared_kind& k) {
+  if (find(k.name)) return "kind '" + k.name + "' is built in; a plugin cannot declare it";
+  auto& r = declared();
+  std::unique_lock lk(r.mu);
+  auto [it, added] = r.kinds.try_emplace(k.name, k);
+  if (added) return std::nullopt;
+  auto& old = it->second;
+  if (old.fields == k.fields && old.required == k.required) return std::nullopt;
+  return "kind '" + k.name + "' is declared differently by plugins '" + old.declared_by + "' and '" + k.declared_by + "'";
+}
+
+std::string declared_by(std::string_view kind) {
+  return with_declared(kind, [](auto* k) { return k ? k->declared_by : std::string(); });
 }
 
 std::optional<std::string> check_subject(std::string_view kind, std::string_view s) {
@@ -121,7 +197,7 @@ std::optional<std::string> check_subject(std::string_view kind, std::string_view
     if (dot == std::string_view::npos || !is_pair(s.substr(0, dot)) || dot + 1 == s.size())
       return "a candle subject is INSTRUMENT.INTERVAL (BTC-USDT.1h)";
   }
-  if (kind == "event" && (s.size() > 128 || !std::all_of(s.begin(), s.end(), [](unsigned char c) {
+  if ((kind == "event" || !declared_by(kind).empty()) && (s.size() > 128 || !std::all_of(s.begin(), s.end(), [](unsigned char c) {
                             return std::isalnum(c) || c == '.' || c == '_' || c == ':' || c == '-';
                           })))
     return "an event subject is at most 128 characters of A-Z a-z 0-9 . _ : -";
@@ -132,7 +208,13 @@ std::optional<std::string> check_subject(std::string_view kind, std::string_view
 
 std::optional<field_type> field(std::string_view kind, std::string_view name) {
   const auto* k = find(kind);
-  if (!k) return std::nullopt;
+  if (!k)
+    return with_declared(kind, [&](const declared_kind* d) -> std::optional<field_type> {
+      if (d)
+        for (const auto& [n, t] : d->fields)
+          if (n == name) return t;
+      return std::nullopt;
+    });
   for (const auto& [n, t] : k->fields)
     if (name == n) return t;
   if (open_fields(kind)) return F::number;
@@ -143,6 +225,11 @@ std::vector<std::string> required_fields(std::string_view kind) {
   std::vector<std::string> r;
   if (const auto* k = find(kind))
     for (const char* f : k->required) r.emplace_back(f);
+  else
+    with_declared(kind, [&](const declared_kind* d) {
+      if (d) r = d->required;
+      return 0;
+    });
   return r;
 }
 

@@ -4,6 +4,7 @@
 #include <map>
 #include <mutex>
 #include <optional>
+#include <variant>
 #include <string>
 #include <vector>
 
@@ -42,6 +43,22 @@ std::optional<field_type> field(std::string_view kind, std::string_view name);
 std::vector<std::string> required_fields(std::string_view kind);
 // Multi-valued indicators may add named fields beyond the table.
 bool open_fields(std::string_view kind);
+// A kind a plugin declares in its manifest (ABI 1.1): validated like the built-in ones.
+struct declared_kind {
+  std::string name;
+  std::vector<std::pair<std::string, field_type>> fields;
+  std::vector<std::string> required;
+  std::string declared_by;  // the plugin
+};
+// Parses a manifest's declared_kinds JSON ({"kind": {"fields": {"f": "number"|"string"|"bool"},
+// "required": [...]}}). Each problem names the kind and what is wrong.
+std::variant<std::vector<declared_kind>, std::string> parse_declared_kinds(std::string_view json_text, const std::string& plugin);
+// Adds a declared kind for this process. Declaring the same kind again identically is fine; a
+// different definition, or a built-in name, is an error naming both plugins.
+std::optional<std::string> declare(const declared_kind& k);
+// The plugin that declared `kind`, or empty for built-in or unknown kinds.
+std::string declared_by(std::string_view kind);
+
 // Kinds whose data is a free-form JSON object (`event`), carried as is.
 bool free_form(std::string_view kind);
 inline constexpr size_t max_free_form_bytes = 64 * 1024;

@@ -188,3 +188,35 @@ TEST(Push, StreamEntriesAddedWhileTheHostIsDownAreReadAfterItsRestart) {
   ASSERT_FALSE(pending.elements.empty());
   EXPECT_EQ(pending.elements[0].integer, 0);
 }
+
+TEST(Push, AKindDeclaredByThePluginIsValidatedLikeABuiltInOne) {
+  redis_server redis;
+  auto cfg = task_config(redis.port(), false);
+  cfg.replace(cfg.find("kind = \"event\""), 14, "kind = \"task_status\"");
+  auto in = launch(cfg);
+  ws_client watcher(in.port, "/ws", std::chrono::seconds(3));
+  watcher.send(R"({"type":"subscribe","id":1,"topics":["task_status.*"]})");
+  watcher.read();
+  watcher.read();
+  publish(redis, R"({"task_id":"t7"})");  // no status: the declared kind requires it
+  auto got = publish_when_subscribed(redis, watcher, json{{"task_id", "t7"}, {"status", "done"}, {"progress", 100}, {"extra", true}},
+                                     "task_status.t7");
+  EXPECT_EQ(got["record"]["data"], (json{{"task_id", "t7"}, {"status", "done"}, {"progress", 100}}));  // extra: not a field
+  EXPECT_EQ(got["record"]["seq"], 1);  // the message without status made no record
+  // `tributary plugins` shows the declared kind.
+  temp_dir d;
+  child list({TRIBUTARY_EXE, "plugins", "--plugin-dir", TRIBUTARY_PLUGIN_DIR, "--json"}, d.path());
+  EXPECT_EQ(list.wait(), 0);
+  EXPECT_THAT(list.out(), ::testing::HasSubstr(R"("task_status":{"fields":{"message":"string","progress":"number","status":"string","task_id":"string"},"required":["status"]})"));
+}
+
+TEST(Push, AKindNoPluginDeclaresIsAConfigError) {
+  redis_server redis;
+  auto cfg = task_config(redis.port(), false);
+  cfg.replace(cfg.find("kind = \"event\""), 14, "kind = \"order_fill\"");
+  temp_dir d;
+  auto file = d.write("t.toml", cfg);
+  child check({TRIBUTARY_EXE, "check", "-c", file.string()}, d.path());
+  EXPECT_NE(check.wait(), 0);
+  EXPECT_THAT(check.err() + check.out(), ::testing::HasSubstr("feeds.tasks.kind: unknown kind 'order_fill': neither built in nor declared"));
+}

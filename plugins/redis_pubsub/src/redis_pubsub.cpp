@@ -16,8 +16,10 @@ sdk::manifest redis_pubsub_manifest() {
   m.name = "redis_pubsub";
   m.version = "1.0.0";
   m.description = "Redis pub/sub: JSON messages on channels or patterns as event records (push)";
-  m.kinds = {"event"};
-  m.secrets = {};
+  m.kinds = {"event", "task_status"};
+  // A declared kind (ABI 1.1), for feeds that want task status typed rather than free-form.
+  m.declared_kinds = R"({"task_status": {"fields": {"task_id": "string", "status": "string", "progress": "number",
+                                                      "message": "string"}, "required": ["status"]}})";
   m.default_rate_limit = {1e9, 1000, 1e9};  // nothing is polled
   m.settings_schema = R"({
     "type": "object",
@@ -57,7 +59,8 @@ class redis_pubsub final : public sdk::plugin {
   }
 
   sdk::result<std::string> map_subject(std::string_view kind, std::string_view subject) override {
-    if (kind != "event") return sdk::error{error_class::bad_request, "redis_pubsub serves event only", std::string(subject)};
+    if (kind != "event" && kind != "task_status")
+      return sdk::error{error_class::bad_request, "redis_pubsub serves event and task_status", std::string(subject)};
     return std::string(subject);
   }
 

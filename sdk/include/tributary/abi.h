@@ -223,6 +223,11 @@ typedef struct trib_manifest {
   trib_str budget_header;       /* "X-MBX-USED-WEIGHT-1M", "X-RateLimit-Remaining" */
   int32_t budget_header_counts; /* TRIB_BUDGET_USED or TRIB_BUDGET_REMAINING */
   int32_t budget_header_window; /* the rate_limit window it describes; 0 = the first */
+  /* ABI 1.1: record kinds this plugin adds, as JSON text:
+   *   {"task_status": {"fields": {"status": "string", "progress": "number", "done": "bool"},
+   *                    "required": ["status"]}}
+   * The host validates their records like the built-in kinds'. List them in `kinds` too. */
+  trib_str declared_kinds;
 } trib_manifest;
 
 #define TRIB_BUDGET_USED 0      /* the header counts what was spent in the window */

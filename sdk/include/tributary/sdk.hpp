@@ -351,6 +351,8 @@ struct manifest {
   std::string budget_header;
   int32_t budget_header_counts = TRIB_BUDGET_REMAINING;
   int32_t budget_header_window = 0;
+  // Record kinds this plugin adds (ABI 1.1), as JSON text; see abi.h. List them in `kinds` too.
+  std::string declared_kinds;
 };
 
 class plugin {
@@ -453,6 +455,7 @@ struct manifest_storage {
     abi.budget_header = to_abi(m.budget_header);
     abi.budget_header_counts = m.budget_header_counts;
     abi.budget_header_window = m.budget_header_window;
+    abi.declared_kinds = to_abi(m.declared_kinds);
   }
 };
 
