@@ -46,28 +46,18 @@ std::vector<std::string> one_or_many(const json& s, const char* one, const char*
   return out;
 }
 
-class redis_pubsub final : public sdk::plugin {
+class redis_pubsub final : public pu::push_only {
  public:
   redis_pubsub(std::string_view settings_text, sdk::host) : redis_pubsub(json::parse(settings_text.empty() ? "{}" : settings_text)) {}
   explicit redis_pubsub(const json& s)
-      : url_(s.value("redis_url", "redis://127.0.0.1:6379")),
+      : push_only("redis_pubsub", {"event", "task_status"}),
+        url_(s.value("redis_url", "redis://127.0.0.1:6379")),
         channels_(one_or_many(s, "channel", "channels")),
         patterns_(one_or_many(s, "pattern", "patterns")),
         mapping_(s) {
     if (channels_.empty() && patterns_.empty())
       throw sdk::plugin_error(error_class::bad_request, "set channel, channels, pattern or patterns");
   }
-
-  sdk::result<std::string> map_subject(std::string_view kind, std::string_view subject) override {
-    if (kind != "event" && kind != "task_status")
-      return sdk::error{error_class::bad_request, "redis_pubsub serves event and task_status", std::string(subject)};
-    return std::string(subject);
-  }
-
-  void plan(const sdk::feed_request&, const sdk::output&) override {
-    throw sdk::plugin_error(error_class::bad_request, "redis_pubsub pushes: use mode = \"stream\" on its feed");
-  }
-  void parse(const sdk::feed_request&, const sdk::http_request&, const sdk::http_response&, const sdk::output&) override {}
 
   void plan_stream(const sdk::feed_request&, const sdk::output& out) override {
     sdk::stream_plan p;

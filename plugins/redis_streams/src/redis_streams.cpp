@@ -37,11 +37,12 @@ sdk::manifest redis_streams_manifest() {
   return m;
 }
 
-class redis_streams final : public sdk::plugin {
+class redis_streams final : public pu::push_only {
  public:
   redis_streams(std::string_view settings_text, sdk::host) : redis_streams(json::parse(settings_text.empty() ? "{}" : settings_text)) {}
   explicit redis_streams(const json& s)
-      : url_(s.value("redis_url", "redis://127.0.0.1:6379")),
+      : push_only("redis_streams", {"event"}),
+        url_(s.value("redis_url", "redis://127.0.0.1:6379")),
         group_(s.value("group", "tributary")),
         consumer_(s.value("consumer", "tributary")),
         payload_field_(s.value("payload_field", "")),
@@ -51,15 +52,6 @@ class redis_streams final : public sdk::plugin {
       for (auto& x : s["streams"]) streams_.push_back(x.get<std::string>());
     if (streams_.empty()) throw sdk::plugin_error(error_class::bad_request, "set stream or streams");
   }
-
-  sdk::result<std::string> map_subject(std::string_view kind, std::string_view subject) override {
-    if (kind != "event") return sdk::error{error_class::bad_request, "redis_streams serves event only", std::string(subject)};
-    return std::string(subject);
-  }
-  void plan(const sdk::feed_request&, const sdk::output&) override {
-    throw sdk::plugin_error(error_class::bad_request, "redis_streams pushes: use mode = \"stream\" on its feed");
-  }
-  void parse(const sdk::feed_request&, const sdk::http_request&, const sdk::http_response&, const sdk::output&) override {}
 
   void plan_stream(const sdk::feed_request&, const sdk::output& out) override {
     sdk::stream_plan p;

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cctype>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -46,6 +47,25 @@ struct event_mapping {
     if (!wanted) return;
     out.record(sdk::record_builder(feed.kind, subject, std::string(channel)).data_json(std::string(text)));
   }
+};
+
+// Base of plugins that only push: subjects are taken as they are, and polling is refused.
+class push_only : public sdk::plugin {
+ public:
+  push_only(std::string name, std::vector<std::string> kinds) : name_(std::move(name)), kinds_(std::move(kinds)) {}
+  sdk::result<std::string> map_subject(std::string_view kind, std::string_view subject) override {
+    if (std::find(kinds_.begin(), kinds_.end(), kind) == kinds_.end())
+      return sdk::error{sdk::error_class::bad_request, name_ + " does not serve kind '" + std::string(kind) + "'", std::string(subject)};
+    return std::string(subject);
+  }
+  void plan(const sdk::feed_request&, const sdk::output&) override {
+    throw sdk::plugin_error(sdk::error_class::bad_request, name_ + " pushes: use mode = \"stream\" on its feed");
+  }
+  void parse(const sdk::feed_request&, const sdk::http_request&, const sdk::http_response&, const sdk::output&) override {}
+
+ private:
+  std::string name_;
+  std::vector<std::string> kinds_;
 };
 
 }  // namespace tributary::plugin_util
