@@ -165,11 +165,11 @@ export class TributaryClient {
     this._stopFallback();
     try {
       if (this.token) await this.authenticate();
-      if (this._patterns.size) await this._sendSubscribe([...this._patterns.keys()]);
-      this._emit("open", { session: this.session, user: this.user });
     } catch (e) {
-      this._emit("error", e);
+      return this._emit("error", e); // unauthorized: the server closes, and we reconnect
     }
+    this._emit("open", { session: this.session, user: this.user });
+    if (this._patterns.size) this._sendSubscribe([...this._patterns.keys()]).catch((e) => this._emit("error", e));
   }
 
   _onClose(ws, ev) {

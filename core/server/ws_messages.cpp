@@ -139,7 +139,8 @@ void ws_connection::subscribe(const json& msg, const json& id) {
     reply_forbidden(id, t);
     return true;
   });
-  if (topics.empty()) return;
+  // `subscribed` follows even when every pattern was forbidden (with none): a client waiting
+  // for the answer to its id gets one.
   size_t added = std::count_if(topics.begin(), topics.end(), [&](auto& t) { return !subs_.has(t); });
   if (subs_.patterns().size() + added > kMaxPatterns)
     return reply_error(id, "too_many_subscriptions", "at most " + std::to_string(kMaxPatterns) + " patterns per session");

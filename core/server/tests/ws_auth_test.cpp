@@ -112,6 +112,9 @@ TEST(WsAuth, AForbiddenPatternGetsAnErrorAndTheConnectionStaysOpen) {
   ws_client anon(s.port);
   anon.send(R"({"type":"subscribe","id":8,"topics":["secret.*"]})");
   EXPECT_EQ(read_type(anon, "error")["code"], "forbidden");
+  auto none = read_type(anon, "subscribed");  // still answered, with nothing subscribed
+  EXPECT_EQ(none["id"], 8);
+  EXPECT_EQ(none["topics"], json::array());
   anon.send(R"({"type":"ping","id":9})");
   EXPECT_EQ(read_type(anon, "pong")["id"], 9);
 }
@@ -159,6 +162,7 @@ TEST(WsAuth, AFirstAuthAfterAuthTimeoutIsRefusedAndTheSessionStaysPublic) {
   EXPECT_EQ(read_type(late, "error")["code"], "auth_timeout");
   late.send(R"({"type":"subscribe","id":2,"topics":["user.alice.*"]})");
   EXPECT_EQ(read_type(late, "error")["code"], "forbidden");
+  EXPECT_EQ(read_type(late, "subscribed")["topics"], json::array());
   late.send(R"({"type":"subscribe","id":3,"topics":["price.*"]})");
   EXPECT_EQ(read_type(late, "subscribed")["id"], 3);
 }
