@@ -24,9 +24,19 @@ stream_feed::stream_feed(feed_runtime& feed, source_runtime& source, pipeline& o
     : feed_(feed), source_(source), out_(out), m_(m), clock_(clock), log_(std::move(log)) {
   m_.describe("tributary_stream_messages_total", "counter", "Messages from streaming sources, by source and outcome");
   m_.describe("tributary_stream_connects_total", "counter", "Upstream connections of streaming sources, by source and outcome");
+  collector_ = m_.add_collector([this](std::vector<metrics::sample>& out) {
+    const auto& src = source_.name;
+    out.push_back({"tributary_stream_messages_total", {{"source", src}, {"outcome", "published"}}, double(published_.load())});
+    out.push_back({"tributary_stream_messages_total", {{"source", src}, {"outcome", "rejected"}}, double(rejected_.load())});
+    out.push_back({"tributary_stream_connects_total", {{"source", src}, {"outcome", "ok"}}, double(connects_ok_.load())});
+    out.push_back({"tributary_stream_connects_total", {{"source", src}, {"outcome", "failed"}}, double(connects_failed_.load())});
+  });
 }
 
-stream_feed::~stream_feed() { stop(); }
+stream_feed::~stream_feed() {
+  stop();
+  m_.remove_collector(collector_);
+}
 
 // The feed's subjects as the source mapped them; none for `subjects = ["*"]` (any subject).
 feed_request stream_feed::request() const {
@@ -90,7 +100,7 @@ void stream_feed::session(const stream_plan& plan) {
   connected_ = false;
   if (!failure) return;
   log_->warn("feed {}: source {}: {}; reconnecting", feed_.cfg.id, source_.name, *failure);
-  m_.add("tributary_stream_connects_total", {{"source", source_.name}, {"outcome", "failed"}});
+  connects_failed_++;
   std::lock_guard lk(source_.mu);
   source_.failures++;
   source_.last_error_at = clock_.now_ms();
@@ -101,7 +111,7 @@ void stream_feed::session(const stream_plan& plan) {
 bool stream_feed::holding() const { return !stop_ && (!gate_ || gate_()); }
 
 void stream_feed::subscribed(size_t channels, size_t patterns) {
-  m_.add("tributary_stream_connects_total", {{"source", source_.name}, {"outcome", "ok"}});
+  connects_ok_++;
   log_->info("feed {}: source {} subscribed to {} channel(s) or stream(s), {} pattern(s)", feed_.cfg.id, source_.name, channels, patterns);
   connected_ = true;
 }
@@ -187,7 +197,7 @@ void stream_feed::on_message(const std::string& channel, const std::string& payl
     if (!res.records.empty()) source_.last_success = now;
   }
   if (res.records.empty() || !res.errors.empty()) {
-    m_.add("tributary_stream_messages_total", {{"source", source_.name}, {"outcome", "rejected"}});
+    rejected_++;
     if (now - last_bad_log_ >= 1000) {  // a flood of bad messages logs once a second
       last_bad_log_ = now;
       log_->warn("feed {}: source {}: a message on channel '{}' was rejected: {}", feed_.cfg.id, source_.name, channel.substr(0, 128),
@@ -195,7 +205,7 @@ void stream_feed::on_message(const std::string& channel, const std::string& payl
     }
   }
   for (auto& r : res.records) {
-    m_.add("tributary_stream_messages_total", {{"source", source_.name}, {"outcome", "published"}});
+    published_++;
     r.source = source_.name;
     r.feed = feed_.cfg.id;
     r.received = now;

@@ -63,6 +63,9 @@ class stream_feed {
   std::condition_variable cv_;
   std::thread thread_;
   int64_t last_bad_log_ = 0;
+  // Counted by the feed's thread, folded into /metrics when scraped: no lock per message.
+  std::atomic<uint64_t> published_{0}, rejected_{0}, connects_ok_{0}, connects_failed_{0};
+  int collector_ = -1;
 };
 
 }  // namespace tributary
