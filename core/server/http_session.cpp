@@ -198,7 +198,7 @@ class http_session : public std::enable_shared_from_this<http_session> {
     if (path == "/metrics")
       return counted("/metrics", make(http::status::ok, st_.hooks.metrics_text(), ka, "text/plain; version=0.0.4; charset=utf-8"));
     if (path.rfind("/api/v1/", 0) == 0 || is_view_route(path)) return topic_route(req, *target, ka);
-    if (auto asset = find_asset(path); asset && st_.opts.dashboard)
+    if (auto asset = find_asset(path); asset && (st_.opts.dashboard || path == "/tributary.js"))
       return counted("asset", make(http::status::ok, std::string(asset->body), ka, asset->type));
     return counted("other", make(http::status::not_found, error_body("not_found", "no route for " + path), ka));
   }

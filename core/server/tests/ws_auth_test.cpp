@@ -207,6 +207,23 @@ TEST(HttpViews, TheRouteServesTheBareViewObjectUnderTheTopicRules) {
   EXPECT_FALSE(body.contains("schema"));  // the object alone, not a record
 }
 
+TEST(HttpAssets, TheDashboardCanBeTurnedOffButTheClientIsAlwaysServed) {
+  running_server on;
+  auto page = http_get(on.port, "/");
+  EXPECT_EQ(page.status, 200);
+  EXPECT_EQ(page.content_type, "text/html");
+  EXPECT_NE(page.body.find("/dashboard.js"), std::string::npos);
+  EXPECT_EQ(http_get(on.port, "/dashboard.js").content_type, "text/javascript");
+  server_options o;
+  o.dashboard = false;
+  running_server off(o);
+  EXPECT_EQ(http_get(off.port, "/").status, 404);
+  EXPECT_EQ(http_get(off.port, "/dashboard.js").status, 404);
+  auto client = http_get(off.port, "/tributary.js");
+  EXPECT_EQ(client.status, 200);
+  EXPECT_NE(client.body.find("export class TributaryClient"), std::string::npos);
+}
+
 TEST(WsAuth, WithAuthOffEverythingIsOpenAndAuthIsRefusedPolitely) {
   running_server s;
   ws_client c(s.port, "/ws?token=whatever");
