@@ -262,6 +262,7 @@ struct collector {
       for (size_t i = 0; i < p->pattern_count; ++i) sp.patterns.push_back(str(p->patterns[i]));
       sp.group = str(p->group);
       sp.consumer = str(p->consumer);
+      sp.expected_interval_ms = std::max<int64_t>(0, p->expected_interval_ms);
       static_cast<collector*>(ctx)->plan = std::move(sp);
     };
   }

@@ -117,6 +117,7 @@ struct stream_plan {
   std::string url;
   std::vector<std::string> channels, patterns;  // channels: stream keys for redis_stream
   std::string group, consumer;                  // redis_stream
+  int64_t expected_interval_ms = 0;             // no message for 3 x this is a failure
 };
 
 // Everything one plugin call produced.

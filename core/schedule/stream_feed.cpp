@@ -110,8 +110,16 @@ void stream_feed::session(const stream_plan& plan) {
 
 bool stream_feed::holding() const { return !stop_ && (!gate_ || gate_()); }
 
+std::optional<std::string> stream_feed::silent(const stream_plan& plan) const {
+  if (plan.expected_interval_ms <= 0) return std::nullopt;
+  int64_t quiet = clock_.now_ms() - last_message_;
+  if (quiet < 3 * plan.expected_interval_ms) return std::nullopt;
+  return "no message for " + std::to_string(quiet) + " ms (3 x the expected " + std::to_string(plan.expected_interval_ms) + " ms)";
+}
+
 void stream_feed::subscribed(size_t channels, size_t patterns) {
   connects_ok_++;
+  last_message_ = clock_.now_ms();
   log_->info("feed {}: source {} subscribed to {} channel(s) or stream(s), {} pattern(s)", feed_.cfg.id, source_.name, channels, patterns);
   connected_ = true;
 }
@@ -128,6 +136,7 @@ std::optional<std::string> stream_feed::read_pubsub(redis_client& redis, const s
   }
   subscribed(plan.channels.size(), plan.patterns.size());
   while (holding()) {
+    if (auto why = silent(plan)) return why;
     auto got = redis.next_push(kPoll);
     if (auto* e = std::get_if<std::string>(&got)) return *e;
     auto& push = std::get<std::optional<redis_reply>>(got);
@@ -152,6 +161,7 @@ std::optional<std::string> stream_feed::read_streams(redis_client& redis, const 
   subscribed(plan.channels.size(), 0);
   std::string from = "0";
   while (holding()) {
+    if (auto why = silent(plan)) return why;
     std::vector<std::string> argv{"XREADGROUP", "GROUP", plan.group, plan.consumer, "COUNT", "100"};
     if (from == ">") argv.insert(argv.end(), {"BLOCK", std::to_string(kPoll.count())});
     argv.push_back("STREAMS");
@@ -190,6 +200,7 @@ bool stream_feed::take_entries(redis_client& redis, const stream_plan& plan, con
 
 void stream_feed::on_message(const std::string& channel, const std::string& payload) {
   int64_t now = clock_.now_ms();
+  last_message_ = now;
   auto res = source_.plugin->parse_message(request(), channel, payload, now);
   {
     std::lock_guard lk(source_.mu);

@@ -47,6 +47,8 @@ class stream_feed {
   bool take_entries(redis_client& redis, const stream_plan& plan, const struct redis_reply& rep);
   void subscribed(size_t channels, size_t patterns);
   bool holding() const;  // still ours to read: not stopping, and the gate is open
+  // Why the upstream counts as failed for silence (3 x its expected interval), or nullopt.
+  std::optional<std::string> silent(const stream_plan& plan) const;
   void on_message(const std::string& channel, const std::string& payload);
   bool wait(int64_t ms);  // false when stopping
   feed_request request() const;
@@ -63,6 +65,7 @@ class stream_feed {
   std::condition_variable cv_;
   std::thread thread_;
   int64_t last_bad_log_ = 0;
+  int64_t last_message_ = 0;  // when the upstream last sent something (or we subscribed)
   // Counted by the feed's thread, folded into /metrics when scraped: no lock per message.
   std::atomic<uint64_t> published_{0}, rejected_{0}, connects_ok_{0}, connects_failed_{0};
   int collector_ = -1;

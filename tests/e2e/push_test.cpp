@@ -3,6 +3,9 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <thread>
+
 #include "../support/demo_config.hpp"
 #include "../support/process.hpp"
 #include "../support/redis_server.hpp"
@@ -219,4 +222,48 @@ TEST(Push, AKindNoPluginDeclaresIsAConfigError) {
   child check({TRIBUTARY_EXE, "check", "-c", file.string()}, d.path());
   EXPECT_NE(check.wait(), 0);
   EXPECT_THAT(check.err() + check.out(), ::testing::HasSubstr("feeds.tasks.kind: unknown kind 'order_fill': neither built in nor declared"));
+}
+
+TEST(Push, ASilentUpstreamPastThreeExpectedIntervalsIsAFailureAndIsReconnected) {
+  redis_server redis;
+  auto cfg = task_config(redis.port(), false);
+  cfg.replace(cfg.find("subject_field = \"task_id\""), 25, "subject_field = \"task_id\"\nexpected_interval_ms = 100");
+  auto in = launch(cfg);
+  ws_client watcher(in.port, "/ws", std::chrono::seconds(10));
+  watcher.send(R"({"type":"subscribe","id":1,"topics":["event.*"]})");
+  watcher.read();
+  watcher.read();
+  // Nothing is published: after 300 ms of silence the host calls it a failure and subscribes again.
+  std::string metrics;
+  for (int i = 0; i < 150; ++i) {
+    metrics = http_get(in.port, "/metrics").body;
+    if (metrics.find(R"(tributary_stream_connects_total{source="tasks",outcome="failed"} 0)") == std::string::npos &&
+        metrics.find(R"(tributary_stream_connects_total{source="tasks",outcome="failed"})") != std::string::npos)
+      break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_THAT(metrics, ::testing::Not(::testing::HasSubstr(R"(tributary_stream_connects_total{source="tasks",outcome="failed"} 0)")));
+  auto status = json::parse(http_get(in.port, "/api/v1/status").body);
+  EXPECT_THAT(status["plugins"][0]["last_error"].get<std::string>(), ::testing::HasSubstr("no message for"));
+  // It comes back and delivers. It also drops again whenever 300 ms pass without a message, so
+  // publish every 50 ms until one arrives.
+  std::atomic<bool> seen{false};
+  std::thread publisher([&] {
+    while (!seen) {
+      publish(redis, json{{"task_id", "q1"}, {"status", "ok"}});
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+  });
+  json got;
+  try {
+    for (;;) {
+      got = watcher.read();
+      if (got["type"] == "update" && got["topic"] == "event.q1") break;
+    }
+  } catch (const std::exception& e) {
+    ADD_FAILURE() << e.what();
+  }
+  seen = true;
+  publisher.join();
+  EXPECT_EQ(got["record"]["data"]["status"], "ok");
 }

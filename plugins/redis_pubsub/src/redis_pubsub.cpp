@@ -30,6 +30,7 @@ sdk::manifest redis_pubsub_manifest() {
       "pattern": {"type": "string"},
       "patterns": {"type": "array", "items": {"type": "string"}},
       "subject_field": {"type": "string"},
+      "expected_interval_ms": {"type": "integer", "minimum": 0},
       "subject_prefix": {"type": "string"}
     },
     "required": ["subject_field"],
@@ -52,6 +53,7 @@ class redis_pubsub final : public pu::push_only {
   explicit redis_pubsub(const json& s)
       : push_only("redis_pubsub", {"event", "task_status"}),
         url_(s.value("redis_url", "redis://127.0.0.1:6379")),
+        expected_interval_ms_(s.value("expected_interval_ms", int64_t{0})),
         channels_(one_or_many(s, "channel", "channels")),
         patterns_(one_or_many(s, "pattern", "patterns")),
         mapping_(s) {
@@ -63,6 +65,7 @@ class redis_pubsub final : public pu::push_only {
     sdk::stream_plan p;
     p.upstream = TRIB_UPSTREAM_REDIS_PUBSUB;
     p.url = url_;
+    p.expected_interval_ms = expected_interval_ms_;
     p.channels = channels_;
     p.patterns = patterns_;
     out.stream(p);
@@ -74,6 +77,7 @@ class redis_pubsub final : public pu::push_only {
 
  private:
   std::string url_;
+  int64_t expected_interval_ms_;
   std::vector<std::string> channels_, patterns_;
   pu::event_mapping mapping_;
 };

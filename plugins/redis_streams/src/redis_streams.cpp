@@ -29,6 +29,7 @@ sdk::manifest redis_streams_manifest() {
       "consumer": {"type": "string"},
       "payload_field": {"type": "string"},
       "subject_field": {"type": "string"},
+      "expected_interval_ms": {"type": "integer", "minimum": 0},
       "subject_prefix": {"type": "string"}
     },
     "required": ["subject_field"],
@@ -43,6 +44,7 @@ class redis_streams final : public pu::push_only {
   explicit redis_streams(const json& s)
       : push_only("redis_streams", {"event"}),
         url_(s.value("redis_url", "redis://127.0.0.1:6379")),
+        expected_interval_ms_(s.value("expected_interval_ms", int64_t{0})),
         group_(s.value("group", "tributary")),
         consumer_(s.value("consumer", "tributary")),
         payload_field_(s.value("payload_field", "")),
@@ -57,6 +59,7 @@ class redis_streams final : public pu::push_only {
     sdk::stream_plan p;
     p.upstream = TRIB_UPSTREAM_REDIS_STREAM;
     p.url = url_;
+    p.expected_interval_ms = expected_interval_ms_;
     p.channels = streams_;
     p.group = group_;
     p.consumer = consumer_;
@@ -75,7 +78,9 @@ class redis_streams final : public pu::push_only {
   }
 
  private:
-  std::string url_, group_, consumer_, payload_field_;
+  std::string url_;
+  int64_t expected_interval_ms_;
+  std::string group_, consumer_, payload_field_;
   std::vector<std::string> streams_;
   pu::event_mapping mapping_;
 };

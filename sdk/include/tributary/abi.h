@@ -175,6 +175,8 @@ typedef struct trib_stream_plan {
   size_t pattern_count;
   trib_str group;    /* Redis streams: the consumer group (created at the stream's end if missing) */
   trib_str consumer; /* Redis streams: this reader's name in the group */
+  int64_t expected_interval_ms; /* a message at least this often; no message for 3 x this is a
+                                   failure (reconnect). 0 = a quiet upstream is fine */
 } trib_stream_plan;
 
 typedef struct trib_stream_message {

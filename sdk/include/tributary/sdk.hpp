@@ -239,6 +239,7 @@ struct stream_plan {
   std::string url;
   std::vector<std::string> channels, patterns;  // channels: stream keys for REDIS_STREAM
   std::string group, consumer;                  // REDIS_STREAM only
+  int64_t expected_interval_ms = 0;  // no message for 3 x this is a failure; 0 = quiet is fine
 };
 
 struct stream_message {
@@ -303,6 +304,7 @@ class output {
     abi.pattern_count = pt.size();
     abi.group = to_abi(p.group);
     abi.consumer = to_abi(p.consumer);
+    abi.expected_interval_ms = p.expected_interval_ms;
     out_->emit_stream(out_->ctx, &abi);
   }
 
