@@ -91,7 +91,8 @@ void stream_feed::run() {
 void stream_feed::session(const stream_plan& plan) {
   auto ep = parse_redis_url(plan.url);
   if (!ep) {
-    log_->error("feed {}: source {}: '{}' is not a redis:// URL", feed_.cfg.id, source_.name, plan.url);
+    // Not the URL itself: it may hold a password.
+    log_->error("feed {}: source {}: its upstream URL is not a valid redis:// URL", feed_.cfg.id, source_.name);
     return;
   }
   redis_client redis(*ep, millis(2000));
