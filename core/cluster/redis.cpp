@@ -75,6 +75,9 @@ std::optional<std::string> redis_client::connect() {
     return "redis " + ep_.host + ":" + std::to_string(ep_.port) + ": " + why;
   }
   redisSetTimeout(ctx_, tv);
+  // TCP keepalive: a Redis that vanished without closing (a cut network) is noticed even on a
+  // connection that only listens, as a pub/sub subscription does.
+  redisEnableKeepAlive(ctx_);
   auto setup = [&](std::vector<std::string> argv) -> std::optional<std::string> {
     auto r = command(argv);
     if (auto* e = std::get_if<std::string>(&r)) return *e;

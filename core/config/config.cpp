@@ -666,8 +666,7 @@ class parser {
         // A kind that is not built in may be declared by a plugin: the host checks it once the
         // plugins are loaded. A near miss of a built-in kind is a typo, reported here.
         auto near = vocabulary::known_kind(*v) ? std::nullopt : closest(*v, vocabulary::kinds());
-        bool name_ok = !v->empty() && std::all_of(v->begin(), v->end(), [](unsigned char c) { return std::islower(c) || std::isdigit(c) || c == '_'; });
-        if (near || !name_ok) {
+        if (near || !vocabulary::valid_kind_name(*v)) {
           std::string msg = "unknown kind '" + *v + "'";
           if (near) msg += " (did you mean '" + *near + "'?)";
           error(pos(*n), path + ".kind", msg);

@@ -121,11 +121,6 @@ auto with_declared(std::string_view kind, F&& f) {
   return f(it == r.kinds.end() ? nullptr : &it->second);
 }
 
-bool valid_kind_name(std::string_view n) {
-  return !n.empty() && n.size() <= 32 && std::islower(static_cast<unsigned char>(n[0])) &&
-         std::all_of(n.begin(), n.end(), [](unsigned char c) { return std::islower(c) || std::isdigit(c) || c == '_'; });
-}
-
 std::optional<field_type> type_named(const json& t) {
   if (t == "number") return F::number;
   if (t == "string") return F::string;
@@ -134,6 +129,11 @@ std::optional<field_type> type_named(const json& t) {
 }
 
 }  // namespace
+
+bool valid_kind_name(std::string_view n) {
+  return !n.empty() && n.size() <= 32 && std::islower(static_cast<unsigned char>(n[0])) &&
+         std::all_of(n.begin(), n.end(), [](unsigned char c) { return std::islower(c) || std::isdigit(c) || c == '_'; });
+}
 
 bool known_kind(std::string_view kind) {
   return find(kind) != nullptr || with_declared(kind, [](auto* k) { return k != nullptr; });

@@ -50,6 +50,8 @@ struct declared_kind {
   std::vector<std::string> required;
   std::string declared_by;  // the plugin
 };
+// A name a kind may have: a-z, 0-9 and _, starting with a letter, at most 32 characters.
+bool valid_kind_name(std::string_view name);
 // Parses a manifest's declared_kinds JSON ({"kind": {"fields": {"f": "number"|"string"|"bool"},
 // "required": [...]}}). Each problem names the kind and what is wrong.
 std::variant<std::vector<declared_kind>, std::string> parse_declared_kinds(std::string_view json_text, const std::string& plugin);

@@ -88,10 +88,6 @@ class io_shard final : public record_inbox {
   std::unordered_map<uint32_t, size_t> newest_;  // conflate_batch's scratch
   uint64_t stamp_ = 0;
   subscription_index index_;
-  struct text_hash {
-    using is_transparent = void;
-    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
-  };
   std::unordered_map<std::string, subscription_index, text_hash, std::equal_to<>> personal_;
   std::vector<std::shared_ptr<ws_connection>> sessions_;
   std::vector<ws_connection*> dirty_;

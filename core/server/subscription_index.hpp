@@ -8,6 +8,8 @@
 #include <unordered_map>
 #include <vector>
 
+#include "util/text_hash.hpp"
+
 namespace tributary {
 
 class ws_connection;
@@ -23,11 +25,7 @@ class subscription_index {
   size_t patterns() const { return exact_.size() + prefix_.size() + (all_.empty() ? 0 : 1); }
 
  private:
-  struct hash {
-    using is_transparent = void;
-    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
-  };
-  using table = std::unordered_map<std::string, std::vector<ws_connection*>, hash, std::equal_to<>>;
+  using table = std::unordered_map<std::string, std::vector<ws_connection*>, text_hash, std::equal_to<>>;
   static void add_to(table& t, std::string_view key, ws_connection* c);
   static void remove_from(table& t, std::string_view key, ws_connection* c);
 
