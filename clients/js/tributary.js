@@ -294,7 +294,6 @@ export class TributaryClient {
 
   _startFallback() {
     if (this._timers.fallback || !this.fetchImpl) return;
-    this._setState("closed");
     const tick = async () => {
       await this._pollOnce().catch((e) => this._emit("error", e));
       if (this._timers.fallback) this._timers.fallback = setTimeout(tick, this.fallbackOpts.intervalMs);
