@@ -63,6 +63,20 @@ static void log_from_plugin(spdlog::logger& log, const std::string& who, int lev
   log.log(lvl, "[{}] {}", who, msg);
 }
 
+// Why `source` cannot run the way feed `fc` runs it: a stream feed's first source streams and
+// its later ones are polled while the stream is down; a polling feed polls every source.
+static std::optional<std::string> mode_mismatch(const feed_config& fc, const std::string& source, const source_runtime& s) {
+  const auto& mf = s.plugin->manifest();
+  bool first = !fc.sources.empty() && fc.sources.front() == source;
+  if (fc.stream && first && !mf.streams)
+    return "source '" + source + "' cannot stream (plugin '" + mf.name + "' does not); mode = \"stream\" needs a streaming plugin first";
+  if ((!fc.stream || !first) && !mf.polls)
+    return "source '" + source + "' cannot be polled (plugin '" + mf.name + "' only streams)" +
+           (fc.stream ? std::string("; only the first source of a stream feed streams, later ones are polled while it is down")
+                      : std::string("; use mode = \"stream\""));
+  return std::nullopt;
+}
+
 std::unique_ptr<host> host::create(config cfg, host_options opts, std::shared_ptr<redactor> secrets,
                                    std::shared_ptr<spdlog::logger> log, std::vector<diagnostic>& diags,
                                    const clock_source* clock) {
@@ -152,7 +166,7 @@ std::unique_ptr<host> host::create(config cfg, host_options opts, std::shared_pt
           logger->log(lvl, "source {}: circuit {} -> {}", who, circuit_breaker::name(from), circuit_breaker::name(to));
         });
     p.m.set("tributary_circuit_state", {{"source", who}}, 0);
-    if (s->base_url.empty() && !s->plugin->streams()) err(pc.where, path + ".base_url", "plugin '" + pc.plugin + "' has no default base_url; set one");
+    if (s->base_url.empty() && s->plugin->polls()) err(pc.where, path + ".base_url", "plugin '" + pc.plugin + "' has no default base_url; set one");
     by_name[pc.name] = s.get();
     p.sources.push_back(std::move(s));
   }
@@ -175,9 +189,8 @@ std::unique_ptr<host> host::create(config cfg, host_options opts, std::shared_pt
       auto it = by_name.find(sname);
       if (it == by_name.end()) continue;  // its instance failed above, already reported
       auto* s = it->second;
-      if (fc.stream && !s->plugin->streams()) {
-        err(spos, path + ".sources", "source '" + sname + "' cannot stream (plugin '" + s->plugin->manifest().name +
-                                         "' has no plan_stream); mode = \"stream\" needs a streaming plugin");
+      if (auto why = mode_mismatch(fc, sname, *s)) {
+        err(spos, path + ".sources", *why);
         continue;
       }
       if (!s->plugin->serves(fc.kind)) {
@@ -350,8 +363,8 @@ unsigned short host::start() {
   unsigned short port = p.srv->start();
   std::vector<feed_runtime*> feeds;
   for (auto& f : p.feeds) {
-    if (!f->cfg.stream) feeds.push_back(f.get());
-    else if (!f->sources.empty())
+    if (!f->cfg.stream || f->sources.size() > 1) feeds.push_back(f.get());  // polled, or a stream's polled fallback
+    if (f->cfg.stream && !f->sources.empty())
       p.streams.push_back(std::make_unique<stream_feed>(*f, *f->sources.front(), *p.out, p.m, *p.clock, p.log));
   }
   if (p.stream) p.stream->start();
@@ -369,7 +382,7 @@ unsigned short host::start() {
   for (auto& st : p.streams) {
     std::function<bool()> gate;  // cluster mode: only the leader holds upstream streams
     if (p.cluster) gate = [c = p.cluster.get()] { return c->is_leader(); };
-    st->start(std::move(gate));
+    st->start(std::move(gate), [&p, &f = st->feed()] { p.sched->run_now(f); });
   }
   p.sched->start();
   return port;

@@ -693,8 +693,7 @@ class parser {
       error(pos(node), path, "missing required key `subjects`");
     }
     if (auto* n = t->get("every")) {
-      if (f.stream) warn(pos(*n), path + ".every", "not used: a stream feed publishes as messages arrive");
-      else if (auto v = duration(*n, path + ".every")) {
+      if (auto v = duration(*n, path + ".every")) {
         if (v->count() < 100) error(pos(*n), path + ".every", "must be at least 100ms");
         f.every = *v;
       }
@@ -712,7 +711,21 @@ class parser {
     } else {
       error(pos(node), path, "missing required key `sources`");
     }
+    if (f.stream) check_stream_fallback(f, *t, path, pos(node));
     cfg.feeds.push_back(std::move(f));
+  }
+
+  // A stream feed's first source streams; any later one is polled every `every` while the
+  // stream is down, so it needs `every` and named subjects.
+  void check_stream_fallback(const feed_config& f, const toml::table& t, const std::string& path, const source_pos& where) {
+    auto* every = t.get("every");
+    if (f.sources.size() <= 1) {
+      if (every) warn(pos(*every), path + ".every", "not used: a stream feed with one source publishes as messages arrive");
+      return;
+    }
+    if (!every) error(where, path, "missing key `every`: sources after the first are polled at that interval while the stream is down");
+    if (std::find(f.subjects.begin(), f.subjects.end(), "*") != f.subjects.end())
+      error(where, path + ".subjects", "'*' cannot be polled: a stream feed with fallback sources must name its subjects");
   }
 
   void read_view(const std::string& name, const toml::node& node, config& cfg) {

@@ -61,7 +61,7 @@ struct feed_config {
   std::vector<std::string> subjects;
   millis every{0};
   millis jitter{0};  // default: a tenth of `every`, at most 1s
-  bool stream = false;  // mode = "stream": the source pushes; `every` is not used
+  bool stream = false;  // mode = "stream": the first source pushes; later ones are polled every `every` while it is down
   std::vector<std::string> sources;
   source_pos where;
   std::map<std::string, source_pos> key_pos;  // "sources", "subjects", ... -> where

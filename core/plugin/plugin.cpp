@@ -61,6 +61,13 @@ json plugin_manifest::declared_json() const {
   return out;
 }
 
+json plugin_manifest::modes_json() const {
+  json m = json::array();
+  if (polls) m.push_back("poll");
+  if (streams) m.push_back("stream");
+  return m;
+}
+
 json plugin_manifest::to_json() const {
   return json{{"name", name},
               {"version", version},
@@ -81,6 +88,7 @@ json plugin_manifest::to_json() const {
                                            {"counts", budget_header.counts_used ? "used" : "remaining"},
                                            {"window", budget_header.window}}},
               {"declared_kinds", declared_json()},
+              {"modes", modes_json()},
               {"abi", std::to_string(abi_major) + "." + std::to_string(abi_minor)},
               {"path", path.string()}};
 }
@@ -151,6 +159,12 @@ std::variant<std::shared_ptr<plugin_library>, std::string> plugin_library::load(
     for (auto& k : mf.declared_kinds)
       if (auto why = vocabulary::declare(k)) return path.string() + ": " + *why;
   }
+  if (TRIB_HAS_MEMBER(m, trib_manifest, modes) && m->modes != 0) {
+    mf.polls = (m->modes & TRIB_MODE_POLL) != 0;
+    mf.streams = (m->modes & TRIB_MODE_STREAM) != 0;
+  }
+  if (mf.streams && !(TRIB_HAS_MEMBER(d, trib_plugin_descriptor, parse_message) && d->plan_stream && d->parse_message))
+    return path.string() + ": manifest says it streams, but the descriptor has no plan_stream / parse_message";
   for (auto& k : mf.kinds)
     if (!vocabulary::known_kind(k))
       return path.string() + ": manifest declares unknown record kind '" + k + "'";
@@ -254,7 +268,8 @@ struct collector {
     };
     out.emit_stream = [](void* ctx, const trib_stream_plan* p) {
       stream_plan sp;
-      sp.upstream = p->upstream == TRIB_UPSTREAM_REDIS_PUBSUB   ? stream_plan::kind::redis_pubsub
+      sp.upstream = p->upstream == TRIB_UPSTREAM_WEBSOCKET      ? stream_plan::kind::websocket
+                    : p->upstream == TRIB_UPSTREAM_REDIS_PUBSUB ? stream_plan::kind::redis_pubsub
                     : p->upstream == TRIB_UPSTREAM_REDIS_STREAM ? stream_plan::kind::redis_stream
                                                                 : stream_plan::kind::unknown;
       sp.url = str(p->url);
@@ -263,6 +278,10 @@ struct collector {
       sp.group = str(p->group);
       sp.consumer = str(p->consumer);
       sp.expected_interval_ms = std::max<int64_t>(0, p->expected_interval_ms);
+      if (TRIB_HAS_MEMBER(p, trib_stream_plan, max_connection_ms)) {
+        for (size_t i = 0; i < p->subscribe_frame_count; ++i) sp.subscribe_frames.push_back(str(p->subscribe_frames[i]));
+        sp.max_connection_ms = std::max<int64_t>(0, p->max_connection_ms);
+      }
       static_cast<collector*>(ctx)->plan = std::move(sp);
     };
   }
@@ -445,10 +464,8 @@ call_result plugin_instance::plan(const feed_request& feed) {
   return std::move(c.r);
 }
 
-bool plugin_instance::streams() const {
-  auto* d = lib_->descriptor();
-  return TRIB_HAS_MEMBER(d, trib_plugin_descriptor, parse_message) && d->plan_stream && d->parse_message;
-}
+bool plugin_instance::streams() const { return manifest().streams; }
+bool plugin_instance::polls() const { return manifest().polls; }
 
 std::variant<stream_plan, fetch_error> plugin_instance::plan_stream(const feed_request& feed) {
   if (!streams()) return fetch_error{error_class::bad_request, "plugin '" + manifest().name + "' does not stream", {}, 0};

@@ -50,10 +50,12 @@ struct plugin_manifest {
     size_t window = 0;
   } budget_header;
   std::vector<vocabulary::declared_kind> declared_kinds;  // ABI 1.1
+  bool polls = true, streams = false;                     // ABI 1.1 modes (1.0: poll only)
   uint32_t abi_major = 0, abi_minor = 0;
   std::filesystem::path path;
   nlohmann::json to_json() const;
   nlohmann::json declared_json() const;
+  nlohmann::json modes_json() const;
 };
 
 // A loaded .so. Kept alive by every instance created from it, so the code is unmapped only
@@ -113,11 +115,13 @@ struct feed_request {
 
 // The upstream of a streaming feed (ABI 1.1 plan_stream); the host owns the connection.
 struct stream_plan {
-  enum class kind { unknown, redis_pubsub, redis_stream } upstream = kind::unknown;
+  enum class kind { unknown, websocket, redis_pubsub, redis_stream } upstream = kind::unknown;
   std::string url;
   std::vector<std::string> channels, patterns;  // channels: stream keys for redis_stream
   std::string group, consumer;                  // redis_stream
   int64_t expected_interval_ms = 0;             // no message for 3 x this is a failure
+  std::vector<std::string> subscribe_frames;    // websocket: sent after each connect
+  int64_t max_connection_ms = 0;                // websocket: reconnect at once after this long
 };
 
 // Everything one plugin call produced.
@@ -157,6 +161,7 @@ class plugin_instance {
                     const http_response& response);
   // Streaming (ABI 1.1): whether the plugin can, its upstream for a feed, and one message.
   bool streams() const;
+  bool polls() const;
   std::variant<stream_plan, fetch_error> plan_stream(const feed_request& feed);
   call_result parse_message(const feed_request& feed, std::string_view channel, std::string_view payload, int64_t received_ms);
 

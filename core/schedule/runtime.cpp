@@ -40,7 +40,7 @@ json feed_runtime::status(int64_t now) const {
          {"kind", cfg.kind},
          {"subjects", cfg.subjects},
          {"mode", cfg.stream ? "stream" : "poll"},
-         {"every", cfg.stream ? json(nullptr) : json(format_duration(cfg.every))},
+         {"every", cfg.stream && sources.size() < 2 ? json(nullptr) : json(format_duration(cfg.every))},
          {"sources", srcs},
          {"runs", runs},
          {"paused", paused.load()},
@@ -48,6 +48,7 @@ json feed_runtime::status(int64_t now) const {
          {"stale", !stale_topics.empty()},
          {"stale_topics", stale_topics},
          {"unserved", unserved}};
+  if (cfg.stream) j["stream"] = stream_up ? "up" : sources.size() > 1 ? "down, polling fallback" : "down";
   j["last_source"] = last_source.empty() ? json(nullptr) : json(last_source);
   j["last_record_age_ms"] = last_success ? json(now - last_success) : json(nullptr);
   j["last_error"] = last_error.empty() ? json(nullptr) : json(last_error);
@@ -93,6 +94,7 @@ void feed_runner::run(feed_runtime& feed, std::function<void(run_outcome)> done)
   c->feed = &feed;
   c->done = std::move(done);
   c->remaining = feed.cfg.subjects;
+  c->idx = feed.cfg.stream ? 1 : 0;  // a stream feed polls only its fallback sources
   c->deadline = clock_.now_ms() + feed.cfg.every.count();
   try_next(std::move(c));
 }
@@ -435,7 +437,7 @@ void scheduler::tick() {
   timers_.run_due(now);
   if (gate_ && !gate_()) return;
   for (auto* f : feeds_) {
-    if (f->sources.empty() || now < f->next_due) continue;
+    if (f->sources.empty() || now < f->next_due || !f->polled_now()) continue;
     if (f->paused && !f->run_once.exchange(false)) continue;
     f->run_once = false;
     {

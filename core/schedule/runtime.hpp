@@ -67,6 +67,10 @@ struct feed_runtime {
   std::atomic<bool> running{false};
   std::atomic<bool> paused{false};    // by the control API: not scheduled until resumed
   std::atomic<bool> run_once{false};  // run at the next tick even while paused
+  // mode = "stream": whether the stream (the first source) delivers. While it does not, the
+  // scheduler polls the later sources.
+  std::atomic<bool> stream_up{true};
+  bool polled_now() const { return !cfg.stream || (!stream_up && sources.size() > 1); }
   int64_t next_due = 0;
 
   mutable std::mutex mu;  // guards the status below

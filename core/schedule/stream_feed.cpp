@@ -8,6 +8,7 @@
 
 #include "cluster/redis.hpp"
 #include "schedule/runtime.hpp"
+#include "schedule/ws_upstream.hpp"
 #include "sink/metrics.hpp"
 #include "sink/pipeline.hpp"
 #include "util/clock.hpp"
@@ -28,6 +29,7 @@ stream_feed::stream_feed(feed_runtime& feed, source_runtime& source, pipeline& o
     const auto& src = source_.name;
     out.push_back({"tributary_stream_messages_total", {{"source", src}, {"outcome", "published"}}, double(published_.load())});
     out.push_back({"tributary_stream_messages_total", {{"source", src}, {"outcome", "rejected"}}, double(rejected_.load())});
+    out.push_back({"tributary_stream_messages_total", {{"source", src}, {"outcome", "ignored"}}, double(ignored_.load())});
     out.push_back({"tributary_stream_connects_total", {{"source", src}, {"outcome", "ok"}}, double(connects_ok_.load())});
     out.push_back({"tributary_stream_connects_total", {{"source", src}, {"outcome", "failed"}}, double(connects_failed_.load())});
   });
@@ -45,8 +47,9 @@ feed_request stream_feed::request() const {
   return req;
 }
 
-void stream_feed::start(std::function<bool()> gate) {
+void stream_feed::start(std::function<bool()> gate, std::function<void()> on_down) {
   gate_ = std::move(gate);
+  on_down_ = std::move(on_down);
   thread_ = std::thread([this] { run(); });
 }
 
@@ -72,41 +75,92 @@ void stream_feed::run() {
       if (!wait(kPoll.count())) return;
       continue;
     }
-    auto plan = source_.plugin->plan_stream(request());
-    if (auto* e = std::get_if<fetch_error>(&plan)) {
-      log_->error("feed {}: source {} names no upstream: {}", feed_.cfg.id, source_.name, e->str());
-    } else {
-      int64_t began = clock_.now_ms();
-      session(std::get<stream_plan>(plan));
-      if (clock_.now_ms() - began > 30000) attempt = 0;  // it ran a while: start backing off afresh
+    renew_ = false;
+    int64_t began = clock_.now_ms();
+    if (auto permit = source_.breaker->acquire(began)) {
+      permit_ = std::move(permit);
+      attempt_session();
+      permit_.reset();  // no verdict (stopped, or the gate closed): a half-open trial is given back
     }
     if (stop_) return;
+    if (renew_) continue;  // the upstream's connection age limit: reconnect at once
+    if (clock_.now_ms() - began > 30000) attempt = 0;  // it ran a while: start backing off afresh
     int64_t base = std::min(kBackoffMaxMs, kBackoffFirstMs << std::min(attempt++, 6));
     int64_t delay = base / 2 + static_cast<int64_t>(rng() % static_cast<uint64_t>(base));  // +-50 %
     if (!wait(delay)) return;
   }
 }
 
-// One upstream connection: subscribe, then read until it fails, the gate closes or we stop.
-void stream_feed::session(const stream_plan& plan) {
-  auto ep = parse_redis_url(plan.url);
-  if (!ep) {
-    // Not the URL itself: it may hold a password.
-    log_->error("feed {}: source {}: its upstream URL is not a valid redis:// URL", feed_.cfg.id, source_.name);
-    return;
-  }
-  redis_client redis(*ep, millis(2000));
-  std::optional<std::string> failure =
-      plan.upstream == stream_plan::kind::redis_stream ? read_streams(redis, plan) : read_pubsub(redis, plan);
+// Plans the upstream and holds it until it fails, the gate closes or we stop; a failure
+// hands the feed to its polled fallback sources until the stream delivers again.
+void stream_feed::attempt_session() {
+  std::optional<std::string> failure;
+  auto plan = source_.plugin->plan_stream(request());
+  if (auto* e = std::get_if<fetch_error>(&plan)) failure = "it names no upstream: " + e->str();
+  else failure = session(std::get<stream_plan>(plan));
   connected_ = false;
   if (!failure) return;
   log_->warn("feed {}: source {}: {}; reconnecting", feed_.cfg.id, source_.name, *failure);
   connects_failed_++;
+  if (permit_) permit_->failure(clock_.now_ms());
+  set_up(false);
   std::lock_guard lk(source_.mu);
   source_.failures++;
   source_.last_error_at = clock_.now_ms();
   source_.last_error_class = "retryable";
   source_.last_error = *failure;
+}
+
+void stream_feed::set_up(bool up) {
+  if (feed_.stream_up.exchange(up) == up || up || feed_.sources.size() < 2) return;
+  log_->warn("feed {}: stream source {} is down; polling {} until it is back", feed_.cfg.id, source_.name, feed_.sources[1]->name);
+  if (on_down_) on_down_();
+}
+
+// One upstream connection: subscribe, then read until it fails, the gate closes or we stop.
+std::optional<std::string> stream_feed::session(const stream_plan& plan) {
+  if (plan.upstream == stream_plan::kind::websocket) return read_websocket(plan);
+  auto ep = parse_redis_url(plan.url);
+  if (!ep) return "its upstream URL is not a valid redis:// URL";  // not the URL itself: it may hold a password
+  redis_client redis(*ep, millis(2000));
+  return plan.upstream == stream_plan::kind::redis_stream ? read_streams(redis, plan) : read_pubsub(redis, plan);
+}
+
+// A WebSocket upstream: connect (TLS for wss), send the plugin's subscribe frames, then read.
+// Pings are answered by the client; silence beyond the idle timeout or the plugin's expected
+// interval is a failure; at the plugin's maximum connection age the host reconnects at once.
+std::optional<std::string> stream_feed::read_websocket(const stream_plan& plan) {
+  ws_upstream::options opt;
+  if (plan.expected_interval_ms > 0) opt.idle_timeout = millis(std::clamp<int64_t>(3 * plan.expected_interval_ms, 2000, 60000));
+  ws_upstream ws(opt);
+  if (auto e = ws.connect(plan.url)) return e;
+  for (const auto& frame : plan.subscribe_frames)
+    if (auto e = ws.send(frame)) return e;
+  subscribed(1, 0);
+  int64_t opened = clock_.now_ms();
+  while (holding()) {
+    if (auto why = silent(plan)) return why;
+    if (plan.max_connection_ms > 0 && clock_.now_ms() - opened >= plan.max_connection_ms) {
+      log_->info("feed {}: source {}: connection {} ms old, the upstream's limit; reconnecting", feed_.cfg.id, source_.name,
+                 plan.max_connection_ms);
+      renew_ = true;
+      break;
+    }
+    auto got = ws.next(kPoll);
+    if (got.st == ws_read::status::closed) return got.text;
+    if (got.st == ws_read::status::message) on_message("websocket", got.text);
+  }
+  ws.close();
+  return std::nullopt;
+}
+
+// The upstream delivers: the circuit closes and the polled fallback stands down.
+void stream_feed::delivered() {
+  if (permit_) {
+    permit_->success();
+    permit_.reset();
+  }
+  set_up(true);
 }
 
 bool stream_feed::holding() const { return !stop_ && (!gate_ || gate_()); }
@@ -203,17 +257,19 @@ void stream_feed::on_message(const std::string& channel, const std::string& payl
   int64_t now = clock_.now_ms();
   last_message_ = now;
   auto res = source_.plugin->parse_message(request(), channel, payload, now);
+  if (!res.records.empty()) delivered();
   {
     std::lock_guard lk(source_.mu);
     source_.requests++;
     if (!res.records.empty()) source_.last_success = now;
   }
-  if (res.records.empty() || !res.errors.empty()) {
+  if (res.records.empty() && res.errors.empty()) ignored_++;  // a control frame, or a subject the feed does not take
+  if (!res.errors.empty()) {
     rejected_++;
     if (now - last_bad_log_ >= 1000) {  // a flood of bad messages logs once a second
       last_bad_log_ = now;
       log_->warn("feed {}: source {}: a message on channel '{}' was rejected: {}", feed_.cfg.id, source_.name, channel.substr(0, 128),
-                 res.errors.empty() ? std::string("no record in it") : res.errors.front().str());
+                 res.errors.front().str());
     }
   }
   for (auto& r : res.records) {

@@ -6,7 +6,9 @@
 // its channel; the subscription goes on. In cluster mode only the leader holds the upstream
 // (`gate`), so each message becomes one numbered record, not one per node.
 //
-// Upstreams today: Redis pub/sub (channels and patterns) and Redis streams (consumer group).
+// Upstreams: WebSocket (ws/wss), Redis pub/sub (channels and patterns) and Redis streams
+// (consumer group). A failed upstream opens the source's circuit like a failed poll, and hands
+// the feed to its later sources, polled every `every`, until the stream delivers again.
 #include <atomic>
 #include <condition_variable>
 #include <functional>
@@ -17,6 +19,7 @@
 #include <thread>
 
 #include "plugin/plugin.hpp"
+#include "schedule/circuit_breaker.hpp"
 
 namespace spdlog { class logger; }
 
@@ -35,13 +38,19 @@ class stream_feed {
               std::shared_ptr<spdlog::logger> log);
   ~stream_feed();
   // `gate`: whether this node may hold the upstream now (cluster mode: the leader only).
-  void start(std::function<bool()> gate);
+  // `on_down`: the stream has just failed and the feed has polled fallback sources.
+  void start(std::function<bool()> gate, std::function<void()> on_down = {});
   void stop();
   bool connected() const { return connected_; }
+  feed_runtime& feed() const { return feed_; }
 
  private:
   void run();
-  void session(const stream_plan& plan);
+  void attempt_session();
+  std::optional<std::string> session(const stream_plan& plan);  // why it failed, or nullopt
+  std::optional<std::string> read_websocket(const stream_plan& plan);
+  void set_up(bool up);
+  void delivered();
   std::optional<std::string> read_pubsub(redis_client& redis, const stream_plan& plan);
   std::optional<std::string> read_streams(redis_client& redis, const stream_plan& plan);
   bool take_entries(redis_client& redis, const stream_plan& plan, const struct redis_reply& rep);
@@ -60,6 +69,9 @@ class stream_feed {
   const clock_source& clock_;
   std::shared_ptr<spdlog::logger> log_;
   std::function<bool()> gate_;
+  std::function<void()> on_down_;
+  std::optional<circuit_breaker::permit> permit_;  // this connection attempt's, until it delivers or fails
+  bool renew_ = false;                             // the session ended at the upstream's age limit
   std::atomic<bool> stop_{false}, connected_{false};
   std::mutex mu_;
   std::condition_variable cv_;
@@ -67,7 +79,7 @@ class stream_feed {
   int64_t last_bad_log_ = 0;
   int64_t last_message_ = 0;  // when the upstream last sent something (or we subscribed)
   // Counted by the feed's thread, folded into /metrics when scraped: no lock per message.
-  std::atomic<uint64_t> published_{0}, rejected_{0}, connects_ok_{0}, connects_failed_{0};
+  std::atomic<uint64_t> published_{0}, rejected_{0}, ignored_{0}, connects_ok_{0}, connects_failed_{0};
   int collector_ = -1;
 };
 

@@ -1,4 +1,5 @@
-// Binance spot market data: `price` from /api/v3/ticker/24hr, `candle` from /api/v3/klines.
+// Binance spot market data: `price` from /api/v3/ticker/24hr, `candle` from /api/v3/klines,
+// and, with `mode = "stream"`, `price` from the <symbol>@ticker WebSocket streams.
 // See ../README.md for endpoints, weights and the field mapping.
 #include <tributary/plugin_util.hpp>
 
@@ -17,6 +18,7 @@ sdk::manifest binance_manifest() {
   m.version = "1.0.0";
   m.description = "Binance spot market data: 24h tickers (price) and klines (candle)";
   m.kinds = {"price", "candle"};
+  m.modes = TRIB_MODE_POLL | TRIB_MODE_STREAM;
   m.default_base_url = "https://api.binance.com";
   m.default_timeout_ms = 5000;
   // REQUEST_WEIGHT limit of /api/v3/exchangeInfo: 6000 per minute per IP.
@@ -28,7 +30,9 @@ sdk::manifest binance_manifest() {
     "type": "object",
     "properties": {
       "symbols": {"type": "object", "description": "canonical subject -> Binance symbol overrides",
-                  "additionalProperties": {"type": "string"}}
+                  "additionalProperties": {"type": "string"}},
+      "stream_url": {"type": "string", "description": "WebSocket base URL of the market streams, for mode = stream"},
+      "stream_style": {"type": "string", "description": "combined: /stream?streams=...; subscribe: /ws and a SUBSCRIBE frame"}
     },
     "additionalProperties": false
   })";
@@ -44,6 +48,37 @@ double ticker_weight(size_t n) { return n <= 20 ? 2 : n <= 100 ? 40 : 80; }
 
 std::optional<double> num(const json& j, const char* key) { return tributary::plugin_util::number_at(j, key); }
 
+// The fields of a 24h ticker, under their REST names and their stream event names.
+struct ticker_keys {
+  const char *price, *change, *change_pct, *open, *high, *low, *volume, *quote_volume, *bid, *ask;
+};
+constexpr ticker_keys kRestTicker{"lastPrice", "priceChange", "priceChangePercent", "openPrice", "highPrice",
+                                  "lowPrice", "volume", "quoteVolume", "bidPrice", "askPrice"};
+constexpr ticker_keys kStreamTicker{"c", "p", "P", "o", "h", "l", "v", "q", "b", "a"};
+
+// A `price` record from one ticker; false when it has no price.
+bool ticker_record(const sdk::subject& s, const json& t, const ticker_keys& k, int64_t ts, const sdk::output& out) {
+  auto price = num(t, k.price);
+  if (!price) return false;
+  sdk::record_builder r("price", s.canonical, s.native);
+  r.number("price", price)
+      .number("change_24h", num(t, k.change))
+      .number("change_24h_pct", num(t, k.change_pct))
+      .number("open_24h", num(t, k.open))
+      .number("high_24h", num(t, k.high))
+      .number("low_24h", num(t, k.low))
+      .number("volume_24h", num(t, k.volume))
+      .number("quote_volume_24h", num(t, k.quote_volume))
+      .number("bid", num(t, k.bid))
+      .number("ask", num(t, k.ask));
+  if (ts > 0) r.ts(ts);
+  out.record(r);
+  return true;
+}
+
+constexpr size_t kMaxStreamsPerConnection = 1024;      // Binance's limit per connection
+constexpr int64_t kMaxConnectionMs = 23 * 3600000 + 50 * 60000;  // Binance ends connections at 24 h
+
 std::optional<double> num_at(const json& arr, size_t i) {
   if (!arr.is_array() || i >= arr.size()) return std::nullopt;
   return tributary::plugin_util::number(arr[i]);
@@ -57,8 +92,16 @@ std::string subjects_of(const sdk::feed_request& f) {
 
 class binance final : public sdk::plugin {
  public:
-  binance(std::string_view settings, sdk::host)
-      : overrides_(tributary::plugin_util::string_map(json::parse(settings.empty() ? "{}" : settings), "symbols")) {}
+  binance(std::string_view settings, sdk::host) {
+    json j = json::parse(settings.empty() ? "{}" : settings);
+    overrides_ = tributary::plugin_util::string_map(j, "symbols");
+    stream_url_ = j.value("stream_url", "wss://stream.binance.com:9443");
+    while (!stream_url_.empty() && stream_url_.back() == '/') stream_url_.pop_back();
+    std::string style = j.value("stream_style", "combined");
+    if (style != "combined" && style != "subscribe")
+      throw sdk::plugin_error(error_class::bad_request, "stream_style must be combined or subscribe, not '" + style + "'");
+    subscribe_ = style == "subscribe";
+  }
 
   sdk::result<std::string> map_subject(std::string_view kind, std::string_view subject) override {
     std::string instrument(subject);
@@ -108,6 +151,54 @@ class binance final : public sdk::plugin {
       r.tag = s.canonical;
       out.request(r);
     }
+  }
+
+  // mode = "stream": the <symbol>@ticker stream of every subject on one connection.
+  void plan_stream(const sdk::feed_request& feed, const sdk::output& out) override {
+    if (feed.kind != "price")
+      throw sdk::plugin_error(error_class::bad_request, "binance streams only kind price (<symbol>@ticker)");
+    if (feed.subjects.empty() || feed.subjects.size() > kMaxStreamsPerConnection)
+      throw sdk::plugin_error(error_class::bad_request, "a binance stream feed names 1 to 1024 subjects");
+    json names = json::array();
+    std::string joined;
+    for (const auto& s : feed.subjects) {
+      std::string name;
+      for (char c : s.native) name += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      name += "@ticker";
+      joined += (joined.empty() ? "" : "/") + name;
+      names.push_back(std::move(name));
+    }
+    sdk::stream_plan p;
+    p.upstream = TRIB_UPSTREAM_WEBSOCKET;
+    p.expected_interval_ms = 10000;  // tickers come every second; 30 s of silence is a dead connection
+    p.max_connection_ms = kMaxConnectionMs;
+    if (subscribe_) {
+      p.url = stream_url_ + "/ws";
+      p.subscribe_frames.push_back(json{{"method", "SUBSCRIBE"}, {"params", names}, {"id", 1}}.dump());
+    } else {
+      p.url = stream_url_ + "/stream?streams=" + joined;
+    }
+    out.stream(p);
+  }
+
+  // One message: a ticker event, raw or wrapped as {"stream", "data"} by a combined stream, or
+  // the answer to a SUBSCRIBE ({"result": null, "id": 1}), or an error ({"error": {...}}).
+  void parse_message(const sdk::feed_request& feed, const sdk::stream_message& m, const sdk::output& out) override {
+    json j = json::parse(m.payload, nullptr, false);
+    if (!j.is_object()) throw sdk::plugin_error(error_class::bad_data, "message is not a JSON object");
+    if (auto e = j.find("error"); e != j.end())
+      throw sdk::plugin_error(error_class::bad_request, "Binance refused a request: " + e->dump());
+    if (j.contains("code") && j.contains("msg"))
+      throw sdk::plugin_error(error_class::bad_request, "Binance error: " + j.dump());
+    if (j.contains("id") && j.contains("result")) return;  // the answer to SUBSCRIBE
+    const json& ev = j.contains("stream") && j.contains("data") ? j["data"] : j;
+    if (!ev.is_object() || ev.value("e", "") != "24hrTicker" || !ev.contains("s") || !ev["s"].is_string())
+      throw sdk::plugin_error(error_class::bad_data, "not a 24hrTicker event");
+    const auto* s = feed.by_native(ev["s"].get<std::string>());
+    if (!s) return;  // a symbol this feed did not ask for
+    auto at = num(ev, "E");
+    if (!ticker_record(*s, ev, kStreamTicker, at ? static_cast<int64_t>(*at) : 0, out))
+      throw sdk::plugin_error(error_class::bad_data, "ticker event has no price (c)", s->canonical);
   }
 
   void parse(const sdk::feed_request& feed, const sdk::http_request& req,
@@ -171,24 +262,11 @@ class binance final : public sdk::plugin {
       if (!t.is_object() || !t.contains("symbol") || !t["symbol"].is_string()) continue;
       const auto* s = feed.by_native(t["symbol"].get<std::string>());
       if (!s) continue;
-      auto price = num(t, "lastPrice");
-      if (!price) {
+      auto ct = num(t, "closeTime");
+      if (!ticker_record(*s, t, kRestTicker, ct ? static_cast<int64_t>(*ct) : 0, out)) {
         out.fail({error_class::bad_data, "ticker has no lastPrice", s->canonical, 0});
         continue;
       }
-      sdk::record_builder r("price", s->canonical, s->native);
-      r.number("price", price)
-          .number("change_24h", num(t, "priceChange"))
-          .number("change_24h_pct", num(t, "priceChangePercent"))
-          .number("open_24h", num(t, "openPrice"))
-          .number("high_24h", num(t, "highPrice"))
-          .number("low_24h", num(t, "lowPrice"))
-          .number("volume_24h", num(t, "volume"))
-          .number("quote_volume_24h", num(t, "quoteVolume"))
-          .number("bid", num(t, "bidPrice"))
-          .number("ask", num(t, "askPrice"));
-      if (auto ct = num(t, "closeTime")) r.ts(static_cast<int64_t>(*ct));
-      out.record(r);
       seen.insert(s->canonical);
     }
     for (const auto& s : feed.subjects)
@@ -220,6 +298,8 @@ class binance final : public sdk::plugin {
   }
 
   std::map<std::string, std::string, std::less<>> overrides_;
+  std::string stream_url_;
+  bool subscribe_ = false;  // stream_style = "subscribe": /ws and a SUBSCRIBE frame
 };
 
 }  // namespace

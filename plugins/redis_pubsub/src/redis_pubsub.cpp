@@ -17,6 +17,7 @@ sdk::manifest redis_pubsub_manifest() {
   m.version = "1.0.0";
   m.description = "Redis pub/sub: JSON messages on channels or patterns as event records (push)";
   m.kinds = {"event", "task_status"};
+  m.modes = TRIB_MODE_STREAM;
   m.secrets = {"redis_url"};  // it may hold a password: masked in logs and errors
   // A declared kind (ABI 1.1), for feeds that want task status typed rather than free-form.
   m.declared_kinds = R"({"task_status": {"fields": {"task_id": "string", "status": "string", "progress": "number",

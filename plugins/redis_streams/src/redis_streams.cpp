@@ -18,6 +18,7 @@ sdk::manifest redis_streams_manifest() {
   m.version = "1.0.0";
   m.description = "Redis streams read with a consumer group: entries as event records (push, at least once)";
   m.kinds = {"event"};
+  m.modes = TRIB_MODE_STREAM;
   m.secrets = {"redis_url"};  // it may hold a password: masked in logs and errors
   m.default_rate_limit = {1e9, 1000, 1e9};  // nothing is polled
   m.settings_schema = R"({

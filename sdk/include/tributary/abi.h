@@ -158,6 +158,8 @@ typedef struct trib_record {
 /* ---- ABI 1.1: sources that push ---- */
 
 typedef enum trib_upstream {
+  TRIB_UPSTREAM_WEBSOCKET = 1,    /* ws:// or wss:// (TLS, SNI, the system's CA store); the host
+                                     answers pings, sends its own and reconnects */
   TRIB_UPSTREAM_REDIS_PUBSUB = 2, /* Redis SUBSCRIBE / PSUBSCRIBE: at most once */
   TRIB_UPSTREAM_REDIS_STREAM = 3  /* Redis streams read with a consumer group: acknowledged
                                      (XACK) only once the records are published */
@@ -168,7 +170,7 @@ typedef enum trib_upstream {
 typedef struct trib_stream_plan {
   size_t struct_size;
   int32_t upstream;  /* trib_upstream */
-  trib_str url;      /* redis://host:port[/db] */
+  trib_str url;      /* ws[s]://host[:port]/path?query, or redis://host:port[/db] */
   const trib_str* channels; /* Redis pub/sub channels */
   size_t channel_count;
   const trib_str* patterns; /* Redis pub/sub patterns ("task:*") */
@@ -177,6 +179,10 @@ typedef struct trib_stream_plan {
   trib_str consumer; /* Redis streams: this reader's name in the group */
   int64_t expected_interval_ms; /* a message at least this often; no message for 3 x this is a
                                    failure (reconnect). 0 = a quiet upstream is fine */
+  const trib_str* subscribe_frames; /* WebSocket: text frames sent, in order, after each connect */
+  size_t subscribe_frame_count;
+  int64_t max_connection_ms; /* WebSocket: reconnect at once after this long (an upstream that
+                                ends connections at a fixed age, e.g. Binance's 24 h). 0 = never */
 } trib_stream_plan;
 
 typedef struct trib_stream_message {
@@ -230,7 +236,13 @@ typedef struct trib_manifest {
    *                    "required": ["status"]}}
    * The host validates their records like the built-in kinds'. List them in `kinds` too. */
   trib_str declared_kinds;
+  /* ABI 1.1: how its feeds may run, TRIB_MODE_POLL | TRIB_MODE_STREAM. Absent or 0 = poll only.
+   * A plugin that streams sets plan_stream and parse_message in its descriptor too. */
+  uint32_t modes;
 } trib_manifest;
+
+#define TRIB_MODE_POLL 1u   /* plan / parse over HTTP */
+#define TRIB_MODE_STREAM 2u /* plan_stream / parse_message: the host holds the upstream */
 
 #define TRIB_BUDGET_USED 0      /* the header counts what was spent in the window */
 #define TRIB_BUDGET_REMAINING 1 /* the header counts what is left in the window */

@@ -240,6 +240,8 @@ struct stream_plan {
   std::vector<std::string> channels, patterns;  // channels: stream keys for REDIS_STREAM
   std::string group, consumer;                  // REDIS_STREAM only
   int64_t expected_interval_ms = 0;  // no message for 3 x this is a failure; 0 = quiet is fine
+  std::vector<std::string> subscribe_frames;  // WEBSOCKET: text frames sent after each connect
+  int64_t max_connection_ms = 0;              // WEBSOCKET: reconnect at once after this long; 0 = never
 };
 
 struct stream_message {
@@ -294,6 +296,8 @@ class output {
     std::vector<trib_str> c, pt;
     for (const auto& x : p.channels) c.push_back(to_abi(x));
     for (const auto& x : p.patterns) pt.push_back(to_abi(x));
+    std::vector<trib_str> frames;
+    for (const auto& x : p.subscribe_frames) frames.push_back(to_abi(x));
     trib_stream_plan abi{};
     abi.struct_size = sizeof abi;
     abi.upstream = p.upstream;
@@ -305,6 +309,9 @@ class output {
     abi.group = to_abi(p.group);
     abi.consumer = to_abi(p.consumer);
     abi.expected_interval_ms = p.expected_interval_ms;
+    abi.subscribe_frames = frames.data();
+    abi.subscribe_frame_count = frames.size();
+    abi.max_connection_ms = p.max_connection_ms;
     out_->emit_stream(out_->ctx, &abi);
   }
 
@@ -355,6 +362,9 @@ struct manifest {
   int32_t budget_header_window = 0;
   // Record kinds this plugin adds (ABI 1.1), as JSON text; see abi.h. List them in `kinds` too.
   std::string declared_kinds;
+  // How its feeds may run (ABI 1.1): TRIB_MODE_POLL and/or TRIB_MODE_STREAM. A plugin that
+  // streams overrides plan_stream and parse_message.
+  uint32_t modes = TRIB_MODE_POLL;
 };
 
 class plugin {
@@ -458,6 +468,7 @@ struct manifest_storage {
     abi.budget_header_counts = m.budget_header_counts;
     abi.budget_header_window = m.budget_header_window;
     abi.declared_kinds = to_abi(m.declared_kinds);
+    abi.modes = m.modes;
   }
 };
 
