@@ -18,6 +18,8 @@ using json = nlohmann::json;
 
 namespace {
 
+constexpr const char* kLive = "";  // no --replay: the upstreams are real (a local redis-server)
+
 std::string task_config(int redis_port, bool cluster) {
   std::string cfg = std::string("[host]\nplugin_dirs = [\"") + TRIBUTARY_PLUGIN_DIR + R"("]
 log_level = "info"
@@ -66,7 +68,7 @@ json publish_when_subscribed(redis_server& redis, ws_client& client, const json&
 
 TEST(Push, TaskStatusMessagesReachTheTasksSubscribers) {
   redis_server redis;
-  auto in = launch(task_config(redis.port(), false));
+  auto in = launch(task_config(redis.port(), false), kLive);
   ws_client watcher(in.port, "/ws", std::chrono::seconds(3));
   watcher.send(R"({"type":"subscribe","id":1,"topics":["event.task-42"]})");
   watcher.read();  // hello
@@ -99,9 +101,9 @@ TEST(Push, InClusterModeOneMessageIsOneRecordWhateverTheNumberOfNodes) {
   redis_server redis;
   auto cfg = task_config(redis.port(), true);
   std::vector<instance> all;
-  all.push_back(launch(cfg));
+  all.push_back(launch(cfg, kLive));
   ASSERT_EQ(wait_leader(all, std::chrono::seconds(5), {true}), 0);
-  all.push_back(launch(cfg));
+  all.push_back(launch(cfg, kLive));
   ws_client on_follower(all[1].port, "/ws", std::chrono::seconds(3));
   on_follower.send(R"({"type":"subscribe","id":1,"topics":["event.*"]})");
   on_follower.read();
@@ -166,7 +168,7 @@ json latest(unsigned short port, const std::string& topic) {
 
 TEST(Push, StreamEntriesAddedWhileTheHostIsDownAreReadAfterItsRestart) {
   redis_server redis;
-  auto first = launch(streams_config(redis.port()));
+  auto first = launch(streams_config(redis.port()), kLive);
   wait_group(redis);
   redis_do(redis, {"XADD", "task_events", "*", "data", R"({"task_id":"t-9","status":"queued"})"});
   EXPECT_EQ(latest(first.port, "event.t-9")["data"]["status"], "queued");
@@ -176,7 +178,7 @@ TEST(Push, StreamEntriesAddedWhileTheHostIsDownAreReadAfterItsRestart) {
     redis_do(redis, {"XADD", "task_events", "*", "data", json{{"task_id", "t-9"}, {"status", "running"}, {"n", n}}.dump()});
   redis_do(redis, {"XADD", "task_events", "*", "data", "not json"});
   redis_do(redis, {"XADD", "task_events", "*", "other", "field"});
-  auto second = launch(streams_config(redis.port()));
+  auto second = launch(streams_config(redis.port()), kLive);
   json last;
   for (int i = 0; i < 250 && last["data"]["n"] != 3; ++i) {
     last = latest(second.port, "event.t-9");
@@ -196,7 +198,7 @@ TEST(Push, AKindDeclaredByThePluginIsValidatedLikeABuiltInOne) {
   redis_server redis;
   auto cfg = task_config(redis.port(), false);
   cfg.replace(cfg.find("kind = \"event\""), 14, "kind = \"task_status\"");
-  auto in = launch(cfg);
+  auto in = launch(cfg, kLive);
   ws_client watcher(in.port, "/ws", std::chrono::seconds(3));
   watcher.send(R"({"type":"subscribe","id":1,"topics":["task_status.*"]})");
   watcher.read();
@@ -228,7 +230,7 @@ TEST(Push, ASilentUpstreamPastThreeExpectedIntervalsIsAFailureAndIsReconnected) 
   redis_server redis;
   auto cfg = task_config(redis.port(), false);
   cfg.replace(cfg.find("subject_field = \"task_id\""), 25, "subject_field = \"task_id\"\nexpected_interval_ms = 100");
-  auto in = launch(cfg);
+  auto in = launch(cfg, kLive);
   ws_client watcher(in.port, "/ws", std::chrono::seconds(10));
   watcher.send(R"({"type":"subscribe","id":1,"topics":["event.*"]})");
   watcher.read();

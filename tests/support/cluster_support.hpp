@@ -41,10 +41,9 @@ inline instance launch(const std::string& cfg_text, const std::string& replay = 
   instance in;
   in.dir = std::make_unique<temp_dir>();
   auto cfg = in.dir->write("t.toml", cfg_text);
-  in.proc = std::make_unique<child>(std::vector<std::string>{TRIBUTARY_EXE, "run", "-c", cfg.string(), "--replay",
-                                                             replay, "--port-file",
-                                                             (in.dir->path() / "port").string()},
-                                    in.dir->path());
+  std::vector<std::string> args{TRIBUTARY_EXE, "run", "-c", cfg.string(), "--port-file", (in.dir->path() / "port").string()};
+  if (!replay.empty()) args.insert(args.end(), {"--replay", replay});  // "": no cassettes, real upstreams
+  in.proc = std::make_unique<child>(args, in.dir->path());
   for (int i = 0; i < 500 && !in.port; ++i) {
     auto t = slurp(in.dir->path() / "port");
     if (!t.empty()) in.port = static_cast<unsigned short>(std::stoi(t));

@@ -1,0 +1,174 @@
+// WebSocket upstreams end to end: the binance plugin with mode = "stream" through the real
+// loader, a local server speaking Binance's stream protocol, `tributary run`, and a WebSocket
+// client on price.* topics.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <map>
+#include <thread>
+
+#include "../support/binance_stream_server.hpp"
+#include "../support/process.hpp"
+#include "../support/ws_client.hpp"
+#include "../support/cluster_support.hpp"
+
+using namespace tributary::test_support;
+using json = nlohmann::json;
+
+namespace {
+
+std::string stream_config(unsigned short upstream, const std::string& style, bool fallback = false) {
+  std::string url = "ws://127.0.0.1:" + std::to_string(upstream);
+  std::string cfg = std::string("[host]\nplugin_dirs = [\"") + TRIBUTARY_PLUGIN_DIR + R"("]
+log_level = "info"
+[server]
+listen = "127.0.0.1:0"
+[plugins.binance]
+stream_url = ")" + url + R"("
+stream_style = ")" + style + R"("
+[feeds.spot]
+kind = "price"
+subjects = ["BTC-USDT", "ETH-USDT"]
+mode = "stream"
+)";
+  if (!fallback) return cfg + "sources = [\"binance\"]\n";
+  return cfg + "sources = [\"binance\", \"binance_rest\"]\nevery = \"200ms\"\n[plugins.binance_rest]\nplugin = \"binance\"\nbase_url = \"http://127.0.0.1:" +
+         std::to_string(upstream) + "\"\n";
+}
+
+std::unique_ptr<ws_client> subscribed_client(unsigned short port) {
+  auto c = std::make_unique<ws_client>(port, "/ws", std::chrono::seconds(5));
+  auto& ws = *c;
+  ws.send(R"({"type":"subscribe","id":1,"topics":["price.*"]})");
+  ws.read();  // hello
+  ws.read();  // subscribed
+  return c;
+}
+
+json next_update(ws_client& c) {
+  for (;;) {
+    auto m = c.read();
+    if (m["type"] == "update") return m;
+  }
+}
+
+// Reads `n` updates and checks each topic's seq only ever goes up by one.
+void read_in_order(ws_client& c, int n, std::map<std::string, uint64_t>& last) {
+  for (int i = 0; i < n; ++i) {
+    auto m = next_update(c);
+    std::string topic = m["topic"];
+    uint64_t seq = m["record"]["seq"];
+    if (last.count(topic)) EXPECT_EQ(seq, last[topic] + 1) << topic;
+    last[topic] = seq;
+  }
+}
+
+}  // namespace
+
+TEST(WsStream, CombinedStreamTickersBecomePriceRecordsAndFlowOnAfterADisconnect) {
+  binance_stream_server upstream({std::chrono::milliseconds(40), 1, std::chrono::milliseconds(100)});
+  auto in = launch(stream_config(upstream.port(), "combined"), "");
+  auto client_ptr = subscribed_client(in.port);
+  auto& client = *client_ptr;
+  auto first = next_update(client);
+  const auto& rec = first["record"];
+  EXPECT_EQ(rec["source"], "binance");
+  EXPECT_EQ(rec["kind"], "price");
+  EXPECT_THAT(std::string(rec["subject"]), ::testing::AnyOf("BTC-USDT", "ETH-USDT"));
+  EXPECT_GT(rec["data"]["price"].get<double>(), 1000);
+  EXPECT_EQ(rec["data"]["change_24h_pct"], 1.25);
+  EXPECT_EQ(rec["data"]["high_24h"], 1100.0);
+  EXPECT_LE(rec["ts"].get<int64_t>(), rec["received"].get<int64_t>());  // ts is the event's E
+  EXPECT_GT(rec["ts"].get<int64_t>(), rec["received"].get<int64_t>() - 5000);
+  ASSERT_FALSE(upstream.targets().empty());
+  EXPECT_EQ(upstream.targets()[0], "/stream?streams=btcusdt@ticker/ethusdt@ticker");
+
+  std::map<std::string, uint64_t> last;
+  read_in_order(client, 10, last);
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  EXPECT_GT(upstream.pongs(), 0u);  // the host answers the upstream's pings
+
+  upstream.drop_all();  // Binance's 24 h cut, or any lost connection
+  read_in_order(client, 20, last);
+  EXPECT_GE(upstream.connections(), 2u);
+  auto metrics = http_get(in.port, "/metrics").body;
+  EXPECT_THAT(metrics, ::testing::HasSubstr(R"(tributary_stream_connects_total{source="binance",outcome="failed"} 1)"));
+  EXPECT_THAT(metrics, ::testing::HasSubstr(R"(tributary_stream_messages_total{source="binance",outcome="rejected"} 0)"));
+}
+
+TEST(WsStream, SubscribeStyleSendsTheSubscribeMethodAfterEachConnect) {
+  binance_stream_server upstream({std::chrono::milliseconds(40), 1, std::chrono::milliseconds(0)});
+  auto in = launch(stream_config(upstream.port(), "subscribe"), "");
+  auto client_ptr = subscribed_client(in.port);
+  auto& client = *client_ptr;
+  std::map<std::string, uint64_t> last;
+  read_in_order(client, 6, last);
+  EXPECT_EQ(upstream.targets().at(0), "/ws");
+  EXPECT_EQ(upstream.subscribe_requests(), 1u);
+  upstream.drop_all();
+  read_in_order(client, 6, last);
+  EXPECT_EQ(upstream.subscribe_requests(), 2u);  // resubscribed on the new connection
+  // The SUBSCRIBE answers ({"result":null,"id":1}) are neither records nor errors.
+  auto metrics = http_get(in.port, "/metrics").body;
+  EXPECT_THAT(metrics, ::testing::HasSubstr(R"(tributary_stream_messages_total{source="binance",outcome="ignored"} 2)"));
+  EXPECT_THAT(metrics, ::testing::HasSubstr(R"(tributary_stream_messages_total{source="binance",outcome="rejected"} 0)"));
+}
+
+TEST(WsStream, AFailedStreamFallsBackToThePolledSourceAndReturnsWhenItRecovers) {
+  binance_stream_server upstream({std::chrono::milliseconds(40), 1, std::chrono::milliseconds(0)});
+  auto in = launch(stream_config(upstream.port(), "combined", true), "");
+  auto client_ptr = subscribed_client(in.port);
+  auto& client = *client_ptr;
+  EXPECT_EQ(next_update(client)["record"]["source"], "binance");
+  EXPECT_EQ(in.status()["feeds"][0]["stream"], "up");
+  EXPECT_EQ(upstream.http_gets(), 0u);  // no polling while the stream delivers
+
+  upstream.refuse(true);
+  json polled;
+  for (int i = 0; i < 200 && polled.is_null(); ++i) {
+    auto m = next_update(client);
+    if (m["record"]["source"] == "binance_rest") polled = m;
+  }
+  ASSERT_FALSE(polled.is_null());
+  EXPECT_EQ(polled["record"]["data"]["price"], 500.0);
+  EXPECT_EQ(in.status()["feeds"][0]["stream"], "down, polling fallback");
+
+  upstream.refuse(false);
+  json streamed;
+  for (int i = 0; i < 500 && streamed.is_null(); ++i) {
+    auto m = next_update(client);
+    if (m["record"]["source"] == "binance") streamed = m;
+  }
+  ASSERT_FALSE(streamed.is_null());
+  EXPECT_EQ(in.status()["feeds"][0]["stream"], "up");
+  size_t gets = upstream.http_gets();
+  std::this_thread::sleep_for(std::chrono::milliseconds(600));
+  EXPECT_LE(upstream.http_gets(), gets + 1);  // polling has stopped (one run may have been under way)
+}
+
+TEST(WsStream, AStreamFeedsFallbackMustBePollableAndNamed) {
+  temp_dir d;
+  auto cfg = d.write("t.toml", std::string("[host]\nplugin_dirs = [\"") + TRIBUTARY_PLUGIN_DIR + R"("]
+[plugins.binance]
+[plugins.tasks]
+plugin = "redis_pubsub"
+redis_url = "redis://127.0.0.1:1"
+channel = "c"
+subject_field = "id"
+[feeds.spot]
+kind = "price"
+subjects = ["BTC-USDT"]
+sources = ["binance", "tasks"]
+mode = "stream"
+every = "1s"
+[feeds.polled]
+kind = "event"
+subjects = ["x"]
+sources = ["tasks"]
+every = "1s"
+)");
+  auto r = run({TRIBUTARY_EXE, "check", "-c", cfg.string()}, d.path());
+  EXPECT_NE(r.code, 0);
+  EXPECT_THAT(r.err + r.out, ::testing::HasSubstr("source 'tasks' cannot be polled (plugin 'redis_pubsub' only streams)"));
+  EXPECT_THAT(r.err + r.out, ::testing::HasSubstr("use mode = \"stream\""));
+}
