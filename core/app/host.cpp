@@ -12,6 +12,7 @@
 #include "http/transport.hpp"
 #include "record/record.hpp"
 #include "schedule/runtime.hpp"
+#include "schedule/stream_cassette.hpp"
 #include "schedule/stream_feed.hpp"
 #include "server/server.hpp"
 #include "sink/view_engine.hpp"
@@ -75,6 +76,28 @@ static std::optional<std::string> mode_mismatch(const feed_config& fc, const std
            (fc.stream ? std::string("; only the first source of a stream feed streams, later ones are polled while it is down")
                       : std::string("; use mode = \"stream\""));
   return std::nullopt;
+}
+
+// The stream feeds (mode = "stream"), held by their first source; with --replay they play
+// the stream cassettes in that directory, with --record they write one.
+bool host::make_streams(parts& p, const host_options& opts, std::vector<diagnostic>& diags) {
+  std::shared_ptr<stream_replay> replay;
+  if (opts.replay) {
+    auto loaded = load_stream_cassettes(*opts.replay);
+    if (auto* e = std::get_if<std::string>(&loaded)) {
+      diags.push_back({diagnostic::level::error, {opts.replay->string(), 0, 0}, "--replay", *e});
+      return false;
+    }
+    replay = std::make_shared<stream_replay>(
+        stream_replay{std::move(std::get<std::vector<stream_cassette>>(loaded)), *opts.replay, p.secrets});
+  }
+  for (auto& f : p.feeds) {
+    if (!f->cfg.stream || f->sources.empty()) continue;
+    auto& st = p.streams.emplace_back(std::make_unique<stream_feed>(*f, *f->sources.front(), *p.out, p.m, *p.clock, p.log));
+    if (replay) st->replay_from(replay);
+    else if (opts.record) st->record_to(std::make_unique<stream_recorder>(*opts.record, f->cfg.id, f->sources.front()->name, *p.secrets));
+  }
+  return true;
 }
 
 std::unique_ptr<host> host::create(config cfg, host_options opts, std::shared_ptr<redactor> secrets,
@@ -237,6 +260,7 @@ std::unique_ptr<host> host::create(config cfg, host_options opts, std::shared_pt
     if (opts.record) p.http = make_recording_transport(std::move(p.http), *opts.record, *p.secrets);
   }
   p.runner = std::make_unique<feed_runner>(*p.http, *p.clock, p.timers, *p.out, p.m, p.log);
+  if (!make_streams(p, opts, diags)) return nullptr;
   char hostname[256] = "node";
   ::gethostname(hostname, sizeof hostname - 1);
   p.node_id = std::string(hostname) + "-" + std::to_string(::getpid());
@@ -304,21 +328,39 @@ host::fetch_result host::fetch(const std::string& feed_id, std::function<void(in
     r.first_error_class = "bad_request";
     return r;
   }
-  std::promise<run_outcome> done;
-  auto fut = done.get_future();
-  p_->runner->run(*f, [&done](run_outcome o) { done.set_value(std::move(o)); });
-  while (fut.wait_for(std::chrono::milliseconds(idle ? 0 : 5)) != std::future_status::ready) {
-    if (p_->timers.run_due(p_->clock->now_ms()) > 0) continue;
-    int64_t due = p_->timers.next_due();
-    if (due != INT64_MAX && idle) idle(due);
-  }
-  auto o = fut.get();
+  auto o = f->cfg.stream ? replay_stream(*f) : poll_once(*f, std::move(idle));
   for (auto& pr : o.published) r.records.push_back(pr->json);
   for (auto& e : o.errors) r.errors.push_back(p_->secrets->scrub(e.str()));
   for (auto& s : o.skipped) r.errors.push_back("skipped: " + s);
   if (!o.errors.empty()) r.first_error_class = std::string(name_of(o.errors.front().cls));
   r.ok = o.ok();
   return r;
+}
+
+run_outcome host::poll_once(feed_runtime& f, std::function<void(int64_t)> idle) {
+  std::promise<run_outcome> done;
+  auto fut = done.get_future();
+  p_->runner->run(f, [&done](run_outcome o) { done.set_value(std::move(o)); });
+  while (fut.wait_for(std::chrono::milliseconds(idle ? 0 : 5)) != std::future_status::ready) {
+    if (p_->timers.run_due(p_->clock->now_ms()) > 0) continue;
+    int64_t due = p_->timers.next_due();
+    if (due != INT64_MAX && idle) idle(due);
+  }
+  return fut.get();
+}
+
+// A stream feed fetched once: every message of its stream cassette (--replay) through the plugin.
+run_outcome host::replay_stream(feed_runtime& f) {
+  for (auto& st : p_->streams)
+    if (&st->feed() == &f) {
+      auto o = st->replay_once();
+      if (!o.errors.empty() || o.published.empty()) o.unserved.push_back(f.cfg.id);  // every message must make records
+      return o;
+    }
+  run_outcome o;
+  o.errors.push_back({error_class::internal, "feed '" + f.cfg.id + "' has no stream", {}, 0});
+  o.unserved.push_back(f.cfg.id);
+  return o;
 }
 
 unsigned short host::start() {
@@ -362,11 +404,8 @@ unsigned short host::start() {
   p.srv = std::make_unique<server>(so, p.cache, *p.hub, p.m, hooks, p.log);
   unsigned short port = p.srv->start();
   std::vector<feed_runtime*> feeds;
-  for (auto& f : p.feeds) {
+  for (auto& f : p.feeds)
     if (!f->cfg.stream || f->sources.size() > 1) feeds.push_back(f.get());  // polled, or a stream's polled fallback
-    if (f->cfg.stream && !f->sources.empty())
-      p.streams.push_back(std::make_unique<stream_feed>(*f, *f->sources.front(), *p.out, p.m, *p.clock, p.log));
-  }
   if (p.stream) p.stream->start();
   p.sched = std::make_unique<scheduler>(*p.runner, *p.clock, p.timers, feeds);
   if (p.cluster) {

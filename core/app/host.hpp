@@ -73,6 +73,9 @@ class host {
   control_reply apply_control(const control_request& r);
   void apply_shared_control(const struct cluster_control& c);
   struct parts;
+  static bool make_streams(parts& p, const host_options& opts, std::vector<diagnostic>& diags);
+  struct run_outcome poll_once(struct feed_runtime& f, std::function<void(int64_t)> idle);
+  struct run_outcome replay_stream(struct feed_runtime& f);
   std::unique_ptr<parts> p_;
   config cfg_;
 };

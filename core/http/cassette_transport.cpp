@@ -215,6 +215,7 @@ std::variant<std::unique_ptr<http_transport>, std::string> make_cassette_transpo
     json j = json::parse(ss.str(), nullptr, false);
     std::string rel = fs::relative(f, dir).string();
     if (j.is_discarded()) return f.string() + ": not valid JSON";
+    if (j.is_object() && j.contains("stream")) continue;  // a stream cassette (schedule/stream_cassette)
     auto c = parse_cassette(j, rel);
     if (auto* err = std::get_if<std::string>(&c)) return f.string() + ": " + *err;
     all.push_back(std::move(std::get<cassette>(c)));

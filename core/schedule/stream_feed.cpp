@@ -60,6 +60,8 @@ void stream_feed::stop() {
   }
   cv_.notify_all();
   if (thread_.joinable()) thread_.join();
+  if (recorder_)
+    if (auto e = recorder_->flush()) log_->error("feed {}: recording the stream: {}", feed_.cfg.id, *e);
 }
 
 bool stream_feed::wait(int64_t ms) {
@@ -96,8 +98,16 @@ void stream_feed::run() {
 void stream_feed::attempt_session() {
   std::optional<std::string> failure;
   auto plan = source_.plugin->plan_stream(request());
-  if (auto* e = std::get_if<fetch_error>(&plan)) failure = "it names no upstream: " + e->str();
-  else failure = session(std::get<stream_plan>(plan));
+  if (auto* e = std::get_if<fetch_error>(&plan)) {
+    failure = "it names no upstream: " + e->str();
+  } else if (replay_) {
+    failure = play(std::get<stream_plan>(plan));
+  } else {
+    if (recorder_) recorder_->start(std::get<stream_plan>(plan));
+    failure = session(std::get<stream_plan>(plan));
+    if (recorder_)
+      if (auto e = recorder_->flush()) log_->error("feed {}: recording the stream: {}", feed_.cfg.id, *e);
+  }
   connected_ = false;
   if (!failure) return;
   log_->warn("feed {}: source {}: {}; reconnecting", feed_.cfg.id, source_.name, *failure);
@@ -115,6 +125,47 @@ void stream_feed::set_up(bool up) {
   if (feed_.stream_up.exchange(up) == up || up || feed_.sources.size() < 2) return;
   log_->warn("feed {}: stream source {} is down; polling {} until it is back", feed_.cfg.id, source_.name, feed_.sources[1]->name);
   if (on_down_) on_down_();
+}
+
+std::variant<const stream_cassette*, std::string> stream_feed::cassette_for(const stream_plan& plan) const {
+  return find_stream_cassette(replay_->cassettes, replay_->dir, plan, *replay_->secrets);
+}
+
+// `--replay`: the cassette's messages at their recorded offsets; then a quiet upstream.
+std::optional<std::string> stream_feed::play(const stream_plan& plan) {
+  auto found = cassette_for(plan);
+  if (auto* e = std::get_if<std::string>(&found)) return *e;
+  const auto& tape = *std::get<const stream_cassette*>(found);
+  log_->info("feed {}: source {} replays {} ({} messages)", feed_.cfg.id, source_.name, tape.file, tape.messages.size());
+  subscribed(1, 0);
+  int64_t start = clock_.now_ms();
+  for (const auto& m : tape.messages) {
+    for (int64_t now = clock_.now_ms(); holding() && now < start + m.after_ms; now = clock_.now_ms())
+      wait(std::min<int64_t>(start + m.after_ms - now, kPoll.count()));
+    if (!holding()) return std::nullopt;
+    on_message(m.channel.empty() ? std::string(upstream_name(plan.upstream)) : m.channel, m.text);
+  }
+  while (holding()) wait(kPoll.count());
+  return std::nullopt;
+}
+
+run_outcome stream_feed::replay_once() {
+  run_outcome out;
+  auto plan = source_.plugin->plan_stream(request());
+  if (auto* e = std::get_if<fetch_error>(&plan)) {
+    out.errors.push_back(*e);
+    return out;
+  }
+  auto found = replay_ ? cassette_for(std::get<stream_plan>(plan)) : std::string("streams are replayed only with --replay");
+  if (auto* e = std::get_if<std::string>(&found)) {
+    out.errors.push_back({error_class::bad_request, *e, {}, 0});
+    return out;
+  }
+  capture_ = &out;
+  for (const auto& m : std::get<const stream_cassette*>(found)->messages)
+    on_message(m.channel.empty() ? std::string(upstream_name(std::get<stream_plan>(plan).upstream)) : m.channel, m.text);
+  capture_ = nullptr;
+  return out;
 }
 
 // One upstream connection: subscribe, then read until it fails, the gate closes or we stop.
@@ -258,6 +309,14 @@ void stream_feed::on_message(const std::string& channel, const std::string& payl
   last_message_ = now;
   auto res = source_.plugin->parse_message(request(), channel, payload, now);
   if (!res.records.empty()) delivered();
+  if (recorder_) {
+    recorder_->add(channel, payload, now);
+    if (now - last_flush_ >= 5000) {
+      last_flush_ = now;
+      if (auto e = recorder_->flush()) log_->error("feed {}: recording the stream: {}", feed_.cfg.id, *e);
+    }
+  }
+  if (capture_) capture_->errors.insert(capture_->errors.end(), res.errors.begin(), res.errors.end());
   {
     std::lock_guard lk(source_.mu);
     source_.requests++;
@@ -278,7 +337,8 @@ void stream_feed::on_message(const std::string& channel, const std::string& payl
     r.feed = feed_.cfg.id;
     r.received = now;
     if (r.ts == 0) r.ts = now;
-    out_.publish(std::move(r));
+    auto published = out_.publish(std::move(r));
+    if (capture_ && published) capture_->published.push_back(std::move(published));
   }
   std::lock_guard lk(feed_.mu);
   feed_.last_run = now;

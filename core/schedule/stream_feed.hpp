@@ -20,6 +20,7 @@
 
 #include "plugin/plugin.hpp"
 #include "schedule/circuit_breaker.hpp"
+#include "schedule/stream_cassette.hpp"
 
 namespace spdlog { class logger; }
 
@@ -31,6 +32,15 @@ class pipeline;
 class metrics;
 class clock_source;
 class redis_client;
+class redactor;
+struct run_outcome;
+
+// `--replay DIR` for streams: the cassettes found there, played instead of connecting.
+struct stream_replay {
+  std::vector<stream_cassette> cassettes;
+  std::filesystem::path dir;
+  std::shared_ptr<redactor> secrets;
+};
 
 class stream_feed {
  public:
@@ -42,6 +52,11 @@ class stream_feed {
   void start(std::function<bool()> gate, std::function<void()> on_down = {});
   void stop();
   bool connected() const { return connected_; }
+  // Before start(): play cassettes instead of connecting, or write what arrives to a cassette.
+  void replay_from(std::shared_ptr<const stream_replay> r) { replay_ = std::move(r); }
+  void record_to(std::unique_ptr<stream_recorder> r) { recorder_ = std::move(r); }
+  // `tributary fetch` / golden cases: every message of the feed's cassette at once, no timing.
+  run_outcome replay_once();
   feed_runtime& feed() const { return feed_; }
 
  private:
@@ -49,6 +64,8 @@ class stream_feed {
   void attempt_session();
   std::optional<std::string> session(const stream_plan& plan);  // why it failed, or nullopt
   std::optional<std::string> read_websocket(const stream_plan& plan);
+  std::optional<std::string> play(const stream_plan& plan);  // a cassette, with its timing
+  std::variant<const stream_cassette*, std::string> cassette_for(const stream_plan& plan) const;
   void set_up(bool up);
   void delivered();
   std::optional<std::string> read_pubsub(redis_client& redis, const stream_plan& plan);
@@ -72,6 +89,10 @@ class stream_feed {
   std::function<void()> on_down_;
   std::optional<circuit_breaker::permit> permit_;  // this connection attempt's, until it delivers or fails
   bool renew_ = false;                             // the session ended at the upstream's age limit
+  std::shared_ptr<const stream_replay> replay_;
+  std::unique_ptr<stream_recorder> recorder_;
+  int64_t last_flush_ = 0;
+  run_outcome* capture_ = nullptr;  // replay_once: what the messages made
   std::atomic<bool> stop_{false}, connected_{false};
   std::mutex mu_;
   std::condition_variable cv_;

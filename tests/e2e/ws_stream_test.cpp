@@ -4,6 +4,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <map>
 #include <thread>
 
@@ -171,4 +172,61 @@ every = "1s"
   EXPECT_NE(r.code, 0);
   EXPECT_THAT(r.err + r.out, ::testing::HasSubstr("source 'tasks' cannot be polled (plugin 'redis_pubsub' only streams)"));
   EXPECT_THAT(r.err + r.out, ::testing::HasSubstr("use mode = \"stream\""));
+}
+
+TEST(WsStream, RecordWritesAStreamCassetteThatReplayPlaysBackWithoutTheUpstream) {
+  temp_dir tapes;
+  std::vector<double> live_prices;
+  {
+    binance_stream_server upstream({std::chrono::milliseconds(30), 1, std::chrono::milliseconds(0)});
+    temp_dir d;
+    auto cfg = d.write("t.toml", stream_config(upstream.port(), "combined"));
+    child c({TRIBUTARY_EXE, "run", "-c", cfg.string(), "--record", tapes.path().string(), "--port-file", (d.path() / "port").string()},
+            d.path());
+    unsigned short port = 0;
+    for (int i = 0; i < 500 && !port; ++i) {
+      auto t = slurp(d.path() / "port");
+      if (!t.empty()) port = static_cast<unsigned short>(std::stoi(t));
+      else std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    auto client_ptr = subscribed_client(port);
+    for (int i = 0; i < 8; ++i) live_prices.push_back(next_update(*client_ptr)["record"]["data"]["price"]);
+    c.signal(SIGTERM);
+    ASSERT_EQ(c.wait(), 0) << c.err();
+  }
+  auto file = tapes.path() / "spot.binance.stream.json";
+  ASSERT_TRUE(std::filesystem::exists(file));
+  auto tape = json::parse(slurp(file));
+  EXPECT_EQ(tape["stream"]["upstream"], "websocket");
+  EXPECT_EQ(tape["stream"]["target"], "/stream?streams=btcusdt@ticker/ethusdt@ticker");
+  auto& msgs = tape["stream"]["messages"];
+  ASSERT_GE(msgs.size(), 8u);
+  EXPECT_EQ(msgs[0]["after_ms"], 0);
+  EXPECT_GT(msgs[msgs.size() - 1]["after_ms"].get<int64_t>(), 0);  // relative timing is kept
+  std::vector<double> taped;
+  for (auto& m : msgs) taped.push_back(std::stod(json::parse(m["text"].get<std::string>())["data"]["c"].get<std::string>()));
+  auto run_of = [&](const std::vector<double>& part) {  // `part` appears in the tape, in order, without gaps
+    return std::search(taped.begin(), taped.end(), part.begin(), part.end()) != taped.end();
+  };
+  EXPECT_TRUE(run_of(live_prices));
+
+  // No upstream now: --replay plays the recorded messages in order, at their offsets.
+  auto in = launch(stream_config(1, "combined"), tapes.path().string());
+  auto client_ptr = subscribed_client(in.port);
+  std::vector<double> replayed;
+  while (replayed.empty() || replayed.back() != taped.back()) replayed.push_back(next_update(*client_ptr)["record"]["data"]["price"]);
+  EXPECT_GE(replayed.size(), 2u);
+  EXPECT_TRUE(run_of(replayed));
+}
+
+TEST(WsStream, ReplayWithoutAMatchingStreamCassetteSaysWhatItLookedFor) {
+  temp_dir empty;
+  auto in = launch(stream_config(1, "subscribe"), empty.path().string());
+  std::string err;
+  for (int i = 0; i < 100 && err.find("no stream cassette") == std::string::npos; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    auto st = in.status();
+    for (auto& s : st["plugins"]) err += s["last_error"].is_string() ? s["last_error"].get<std::string>() : "";
+  }
+  EXPECT_THAT(err, ::testing::HasSubstr("no stream cassette for upstream websocket with target \"/ws\" in " + empty.path().string()));
 }
