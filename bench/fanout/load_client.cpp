@@ -1,10 +1,11 @@
 // WebSocket load client for bench/fanout: one thread, epoll, N connections. Each connection
 // upgrades, subscribes (broadcast: every connection to one pattern; personal: connection i to
 // its own topic), then counts update frames and measures publish-to-delivery latency from the
-// record's "received" field (set by the feeder when it appends to the stream).
+// record's "received" field (set by the feeder when it appends to the stream), or the field
+// named by LATENCY_FIELD (bench/push: "ts", the upstream event's own time).
 //
 // Prints one JSON line per second: {"t":..,"deliveries":..,"p50_ms":..,"p99_ms":..,"open":..}.
-// Usage: bench_fanout_client PORT CONNS broadcast|personal|idle SECONDS [PATTERN]
+// Usage: bench_fanout_client PORT CONNS broadcast|personal|idle SECONDS [PATTERN [LATENCY_FIELD]]
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -53,6 +54,8 @@ struct conn {
   std::string sub;
 };
 
+std::string latency_key = "\"received\":";  // "\"<LATENCY_FIELD>\":"
+
 struct stats {
   uint64_t deliveries = 0;
   std::vector<int64_t> lat;
@@ -68,9 +71,9 @@ void handle_frame(conn& c, uint8_t op, std::string_view payload, stats& st) {
   static constexpr std::string_view update = "{\"type\":\"update\"";
   if (op != 1 || payload.substr(0, update.size()) != update) return;
   if (++st.deliveries % 8 != 0) return;  // latency: one delivery in eight is plenty of samples
-  auto at = payload.rfind("\"received\":");
+  auto at = payload.rfind(latency_key);
   if (at == std::string_view::npos) return;
-  int64_t rec = std::strtoll(payload.data() + at + 11, nullptr, 10);
+  int64_t rec = std::strtoll(payload.data() + at + latency_key.size(), nullptr, 10);
   st.lat.push_back(now_ms() - rec);
 }
 
@@ -118,13 +121,14 @@ int64_t pct(std::vector<int64_t>& v, double p) {
 
 int main(int argc, char** argv) {
   if (argc < 5) {
-    std::fprintf(stderr, "usage: %s PORT CONNS broadcast|personal|idle SECONDS [PATTERN]\n", argv[0]);
+    std::fprintf(stderr, "usage: %s PORT CONNS broadcast|personal|idle SECONDS [PATTERN [LATENCY_FIELD]]\n", argv[0]);
     return 1;
   }
   int port = std::atoi(argv[1]), n = std::atoi(argv[2]);
   std::string mode = argv[3];
   int seconds = std::atoi(argv[4]);
   std::string pattern = argc > 5 ? argv[5] : "price.*";
+  if (argc > 6) latency_key = "\"" + std::string(argv[6]) + "\":";
   rlimit rl{};
   getrlimit(RLIMIT_NOFILE, &rl);
   rl.rlim_cur = rl.rlim_max;

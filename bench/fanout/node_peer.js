@@ -2,10 +2,13 @@
 // speaks the same protocol subset (subscribe to exact topics, "prefix.*" or "*"; update
 // frames). Written the way a small hand-made service would be, with a topic index so its
 // personal-topic figures are not penalised by a full scan.
-// Usage: node node_peer.js WS_PORT REDIS_PORT NAME [pubsub:CHANNEL:SUBJECT_FIELD]
+// Usage: node node_peer.js WS_PORT REDIS_PORT NAME [pubsub:CHANNEL:SUBJECT_FIELD | binance:URL]
 // With pubsub:..., it is instead the hand-written task-status service: it subscribes to the
 // channel and broadcasts each JSON message as an update of event.<message[SUBJECT_FIELD]>.
-const { WebSocketServer } = require('ws');
+// With binance:URL (a combined-stream URL), it is the hand-written market-data service: it
+// holds the upstream WebSocket, maps each 24hrTicker event to a price record of
+// price.<BASE>-USDT and broadcasts it.
+const { WebSocketServer, WebSocket } = require('ws');
 const { createClient } = require('redis');
 
 const [port, redisPort, name, mode] = process.argv.slice(2);
@@ -56,7 +59,33 @@ async function pubsub(channel, field) {
   });
 }
 
+function binance(url) {
+  const seqs = new Map();
+  const num = (v) => (v === undefined ? undefined : Number(v));
+  const connect = () => {
+    const up = new WebSocket(url, { perMessageDeflate: false });
+    up.on('message', (text) => {
+      let msg;
+      try { msg = JSON.parse(text); } catch { return; }
+      const d = msg.data ?? msg;
+      if (d.e !== '24hrTicker' || typeof d.s !== 'string') return;
+      const subject = d.s.endsWith('USDT') ? `${d.s.slice(0, -4)}-USDT` : d.s;
+      const topic = `price.${subject}`;
+      const seq = (seqs.get(topic) ?? 0) + 1;
+      seqs.set(topic, seq);
+      const data = { price: num(d.c), change_24h: num(d.p), change_24h_pct: num(d.P), open_24h: num(d.o), high_24h: num(d.h),
+        low_24h: num(d.l), volume_24h: num(d.v), quote_volume_24h: num(d.q), bid: num(d.b), ask: num(d.a) };
+      const record = { topic, kind: 'price', subject, native: d.s, seq, source: 'binance', received: Date.now(), data, ts: d.E };
+      deliver(topic, `{"type":"update","topic":${JSON.stringify(topic)},"record":${JSON.stringify(record)}}`);
+    });
+    up.on('close', () => setTimeout(connect, 250));
+    up.on('error', () => {});
+  };
+  connect();
+}
+
 (async () => {
+  if (mode?.startsWith('binance:')) return binance(mode.slice('binance:'.length));
   if (mode?.startsWith('pubsub:')) {
     const [, channel, field] = mode.split(':');
     return pubsub(channel, field);

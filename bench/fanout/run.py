@@ -65,8 +65,8 @@ def rss_kb(pid):
 class Load:
     """The epoll load client, read line by line."""
 
-    def __init__(self, build, port, conns, mode, seconds, pattern="price.*"):
-        self.p = spawn([f"{build}/bench/bench_fanout_client", str(port), str(conns), mode, str(seconds), pattern], 1,
+    def __init__(self, build, port, conns, mode, seconds, pattern="price.*", latency_field="received"):
+        self.p = spawn([f"{build}/bench/bench_fanout_client", str(port), str(conns), mode, str(seconds), pattern, latency_field], 1,
                        stdout=subprocess.PIPE, text=True)
         first = json.loads(self.p.stdout.readline() or "{}")
         if not first.get("ready"):

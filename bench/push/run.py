@@ -8,7 +8,13 @@ broadcasting each message as an update of event.<task_id>. 1,000 WebSocket clien
 to event.* on each server in turn. The server runs pinned to CPU 0; Redis, feeder and load
 client on CPU 1. Prints records/s in, deliveries/s out and publish-to-delivery latency.
 
-Usage: bench/push/run.py [--build build]
+With --upstream ws, the upstream is instead a local WebSocket server speaking Binance's stream
+protocol (bench_ws_upstream) emitting 24hrTicker events for 10 symbols at stepped rates;
+Tributary holds it through the binance plugin (mode = "stream", a combined stream), the peer
+is the hand-written market-data service (Node.js `ws` client and server). Clients subscribe to
+price.*; latency is from the event's own time (E, the record's ts) to delivery.
+
+Usage: bench/push/run.py [--build build] [--upstream redis|ws]
 Needs: redis-server, node with bench/fanout/node_modules (cd bench/fanout && npm install).
 """
 import argparse, json, os, subprocess, sys, tempfile, time
@@ -19,6 +25,74 @@ import run as fanout  # noqa: E402  (shared helpers: spawn, free_port, Load, cpu
 
 CHANNEL = "task_status_updates"
 RATES = [100, 400, 1600, 3200, 6400]
+
+
+SYMBOLS = ["BTC", "ETH", "SOL", "BNB", "XRP", "ADA", "DOGE", "TRX", "DOT", "LTC"]
+
+
+def ws_url(ws_port):
+    return f"ws://127.0.0.1:{ws_port}"
+
+
+def combined_url(ws_port):
+    return ws_url(ws_port) + "/stream?streams=" + "/".join(f"{s.lower()}usdt@ticker" for s in SYMBOLS)
+
+
+def tributary_ws(build, port, ws_port, tmp):
+    cfg = os.path.join(tmp, "ws.toml")
+    subjects = ", ".join(f'"{s}-USDT"' for s in SYMBOLS)
+    with open(cfg, "w") as f:
+        f.write(f"""[host]
+plugin_dirs = ["{build}/plugins"]
+log_level = "warn"
+[server]
+listen = "127.0.0.1:{port}"
+[server.limits]
+connections_per_ip = 0
+[plugins.binance]
+stream_url = "{ws_url(ws_port)}"
+[feeds.spot]
+kind = "price"
+subjects = [{subjects}]
+sources = ["binance"]
+mode = "stream"
+""")
+    return fanout.spawn([f"{build}/core/tributary", "run", "-c", cfg], 0, stderr=open(os.path.join(tmp, "tributary.log"), "w"))
+
+
+def node_ws(build, port, ws_port, tmp):
+    return fanout.spawn(["node", os.path.join(fanout.HERE, "node_peer.js"), str(port), "0", "bench", "binance:" + combined_url(ws_port)], 0,
+                        stdout=subprocess.DEVNULL, stderr=open(os.path.join(tmp, "node.log"), "w"))
+
+
+class WsUpstream:
+    """bench_ws_upstream: the rate is set through its stdin."""
+
+    def __init__(self, build):
+        self.p = fanout.spawn([f"{build}/bench/bench_ws_upstream"], 1, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        self.port = json.loads(self.p.stdout.readline())["port"]
+
+    def rate(self, r):
+        self.p.stdin.write(f"{r}\n")
+        self.p.stdin.flush()
+        self.p.stdout.readline()
+
+    def stop(self):
+        self.p.terminate()
+        self.p.wait(10)
+
+
+def step_ws(args, load, rate, seconds=4):
+    args.upstream_proc.rate(rate)
+    c0, t0 = fanout.cpu_s(fanout.SERVER[0]), time.time()
+    got = load.lines(seconds + 1)
+    c1, t1 = fanout.cpu_s(fanout.SERVER[0]), time.time()
+    args.upstream_proc.rate(0.001)
+    time.sleep(0.5)
+    steady = got[1:seconds] or got
+    mid = sorted(steady, key=lambda x: x["deliveries"])[len(steady) // 2]
+    return {"rate": rate, "deliveries_s": mid["deliveries"], "records_s": round(mid["deliveries"] / max(1, mid["open"])),
+            "p50_ms": mid["p50_ms"], "p99_ms": max(x["p99_ms"] for x in steady), "server_cpu": round((c1 - c0) / (t1 - t0), 2)}
 
 
 def tributary(build, port, redis_port, tmp):
@@ -65,13 +139,18 @@ def step(build, redis_port, load, rate, seconds=4):
 
 def run_peer(name, start, args, tmp):
     port = fanout.free_port()
-    srv = start(args.build, port, args.redis_port, tmp)
+    ws = args.upstream == "ws"
+    srv = start(args.build, port, args.upstream_proc.port if ws else args.redis_port, tmp)
     fanout.SERVER[0] = srv.pid
     fanout.wait_port(port)
-    time.sleep(1.0)  # subscribed to the channel
+    time.sleep(1.0)  # subscribed to the channel, or connected to the upstream
     try:
-        load = fanout.Load(args.build, port, 1000, "broadcast", 600, "event.*")
-        steps = [step(args.build, args.redis_port, load, r) for r in RATES]
+        if ws:
+            load = fanout.Load(args.build, port, 1000, "broadcast", 600, "price.*", "ts")
+            steps = [step_ws(args, load, r) for r in RATES]
+        else:
+            load = fanout.Load(args.build, port, 1000, "broadcast", 600, "event.*")
+            steps = [step(args.build, args.redis_port, load, r) for r in RATES]
         load.stop()
     finally:
         srv.terminate()
@@ -84,8 +163,18 @@ def run_peer(name, start, args, tmp):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--build", default=os.path.join(fanout.ROOT, "build"))
+    ap.add_argument("--upstream", choices=["redis", "ws"], default="redis")
     args = ap.parse_args()
     args.build = os.path.abspath(args.build)
+    if args.upstream == "ws":
+        args.upstream_proc = WsUpstream(args.build)
+        with tempfile.TemporaryDirectory() as tmp:
+            try:
+                t = run_peer("tributary", tributary_ws, args, tmp)
+                n = run_peer("node", node_ws, args, tmp)
+            finally:
+                args.upstream_proc.stop()
+        return table(t, n)
     with tempfile.TemporaryDirectory() as tmp:
         args.redis_port = fanout.free_port()
         redis = fanout.spawn(["redis-server", "--port", str(args.redis_port), "--save", "", "--appendonly", "no"], 1,
@@ -96,6 +185,10 @@ def main():
             n = run_peer("node", node, args, tmp)
         finally:
             redis.terminate()
+    table(t, n)
+
+
+def table(t, n):
     print("| offered msgs/s | tributary deliveries/s | p50 / p99 ms | node deliveries/s | p50 / p99 ms | ratio |")
     print("|---|---|---|---|---|---|")
     for a, b in zip(t["steps"], n["steps"]):

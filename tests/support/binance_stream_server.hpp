@@ -32,6 +32,7 @@ struct binance_stream_options {
   std::chrono::milliseconds tick{50};
   int per_tick = 1;  // events per subscribed stream per tick
   std::chrono::milliseconds ping_every{0};  // 0: no pings
+  double rate = 0;  // > 0: this many events a second over all subscribed streams, round robin, instead of per_tick
 };
 
 class binance_stream_server {
@@ -39,6 +40,7 @@ class binance_stream_server {
   using options = binance_stream_options;
 
   explicit binance_stream_server(options o) : opt_(o), acceptor_(ioc_, {boost::asio::ip::make_address("127.0.0.1"), 0}) {
+    rate_ = o.rate;
     accept();
     thread_ = std::thread([this] { ioc_.run(); });
   }
@@ -55,6 +57,7 @@ class binance_stream_server {
     std::lock_guard lk(mu_);
     return targets_;
   }
+  void set_rate(double r) { rate_ = r; }
   void refuse(bool on) {
     refusing_ = on;
     if (on) drop_all();
@@ -81,6 +84,8 @@ class binance_stream_server {
     std::deque<std::string> out;
     boost::asio::steady_timer tick, ping;
     uint64_t n = 0;
+    double carry = 0;  // events due but not yet sent (rate mode)
+    size_t next_stream = 0;
 
     session(binance_stream_server& s, tcp::socket sock) : srv(s), ws(std::move(sock)), tick(s.ioc_), ping(s.ioc_) {}
 
@@ -176,21 +181,29 @@ class binance_stream_server {
     }
     void emit() {
       int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
-      for (auto& s : streams) {
-        auto at = s.find("@ticker");
-        if (at == std::string::npos) continue;
-        std::string sym = s.substr(0, at);
-        for (auto& c : sym) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-        for (int i = 0; i < srv.opt_.per_tick; ++i) {
-          ++n;
-          std::string price = std::to_string(1000 + n % 100000) + ".5";
-          std::string ev = R"({"e":"24hrTicker","E":)" + std::to_string(now) + R"(,"s":")" + sym + R"(","p":"12.5","P":"1.25","w":"1000.0","x":"999.0","c":")" +
-                           price + R"(","Q":"0.1","b":")" + price + R"(","B":"1.0","a":")" + price + R"(","A":"1.0","o":"990.0","h":"1100.0","l":"950.0","v":"1234.5","q":"1234567.8","O":0,"C":)" +
-                           std::to_string(now) + R"(,"F":1,"L":)" + std::to_string(n) + R"(,"n":)" + std::to_string(n) + "}";
-          send(combined ? R"({"stream":")" + s + R"(","data":)" + ev + "}" : ev);
-          srv.events_++;
-        }
+      std::vector<std::string> tickers;
+      for (auto& s : streams)
+        if (s.find("@ticker") != std::string::npos) tickers.push_back(s);
+      if (tickers.empty()) return;
+      double rate = srv.rate_;
+      if (rate <= 0) {
+        for (auto& s : tickers)
+          for (int i = 0; i < srv.opt_.per_tick; ++i) event(s, now);
+        return;
       }
+      carry += rate * static_cast<double>(srv.opt_.tick.count()) / 1000.0;
+      for (; carry >= 1; carry -= 1) event(tickers[next_stream++ % tickers.size()], now);
+    }
+    void event(const std::string& s, int64_t now) {
+      std::string sym = s.substr(0, s.find("@ticker"));
+      for (auto& c : sym) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+      ++n;
+      std::string price = std::to_string(1000 + n % 100000) + ".5";
+      std::string ev = R"({"e":"24hrTicker","E":)" + std::to_string(now) + R"(,"s":")" + sym + R"(","p":"12.5","P":"1.25","w":"1000.0","x":"999.0","c":")" +
+                       price + R"(","Q":"0.1","b":")" + price + R"(","B":"1.0","a":")" + price + R"(","A":"1.0","o":"990.0","h":"1100.0","l":"950.0","v":"1234.5","q":"1234567.8","O":0,"C":)" +
+                       std::to_string(now) + R"(,"F":1,"L":)" + std::to_string(n) + R"(,"n":)" + std::to_string(n) + "}";
+      send(combined ? R"({"stream":")" + s + R"(","data":)" + ev + "}" : ev);
+      srv.events_++;
     }
     void send(std::string text) {
       if (dead) return;
@@ -237,6 +250,7 @@ class binance_stream_server {
   std::vector<std::string> targets_;
   std::atomic<size_t> connections_{0}, pongs_{0}, subscribes_{0}, events_{0}, gets_{0};
   std::atomic<bool> refusing_{false};
+  std::atomic<double> rate_{0};
 };
 
 }  // namespace tributary::test_support
