@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "../support/binance_stream_server.hpp"
+#include "../support/redis_server.hpp"
 #include "../support/process.hpp"
 #include "../support/ws_client.hpp"
 #include "../support/cluster_support.hpp"
@@ -229,4 +230,24 @@ TEST(WsStream, ReplayWithoutAMatchingStreamCassetteSaysWhatItLookedFor) {
     for (auto& s : st["plugins"]) err += s["last_error"].is_string() ? s["last_error"].get<std::string>() : "";
   }
   EXPECT_THAT(err, ::testing::HasSubstr("no stream cassette for upstream websocket with target \"/ws\" in " + empty.path().string()));
+}
+
+TEST(WsStream, InClusterModeOnlyTheLeaderHoldsTheUpstreamAndANewLeaderTakesItOverWithSeqGoingOn) {
+  redis_server redis;
+  binance_stream_server upstream({std::chrono::milliseconds(40), 1, std::chrono::milliseconds(0)});
+  auto cfg = stream_config(upstream.port(), "combined") + "[cluster]\nmode = \"redis\"\nredis_url = \"redis://127.0.0.1:" +
+             std::to_string(redis.port()) + "\"\nname = \"wsstream\"\nlease = \"1s\"\nrenew_every = \"250ms\"\n";
+  std::vector<instance> all;
+  all.push_back(launch(cfg, ""));
+  ASSERT_EQ(wait_leader(all, std::chrono::seconds(5), {true}), 0);
+  all.push_back(launch(cfg, ""));
+  auto client_ptr = subscribed_client(all[1].port);  // on the follower
+  std::map<std::string, uint64_t> last;
+  read_in_order(*client_ptr, 10, last);
+  EXPECT_EQ(upstream.connections(), 1u);  // the follower does not connect
+  all[0].proc->signal(SIGKILL);
+  all[0].proc->wait();
+  ASSERT_EQ(wait_leader(all, std::chrono::seconds(10), {false, true}), 1);
+  read_in_order(*client_ptr, 20, last);  // the new leader streams; every topic's seq goes on by one
+  EXPECT_EQ(upstream.connections(), 2u);
 }
