@@ -38,9 +38,9 @@ def combined_url(ws_port):
     return ws_url(ws_port) + "/stream?streams=" + "/".join(f"{s.lower()}usdt@ticker" for s in SYMBOLS)
 
 
-def tributary_ws(build, port, ws_port, tmp):
-    cfg = os.path.join(tmp, "ws.toml")
-    subjects = ", ".join(f'"{s}-USDT"' for s in SYMBOLS)
+def start_tributary(build, port, tmp, sources):
+    """Tributary on `port` with `sources` (the [plugins] and [feeds] tables), pinned to CPU 0."""
+    cfg = os.path.join(tmp, "bench.toml")
     with open(cfg, "w") as f:
         f.write(f"""[host]
 plugin_dirs = ["{build}/plugins"]
@@ -49,7 +49,13 @@ log_level = "warn"
 listen = "127.0.0.1:{port}"
 [server.limits]
 connections_per_ip = 0
-[plugins.binance]
+""" + sources)
+    return fanout.spawn([f"{build}/core/tributary", "run", "-c", cfg], 0, stderr=open(os.path.join(tmp, "tributary.log"), "w"))
+
+
+def tributary_ws(build, port, ws_port, tmp):
+    subjects = ", ".join(f'"{s}-USDT"' for s in SYMBOLS)
+    return start_tributary(build, port, tmp, f"""[plugins.binance]
 stream_url = "{ws_url(ws_port)}"
 [feeds.spot]
 kind = "price"
@@ -57,7 +63,6 @@ subjects = [{subjects}]
 sources = ["binance"]
 mode = "stream"
 """)
-    return fanout.spawn([f"{build}/core/tributary", "run", "-c", cfg], 0, stderr=open(os.path.join(tmp, "tributary.log"), "w"))
 
 
 def node_ws(build, port, ws_port, tmp):
@@ -96,16 +101,7 @@ def step_ws(args, load, rate, seconds=4):
 
 
 def tributary(build, port, redis_port, tmp):
-    cfg = os.path.join(tmp, "push.toml")
-    with open(cfg, "w") as f:
-        f.write(f"""[host]
-plugin_dirs = ["{build}/plugins"]
-log_level = "warn"
-[server]
-listen = "127.0.0.1:{port}"
-[server.limits]
-connections_per_ip = 0
-[plugins.tasks]
+    return start_tributary(build, port, tmp, f"""[plugins.tasks]
 plugin = "redis_pubsub"
 redis_url = "redis://127.0.0.1:{redis_port}"
 channel = "{CHANNEL}"
@@ -116,7 +112,6 @@ subjects = ["*"]
 sources = ["tasks"]
 mode = "stream"
 """)
-    return fanout.spawn([f"{build}/core/tributary", "run", "-c", cfg], 0, stderr=open(os.path.join(tmp, "tributary.log"), "w"))
 
 
 def node(build, port, redis_port, tmp):

@@ -55,3 +55,130 @@ TEST(WsUpstream, ErrorsNameWhatFailedButNeverTheQuery) {
   EXPECT_THAT(fails("ws://127.0.0.1:" + port + "/ws?token=SECRET"), AllOf(HasSubstr("upgrade refused with HTTP 503"), Not(HasSubstr("SECRET"))));
   EXPECT_THAT(fails("ws://127.0.0.1:1/ws?token=SECRET"), AllOf(HasSubstr("connect"), Not(HasSubstr("SECRET"))));
 }
+
+// ---- wss: a self-signed certificate for "localhost", made here, and a one-shot TLS server.
+
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509v3.h>
+
+#include <cstdlib>
+#include <fstream>
+
+#include <boost/beast/ssl.hpp>
+
+#include "../../../tests/support/temp_dir.hpp"
+
+namespace {
+
+struct self_signed {
+  std::string cert_pem, key_pem;
+};
+
+std::string pem_of(int (*write)(BIO*, void*), void* obj) {
+  BIO* b = BIO_new(BIO_s_mem());
+  write(b, obj);
+  char* data = nullptr;
+  long n = BIO_get_mem_data(b, &data);
+  std::string out(data, static_cast<size_t>(n));
+  BIO_free(b);
+  return out;
+}
+
+self_signed make_localhost_cert() {
+  EVP_PKEY* key = EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "P-256");
+  X509* x = X509_new();
+  ASN1_INTEGER_set(X509_get_serialNumber(x), 1);
+  X509_gmtime_adj(X509_getm_notBefore(x), -60);
+  X509_gmtime_adj(X509_getm_notAfter(x), 3600);
+  X509_set_pubkey(x, key);
+  X509_NAME_add_entry_by_txt(X509_get_subject_name(x), "CN", MBSTRING_ASC, reinterpret_cast<const unsigned char*>("localhost"), -1, -1, 0);
+  X509_set_issuer_name(x, X509_get_subject_name(x));
+  X509V3_CTX ctx;
+  X509V3_set_ctx_nodb(&ctx);
+  X509V3_set_ctx(&ctx, x, x, nullptr, nullptr, 0);
+  for (auto [nid, value] : {std::pair{NID_subject_alt_name, "DNS:localhost"}, std::pair{NID_basic_constraints, "critical,CA:TRUE"}}) {
+    X509_EXTENSION* ext = X509V3_EXT_conf_nid(nullptr, &ctx, nid, value);
+    X509_add_ext(x, ext, -1);
+    X509_EXTENSION_free(ext);
+  }
+  X509_sign(x, key, EVP_sha256());
+  self_signed out{pem_of([](BIO* b, void* o) { return PEM_write_bio_X509(b, static_cast<X509*>(o)); }, x),
+                  pem_of([](BIO* b, void* o) {
+                    return PEM_write_bio_PrivateKey(b, static_cast<EVP_PKEY*>(o), nullptr, nullptr, 0, nullptr, nullptr);
+                  }, key)};
+  X509_free(x);
+  EVP_PKEY_free(key);
+  return out;
+}
+
+// Accepts one wss connection on 127.0.0.1, sends `greeting`, then waits for the close.
+class one_shot_tls_server {
+ public:
+  one_shot_tls_server(const self_signed& cert, std::string greeting) : acceptor_(ioc_, {boost::asio::ip::make_address("127.0.0.1"), 0}) {
+    tls_.use_certificate_chain(boost::asio::buffer(cert.cert_pem));
+    tls_.use_private_key(boost::asio::buffer(cert.key_pem), boost::asio::ssl::context::pem);
+    thread_ = std::thread([this, greeting = std::move(greeting)] {
+      boost::beast::error_code ec;
+      auto sock = acceptor_.accept(ec);
+      if (ec) return;
+      boost::beast::websocket::stream<boost::beast::ssl_stream<boost::asio::ip::tcp::socket>> ws(std::move(sock), tls_);
+      ws.next_layer().handshake(boost::asio::ssl::stream_base::server, ec);
+      if (ec) return;
+      ws.accept(ec);
+      if (ec) return;
+      ws.write(boost::asio::buffer(greeting), ec);
+      boost::beast::flat_buffer b;
+      ws.read(b, ec);  // until the client closes
+    });
+  }
+  ~one_shot_tls_server() {
+    boost::beast::error_code ec;
+    acceptor_.close(ec);
+    thread_.join();
+  }
+  unsigned short port() const { return acceptor_.local_endpoint().port(); }
+
+ private:
+  boost::asio::io_context ioc_;
+  boost::asio::ssl::context tls_{boost::asio::ssl::context::tls_server};
+  boost::asio::ip::tcp::acceptor acceptor_;
+  std::thread thread_;
+};
+
+}  // namespace
+
+TEST(WsUpstream, WssVerifiesThePeerAgainstTheTrustedCertificatesAndItsName) {
+  auto cert = make_localhost_cert();
+  test_support::temp_dir d;
+  auto ca = d.write("ca.pem", cert.cert_pem);
+  {
+    // Not trusted: the system's store does not know this certificate.
+    ::setenv("SSL_CERT_FILE", (d.path() / "none.pem").c_str(), 1);
+    one_shot_tls_server srv(cert, "hello");
+    ws_upstream ws(quick());
+    auto e = ws.connect("wss://localhost:" + std::to_string(srv.port()) + "/ws");
+    ASSERT_TRUE(e.has_value());
+    EXPECT_THAT(*e, HasSubstr("TLS handshake"));
+    EXPECT_THAT(*e, HasSubstr("certificate verify failed"));
+  }
+  ::setenv("SSL_CERT_FILE", ca.c_str(), 1);
+  {
+    // Trusted, but reached under another name than the certificate's: refused.
+    one_shot_tls_server srv(cert, "hello");
+    ws_upstream ws(quick());
+    auto e = ws.connect("wss://127.0.0.1:" + std::to_string(srv.port()) + "/ws");
+    ASSERT_TRUE(e.has_value());
+    EXPECT_THAT(*e, HasSubstr("TLS handshake"));
+  }
+  {
+    one_shot_tls_server srv(cert, "hello over TLS");
+    ws_upstream ws(quick());
+    ASSERT_EQ(ws.connect("wss://localhost:" + std::to_string(srv.port()) + "/ws"), std::nullopt);
+    auto m = ws.next(millis(2000));
+    ASSERT_EQ(m.st, ws_read::status::message);
+    EXPECT_EQ(m.text, "hello over TLS");
+    ws.close();
+  }
+  ::unsetenv("SSL_CERT_FILE");
+}
