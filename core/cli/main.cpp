@@ -135,7 +135,7 @@ int main(int argc, char** argv) {
       std::string kinds;
       for (auto& k : m.kinds) kinds += (kinds.empty() ? "" : ", ") + k;
       std::cout << m.name << " " << m.version << " (ABI " << m.abi_major << "." << m.abi_minor << ")  " << m.description
-                << "\n  kinds: " << kinds << "\n  path: " << m.path.string() << "\n  base_url: " << m.default_base_url
+                << "\n  kinds: " << kinds << "\n  modes: " << (m.polls ? (m.streams ? "poll, stream" : "poll") : "stream") << "\n  path: " << m.path.string() << "\n  base_url: " << m.default_base_url
                 << "\n  timeout: " << format_duration(m.default_timeout) << "\n  rate_limit: " << m.default_rate_limit.requests
                 << " per " << format_duration(m.default_rate_limit.per) << ", burst " << m.default_rate_limit.burst << "\n";
       auto declared = m.declared_json();

@@ -213,6 +213,10 @@ TEST(Push, AKindDeclaredByThePluginIsValidatedLikeABuiltInOne) {
   child list({TRIBUTARY_EXE, "plugins", "--plugin-dir", TRIBUTARY_PLUGIN_DIR, "--json"}, d.path());
   EXPECT_EQ(list.wait(), 0);
   EXPECT_THAT(list.out(), ::testing::HasSubstr(R"("task_status":{"fields":{"message":"string","progress":"number","status":"string","task_id":"string"},"required":["status"]})"));
+  // ... and how each plugin's feeds may run.
+  EXPECT_THAT(list.out(), ::testing::HasSubstr(R"("modes":["stream"],"name":"redis_pubsub")"));
+  EXPECT_THAT(list.out(), ::testing::HasSubstr(R"("modes":["poll","stream"],"name":"binance")"));
+  EXPECT_THAT(list.out(), ::testing::HasSubstr(R"("modes":["poll"],"name":"coingecko")"));
 }
 
 TEST(Push, AKindNoPluginDeclaresIsAConfigError) {

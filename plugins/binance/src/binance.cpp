@@ -16,7 +16,7 @@ sdk::manifest binance_manifest() {
   sdk::manifest m;
   m.name = "binance";
   m.version = "1.0.0";
-  m.description = "Binance spot market data: 24h tickers (price) and klines (candle)";
+  m.description = "Binance spot market data: 24h tickers (price, polled or streamed) and klines (candle)";
   m.kinds = {"price", "candle"};
   m.modes = TRIB_MODE_POLL | TRIB_MODE_STREAM;
   m.default_base_url = "https://api.binance.com";
