@@ -463,7 +463,7 @@ int64_t scheduler::next_due() const {
   std::lock_guard lk(mu_);
   int64_t best = INT64_MAX;
   for (auto* f : feeds_)
-    if (!f->sources.empty()) best = std::min(best, f->next_due);
+    if (!f->sources.empty() && f->polled_now()) best = std::min(best, f->next_due);  // a stream that is up is not polled
   return best;
 }
 

@@ -124,3 +124,27 @@ TEST(Scheduler, AHungSourceDelaysOnlyItsOwnFeedAndRunsNeverOverlap) {
   s.tick();
   EXPECT_EQ(r.runs_of("ETHUSDT"), 2u);
 }
+
+TEST(Scheduler, AStreamFeedsFallbackIsPolledOnlyWhileTheStreamIsDown) {
+  rig r;
+  source_runtime rest;
+  rest.name = "binance_rest";
+  rest.plugin = r.inst;
+  rest.base_url = "http://127.0.0.1:9";
+  rest.budget = std::make_unique<rate_budget>(std::vector<rate_limit_config>{{1000, millis(1000), 1000}}, r.clock.now_ms());
+  auto* f = r.feed("live", "BTC-USDT", millis(1000));
+  f->cfg.stream = true;
+  f->sources = {&r.src, &rest};  // the stream, then its polled fallback
+  f->subjects["binance_rest"] = f->subjects["binance"];
+  scheduler s(r.runner, r.clock, r.timers, {f}, 3);
+  EXPECT_EQ(s.next_due(), INT64_MAX);  // nothing to wake up for while the stream is up
+  for (int i = 0; i < 3; ++i, r.clock.advance(1000)) s.tick();
+  EXPECT_EQ(r.http.seen.size(), 0u);
+  f->stream_up = false;
+  for (int i = 0; i < 3; ++i, r.clock.advance(1000)) s.tick();
+  EXPECT_EQ(r.runs_of("BTCUSDT"), 3u);
+  EXPECT_EQ(r.cache.latest("price.BTC-USDT")->rec.source, "binance_rest");  // never the streaming source
+  f->stream_up = true;
+  for (int i = 0; i < 3; ++i, r.clock.advance(1000)) s.tick();
+  EXPECT_EQ(r.runs_of("BTCUSDT"), 3u);
+}
