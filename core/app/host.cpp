@@ -13,6 +13,7 @@
 #include "record/record.hpp"
 #include "schedule/runtime.hpp"
 #include "schedule/stream_cassette.hpp"
+#include "sink/process_metrics.hpp"
 #include "schedule/stream_feed.hpp"
 #include "server/server.hpp"
 #include "sink/view_engine.hpp"
@@ -265,6 +266,8 @@ std::unique_ptr<host> host::create(config cfg, host_options opts, std::shared_pt
   ::gethostname(hostname, sizeof hostname - 1);
   p.node_id = std::string(hostname) + "-" + std::to_string(::getpid());
   p.m.describe("tributary_node_info", "gauge", "This instance: node id and mode");
+  p.m.describe("tributary_topics", "gauge", "Topics with a record in the cache");
+  add_process_metrics(p.m);
   p.m.set("tributary_node_info", {{"node", p.node_id}, {"mode", cfg.cluster.mode}}, 1);
   if (cfg.cluster.mode == "redis") {
     auto ep = parse_redis_url(cfg.cluster.redis_url);

@@ -6,6 +6,7 @@
 #include <csignal>
 #include <fstream>
 #include <iostream>
+#include <set>
 #include <thread>
 
 #include "app/host.hpp"
@@ -31,23 +32,60 @@ size_t errors(const std::vector<diagnostic>& diags) {
   return std::count_if(diags.begin(), diags.end(), [](auto& d) { return d.severity == diagnostic::level::error; });
 }
 
+// How to log, from the command line, else the environment, else the config's [host].
+struct log_choice {
+  std::string level, format;  // empty: not given on the command line
+};
+log_choice g_log;
+
+std::string pick(const std::string& flag, const char* env, const std::string& from_config) {
+  if (!flag.empty()) return flag;
+  if (const char* v = std::getenv(env); v && *v) return v;
+  return from_config;
+}
+
+// The logger the command line, the environment and the config ask for; nullptr (with why on
+// stderr) when a level or format is not one.
+std::shared_ptr<spdlog::logger> make_log(const config* cfg, std::shared_ptr<redactor> secrets) {
+  std::string level = pick(g_log.level, "TRIBUTARY_LOG_LEVEL", cfg ? cfg->host.log_level : "info");
+  std::string fmt = pick(g_log.format, "TRIBUTARY_LOG_FORMAT", cfg ? cfg->host.log_format : "text");
+  auto format = parse_log_format(fmt);
+  static const std::set<std::string> levels{"trace", "debug", "info", "warn", "error", "off"};
+  if (!format || !levels.count(level)) {
+    std::cerr << "error: log level '" << level << "' / format '" << fmt
+              << "' (from --log-level/--log-format, TRIBUTARY_LOG_LEVEL/TRIBUTARY_LOG_FORMAT or [host]): "
+                 "levels are trace, debug, info, warn, error, off; formats text, json\n";
+    return nullptr;
+  }
+  return make_logger("tributary", level, std::move(secrets), *format);
+}
+
+// Diagnostics as `file:line:col: severity: ...` lines, or through the logger when it writes JSON,
+// so stderr holds one format.
+void report(const std::vector<diagnostic>& diags, const redactor& secrets, spdlog::logger* log, bool json_log) {
+  if (!json_log || !log) return print(diags, secrets);
+  for (const auto& d : diags) log->log(d.severity == diagnostic::level::error ? spdlog::level::err : spdlog::level::warn, "{}", d.str());
+}
+
 // Config + plugins -> host, with every diagnostic printed. nullptr on any error.
 std::unique_ptr<host> load(const fs::path& file, host_options opts, std::shared_ptr<redactor> secrets,
                            std::shared_ptr<spdlog::logger>& log, const std::vector<fs::path>& extra_dirs,
                            bool quiet_ok = false) {
   auto res = load_config(file, process_env(), secrets.get());
   std::vector<diagnostic> diags = res.diagnostics;
+  log = make_log(res.ok() ? &*res.cfg : nullptr, secrets);
+  if (!log) return nullptr;
+  bool json_log = pick(g_log.format, "TRIBUTARY_LOG_FORMAT", res.ok() ? res.cfg->host.log_format : "text") == "json";
   if (!res.ok()) {
-    print(diags, *secrets);
-    std::cerr << file.string() << ": " << errors(diags) << " error(s)\n";
+    report(diags, *secrets, log.get(), json_log);
+    std::cerr << (json_log ? "" : file.string() + ": " + std::to_string(errors(diags)) + " error(s)\n");
     return nullptr;
   }
   auto cfg = std::move(*res.cfg);
   if (!extra_dirs.empty()) cfg.host.plugin_dirs.insert(cfg.host.plugin_dirs.begin(), extra_dirs.begin(), extra_dirs.end());
-  log = make_logger("tributary", cfg.host.log_level, secrets);
   auto h = host::create(std::move(cfg), std::move(opts), secrets, log, diags);
-  if (!h || !quiet_ok) print(diags, *secrets);
-  if (!h) std::cerr << file.string() << ": " << errors(diags) << " error(s)\n";
+  if (!h || !quiet_ok) report(diags, *secrets, log.get(), json_log);
+  if (!h && !json_log) std::cerr << file.string() << ": " << errors(diags) << " error(s)\n";
   return h;
 }
 
@@ -57,6 +95,10 @@ int main(int argc, char** argv) {
   CLI::App app{"Tributary: a plugin-driven data connector"};
   app.require_subcommand(1);
   app.set_version_flag("--version", "tributary 0.1.0");
+  app.add_option("--log-level", g_log.level, "trace, debug, info, warn, error or off (else $TRIBUTARY_LOG_LEVEL, else [host] log_level)")
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}));
+  app.add_option("--log-format", g_log.format, "text or json (else $TRIBUTARY_LOG_FORMAT, else [host] log_format)")
+      ->check(CLI::IsMember({"text", "json"}));
 
   fs::path cfg_file = "config/tributary.toml";
   std::string feed, listen;

@@ -285,7 +285,7 @@ class parser {
   }
 
   void read_host(const toml::table& t, config& cfg) {
-    check_keys(t, "host", {"plugin_dirs", "log_level"});
+    check_keys(t, "host", {"plugin_dirs", "log_level", "log_format"});
     if (auto* n = t.get("plugin_dirs"))
       if (auto dirs = str_list(*n, "host.plugin_dirs"))
         for (auto& d : *dirs) {
@@ -300,6 +300,11 @@ class parser {
                 "'" + *v + "' is not a level (trace, debug, info, warn, error)");
         else
           cfg.host.log_level = *v;
+      }
+    if (auto* n = t.get("log_format"))
+      if (auto v = str(*n, "host.log_format")) {
+        if (*v != "text" && *v != "json") error(pos(*n), "host.log_format", "'" + *v + "' is not a log format (text, json)");
+        else cfg.host.log_format = *v;
       }
   }
 

@@ -98,6 +98,7 @@ struct config {
   struct {
     std::vector<std::filesystem::path> plugin_dirs;  // absolute
     std::string log_level = "info";
+    std::string log_format = "text";  // text | json
   } host;
   struct {
     std::string listen = "127.0.0.1:8081";

@@ -1,5 +1,6 @@
 #pragma once
 #include <memory>
+#include <optional>
 #include <string>
 
 namespace spdlog { class logger; }
@@ -8,8 +9,13 @@ namespace tributary {
 
 class redactor;
 
-// A logger writing to stderr whose every line passes through `secrets` first.
+enum class log_format { text, json };
+std::optional<log_format> parse_log_format(const std::string& s);  // "text" | "json"
+
+// A logger writing to stderr whose every line passes through `secrets` first. Text lines are
+// coloured by level when stderr is a terminal; json writes one object a line:
+//   {"ts":"2026-11-22T23:40:01.123Z","level":"info","logger":"tributary","msg":"..."}
 std::shared_ptr<spdlog::logger> make_logger(const std::string& name, const std::string& level,
-                                            std::shared_ptr<const redactor> secrets);
+                                            std::shared_ptr<const redactor> secrets, log_format format = log_format::text);
 
 }  // namespace tributary

@@ -308,3 +308,39 @@ TEST(E2E, DefaultConfigChecksWithOneWarningPerUnsetSecret) {
   for (size_t p = r.err.find("CMC_API_KEY"); p != std::string::npos; p = r.err.find("CMC_API_KEY", p + 1)) ++n;
   EXPECT_EQ(n, 1u) << r.err;
 }
+
+TEST(E2E, LogFormatJsonWritesOneObjectPerLineAndTheLevelComesFromFlagEnvOrConfig) {
+  temp_dir d;
+  auto text = fast_config();
+  text.replace(text.find("log_level = \"warn\""), 18, "log_level = \"info\"");
+  auto cfg = d.write("t.toml", text);
+  {
+    child c({kExe, "--log-format", "json", "run", "-c", cfg.string(), "--replay", kDemo, "--port-file", (d.path() / "port").string()},
+            d.path());
+    ASSERT_NE(wait_port(d, c), 0);
+    c.signal(SIGTERM);
+    ASSERT_EQ(c.wait(), 0);
+    std::istringstream lines(c.err());
+    int n = 0;
+    bool stopping = false;
+    for (std::string line; std::getline(lines, line); ++n) {
+      auto j = json::parse(line, nullptr, false);
+      ASSERT_TRUE(j.is_object()) << "not JSON: " << line;
+      EXPECT_TRUE(j["ts"].is_string() && j["level"].is_string() && j["msg"].is_string()) << line;
+      stopping |= j["msg"] == "stopping" && j["level"] == "info";
+    }
+    EXPECT_GT(n, 0);
+    EXPECT_TRUE(stopping);
+  }
+  std::filesystem::remove(d.path() / "port");
+  ::setenv("TRIBUTARY_LOG_LEVEL", "warn", 1);  // the environment, over the config's info
+  child quiet({kExe, "run", "-c", cfg.string(), "--replay", kDemo, "--port-file", (d.path() / "port").string()}, d.path());
+  ::unsetenv("TRIBUTARY_LOG_LEVEL");
+  ASSERT_NE(wait_port(d, quiet), 0);
+  quiet.signal(SIGTERM);
+  ASSERT_EQ(quiet.wait(), 0);
+  EXPECT_THAT(quiet.err(), ::testing::Not(::testing::HasSubstr(" info ")));
+  auto bad = run({kExe, "--log-level", "loud", "check", "-c", cfg.string()}, d.path());
+  EXPECT_NE(bad.code, 0);
+  EXPECT_THAT(bad.err, ::testing::HasSubstr("--log-level"));
+}

@@ -251,3 +251,24 @@ TEST(WsStream, InClusterModeOnlyTheLeaderHoldsTheUpstreamAndANewLeaderTakesItOve
   read_in_order(*client_ptr, 20, last);  // the new leader streams; every topic's seq goes on by one
   EXPECT_EQ(upstream.connections(), 2u);
 }
+
+// `promtool check metrics` (Debian's prometheus package) accepts /metrics: every family has
+// HELP and TYPE, names and labels are valid, process_* and build info are there.
+TEST(Metrics, PromtoolAcceptsTheMetricsPage) {
+  if (std::system("command -v promtool > /dev/null 2>&1") != 0) GTEST_SKIP() << "promtool not installed (apt-get install prometheus)";
+  binance_stream_server upstream({std::chrono::milliseconds(40), 1, std::chrono::milliseconds(0)});
+  auto in = launch(stream_config(upstream.port(), "combined", true), "");
+  auto client_ptr = subscribed_client(in.port);
+  next_update(*client_ptr);
+  http_get(in.port, "/api/v1/latest/price.NOPE-USDT");
+  temp_dir d;
+  auto page = http_get(in.port, "/metrics").body;
+  auto file = d.write("metrics.txt", page);
+  EXPECT_THAT(page, ::testing::HasSubstr("process_resident_memory_bytes "));
+  EXPECT_THAT(page, ::testing::HasSubstr("process_cpu_seconds_total "));
+  EXPECT_THAT(page, ::testing::HasSubstr("tributary_build_info{version=\""));
+  EXPECT_THAT(page, ::testing::HasSubstr("tributary_stream_messages_total{source=\"binance\",outcome=\"published\"}"));
+  auto out = d.path() / "promtool.out";
+  int rc = std::system(("promtool check metrics < " + file.string() + " > " + out.string() + " 2>&1").c_str());
+  EXPECT_EQ(rc, 0) << slurp(out);
+}
