@@ -21,6 +21,12 @@ namespace fs = std::filesystem;
 
 namespace {
 
+// Exit codes (docs/operations.md): the same failure always gives the same code.
+constexpr int kExitOk = 0;
+constexpr int kExitConfig = 1;   // a config or usage error: nothing was run
+constexpr int kExitFailed = 2;   // fetch or test-case ran and failed
+constexpr int kExitRuntime = 3;  // a failure while running (cannot listen, ...)
+
 std::atomic<bool> g_stop{false};
 void on_signal(int) { g_stop = true; }
 
@@ -62,15 +68,25 @@ std::shared_ptr<spdlog::logger> make_log(const config* cfg, std::shared_ptr<reda
 
 // Diagnostics as `file:line:col: severity: ...` lines, or through the logger when it writes JSON,
 // so stderr holds one format.
+// Warnings are left out when the log level is above warn.
 void report(const std::vector<diagnostic>& diags, const redactor& secrets, spdlog::logger* log, bool json_log) {
-  if (!json_log || !log) return print(diags, secrets);
-  for (const auto& d : diags) log->log(d.severity == diagnostic::level::error ? spdlog::level::err : spdlog::level::warn, "{}", d.str());
+  std::vector<diagnostic> shown;
+  for (const auto& d : diags)
+    if (d.severity == diagnostic::level::error || !log || log->should_log(spdlog::level::warn)) shown.push_back(d);
+  if (!json_log || !log) return print(shown, secrets);
+  for (const auto& d : shown) log->log(d.severity == diagnostic::level::error ? spdlog::level::err : spdlog::level::warn, "{}", d.str());
 }
 
 // Config + plugins -> host, with every diagnostic printed. nullptr on any error.
 std::unique_ptr<host> load(const fs::path& file, host_options opts, std::shared_ptr<redactor> secrets,
                            std::shared_ptr<spdlog::logger>& log, const std::vector<fs::path>& extra_dirs,
                            bool quiet_ok = false) {
+  if (!fs::exists(file)) {
+    std::cerr << "error: no config: " << file.string() << " does not exist"
+              << (file.is_relative() ? " (relative to " + fs::current_path().string() + ")" : std::string())
+              << "; give one with -c FILE (docs/configuration.md describes every key)\n";
+    return nullptr;
+  }
   auto res = load_config(file, process_env(), secrets.get());
   std::vector<diagnostic> diags = res.diagnostics;
   log = make_log(res.ok() ? &*res.cfg : nullptr, secrets);
@@ -107,7 +123,7 @@ int main(int argc, char** argv) {
   bool as_json = false;
 
   auto* run = app.add_subcommand("run", "Load the config and serve: fetch on schedule, HTTP API and WebSocket");
-  run->add_option("-c,--config", cfg_file, "config file")->check(CLI::ExistingFile);
+  run->add_option("-c,--config", cfg_file, "config file (default config/tributary.toml)");
   auto* run_replay = run->add_option("--replay", replay, "serve every HTTP request from the cassettes in DIR")->check(CLI::ExistingDirectory);
   auto* run_record = run->add_option("--record", record, "do real requests and write one cassette per exchange into DIR");
   run_replay->excludes(run_record);
@@ -137,16 +153,20 @@ int main(int argc, char** argv) {
   tc->add_option("cases", cases, "case directories")->required()->check(CLI::ExistingDirectory);
   tc->add_option("--plugin-dir", plugin_dirs, "where the plugin under test is")->allow_extra_args(false);
 
-  CLI11_PARSE(app, argc, argv);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? kExitOk : kExitConfig;  // --help and --version are not errors
+  }
   auto secrets = std::make_shared<redactor>();
   std::shared_ptr<spdlog::logger> log;
 
   if (*check) {
     auto h = load(cfg_file, {}, secrets, log, plugin_dirs);
-    if (!h) return 1;
+    if (!h) return kExitConfig;
     std::cout << "ok: " << cfg_file.string() << ": " << h->cfg().plugins.size() << " plugin instance(s), "
               << h->cfg().feeds.size() << " feed(s)\n";
-    return 0;
+    return kExitOk;
   }
 
   if (*plugins) {
@@ -155,7 +175,7 @@ int main(int argc, char** argv) {
       auto res = load_config(cfg_file, process_env(), secrets.get());
       if (!res.ok()) {
         print(res.diagnostics, *secrets);
-        return 1;
+        return kExitConfig;
       }
       dirs = res.cfg->host.plugin_dirs;
     }
@@ -189,7 +209,7 @@ int main(int argc, char** argv) {
         std::cout << "  secrets from: " << envs << "\n";
       }
     }
-    return bad ? 1 : 0;
+    return bad ? kExitConfig : kExitOk;
   }
 
   if (*fetch) {
@@ -197,19 +217,19 @@ int main(int argc, char** argv) {
     if (!replay.empty()) opts.replay = replay;
     if (!record.empty()) opts.record = record;
     auto h = load(cfg_file, opts, secrets, log, plugin_dirs, true);
-    if (!h) return 1;
+    if (!h) return kExitConfig;
     auto r = h->fetch(feed);
     for (auto& line : r.records) std::cout << line << "\n";
     std::cout.flush();
     for (auto& e : r.errors) std::cerr << "error: " << e << "\n";
     if (!r.ok) {
       std::cerr << "fetch failed: " << (r.first_error_class.empty() ? "internal" : r.first_error_class) << "\n";
-      return 2;
+      return kExitFailed;
     }
-    return 0;
+    return kExitOk;
   }
 
-  if (*tc) return run_test_cases(cases, plugin_dirs);
+  if (*tc) return run_test_cases(cases, plugin_dirs) == 0 ? kExitOk : kExitFailed;
 
   // run
   host_options opts;
@@ -217,15 +237,15 @@ int main(int argc, char** argv) {
   if (!record.empty()) opts.record = record;
   if (!listen.empty()) opts.listen = listen;
   auto h = load(cfg_file, opts, secrets, log, plugin_dirs);
-  if (!h) return 1;
+  if (!h) return kExitConfig;
   std::signal(SIGINT, on_signal);
   std::signal(SIGTERM, on_signal);
   unsigned short port = 0;
   try {
     port = h->start();
   } catch (const std::exception& e) {
-    std::cerr << "error: cannot listen on " << h->cfg().server.address << ":" << h->cfg().server.port << ": " << e.what() << "\n";
-    return 1;
+    log->error("{}", e.what());
+    return kExitRuntime;
   }
   if (!port_file.empty()) {
     fs::path tmp = port_file;
@@ -236,5 +256,5 @@ int main(int argc, char** argv) {
   while (!g_stop) std::this_thread::sleep_for(std::chrono::milliseconds(100));
   log->info("stopping");
   h->stop();
-  return 0;
+  return kExitOk;
 }

@@ -114,18 +114,37 @@ server::server(server_options opts, record_cache& cache, fanout_hub& hub, metric
 
 server::~server() { stop(); }
 
+// Binds and listens, or throws listen_error saying what to do.
+static void open_listener(tcp::acceptor& acc, const std::string& address, unsigned short port) {
+  std::string where = (address.find(':') != std::string::npos ? "[" + address + "]" : address) + ":" + std::to_string(port);
+  boost::system::error_code ec;
+  auto addr = net::ip::make_address(address == "localhost" ? "127.0.0.1" : address, ec);
+  if (ec)
+    throw listen_error("cannot listen on " + where + ": '" + address +
+                       "' is not an IP address; use 0.0.0.0 (every interface), 127.0.0.1, [::1] or localhost");
+  tcp::endpoint ep(addr, port);
+  acc.open(ep.protocol(), ec);
+  if (!ec) acc.set_option(net::socket_base::reuse_address(true), ec);
+  if (!ec) acc.bind(ep, ec);
+  if (!ec) acc.listen(net::socket_base::max_listen_connections, ec);
+  if (!ec) return;
+  std::string hint = "choose another with --listen HOST:PORT or [server] listen (port 0 picks a free one)";
+  if (ec == net::error::address_in_use)
+    throw listen_error("cannot listen on " + where + ": the port is in use by another process; stop it or " + hint);
+  if (ec == net::error::access_denied)
+    throw listen_error("cannot listen on " + where + ": not allowed (ports below 1024 need privileges); " + hint);
+  if (ec == boost::system::errc::address_not_available)
+    throw listen_error("cannot listen on " + where + ": no interface of this machine has that address; " + hint);
+  throw listen_error("cannot listen on " + where + ": " + ec.message() + "; " + hint);
+}
+
 unsigned short server::start() {
   auto& st = *state_;
   size_t n = st.opts.io_threads ? st.opts.io_threads : usable_cpus();
   for (size_t i = 0; i < n; ++i) st.shards.push_back(std::make_unique<io_shard>(st, i));
-  auto addr = net::ip::make_address(st.opts.address == "localhost" ? "127.0.0.1" : st.opts.address);
-  tcp::endpoint ep(addr, st.opts.port);
   st.acceptor = std::make_unique<tcp::acceptor>(st.shards[0]->ioc());
   st.accept_pause = std::make_unique<net::steady_timer>(st.shards[0]->ioc());
-  st.acceptor->open(ep.protocol());
-  st.acceptor->set_option(net::socket_base::reuse_address(true));
-  st.acceptor->bind(ep);
-  st.acceptor->listen(net::socket_base::max_listen_connections);
+  open_listener(*st.acceptor, st.opts.address, st.opts.port);
   unsigned short port = st.acceptor->local_endpoint().port();
   st.collector = st.m.add_collector([&st](std::vector<metrics::sample>& out) { collect(st, out); });
   for (auto& s : st.shards) st.hub.attach(s.get());

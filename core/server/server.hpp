@@ -7,6 +7,7 @@
 // once (fanout_hub), and each thread delivers it to its own interested sessions.
 #include <functional>
 #include <memory>
+#include <stdexcept>
 #include <string>
 #include <utility>
 #include <vector>
@@ -70,13 +71,18 @@ struct server_hooks {
   std::function<std::pair<bool, std::string>()> ready;  // ready?, reason
 };
 
+// Why the server cannot listen, in words an operator can act on.
+struct listen_error : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
 class server {
  public:
   server(server_options opts, record_cache& cache, fanout_hub& hub, metrics& m, server_hooks hooks,
          std::shared_ptr<spdlog::logger> log);
   ~server();
   // Binds and starts the I/O threads; returns the bound port. Throws on bind failure.
-  unsigned short start();
+  unsigned short start();  // throws listen_error
   // Sends close 1001 to every WebSocket client, waits briefly for them, then stops.
   void stop();
 

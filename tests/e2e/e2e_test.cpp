@@ -344,3 +344,28 @@ TEST(E2E, LogFormatJsonWritesOneObjectPerLineAndTheLevelComesFromFlagEnvOrConfig
   EXPECT_NE(bad.code, 0);
   EXPECT_THAT(bad.err, ::testing::HasSubstr("--log-level"));
 }
+
+// One code per kind of failure (docs/operations.md), and a message that says what to do.
+TEST(E2E, ExitCodesAndStartupMessagesSayWhatToDo) {
+  temp_dir d;
+  auto cfg = d.write("t.toml", fast_config());
+  // 1: usage or config errors, whatever the parser that found them.
+  EXPECT_EQ(run({kExe, "run", "--no-such-flag"}, d.path()).code, 1);
+  EXPECT_EQ(run({kExe, "fetch", "-c", cfg.string()}, d.path()).code, 1);  // --feed missing
+  auto none = run({"/bin/sh", "-c", "cd '" + d.path().string() + "' && exec " + kExe + " run"}, d.path());  // no config/ here
+  EXPECT_EQ(none.code, 1);
+  EXPECT_THAT(none.err, ::testing::HasSubstr("no config: config/tributary.toml does not exist"));
+  EXPECT_THAT(none.err, ::testing::HasSubstr("give one with -c FILE"));
+  EXPECT_EQ(run({kExe, "--help"}, d.path()).code, 0);
+  // 3: a failure at run time: the port is taken.
+  boost::asio::io_context ioc;
+  boost::asio::ip::tcp::acceptor taken(ioc, {boost::asio::ip::make_address("127.0.0.1"), 0});
+  auto busy = run({kExe, "run", "-c", cfg.string(), "--replay", kDemo, "--listen", "127.0.0.1:" + std::to_string(taken.local_endpoint().port())},
+                  d.path());
+  EXPECT_EQ(busy.code, 3);
+  EXPECT_THAT(busy.err, ::testing::HasSubstr("the port is in use by another process; stop it or choose another with --listen"));
+  EXPECT_THAT(busy.err, ::testing::Not(::testing::HasSubstr("/usr/include")));
+  auto nonip = run({kExe, "run", "-c", cfg.string(), "--replay", kDemo, "--listen", "example.invalid:0"}, d.path());
+  EXPECT_EQ(nonip.code, 3);
+  EXPECT_THAT(nonip.err, ::testing::HasSubstr("is not an IP address; use 0.0.0.0"));
+}
