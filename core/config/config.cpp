@@ -656,7 +656,7 @@ class parser {
       error(pos(node), path, "must be a table");
       return;
     }
-    check_keys(*t, path, {"kind", "subjects", "every", "jitter", "sources", "mode"});
+    check_keys(*t, path, {"kind", "subjects", "every", "jitter", "sources", "mode", "schedule", "align"});
     feed_config f;
     f.id = id;
     f.where = pos(node);
@@ -702,10 +702,11 @@ class parser {
         if (v->count() < 100) error(pos(*n), path + ".every", "must be at least 100ms");
         f.every = *v;
       }
-    } else if (!f.stream) {
-      error(pos(node), path, "missing required key `every`");
+    } else if (!f.stream && !t->get("schedule")) {
+      error(pos(node), path, "missing required key `every` (or `schedule`)");
     }
-    f.jitter = std::min(millis(1000), f.every / 10);
+    read_timing(f, *t, path);
+    f.jitter = f.schedule || f.align ? millis(0) : std::min(millis(1000), f.every / 10);
     if (auto* n = t->get("jitter"))
       if (auto v = duration(*n, path + ".jitter", /*zero_ok=*/true)) f.jitter = *v;
     if (auto* n = t->get("sources")) {
@@ -718,6 +719,24 @@ class parser {
     }
     if (f.stream) check_stream_fallback(f, *t, path, pos(node));
     cfg.feeds.push_back(std::move(f));
+  }
+
+  // `schedule` (cron-style) instead of `every`, or `align = true` with `every`.
+  void read_timing(feed_config& f, const toml::table& t, const std::string& path) {
+    if (auto* n = t.get("schedule"))
+      if (auto v = str(*n, path + ".schedule")) {
+        auto parsed = cron_schedule::parse(*v);
+        if (auto* e = std::get_if<std::string>(&parsed)) error(pos(*n), path + ".schedule", *e);
+        else if (!std::get<cron_schedule>(parsed).next_after(0)) error(pos(*n), path + ".schedule", "'" + *v + "' never comes");
+        else if (t.get("every")) error(pos(*n), path + ".schedule", "give `every` or `schedule`, not both");
+        else if (f.stream) error(pos(*n), path + ".schedule", "a stream feed has no schedule: its source pushes");
+        else f.schedule = std::get<cron_schedule>(parsed);
+      }
+    if (auto* n = t.get("align")) {
+      if (auto* b = n->as_boolean()) f.align = b->get();
+      else error(pos(*n), path + ".align", "must be true or false");
+      if (f.align && !t.get("every")) error(pos(*n), path + ".align", "aligns runs of `every`; this feed has none");
+    }
   }
 
   // A stream feed's first source streams; any later one is polled every `every` while the

@@ -10,6 +10,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "util/cron.hpp"
 #include "util/duration.hpp"
 
 namespace tributary {
@@ -60,7 +61,9 @@ struct feed_config {
   std::string kind;
   std::vector<std::string> subjects;
   millis every{0};
-  millis jitter{0};  // default: a tenth of `every`, at most 1s
+  millis jitter{0};  // default: a tenth of `every`, at most 1s; 0 with `schedule` or `align`
+  std::optional<cron_schedule> schedule;  // instead of `every`: cron-style, seconds first, UTC
+  bool align = false;                     // runs on multiples of `every` since the epoch (wall clock)
   bool stream = false;  // mode = "stream": the first source pushes; later ones are polled every `every` while it is down
   std::vector<std::string> sources;
   source_pos where;

@@ -32,6 +32,13 @@ json source_runtime::status(int64_t now) const {
   return j;
 }
 
+int64_t feed_runtime::next_run(int64_t now, bool first) const {
+  if (cfg.schedule) return cfg.schedule->next_after(now).value_or(now + 86'400'000);
+  int64_t every = std::max<int64_t>(1, cfg.every.count());
+  if (cfg.align) return (now / every + 1) * every;  // the next multiple of `every` since the epoch
+  return first ? now : now + every;
+}
+
 json feed_runtime::status(int64_t now) const {
   std::lock_guard lk(mu);
   json srcs = json::array();
@@ -40,7 +47,7 @@ json feed_runtime::status(int64_t now) const {
          {"kind", cfg.kind},
          {"subjects", cfg.subjects},
          {"mode", cfg.stream ? "stream" : "poll"},
-         {"every", cfg.stream && sources.size() < 2 ? json(nullptr) : json(format_duration(cfg.every))},
+         {"every", (cfg.stream && sources.size() < 2) || cfg.schedule ? json(nullptr) : json(format_duration(cfg.every))},
          {"sources", srcs},
          {"runs", runs},
          {"paused", paused.load()},
@@ -48,6 +55,8 @@ json feed_runtime::status(int64_t now) const {
          {"stale", !stale_topics.empty()},
          {"stale_topics", stale_topics},
          {"unserved", unserved}};
+  if (cfg.schedule) j["schedule"] = cfg.schedule->text();
+  if (cfg.align) j["align"] = true;
   if (cfg.stream) j["stream"] = stream_up ? "up" : sources.size() > 1 ? "down, polling fallback" : "down";
   j["last_source"] = last_source.empty() ? json(nullptr) : json(last_source);
   j["last_record_age_ms"] = last_success ? json(now - last_success) : json(nullptr);
@@ -95,7 +104,7 @@ void feed_runner::run(feed_runtime& feed, std::function<void(run_outcome)> done)
   c->done = std::move(done);
   c->remaining = feed.cfg.subjects;
   c->idx = feed.cfg.stream ? 1 : 0;  // a stream feed polls only its fallback sources
-  c->deadline = clock_.now_ms() + feed.cfg.every.count();
+  c->deadline = feed.next_run(clock_.now_ms(), /*first=*/false);  // retries must fit before the next run
   try_next(std::move(c));
 }
 
@@ -421,7 +430,7 @@ scheduler::scheduler(feed_runner& runner, const clock_source& clock, timer_queue
                      uint64_t seed)
     : runner_(runner), clock_(clock), timers_(timers), feeds_(std::move(feeds)), rng_(seed) {
   int64_t now = clock_.now_ms();
-  for (auto* f : feeds_) f->next_due = now + jitter(*f);
+  for (auto* f : feeds_) f->next_due = f->next_run(now, /*first=*/true) + jitter(*f);
 }
 
 scheduler::~scheduler() { stop(); }
@@ -442,7 +451,7 @@ void scheduler::tick() {
     f->run_once = false;
     {
       std::lock_guard lk(mu_);
-      f->next_due = now + f->cfg.every.count() + jitter(*f);
+      f->next_due = f->next_run(now, /*first=*/false) + jitter(*f);
     }
     bool expected = false;
     if (!f->running.compare_exchange_strong(expected, true)) continue;  // previous run still going

@@ -71,6 +71,9 @@ struct feed_runtime {
   // scheduler polls the later sources.
   std::atomic<bool> stream_up{true};
   bool polled_now() const { return !cfg.stream || (!stream_up && sources.size() > 1); }
+  // When a run due after `now` starts, before jitter: at once (the first), every `every`, on
+  // multiples of `every` (align), or at the next time of the schedule.
+  int64_t next_run(int64_t now, bool first) const;
   int64_t next_due = 0;
 
   mutable std::mutex mu;  // guards the status below

@@ -349,3 +349,52 @@ fields = { x = "price.BTC-USD:price" }
 }
 
 }  // namespace
+
+TEST(Config, SchedulesAndAlignment) {
+  const std::string head = "[plugins.binance]\n";
+  auto ok = parse(head + R"([feeds.a]
+kind = "price"
+subjects = ["BTC-USDT"]
+sources = ["binance"]
+schedule = "0 */5 * * * *"
+[feeds.b]
+kind = "price"
+subjects = ["BTC-USDT"]
+sources = ["binance"]
+every = "1m"
+align = true
+)");
+  ASSERT_TRUE(ok.ok()) << all(ok);
+  EXPECT_EQ(ok.cfg->feeds[0].schedule->text(), "0 */5 * * * *");
+  EXPECT_EQ(ok.cfg->feeds[0].jitter, millis(0));  // on the minute means on the minute
+  EXPECT_TRUE(ok.cfg->feeds[1].align);
+  EXPECT_EQ(ok.cfg->feeds[1].jitter, millis(0));
+  auto bad = parse(head + R"([feeds.a]
+kind = "price"
+subjects = ["BTC-USDT"]
+sources = ["binance"]
+schedule = "0 */5 * * *"
+[feeds.b]
+kind = "price"
+subjects = ["BTC-USDT"]
+sources = ["binance"]
+every = "1m"
+schedule = "0 * * * * *"
+[feeds.c]
+kind = "price"
+subjects = ["BTC-USDT"]
+sources = ["binance"]
+schedule = "0 0 0 * * *"
+align = true
+[feeds.d]
+kind = "price"
+subjects = ["BTC-USDT"]
+sources = ["binance"]
+schedule = "0 0 0 31 2 *"
+)");
+  auto text = all(bad);
+  EXPECT_THAT(text, HasSubstr(":6:12: error: feeds.a.schedule: '0 */5 * * *' has 5 fields"));
+  EXPECT_THAT(text, HasSubstr("feeds.b.schedule: give `every` or `schedule`, not both"));
+  EXPECT_THAT(text, HasSubstr("feeds.c.align: aligns runs of `every`; this feed has none"));
+  EXPECT_THAT(text, HasSubstr("feeds.d.schedule: '0 0 0 31 2 *' never comes"));
+}

@@ -148,3 +148,31 @@ TEST(Scheduler, AStreamFeedsFallbackIsPolledOnlyWhileTheStreamIsDown) {
   for (int i = 0; i < 3; ++i, r.clock.advance(1000)) s.tick();
   EXPECT_EQ(r.runs_of("BTCUSDT"), 3u);
 }
+
+TEST(Scheduler, ACronScheduleRunsAtItsTimesAndAlignRunsOnMultiplesOfEvery) {
+  rig r;  // the fake clock starts at 1,000,000 ms: 00:16:40 on 1 January 1970, UTC
+  auto* cron = r.feed("cron", "BTC-USDT", millis(0));
+  cron->cfg.schedule = std::get<cron_schedule>(cron_schedule::parse("0 */5 * * * *"));
+  auto* aligned = r.feed("aligned", "ETH-USDT", millis(60000));
+  aligned->cfg.align = true;
+  scheduler s(r.runner, r.clock, r.timers, {cron, aligned}, 5);
+  EXPECT_EQ(aligned->next_due, 1'020'000);  // 00:17:00, not at once
+  EXPECT_EQ(cron->next_due, 1'200'000);     // 00:20:00
+  r.clock.set(1'019'999);
+  s.tick();
+  EXPECT_EQ(r.runs_of("ETHUSDT"), 0u);
+  r.clock.set(1'020'000);
+  s.tick();
+  EXPECT_EQ(r.runs_of("ETHUSDT"), 1u);
+  EXPECT_EQ(aligned->next_due, 1'080'000);
+  r.clock.set(1'081'500);  // late: the next run goes back on the grid
+  s.tick();
+  EXPECT_EQ(aligned->next_due, 1'140'000);
+  r.clock.set(1'199'999);
+  s.tick();
+  EXPECT_EQ(r.runs_of("BTCUSDT"), 0u);
+  r.clock.set(1'200'000);
+  s.tick();
+  EXPECT_EQ(r.runs_of("BTCUSDT"), 1u);
+  EXPECT_EQ(cron->next_due, 1'500'000);  // 00:25:00
+}
