@@ -1,5 +1,7 @@
 #include "app/host.hpp"
 
+#include <shared_mutex>
+
 #include <future>
 
 #include <unistd.h>
@@ -30,6 +32,14 @@ namespace tributary {
 namespace fs = std::filesystem;
 using json = nlohmann::json;
 
+struct host::work {
+  std::map<std::string, std::shared_ptr<plugin_library>> libs;
+  std::vector<std::unique_ptr<source_runtime>> sources;
+  std::vector<std::unique_ptr<feed_runtime>> feeds;
+  std::vector<std::unique_ptr<stream_feed>> streams;  // feeds with mode = "stream"
+  std::unique_ptr<scheduler> sched;
+};
+
 struct host::parts {
   system_clock_source system_clock;
   const clock_source* clock = &system_clock;
@@ -43,12 +53,15 @@ struct host::parts {
   std::unique_ptr<view_engine> views;
   std::unique_ptr<http_transport> http;
   timer_queue timers;
-  std::map<std::string, std::shared_ptr<plugin_library>> libs;
-  std::vector<std::unique_ptr<source_runtime>> sources;
-  std::vector<std::unique_ptr<feed_runtime>> feeds;
-  std::vector<std::unique_ptr<stream_feed>> streams;  // feeds with mode = "stream"
   std::unique_ptr<feed_runner> runner;
-  std::unique_ptr<scheduler> sched;
+  // What the config's plugins and feeds make; replaced whole by a reload. Readers from other
+  // threads (status, control) hold work_mu shared.
+  std::unique_ptr<host::work> w;
+  mutable std::shared_mutex work_mu;
+  host_options opts;
+  uint64_t generation = 1;  // of the config: 1 at start, +1 per reload
+  int64_t loaded_at = 0;
+  std::mutex reload_mu;     // one reload at a time
   std::unique_ptr<cluster_node> cluster;  // cluster mode only
   std::unique_ptr<stream_writer> stream;  // standalone with [stream] enabled
   std::unique_ptr<server> srv;
@@ -81,7 +94,7 @@ static std::optional<std::string> mode_mismatch(const feed_config& fc, const std
 
 // The stream feeds (mode = "stream"), held by their first source; with --replay they play
 // the stream cassettes in that directory, with --record they write one.
-bool host::make_streams(parts& p, const host_options& opts, std::vector<diagnostic>& diags) {
+bool host::make_streams(parts& p, work& w, const host_options& opts, std::vector<diagnostic>& diags) {
   std::shared_ptr<stream_replay> replay;
   if (opts.replay) {
     auto loaded = load_stream_cassettes(*opts.replay);
@@ -92,30 +105,17 @@ bool host::make_streams(parts& p, const host_options& opts, std::vector<diagnost
     replay = std::make_shared<stream_replay>(
         stream_replay{std::move(std::get<std::vector<stream_cassette>>(loaded)), *opts.replay, p.secrets});
   }
-  for (auto& f : p.feeds) {
+  for (auto& f : w.feeds) {
     if (!f->cfg.stream || f->sources.empty()) continue;
-    auto& st = p.streams.emplace_back(std::make_unique<stream_feed>(*f, *f->sources.front(), *p.out, p.m, *p.clock, p.log));
+    auto& st = w.streams.emplace_back(std::make_unique<stream_feed>(*f, *f->sources.front(), *p.out, p.m, *p.clock, p.log));
     if (replay) st->replay_from(replay);
     else if (opts.record) st->record_to(std::make_unique<stream_recorder>(*opts.record, f->cfg.id, f->sources.front()->name, *p.secrets));
   }
   return true;
 }
 
-std::unique_ptr<host> host::create(config cfg, host_options opts, std::shared_ptr<redactor> secrets,
-                                   std::shared_ptr<spdlog::logger> log, std::vector<diagnostic>& diags,
-                                   const clock_source* clock) {
-  std::unique_ptr<host> h(new host());
-  auto& p = *h->p_;
-  if (clock) p.clock = clock;
-  p.secrets = std::move(secrets);
-  p.log = std::move(log);
-  p.out = std::make_unique<pipeline>(p.cache, p.seq, p.m);
-  p.hub = std::make_unique<fanout_hub>(history_options{cfg.server.history, cfg.server.history_age}, p.clock);
-  p.out->add_sink(p.hub.get());
-  if (!cfg.views.empty()) {
-    p.views = std::make_unique<view_engine>(cfg.views);
-    p.out->set_views(p.views.get());
-  }
+// The plugin instances and feeds of `cfg` into `w`; false (with diagnostics) on any error.
+bool host::build_work(parts& p, work& w, const config& cfg, std::vector<diagnostic>& diags) {
   size_t errors_before = std::count_if(diags.begin(), diags.end(), [](auto& d) { return d.severity == diagnostic::level::error; });
   auto err = [&](source_pos where, std::string path, std::string msg) {
     diags.push_back({diagnostic::level::error, std::move(where), std::move(path), p.secrets->scrub(msg)});
@@ -126,20 +126,20 @@ std::unique_ptr<host> host::create(config cfg, host_options opts, std::shared_pt
   for (const auto& pc : cfg.plugins) {
     if (!pc.enabled) continue;
     std::string path = "plugins." + pc.name;
-    auto& lib = p.libs[pc.plugin];
+    auto& lib = w.libs[pc.plugin];
     if (!lib) {
       auto file = find_plugin(cfg.host.plugin_dirs, pc.plugin);
       if (!file) {
         std::string dirs;
         for (auto& d : cfg.host.plugin_dirs) dirs += (dirs.empty() ? "" : ", ") + d.string();
         err(pc.where, path, "plugin '" + pc.plugin + "' not found: no lib" + pc.plugin + ".so in " + dirs);
-        p.libs.erase(pc.plugin);
+        w.libs.erase(pc.plugin);
         continue;
       }
       auto loaded = plugin_library::load(*file);
       if (auto* e = std::get_if<std::string>(&loaded)) {
         err(pc.where, path, *e);
-        p.libs.erase(pc.plugin);
+        w.libs.erase(pc.plugin);
         continue;
       }
       lib = std::get<std::shared_ptr<plugin_library>>(loaded);
@@ -192,7 +192,7 @@ std::unique_ptr<host> host::create(config cfg, host_options opts, std::shared_pt
     p.m.set("tributary_circuit_state", {{"source", who}}, 0);
     if (s->base_url.empty() && s->plugin->polls()) err(pc.where, path + ".base_url", "plugin '" + pc.plugin + "' has no default base_url; set one");
     by_name[pc.name] = s.get();
-    p.sources.push_back(std::move(s));
+    w.sources.push_back(std::move(s));
   }
 
   // Feeds: every source must serve the kind and map every subject.
@@ -236,7 +236,7 @@ std::unique_ptr<host> host::create(config cfg, host_options opts, std::shared_pt
       }
       if (all) f->sources.push_back(s);
     }
-    p.feeds.push_back(std::move(f));
+    w.feeds.push_back(std::move(f));
   }
   if (cfg.server.auth.mode == "jwt" && !cfg.server.auth.jwt_public_key.empty()) {
     try {
@@ -246,7 +246,26 @@ std::unique_ptr<host> host::create(config cfg, host_options opts, std::shared_pt
     }
   }
   size_t errors_after = std::count_if(diags.begin(), diags.end(), [](auto& d) { return d.severity == diagnostic::level::error; });
-  if (errors_after > errors_before) return nullptr;
+  return errors_after == errors_before;
+}
+
+std::unique_ptr<host> host::create(config cfg, host_options opts, std::shared_ptr<redactor> secrets,
+                                   std::shared_ptr<spdlog::logger> log, std::vector<diagnostic>& diags,
+                                   const clock_source* clock) {
+  std::unique_ptr<host> h(new host());
+  auto& p = *h->p_;
+  if (clock) p.clock = clock;
+  p.secrets = std::move(secrets);
+  p.log = std::move(log);
+  p.out = std::make_unique<pipeline>(p.cache, p.seq, p.m);
+  p.hub = std::make_unique<fanout_hub>(history_options{cfg.server.history, cfg.server.history_age}, p.clock);
+  p.out->add_sink(p.hub.get());
+  if (!cfg.views.empty()) {
+    p.views = std::make_unique<view_engine>(cfg.views);
+    p.out->set_views(p.views.get());
+  }
+  p.w = std::make_unique<work>();
+  if (!build_work(p, *p.w, cfg, diags)) return nullptr;
 
   // Transport.
   if (opts.replay) {
@@ -261,7 +280,8 @@ std::unique_ptr<host> host::create(config cfg, host_options opts, std::shared_pt
     if (opts.record) p.http = make_recording_transport(std::move(p.http), *opts.record, *p.secrets);
   }
   p.runner = std::make_unique<feed_runner>(*p.http, *p.clock, p.timers, *p.out, p.m, p.log);
-  if (!make_streams(p, opts, diags)) return nullptr;
+  if (!make_streams(p, *p.w, opts, diags)) return nullptr;
+  p.opts = opts;
   char hostname[256] = "node";
   ::gethostname(hostname, sizeof hostname - 1);
   p.node_id = std::string(hostname) + "-" + std::to_string(::getpid());
@@ -286,7 +306,7 @@ std::unique_ptr<host> host::create(config cfg, host_options opts, std::shared_pt
     co.buffer = cfg.cluster.buffer;
     p.cluster = std::make_unique<cluster_node>(co, *p.out, p.m, *p.clock, p.log);
     auto limits = std::make_shared<redis_limits>(*ep, cfg.cluster.name);
-    for (auto& s : p.sources)
+    for (auto& s : p.w->sources)
       for (const auto& pc : cfg.plugins)
         if (pc.name == s->name && pc.shared_budget) s->shared = limits;
     p.out->add_sink(p.cluster.get(), /*on_ingest=*/false);
@@ -319,7 +339,7 @@ std::unique_ptr<host> host::create(config cfg, host_options opts, std::shared_pt
 host::fetch_result host::fetch(const std::string& feed_id, std::function<void(int64_t)> idle) {
   fetch_result r;
   feed_runtime* f = nullptr;
-  for (auto& x : p_->feeds)
+  for (auto& x : p_->w->feeds)
     if (x->cfg.id == feed_id) f = x.get();
   if (!f) {
     r.errors.push_back("bad_request: no feed '" + feed_id + "' in " + cfg_.file.string());
@@ -354,7 +374,7 @@ run_outcome host::poll_once(feed_runtime& f, std::function<void(int64_t)> idle) 
 
 // A stream feed fetched once: every message of its stream cassette (--replay) through the plugin.
 run_outcome host::replay_stream(feed_runtime& f) {
-  for (auto& st : p_->streams)
+  for (auto& st : p_->w->streams)
     if (&st->feed() == &f) {
       auto o = st->replay_once();
       if (!o.errors.empty() || o.published.empty()) o.unserved.push_back(f.cfg.id);  // every message must make records
@@ -368,7 +388,7 @@ run_outcome host::replay_stream(feed_runtime& f) {
 
 unsigned short host::start() {
   auto& p = *p_;
-  p.started = p.clock->now_ms();
+  p.started = p.loaded_at = p.clock->now_ms();
   server_options so;
   so.address = cfg_.server.address;
   so.port = cfg_.server.port;
@@ -406,40 +426,86 @@ unsigned short host::start() {
   };
   p.srv = std::make_unique<server>(so, p.cache, *p.hub, p.m, hooks, p.log);
   unsigned short port = p.srv->start();
-  std::vector<feed_runtime*> feeds;
-  for (auto& f : p.feeds)
-    if (!f->cfg.stream || f->sources.size() > 1) feeds.push_back(f.get());  // polled, or a stream's polled fallback
   if (p.stream) p.stream->start();
-  p.sched = std::make_unique<scheduler>(*p.runner, *p.clock, p.timers, feeds);
   if (p.cluster) {
     p.cluster->on_control([this](const cluster_control& c) { apply_shared_control(c); });
-    bool fetch_alone = cfg_.cluster.on_redis_down == "fetch";
     // Serving: the leader's records reach clients through the stream. Only when Redis is down
     // and on_redis_down = "fetch" does an instance show what it fetched itself. (`fetch` runs
     // one feed without joining the cluster, so it never gets here.)
+    bool fetch_alone = cfg_.cluster.on_redis_down == "fetch";
     p.out->set_via_stream([c = p.cluster.get(), fetch_alone] { return c->is_leader() || !fetch_alone || c->redis_up(); });
-    p.sched->set_gate([c = p.cluster.get(), fetch_alone] { return c->is_leader() || (fetch_alone && !c->redis_up()); });
     p.cluster->start();  // after its hooks are set: its threads read them
   }
-  for (auto& st : p.streams) {
-    std::function<bool()> gate;  // cluster mode: only the leader holds upstream streams
-    if (p.cluster) gate = [c = p.cluster.get()] { return c->is_leader(); };
-    st->start(std::move(gate), [&p, &f = st->feed()] { p.sched->run_now(f); });
-  }
-  p.sched->start();
+  start_work(*p.w);
   return port;
+}
+
+// Starts a work's scheduler and streams; in cluster mode only the leader fetches and holds
+// upstreams.
+void host::start_work(work& w) {
+  auto& p = *p_;
+  std::vector<feed_runtime*> feeds;
+  for (auto& f : w.feeds)
+    if (!f->cfg.stream || f->sources.size() > 1) feeds.push_back(f.get());  // polled, or a stream's polled fallback
+  w.sched = std::make_unique<scheduler>(*p.runner, *p.clock, p.timers, feeds);
+  if (p.cluster) {
+    bool fetch_alone = cfg_.cluster.on_redis_down == "fetch";
+    w.sched->set_gate([c = p.cluster.get(), fetch_alone] { return c->is_leader() || (fetch_alone && !c->redis_up()); });
+  }
+  for (auto& st : w.streams) {
+    std::function<bool()> gate;
+    if (p.cluster) gate = [c = p.cluster.get()] { return c->is_leader(); };
+    st->start(std::move(gate), [s = w.sched.get(), &f = st->feed()] { s->run_now(f); });
+  }
+  w.sched->start();
 }
 
 void host::stop() {
   if (!p_) return;
-  if (p_->sched) p_->sched->stop();
-  for (auto& st : p_->streams) st->stop();
+  if (p_->w->sched) p_->w->sched->stop();
+  for (auto& st : p_->w->streams) st->stop();
   // Every transfer in flight completes (with an error) while the runner and the pipeline its
   // callbacks reach are still alive; the parts are destroyed only after this.
   if (p_->http) p_->http->shutdown();
   if (p_->cluster) p_->cluster->stop();
   if (p_->stream) p_->stream->stop();
   if (p_->srv) p_->srv->stop();
+}
+
+bool host::reload(config cfg, std::vector<diagnostic>& diags) {
+  auto& p = *p_;
+  std::lock_guard one(p.reload_mu);
+  auto next = std::make_unique<work>();
+  if (!build_work(p, *next, cfg, diags) || !make_streams(p, *next, p.opts, diags)) return false;
+  for (auto& f : next->feeds)  // a feed paused by the control API stays paused
+    for (auto& old : p.w->feeds)
+      if (old->cfg.id == f->cfg.id) f->paused = old->paused.load();
+  p.w->sched->stop();
+  for (auto& st : p.w->streams) st->stop();
+  std::unique_ptr<work> retired;
+  {
+    std::unique_lock lk(p.work_mu);
+    retired = std::exchange(p.w, std::move(next));
+    cfg_.plugins = std::move(cfg.plugins);
+    cfg_.feeds = std::move(cfg.feeds);
+    p.generation++;
+    p.loaded_at = p.clock->now_ms();
+  }
+  start_work(*p.w);
+  retire(std::move(retired));
+  return true;
+}
+
+// The old work dies once its runs in flight are over (their callbacks reach its feeds and
+// sources; the new scheduler runs the timers of their retries). One still busy after 60 s is
+// left alive rather than freed under a callback.
+void host::retire(std::unique_ptr<work> old) {
+  auto busy = [&] { return std::any_of(old->feeds.begin(), old->feeds.end(), [](auto& f) { return f->running.load(); }); };
+  for (int i = 0; i < 600 && busy(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  if (busy()) {
+    p_->log->warn("reload: a run of the previous config is still in flight after 60 s; its parts are kept");
+    (void)old.release();
+  }
 }
 
 control_reply host::control(const control_request& r) {
@@ -450,9 +516,10 @@ control_reply host::control(const control_request& r) {
 
 control_reply host::apply_control(const control_request& r) {
   auto& p = *p_;
+  std::shared_lock lk(p.work_mu);
   using act = control_request::action;
   if (r.what == act::reset_source) {
-    for (auto& s : p.sources)
+    for (auto& s : p.w->sources)
       if (s->name == r.target) {
         if (s->breaker) s->breaker->reset();
         s->paused_until = 0;
@@ -462,10 +529,10 @@ control_reply host::apply_control(const control_request& r) {
       }
     return {404, "no source '" + r.target + "'"};
   }
-  for (auto& f : p.feeds) {
+  for (auto& f : p.w->feeds) {
     if (f->cfg.id != r.target) continue;
     if (r.what == act::run_feed) {
-      if (p.sched) p.sched->run_now(*f);
+      if (p.w->sched) p.w->sched->run_now(*f);
       return {200, "feed " + f->cfg.id + ": run requested"};
     }
     bool pause = r.what == act::pause_feed;
@@ -478,7 +545,10 @@ control_reply host::apply_control(const control_request& r) {
 // What another node asked for through Redis: paused feeds as a set, runs and resets once each.
 void host::apply_shared_control(const cluster_control& c) {
   auto& p = *p_;
-  for (auto& f : p.feeds) f->paused = c.paused_feeds.count(f->cfg.id) > 0;
+  {
+    std::shared_lock lk(p.work_mu);
+    for (auto& f : p.w->feeds) f->paused = c.paused_feeds.count(f->cfg.id) > 0;
+  }
   for (auto& id : c.run_feeds) apply_control({control_request::action::run_feed, id});
   for (auto& name : c.reset_sources) apply_control({control_request::action::reset_source, name});
 }
@@ -486,10 +556,15 @@ void host::apply_shared_control(const cluster_control& c) {
 std::string host::status_json() const {
   auto& p = *p_;
   int64_t now = p.clock->now_ms();
-  json plugins = json::array(), feeds = json::array();
-  for (auto& s : p.sources) plugins.push_back(s->status(now));
-  for (auto& f : p.feeds) feeds.push_back(f->status(now));
+  json plugins = json::array(), feeds = json::array(), loaded;
+  {
+    std::shared_lock lk(p.work_mu);
+    for (auto& s : p.w->sources) plugins.push_back(s->status(now));
+    for (auto& f : p.w->feeds) feeds.push_back(f->status(now));
+    loaded = {{"file", cfg_.file.string()}, {"generation", p.generation}, {"loaded_at", p.loaded_at}};
+  }
   json j{{"node", p.node_id},
+         {"config", loaded},
          {"role", p.cluster ? (p.cluster->is_leader() ? "leader" : "follower") : "standalone"},
          {"epoch", p.cluster ? json(p.cluster->epoch()) : json(nullptr)},
          {"uptime_ms", p.started ? now - p.started : 0},

@@ -63,6 +63,11 @@ class host {
   unsigned short start();
   void stop();
   std::string status_json() const;
+  // Applies a new config's plugin instances and feeds (SIGHUP, run --watch): they are rebuilt
+  // and restarted; clients, the cache, seq numbers and a held lease are kept. A config with
+  // errors changes nothing: false, with the diagnostics. [server], [cluster], [stream],
+  // [views] and [host] take effect at the next restart.
+  bool reload(config cfg, std::vector<diagnostic>& diags);
   // The control API: run, pause or resume a feed, reset a source. In cluster mode the request
   // also goes through Redis, so it applies to whichever node leads.
   control_reply control(const control_request& r);
@@ -73,7 +78,11 @@ class host {
   control_reply apply_control(const control_request& r);
   void apply_shared_control(const struct cluster_control& c);
   struct parts;
-  static bool make_streams(parts& p, const host_options& opts, std::vector<diagnostic>& diags);
+  struct work;
+  static bool build_work(parts& p, work& w, const config& cfg, std::vector<diagnostic>& diags);
+  static bool make_streams(parts& p, work& w, const host_options& opts, std::vector<diagnostic>& diags);
+  void start_work(work& w);
+  void retire(std::unique_ptr<work> old);
   struct run_outcome poll_once(struct feed_runtime& f, std::function<void(int64_t)> idle);
   struct run_outcome replay_stream(struct feed_runtime& f);
   std::unique_ptr<parts> p_;

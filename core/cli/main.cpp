@@ -1,5 +1,6 @@
 // The `tributary` command: run, check, plugins, fetch, test-case.
 #include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
 #include <atomic>
@@ -27,8 +28,9 @@ constexpr int kExitConfig = 1;   // a config or usage error: nothing was run
 constexpr int kExitFailed = 2;   // fetch or test-case ran and failed
 constexpr int kExitRuntime = 3;  // a failure while running (cannot listen, ...)
 
-std::atomic<bool> g_stop{false};
+std::atomic<bool> g_stop{false}, g_reload{false};
 void on_signal(int) { g_stop = true; }
+void on_hup(int) { g_reload = true; }
 
 void print(const std::vector<diagnostic>& diags, const redactor& secrets) {
   for (const auto& d : diags) std::cerr << secrets.scrub(d.str()) << "\n";
@@ -105,6 +107,36 @@ std::unique_ptr<host> load(const fs::path& file, host_options opts, std::shared_
   return h;
 }
 
+// SIGHUP or --watch: the file again, applied if it is valid; else its problems are logged and
+// the running config goes on.
+void reload(host& h, const fs::path& file, const std::shared_ptr<redactor>& secrets, spdlog::logger& log,
+            const std::vector<fs::path>& extra_dirs) {
+  log.info("reloading {}", file.string());
+  auto res = load_config(file, process_env(), secrets.get());
+  std::vector<diagnostic> diags = res.diagnostics;
+  bool ok = res.ok();
+  if (ok) {
+    auto cfg = std::move(*res.cfg);
+    cfg.host.plugin_dirs.insert(cfg.host.plugin_dirs.begin(), extra_dirs.begin(), extra_dirs.end());
+    ok = h.reload(std::move(cfg), diags);
+  }
+  for (const auto& d : diags)
+    log.log(d.severity == diagnostic::level::error ? spdlog::level::err : spdlog::level::warn, "{}", secrets->scrub(d.str()));
+  if (!ok) {
+    log.error("reload rejected: {} error(s) in {}; the running config goes on", errors(diags), file.string());
+    return;
+  }
+  log.info("config reloaded (generation {}): plugin instances and feeds restarted; [server], [cluster], [stream], [views] "
+           "and [host] take effect at the next restart",
+           nlohmann::json::parse(h.status_json())["config"]["generation"].get<uint64_t>());
+}
+
+std::filesystem::file_time_type modified(const fs::path& f) {
+  std::error_code ec;
+  auto t = fs::last_write_time(f, ec);
+  return ec ? std::filesystem::file_time_type{} : t;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -129,6 +161,8 @@ int main(int argc, char** argv) {
   run_replay->excludes(run_record);
   run->add_option("--listen", listen, "override [server] listen (HOST:PORT; port 0 picks one)");
   run->add_option("--port-file", port_file, "write the bound port to FILE once listening");
+  bool watch = false;
+  run->add_flag("--watch", watch, "reload the config when its file changes (as SIGHUP does)");
   run->add_option("--plugin-dir", plugin_dirs, "extra plugin directory searched first")->allow_extra_args(false);
 
   auto* check = app.add_subcommand("check", "Validate a config and its plugins; print every problem");
@@ -240,6 +274,7 @@ int main(int argc, char** argv) {
   if (!h) return kExitConfig;
   std::signal(SIGINT, on_signal);
   std::signal(SIGTERM, on_signal);
+  std::signal(SIGHUP, on_hup);
   unsigned short port = 0;
   try {
     port = h->start();
@@ -253,7 +288,15 @@ int main(int argc, char** argv) {
     std::ofstream(tmp) << port << "\n";
     fs::rename(tmp, port_file);
   }
-  while (!g_stop) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  auto seen = modified(cfg_file);
+  while (!g_stop) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    if (watch && modified(cfg_file) != seen) {
+      seen = modified(cfg_file);
+      g_reload = true;
+    }
+    if (g_reload.exchange(false)) reload(*h, cfg_file, secrets, *log, plugin_dirs);
+  }
   log->info("stopping");
   h->stop();
   return kExitOk;

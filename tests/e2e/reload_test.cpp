@@ -1,0 +1,131 @@
+// SIGHUP and run --watch: a new config's plugin instances and feeds replace the old ones while
+// WebSocket clients stay connected and every topic's seq goes on.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <csignal>
+#include <map>
+#include <thread>
+
+#include "../support/demo_config.hpp"
+#include "../support/process.hpp"
+#include "../support/ws_client.hpp"
+#include "../support/cluster_support.hpp"
+
+using namespace tributary::test_support;
+using json = nlohmann::json;
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string config_with(const std::string& plugin_dir, const std::string& every, bool with_global) {
+  std::string cfg = "[host]\nplugin_dirs = [\"" + plugin_dir + "\"]\nlog_level = \"info\"\n[server]\nlisten = \"127.0.0.1:0\"\n" +
+                    demo_spot_feed(every);
+  if (with_global) cfg += "[plugins.coingecko]\n[feeds.global]\nkind = \"market\"\nsubjects = [\"global\"]\nevery = \"200ms\"\nsources = [\"coingecko\"]\n";
+  return cfg;
+}
+
+// Waits until the status says generation `g`; returns that status.
+json wait_generation(const instance& in, uint64_t g) {
+  json st;
+  for (int i = 0; i < 250; ++i) {
+    st = in.status();
+    if (st["config"]["generation"] == g) return st;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  ADD_FAILURE() << "generation " << g << " never came: " << st["config"].dump();
+  return st;
+}
+
+// Reads `n` updates; each topic's seq goes up by one from where it was.
+void read_in_order(ws_client& c, int n, std::map<std::string, uint64_t>& last, std::set<std::string>* topics = nullptr) {
+  for (int i = 0; i < n;) {
+    auto m = c.read();
+    if (m["type"] != "update") continue;
+    std::string topic = m["topic"];
+    uint64_t seq = m["record"]["seq"];
+    if (last.count(topic)) EXPECT_EQ(seq, last[topic] + 1) << topic;
+    last[topic] = seq;
+    if (topics) topics->insert(topic);
+    ++i;
+  }
+}
+
+void replace_file(const fs::path& from, const fs::path& to) {  // a new inode, as a package upgrade does
+  fs::copy_file(from, to.string() + ".new", fs::copy_options::overwrite_existing);
+  fs::rename(to.string() + ".new", to);
+}
+
+}  // namespace
+
+TEST(Reload, SighupAppliesChangesByConfigWhileAClientStaysConnected) {
+  temp_dir plugins;  // a plugin directory of our own, so its .so can be replaced
+  replace_file(fs::path(TRIBUTARY_PLUGIN_DIR) / "libbinance.so", plugins.path() / "libbinance.so");
+  replace_file(fs::path(TRIBUTARY_PLUGIN_DIR) / "libcoingecko.so", plugins.path() / "libcoingecko.so");
+  auto in = launch(config_with(plugins.path().string(), "200ms", false));
+  auto cfg = in.dir->path() / "t.toml";
+  ws_client client(in.port, "/ws", std::chrono::seconds(5));
+  client.send(R"({"type":"subscribe","id":1,"topics":["*"]})");
+  std::map<std::string, uint64_t> last;
+  read_in_order(client, 14, last);
+  EXPECT_EQ(in.status()["config"]["generation"], 1);
+
+  // 1. A changed interval.
+  in.dir->write("t.toml", config_with(plugins.path().string(), "300ms", false));
+  in.proc->signal(SIGHUP);
+  auto st = wait_generation(in, 2);
+  EXPECT_EQ(st["feeds"][0]["every"], "300ms");
+  read_in_order(client, 14, last);
+
+  // 2. An added feed (and plugin instance).
+  in.dir->write("t.toml", config_with(plugins.path().string(), "300ms", true));
+  in.proc->signal(SIGHUP);
+  st = wait_generation(in, 3);
+  EXPECT_EQ(st["feeds"].size(), 2u);
+  std::set<std::string> topics;
+  read_in_order(client, 30, last, &topics);
+  EXPECT_TRUE(topics.count("market.global"));
+
+  // 3. An invalid file: rejected, logged, and the running config goes on.
+  in.dir->write("t.toml", config_with(plugins.path().string(), "300ms", true) + "[feeds.bad]\nkind = \"price\"\n");
+  in.proc->signal(SIGHUP);
+  std::string err;
+  for (int i = 0; i < 250 && err.find("reload rejected") == std::string::npos; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    err = in.proc->err();
+  }
+  EXPECT_THAT(err, ::testing::HasSubstr("feeds.bad: missing required key `subjects`"));
+  EXPECT_THAT(err, ::testing::HasSubstr("reload rejected: "));
+  EXPECT_EQ(in.status()["config"]["generation"], 3);
+  read_in_order(client, 14, last);
+
+  // 4. A removed feed, and the plugin's .so replaced on disk.
+  replace_file(fs::path(TRIBUTARY_PLUGIN_DIR) / "libbinance.so", plugins.path() / "libbinance.so");
+  in.dir->write("t.toml", config_with(plugins.path().string(), "300ms", false));
+  in.proc->signal(SIGHUP);
+  st = wait_generation(in, 4);
+  EXPECT_EQ(st["feeds"].size(), 1u);
+  read_in_order(client, 14, last);
+  EXPECT_EQ(in.proc->wait(std::chrono::milliseconds(1)), -1) << "still running";
+}
+
+TEST(Reload, WatchReloadsWhenTheFileChanges) {
+  temp_dir d;
+  auto cfg = d.write("t.toml", config_with(TRIBUTARY_PLUGIN_DIR, "200ms", false));
+  child c({TRIBUTARY_EXE, "run", "-c", cfg.string(), "--watch", "--replay", TRIBUTARY_SOURCE_DIR "/config/demo-cassettes", "--port-file",
+           (d.path() / "port").string()},
+          d.path());
+  instance in;
+  for (int i = 0; i < 500 && !in.port; ++i) {
+    auto t = slurp(d.path() / "port");
+    if (!t.empty()) in.port = static_cast<unsigned short>(std::stoi(t));
+    else std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  ASSERT_NE(in.port, 0);
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));  // a later mtime, whatever the file system's resolution
+  d.write("t.toml", config_with(TRIBUTARY_PLUGIN_DIR, "400ms", false));
+  auto st = wait_generation(in, 2);
+  EXPECT_EQ(st["feeds"][0]["every"], "400ms");
+  c.signal(SIGTERM);
+  EXPECT_EQ(c.wait(), 0);
+}
