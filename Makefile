@@ -4,7 +4,9 @@ BUILD_DIR := build
 JOBS ?= 2
 CONFIG ?= config/tributary.toml
 
-.PHONY: all deps configure build test run demo clean
+PREFIX ?= /usr/local
+
+.PHONY: all deps configure build test run demo install deb clean
 
 all: build
 
@@ -29,6 +31,14 @@ run: build
 # The same service offline: every HTTP request answered from config/demo-cassettes.
 demo: build
 	./$(BUILD_DIR)/core/tributary run -c $(CONFIG) --replay config/demo-cassettes
+
+# The binary, plugins, default config, systemd unit, docs and SDK under $(PREFIX).
+install: build
+	cmake --install $(BUILD_DIR) --prefix $(PREFIX)
+
+# A Debian package in $(BUILD_DIR)/ (tributary_<version>_<arch>.deb).
+deb: build
+	cd $(BUILD_DIR) && cpack -G DEB
 
 clean:
 	rm -rf $(BUILD_DIR)

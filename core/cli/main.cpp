@@ -40,6 +40,32 @@ size_t errors(const std::vector<diagnostic>& diags) {
   return std::count_if(diags.begin(), diags.end(), [](auto& d) { return d.severity == diagnostic::level::error; });
 }
 
+// Where an installed tributary keeps things, relative to the executable (a relocatable
+// install: /usr/bin/tributary -> /usr/lib/tributary/plugins).
+fs::path install_prefix() {
+  std::error_code ec;
+  auto exe = fs::read_symlink("/proc/self/exe", ec);
+  return ec ? fs::path() : exe.parent_path().parent_path();
+}
+
+// The plugin directory of an install, searched after the config's, when it exists.
+void add_installed_plugins(std::vector<fs::path>& dirs) {
+  auto d = install_prefix() / "lib" / "tributary" / "plugins";
+  std::error_code ec;
+  if (fs::is_directory(d, ec) && std::find(dirs.begin(), dirs.end(), d) == dirs.end()) dirs.push_back(d);
+}
+
+// Without -c: ./config/tributary.toml (a source tree), then the install's etc/, then /etc.
+std::vector<fs::path> config_candidates() {
+  return {"config/tributary.toml", install_prefix() / "etc" / "tributary" / "tributary.toml", "/etc/tributary/tributary.toml"};
+}
+
+fs::path default_config() {
+  for (auto& c : config_candidates())
+    if (fs::exists(c)) return c;
+  return config_candidates().front();
+}
+
 // How to log, from the command line, else the environment, else the config's [host].
 struct log_choice {
   std::string level, format;  // empty: not given on the command line
@@ -85,8 +111,12 @@ std::unique_ptr<host> load(const fs::path& file, host_options opts, std::shared_
                            bool quiet_ok = false) {
   if (!fs::exists(file)) {
     std::cerr << "error: no config: " << file.string() << " does not exist"
-              << (file.is_relative() ? " (relative to " + fs::current_path().string() + ")" : std::string())
-              << "; give one with -c FILE (docs/configuration.md describes every key)\n";
+              << (file.is_relative() ? " (relative to " + fs::current_path().string() + ")" : std::string());
+    if (file == config_candidates().front()) {
+      std::cerr << ", nor do";
+      for (size_t i = 1; i < config_candidates().size(); ++i) std::cerr << " " << config_candidates()[i].string();
+    }
+    std::cerr << "; give one with -c FILE (docs/configuration.md describes every key)\n";
     return nullptr;
   }
   auto res = load_config(file, process_env(), secrets.get());
@@ -101,6 +131,7 @@ std::unique_ptr<host> load(const fs::path& file, host_options opts, std::shared_
   }
   auto cfg = std::move(*res.cfg);
   if (!extra_dirs.empty()) cfg.host.plugin_dirs.insert(cfg.host.plugin_dirs.begin(), extra_dirs.begin(), extra_dirs.end());
+  add_installed_plugins(cfg.host.plugin_dirs);
   auto h = host::create(std::move(cfg), std::move(opts), secrets, log, diags);
   if (!h || !quiet_ok) report(diags, *secrets, log.get(), json_log);
   if (!h && !json_log) std::cerr << file.string() << ": " << errors(diags) << " error(s)\n";
@@ -118,6 +149,7 @@ void reload(host& h, const fs::path& file, const std::shared_ptr<redactor>& secr
   if (ok) {
     auto cfg = std::move(*res.cfg);
     cfg.host.plugin_dirs.insert(cfg.host.plugin_dirs.begin(), extra_dirs.begin(), extra_dirs.end());
+    add_installed_plugins(cfg.host.plugin_dirs);
     ok = h.reload(std::move(cfg), diags);
   }
   for (const auto& d : diags)
@@ -148,14 +180,14 @@ int main(int argc, char** argv) {
   app.add_option("--log-format", g_log.format, "text or json (else $TRIBUTARY_LOG_FORMAT, else [host] log_format)")
       ->check(CLI::IsMember({"text", "json"}));
 
-  fs::path cfg_file = "config/tributary.toml";
+  fs::path cfg_file = default_config();
   std::string feed, listen;
   fs::path replay, record, port_file;
   std::vector<fs::path> plugin_dirs;
   bool as_json = false;
 
   auto* run = app.add_subcommand("run", "Load the config and serve: fetch on schedule, HTTP API and WebSocket");
-  run->add_option("-c,--config", cfg_file, "config file (default config/tributary.toml)");
+  run->add_option("-c,--config", cfg_file, "config file (default: config/tributary.toml, else the install's etc/tributary/tributary.toml, else /etc/tributary/tributary.toml)");
   auto* run_replay = run->add_option("--replay", replay, "serve every HTTP request from the cassettes in DIR")->check(CLI::ExistingDirectory);
   auto* run_record = run->add_option("--record", record, "do real requests and write one cassette per exchange into DIR");
   run_replay->excludes(run_record);
@@ -166,7 +198,7 @@ int main(int argc, char** argv) {
   run->add_option("--plugin-dir", plugin_dirs, "extra plugin directory searched first")->allow_extra_args(false);
 
   auto* check = app.add_subcommand("check", "Validate a config and its plugins; print every problem");
-  check->add_option("-c,--config", cfg_file, "config file")->required();
+  check->add_option("-c,--config", cfg_file, "config file (default: as for run)");
   check->add_option("--plugin-dir", plugin_dirs, "extra plugin directory searched first")->allow_extra_args(false);
 
   auto* plugins = app.add_subcommand("plugins", "List the plugins found in plugin_dirs with their manifests");
@@ -175,7 +207,7 @@ int main(int argc, char** argv) {
   plugins->add_flag("--json", as_json, "print manifests as JSON lines");
 
   auto* fetch = app.add_subcommand("fetch", "Run one feed once and print its records as JSON lines");
-  fetch->add_option("-c,--config", cfg_file, "config file")->required();
+  fetch->add_option("-c,--config", cfg_file, "config file (default: as for run)");
   fetch->add_option("--feed", feed, "feed id")->required();
   auto* rp = fetch->add_option("--replay", replay, "serve HTTP from the cassettes in DIR")->check(CLI::ExistingDirectory);
   auto* rc = fetch->add_option("--record", record, "write one cassette per exchange into DIR");
@@ -213,6 +245,7 @@ int main(int argc, char** argv) {
       }
       dirs = res.cfg->host.plugin_dirs;
     }
+    add_installed_plugins(dirs);
     int bad = 0;
     auto found = discover_plugins(dirs);
     if (found.empty()) std::cerr << "no plugins found\n";

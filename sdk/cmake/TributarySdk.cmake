@@ -10,12 +10,14 @@ endfunction()
 
 # tributary_add_plugin_cases(<plugin target> <cases dir>): one ctest test per case directory,
 # run by `tributary test-case` through the real loader and the cassette transport.
-# Set TRIBUTARY_EXECUTABLE to the host binary when building out of tree.
+# Out of tree, the `tributary` installed beside this package (PREFIX/bin) is found first, then
+# one on PATH; set TRIBUTARY_EXECUTABLE to use another.
+set(_tributary_sdk_prefix "${CMAKE_CURRENT_LIST_DIR}/../../..")
 function(tributary_add_plugin_cases plugin cases_dir)
   if(TARGET tributary)
     set(exe $<TARGET_FILE:tributary>)
   else()
-    find_program(TRIBUTARY_EXECUTABLE tributary REQUIRED)
+    find_program(TRIBUTARY_EXECUTABLE tributary HINTS "${_tributary_sdk_prefix}/bin" REQUIRED)
     set(exe ${TRIBUTARY_EXECUTABLE})
   endif()
   file(GLOB cases LIST_DIRECTORIES true ${cases_dir}/*)
