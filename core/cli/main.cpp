@@ -105,6 +105,24 @@ void report(const std::vector<diagnostic>& diags, const redactor& secrets, spdlo
   for (const auto& d : shown) log->log(d.severity == diagnostic::level::error ? spdlog::level::err : spdlog::level::warn, "{}", d.str());
 }
 
+// A config with errors is still checked against its plugins (settings, kinds, subjects), so
+// one run lists every problem. A problem both passes find at the same place is listed once.
+void more_checks(config partial, const std::vector<fs::path>& extra_dirs, std::shared_ptr<redactor> secrets,
+                 std::shared_ptr<spdlog::logger> log, std::vector<diagnostic>& diags) {
+  partial.host.plugin_dirs.insert(partial.host.plugin_dirs.begin(), extra_dirs.begin(), extra_dirs.end());
+  add_installed_plugins(partial.host.plugin_dirs);
+  std::vector<diagnostic> found;
+  auto quiet = make_logger("check", "off", secrets);
+  host::create(std::move(partial), {}, secrets, quiet, found);
+  std::set<std::tuple<std::string, int, int>> seen;
+  for (auto& d : diags) seen.insert({d.where.file, d.where.line, d.where.col});
+  for (auto& d : found)
+    if (seen.insert({d.where.file, d.where.line, d.where.col}).second) diags.push_back(d);
+  std::stable_sort(diags.begin(), diags.end(), [](auto& a, auto& b) {
+    return std::tie(a.where.file, a.where.line, a.where.col) < std::tie(b.where.file, b.where.line, b.where.col);
+  });
+}
+
 // Config + plugins -> host, with every diagnostic printed. nullptr on any error.
 std::unique_ptr<host> load(const fs::path& file, host_options opts, std::shared_ptr<redactor> secrets,
                            std::shared_ptr<spdlog::logger>& log, const std::vector<fs::path>& extra_dirs,
@@ -125,6 +143,7 @@ std::unique_ptr<host> load(const fs::path& file, host_options opts, std::shared_
   if (!log) return nullptr;
   bool json_log = pick(g_log.format, "TRIBUTARY_LOG_FORMAT", res.ok() ? res.cfg->host.log_format : "text") == "json";
   if (!res.ok()) {
+    if (res.partial) more_checks(std::move(*res.partial), extra_dirs, secrets, log, diags);
     report(diags, *secrets, log.get(), json_log);
     std::cerr << (json_log ? "" : file.string() + ": " + std::to_string(errors(diags)) + " error(s)\n");
     return nullptr;

@@ -147,6 +147,7 @@ class parser {
       return std::tie(a.where.line, a.where.col) < std::tie(b.where.line, b.where.col);
     });
     if (r.error_count() == 0) r.cfg = std::move(cfg);
+    else r.partial = std::move(cfg);
     return r;
   }
 

@@ -150,6 +150,9 @@ struct config {
 
 struct config_result {
   std::optional<config> cfg;  // set when there is no error (warnings allowed)
+  // With errors but valid TOML: what could be read, the faulty values left out or at their
+  // defaults. Only for checking further (plugins, settings, subjects) in the same pass.
+  std::optional<config> partial;
   std::vector<diagnostic> diagnostics;
   bool ok() const { return cfg.has_value(); }
   size_t error_count() const;

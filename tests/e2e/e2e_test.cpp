@@ -369,3 +369,39 @@ TEST(E2E, ExitCodesAndStartupMessagesSayWhatToDo) {
   EXPECT_EQ(nonip.code, 3);
   EXPECT_THAT(nonip.err, ::testing::HasSubstr("is not an IP address; use 0.0.0.0"));
 }
+
+// One `check` run lists every problem: the config's own (types, kinds, views) and those only
+// the plugins can find (settings, subjects, a missing plugin), each with file:line:col.
+TEST(E2E, CheckListsEveryProblemInOnePass) {
+  temp_dir d;
+  auto cfg = d.write("t.toml", std::string("[host]\nplugin_dirs = [\"") + TRIBUTARY_PLUGIN_DIR + R"("]
+[server]
+max_connections = "many"
+[plugins.binance]
+[plugins.cg]
+plugin = "coingecko"
+no_such_setting = 1
+[plugins.ghost]
+plugin = "nosuchplugin"
+[feeds.spot]
+kind = "prise"
+subjects = ["BTC-USDT"]
+every = "5s"
+sources = ["binance"]
+[feeds.candles]
+kind = "candle"
+subjects = ["BTC-USDT.7m"]
+every = "5s"
+sources = ["binance"]
+[views.v]
+fields = { a = "no-colon-here" }
+)");
+  auto r = run({kExe, "check", "-c", cfg.string()}, d.path());
+  EXPECT_EQ(r.code, 1);
+  for (const char* want : {":4:19: error: server.max_connections: must be an integer", ":8:19: error: plugins.cg.no_such_setting: unknown key",
+                           ":9:1: error: plugins.ghost: plugin 'nosuchplugin' not found", ":12:8: error: feeds.spot.kind: unknown kind 'prise'",
+                           "error: feeds.candles.subjects: feed 'candles', source 'binance' cannot map subject 'BTC-USDT.7m'",
+                           ":22:16: error: views.v.fields.a"})
+    EXPECT_THAT(r.err, ::testing::HasSubstr(want));
+  EXPECT_THAT(r.err, ::testing::HasSubstr(": 6 error(s)"));
+}
