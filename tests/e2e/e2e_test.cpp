@@ -405,3 +405,29 @@ fields = { a = "no-colon-here" }
     EXPECT_THAT(r.err, ::testing::HasSubstr(want));
   EXPECT_THAT(r.err, ::testing::HasSubstr(": 6 error(s)"));
 }
+
+// `make demo` with every provider key set: each default feed is answered from the demo cassettes.
+TEST(E2E, TheDemoCassettesAnswerEveryDefaultFeed) {
+  temp_dir d;
+  for (const char* k : {"CMC_API_KEY", "TAAPI_SECRET", "FINNHUB_API_KEY"}) ::setenv(k, "demo-key-not-real", 1);
+  child c({kExe, "run", "-c", TRIBUTARY_SOURCE_DIR "/config/tributary.toml", "--replay", kDemo, "--listen", "127.0.0.1:0", "--port-file",
+           (d.path() / "port").string()},
+          d.path());
+  for (const char* k : {"CMC_API_KEY", "TAAPI_SECRET", "FINNHUB_API_KEY"}) ::unsetenv(k);
+  auto port = wait_port(d, c);
+  ASSERT_NE(port, 0);
+  std::set<std::string> want{"price.BTC-USDT", "market.global", "indicator.BTC-USDT.rsi.1d", "quote.SPY", "quote.DIA", "quote.QQQM"};
+  json topics;
+  for (int i = 0; i < 250; ++i) {
+    topics = json::parse(http_get(port, "/api/v1/topics").body)["topics"];
+    size_t found = 0;
+    for (auto& t : topics) found += want.count(t.is_string() ? t.get<std::string>() : t.value("topic", ""));
+    if (found == want.size()) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  for (auto& w : want) EXPECT_THAT(topics.dump(), HasSubstr("\"" + w + "\"")) << w;
+  auto st = json::parse(http_get(port, "/api/v1/status").body);
+  for (auto& f : st["feeds"]) EXPECT_TRUE(f["last_error"].is_null()) << f.dump();
+  c.signal(SIGTERM);
+  EXPECT_EQ(c.wait(), 0);
+}
