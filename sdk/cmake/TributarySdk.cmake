@@ -6,6 +6,14 @@ function(tributary_add_plugin name)
   target_link_libraries(${name} PRIVATE tributary::sdk)
   set_target_properties(${name} PROPERTIES PREFIX "lib" SUFFIX ".so"
     CXX_VISIBILITY_PRESET hidden VISIBILITY_INLINES_HIDDEN ON)
+  # Hidden visibility leaves the standard library's weak template instances exported; the
+  # version script keeps the entry symbol only, whatever the compiler and standard library.
+  set(map "${CMAKE_CURRENT_BINARY_DIR}/tributary_plugin_exports.map")
+  if(NOT EXISTS "${map}")
+    file(WRITE "${map}" "{ global: tributary_plugin_entry; local: *; };\n")
+  endif()
+  target_link_options(${name} PRIVATE "LINKER:--version-script=${map}")
+  set_property(TARGET ${name} APPEND PROPERTY LINK_DEPENDS "${map}")
 endfunction()
 
 # tributary_add_plugin_cases(<plugin target> <cases dir>): one ctest test per case directory,

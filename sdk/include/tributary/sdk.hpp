@@ -17,8 +17,10 @@
 #include <cstddef>
 #include <cstdint>
 #include <exception>
+#include <locale>
 #include <memory>
 #include <optional>
+#include <sstream>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -82,8 +84,17 @@ inline std::optional<double> parse_decimal(std::string_view s) {
   if (!s.empty() && s.front() == '+') s.remove_prefix(1);
   if (s.empty()) return std::nullopt;
   double v = 0;
+#if defined(__cpp_lib_to_chars) && __cpp_lib_to_chars >= 201611L
   auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
   if (ec != std::errc() || p != s.data() + s.size() || !std::isfinite(v)) return std::nullopt;
+#else
+  // A standard library without floating-point from_chars (libc++ before 17): a stream in the
+  // classic locale, so "1.5" means 1.5 whatever the process's locale.
+  if (s.find_first_not_of("0123456789+-.eE") != std::string_view::npos) return std::nullopt;
+  std::istringstream in{std::string(s)};
+  in.imbue(std::locale::classic());
+  if (!(in >> v) || in.peek() != std::char_traits<char>::eof() || !std::isfinite(v)) return std::nullopt;
+#endif
   return v;
 }
 
