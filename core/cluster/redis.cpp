@@ -1,5 +1,7 @@
 #include "cluster/redis.hpp"
 
+#include <boost/url/parse.hpp>
+
 #include <poll.h>
 
 #include <cerrno>
@@ -10,35 +12,41 @@
 
 namespace tributary {
 
-std::optional<redis_endpoint> parse_redis_url(const std::string& url) {
-  static const std::string scheme = "redis://";
-  if (url.rfind(scheme, 0) != 0) return std::nullopt;
+std::variant<redis_endpoint, std::string> parse_redis_url_or_why(const std::string& url) {
+  auto u = boost::urls::parse_uri(url);
+  if (!u) return std::string("not a URL (redis://[user:password@]host[:port][/db])");
+  if (u->scheme() == "rediss")
+    return std::string("rediss:// (TLS) is not supported: this build's hiredis (Debian 12: 0.14) has no TLS; "
+                       "reach Redis through a TLS tunnel (stunnel, spiped) with redis://");
+  if (u->scheme() != "redis") return "the scheme is '" + std::string(u->scheme()) + "', not redis://";
   redis_endpoint ep;
-  std::string rest = url.substr(scheme.size());
-  if (auto at = rest.rfind('@'); at != std::string::npos) {
-    std::string cred = rest.substr(0, at);
-    rest = rest.substr(at + 1);
-    if (auto colon = cred.find(':'); colon != std::string::npos) {
-      ep.user = cred.substr(0, colon);
-      ep.password = cred.substr(colon + 1);
+  ep.host = std::string(u->host_address());  // an IPv6 address without its brackets
+  if (ep.host.empty()) return std::string("no host (redis://host:port, redis://[::1]:6379)");
+  if (u->has_port()) {
+    if (u->port().empty() || u->port_number() == 0) return "port '" + std::string(u->port()) + "' is not 1-65535";
+    ep.port = u->port_number();
+  }
+  if (u->has_userinfo()) {
+    if (u->has_password()) {
+      ep.user = std::string(u->user());
+      ep.password = std::string(u->password());
     } else {
-      ep.password = cred;
+      ep.password = std::string(u->user());  // redis://secret@host: a password alone
     }
   }
-  if (auto slash = rest.find('/'); slash != std::string::npos) {
-    std::string db = rest.substr(slash + 1);
-    rest = rest.substr(0, slash);
-    if (!db.empty() && std::from_chars(db.data(), db.data() + db.size(), ep.db).ec != std::errc()) return std::nullopt;
+  std::string db = std::string(u->path());
+  if (!db.empty() && db != "/") {
+    auto digits = std::string_view(db).substr(1);
+    auto [p, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), ep.db);
+    if (ec != std::errc() || p != digits.data() + digits.size() || ep.db < 0) return "database '" + std::string(digits) + "' is not a number";
   }
-  if (auto colon = rest.rfind(':'); colon != std::string::npos) {
-    std::string port = rest.substr(colon + 1);
-    rest = rest.substr(0, colon);
-    if (std::from_chars(port.data(), port.data() + port.size(), ep.port).ec != std::errc() || ep.port <= 0 || ep.port > 65535)
-      return std::nullopt;
-  }
-  if (rest.empty()) return std::nullopt;
-  ep.host = rest;
   return ep;
+}
+
+std::optional<redis_endpoint> parse_redis_url(const std::string& url) {
+  auto r = parse_redis_url_or_why(url);
+  if (auto* ep = std::get_if<redis_endpoint>(&r)) return *ep;
+  return std::nullopt;
 }
 
 redis_client::redis_client(redis_endpoint ep, millis timeout) : ep_(std::move(ep)), timeout_(timeout) {}

@@ -31,6 +31,9 @@ struct redis_endpoint {
 };
 
 // redis://[[user]:password@]host[:port][/db]; nullopt when malformed.
+// redis://[user:password@]host[:port][/db], host a name, an IPv4 or a bracketed IPv6
+// address; why not, e.g. for rediss:// (no TLS in this build's hiredis).
+std::variant<redis_endpoint, std::string> parse_redis_url_or_why(const std::string& url);
 std::optional<redis_endpoint> parse_redis_url(const std::string& url);
 
 class redis_client {

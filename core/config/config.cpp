@@ -9,6 +9,7 @@
 #include <toml++/toml.h>
 
 #include "auth/access.hpp"
+#include "cluster/redis.hpp"
 #include "record/record.hpp"
 #include "sink/published.hpp"
 #include "util/listen.hpp"
@@ -460,7 +461,8 @@ class parser {
       }
     if (auto* n = t.get("redis_url"))
       if (auto v = str(*n, "cluster.redis_url")) {
-        if (v->rfind("redis://", 0) != 0) error(pos(*n), "cluster.redis_url", "must start with redis://");
+        auto parsed = parse_redis_url_or_why(*v);
+        if (auto* why = std::get_if<std::string>(&parsed)) error(pos(*n), "cluster.redis_url", *why);  // never quotes the password
         else c.redis_url = *v;
         if (auto at = v->find('@'); at != std::string::npos) {  // redis://user:password@host
           auto colon = v->rfind(':', at);

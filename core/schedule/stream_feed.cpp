@@ -171,9 +171,9 @@ run_outcome stream_feed::replay_once() {
 // One upstream connection: subscribe, then read until it fails, the gate closes or we stop.
 std::optional<std::string> stream_feed::session(const stream_plan& plan) {
   if (plan.upstream == stream_plan::kind::websocket) return read_websocket(plan);
-  auto ep = parse_redis_url(plan.url);
-  if (!ep) return "its upstream URL is not a valid redis:// URL";  // not the URL itself: it may hold a password
-  redis_client redis(*ep, millis(2000));
+  auto ep = parse_redis_url_or_why(plan.url);  // the reason never quotes the URL: it may hold a password
+  if (auto* why = std::get_if<std::string>(&ep)) return "its upstream URL: " + *why;
+  redis_client redis(std::get<redis_endpoint>(ep), millis(2000));
   return plan.upstream == stream_plan::kind::redis_stream ? read_streams(redis, plan) : read_pubsub(redis, plan);
 }
 

@@ -28,7 +28,7 @@ class redis_server {
   explicit redis_server(bool persistent = false) : port_(free_port()), persistent_(persistent) { start(); }
   void start() {
     proc_ = std::make_unique<child>(std::vector<std::string>{"/usr/bin/redis-server", "--port", std::to_string(port_), "--bind",
-                                                             "127.0.0.1", "--save", "", "--appendonly", persistent_ ? "yes" : "no",
+                                                             "127.0.0.1", "-::1", "--save", "", "--appendonly", persistent_ ? "yes" : "no",
                                                              "--appendfsync", "always", "--dir", dir_.path().string()},
                                     dir_.path());
     redis_client c(endpoint(), millis(200));

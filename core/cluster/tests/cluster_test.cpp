@@ -157,3 +157,31 @@ TEST(RedisLimits, BudgetsAndPausesAreSharedBetweenInstances) {
   EXPECT_EQ(a.take("cmc", w, 1, 50000).result, kind::unavailable);  // not asked again: no wait
   EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::milliseconds(1500));
 }
+
+TEST(RedisUrl, Ipv6HostsCredentialsAndClearReasons) {
+  auto v6 = parse_redis_url("redis://:p%40ss@[::1]:6380/3");
+  ASSERT_TRUE(v6);
+  EXPECT_EQ(v6->host, "::1");
+  EXPECT_EQ(v6->port, 6380);
+  EXPECT_EQ(v6->password, "p@ss");  // percent-decoded
+  EXPECT_EQ(v6->db, 3);
+  auto why = [](const char* u) {
+    auto r = parse_redis_url_or_why(u);
+    return std::holds_alternative<std::string>(r) ? std::get<std::string>(r) : std::string("parsed");
+  };
+  EXPECT_THAT(why("rediss://:secret@h:6380"), ::testing::HasSubstr("rediss:// (TLS) is not supported"));
+  EXPECT_THAT(why("rediss://:secret@h:6380"), ::testing::Not(::testing::HasSubstr("secret")));
+  EXPECT_THAT(why("http://h:1"), ::testing::HasSubstr("not redis://"));
+  EXPECT_THAT(why("redis://h:0"), ::testing::HasSubstr("port '0' is not 1-65535"));
+  EXPECT_THAT(why("redis://h:1/x"), ::testing::HasSubstr("database 'x' is not a number"));
+}
+
+TEST(RedisUrl, AClientReachesRedisOverIpv6) {
+  redis_server redis;  // binds 127.0.0.1 and ::1 when the machine has IPv6
+  auto ep = parse_redis_url("redis://[::1]:" + std::to_string(redis.port()));
+  ASSERT_TRUE(ep);
+  redis_client c(*ep, millis(1000));
+  auto r = c.command({"PING"});
+  if (auto* e = std::get_if<std::string>(&r)) GTEST_SKIP() << "no IPv6 loopback here: " << *e;
+  EXPECT_EQ(std::get<redis_reply>(r).str, "PONG");
+}
