@@ -553,6 +553,20 @@ void host::apply_shared_control(const cluster_control& c) {
   for (auto& name : c.reset_sources) apply_control({control_request::action::reset_source, name});
 }
 
+config host::effective_config() const {
+  std::shared_lock lk(p_->work_mu);
+  config c = cfg_;
+  for (auto& pc : c.plugins)
+    for (auto& s : p_->w->sources)
+      if (s->name == pc.name) {
+        const auto& mf = s->plugin->manifest();
+        if (!pc.base_url && !s->base_url.empty()) pc.base_url = s->base_url;
+        if (!pc.timeout) pc.timeout = s->timeout;
+        if (!pc.rate_limit) pc.rate_limit = std::vector{mf.default_rate_limit};
+      }
+  return c;
+}
+
 std::string host::status_json() const {
   auto& p = *p_;
   int64_t now = p.clock->now_ms();

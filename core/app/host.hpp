@@ -63,6 +63,9 @@ class host {
   unsigned short start();
   void stop();
   std::string status_json() const;
+  // The config in force, with what the plugins' manifests default filled in (base_url, timeout,
+  // rate_limit): `check --print`.
+  config effective_config() const;
   // Applies a new config's plugin instances and feeds (SIGHUP, run --watch): they are rebuilt
   // and restarted; clients, the cache, seq numbers and a held lease are kept. A config with
   // errors changes nothing: false, with the diagnostics. [server], [cluster], [stream],

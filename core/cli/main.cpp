@@ -13,6 +13,7 @@
 #include "app/host.hpp"
 #include "cli/test_case.hpp"
 #include "config/config.hpp"
+#include "config/render.hpp"
 #include "plugin/plugin.hpp"
 #include "util/log.hpp"
 #include "util/redactor.hpp"
@@ -218,6 +219,8 @@ int main(int argc, char** argv) {
 
   auto* check = app.add_subcommand("check", "Validate a config and its plugins; print every problem");
   check->add_option("-c,--config", cfg_file, "config file (default: as for run)");
+  bool print_config = false;
+  check->add_flag("--print", print_config, "print the effective config (defaults filled in, secrets masked) as TOML");
   check->add_option("--plugin-dir", plugin_dirs, "extra plugin directory searched first")->allow_extra_args(false);
 
   auto* plugins = app.add_subcommand("plugins", "List the plugins found in plugin_dirs with their manifests");
@@ -249,6 +252,10 @@ int main(int argc, char** argv) {
   if (*check) {
     auto h = load(cfg_file, {}, secrets, log, plugin_dirs);
     if (!h) return kExitConfig;
+    if (print_config) {
+      std::cout << secrets->scrub(render_toml(h->effective_config()));
+      return kExitOk;
+    }
     std::cout << "ok: " << cfg_file.string() << ": " << h->cfg().plugins.size() << " plugin instance(s), "
               << h->cfg().feeds.size() << " feed(s)\n";
     return kExitOk;

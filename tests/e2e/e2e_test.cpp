@@ -431,3 +431,21 @@ TEST(E2E, TheDemoCassettesAnswerEveryDefaultFeed) {
   c.signal(SIGTERM);
   EXPECT_EQ(c.wait(), 0);
 }
+
+// `check --print`: the effective config, defaults filled in and secrets masked, which `check`
+// accepts again.
+TEST(E2E, CheckPrintShowsTheEffectiveConfigWithSecretsMasked) {
+  temp_dir d;
+  auto cfg = d.write("t.toml", fast_config() + "[plugins.cmc]\napi_key = \"${CMC_API_KEY}\"\n");
+  ::setenv("CMC_API_KEY", "cmc-secret-4f9a2b", 1);
+  auto r = run({kExe, "check", "--print", "-c", cfg.string()}, d.path());
+  ::unsetenv("CMC_API_KEY");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_THAT(r.out, ::testing::Not(HasSubstr("cmc-secret-4f9a2b")));
+  EXPECT_THAT(r.out, HasSubstr("api_key = '***'"));
+  EXPECT_THAT(r.out, HasSubstr("heartbeat = '30s'"));         // a default, filled in
+  EXPECT_THAT(r.out, HasSubstr("base_url = 'https://api.binance.com'"));  // the plugin's default
+  auto printed = d.write("printed.toml", run({kExe, "check", "--print", "-c", d.write("plain.toml", fast_config()).string()}, d.path()).out);
+  auto again = run({kExe, "check", "-c", printed.string()}, d.path());
+  EXPECT_EQ(again.code, 0) << again.err;
+}

@@ -1,0 +1,162 @@
+#include "config/render.hpp"
+
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+#include <toml++/toml.h>
+
+#include "config/config.hpp"
+#include "util/duration.hpp"
+
+namespace tributary {
+
+namespace {
+
+toml::array strings(const std::vector<std::string>& v) {
+  toml::array a;
+  for (auto& s : v) a.push_back(s);
+  return a;
+}
+
+
+// A plugin's settings, JSON as the host passes them, back into TOML.
+void put_json(toml::table& t, const std::string& key, const nlohmann::json& j);
+
+toml::array json_array(const nlohmann::json& j) {
+  toml::array a;
+  for (auto& v : j) {
+    if (v.is_string()) a.push_back(v.get<std::string>());
+    else if (v.is_boolean()) a.push_back(v.get<bool>());
+    else if (v.is_number_integer()) a.push_back(v.get<int64_t>());
+    else if (v.is_number()) a.push_back(v.get<double>());
+    else if (v.is_object()) {
+      toml::table sub;
+      for (auto& [k, x] : v.items()) put_json(sub, k, x);
+      a.push_back(std::move(sub));
+    }
+  }
+  return a;
+}
+
+void put_json(toml::table& t, const std::string& key, const nlohmann::json& j) {
+  if (j.is_string()) t.insert_or_assign(key, j.get<std::string>());
+  else if (j.is_boolean()) t.insert_or_assign(key, j.get<bool>());
+  else if (j.is_number_integer()) t.insert_or_assign(key, j.get<int64_t>());
+  else if (j.is_number()) t.insert_or_assign(key, j.get<double>());
+  else if (j.is_array()) t.insert_or_assign(key, json_array(j));
+  else if (j.is_object()) {
+    toml::table sub;
+    for (auto& [k, v] : j.items()) put_json(sub, k, v);
+    sub.is_inline(true);
+    t.insert_or_assign(key, std::move(sub));
+  }
+}
+
+toml::table host_table(const config& c) {
+  toml::array dirs;
+  for (auto& d : c.host.plugin_dirs) dirs.push_back(d.string());
+  return toml::table{{"plugin_dirs", dirs}, {"log_level", c.host.log_level}, {"log_format", c.host.log_format}};
+}
+
+toml::table server_table(const config& c) {
+  const auto& s = c.server;
+  toml::table auth{{"mode", s.auth.mode},
+                   {"jwt_secret", s.auth.jwt_secret},
+                   {"jwt_public_key", s.auth.jwt_public_key_file},
+                   {"issuer", s.auth.issuer},
+                   {"audience", s.auth.audience},
+                   {"public", strings(s.auth.public_patterns)},
+                   {"auth_timeout", format_duration(s.auth.auth_timeout)},
+                   {"admin_token", s.admin_token}};
+  toml::table limits{{"connections_per_ip", static_cast<int64_t>(s.limits.connections_per_ip)},
+                     {"messages_per_second", s.limits.messages_per_second},
+                     {"messages_burst", s.limits.messages_burst}};
+  return toml::table{{"listen", s.listen},
+                     {"ws_path", s.ws_path},
+                     {"max_connections", static_cast<int64_t>(s.max_connections)},
+                     {"max_message_bytes", static_cast<int64_t>(s.max_message_bytes)},
+                     {"heartbeat", format_duration(s.heartbeat)},
+                     {"queue_limit", static_cast<int64_t>(s.queue_limit)},
+                     {"queue_limit_bytes", static_cast<int64_t>(s.queue_limit_bytes)},
+                     {"slow_consumer", s.slow_consumer},
+                     {"io_threads", static_cast<int64_t>(s.io_threads)},
+                     {"history", static_cast<int64_t>(s.history)},
+                     {"history_age", format_duration(s.history_age)},
+                     {"dashboard", s.dashboard},
+                     {"allowed_origins", strings(s.allowed_origins)},
+                     {"auth", auth},
+                     {"limits", limits}};
+}
+
+toml::table cluster_table(const config& c) {
+  const auto& k = c.cluster;
+  return toml::table{{"mode", k.mode},
+                     {"redis_url", k.redis_url},
+                     {"name", k.name},
+                     {"lease", format_duration(k.lease)},
+                     {"renew_every", format_duration(k.renew_every)},
+                     {"cache_ttl", format_duration(k.cache_ttl)},
+                     {"buffer", static_cast<int64_t>(k.buffer)},
+                     {"on_redis_down", k.on_redis_down}};
+}
+
+toml::table plugin_table(const plugin_instance_config& p) {
+  toml::table t{{"plugin", p.plugin},
+                {"retries", p.retries},
+                {"backoff", format_duration(p.backoff)},
+                {"shared_budget", p.shared_budget}};
+  toml::table circuit{{"failures", p.circuit_failures}, {"cooldown", format_duration(p.circuit_cooldown)}};
+  circuit.is_inline(true);
+  t.insert("circuit", std::move(circuit));
+  if (!p.enabled) t.insert("enabled", false);
+  if (p.base_url) t.insert("base_url", *p.base_url);
+  if (p.timeout) t.insert("timeout", format_duration(*p.timeout));
+  if (p.rate_limit) {
+    toml::array windows;
+    for (auto& w : *p.rate_limit) {
+      toml::table r{{"requests", w.requests}, {"per", format_duration(w.per)}, {"burst", w.burst}};
+      windows.push_back(std::move(r));
+    }
+    t.insert("rate_limit", std::move(windows));
+  }
+  for (auto& [k, v] : p.settings.items()) put_json(t, k, v);
+  return t;
+}
+
+toml::table feed_table(const feed_config& f) {
+  toml::table t{{"kind", f.kind}, {"subjects", strings(f.subjects)}, {"sources", strings(f.sources)},
+                {"mode", f.stream ? "stream" : "poll"}, {"jitter", format_duration(f.jitter)}};
+  if (f.schedule) t.insert("schedule", f.schedule->text());
+  else if (f.every.count() > 0) t.insert("every", format_duration(f.every));
+  if (f.align) t.insert("align", true);
+  return t;
+}
+
+toml::table view_table(const view_config& v) {
+  toml::table fields;
+  for (auto& f : v.fields) fields.insert(f.out, f.topic + ":" + f.field);
+  fields.is_inline(true);
+  toml::table t{{"fields", fields}};
+  if (!v.route.empty()) t.insert("route", v.route);
+  return t;
+}
+
+}  // namespace
+
+std::string render_toml(const config& c) {
+  toml::table root{{"host", host_table(c)}, {"server", server_table(c)}, {"cluster", cluster_table(c)},
+                   {"stream", toml::table{{"enabled", c.stream.enabled}, {"maxlen", static_cast<int64_t>(c.stream.maxlen)}}}};
+  toml::table plugins, feeds, views;
+  for (auto& p : c.plugins) plugins.insert(p.name, plugin_table(p));
+  for (auto& f : c.feeds)
+    if (!f.sources.empty()) feeds.insert(f.id, feed_table(f));  // a feed with no enabled source does not run
+  for (auto& v : c.views) views.insert(v.name, view_table(v));
+  root.insert("plugins", std::move(plugins));
+  root.insert("feeds", std::move(feeds));
+  if (!views.empty()) root.insert("views", std::move(views));
+  std::ostringstream out;
+  out << "# The effective config of " << c.file.string() << ": defaults filled in, secrets masked,\n# feeds without an enabled source left out.\n" << root << "\n";
+  return out.str();
+}
+
+}  // namespace tributary
