@@ -1,4 +1,4 @@
-// The `tributary` command: run, check, plugins, fetch, test-case.
+// The `tributary` command: run, check, plugins, fetch, config sample, test-case.
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "app/host.hpp"
+#include "cli/sample_config.hpp"
 #include "cli/test_case.hpp"
 #include "config/config.hpp"
 #include "config/render.hpp"
@@ -135,7 +136,7 @@ std::unique_ptr<host> load(const fs::path& file, host_options opts, std::shared_
       std::cerr << ", nor do";
       for (size_t i = 1; i < config_candidates().size(); ++i) std::cerr << " " << config_candidates()[i].string();
     }
-    std::cerr << "; give one with -c FILE (docs/configuration.md describes every key)\n";
+    std::cerr << "; give one with -c FILE (`tributary config sample` prints one to start from)\n";
     return nullptr;
   }
   auto res = load_config(file, process_env(), secrets.get());
@@ -236,6 +237,11 @@ int main(int argc, char** argv) {
   rp->excludes(rc);
   fetch->add_option("--plugin-dir", plugin_dirs, "extra plugin directory searched first")->allow_extra_args(false);
 
+  auto* config_cmd = app.add_subcommand("config", "Config helpers");
+  auto* sample = config_cmd->add_subcommand("sample", "Print a commented config made from the plugins found");
+  sample->add_option("--plugin-dir", plugin_dirs, "plugin directory (default: the install's, else build/plugins)")->allow_extra_args(false);
+  config_cmd->require_subcommand(1);
+
   std::vector<fs::path> cases;
   auto* tc = app.add_subcommand("test-case", "Run plugin golden cases (case.toml, cassettes/, expected.jsonl)");
   tc->add_option("cases", cases, "case directories")->required()->check(CLI::ExistingDirectory);
@@ -259,6 +265,20 @@ int main(int argc, char** argv) {
     std::cout << "ok: " << cfg_file.string() << ": " << h->cfg().plugins.size() << " plugin instance(s), "
               << h->cfg().feeds.size() << " feed(s)\n";
     return kExitOk;
+  }
+
+  if (*sample) {
+    std::vector<fs::path> dirs = plugin_dirs;
+    add_installed_plugins(dirs);
+    if (dirs.empty()) dirs.push_back(fs::absolute("build/plugins"));
+    std::vector<plugin_manifest> found;
+    for (const auto& d : discover_plugins(dirs)) {
+      auto lib = plugin_library::load(d.path);
+      if (auto* l = std::get_if<std::shared_ptr<plugin_library>>(&lib)) found.push_back((*l)->manifest());
+      else std::cerr << "warning: " << std::get<std::string>(lib) << "\n";
+    }
+    std::cout << sample_config(found, dirs);
+    return found.empty() ? kExitConfig : kExitOk;
   }
 
   if (*plugins) {

@@ -449,3 +449,18 @@ TEST(E2E, CheckPrintShowsTheEffectiveConfigWithSecretsMasked) {
   auto again = run({kExe, "check", "-c", printed.string()}, d.path());
   EXPECT_EQ(again.code, 0) << again.err;
 }
+
+// `config sample`: a commented config from the plugins found, which `check` accepts as printed.
+TEST(E2E, ConfigSampleIsMadeFromThePluginsAndChecksAsPrinted) {
+  temp_dir d;
+  auto r = run({kExe, "config", "sample", "--plugin-dir", TRIBUTARY_PLUGIN_DIR}, d.path());
+  ASSERT_EQ(r.code, 0) << r.err;
+  for (const char* p : {"binance", "coingecko", "cmc", "taapi", "finnhub", "redis_pubsub", "redis_streams"})
+    EXPECT_THAT(r.out, HasSubstr(std::string("[plugins.") + p + "]"));
+  EXPECT_THAT(r.out, HasSubstr("api_key = \"${CMC_API_KEY}\""));  // a secret comes from its variable
+  EXPECT_THAT(r.out, HasSubstr("# subject_field = \"\"   # required"));
+  auto file = d.write("sample.toml", r.out);
+  auto check = run({kExe, "check", "-c", file.string()}, d.path());
+  EXPECT_EQ(check.code, 0) << check.err;
+  EXPECT_THAT(check.out, HasSubstr("1 feed(s)"));
+}
