@@ -57,6 +57,8 @@ struct host::parts {
   // What the config's plugins and feeds make; replaced whole by a reload. Readers from other
   // threads (status, control) hold work_mu shared.
   std::unique_ptr<host::work> w;
+  std::vector<std::unique_ptr<host::work>> retired;  // replaced by a reload, kept while runs of theirs are in flight
+  std::shared_ptr<redis_limits> limits;              // cluster mode: budgets and pauses shared through Redis
   mutable std::shared_mutex work_mu;
   host_options opts;
   uint64_t generation = 1;  // of the config: 1 at start, +1 per reload
@@ -305,10 +307,8 @@ std::unique_ptr<host> host::create(config cfg, host_options opts, std::shared_pt
     co.cache_ttl = cfg.cluster.cache_ttl;
     co.buffer = cfg.cluster.buffer;
     p.cluster = std::make_unique<cluster_node>(co, *p.out, p.m, *p.clock, p.log);
-    auto limits = std::make_shared<redis_limits>(*ep, cfg.cluster.name);
-    for (auto& s : p.w->sources)
-      for (const auto& pc : cfg.plugins)
-        if (pc.name == s->name && pc.shared_budget) s->shared = limits;
+    p.limits = std::make_shared<redis_limits>(*ep, cfg.cluster.name);
+    share_limits(p, *p.w, cfg);
     p.out->add_sink(p.cluster.get(), /*on_ingest=*/false);
   } else if (cfg.stream.enabled) {
     auto ep = parse_redis_url(cfg.cluster.redis_url);
@@ -477,35 +477,40 @@ bool host::reload(config cfg, std::vector<diagnostic>& diags) {
   std::lock_guard one(p.reload_mu);
   auto next = std::make_unique<work>();
   if (!build_work(p, *next, cfg, diags) || !make_streams(p, *next, p.opts, diags)) return false;
+  share_limits(p, *next, cfg);
   for (auto& f : next->feeds)  // a feed paused by the control API stays paused
     for (auto& old : p.w->feeds)
       if (old->cfg.id == f->cfg.id) f->paused = old->paused.load();
-  p.w->sched->stop();
+  if (p.w->sched) p.w->sched->stop();
   for (auto& st : p.w->streams) st->stop();
-  std::unique_ptr<work> retired;
   {
     std::unique_lock lk(p.work_mu);
-    retired = std::exchange(p.w, std::move(next));
+    p.retired.push_back(std::exchange(p.w, std::move(next)));
     cfg_.plugins = std::move(cfg.plugins);
     cfg_.feeds = std::move(cfg.feeds);
     p.generation++;
     p.loaded_at = p.clock->now_ms();
   }
-  start_work(*p.w);
-  retire(std::move(retired));
+  if (p.started) start_work(*p.w);
+  reap(p);
   return true;
 }
 
-// The old work dies once its runs in flight are over (their callbacks reach its feeds and
-// sources; the new scheduler runs the timers of their retries). One still busy after 60 s is
-// left alive rather than freed under a callback.
-void host::retire(std::unique_ptr<work> old) {
-  auto busy = [&] { return std::any_of(old->feeds.begin(), old->feeds.end(), [](auto& f) { return f->running.load(); }); };
-  for (int i = 0; i < 600 && busy(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  if (busy()) {
-    p_->log->warn("reload: a run of the previous config is still in flight after 60 s; its parts are kept");
-    (void)old.release();
-  }
+// Sources whose config asks for it share their budget and pauses through Redis (cluster mode).
+void host::share_limits(parts& p, work& w, const config& cfg) {
+  if (!p.limits) return;
+  for (auto& s : w.sources)
+    for (const auto& pc : cfg.plugins)
+      if (pc.name == s->name && pc.shared_budget) s->shared = p.limits;
+}
+
+// A replaced work is freed once no run of it is in flight: their callbacks reach its feeds and
+// sources (the current scheduler runs the timers of their retries). Until then it is kept; at
+// stop every transfer ends, so none outlives the host.
+void host::reap(parts& p) {
+  std::erase_if(p.retired, [](const std::unique_ptr<work>& w) {
+    return std::none_of(w->feeds.begin(), w->feeds.end(), [](auto& f) { return f->running.load(); });
+  });
 }
 
 control_reply host::control(const control_request& r) {

@@ -85,7 +85,8 @@ class host {
   static bool build_work(parts& p, work& w, const config& cfg, std::vector<diagnostic>& diags);
   static bool make_streams(parts& p, work& w, const host_options& opts, std::vector<diagnostic>& diags);
   void start_work(work& w);
-  void retire(std::unique_ptr<work> old);
+  static void share_limits(parts& p, work& w, const config& cfg);
+  static void reap(parts& p);
   struct run_outcome poll_once(struct feed_runtime& f, std::function<void(int64_t)> idle);
   struct run_outcome replay_stream(struct feed_runtime& f);
   std::unique_ptr<parts> p_;

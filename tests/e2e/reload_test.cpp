@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "../support/demo_config.hpp"
+#include "../support/redis_server.hpp"
 #include "../support/process.hpp"
 #include "../support/ws_client.hpp"
 #include "../support/cluster_support.hpp"
@@ -128,4 +129,26 @@ TEST(Reload, WatchReloadsWhenTheFileChanges) {
   EXPECT_EQ(st["feeds"][0]["every"], "400ms");
   c.signal(SIGTERM);
   EXPECT_EQ(c.wait(), 0);
+}
+
+TEST(Reload, InClusterModeTheLeaseAndTheRoleAreKept) {
+  redis_server redis;
+  auto cfg_text = [&](const std::string& every) {
+    return config_with(TRIBUTARY_PLUGIN_DIR, every, false) + "[cluster]\nmode = \"redis\"\nredis_url = \"redis://127.0.0.1:" +
+           std::to_string(redis.port()) + "\"\nname = \"reload\"\nlease = \"1s\"\nrenew_every = \"250ms\"\n";
+  };
+  std::vector<instance> all;
+  all.push_back(launch(cfg_text("200ms")));
+  ASSERT_EQ(wait_leader(all, std::chrono::seconds(5), {true}), 0);
+  auto epoch = all[0].status()["epoch"];
+  ws_client client(all[0].port, "/ws", std::chrono::seconds(5));
+  client.send(R"({"type":"subscribe","id":1,"topics":["price.*"]})");
+  std::map<std::string, uint64_t> last;
+  read_in_order(client, 14, last);
+  all[0].dir->write("t.toml", cfg_text("300ms"));
+  all[0].proc->signal(SIGHUP);
+  auto st = wait_generation(all[0], 2);
+  EXPECT_EQ(st["role"], "leader");
+  EXPECT_EQ(st["epoch"], epoch);  // the same lease: no new election
+  read_in_order(client, 14, last);
 }
