@@ -1,5 +1,5 @@
 #pragma once
-// Which topics a session may see (PROTOCOL.md, Authentication and authorization). No I/O.
+// Which topics a session may see (docs/protocol.md, Authentication and authorization). No I/O.
 //
 // With auth off, everything. With auth on:
 // - a personal topic, `user.<id>.…` or `<kind>.user.<id>.…` (an `event` whose subject starts

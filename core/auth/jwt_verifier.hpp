@@ -1,5 +1,5 @@
 #pragma once
-// Verifies a client's JWT (PROTOCOL.md, Authentication): the signature through libjwt, then
+// Verifies a client's JWT (docs/protocol.md, Authentication): the signature through libjwt, then
 // the claims. HS256/384/512 use the shared secret; RS* and ES* the configured public key, by
 // its type. The algorithm a token names must fit the key it is checked with, so a token signed
 // with the public key's bytes as an HMAC secret is refused. Thread-safe: const after creation.

@@ -1,5 +1,5 @@
 #pragma once
-// Leader election by a Redis lease with a fencing epoch (shared design ARCHITECTURE.md):
+// Leader election by a Redis lease with a fencing epoch (docs/operations.md, Cluster mode):
 //   tributary:{name}:leader  holds the leader's node id, SET NX PX <lease>;
 //   tributary:{name}:epoch   INCR on every acquisition: the leader's fencing token.
 // Renewal and release are compare-and-set scripts, so only the holder can extend or drop the

@@ -1,5 +1,5 @@
 #pragma once
-// Typed, validated deployment config (shared design CONFIG.md). Parsing never throws: every
+// Typed, validated deployment config (docs/configuration.md). Parsing never throws: every
 // problem becomes a diagnostic naming file:line:col and the key path, and all are collected.
 #include <filesystem>
 #include <functional>
@@ -70,7 +70,7 @@ struct feed_config {
   std::map<std::string, source_pos> key_pos;  // "sources", "subjects", ... -> where
 };
 
-// [views.<name>]: a flat object assembled from fields of several topics (PROTOCOL.md, Views).
+// [views.<name>]: a flat object assembled from fields of several topics (docs/protocol.md, Views).
 struct view_field {
   std::string out;    // the key in the view object
   std::string topic;  // input topic
@@ -84,7 +84,7 @@ struct view_config {
   source_pos where;
 };
 
-// [server.auth] (PROTOCOL.md, Authentication and authorization).
+// [server.auth] (docs/protocol.md, Authentication and authorization).
 struct auth_config {
   std::string mode = "none";  // none | jwt
   std::string jwt_secret;      // HS256/384/512

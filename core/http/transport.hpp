@@ -35,7 +35,7 @@ struct curl_options {
 // libcurl multi driven by one I/O thread, whatever the number of requests in flight.
 std::unique_ptr<http_transport> make_curl_transport(const clock_source& clock, curl_options opts = {});
 
-// Answers from the cassette files of a directory (shared design CASSETTES.md).
+// Answers from the cassette files of a directory (docs/cassettes.md).
 // Returns the transport or an error naming the bad file.
 std::variant<std::unique_ptr<http_transport>, std::string> make_cassette_transport(
     const std::filesystem::path& dir, const clock_source& clock);

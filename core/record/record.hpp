@@ -1,5 +1,5 @@
 #pragma once
-// The tributary.v1 record (shared design SCHEMA.md) and the field vocabulary the host enforces.
+// The tributary.v1 record (docs/protocol.md, Record kinds) and the field vocabulary the host enforces.
 #include <cstdint>
 #include <map>
 #include <mutex>

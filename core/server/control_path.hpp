@@ -1,5 +1,5 @@
 #pragma once
-// The control API's paths (PROTOCOL.md, Control API): POST /api/v1/feeds/{id}/run|pause|resume
+// The control API's paths (docs/protocol.md, Control API): POST /api/v1/feeds/{id}/run|pause|resume
 // and POST /api/v1/sources/{name}/reset. No I/O here.
 #include <optional>
 #include <string>

@@ -1,5 +1,5 @@
 #pragma once
-// One server per instance: the HTTP API and the WebSocket endpoint on one port (PROTOCOL.md).
+// One server per instance: the HTTP API and the WebSocket endpoint on one port (docs/protocol.md).
 // No Boost type appears here; the parts live in server/*.cpp.
 //
 // Threads: `io_threads` I/O threads, each with its own event loop, its share of the
@@ -54,7 +54,7 @@ struct server_options {
   std::vector<std::pair<std::string, std::string>> view_routes;  // route, topic
 };
 
-// A control API request (PROTOCOL.md, Control API) and the host's answer.
+// A control API request (docs/protocol.md, Control API) and the host's answer.
 struct control_request {
   enum class action { run_feed, pause_feed, resume_feed, reset_source } what;
   std::string target;  // feed id or source name

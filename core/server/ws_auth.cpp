@@ -1,4 +1,4 @@
-// A WebSocket session's authentication (PROTOCOL.md, Authentication and authorization): a token
+// A WebSocket session's authentication (docs/protocol.md, Authentication and authorization): a token
 // from the upgrade request or an `auth` message, checked by the server's jwt_verifier. A good
 // token widens what the session's subscriptions deliver; a bad one ends the session (1008).
 #include <nlohmann/json.hpp>

@@ -1,4 +1,4 @@
-// What a WebSocket client's messages mean (PROTOCOL.md): subscribe with snapshots or recovery,
+// What a WebSocket client's messages mean (docs/protocol.md): subscribe with snapshots or recovery,
 // unsubscribe, ping. Bad messages get an `error` and the connection stays open.
 #include <nlohmann/json.hpp>
 

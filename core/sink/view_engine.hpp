@@ -1,5 +1,5 @@
 #pragma once
-// Views (PROTOCOL.md, Views): flat objects assembled from fields of several topics, made into
+// Views (docs/protocol.md, Views): flat objects assembled from fields of several topics, made into
 // records of kind `view` (topic `view.<name>`). The pipeline shows the engine every record it
 // applies, under its lock; where records are numbered (standalone, or the cluster leader) the
 // view records the engine returns are published like any other, so followers get them through

@@ -1,4 +1,4 @@
-// Authentication and authorization over real sockets (PROTOCOL.md, Authentication): tokens by
+// Authentication and authorization over real sockets (docs/protocol.md, Authentication): tokens by
 // header, URL and message; personal topics; forbidden patterns; expiry; HTTP topic rules.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
