@@ -34,10 +34,14 @@ using json = nlohmann::json;
 
 struct host::work {
   std::map<std::string, std::shared_ptr<plugin_library>> libs;
-  std::vector<std::unique_ptr<source_runtime>> sources;
-  std::vector<std::unique_ptr<feed_runtime>> feeds;
+  // Shared: a reload keeps the unchanged ones, so the old work and the new one hold them both.
+  std::vector<std::shared_ptr<source_runtime>> sources;
+  std::vector<std::shared_ptr<feed_runtime>> feeds;
   std::vector<std::unique_ptr<stream_feed>> streams;  // feeds with mode = "stream"
   std::unique_ptr<scheduler> sched;
+  // What each source was made from, so a reload keeps the sources (and feeds) it does not change.
+  std::map<std::string, plugin_instance_config> made_from;
+  std::map<std::string, std::filesystem::file_time_type> lib_time;
 };
 
 struct host::parts {
@@ -116,8 +120,38 @@ bool host::make_streams(parts& p, work& w, const host_options& opts, std::vector
   return true;
 }
 
+static std::filesystem::file_time_type library_time(const std::vector<std::filesystem::path>& dirs, const std::string& plugin) {
+  std::error_code ec;
+  auto file = find_plugin(dirs, plugin);
+  auto t = file ? std::filesystem::last_write_time(*file, ec) : std::filesystem::file_time_type{};
+  return ec ? std::filesystem::file_time_type{} : t;
+}
+
+// The previous work's source of the same name, taken out of it, when its config and its
+// library file are unchanged; else nullptr.
+std::shared_ptr<source_runtime> host::keep_source(work& previous, const plugin_instance_config& pc,
+                                                  std::filesystem::file_time_type file_time) {
+  auto made = previous.made_from.find(pc.name);
+  auto t = previous.lib_time.find(pc.name);
+  if (made == previous.made_from.end() || t == previous.lib_time.end() || t->second != file_time ||
+      !same_instance(made->second, pc))
+    return nullptr;
+  for (auto& s : previous.sources)
+    if (s->name == pc.name) return s;
+  return nullptr;
+}
+
+// The previous work's feed of the same id when nothing about it changed: config, and the very
+// same (kept) sources with the same subjects.
+std::shared_ptr<feed_runtime> host::keep_feed(work& previous, const feed_runtime& f) {
+  for (auto& old : previous.feeds)
+    if (old->cfg.id == f.cfg.id && same_feed(old->cfg, f.cfg) && old->sources == f.sources && old->subjects == f.subjects)
+      return old;
+  return nullptr;
+}
+
 // The plugin instances and feeds of `cfg` into `w`; false (with diagnostics) on any error.
-bool host::build_work(parts& p, work& w, const config& cfg, std::vector<diagnostic>& diags) {
+bool host::build_work(parts& p, work& w, const config& cfg, std::vector<diagnostic>& diags, work* previous) {
   size_t errors_before = std::count_if(diags.begin(), diags.end(), [](auto& d) { return d.severity == diagnostic::level::error; });
   auto err = [&](source_pos where, std::string path, std::string msg) {
     diags.push_back({diagnostic::level::error, std::move(where), std::move(path), p.secrets->scrub(msg)});
@@ -127,6 +161,14 @@ bool host::build_work(parts& p, work& w, const config& cfg, std::vector<diagnost
   std::map<std::string, source_runtime*> by_name;
   for (const auto& pc : cfg.plugins) {
     if (!pc.enabled) continue;
+    auto file_time = library_time(cfg.host.plugin_dirs, pc.plugin);
+    if (auto kept = previous ? keep_source(*previous, pc, file_time) : nullptr) {  // unchanged: budget, circuit and counts go on
+      by_name[pc.name] = kept.get();
+      w.made_from[pc.name] = pc;
+      w.lib_time[pc.name] = file_time;
+      w.sources.push_back(std::move(kept));
+      continue;
+    }
     std::string path = "plugins." + pc.name;
     auto& lib = w.libs[pc.plugin];
     if (!lib) {
@@ -194,12 +236,14 @@ bool host::build_work(parts& p, work& w, const config& cfg, std::vector<diagnost
     p.m.set("tributary_circuit_state", {{"source", who}}, 0);
     if (s->base_url.empty() && s->plugin->polls()) err(pc.where, path + ".base_url", "plugin '" + pc.plugin + "' has no default base_url; set one");
     by_name[pc.name] = s.get();
+    w.made_from[pc.name] = pc;
+    w.lib_time[pc.name] = file_time;
     w.sources.push_back(std::move(s));
   }
 
   // Feeds: every source must serve the kind and map every subject.
   for (const auto& fc : cfg.feeds) {
-    auto f = std::make_unique<feed_runtime>();
+    auto f = std::make_shared<feed_runtime>();
     f->cfg = fc;
     std::string path = "feeds." + fc.id;
     auto spos = fc.key_pos.count("sources") ? fc.key_pos.at("sources") : fc.where;
@@ -238,6 +282,8 @@ bool host::build_work(parts& p, work& w, const config& cfg, std::vector<diagnost
       }
       if (all) f->sources.push_back(s);
     }
+    if (previous)
+      if (auto kept = keep_feed(*previous, *f)) f = std::move(kept);  // unchanged: its schedule and status go on
     w.feeds.push_back(std::move(f));
   }
   if (cfg.server.auth.mode == "jwt" && !cfg.server.auth.jwt_public_key.empty()) {
@@ -476,7 +522,7 @@ bool host::reload(config cfg, std::vector<diagnostic>& diags) {
   auto& p = *p_;
   std::lock_guard one(p.reload_mu);
   auto next = std::make_unique<work>();
-  if (!build_work(p, *next, cfg, diags) || !make_streams(p, *next, p.opts, diags)) return false;
+  if (!build_work(p, *next, cfg, diags, p.w.get()) || !make_streams(p, *next, p.opts, diags)) return false;
   share_limits(p, *next, cfg);
   for (auto& f : next->feeds)  // a feed paused by the control API stays paused
     for (auto& old : p.w->feeds)
@@ -512,6 +558,7 @@ void host::reap(parts& p) {
     return std::none_of(w->feeds.begin(), w->feeds.end(), [](auto& f) { return f->running.load(); });
   });
 }
+
 
 control_reply host::control(const control_request& r) {
   auto reply = apply_control(r);

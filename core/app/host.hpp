@@ -66,8 +66,9 @@ class host {
   // The config in force, with what the plugins' manifests default filled in (base_url, timeout,
   // rate_limit): `check --print`.
   config effective_config() const;
-  // Applies a new config's plugin instances and feeds (SIGHUP, run --watch): they are rebuilt
-  // and restarted; clients, the cache, seq numbers and a held lease are kept. A config with
+  // Applies a new config's plugin instances and feeds (SIGHUP, run --watch) by difference: the
+  // changed ones are rebuilt and restarted, the others kept; clients, the cache, seq numbers
+  // and a held lease are kept. A config with
   // errors changes nothing: false, with the diagnostics. [server], [cluster], [stream],
   // [views] and [host] take effect at the next restart.
   bool reload(config cfg, std::vector<diagnostic>& diags);
@@ -82,7 +83,10 @@ class host {
   void apply_shared_control(const struct cluster_control& c);
   struct parts;
   struct work;
-  static bool build_work(parts& p, work& w, const config& cfg, std::vector<diagnostic>& diags);
+  static bool build_work(parts& p, work& w, const config& cfg, std::vector<diagnostic>& diags, work* previous = nullptr);
+  static std::shared_ptr<struct source_runtime> keep_source(work& previous, const struct plugin_instance_config& pc,
+                                                            std::filesystem::file_time_type file_time);
+  static std::shared_ptr<struct feed_runtime> keep_feed(work& previous, const struct feed_runtime& f);
   static bool make_streams(parts& p, work& w, const host_options& opts, std::vector<diagnostic>& diags);
   void start_work(work& w);
   static void share_limits(parts& p, work& w, const config& cfg);

@@ -856,6 +856,25 @@ config_result parse_config(std::string_view text, const fs::path& file, const en
   return parser(file, env, secrets).run(text);
 }
 
+bool same_instance(const plugin_instance_config& a, const plugin_instance_config& b) {
+  auto windows = [](const plugin_instance_config& p) {
+    std::vector<std::tuple<double, int64_t, double>> w;
+    if (p.rate_limit)
+      for (auto& r : *p.rate_limit) w.emplace_back(r.requests, r.per.count(), r.burst);
+    return std::make_pair(p.rate_limit.has_value(), w);
+  };
+  return a.name == b.name && a.plugin == b.plugin && a.base_url == b.base_url && a.timeout == b.timeout && windows(a) == windows(b) &&
+         a.shared_budget == b.shared_budget && a.retries == b.retries && a.backoff == b.backoff &&
+         a.circuit_failures == b.circuit_failures && a.circuit_cooldown == b.circuit_cooldown && a.settings == b.settings &&
+         a.enabled == b.enabled;
+}
+
+bool same_feed(const feed_config& a, const feed_config& b) {
+  auto schedule = [](const feed_config& f) { return f.schedule ? f.schedule->text() : std::string(); };
+  return a.id == b.id && a.kind == b.kind && a.subjects == b.subjects && a.every == b.every && a.jitter == b.jitter &&
+         schedule(a) == schedule(b) && a.align == b.align && a.stream == b.stream && a.sources == b.sources;
+}
+
 config_result load_config(const fs::path& file, const env_lookup& env, redactor* secrets) {
   std::ifstream in(file, std::ios::binary);
   if (!in) {

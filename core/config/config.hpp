@@ -148,6 +148,11 @@ struct config {
   const plugin_instance_config* plugin(std::string_view name) const;
 };
 
+// Whether two configs of a plugin instance, or of a feed, ask for the same thing (where in the
+// file they are does not count): a reload keeps what did not change.
+bool same_instance(const plugin_instance_config& a, const plugin_instance_config& b);
+bool same_feed(const feed_config& a, const feed_config& b);
+
 struct config_result {
   std::optional<config> cfg;  // set when there is no error (warnings allowed)
   // With errors but valid TOML: what could be read, the faulty values left out or at their

@@ -430,7 +430,8 @@ scheduler::scheduler(feed_runner& runner, const clock_source& clock, timer_queue
                      uint64_t seed)
     : runner_(runner), clock_(clock), timers_(timers), feeds_(std::move(feeds)), rng_(seed) {
   int64_t now = clock_.now_ms();
-  for (auto* f : feeds_) f->next_due = f->next_run(now, /*first=*/true) + jitter(*f);
+  for (auto* f : feeds_)  // a feed kept across a reload keeps its schedule
+    if (f->next_due == 0) f->next_due = f->next_run(now, /*first=*/true) + jitter(*f);
 }
 
 scheduler::~scheduler() { stop(); }

@@ -78,11 +78,19 @@ TEST(Reload, SighupAppliesChangesByConfigWhileAClientStaysConnected) {
   EXPECT_EQ(st["feeds"][0]["every"], "300ms");
   read_in_order(client, 14, last);
 
-  // 2. An added feed (and plugin instance).
+  // 2. An added feed (and plugin instance); the unchanged feed and source are kept as they are.
+  auto source_requests = [](const json& status, const std::string& name) {
+    for (auto& s : status["plugins"])
+      if (s["name"] == name) return s["requests"].get<uint64_t>();
+    return uint64_t{0};
+  };
+  auto before = in.status();
   in.dir->write("t.toml", config_with(plugins.path().string(), "300ms", true));
   in.proc->signal(SIGHUP);
   st = wait_generation(in, 3);
   EXPECT_EQ(st["feeds"].size(), 2u);
+  EXPECT_GE(st["feeds"][0]["runs"].get<uint64_t>(), before["feeds"][0]["runs"].get<uint64_t>());  // not restarted
+  EXPECT_GE(source_requests(st, "binance"), source_requests(before, "binance"));
   std::set<std::string> topics;
   read_in_order(client, 30, last, &topics);
   EXPECT_TRUE(topics.count("market.global"));
@@ -100,12 +108,15 @@ TEST(Reload, SighupAppliesChangesByConfigWhileAClientStaysConnected) {
   EXPECT_EQ(in.status()["config"]["generation"], 3);
   read_in_order(client, 14, last);
 
-  // 4. A removed feed, and the plugin's .so replaced on disk.
+  // 4. A removed feed, and the plugin's .so replaced on disk: its instance is made anew.
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));  // a later mtime, whatever the file system's resolution
+  before = in.status();
   replace_file(fs::path(TRIBUTARY_PLUGIN_DIR) / "libbinance.so", plugins.path() / "libbinance.so");
   in.dir->write("t.toml", config_with(plugins.path().string(), "300ms", false));
   in.proc->signal(SIGHUP);
   st = wait_generation(in, 4);
   EXPECT_EQ(st["feeds"].size(), 1u);
+  EXPECT_LT(source_requests(st, "binance"), source_requests(before, "binance"));  // a new instance counts from 0
   read_in_order(client, 14, last);
   EXPECT_EQ(in.proc->wait(std::chrono::milliseconds(1)), -1) << "still running";
 }
