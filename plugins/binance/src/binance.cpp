@@ -192,7 +192,8 @@ class binance final : public sdk::plugin {
       throw sdk::plugin_error(error_class::bad_request, "Binance error: " + j.dump());
     if (j.contains("id") && j.contains("result")) return;  // the answer to SUBSCRIBE
     const json& ev = j.contains("stream") && j.contains("data") ? j["data"] : j;
-    if (!ev.is_object() || ev.value("e", "") != "24hrTicker" || !ev.contains("s") || !ev["s"].is_string())
+    auto type = ev.is_object() ? ev.find("e") : ev.end();
+    if (!ev.is_object() || type == ev.end() || *type != "24hrTicker" || !ev.contains("s") || !ev["s"].is_string())
       throw sdk::plugin_error(error_class::bad_data, "not a 24hrTicker event");
     const auto* s = feed.by_native(ev["s"].get<std::string>());
     if (!s) return;  // a symbol this feed did not ask for
