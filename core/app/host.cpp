@@ -538,8 +538,33 @@ bool host::reload(config cfg, std::vector<diagnostic>& diags) {
     p.loaded_at = p.clock->now_ms();
   }
   if (p.started) start_work(*p.w);
+  reload_views(std::move(cfg.views), diags);
   reap(p);
   return true;
+}
+
+// Changed [views.*] take effect at once (a new engine, shown the cache first); a changed HTTP
+// route needs a restart, and a warning says so.
+void host::reload_views(std::vector<view_config> views, std::vector<diagnostic>& diags) {
+  auto& p = *p_;
+  auto key = [](const std::vector<view_config>& vs, bool routes) {
+    std::vector<std::string> k;
+    for (auto& v : vs) {
+      std::string one = v.name + (routes ? "=" + v.route : "");
+      if (!routes)
+        for (auto& f : v.fields) one += "|" + f.out + "=" + f.topic + ":" + f.field;
+      k.push_back(std::move(one));
+    }
+    return k;
+  };
+  if (key(views, false) == key(cfg_.views, false) && key(views, true) == key(cfg_.views, true)) return;
+  if (key(views, true) != key(cfg_.views, true))
+    diags.push_back({diagnostic::level::warning, {cfg_.file.string(), 0, 0}, "views",
+                     "view routes (and views added or removed) are served from the next restart; view topics change now"});
+  auto next = views.empty() ? nullptr : std::make_unique<view_engine>(views);
+  p.out->replace_views(next.get(), !p.cluster || p.cluster->is_leader());
+  p.views = std::move(next);  // the engine replaced is no longer reachable: the pipeline swapped it under its lock
+  cfg_.views = std::move(views);
 }
 
 // Sources whose config asks for it share their budget and pauses through Redis (cluster mode).

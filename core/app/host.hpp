@@ -69,8 +69,8 @@ class host {
   // Applies a new config's plugin instances and feeds (SIGHUP, run --watch) by difference: the
   // changed ones are rebuilt and restarted, the others kept; clients, the cache, seq numbers
   // and a held lease are kept. A config with
-  // errors changes nothing: false, with the diagnostics. [server], [cluster], [stream],
-  // [views] and [host] take effect at the next restart.
+  // errors changes nothing: false, with the diagnostics. Views apply at once; [server],
+  // [cluster], [stream], [host] and view routes take effect at the next restart.
   bool reload(config cfg, std::vector<diagnostic>& diags);
   // The control API: run, pause or resume a feed, reset a source. In cluster mode the request
   // also goes through Redis, so it applies to whichever node leads.
@@ -91,6 +91,7 @@ class host {
   void start_work(work& w);
   static void share_limits(parts& p, work& w, const config& cfg);
   static void reap(parts& p);
+  void reload_views(std::vector<struct view_config> views, std::vector<diagnostic>& diags);
   struct run_outcome poll_once(struct feed_runtime& f, std::function<void(int64_t)> idle);
   struct run_outcome replay_stream(struct feed_runtime& f);
   std::unique_ptr<parts> p_;

@@ -33,6 +33,10 @@ class pipeline {
   // Views: shown every record applied; their records are published after the input that
   // changed them (where records are numbered), or arrive numbered through ingest().
   void set_views(view_engine* v) { views_ = v; }
+  // A reload's views: `v` is first shown every record in the cache, then replaces the current
+  // engine. With `publish`, the views that makes are published at once; a cluster follower
+  // passes false (the leader numbers views). Returns the engine replaced.
+  view_engine* replace_views(view_engine* v, bool publish);
   // After losing the lead: number from what was applied, not from records that never made it.
   void renumber_from_applied();
   // A record numbered elsewhere (the leader, via the stream): kept with its seq, and the local

@@ -1,4 +1,5 @@
 #include <algorithm>
+#include <map>
 
 #include "util/clock.hpp"
 #include "wire/ws_frame.hpp"
@@ -133,6 +134,21 @@ std::shared_ptr<const published_record> pipeline::publish_locked(record r) {
   if (views_)
     for (auto& v : views_->on_record(p->rec)) publish_locked(std::move(v));  // kind view: no further views
   return p;
+}
+
+view_engine* pipeline::replace_views(view_engine* v, bool publish) {
+  std::lock_guard lk(mu_);
+  std::vector<record> made;
+  if (v)
+    for (auto& p : cache_.all())
+      if (p->rec.kind != view_engine::kind)
+        for (auto& r : v->on_record(p->rec)) made.push_back(std::move(r));
+  auto old = std::exchange(views_, v);
+  if (!publish) return old;
+  std::map<std::string, size_t> last;  // one record per view: the one made from the whole cache
+  for (size_t i = 0; i < made.size(); ++i) last[made[i].topic()] = i;
+  for (auto& [topic, i] : last) publish_locked(std::move(made[i]));
+  return old;
 }
 
 bool pipeline::ingest(record r) {

@@ -163,3 +163,31 @@ TEST(Reload, InClusterModeTheLeaseAndTheRoleAreKept) {
   EXPECT_EQ(st["epoch"], epoch);  // the same lease: no new election
   read_in_order(client, 14, last);
 }
+
+TEST(Reload, ViewsChangeAtOnce) {
+  auto in = launch(config_with(TRIBUTARY_PLUGIN_DIR, "200ms", false));
+  ws_client client(in.port, "/ws", std::chrono::seconds(5));
+  client.send(R"({"type":"subscribe","id":1,"topics":["view.*"]})");
+  auto view_with = [&](const std::string& key) {
+    try {
+      for (;;) {
+        auto m = client.read();
+        if (m["type"] == "update" && m["topic"] == "view.v" && m["record"]["data"].contains(key)) return m;
+      }
+    } catch (const std::exception& e) {
+      ADD_FAILURE() << "no view with '" << key << "': " << e.what() << "\n" << in.proc->err();
+      return json();
+    }
+  };
+  in.dir->write("t.toml", config_with(TRIBUTARY_PLUGIN_DIR, "200ms", false) + "[views.v]\nfields = { btc = \"price.BTC-USDT:price\" }\n");
+  in.proc->signal(SIGHUP);
+  wait_generation(in, 2);
+  auto first = view_with("btc");
+  EXPECT_TRUE(first["record"]["data"]["btc"].is_number());
+  in.dir->write("t.toml", config_with(TRIBUTARY_PLUGIN_DIR, "200ms", false) + "[views.v]\nfields = { bitcoin = \"price.BTC-USDT:price\" }\n");
+  in.proc->signal(SIGHUP);
+  wait_generation(in, 3);
+  auto second = view_with("bitcoin");
+  EXPECT_FALSE(second["record"]["data"].contains("btc"));
+  EXPECT_GT(second["record"]["seq"].get<uint64_t>(), first["record"]["seq"].get<uint64_t>());  // the same topic's numbering goes on
+}
