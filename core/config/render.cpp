@@ -29,6 +29,7 @@ toml::array json_array(const nlohmann::json& j) {
     else if (v.is_boolean()) a.push_back(v.get<bool>());
     else if (v.is_number_integer()) a.push_back(v.get<int64_t>());
     else if (v.is_number()) a.push_back(v.get<double>());
+    else if (v.is_array()) a.push_back(json_array(v));
     else if (v.is_object()) {
       toml::table sub;
       for (auto& [k, x] : v.items()) put_json(sub, k, x);

@@ -6,6 +6,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "schedule/ws_upstream.hpp"
 #include "util/redactor.hpp"
 
 namespace tributary {
@@ -84,9 +85,7 @@ std::string_view upstream_name(stream_plan::kind k) {
 std::string stream_target(const stream_plan& plan, const redactor& secrets) {
   std::string t;
   if (plan.upstream == stream_plan::kind::websocket) {
-    auto scheme = plan.url.find("://");
-    auto path = scheme == std::string::npos ? std::string::npos : plan.url.find('/', scheme + 3);
-    t = path == std::string::npos ? "/" : plan.url.substr(path);
+    t = upgrade_target(plan.url).value_or(plan.url);  // the same target the live connection asks for
   } else {
     for (auto& c : plan.channels) t += (t.empty() ? "" : ",") + c;
     for (auto& p : plan.patterns) t += (t.empty() ? "pattern:" : ",pattern:") + p;
@@ -133,7 +132,8 @@ void stream_recorder::start(const stream_plan& plan) {
 }
 
 void stream_recorder::add(const std::string& channel, const std::string& text, int64_t now_ms) {
-  if (c_.messages.size() >= max_messages) return;
+  if (c_.messages.size() >= max_messages || bytes_ + text.size() > max_bytes) return;
+  bytes_ += text.size();
   if (first_ms_ < 0) first_ms_ = now_ms;
   c_.messages.push_back({now_ms - first_ms_, channel, secrets_.scrub(text, kRedacted)});
   dirty_ = true;

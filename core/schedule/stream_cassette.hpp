@@ -47,7 +47,7 @@ std::variant<const stream_cassette*, std::string> find_stream_cassette(const std
                                                                         const stream_plan& plan, const redactor& secrets);
 
 // Writes what one stream feed receives into DIR/<feed>.<source>.stream.json: rewritten by
-// flush(), at most `max_messages` kept (the first ones).
+// flush(); the first messages are kept, up to `max_messages` and `max_bytes` of text.
 class stream_recorder {
  public:
   stream_recorder(std::filesystem::path dir, const std::string& feed, const std::string& source, const redactor& secrets);
@@ -56,12 +56,14 @@ class stream_recorder {
   // Writes the file if anything came since the last flush; an error says why it could not.
   std::optional<std::string> flush();
   static constexpr size_t max_messages = 10000;
+  static constexpr size_t max_bytes = 64 << 20;  // an upstream of 1 MiB messages fills it with 64
 
  private:
   std::filesystem::path file_;
   const redactor& secrets_;
   stream_cassette c_;
   int64_t first_ms_ = -1;
+  size_t bytes_ = 0;
   bool dirty_ = false;
 };
 

@@ -18,11 +18,19 @@ namespace tributary {
 namespace {
 constexpr int64_t kBackoffFirstMs = 250, kBackoffMaxMs = 10000;
 constexpr millis kPoll{200};  // how often a quiet subscription looks at stop and the gate
+
+// The feed's subjects as the source mapped them; none for `subjects = ["*"]` (any subject).
+// Made once: a feed's subjects do not change while it lives (a reload makes a new stream_feed).
+feed_request request_of(const feed_runtime& feed, const source_runtime& source) {
+  feed_request req{feed.cfg.id, feed.cfg.kind, {}};
+  if (auto it = feed.subjects.find(source.name); it != feed.subjects.end()) req.subjects = it->second;
+  return req;
+}
 }  // namespace
 
 stream_feed::stream_feed(feed_runtime& feed, source_runtime& source, pipeline& out, metrics& m, const clock_source& clock,
                          std::shared_ptr<spdlog::logger> log)
-    : feed_(feed), source_(source), out_(out), m_(m), clock_(clock), log_(std::move(log)) {
+    : feed_(feed), source_(source), out_(out), m_(m), clock_(clock), log_(std::move(log)), request_(request_of(feed, source)) {
   m_.describe("tributary_stream_messages_total", "counter", "Messages from streaming sources, by source and outcome");
   m_.describe("tributary_stream_connects_total", "counter", "Upstream connections of streaming sources, by source and outcome");
   collector_ = m_.add_collector([this](std::vector<metrics::sample>& out) {
@@ -40,12 +48,6 @@ stream_feed::~stream_feed() {
   m_.remove_collector(collector_);
 }
 
-// The feed's subjects as the source mapped them; none for `subjects = ["*"]` (any subject).
-feed_request stream_feed::request() const {
-  feed_request req{feed_.cfg.id, feed_.cfg.kind, {}};
-  if (auto it = feed_.subjects.find(source_.name); it != feed_.subjects.end()) req.subjects = it->second;
-  return req;
-}
 
 void stream_feed::start(std::function<bool()> gate, std::function<void()> on_down) {
   gate_ = std::move(gate);
@@ -97,7 +99,7 @@ void stream_feed::run() {
 // hands the feed to its polled fallback sources until the stream delivers again.
 void stream_feed::attempt_session() {
   std::optional<std::string> failure;
-  auto plan = source_.plugin->plan_stream(request());
+  auto plan = source_.plugin->plan_stream(request_);
   if (auto* e = std::get_if<fetch_error>(&plan)) {
     failure = "it names no upstream: " + e->str();
   } else if (replay_) {
@@ -151,7 +153,7 @@ std::optional<std::string> stream_feed::play(const stream_plan& plan) {
 
 run_outcome stream_feed::replay_once() {
   run_outcome out;
-  auto plan = source_.plugin->plan_stream(request());
+  auto plan = source_.plugin->plan_stream(request_);
   if (auto* e = std::get_if<fetch_error>(&plan)) {
     out.errors.push_back(*e);
     return out;
@@ -307,7 +309,7 @@ bool stream_feed::take_entries(redis_client& redis, const stream_plan& plan, con
 void stream_feed::on_message(const std::string& channel, const std::string& payload) {
   int64_t now = clock_.now_ms();
   last_message_ = now;
-  auto res = source_.plugin->parse_message(request(), channel, payload, now);
+  auto res = source_.plugin->parse_message(request_, channel, payload, now);
   if (!res.records.empty()) delivered();
   if (recorder_) {
     recorder_->add(channel, payload, now);

@@ -77,7 +77,6 @@ class stream_feed {
   std::optional<std::string> silent(const stream_plan& plan) const;
   void on_message(const std::string& channel, const std::string& payload);
   bool wait(int64_t ms);  // false when stopping
-  feed_request request() const;
 
   feed_runtime& feed_;
   source_runtime& source_;
@@ -85,6 +84,7 @@ class stream_feed {
   metrics& m_;
   const clock_source& clock_;
   std::shared_ptr<spdlog::logger> log_;
+  const feed_request request_;  // what plan_stream and parse_message are told, per message too
   std::function<bool()> gate_;
   std::function<void()> on_down_;
   std::optional<circuit_breaker::permit> permit_;  // this connection attempt's, until it delivers or fails

@@ -54,6 +54,12 @@ bool is_ip(const std::string& host) {
 
 }  // namespace
 
+std::optional<std::string> upgrade_target(const std::string& url) {
+  auto t = parse_target(url);
+  if (auto* ok = std::get_if<target>(&t)) return ok->path;
+  return std::nullopt;
+}
+
 struct ws_upstream::impl {
   options opt;
   net::io_context ioc;  // first member: destroyed after the streams that use it

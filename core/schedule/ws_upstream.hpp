@@ -14,6 +14,10 @@
 
 namespace tributary {
 
+// The path and query of a ws[s]:// URL as the upgrade request sends it ("/" when it has no
+// path), or nullopt when it is not such a URL.
+std::optional<std::string> upgrade_target(const std::string& url);
+
 struct ws_read {
   enum class status { message, idle, closed } st = status::idle;
   std::string text;  // the message, or why the connection closed

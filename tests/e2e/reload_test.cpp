@@ -118,7 +118,7 @@ TEST(Reload, SighupAppliesChangesByConfigWhileAClientStaysConnected) {
   EXPECT_EQ(st["feeds"].size(), 1u);
   EXPECT_LT(source_requests(st, "binance"), source_requests(before, "binance"));  // a new instance counts from 0
   read_in_order(client, 14, last);
-  EXPECT_EQ(in.proc->wait(std::chrono::milliseconds(1)), -1) << "still running";
+  EXPECT_EQ(in.status()["config"]["generation"], 4);  // still serving (a dead process would not answer)
 }
 
 TEST(Reload, WatchReloadsWhenTheFileChanges) {
