@@ -23,19 +23,32 @@ std::string example_subject(const std::string& kind) {
   return "*";
 }
 
+// A string member of a schema object, or "" (a third party's schema may say anything).
+std::string text_at(const json& j, const char* key) {
+  auto it = j.is_object() ? j.find(key) : j.end();
+  return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
+}
+
+// A member of a schema object of the same type as `fallback`, or `fallback`.
+json member(const json& j, const char* key, json fallback) {
+  auto it = j.is_object() ? j.find(key) : j.end();
+  return it != j.end() && it->type() == fallback.type() ? *it : fallback;
+}
+
 bool needs_input(const plugin_manifest& m) {
-  return !m.secrets.empty() || (m.settings_schema.contains("required") && !m.settings_schema["required"].empty());
+  return !m.secrets.empty() || !member(m.settings_schema, "required", json::array()).empty();
 }
 
 // One line per setting of the plugin's schema: secrets from their environment variable,
 // required ones marked, the rest commented out.
 void settings(std::ostream& o, const plugin_manifest& m, const std::string& lead) {
-  auto props = m.settings_schema.value("properties", json::object());
-  auto required = m.settings_schema.value("required", json::array());
+  auto props = member(m.settings_schema, "properties", json::object());
+  auto required = member(m.settings_schema, "required", json::array());
   for (auto& [key, spec] : props.items()) {
     bool secret = std::find(m.secrets.begin(), m.secrets.end(), key) != m.secrets.end();
     bool must = std::find(required.begin(), required.end(), key) != required.end();
-    std::string about = spec.value("description", spec.value("type", ""));
+    std::string type = text_at(spec, "type"), about = text_at(spec, "description");
+    if (about.empty()) about = type;
     if (secret) {
       auto i = static_cast<size_t>(std::find(m.secrets.begin(), m.secrets.end(), key) - m.secrets.begin());
       std::string env = i < m.secret_envs.size() ? m.secret_envs[i] : key;
@@ -43,7 +56,7 @@ void settings(std::ostream& o, const plugin_manifest& m, const std::string& lead
       o << lead << key << " = \"${" << env << "}\"   # secret: " << about << "\n";
     } else {
       std::string comment = (must ? "required" : "") + std::string(must && !about.empty() ? ": " : "") + about;
-      o << (must || !lead.empty() ? lead : "# ") << key << " = " << (spec.value("type", "") == "string" ? "\"\"" : "...")
+      o << (must || !lead.empty() ? lead : "# ") << key << " = " << (type == "string" ? "\"\"" : "...")
         << (comment.empty() ? "" : "   # " + comment) << "\n";
     }
   }
