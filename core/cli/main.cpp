@@ -354,6 +354,9 @@ int main(int argc, char** argv) {
   std::signal(SIGINT, on_signal);
   std::signal(SIGTERM, on_signal);
   std::signal(SIGHUP, on_hup);
+  // A write to a peer that has gone must be an error, not the end of the process: hiredis
+  // writes with write(), which raises SIGPIPE (our sockets and TLS send with MSG_NOSIGNAL).
+  std::signal(SIGPIPE, SIG_IGN);
   unsigned short port = 0;
   try {
     port = h->start();

@@ -1,10 +1,14 @@
 #include "cluster/redis.hpp"
 
+#include "cluster/tls_socket.hpp"
+
 #include <boost/url/parse.hpp>
 
 #include <poll.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <cstring>
 
 #include <hiredis/hiredis.h>
 
@@ -15,11 +19,10 @@ namespace tributary {
 std::variant<redis_endpoint, std::string> parse_redis_url_or_why(const std::string& url) {
   auto u = boost::urls::parse_uri(url);
   if (!u) return std::string("not a URL (redis://[user:password@]host[:port][/db])");
-  if (u->scheme() == "rediss")
-    return std::string("rediss:// (TLS) is not supported: this build's hiredis (Debian 12: 0.14) has no TLS; "
-                       "reach Redis through a TLS tunnel (stunnel, spiped) with redis://");
-  if (u->scheme() != "redis") return "the scheme is '" + std::string(u->scheme()) + "', not redis://";
+  if (u->scheme() != "redis" && u->scheme() != "rediss")
+    return "the scheme is '" + std::string(u->scheme()) + "', not redis:// or rediss://";
   redis_endpoint ep;
+  ep.tls = u->scheme() == "rediss";
   ep.host = std::string(u->host_address());  // an IPv6 address without its brackets
   if (ep.host.empty()) return std::string("no host (redis://host:port, redis://[::1]:6379)");
   if (u->has_port()) {
@@ -54,8 +57,14 @@ redis_client::redis_client(redis_endpoint ep, millis timeout) : ep_(std::move(ep
 redis_client::~redis_client() { drop(); }
 
 void redis_client::drop() {
+  tls_.reset();  // before the socket it runs on is closed
   if (ctx_) redisFree(ctx_);
   ctx_ = nullptr;
+}
+
+std::string redis_client::failed(const std::string& why) {
+  drop();  // the connection is unusable after an I/O error; the next command reconnects
+  return "redis " + ep_.host + ":" + std::to_string(ep_.port) + ": " + why;
 }
 
 static redis_reply convert(const redisReply* r) {
@@ -79,75 +88,108 @@ std::optional<std::string> redis_client::connect() {
   ctx_ = redisConnectWithTimeout(ep_.host.c_str(), ep_.port, tv);
   if (!ctx_ || ctx_->err) {
     std::string why = ctx_ ? ctx_->errstr : "cannot allocate a Redis context";
-    drop();
-    return "redis " + ep_.host + ":" + std::to_string(ep_.port) + ": " + why;
+    return failed(why);
   }
   redisSetTimeout(ctx_, tv);
   // TCP keepalive: a Redis that vanished without closing (a cut network) is noticed even on a
   // connection that only listens, as a pub/sub subscription does.
   redisEnableKeepAlive(ctx_);
+  if (ep_.tls)
+    if (auto e = start_tls()) return e;
   auto setup = [&](std::vector<std::string> argv) -> std::optional<std::string> {
     auto r = command(argv);
     if (auto* e = std::get_if<std::string>(&r)) return *e;
     if (std::get<redis_reply>(r).is_error()) return "redis " + argv[0] + ": " + std::get<redis_reply>(r).str;
     return std::nullopt;
   };
-  if (!ep_.password.empty()) {
-    auto e = ep_.user.empty() ? setup({"AUTH", ep_.password}) : setup({"AUTH", ep_.user, ep_.password});
-    if (e) {
-      drop();
-      return e;
-    }
-  }
-  if (ep_.db != 0)
-    if (auto e = setup({"SELECT", std::to_string(ep_.db)})) {
-      drop();
-      return e;
-    }
+  std::optional<std::string> e;
+  if (!ep_.password.empty()) e = ep_.user.empty() ? setup({"AUTH", ep_.password}) : setup({"AUTH", ep_.user, ep_.password});
+  if (!e && ep_.db != 0) e = setup({"SELECT", std::to_string(ep_.db)});
+  if (e) drop();
+  return e;
+}
+
+std::optional<std::string> redis_client::start_tls() {
+  auto t = tls_socket::handshake(ctx_->fd, ep_.host, std::chrono::steady_clock::now() + timeout_);
+  if (auto* why = std::get_if<std::string>(&t)) return failed(*why);
+  tls_ = std::move(std::get<std::unique_ptr<tls_socket>>(t));
   return std::nullopt;
 }
 
-std::variant<redis_reply, std::string> redis_client::command(const std::vector<std::string>& argv) {
-  if (!ctx_)
-    if (auto e = connect()) return *e;
+std::optional<std::string> redis_client::send(const std::vector<std::string>& argv, deadline by) {
   std::vector<const char*> args;
   std::vector<size_t> lens;
   for (const auto& a : argv) {
     args.push_back(a.data());
     lens.push_back(a.size());
   }
-  auto* r = static_cast<redisReply*>(redisCommandArgv(ctx_, static_cast<int>(args.size()), args.data(), lens.data()));
-  if (!r) {
-    std::string why = ctx_->errstr;
-    drop();  // the connection is unusable after an I/O error; the next command reconnects
-    return "redis " + ep_.host + ":" + std::to_string(ep_.port) + ": " + why;
+  if (!tls_) {  // hiredis writes on its blocking socket, bounded by its send timeout
+    int done = 0;
+    if (redisAppendCommandArgv(ctx_, static_cast<int>(args.size()), args.data(), lens.data()) != REDIS_OK) return failed(ctx_->errstr);
+    while (!done)
+      if (redisBufferWrite(ctx_, &done) != REDIS_OK) return failed(ctx_->errstr);
+    return std::nullopt;
   }
-  redis_reply out = convert(r);
-  freeReplyObject(r);
-  return out;
+  char* cmd = nullptr;
+  int len = redisFormatCommandArgv(&cmd, static_cast<int>(args.size()), args.data(), lens.data());
+  if (len < 0) return failed("cannot format the command");
+  auto e = tls_->write_all(std::string_view(cmd, static_cast<size_t>(len)), by);
+  redisFreeCommand(cmd);
+  if (e) return failed(*e);
+  return std::nullopt;
+}
+
+tls_read redis_client::read_more(deadline by) {
+  using st = tls_read::status;
+  if (tls_) {
+    char buf[16 * 1024];
+    tls_read r = tls_->read_some(buf, sizeof buf, by);
+    if (r.st == st::data && redisReaderFeed(ctx_->reader, buf, r.bytes) != REDIS_OK) return {st::failed, 0, "reply buffer"};
+    return r;
+  }
+  for (;;) {  // wait for the socket, so a quiet pub/sub channel is not an error
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(by - std::chrono::steady_clock::now()).count();
+    pollfd p{ctx_->fd, POLLIN, 0};
+    int n = ::poll(&p, 1, static_cast<int>(std::max<long long>(left, 0)));
+    if (n == 0) return {st::timeout, 0, {}};
+    if (n > 0) break;
+    if (errno != EINTR) return {st::failed, 0, std::strerror(errno)};
+  }
+  if (redisBufferRead(ctx_) != REDIS_OK) return {st::failed, 0, ctx_->err ? ctx_->errstr : "connection closed"};
+  return {st::data, 0, {}};
+}
+
+std::variant<std::optional<redis_reply>, std::string> redis_client::read_reply(deadline by) {
+  for (;;) {
+    void* raw = nullptr;
+    if (redisGetReplyFromReader(ctx_, &raw) != REDIS_OK) return failed(ctx_->errstr);
+    if (raw) {
+      auto* r = static_cast<redisReply*>(raw);
+      redis_reply out = convert(r);
+      freeReplyObject(r);
+      return std::optional<redis_reply>(std::move(out));
+    }
+    tls_read more = read_more(by);
+    if (more.st == tls_read::status::timeout) return std::optional<redis_reply>{};
+    if (more.st != tls_read::status::data) return failed(more.why);
+  }
+}
+
+std::variant<redis_reply, std::string> redis_client::command(const std::vector<std::string>& argv) {
+  if (!ctx_)
+    if (auto e = connect()) return *e;
+  auto by = std::chrono::steady_clock::now() + timeout_;
+  if (auto e = send(argv, by)) return *e;
+  auto r = read_reply(by);
+  if (auto* e = std::get_if<std::string>(&r)) return *e;
+  auto& reply = std::get<std::optional<redis_reply>>(r);
+  if (!reply) return failed("no reply within " + std::to_string(timeout_.count()) + " ms");
+  return std::move(*reply);
 }
 
 std::variant<std::optional<redis_reply>, std::string> redis_client::next_push(millis wait) {
   if (!ctx_) return std::string("not connected");
-  auto failed = [&] {
-    std::string why = "redis " + ep_.host + ":" + std::to_string(ep_.port) + ": " + (ctx_->err ? ctx_->errstr : "connection closed");
-    drop();
-    return why;
-  };
-  void* raw = nullptr;
-  if (redisGetReplyFromReader(ctx_, &raw) != REDIS_OK) return failed();
-  if (!raw) {  // nothing buffered: wait for the socket, so a quiet channel is not an error
-    pollfd p{ctx_->fd, POLLIN, 0};
-    int n = ::poll(&p, 1, static_cast<int>(wait.count()));
-    if (n == 0) return std::optional<redis_reply>{};
-    if (n < 0) return errno == EINTR ? std::variant<std::optional<redis_reply>, std::string>(std::optional<redis_reply>{}) : failed();
-    if (redisBufferRead(ctx_) != REDIS_OK || redisGetReplyFromReader(ctx_, &raw) != REDIS_OK) return failed();
-    if (!raw) return std::optional<redis_reply>{};
-  }
-  auto* r = static_cast<redisReply*>(raw);
-  redis_reply out = convert(r);
-  freeReplyObject(r);
-  return std::optional<redis_reply>(std::move(out));
+  return read_reply(std::chrono::steady_clock::now() + wait);
 }
 
 }  // namespace tributary

@@ -2,6 +2,7 @@
 // A small synchronous Redis client over hiredis (the RESP protocol is hiredis's job, not ours).
 // One connection; not thread-safe: each part that talks to Redis owns one and drives it from
 // its own thread. Reconnects lazily after a failure.
+#include <chrono>
 #include <memory>
 #include <optional>
 #include <string>
@@ -13,6 +14,9 @@
 struct redisContext;
 
 namespace tributary {
+
+class tls_socket;
+struct tls_read;
 
 struct redis_reply {
   enum class kind { nil, integer, string, status, error, array };
@@ -28,11 +32,11 @@ struct redis_endpoint {
   int port = 6379;
   std::string user, password;
   int db = 0;
+  bool tls = false;  // rediss://: verified against the system's certificates or $SSL_CERT_FILE
 };
 
-// redis://[[user]:password@]host[:port][/db]; nullopt when malformed.
-// redis://[user:password@]host[:port][/db], host a name, an IPv4 or a bracketed IPv6
-// address; why not, e.g. for rediss:// (no TLS in this build's hiredis).
+// redis[s]://[user:password@]host[:port][/db], host a name, an IPv4 or a bracketed IPv6
+// address; rediss:// is TLS. Why not, when malformed; parse_redis_url: nullopt then.
 std::variant<redis_endpoint, std::string> parse_redis_url_or_why(const std::string& url);
 std::optional<redis_endpoint> parse_redis_url(const std::string& url);
 
@@ -51,11 +55,19 @@ class redis_client {
   std::variant<std::optional<redis_reply>, std::string> next_push(millis wait);
 
  private:
+  using deadline = std::chrono::steady_clock::time_point;
   std::optional<std::string> connect();
+  std::optional<std::string> start_tls();
+  std::optional<std::string> send(const std::vector<std::string>& argv, deadline by);
+  // The next reply: one already buffered, else read until one is complete; nullopt at `by`.
+  std::variant<std::optional<redis_reply>, std::string> read_reply(deadline by);
+  tls_read read_more(deadline by);
+  std::string failed(const std::string& why);  // drops the connection; says where
   void drop();
   redis_endpoint ep_;
   millis timeout_;
   redisContext* ctx_ = nullptr;
+  std::unique_ptr<tls_socket> tls_;  // rediss://: the bytes go through it, hiredis only parses
 };
 
 }  // namespace tributary

@@ -5,6 +5,7 @@
 #include "../support/demo_config.hpp"
 #include "../support/process.hpp"
 #include "../support/redis_server.hpp"
+#include "../support/self_signed_cert.hpp"
 #include "../support/temp_dir.hpp"
 #include "../support/ws_client.hpp"
 #include "../support/cluster_support.hpp"
@@ -12,6 +13,7 @@
 using namespace tributary::test_support;
 using json = nlohmann::json;
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 
 TEST(Cluster, OneLeaderFollowersServeTheSameSeqAndFailoverIsFast) {
@@ -170,6 +172,29 @@ TEST(Cluster, ARedisRestartLosesNoRecordWithinTheBuffer) {
   auto metrics = http_get(all[0].port, "/metrics").body;
   EXPECT_THAT(metrics, HasSubstr("tributary_stream_writes_total{outcome=\"unavailable\"}"));
   EXPECT_THAT(metrics, HasSubstr("tributary_stream_drops_total{reason=\"buffer_full\"} 0"));
+}
+
+TEST(Cluster, RedissReachesATlsOnlyRedis) {
+  temp_dir certs;
+  auto cert = make_localhost_cert();
+  auto ca = certs.write("ca.pem", cert.cert_pem);
+  ::setenv("SSL_CERT_FILE", ca.c_str(), 1);  // trusted by this test and the instances it starts
+  redis_server redis(redis_tls{certs.write("cert.pem", cert.cert_pem).string(), certs.write("key.pem", cert.key_pem).string()});
+  auto cfg = cluster_config(redis.port());
+  cfg.replace(cfg.find("redis://127.0.0.1:"), 18, "rediss://localhost:");
+  std::vector<instance> all;
+  all.push_back(launch(cfg));
+  all.push_back(launch(cfg));
+  ::unsetenv("SSL_CERT_FILE");
+  std::vector<bool> alive{true, true};
+  int leader = wait_leader(all, std::chrono::seconds(5), alive);
+  ASSERT_GE(leader, 0) << all[0].proc->err();
+  std::this_thread::sleep_for(std::chrono::milliseconds(600));
+  auto at_leader = json::parse(http_get(all[leader].port, "/api/v1/latest/price.ETH-USDT").body);
+  auto at_follower = json::parse(http_get(all[1 - leader].port, "/api/v1/latest/price.ETH-USDT").body);
+  ASSERT_TRUE(at_leader.contains("seq")) << at_leader.dump();
+  EXPECT_GE(at_follower.value("seq", 0u) + 1, at_leader["seq"].get<uint64_t>());  // the follower reads Redis over TLS
+  EXPECT_THAT(all[leader].status().dump(), Not(HasSubstr("redis://")));
 }
 
 TEST(StandaloneStream, RecordsAreAppendedToTheRedisStreamWhenEnabled) {

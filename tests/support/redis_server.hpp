@@ -22,15 +22,25 @@ inline int free_port() {
   return ntohs(a.sin_port);
 }
 
+// TLS only, with this certificate and key (PEM files); clients need not present one.
+struct redis_tls {
+  std::string cert_file, key_file;
+};
+
 class redis_server {
  public:
   // `persistent`: append-only file with fsync on every write, so data survives a kill.
   explicit redis_server(bool persistent = false) : port_(free_port()), persistent_(persistent) { start(); }
+  // Started with TLS only; the caller makes the certificate trusted ($SSL_CERT_FILE) first.
+  explicit redis_server(redis_tls tls) : port_(free_port()), persistent_(false), tls_(std::move(tls)) { start(); }
   void start() {
-    proc_ = std::make_unique<child>(std::vector<std::string>{"/usr/bin/redis-server", "--port", std::to_string(port_), "--bind",
-                                                             "127.0.0.1", "-::1", "--save", "", "--appendonly", persistent_ ? "yes" : "no",
-                                                             "--appendfsync", "always", "--dir", dir_.path().string()},
-                                    dir_.path());
+    std::vector<std::string> argv{"/usr/bin/redis-server", "--port", std::to_string(port_), "--bind", "127.0.0.1", "-::1",
+                                  "--save", "", "--appendonly", persistent_ ? "yes" : "no", "--appendfsync", "always",
+                                  "--dir", dir_.path().string()};
+    if (!tls_.cert_file.empty())
+      argv.insert(argv.end(), {"--port", "0", "--tls-port", std::to_string(port_), "--tls-cert-file", tls_.cert_file,
+                               "--tls-key-file", tls_.key_file, "--tls-auth-clients", "no"});
+    proc_ = std::make_unique<child>(argv, dir_.path());
     redis_client c(endpoint(), millis(200));
     for (int i = 0; i < 200; ++i) {
       auto r = c.command({"PING"});
@@ -40,13 +50,17 @@ class redis_server {
     throw std::runtime_error("redis-server did not start: " + proc_->err() + proc_->out());
   }
   void stop() { proc_.reset(); }  // SIGKILL, like a crash
-  redis_endpoint endpoint() const { return redis_endpoint{"127.0.0.1", port_, "", "", 0}; }
+  redis_endpoint endpoint() const {
+    if (!tls_.cert_file.empty()) return redis_endpoint{"localhost", port_, "", "", 0, true};
+    return redis_endpoint{"127.0.0.1", port_, "", "", 0};
+  }
   int port() const { return port_; }
 
  private:
   temp_dir dir_;
   int port_;
   bool persistent_;
+  redis_tls tls_;
   std::unique_ptr<child> proc_;
 };
 
