@@ -37,7 +37,7 @@ struct host::work {
   // Shared: a reload keeps the unchanged ones, so the old work and the new one hold them both.
   std::vector<std::shared_ptr<source_runtime>> sources;
   std::vector<std::shared_ptr<feed_runtime>> feeds;
-  std::vector<std::unique_ptr<stream_feed>> streams;  // feeds with mode = "stream"
+  std::vector<std::shared_ptr<stream_feed>> streams;  // feeds with mode = "stream"; kept by a reload with their feed
   std::unique_ptr<scheduler> sched;
   // What each source was made from, so a reload keeps the sources (and feeds) it does not change.
   std::map<std::string, plugin_instance_config> made_from;
@@ -99,8 +99,9 @@ static std::optional<std::string> mode_mismatch(const feed_config& fc, const std
 }
 
 // The stream feeds (mode = "stream"), held by their first source; with --replay they play
-// the stream cassettes in that directory, with --record they write one.
-bool host::make_streams(parts& p, work& w, const host_options& opts, std::vector<diagnostic>& diags) {
+// the stream cassettes in that directory, with --record they write one. A feed a reload kept
+// keeps its stream, connected.
+bool host::make_streams(parts& p, work& w, const host_options& opts, std::vector<diagnostic>& diags, const work* previous) {
   std::shared_ptr<stream_replay> replay;
   if (opts.replay) {
     auto loaded = load_stream_cassettes(*opts.replay);
@@ -113,7 +114,13 @@ bool host::make_streams(parts& p, work& w, const host_options& opts, std::vector
   }
   for (auto& f : w.feeds) {
     if (!f->cfg.stream || f->sources.empty()) continue;
-    auto& st = w.streams.emplace_back(std::make_unique<stream_feed>(*f, *f->sources.front(), *p.out, p.m, *p.clock, p.log));
+    auto kept = previous ? std::find_if(previous->streams.begin(), previous->streams.end(), [&](auto& st) { return &st->feed() == f.get(); })
+                         : w.streams.end();
+    if (previous && kept != previous->streams.end()) {
+      w.streams.push_back(*kept);
+      continue;
+    }
+    auto& st = w.streams.emplace_back(std::make_shared<stream_feed>(*f, *f->sources.front(), *p.out, p.m, *p.clock, p.log));
     if (replay) st->replay_from(replay);
     else if (opts.record) st->record_to(std::make_unique<stream_recorder>(*opts.record, f->cfg.id, f->sources.front()->name, *p.secrets));
   }
@@ -493,17 +500,29 @@ void host::start_work(work& w) {
   std::vector<feed_runtime*> feeds;
   for (auto& f : w.feeds)
     if (!f->cfg.stream || f->sources.size() > 1) feeds.push_back(f.get());  // polled, or a stream's polled fallback
-  w.sched = std::make_unique<scheduler>(*p.runner, *p.clock, p.timers, feeds);
+  auto sched = std::make_unique<scheduler>(*p.runner, *p.clock, p.timers, feeds);
   if (p.cluster) {
     bool fetch_alone = cfg_.cluster.on_redis_down == "fetch";
-    w.sched->set_gate([c = p.cluster.get(), fetch_alone] { return c->is_leader() || (fetch_alone && !c->redis_up()); });
+    sched->set_gate([c = p.cluster.get(), fetch_alone] { return c->is_leader() || (fetch_alone && !c->redis_up()); });
+  }
+  {
+    std::unique_lock lk(p.work_mu);  // kept streams reach it through poll_fallback_now
+    w.sched = std::move(sched);
   }
   for (auto& st : w.streams) {
+    if (st->started()) continue;  // kept by a reload: still connected
     std::function<bool()> gate;
     if (p.cluster) gate = [c = p.cluster.get()] { return c->is_leader(); };
-    st->start(std::move(gate), [s = w.sched.get(), &f = st->feed()] { s->run_now(f); });
+    st->start(std::move(gate), [this, &f = st->feed()] { poll_fallback_now(f); });
   }
   w.sched->start();
+}
+
+// A stream has just failed: its feed's fallback sources are polled now, by whichever
+// scheduler is current (a stream kept by a reload outlives the scheduler it started under).
+void host::poll_fallback_now(feed_runtime& f) {
+  std::shared_lock lk(p_->work_mu);
+  if (p_->w->sched) p_->w->sched->run_now(f);
 }
 
 void host::stop() {
@@ -522,13 +541,14 @@ bool host::reload(config cfg, std::vector<diagnostic>& diags) {
   auto& p = *p_;
   std::lock_guard one(p.reload_mu);
   auto next = std::make_unique<work>();
-  if (!build_work(p, *next, cfg, diags, p.w.get()) || !make_streams(p, *next, p.opts, diags)) return false;
+  if (!build_work(p, *next, cfg, diags, p.w.get()) || !make_streams(p, *next, p.opts, diags, p.w.get())) return false;
   share_limits(p, *next, cfg);
   for (auto& f : next->feeds)  // a feed paused by the control API stays paused
     for (auto& old : p.w->feeds)
       if (old->cfg.id == f->cfg.id) f->paused = old->paused.load();
   if (p.w->sched) p.w->sched->stop();
-  for (auto& st : p.w->streams) st->stop();
+  for (auto& st : p.w->streams)
+    if (std::find(next->streams.begin(), next->streams.end(), st) == next->streams.end()) st->stop();
   {
     std::unique_lock lk(p.work_mu);
     p.retired.push_back(std::exchange(p.w, std::move(next)));

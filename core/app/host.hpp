@@ -87,7 +87,9 @@ class host {
   static std::shared_ptr<struct source_runtime> keep_source(work& previous, const struct plugin_instance_config& pc,
                                                             std::filesystem::file_time_type file_time);
   static std::shared_ptr<struct feed_runtime> keep_feed(work& previous, const struct feed_runtime& f);
-  static bool make_streams(parts& p, work& w, const host_options& opts, std::vector<diagnostic>& diags);
+  static bool make_streams(parts& p, work& w, const host_options& opts, std::vector<diagnostic>& diags,
+                           const work* previous = nullptr);
+  void poll_fallback_now(struct feed_runtime& f);
   void start_work(work& w);
   static void share_limits(parts& p, work& w, const config& cfg);
   static void reap(parts& p);

@@ -51,6 +51,7 @@ class stream_feed {
   // `on_down`: the stream has just failed and the feed has polled fallback sources.
   void start(std::function<bool()> gate, std::function<void()> on_down = {});
   void stop();
+  bool started() const { return thread_.joinable(); }
   bool connected() const { return connected_; }
   // Before start(): play cassettes instead of connecting, or write what arrives to a cassette.
   void replay_from(std::shared_ptr<const stream_replay> r) { replay_ = std::move(r); }

@@ -26,18 +26,6 @@ std::string config_with(const std::string& plugin_dir, const std::string& every,
   return cfg;
 }
 
-// Waits until the status says generation `g`; returns that status.
-json wait_generation(const instance& in, uint64_t g) {
-  json st;
-  for (int i = 0; i < 250; ++i) {
-    st = in.status();
-    if (st["config"]["generation"] == g) return st;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  ADD_FAILURE() << "generation " << g << " never came: " << st["config"].dump();
-  return st;
-}
-
 // Reads `n` updates; each topic's seq goes up by one from where it was.
 void read_in_order(ws_client& c, int n, std::map<std::string, uint64_t>& last, std::set<std::string>* topics = nullptr) {
   for (int i = 0; i < n;) {

@@ -1,6 +1,8 @@
 // WebSocket upstreams end to end: the binance plugin with mode = "stream" through the real
 // loader, a local server speaking Binance's stream protocol, `tributary run`, and a WebSocket
 // client on price.* topics.
+#include <csignal>
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -66,6 +68,33 @@ void read_in_order(ws_client& c, int n, std::map<std::string, uint64_t>& last) {
 }
 
 }  // namespace
+
+TEST(WsStream, AReloadKeepsAnUnchangedStreamConnectedAndReconnectsAChangedOne) {
+  binance_stream_server upstream({std::chrono::milliseconds(40), 1, std::chrono::milliseconds(100)});
+  auto cfg = stream_config(upstream.port(), "combined");
+  auto in = launch(cfg, "");
+  auto client = subscribed_client(in.port);
+  std::map<std::string, uint64_t> last;
+  read_in_order(*client, 5, last);
+  // Another feed comes: the stream feed is unchanged, so its connection stays.
+  in.dir->write("t.toml", cfg + "[plugins.binance_rest]\nplugin = \"binance\"\nbase_url = \"http://127.0.0.1:" +
+                              std::to_string(upstream.port()) + "\"\n[feeds.rest]\nkind = \"price\"\nsubjects = [\"SOL-USDT\"]\n"
+                              "every = \"200ms\"\nsources = [\"binance_rest\"]\n");
+  in.proc->signal(SIGHUP);
+  wait_generation(in, 2);
+  read_in_order(*client, 10, last);
+  EXPECT_EQ(upstream.connections(), 1u);
+  EXPECT_EQ(in.status()["feeds"][0]["stream"], "up");
+  // The stream feed's subjects change: it is made anew and connects for them.
+  auto changed = cfg;
+  changed.replace(changed.find("\"ETH-USDT\"]"), 11, "\"ETH-USDT\", \"BNB-USDT\"]");
+  in.dir->write("t.toml", changed);
+  in.proc->signal(SIGHUP);
+  wait_generation(in, 3);
+  read_in_order(*client, 10, last);  // seq goes on by one per topic across both reloads
+  EXPECT_EQ(upstream.connections(), 2u);
+  EXPECT_EQ(upstream.targets().back(), "/stream?streams=btcusdt@ticker/ethusdt@ticker/bnbusdt@ticker");
+}
 
 TEST(WsStream, CombinedStreamTickersBecomePriceRecordsAndFlowOnAfterADisconnect) {
   binance_stream_server upstream({std::chrono::milliseconds(40), 1, std::chrono::milliseconds(100)});

@@ -66,5 +66,16 @@ inline int wait_leader(std::vector<instance>& all, std::chrono::milliseconds lim
   return -1;
 }
 
+// Waits until the status says generation `g`; returns that status.
+inline json wait_generation(const instance& in, uint64_t g) {
+  json st;
+  for (int i = 0; i < 250; ++i) {
+    st = in.status();
+    if (st["config"]["generation"] == g) return st;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  ADD_FAILURE() << "generation " << g << " never came: " << st["config"].dump();
+  return st;
+}
 
 }  // namespace tributary::test_support
