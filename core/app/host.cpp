@@ -439,33 +439,39 @@ run_outcome host::replay_stream(feed_runtime& f) {
   return o;
 }
 
-unsigned short host::start() {
-  auto& p = *p_;
-  p.started = p.loaded_at = p.clock->now_ms();
+// The [server] section (and the views' routes) as the server takes it.
+static server_options server_options_of(const config& cfg) {
   server_options so;
-  so.address = cfg_.server.address;
-  so.port = cfg_.server.port;
-  so.ws_path = cfg_.server.ws_path;
-  so.max_connections = cfg_.server.max_connections;
-  so.max_message_bytes = cfg_.server.max_message_bytes;
-  so.heartbeat = cfg_.server.heartbeat;
-  so.queue_limit = cfg_.server.queue_limit;
-  so.queue_limit_bytes = cfg_.server.queue_limit_bytes;
-  so.slow_consumer = cfg_.server.slow_consumer == "close" ? slow_policy::close : slow_policy::conflate;
-  so.io_threads = cfg_.server.io_threads;
-  so.admin_token = cfg_.server.admin_token;
-  so.allowed_origins = cfg_.server.allowed_origins;
-  so.connections_per_ip = cfg_.server.limits.connections_per_ip;
-  so.messages_per_second = cfg_.server.limits.messages_per_second;
-  so.messages_burst = cfg_.server.limits.messages_burst;
-  const auto& auth = cfg_.server.auth;
+  so.address = cfg.server.address;
+  so.port = cfg.server.port;
+  so.ws_path = cfg.server.ws_path;
+  so.max_connections = cfg.server.max_connections;
+  so.max_message_bytes = cfg.server.max_message_bytes;
+  so.heartbeat = cfg.server.heartbeat;
+  so.queue_limit = cfg.server.queue_limit;
+  so.queue_limit_bytes = cfg.server.queue_limit_bytes;
+  so.slow_consumer = cfg.server.slow_consumer == "close" ? slow_policy::close : slow_policy::conflate;
+  so.io_threads = cfg.server.io_threads;
+  so.admin_token = cfg.server.admin_token;
+  so.allowed_origins = cfg.server.allowed_origins;
+  so.connections_per_ip = cfg.server.limits.connections_per_ip;
+  so.messages_per_second = cfg.server.limits.messages_per_second;
+  so.messages_burst = cfg.server.limits.messages_burst;
+  const auto& auth = cfg.server.auth;
   so.auth = auth.mode == "jwt";
   so.jwt = {auth.jwt_secret, auth.jwt_public_key, auth.issuer, auth.audience};
   so.public_patterns = auth.public_patterns;
   so.auth_timeout = auth.auth_timeout;
-  so.dashboard = cfg_.server.dashboard;
-  for (auto& v : cfg_.views)
+  so.dashboard = cfg.server.dashboard;
+  for (auto& v : cfg.views)
     if (!v.route.empty()) so.view_routes.emplace_back(v.route, std::string(view_engine::kind) + "." + v.name);
+  return so;
+}
+
+unsigned short host::start() {
+  auto& p = *p_;
+  p.started = p.loaded_at = p.clock->now_ms();
+  server_options so = server_options_of(cfg_);
   server_hooks hooks;
   hooks.control = [this](const control_request& r) { return control(r); };
   hooks.status_json = [this] { return status_json(); };
@@ -542,6 +548,7 @@ bool host::reload(config cfg, std::vector<diagnostic>& diags) {
   std::lock_guard one(p.reload_mu);
   auto next = std::make_unique<work>();
   if (!build_work(p, *next, cfg, diags, p.w.get()) || !make_streams(p, *next, p.opts, diags, p.w.get())) return false;
+  if (!reload_server(cfg, diags)) return false;  // the last step that may fail: nothing is applied before it
   share_limits(p, *next, cfg);
   for (auto& f : next->feeds)  // a feed paused by the control API stays paused
     for (auto& old : p.w->feeds)
@@ -554,36 +561,71 @@ bool host::reload(config cfg, std::vector<diagnostic>& diags) {
     p.retired.push_back(std::exchange(p.w, std::move(next)));
     cfg_.plugins = std::move(cfg.plugins);
     cfg_.feeds = std::move(cfg.feeds);
+    cfg_.server = std::move(cfg.server);
     p.generation++;
     p.loaded_at = p.clock->now_ms();
   }
   if (p.started) start_work(*p.w);
-  reload_views(std::move(cfg.views), diags);
+  reload_views(std::move(cfg.views));
   reap(p);
   return true;
 }
 
-// Changed [views.*] take effect at once (a new engine, shown the cache first); a changed HTTP
-// route needs a restart, and a warning says so.
-void host::reload_views(std::vector<view_config> views, std::vector<diagnostic>& diags) {
+// What a reload leaves to the next restart, as it runs: where and how the server listens, the
+// auth mode and the recovery history (status and check --print show what is in force).
+static void keep_fixed_server_settings(const decltype(config::server)& running, decltype(config::server)& next) {
+  next.listen = running.listen;
+  next.address = running.address;
+  next.port = running.port;
+  next.ws_path = running.ws_path;
+  next.io_threads = running.io_threads;
+  next.history = running.history;
+  next.history_age = running.history_age;
+  if (next.auth.mode != running.auth.mode) next.auth = running.auth;
+}
+
+// A reload's [server] (and view routes): what may change does, for requests and sessions that
+// start from now on; a warning names what waits for a restart. False, with the reason, when
+// the server cannot take it (an unusable JWT key).
+bool host::reload_server(config& cfg, std::vector<diagnostic>& diags) {
   auto& p = *p_;
-  auto key = [](const std::vector<view_config>& vs, bool routes) {
+  if (p.opts.listen) {  // --listen still rules
+    cfg.server.address = cfg_.server.address;
+    cfg.server.port = cfg_.server.port;
+  }
+  if (!p.srv) return true;
+  std::vector<std::string> later;
+  try {
+    later = p.srv->reconfigure(server_options_of(cfg));
+  } catch (const std::invalid_argument& e) {
+    diags.push_back({diagnostic::level::error, {cfg_.file.string(), 0, 0}, "server.auth", e.what()});
+    return false;
+  }
+  if (cfg.server.history != cfg_.server.history || cfg.server.history_age != cfg_.server.history_age) later.push_back("history");
+  for (auto& name : later)
+    diags.push_back({diagnostic::level::warning, {cfg_.file.string(), 0, 0}, "server." + name,
+                     "changed; takes effect at the next restart (the server goes on with the old value)"});
+  keep_fixed_server_settings(cfg_.server, cfg.server);
+  return true;
+}
+
+// Changed [views.*] take effect at once (a new engine, shown the cache first).
+void host::reload_views(std::vector<view_config> views) {
+  auto& p = *p_;
+  auto fields = [](const std::vector<view_config>& vs) {  // what a view computes; its route is the server's
     std::vector<std::string> k;
     for (auto& v : vs) {
-      std::string one = v.name + (routes ? "=" + v.route : "");
-      if (!routes)
-        for (auto& f : v.fields) one += "|" + f.out + "=" + f.topic + ":" + f.field;
-      k.push_back(std::move(one));
+      k.push_back(v.name);
+      for (auto& f : v.fields) k.back() += "|" + f.out + "=" + f.topic + ":" + f.field;
     }
     return k;
   };
-  if (key(views, false) == key(cfg_.views, false) && key(views, true) == key(cfg_.views, true)) return;
-  if (key(views, true) != key(cfg_.views, true))
-    diags.push_back({diagnostic::level::warning, {cfg_.file.string(), 0, 0}, "views",
-                     "view routes (and views added or removed) are served from the next restart; view topics change now"});
-  auto next = views.empty() ? nullptr : std::make_unique<view_engine>(views);
-  p.out->replace_views(next.get(), !p.cluster || p.cluster->is_leader());
-  p.views = std::move(next);  // the engine replaced is no longer reachable: the pipeline swapped it under its lock
+  bool changed = fields(views) != fields(cfg_.views);
+  if (changed) {
+    auto next = views.empty() ? nullptr : std::make_unique<view_engine>(views);
+    p.out->replace_views(next.get(), !p.cluster || p.cluster->is_leader());
+    p.views = std::move(next);  // the engine replaced is no longer reachable: the pipeline swapped it under its lock
+  }
   cfg_.views = std::move(views);
 }
 

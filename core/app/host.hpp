@@ -68,9 +68,10 @@ class host {
   config effective_config() const;
   // Applies a new config's plugin instances and feeds (SIGHUP, run --watch) by difference: the
   // changed ones are rebuilt and restarted, the others kept; clients, the cache, seq numbers
-  // and a held lease are kept. A config with
-  // errors changes nothing: false, with the diagnostics. Views apply at once; [server],
-  // [cluster], [stream], [host] and view routes take effect at the next restart.
+  // and a held lease are kept. A config with errors changes nothing: false, with the
+  // diagnostics. Views and [server] (for new requests and sessions) apply at once, except the
+  // listener, ws_path, io_threads, the auth mode and history, which warn and wait for a
+  // restart, as do [cluster], [stream] and [host].
   bool reload(config cfg, std::vector<diagnostic>& diags);
   // The control API: run, pause or resume a feed, reset a source. In cluster mode the request
   // also goes through Redis, so it applies to whichever node leads.
@@ -93,7 +94,8 @@ class host {
   void start_work(work& w);
   static void share_limits(parts& p, work& w, const config& cfg);
   static void reap(parts& p);
-  void reload_views(std::vector<struct view_config> views, std::vector<diagnostic>& diags);
+  void reload_views(std::vector<struct view_config> views);
+  bool reload_server(config& cfg, std::vector<diagnostic>& diags);
   struct run_outcome poll_once(struct feed_runtime& f, std::function<void(int64_t)> idle);
   struct run_outcome replay_stream(struct feed_runtime& f);
   std::unique_ptr<parts> p_;

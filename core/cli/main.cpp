@@ -179,8 +179,8 @@ void reload(host& h, const fs::path& file, const std::shared_ptr<redactor>& secr
     log.error("reload rejected: {} error(s) in {}; the running config goes on", errors(diags), file.string());
     return;
   }
-  log.info("config reloaded (generation {}): changed plugin instances, feeds and views applied, the others kept; [server], "
-           "[cluster], [stream], [host] and view routes take effect at the next restart",
+  log.info("config reloaded (generation {}): changed plugin instances, feeds, views and [server] settings applied, the "
+           "others kept; [cluster], [stream] and [host] take effect at the next restart",
            nlohmann::json::parse(h.status_json())["config"]["generation"].get<uint64_t>());
 }
 

@@ -52,11 +52,12 @@ class http_session : public std::enable_shared_from_this<http_session> {
 
  private:
   void do_read() {
+    cfg_ = st_.settings();  // each request is served under the settings of its time
     parser_.emplace();
     parser_->body_limit(64 * 1024);
     parser_->header_limit(16 * 1024);
     // Idle or trickling connections are cut: they must not hold a descriptor for long.
-    stream_.expires_after(st_.opts.request_timeout);
+    stream_.expires_after(cfg_->opts.request_timeout);
     http::async_read(stream_, buffer_, *parser_, [self = shared_from_this()](beast::error_code ec, size_t) {
       self->on_read(ec);
     });
@@ -90,7 +91,7 @@ class http_session : public std::enable_shared_from_this<http_session> {
   }
 
   bool origin_allowed() const {
-    const auto& allowed = st_.opts.allowed_origins;
+    const auto& allowed = cfg_->opts.allowed_origins;
     return allowed.empty() || std::find(allowed.begin(), allowed.end(), origin_) != allowed.end();
   }
 
@@ -99,7 +100,7 @@ class http_session : public std::enable_shared_from_this<http_session> {
     if (!target) return send(make(http::status::bad_request, error_body("bad_request", "malformed request target"), false));
     if (!origin_allowed())
       return send(make(http::status::forbidden, error_body("forbidden", "origin '" + origin_ + "' is not in allowed_origins"), false));
-    if (target->path != st_.opts.ws_path)
+    if (target->path != cfg_->opts.ws_path)
       return send(make(http::status::not_found, error_body("not_found", "no WebSocket endpoint at " + target->path), false));
     if (req[http::field::sec_websocket_version] != "13") {
       auto r = make(http::status::upgrade_required, error_body("bad_request", "only WebSocket version 13 is served"), false);
@@ -109,17 +110,17 @@ class http_session : public std::enable_shared_from_this<http_session> {
     auto key = req[http::field::sec_websocket_key];
     if (!ws::valid_client_key(key))
       return send(make(http::status::bad_request, error_body("bad_request", "missing or malformed Sec-WebSocket-Key"), false));
-    if (st_.ws_sessions.fetch_add(1) >= st_.opts.max_connections) {
+    if (st_.ws_sessions.fetch_add(1) >= cfg_->opts.max_connections) {
       st_.ws_sessions--;
       return send(make(http::status::service_unavailable,
                        error_body("too_many_connections", "the server is at max_connections"), false));
     }
     auto res = std::make_shared<http::response<http::empty_body>>(http::status::switching_protocols, 11);
-    res->set(http::field::server, "tributary/" + st_.opts.version);
+    res->set(http::field::server, "tributary/" + cfg_->opts.version);
     res->set(http::field::upgrade, "websocket");
     res->set(http::field::connection, "Upgrade");
     res->set(http::field::sec_websocket_accept, ws::accept_key(key));
-    std::string token = st_.opts.auth ? token_of(req, *target) : std::string();
+    std::string token = cfg_->opts.auth ? token_of(req, *target) : std::string();
     http::async_write(stream_, *res, [self = shared_from_this(), res, token = std::move(token)](beast::error_code ec, size_t) mutable {
       if (ec) {
         self->st_.ws_sessions--;
@@ -134,11 +135,11 @@ class http_session : public std::enable_shared_from_this<http_session> {
   response make(http::status status, std::string body, bool keep_alive,
                 const char* type = "application/json") {
     response res{status, 11};
-    res.set(http::field::server, "tributary/" + st_.opts.version);
+    res.set(http::field::server, "tributary/" + cfg_->opts.version);
     res.set(http::field::content_type, type);
     res.set(http::field::cache_control, "no-store");
     res.keep_alive(keep_alive);
-    if (!origin_.empty() && !st_.opts.allowed_origins.empty() && origin_allowed()) {  // CORS for listed origins
+    if (!origin_.empty() && !cfg_->opts.allowed_origins.empty() && origin_allowed()) {  // CORS for listed origins
       res.set(http::field::access_control_allow_origin, origin_);
       res.set(http::field::vary, "Origin");
     }
@@ -169,7 +170,7 @@ class http_session : public std::enable_shared_from_this<http_session> {
       return counted("/api/v1/control", control_route(req, path, ka));
     if (req.method() == http::verb::options) {  // a CORS preflight
       auto r = make(http::status::no_content, "", ka);
-      if (origin_allowed() && !st_.opts.allowed_origins.empty()) {
+      if (origin_allowed() && !cfg_->opts.allowed_origins.empty()) {
         r.set(http::field::access_control_allow_methods, "GET, POST");
         r.set(http::field::access_control_allow_headers, "Authorization");
         r.set(http::field::access_control_max_age, "600");
@@ -181,7 +182,7 @@ class http_session : public std::enable_shared_from_this<http_session> {
       r.set(http::field::allow, "GET, HEAD");
       return counted("other", std::move(r));
     }
-    if (path == st_.opts.ws_path) {
+    if (path == cfg_->opts.ws_path) {
       auto r = make(http::status::upgrade_required, error_body("upgrade_required", "this is the WebSocket endpoint: send an upgrade request"), ka);
       r.set(http::field::upgrade, "websocket");
       return counted("/ws", std::move(r));
@@ -192,29 +193,29 @@ class http_session : public std::enable_shared_from_this<http_session> {
       return counted("/ready", make(ok ? http::status::ok : http::status::service_unavailable,
                                   dump(json{{"status", ok ? "ready" : "not_ready"}, {"reason", reason}}), ka));
     }
-    if ((path == "/api/v1/status" || path == "/metrics") && !st_.opts.admin_token.empty() && !is_admin(req))
+    if ((path == "/api/v1/status" || path == "/metrics") && !cfg_->opts.admin_token.empty() && !is_admin(req))
       return counted(path == "/metrics" ? "/metrics" : "/api/v1/status", unauthorized(ka));
     if (path == "/api/v1/status") return counted("/api/v1/status", make(http::status::ok, st_.hooks.status_json(), ka));
     if (path == "/metrics")
       return counted("/metrics", make(http::status::ok, st_.hooks.metrics_text(), ka, "text/plain; version=0.0.4; charset=utf-8"));
     if (path.rfind("/api/v1/", 0) == 0 || is_view_route(path)) return topic_route(req, *target, ka);
-    if (auto asset = find_asset(path); asset && (st_.opts.dashboard || path == "/tributary.js"))
+    if (auto asset = find_asset(path); asset && (cfg_->opts.dashboard || path == "/tributary.js"))
       return counted("asset", make(http::status::ok, std::string(asset->body), ka, asset->type));
     return counted("other", make(http::status::not_found, error_body("not_found", "no route for " + path), ka));
   }
 
   bool is_view_route(const std::string& path) const {
-    auto& v = st_.opts.view_routes;
+    auto& v = cfg_->opts.view_routes;
     return std::any_of(v.begin(), v.end(), [&](auto& r) { return r.first == path; });
   }
 
   // Routes that answer with topic data: with auth on, the caller's token decides what it sees.
   response topic_route(const http::request<http::string_body>& req, const request_target& target, bool ka) {
     const std::string& path = target.path;
-    grant g{&st_.policy, {}, {}};
-    if (st_.opts.auth) {
+    grant g{&cfg_->policy, {}, {}};
+    if (cfg_->opts.auth) {
       if (auto tok = token_of(req, target); !tok.empty()) {
-        auto v = st_.verifier->verify(tok, system_clock_source{}.now_ms());
+        auto v = cfg_->verifier->verify(tok, system_clock_source{}.now_ms());
         if (!v.who) return counted("unauthorized", make(http::status::unauthorized, error_body("unauthorized", v.error), ka));
         g.user = v.who->user;
         g.channels = std::move(v.who->channels);
@@ -236,7 +237,7 @@ class http_session : public std::enable_shared_from_this<http_session> {
       if (auto r = st_.cache.latest(topic)) return counted("/api/v1/latest", make(http::status::ok, r->json, ka));
       return counted("/api/v1/latest", make(http::status::not_found, error_body("not_found", "unknown topic '" + topic + "'"), ka));
     }
-    for (auto& [route, topic] : st_.opts.view_routes) {
+    for (auto& [route, topic] : cfg_->opts.view_routes) {
       if (route != path) continue;
       if (!may_see(g, topic))
         return counted("view", make(http::status::forbidden, error_body("forbidden", "not allowed to read '" + topic + "'"), ka));
@@ -249,9 +250,9 @@ class http_session : public std::enable_shared_from_this<http_session> {
   bool is_admin(const http::request<http::string_body>& req) const {
     auto h = req[http::field::authorization];
     static constexpr std::string_view bearer = "Bearer ";
-    if (h.size() != bearer.size() + st_.opts.admin_token.size() || h.substr(0, bearer.size()) != bearer) return false;
+    if (h.size() != bearer.size() + cfg_->opts.admin_token.size() || h.substr(0, bearer.size()) != bearer) return false;
     auto given = h.substr(bearer.size());
-    return CRYPTO_memcmp(given.data(), st_.opts.admin_token.data(), given.size()) == 0;  // constant time
+    return CRYPTO_memcmp(given.data(), cfg_->opts.admin_token.data(), given.size()) == 0;  // constant time
   }
 
   response unauthorized(bool ka) {
@@ -262,7 +263,7 @@ class http_session : public std::enable_shared_from_this<http_session> {
 
   // POST /api/v1/feeds/{id}/run|pause|resume, POST /api/v1/sources/{name}/reset.
   response control_route(const http::request<http::string_body>& req, const std::string& path, bool ka) {
-    if (st_.opts.admin_token.empty())
+    if (cfg_->opts.admin_token.empty())
       return make(http::status::forbidden, error_body("forbidden", "the control API needs [server.auth] admin_token"), ka);
     if (!is_admin(req)) return unauthorized(ka);
     auto parsed = parse_control_path(path);
@@ -289,6 +290,7 @@ class http_session : public std::enable_shared_from_this<http_session> {
   }
 
   server::state& st_;
+  std::shared_ptr<const server_settings> cfg_;  // the current request's
   io_shard& shard_;
   beast::tcp_stream stream_;
   beast::flat_buffer buffer_;

@@ -68,7 +68,7 @@ void io_shard::drain() {
 void io_shard::deliver(const std::shared_ptr<const published_record>& r) {
   ++stamp_;
   auto offer = [&](ws_connection* c) { c->offer(r, stamp_); };
-  if (!st.policy.enabled) return index_.for_each_match(r->topic, offer);
+  if (!st.auth) return index_.for_each_match(r->topic, offer);
   // A personal topic goes to its owner's sessions only, never through the shared index.
   auto owner = personal_owner(r->topic);
   if (owner.empty()) return index_.for_each_match(r->topic, offer);
@@ -105,7 +105,7 @@ void io_shard::close_all(ws::close_code code, std::string_view reason) {
 }
 
 void io_shard::arm_sweep() {
-  auto period = std::clamp<int64_t>(st.opts.heartbeat.count() / 8, 5, 1000);
+  auto period = std::clamp<int64_t>(st.settings()->opts.heartbeat.count() / 8, 5, 1000);
   sweep_timer_.expires_after(std::chrono::milliseconds(period));
   sweep_timer_.async_wait([this](boost::system::error_code ec) {
     if (ec) return;

@@ -16,7 +16,8 @@ connection_slot::connection_slot(server::state& s, std::string address) : st(s),
   st.connections++;
   std::lock_guard lk(st.per_ip_mu);
   size_t n = ++st.per_ip[ip];
-  over_ip_limit = st.opts.connections_per_ip > 0 && n > st.opts.connections_per_ip;
+  size_t limit = st.settings()->opts.connections_per_ip;
+  over_ip_limit = limit > 0 && n > limit;
 }
 
 connection_slot::~connection_slot() {
@@ -140,19 +141,43 @@ static void open_listener(tcp::acceptor& acc, const std::string& address, unsign
 
 unsigned short server::start() {
   auto& st = *state_;
-  size_t n = st.opts.io_threads ? st.opts.io_threads : usable_cpus();
+  auto cfg = st.settings();
+  const auto& o = cfg->opts;
+  size_t n = o.io_threads ? o.io_threads : usable_cpus();
   for (size_t i = 0; i < n; ++i) st.shards.push_back(std::make_unique<io_shard>(st, i));
   st.acceptor = std::make_unique<tcp::acceptor>(st.shards[0]->ioc());
   st.accept_pause = std::make_unique<net::steady_timer>(st.shards[0]->ioc());
-  open_listener(*st.acceptor, st.opts.address, st.opts.port);
+  open_listener(*st.acceptor, o.address, o.port);
   unsigned short port = st.acceptor->local_endpoint().port();
   st.collector = st.m.add_collector([&st](std::vector<metrics::sample>& out) { collect(st, out); });
   for (auto& s : st.shards) st.hub.attach(s.get());
   do_accept(st);
   for (auto& s : st.shards) s->start();
-  st.log->info("listening on {}:{} (WebSocket at {}, {} I/O thread{})", st.opts.address, port, st.opts.ws_path, n,
+  st.log->info("listening on {}:{} (WebSocket at {}, {} I/O thread{})", o.address, port, o.ws_path, n,
                n == 1 ? "" : "s");
   return port;
+}
+
+std::vector<std::string> server::reconfigure(server_options next) {
+  auto& st = *state_;
+  auto current = st.settings();
+  const auto& o = current->opts;
+  std::vector<std::string> later;
+  if (next.address != o.address || next.port != o.port) later.push_back("listen");
+  if (next.ws_path != o.ws_path) later.push_back("ws_path");
+  if (next.io_threads != o.io_threads) later.push_back("io_threads");
+  if (next.auth != o.auth) later.push_back("auth.mode");
+  next.address = o.address;
+  next.port = o.port;
+  next.ws_path = o.ws_path;
+  next.io_threads = o.io_threads;
+  next.auth = o.auth;  // a key of the other mode is checked when the new mode applies, at restart
+  if (!later.empty() && later.back() == "auth.mode") {
+    next.jwt = o.jwt;
+    next.public_patterns = o.public_patterns;
+  }
+  st.replace_settings(std::make_shared<const server_settings>(std::move(next)));  // may throw first: nothing changed
+  return later;
 }
 
 void server::stop() {

@@ -85,6 +85,12 @@ class server {
   unsigned short start();  // throws listen_error
   // Sends close 1001 to every WebSocket client, waits briefly for them, then stops.
   void stop();
+  // A reload's [server]: limits, tokens, origins, keys, view routes and the rest apply to
+  // requests and WebSocket sessions that start from now on (open sessions keep theirs). Where
+  // and how it listens (address, port, ws_path, io_threads) and the auth mode wait for a
+  // restart: their names are returned. Throws std::invalid_argument for an unusable JWT key,
+  // changing nothing.
+  std::vector<std::string> reconfigure(server_options next);
 
   struct state;
 

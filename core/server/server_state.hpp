@@ -22,15 +22,25 @@ using tcp = net::ip::tcp;
 
 class io_shard;
 
-struct server::state {
+// What a reload may change (server::reconfigure). A request, or a WebSocket session, takes the
+// settings current when it starts and keeps them; the listener, the WebSocket path, the I/O
+// threads and the auth mode stay as they were at start.
+struct server_settings {
+  explicit server_settings(server_options o)
+      : opts(std::move(o)), policy{opts.auth, opts.public_patterns},
+        verifier(opts.auth ? std::make_unique<jwt_verifier>(opts.jwt) : nullptr) {}
   server_options opts;
+  access_policy policy;
+  std::unique_ptr<jwt_verifier> verifier;  // auth on only
+};
+
+struct server::state {
   record_cache& cache;
   fanout_hub& hub;
   metrics& m;
   server_hooks hooks;
   std::shared_ptr<spdlog::logger> log;
-  access_policy policy;
-  std::unique_ptr<jwt_verifier> verifier;  // auth on only
+  const bool auth;  // [server.auth] mode = "jwt": fixed for the process (the fan-out depends on it)
   std::vector<std::unique_ptr<io_shard>> shards;
   std::unique_ptr<tcp::acceptor> acceptor;  // runs on shards[0]
   std::unique_ptr<net::steady_timer> accept_pause;
@@ -45,9 +55,21 @@ struct server::state {
   std::unordered_map<std::string, size_t> per_ip;  // open connections by remote address
 
   state(server_options o, record_cache& c, fanout_hub& h, metrics& mm, server_hooks hk, std::shared_ptr<spdlog::logger> l)
-      : opts(std::move(o)), cache(c), hub(h), m(mm), hooks(std::move(hk)), log(std::move(l)),
-        policy{opts.auth, opts.public_patterns},
-        verifier(opts.auth ? std::make_unique<jwt_verifier>(opts.jwt) : nullptr) {}
+      : cache(c), hub(h), m(mm), hooks(std::move(hk)), log(std::move(l)), auth(o.auth),
+        settings_(std::make_shared<const server_settings>(std::move(o))) {}
+
+  std::shared_ptr<const server_settings> settings() const {
+    std::lock_guard lk(settings_mu_);
+    return settings_;
+  }
+  void replace_settings(std::shared_ptr<const server_settings> next) {
+    std::lock_guard lk(settings_mu_);
+    settings_ = std::move(next);
+  }
+
+ private:
+  mutable std::mutex settings_mu_;  // once per request or session, never per message
+  std::shared_ptr<const server_settings> settings_;
 };
 
 // Counts a TCP connection for as long as it lives: in total (the tributary_connections gauge)

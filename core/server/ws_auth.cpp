@@ -11,7 +11,7 @@ namespace tributary {
 int64_t ws_connection::wall_ms() { return system_clock_source{}.now_ms(); }
 
 void ws_connection::authenticate(std::string_view token, const nlohmann::json& id) {
-  auto& st = shard_.st;
+  auto& st = *cfg_;
   if (!st.verifier) return reply_error(id, "bad_request", "authentication is off on this server ([server.auth] mode = \"none\")");
   if (grant_.user.empty() && shard_.now_ms() - opened_ms_ > st.opts.auth_timeout.count())
     return reply_error(id, "auth_timeout", "a first auth must come within auth_timeout; this session stays public-only");

@@ -32,11 +32,12 @@ ws_connection::ws_connection(io_shard& shard, tcp::socket socket, std::unique_pt
       socket_(std::move(socket)),
       slot_(std::move(slot)),
       id_(std::to_string(shard.st.next_session++)),
-      reader_(shard.st.opts.max_message_bytes),
-      queue_(shard.st.opts.queue_limit_bytes, shard.st.opts.slow_consumer),
-      messages_(shard.st.opts.messages_per_second, shard.st.opts.messages_burst, shard.now_ms()),
-      flood_(10 * shard.st.opts.messages_per_second, 10 * shard.st.opts.messages_burst, shard.now_ms()),
-      grant_{&shard.st.policy, {}, {}},
+      cfg_(shard.st.settings()),
+      reader_(cfg_->opts.max_message_bytes),
+      queue_(cfg_->opts.queue_limit_bytes, cfg_->opts.slow_consumer),
+      messages_(cfg_->opts.messages_per_second, cfg_->opts.messages_burst, shard.now_ms()),
+      flood_(10 * cfg_->opts.messages_per_second, 10 * cfg_->opts.messages_burst, shard.now_ms()),
+      grant_{&cfg_->policy, {}, {}},
       opened_ms_(shard.now_ms()) {}
 
 ws_connection::~ws_connection() = default;
@@ -47,7 +48,7 @@ void ws_connection::start(std::string early, std::string_view token) {
   socket_.non_blocking(true, ec);
   shard_.counters().bump(shard_.counters().sessions);
   last_pong_ = shard_.now_ms();
-  auto& o = shard_.st.opts;
+  auto& o = cfg_->opts;
   reply(frame_type::hello, {{"type", "hello"},
                             {"server", "tributary/" + o.version},
                             {"session", id_},
@@ -124,7 +125,7 @@ void ws_connection::after_flush() {
     boost::system::error_code ec;
     socket_.shutdown(tcp::socket::shutdown_send, ec);  // the client answers with its close, then EOF
   }
-  if (read_paused_ && queue_.bytes() <= shard_.st.opts.queue_limit_bytes / 2) {
+  if (read_paused_ && queue_.bytes() <= cfg_->opts.queue_limit_bytes / 2) {
     read_paused_ = false;
     arm_read();
   }
@@ -167,7 +168,7 @@ void ws_connection::on_readable() {
   if (finished_) return;
   flush();  // replies to what was just read
   // A client that sends faster than it reads its replies is not read until it catches up.
-  if (!closing_ && queue_.bytes() > shard_.st.opts.queue_limit_bytes) {
+  if (!closing_ && queue_.bytes() > cfg_->opts.queue_limit_bytes) {
     read_paused_ = true;
     return;
   }
@@ -215,7 +216,7 @@ void ws_connection::heartbeat(int64_t now) {
     reply_error(nullptr, "token_expired", "the token expired; send a fresh auth message before exp");
     return close_with(ws::close_code::policy_violation, "token expired", true);
   }
-  int64_t period = shard_.st.opts.heartbeat.count();
+  int64_t period = cfg_->opts.heartbeat.count();
   if (ping_outstanding_) {
     // Three quarters of a period to answer: with the sweep's granularity, a client that stops
     // reading is closed within two heartbeats whatever else it sends.

@@ -69,6 +69,7 @@ class ws_connection final : public std::enable_shared_from_this<ws_connection>, 
   tcp::socket socket_;
   std::unique_ptr<connection_slot> slot_;
   std::string id_;
+  std::shared_ptr<const server_settings> cfg_;  // the server's settings when this session opened
   ws::frame_reader reader_;
   send_queue queue_;
   seq_tracker seqs_;

@@ -179,3 +179,44 @@ TEST(Reload, ViewsChangeAtOnce) {
   EXPECT_FALSE(second["record"]["data"].contains("btc"));
   EXPECT_GT(second["record"]["seq"].get<uint64_t>(), first["record"]["seq"].get<uint64_t>());  // the same topic's numbering goes on
 }
+
+TEST(Reload, ServerSettingsApplyToNewRequestsAndSessionsWhileOpenOnesKeepTheirs) {
+  auto with_server = [](const std::string& settings, const std::string& token, const std::string& extra) {
+    auto cfg = config_with(TRIBUTARY_PLUGIN_DIR, "200ms", false);
+    const std::string listen = "listen = \"127.0.0.1:0\"\n";
+    cfg.replace(cfg.find(listen), listen.size(), settings.empty() ? listen : settings);
+    return cfg + "[server.auth]\nadmin_token = \"" + token + "\"\n" + extra;
+  };
+  auto in = launch(with_server("", "first-admin-token-1234", ""));
+  in.admin_token = "first-admin-token-1234";
+  ws_client open_session(in.port, "/ws", std::chrono::seconds(5));
+  open_session.read();  // hello
+
+  in.dir->write("t.toml", with_server("listen = \"127.0.0.1:1\"\nmax_message_bytes = 200\n", "second-admin-token-5678",
+                                      "[views.v]\nroute = \"/dash/v\"\nfields = { btc = \"price.BTC-USDT:price\" }\n"));
+  in.proc->signal(SIGHUP);
+  in.admin_token = "second-admin-token-5678";
+  wait_generation(in, 2);
+  EXPECT_EQ(http_get(in.port, "/api/v1/status", "first-admin-token-1234").status, 401);  // still served on the old port
+  EXPECT_EQ(http_get(in.port, "/api/v1/status", "second-admin-token-5678").status, 200);
+  EXPECT_THAT(in.proc->err(), ::testing::HasSubstr("server.listen: changed; takes effect at the next restart"));
+  EXPECT_EQ(in.status()["config"]["generation"], 2);
+  http_result view;
+  for (int i = 0; i < 100 && view.status != 200; ++i) {  // a new route, served once the view has a value
+    view = http_get(in.port, "/dash/v");
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_EQ(view.status, 200) << view.body;
+  EXPECT_TRUE(json::parse(view.body)["btc"].is_number()) << view.body;
+
+  std::string big = R"({"type":"subscribe","id":7,"topics":["price.)" + std::string(300, 'X') + R"("]})";
+  open_session.send(big);  // opened under max_message_bytes = 65536: still its limit
+  json reply;
+  do reply = open_session.read();
+  while (reply["type"] == "update" || reply["type"] == "ping");
+  EXPECT_EQ(reply["id"], 7) << reply.dump();
+  ws_client new_session(in.port, "/ws", std::chrono::seconds(5));
+  new_session.read();  // hello
+  new_session.send(big);
+  EXPECT_EQ(new_session.read_until_close(), 1009);  // too big under the new limit
+}

@@ -239,3 +239,44 @@ TEST(WsAuth, WithAuthOffEverythingIsOpenAndAuthIsRefusedPolitely) {
 
 }  // namespace
 }  // namespace tributary
+
+namespace tributary {
+namespace {
+
+// A session authenticating by message: "authenticated", or the error code it got.
+std::string auth_outcome(unsigned short port, const std::string& token) {
+  test_support::ws_client c(port);
+  c.send(nlohmann::json{{"type", "auth"}, {"id", 1}, {"token", token}}.dump());
+  for (;;) {
+    auto m = c.read();
+    if (m["type"] == "authenticated") return "authenticated";
+    if (m["type"] == "error") return m["code"];
+  }
+}
+
+}  // namespace
+
+TEST(WsAuth, AReconfiguredKeyServesNewSessionsAndAnUnusableOneChangesNothing) {
+  test_support::running_server s(jwt_server());
+  const std::string rotated = "rotated-secret-9876543210-zyxwvutsrq";
+  auto next = jwt_server();
+  next.port = 0;  // as running_server started it
+  next.jwt.secret = rotated;
+  EXPECT_TRUE(s.srv->reconfigure(next).empty());
+  auto with_rotated = test_support::sign({{"sub", "dana"}, {"exp", test_support::unix_now() + 600}}, "HS256", rotated);
+  EXPECT_EQ(auth_outcome(s.port, with_rotated), "authenticated");
+  EXPECT_EQ(auth_outcome(s.port, token_for("erin")), "unauthorized");  // the old key no longer signs
+
+  auto broken = next;
+  broken.jwt.public_key_pem = "-----BEGIN PUBLIC KEY-----\nnot a key\n-----END PUBLIC KEY-----\n";
+  EXPECT_THROW(s.srv->reconfigure(broken), std::invalid_argument);
+  EXPECT_EQ(auth_outcome(s.port, with_rotated), "authenticated");  // the settings in force stay
+
+  auto open = next;
+  open.auth = false;
+  open.port = 1;
+  EXPECT_EQ(s.srv->reconfigure(open), (std::vector<std::string>{"listen", "auth.mode"}));
+  EXPECT_EQ(auth_outcome(s.port, token_for("frank")), "unauthorized");  // still jwt, still the rotated key
+}
+
+}  // namespace tributary
