@@ -283,7 +283,9 @@ int main(int argc, char** argv) {
 
   if (*plugins) {
     std::vector<fs::path> dirs = plugin_dirs;
-    if (dirs.empty()) {
+    // No config given and none found: the install's own plugins are listed all the same.
+    bool any_config = plugins->get_option("--config")->count() > 0 || fs::exists(cfg_file);
+    if (dirs.empty() && any_config) {
       auto res = load_config(cfg_file, process_env(), secrets.get());
       if (!res.ok()) {
         print(res.diagnostics, *secrets);

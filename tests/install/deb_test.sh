@@ -18,11 +18,18 @@ for p in binance coingecko cmc taapi finnhub redis_pubsub redis_streams; do
   grep -q "^$p " "$tmp/plugins.txt" || { echo "plugin $p not listed:"; cat "$tmp/plugins.txt"; exit 1; }
 done
 grep -q "path: $tmp/root/usr/lib/tributary/plugins/libbinance.so" "$tmp/plugins.txt" || { echo "plugins not from the install:"; cat "$tmp/plugins.txt"; exit 1; }
-"$exe" check > "$tmp/check.txt" 2>&1 || { cat "$tmp/check.txt"; exit 1; }
-grep -q "^ok: $tmp/root/usr/etc/tributary/tributary.toml" "$tmp/check.txt" || { cat "$tmp/check.txt"; exit 1; }
+# The config is /etc/tributary/tributary.toml, a conffile (an upgrade keeps the operator's edits).
+conf="$tmp/root/etc/tributary/tributary.toml"
+test -f "$conf" || { echo "no $conf"; dpkg-deb -c "$deb"; exit 1; }
+dpkg-deb --ctrl-tarfile "$deb" | tar -xO ./conffiles > "$tmp/conffiles"
+grep -qx "/etc/tributary/tributary.toml" "$tmp/conffiles" || { echo "not a conffile:"; cat "$tmp/conffiles"; exit 1; }
+for s in postinst prerm postrm; do dpkg-deb --ctrl-tarfile "$deb" | tar -xO ./$s | sh -n; done
+"$exe" check -c "$conf" > "$tmp/check.txt" 2>&1 || { cat "$tmp/check.txt"; exit 1; }
+grep -q "^ok: $conf" "$tmp/check.txt" || { cat "$tmp/check.txt"; exit 1; }
 unit="$tmp/root/usr/lib/systemd/system/tributary.service"
 grep -q '^ExecReload=/bin/kill -HUP $MAINPID' "$unit" || { echo "no reload in $unit"; exit 1; }
 test -f "$tmp/root/usr/share/tributary/sdk/examples/fear_greed/CMakeLists.txt"
 test -f "$tmp/root/usr/include/tributary/sdk.hpp"
 test -f "$tmp/root/usr/share/doc/tributary/docs/configuration.md"
+zcat "$tmp/root/usr/share/man/man1/tributary.1.gz" | grep -q '^\.TH TRIBUTARY 1' || { echo "no man page"; exit 1; }
 echo "ok: $(basename "$deb")"
