@@ -6,7 +6,7 @@ pkgs=(
   libboost1.81-dev nlohmann-json3-dev libcurl4-openssl-dev libssl-dev zlib1g-dev
   libtomlplusplus-dev libcli11-dev libspdlog-dev libfmt-dev libhiredis-dev libjwt-dev
   libgtest-dev libgmock-dev libbenchmark-dev redis-server redis-tools python3
-  nodejs chromium prometheus clang libc++-dev libc++abi-dev groff-base gzip
+  nodejs chromium prometheus clang libc++-dev libc++abi-dev groff-base gzip systemd
 )
 missing=()
 for p in "${pkgs[@]}"; do

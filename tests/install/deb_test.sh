@@ -28,6 +28,11 @@ for s in postinst prerm postrm; do dpkg-deb --ctrl-tarfile "$deb" | tar -xO ./$s
 grep -q "^ok: $conf" "$tmp/check.txt" || { cat "$tmp/check.txt"; exit 1; }
 unit="$tmp/root/usr/lib/systemd/system/tributary.service"
 grep -q '^ExecReload=/bin/kill -HUP $MAINPID' "$unit" || { echo "no reload in $unit"; exit 1; }
+grep -q '^ExecStart=/usr/bin/tributary run$' "$unit" || { echo "ExecStart is not the installed binary:"; cat "$unit"; exit 1; }
+# systemd accepts the unit (pointed at the unpacked binary, since nothing is in /usr/bin here).
+sed "s#/usr/bin/tributary#$exe#" "$unit" > "$tmp/tributary.service"
+systemd-analyze verify --man=no "$tmp/tributary.service" > "$tmp/verify.txt" 2>&1 || { cat "$tmp/verify.txt"; exit 1; }
+[ ! -s "$tmp/verify.txt" ] || { echo "systemd-analyze verify:"; cat "$tmp/verify.txt"; exit 1; }
 test -f "$tmp/root/usr/share/tributary/sdk/examples/fear_greed/CMakeLists.txt"
 test -f "$tmp/root/usr/include/tributary/sdk.hpp"
 test -f "$tmp/root/usr/share/doc/tributary/docs/configuration.md"
