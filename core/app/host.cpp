@@ -8,6 +8,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include "app/feed_factory.hpp"
+#include "app/source_factory.hpp"
 #include "cluster/cluster_node.hpp"
 #include "cluster/redis_limits.hpp"
 #include "cluster/stream_writer.hpp"
@@ -79,25 +81,6 @@ host::host() : p_(std::make_unique<parts>()) {}
 
 host::~host() { stop(); }
 
-static void log_from_plugin(spdlog::logger& log, const std::string& who, int level, std::string_view msg) {
-  auto lvl = static_cast<spdlog::level::level_enum>(std::clamp(level, 0, 4));
-  log.log(lvl, "[{}] {}", who, msg);
-}
-
-// Why `source` cannot run the way feed `fc` runs it: a stream feed's first source streams and
-// its later ones are polled while the stream is down; a polling feed polls every source.
-static std::optional<std::string> mode_mismatch(const feed_config& fc, const std::string& source, const source_runtime& s) {
-  const auto& mf = s.plugin->manifest();
-  bool first = !fc.sources.empty() && fc.sources.front() == source;
-  if (fc.stream && first && !mf.streams)
-    return "source '" + source + "' cannot stream (plugin '" + mf.name + "' does not); mode = \"stream\" needs a streaming plugin first";
-  if ((!fc.stream || !first) && !mf.polls)
-    return "source '" + source + "' cannot be polled (plugin '" + mf.name + "' only streams)" +
-           (fc.stream ? std::string("; only the first source of a stream feed streams, later ones are polled while it is down")
-                      : std::string("; use mode = \"stream\""));
-  return std::nullopt;
-}
-
 // The stream feeds (mode = "stream"), held by their first source; with --replay they play
 // the stream cassettes in that directory, with --record they write one. A feed a reload kept
 // keeps its stream, connected.
@@ -157,152 +140,48 @@ std::shared_ptr<feed_runtime> host::keep_feed(work& previous, const feed_runtime
   return nullptr;
 }
 
+// A [server.auth] public key the server could not use is a config error, found by check too.
+static void check_jwt_key(const config& cfg, const report_error& err) {
+  if (cfg.server.auth.mode != "jwt" || cfg.server.auth.jwt_public_key.empty()) return;
+  try {
+    jwt_verifier check({"", cfg.server.auth.jwt_public_key, "", ""});
+  } catch (const std::exception& e) {
+    err({cfg.file.string(), 0, 0}, "server.auth.jwt_public_key", cfg.server.auth.jwt_public_key_file + ": " + e.what());
+  }
+}
+
 // The plugin instances and feeds of `cfg` into `w`; false (with diagnostics) on any error.
 bool host::build_work(parts& p, work& w, const config& cfg, std::vector<diagnostic>& diags, work* previous) {
   size_t errors_before = std::count_if(diags.begin(), diags.end(), [](auto& d) { return d.severity == diagnostic::level::error; });
-  auto err = [&](source_pos where, std::string path, std::string msg) {
+  report_error err = [&](source_pos where, std::string path, std::string msg) {
     diags.push_back({diagnostic::level::error, std::move(where), std::move(path), p.secrets->scrub(msg)});
   };
-
-  // Plugin instances.
+  source_factory sources(cfg.host.plugin_dirs, *p.secrets, p.m, *p.clock, p.log, err);
   std::map<std::string, source_runtime*> by_name;
   for (const auto& pc : cfg.plugins) {
     if (!pc.enabled) continue;
     auto file_time = library_time(cfg.host.plugin_dirs, pc.plugin);
-    if (auto kept = previous ? keep_source(*previous, pc, file_time) : nullptr) {  // unchanged: budget, circuit and counts go on
-      by_name[pc.name] = kept.get();
-      w.made_from[pc.name] = pc;
-      w.lib_time[pc.name] = file_time;
-      w.sources.push_back(std::move(kept));
-      continue;
-    }
-    std::string path = "plugins." + pc.name;
-    auto& lib = w.libs[pc.plugin];
-    if (!lib) {
-      auto file = find_plugin(cfg.host.plugin_dirs, pc.plugin);
-      if (!file) {
-        std::string dirs;
-        for (auto& d : cfg.host.plugin_dirs) dirs += (dirs.empty() ? "" : ", ") + d.string();
-        err(pc.where, path, "plugin '" + pc.plugin + "' not found: no lib" + pc.plugin + ".so in " + dirs);
-        w.libs.erase(pc.plugin);
-        continue;
-      }
-      auto loaded = plugin_library::load(*file);
-      if (auto* e = std::get_if<std::string>(&loaded)) {
-        err(pc.where, path, *e);
-        w.libs.erase(pc.plugin);
-        continue;
-      }
-      lib = std::get<std::shared_ptr<plugin_library>>(loaded);
-    }
-    const auto& mf = lib->manifest();
-    for (auto& s : mf.secrets)
-      if (pc.settings.contains(s) && pc.settings[s].is_string()) {
-        auto value = pc.settings[s].get<std::string>();
-        if (!value.empty() && !p.secrets->add(value))
-          err(pc.where, path + "." + s, "a secret this short cannot be masked safely in logs; use at least " +
-                                            std::to_string(redactor::min_length) + " characters");
-      }
-    bool settings_ok = true;
-    for (auto& [kp, msg] : validate_settings(mf.settings_schema, pc.settings)) {
-      auto top = kp.substr(0, kp.find_first_of(".["));
-      auto it = pc.setting_pos.find(top);
-      err(it != pc.setting_pos.end() ? it->second : pc.where, kp.empty() ? path : path + "." + kp, msg);
-      settings_ok = false;
-    }
-    if (!settings_ok) continue;
-    plugin_services svc;
-    std::string who = pc.name;
-    auto logger = p.log;
-    svc.log = [logger, who](int level, std::string_view msg) { log_from_plugin(*logger, who, level, msg); };
-    svc.clock = p.clock;
-    svc.count = [&m = p.m, who](std::string_view name, double v) {
-      m.add("tributary_plugin_counter_total", {{"source", who}, {"name", std::string(name)}}, v);
-    };
-    auto inst = plugin_instance::create(lib, pc.name, pc.settings, std::move(svc));
-    if (auto* e = std::get_if<fetch_error>(&inst)) {
-      err(pc.where, path, "plugin '" + pc.plugin + "' rejected its settings: " + e->message);
-      continue;
-    }
-    auto s = std::make_unique<source_runtime>();
-    s->name = pc.name;
-    s->plugin = std::shared_ptr<plugin_instance>(std::move(std::get<std::unique_ptr<plugin_instance>>(inst)));
-    s->base_url = pc.base_url.value_or(mf.default_base_url);
-    s->timeout = pc.timeout.value_or(mf.default_timeout);
-    s->budget = std::make_unique<rate_budget>(pc.rate_limit.value_or(std::vector{mf.default_rate_limit}), p.clock->now_ms());
-    s->retries = pc.retries;
-    s->backoff = pc.backoff;
-    s->breaker = std::make_unique<circuit_breaker>(
-        pc.circuit_failures, pc.circuit_cooldown.count(),
-        [&m = p.m, logger = p.log, who](circuit_breaker::state from, circuit_breaker::state to) {
-          m.add("tributary_circuit_transitions_total", {{"source", who}, {"to", std::string(circuit_breaker::name(to))}});
-          m.set("tributary_circuit_state", {{"source", who}}, static_cast<double>(to));
-          auto lvl = to == circuit_breaker::state::open ? spdlog::level::warn : spdlog::level::info;
-          logger->log(lvl, "source {}: circuit {} -> {}", who, circuit_breaker::name(from), circuit_breaker::name(to));
-        });
-    p.m.set("tributary_circuit_state", {{"source", who}}, 0);
-    if (s->base_url.empty() && s->plugin->polls()) err(pc.where, path + ".base_url", "plugin '" + pc.plugin + "' has no default base_url; set one");
+    std::shared_ptr<source_runtime> s = previous ? keep_source(*previous, pc, file_time) : nullptr;  // unchanged: budget, circuit and counts go on
+    if (!s) s = sources.make(pc);
+    if (!s) continue;
     by_name[pc.name] = s.get();
     w.made_from[pc.name] = pc;
     w.lib_time[pc.name] = file_time;
     w.sources.push_back(std::move(s));
   }
-
-  // Feeds: every source must serve the kind and map every subject.
+  w.libs = sources.libraries();
   for (const auto& fc : cfg.feeds) {
-    auto f = std::make_shared<feed_runtime>();
-    f->cfg = fc;
-    std::string path = "feeds." + fc.id;
-    auto spos = fc.key_pos.count("sources") ? fc.key_pos.at("sources") : fc.where;
-    auto subpos = fc.key_pos.count("subjects") ? fc.key_pos.at("subjects") : fc.where;
-    if (!vocabulary::known_kind(fc.kind)) {
-      std::string known;
-      for (auto& k : vocabulary::kinds()) known += (known.empty() ? "" : ", ") + k;
-      err(fc.key_pos.count("kind") ? fc.key_pos.at("kind") : fc.where, path + ".kind",
-          "unknown kind '" + fc.kind + "': neither built in nor declared by a configured plugin (known: " + known + ")");
-      continue;
-    }
-    for (const auto& sname : fc.sources) {
-      auto it = by_name.find(sname);
-      if (it == by_name.end()) continue;  // its instance failed above, already reported
-      auto* s = it->second;
-      if (auto why = mode_mismatch(fc, sname, *s)) {
-        err(spos, path + ".sources", *why);
-        continue;
-      }
-      if (!s->plugin->serves(fc.kind)) {
-        std::string kinds;
-        for (auto& k : s->plugin->manifest().kinds) kinds += (kinds.empty() ? "" : ", ") + k;
-        err(spos, path + ".sources", "source '" + sname + "' cannot serve kind '" + fc.kind + "' (it serves " + kinds + ")");
-        continue;
-      }
-      bool all = true;
-      for (const auto& subj : fc.subjects) {
-        if (fc.stream && subj == "*") continue;  // whatever subjects the stream brings
-        auto mapped = s->plugin->map_subject(fc.kind, subj);
-        if (auto* e = std::get_if<fetch_error>(&mapped)) {
-          err(subpos, path + ".subjects", "feed '" + fc.id + "', source '" + sname + "' cannot map subject '" + subj + "': " + e->message);
-          all = false;
-        } else {
-          f->subjects[sname].emplace_back(subj, std::get<std::string>(mapped));
-        }
-      }
-      if (all) f->sources.push_back(s);
-    }
+    auto f = make_feed(fc, by_name, err);
+    if (!f) continue;
     if (previous)
       if (auto kept = keep_feed(*previous, *f)) f = std::move(kept);  // unchanged: its schedule and status go on
     w.feeds.push_back(std::move(f));
   }
-  if (cfg.server.auth.mode == "jwt" && !cfg.server.auth.jwt_public_key.empty()) {
-    try {
-      jwt_verifier check({"", cfg.server.auth.jwt_public_key, "", ""});
-    } catch (const std::exception& e) {
-      err({cfg.file.string(), 0, 0}, "server.auth.jwt_public_key", cfg.server.auth.jwt_public_key_file + ": " + e.what());
-    }
-  }
+  check_jwt_key(cfg, err);
   size_t errors_after = std::count_if(diags.begin(), diags.end(), [](auto& d) { return d.severity == diagnostic::level::error; });
   return errors_after == errors_before;
 }
+
 
 std::unique_ptr<host> host::create(config cfg, host_options opts, std::shared_ptr<redactor> secrets,
                                    std::shared_ptr<spdlog::logger> log, std::vector<diagnostic>& diags,

@@ -32,6 +32,9 @@ struct diagnostic {
   std::string str() const;  // file:line:col: error: path: message
 };
 
+// Where the parts that check a config against its plugins send the errors they find.
+using report_error = std::function<void(source_pos where, std::string path, std::string message)>;
+
 struct rate_limit_config {
   double requests = 0;
   millis per{0};

@@ -1,0 +1,101 @@
+#include "app/source_factory.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include "plugin/plugin.hpp"
+#include "schedule/circuit_breaker.hpp"
+#include "schedule/rate_budget.hpp"
+#include "schedule/runtime.hpp"
+#include "sink/metrics.hpp"
+#include "util/clock.hpp"
+#include "util/redactor.hpp"
+
+namespace tributary {
+
+source_factory::source_factory(std::vector<std::filesystem::path> plugin_dirs, redactor& secrets, metrics& m,
+                               const clock_source& clock, std::shared_ptr<spdlog::logger> log, report_error error)
+    : dirs_(std::move(plugin_dirs)), secrets_(secrets), m_(m), clock_(clock), log_(std::move(log)), error_(std::move(error)) {}
+
+std::shared_ptr<plugin_library> source_factory::library(const plugin_instance_config& pc) {
+  if (auto it = libs_.find(pc.plugin); it != libs_.end()) return it->second;
+  std::string path = "plugins." + pc.name;
+  auto file = find_plugin(dirs_, pc.plugin);
+  if (!file) {
+    std::string dirs;
+    for (auto& d : dirs_) dirs += (dirs.empty() ? "" : ", ") + d.string();
+    error_(pc.where, path, "plugin '" + pc.plugin + "' not found: no lib" + pc.plugin + ".so in " + dirs);
+    return nullptr;
+  }
+  auto loaded = plugin_library::load(*file);
+  if (auto* e = std::get_if<std::string>(&loaded)) {
+    error_(pc.where, path, *e);
+    return nullptr;
+  }
+  return libs_[pc.plugin] = std::get<std::shared_ptr<plugin_library>>(loaded);
+}
+
+// The secrets the manifest names are masked from now on; the settings match its schema.
+bool source_factory::check_settings(const plugin_instance_config& pc, const plugin_manifest& mf) {
+  std::string path = "plugins." + pc.name;
+  for (auto& s : mf.secrets)
+    if (pc.settings.contains(s) && pc.settings[s].is_string()) {
+      auto value = pc.settings[s].get<std::string>();
+      if (!value.empty() && !secrets_.add(value))
+        error_(pc.where, path + "." + s, "a secret this short cannot be masked safely in logs; use at least " +
+                                             std::to_string(redactor::min_length) + " characters");
+    }
+  bool ok = true;
+  for (auto& [kp, msg] : validate_settings(mf.settings_schema, pc.settings)) {
+    auto top = kp.substr(0, kp.find_first_of(".["));
+    auto it = pc.setting_pos.find(top);
+    error_(it != pc.setting_pos.end() ? it->second : pc.where, kp.empty() ? path : path + "." + kp, msg);
+    ok = false;
+  }
+  return ok;
+}
+
+// Its rate budget, retries and circuit breaker (whose transitions are counted and logged).
+void source_factory::attach_limits(source_runtime& s, const plugin_instance_config& pc, const plugin_manifest& mf) {
+  s.budget = std::make_unique<rate_budget>(pc.rate_limit.value_or(std::vector{mf.default_rate_limit}), clock_.now_ms());
+  s.retries = pc.retries;
+  s.backoff = pc.backoff;
+  s.breaker = std::make_unique<circuit_breaker>(
+      pc.circuit_failures, pc.circuit_cooldown.count(),
+      [&m = m_, logger = log_, who = pc.name](circuit_breaker::state from, circuit_breaker::state to) {
+        m.add("tributary_circuit_transitions_total", {{"source", who}, {"to", std::string(circuit_breaker::name(to))}});
+        m.set("tributary_circuit_state", {{"source", who}}, static_cast<double>(to));
+        auto lvl = to == circuit_breaker::state::open ? spdlog::level::warn : spdlog::level::info;
+        logger->log(lvl, "source {}: circuit {} -> {}", who, circuit_breaker::name(from), circuit_breaker::name(to));
+      });
+  m_.set("tributary_circuit_state", {{"source", pc.name}}, 0);
+}
+
+std::unique_ptr<source_runtime> source_factory::make(const plugin_instance_config& pc) {
+  auto lib = library(pc);
+  if (!lib || !check_settings(pc, lib->manifest())) return nullptr;
+  const auto& mf = lib->manifest();
+  plugin_services svc;
+  svc.log = [logger = log_, who = pc.name](int level, std::string_view msg) {
+    logger->log(static_cast<spdlog::level::level_enum>(std::clamp(level, 0, 4)), "[{}] {}", who, msg);
+  };
+  svc.clock = &clock_;
+  svc.count = [&m = m_, who = pc.name](std::string_view name, double v) {
+    m.add("tributary_plugin_counter_total", {{"source", who}, {"name", std::string(name)}}, v);
+  };
+  auto inst = plugin_instance::create(lib, pc.name, pc.settings, std::move(svc));
+  if (auto* e = std::get_if<fetch_error>(&inst)) {
+    error_(pc.where, "plugins." + pc.name, "plugin '" + pc.plugin + "' rejected its settings: " + e->message);
+    return nullptr;
+  }
+  auto s = std::make_unique<source_runtime>();
+  s->name = pc.name;
+  s->plugin = std::shared_ptr<plugin_instance>(std::move(std::get<std::unique_ptr<plugin_instance>>(inst)));
+  s->base_url = pc.base_url.value_or(mf.default_base_url);
+  s->timeout = pc.timeout.value_or(mf.default_timeout);
+  attach_limits(*s, pc, mf);
+  if (s->base_url.empty() && s->plugin->polls())
+    error_(pc.where, "plugins." + pc.name + ".base_url", "plugin '" + pc.plugin + "' has no default base_url; set one");
+  return s;
+}
+
+}  // namespace tributary
