@@ -36,5 +36,6 @@ systemd-analyze verify --man=no "$tmp/tributary.service" > "$tmp/verify.txt" 2>&
 test -f "$tmp/root/usr/share/tributary/sdk/examples/fear_greed/CMakeLists.txt"
 test -f "$tmp/root/usr/include/tributary/sdk.hpp"
 test -f "$tmp/root/usr/share/doc/tributary/docs/configuration.md"
-zcat "$tmp/root/usr/share/man/man1/tributary.1.gz" | grep -q '^\.TH TRIBUTARY 1' || { echo "no man page"; exit 1; }
+zcat "$tmp/root/usr/share/man/man1/tributary.1.gz" > "$tmp/man.txt"
+grep -q '^\.TH TRIBUTARY 1' "$tmp/man.txt" || { echo "no man page"; exit 1; }
 echo "ok: $(basename "$deb")"

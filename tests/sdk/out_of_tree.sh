@@ -27,7 +27,9 @@ if command -v clang++ > /dev/null && echo 'int main(){}' | clang++ -stdlib=libc+
     -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_CXX_FLAGS=-stdlib=libc++ -DCMAKE_MODULE_LINKER_FLAGS=-stdlib=libc++ \
     -DCMAKE_BUILD_TYPE=Release > "$tmp/configure-libcxx.log" || { cat "$tmp/configure-libcxx.log"; exit 1; }
   cmake --build "$tmp/build-libcxx" > "$tmp/build-libcxx.log" 2>&1 || { cat "$tmp/build-libcxx.log"; exit 1; }
-  ldd "$tmp/build-libcxx/libfear_greed.so" | grep -q 'libc++' || { echo "not linked with libc++"; exit 1; }
+  # To a file: `ldd | grep -q` can end ldd early with SIGPIPE, which pipefail counts as a failure.
+  ldd "$tmp/build-libcxx/libfear_greed.so" > "$tmp/ldd.txt"
+  grep -q 'libc++' "$tmp/ldd.txt" || { echo "not linked with libc++:"; cat "$tmp/ldd.txt"; exit 1; }
   exported=$(nm -D --defined-only "$tmp/build-libcxx/libfear_greed.so" | awk '{print $3}')
   [ "$exported" = "tributary_plugin_entry" ] || { echo "unexpected exports with libc++: $exported"; exit 1; }
   "$exe" test-case --plugin-dir "$tmp/build-libcxx" "$src_dir"/sdk/examples/fear_greed/tests/cases/*/
