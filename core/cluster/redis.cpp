@@ -139,7 +139,7 @@ std::optional<std::string> redis_client::send(const std::vector<std::string>& ar
   return std::nullopt;
 }
 
-tls_read redis_client::read_more(deadline by) {
+tls_read redis_client::read_more(deadline by, bool reply_due) {
   using st = tls_read::status;
   if (tls_) {
     char buf[16 * 1024];
@@ -147,7 +147,7 @@ tls_read redis_client::read_more(deadline by) {
     if (r.st == st::data && redisReaderFeed(ctx_->reader, buf, r.bytes) != REDIS_OK) return {st::failed, 0, "reply buffer"};
     return r;
   }
-  for (;;) {  // wait for the socket, so a quiet pub/sub channel is not an error
+  while (!reply_due) {  // wait for the socket, so a quiet pub/sub channel is not an error
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(by - std::chrono::steady_clock::now()).count();
     pollfd p{ctx_->fd, POLLIN, 0};
     int n = ::poll(&p, 1, static_cast<int>(std::max<long long>(left, 0)));
@@ -159,7 +159,7 @@ tls_read redis_client::read_more(deadline by) {
   return {st::data, 0, {}};
 }
 
-std::variant<std::optional<redis_reply>, std::string> redis_client::read_reply(deadline by) {
+std::variant<std::optional<redis_reply>, std::string> redis_client::read_reply(deadline by, bool reply_due) {
   for (;;) {
     void* raw = nullptr;
     if (redisGetReplyFromReader(ctx_, &raw) != REDIS_OK) return failed(ctx_->errstr);
@@ -169,7 +169,7 @@ std::variant<std::optional<redis_reply>, std::string> redis_client::read_reply(d
       freeReplyObject(r);
       return std::optional<redis_reply>(std::move(out));
     }
-    tls_read more = read_more(by);
+    tls_read more = read_more(by, reply_due);
     if (more.st == tls_read::status::timeout) return std::optional<redis_reply>{};
     if (more.st != tls_read::status::data) return failed(more.why);
   }
@@ -180,7 +180,7 @@ std::variant<redis_reply, std::string> redis_client::command(const std::vector<s
     if (auto e = connect()) return *e;
   auto by = std::chrono::steady_clock::now() + timeout_;
   if (auto e = send(argv, by)) return *e;
-  auto r = read_reply(by);
+  auto r = read_reply(by, /*reply_due=*/true);
   if (auto* e = std::get_if<std::string>(&r)) return *e;
   auto& reply = std::get<std::optional<redis_reply>>(r);
   if (!reply) return failed("no reply within " + std::to_string(timeout_.count()) + " ms");
@@ -189,7 +189,7 @@ std::variant<redis_reply, std::string> redis_client::command(const std::vector<s
 
 std::variant<std::optional<redis_reply>, std::string> redis_client::next_push(millis wait) {
   if (!ctx_) return std::string("not connected");
-  return read_reply(std::chrono::steady_clock::now() + wait);
+  return read_reply(std::chrono::steady_clock::now() + wait, /*reply_due=*/false);
 }
 
 }  // namespace tributary

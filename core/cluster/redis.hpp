@@ -60,8 +60,10 @@ class redis_client {
   std::optional<std::string> start_tls();
   std::optional<std::string> send(const std::vector<std::string>& argv, deadline by);
   // The next reply: one already buffered, else read until one is complete; nullopt at `by`.
-  std::variant<std::optional<redis_reply>, std::string> read_reply(deadline by);
-  tls_read read_more(deadline by);
+  // `reply_due` (a command's answer): a plain socket is read at once, blocking up to its
+  // receive timeout, with no poll() first; a push may never come, so it is polled for.
+  std::variant<std::optional<redis_reply>, std::string> read_reply(deadline by, bool reply_due);
+  tls_read read_more(deadline by, bool reply_due);
   std::string failed(const std::string& why);  // drops the connection; says where
   void drop();
   redis_endpoint ep_;
