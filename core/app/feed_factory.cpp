@@ -10,11 +10,6 @@ namespace tributary {
 
 namespace {
 
-source_pos key_pos(const feed_config& fc, const char* key) {
-  auto it = fc.key_pos.find(key);
-  return it != fc.key_pos.end() ? it->second : fc.where;
-}
-
 // Why `source` cannot run the way feed `fc` runs it, or nullopt.
 std::optional<std::string> mode_mismatch(const feed_config& fc, const std::string& source, const source_runtime& s) {
   const auto& mf = s.plugin->manifest();
@@ -43,7 +38,7 @@ bool map_subjects(feed_runtime& f, const std::string& source, const source_runti
     if (fc.stream && subj == "*") continue;  // whatever subjects the stream brings
     auto mapped = s.plugin->map_subject(fc.kind, subj);
     if (auto* e = std::get_if<fetch_error>(&mapped)) {
-      error(key_pos(fc, "subjects"), "feeds." + fc.id + ".subjects",
+      error(fc.pos_of("subjects"), "feeds." + fc.id + ".subjects",
             "feed '" + fc.id + "', source '" + source + "' cannot map subject '" + subj + "': " + e->message);
       all = false;
     } else {
@@ -61,7 +56,7 @@ std::shared_ptr<feed_runtime> make_feed(const feed_config& fc, const std::map<st
   if (!vocabulary::known_kind(fc.kind)) {
     std::string known;
     for (auto& k : vocabulary::kinds()) known += (known.empty() ? "" : ", ") + k;
-    error(key_pos(fc, "kind"), path + ".kind",
+    error(fc.pos_of("kind"), path + ".kind",
           "unknown kind '" + fc.kind + "': neither built in nor declared by a configured plugin (known: " + known + ")");
     return nullptr;
   }
@@ -73,7 +68,7 @@ std::shared_ptr<feed_runtime> make_feed(const feed_config& fc, const std::map<st
     auto why = mode_mismatch(fc, name, *it->second);
     if (!why) why = kind_mismatch(fc, name, *it->second);
     if (why) {
-      error(key_pos(fc, "sources"), path + ".sources", *why);
+      error(fc.pos_of("sources"), path + ".sources", *why);
       continue;
     }
     if (map_subjects(*f, name, *it->second, error)) f->sources.push_back(it->second);

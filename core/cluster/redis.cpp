@@ -1,12 +1,10 @@
 #include "cluster/redis.hpp"
 
 #include "cluster/tls_socket.hpp"
+#include "util/fd_wait.hpp"
 
 #include <boost/url/parse.hpp>
 
-#include <poll.h>
-
-#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -147,13 +145,10 @@ tls_read redis_client::read_more(deadline by, bool reply_due) {
     if (r.st == st::data && redisReaderFeed(ctx_->reader, buf, r.bytes) != REDIS_OK) return {st::failed, 0, "reply buffer"};
     return r;
   }
-  while (!reply_due) {  // wait for the socket, so a quiet pub/sub channel is not an error
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(by - std::chrono::steady_clock::now()).count();
-    pollfd p{ctx_->fd, POLLIN, 0};
-    int n = ::poll(&p, 1, static_cast<int>(std::max<long long>(left, 0)));
-    if (n == 0) return {st::timeout, 0, {}};
-    if (n > 0) break;
-    if (errno != EINTR) return {st::failed, 0, std::strerror(errno)};
+  if (!reply_due) {  // wait for the socket, so a quiet pub/sub channel is not an error
+    auto r = wait_fd(ctx_->fd, POLLIN, by);
+    if (r == fd_ready::timeout) return {st::timeout, 0, {}};
+    if (r == fd_ready::failed) return {st::failed, 0, std::strerror(errno)};
   }
   if (redisBufferRead(ctx_) != REDIS_OK) return {st::failed, 0, ctx_->err ? ctx_->errstr : "connection closed"};
   return {st::data, 0, {}};

@@ -1,10 +1,11 @@
 #include "cluster/tls_socket.hpp"
 
+#include "util/fd_wait.hpp"
+
 #include <fcntl.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
-#include <poll.h>
 #include <sys/socket.h>
 
 #include <arpa/inet.h>
@@ -132,15 +133,12 @@ tls_read tls_socket::wait_for(int rc, deadline by) {
   else if (err == SSL_ERROR_SYSCALL && ERR_peek_error() == 0)
     return errno != 0 && rc != 0 ? tls_read{st::failed, 0, std::strerror(errno)} : tls_read{st::closed, 0, "connection closed"};
   else return {st::failed, 0, openssl_error("TLS").substr(5)};
-  for (;;) {
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(by - std::chrono::steady_clock::now()).count();
-    if (left <= 0) return {st::timeout, 0, {}};
-    pollfd p{fd_, events, 0};
-    int n = ::poll(&p, 1, static_cast<int>(left));
-    if (n > 0) return {st::data, 0, {}};
-    if (n == 0) return {st::timeout, 0, {}};
-    if (errno != EINTR) return {st::failed, 0, std::strerror(errno)};
+  switch (wait_fd(fd_, events, by)) {
+    case fd_ready::ready: return {st::data, 0, {}};
+    case fd_ready::timeout: return {st::timeout, 0, {}};
+    case fd_ready::failed: break;
   }
+  return {st::failed, 0, std::strerror(errno)};
 }
 
 std::optional<std::string> tls_socket::write_all(std::string_view data, deadline by) {

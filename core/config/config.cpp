@@ -822,7 +822,7 @@ class parser {
     std::vector<std::string> names;
     for (auto& p : cfg.plugins) names.push_back(p.name);
     for (auto& f : cfg.feeds) {
-      auto sp = f.key_pos.count("sources") ? f.key_pos["sources"] : f.where;
+      auto sp = f.pos_of("sources");
       std::vector<std::string> usable;
       for (auto& s : f.sources) {
         auto* p = cfg.plugin(s);

@@ -71,6 +71,11 @@ struct feed_config {
   std::vector<std::string> sources;
   source_pos where;
   std::map<std::string, source_pos> key_pos;  // "sources", "subjects", ... -> where
+  // Where `key` was written, else where the table starts.
+  source_pos pos_of(const std::string& key) const {
+    auto it = key_pos.find(key);
+    return it != key_pos.end() ? it->second : where;
+  }
 };
 
 // [views.<name>]: a flat object assembled from fields of several topics (docs/protocol.md, Views).

@@ -83,8 +83,7 @@ TEST(RedisTls, AnUntrustedCertificateOrAnotherNameIsRefused) {
   auto plain = r.server.endpoint();
   plain.tls = false;  // a TLS port spoken to in clear text answers nothing useful
   redis_client clear(plain, millis(500));
-  EXPECT_FALSE(std::holds_alternative<redis_reply>(clear.command({"PING"})) &&
-               std::get<redis_reply>(clear.command({"PING"})).str == "PONG");
+  EXPECT_TRUE(std::holds_alternative<std::string>(clear.command({"PING"})));
 }
 
 TEST(RedisTls, ALeaseIsTakenOverTlsAndTheClientReconnectsAfterARestart) {
