@@ -8,8 +8,8 @@
 #include <string>
 
 #include "../tests/support/redis_server.hpp"
-#include "cluster/fenced_writer.hpp"
-#include "sink/published.hpp"
+#include "sink/fenced_writer.hpp"
+#include "publish/published.hpp"
 
 using namespace tributary;
 

@@ -119,6 +119,12 @@ int64_t pct(std::vector<int64_t>& v, double p) {
 
 }  // namespace
 
+// Connection i's own topic: PATTERN with {i} replaced (default price.P{i}-USDT, the feeder's).
+std::string personal_topic(const std::string& pattern, int i) {
+  std::string p = pattern.find("{i}") == std::string::npos ? "price.P{i}-USDT" : pattern;
+  return p.replace(p.find("{i}"), 3, std::to_string(i));
+}
+
 int main(int argc, char** argv) {
   if (argc < 5) {
     std::fprintf(stderr, "usage: %s PORT CONNS broadcast|personal|idle SECONDS [PATTERN [LATENCY_FIELD]]\n", argv[0]);
@@ -151,7 +157,7 @@ int main(int argc, char** argv) {
     setsockopt(c.fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     fcntl(c.fd, F_SETFL, O_NONBLOCK);
     if (mode == "broadcast") c.sub = R"({"type":"subscribe","topics":[")" + pattern + R"("]})";
-    else if (mode == "personal") c.sub = R"({"type":"subscribe","topics":["price.P)" + std::to_string(i) + R"(-USDT"]})";
+    else if (mode == "personal") c.sub = R"({"type":"subscribe","topics":[")" + personal_topic(pattern, i) + R"("]})";
     (void)!::send(c.fd, upgrade.data(), upgrade.size(), MSG_NOSIGNAL);
     epoll_event ev{};
     ev.events = EPOLLIN;

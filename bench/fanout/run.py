@@ -1,13 +1,17 @@
 #!/usr/bin/env python3
-"""bench/fanout: Tributary's WebSocket fan-out against a Node.js `ws` peer, in one run.
+"""bench/fanout: Tributary's WebSocket fan-out against a Go peer (gorilla/websocket, topic
+index, one shared frame per record, writev) and a Node.js `ws` peer, in one run.
 
-Both servers read the same Redis stream (Tributary as a cluster follower, the peer with
+Every server reads the same Redis stream (Tributary as a cluster follower, the peers with
 XREAD), fed by bench_fanout_feeder at stepped rates. Each server runs alone, pinned to CPU 0;
 Redis, the feeder and the epoll load client run on CPU 1. Prints each scenario side by side
-with the ratio, as JSON lines and a Markdown table.
+with the ratios, as JSON lines and a Markdown table; server CPU per delivery is the server's
+CPU time over the deliveries the clients counted.
 
-Usage: bench/fanout/run.py [--build build] [--only broadcast1000,broadcast9000,personal,memory]
-Needs: redis-server, node with bench/fanout/node_modules (cd bench/fanout && npm install).
+Usage: bench/fanout/run.py [--build build] [--peers tributary,go,node]
+                           [--only broadcast1000,broadcast9000,personal,scale,memory]
+Needs: redis-server; golang-go with Debian's gorilla/websocket and redigo (built offline here);
+node with bench/fanout/node_modules (cd bench/fanout && npm install) for the node peer.
 """
 import argparse, json, os, resource, socket, subprocess, sys, tempfile, time
 
@@ -104,8 +108,17 @@ def step(build, redis_port, load, rate, topics, prefix, seconds=4):
     best = sorted(steady, key=lambda x: x["deliveries"])
     mid = best[len(best) // 2]
     p99 = max((x["p99_ms"] for x in steady), default=-1)
+    delivered = sum(x["deliveries"] for x in got)
+    offered = rate * topics_per_record(prefix, load) * seconds
     return {"rate": rate, "deliveries_s": mid["deliveries"], "p50_ms": mid["p50_ms"], "p99_ms": p99, "open": mid["open"],
-            "server_cpu": round((c1 - c0) / (t1 - t0), 2), "client_cpu": round((l1 - l0) / (t1 - t0), 2)}
+            "server_cpu": round((c1 - c0) / (t1 - t0), 2), "client_cpu": round((l1 - l0) / (t1 - t0), 2),
+            "cpu_us_per_delivery": round((c1 - c0) * 1e6 / max(1, delivered), 2),
+            "delivered_share": round(delivered / max(1, offered), 4)}
+
+
+def topics_per_record(prefix, load):
+    """Deliveries one record makes: every client on a broadcast, one on a personal topic."""
+    return load.open if prefix == "B" else 1
 
 
 def broadcast(build, port, redis_port, conns, rates):
@@ -156,6 +169,15 @@ name = "bench"
     return spawn([f"{build}/core/tributary", "run", "-c", cfg], 0, stderr=open(os.path.join(tmp, "tributary.log"), "w"))
 
 
+def go_server(build, port, redis_port, tmp):
+    exe = os.path.join(tmp, "go_peer")
+    if not os.path.exists(exe):
+        env = dict(os.environ, GO111MODULE="off", GOPATH="/usr/share/gocode", GOCACHE=os.path.join(tmp, "gocache"), GOFLAGS="")
+        subprocess.run(["go", "build", "-o", exe, os.path.join(HERE, "go_peer", "main.go")], env=env, check=True)
+    return spawn([exe, str(port), str(redis_port), "bench"], 0, stdout=subprocess.DEVNULL,
+                 stderr=open(os.path.join(tmp, "go.log"), "w"))
+
+
 def node_server(build, port, redis_port, tmp):
     return spawn(["node", os.path.join(HERE, "node_peer.js"), str(port), str(redis_port), "bench"], 0,
                  stdout=subprocess.DEVNULL, stderr=open(os.path.join(tmp, "node.log"), "w"))
@@ -177,6 +199,8 @@ def run_peer(name, start, args, only, tmp):
                 results[scenario] = broadcast(args.build, port, redis_port, 9000, [10, 40, 160, 360, 720])
             elif scenario == "personal":
                 results[scenario] = personal(args.build, port, redis_port, 9000, [1000, 5000, 10000, 15000])
+            elif scenario == "scale":
+                results[scenario] = personal(args.build, port, redis_port, 9000, [30000])
             elif scenario == "memory":
                 results[scenario] = memory(srv.pid, args.build, port, 9000)
         finally:
@@ -189,31 +213,45 @@ def run_peer(name, start, args, only, tmp):
     return results
 
 
-def table(t, n):
-    rows = ["| scenario | tributary | node ws | ratio |", "|---|---|---|---|"]
+def table(res):
+    """One column per peer; ratios of tributary against each other peer."""
+    names = list(res)
+    others = names[1:]
+    head = "| scenario | " + " | ".join(names) + " | " + " | ".join(f"tributary / {o}" for o in others) + " |"
+    rows = [head, "|" + "---|" * (1 + len(names) + len(others))]
 
-    def row(label, a, b, better_low=False):
-        ratio = (b / a if better_low else a / b) if a and b else float("nan")
-        rows.append(f"| {label} | {a} | {b} | {ratio:.2f}x |")
+    def row(label, get, better_low=False):
+        vals = [get(res[n]) for n in names]
+        ratios = []
+        for v in vals[1:]:
+            a, b = vals[0], v
+            ratios.append(f"{(a / b):.2f}x" if a and b else "")
+        rows.append(f"| {label} | " + " | ".join(str(v) for v in vals) + " | " + " | ".join(ratios) + " |")
 
+    first = res[names[0]]
     for sc in ("broadcast1000", "broadcast9000"):
-        if sc in t:
-            row(f"{sc}: peak deliveries/s", t[sc]["peak_deliveries_s"], n[sc]["peak_deliveries_s"])
-            row(f"{sc}: deliveries/s offered 3x peak", t[sc]["over_3x"]["deliveries_s"], n[sc]["over_3x"]["deliveries_s"])
-            rows.append(f"| {sc}: 3x past peak, share of own peak | {t[sc]['over_ratio_of_peak']} | {n[sc]['over_ratio_of_peak']} | |")
-    if "personal" in t:
-        for a, b in zip(t["personal"]["steps"], n["personal"]["steps"]):
-            row(f"personal 9000: offered {a['rate']}/s, delivered/s", a["deliveries_s"], b["deliveries_s"])
-            row(f"personal 9000: offered {a['rate']}/s, p99 ms", a["p99_ms"], b["p99_ms"], better_low=True)
-    if "memory" in t:
-        row("idle connection, bytes of RSS each (9000)", t["memory"]["bytes_per_conn"], n["memory"]["bytes_per_conn"], better_low=True)
+        if sc in first:
+            row(f"{sc}: peak deliveries/s", lambda r: r[sc]["peak_deliveries_s"])
+            for i, st in enumerate(first[sc]["steps"]):
+                row(f"{sc}: offered {st['rate']}/s, p99 ms", lambda r: r[sc]["steps"][i]["p99_ms"], True)
+            row(f"{sc}: deliveries/s offered 3x peak", lambda r: r[sc]["over_3x"]["deliveries_s"])
+    for sc in ("personal", "scale"):
+        if sc in first:
+            for i, st in enumerate(first[sc]["steps"]):
+                lbl = f"{sc} 9000: offered {st['rate']}/s"
+                row(f"{lbl}, delivered share", lambda r: r[sc]["steps"][i]["delivered_share"])
+                row(f"{lbl}, p99 ms", lambda r: r[sc]["steps"][i]["p99_ms"], True)
+                row(f"{lbl}, server CPU us per delivery", lambda r: r[sc]["steps"][i]["cpu_us_per_delivery"], True)
+    if "memory" in first:
+        row("idle connection, bytes of RSS each (9000)", lambda r: r["memory"]["bytes_per_conn"], True)
     return "\n".join(rows)
 
 
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--build", default=os.path.join(ROOT, "build"))
-    ap.add_argument("--only", default="broadcast1000,broadcast9000,personal,memory")
+    ap.add_argument("--only", default="broadcast1000,broadcast9000,personal,scale,memory")
+    ap.add_argument("--peers", default="tributary,go,node")
     args = ap.parse_args()
     args.build = os.path.abspath(args.build)
     only = args.only.split(",")
@@ -222,12 +260,14 @@ def main():
         redis = spawn(["redis-server", "--port", str(args.redis_port), "--save", "", "--appendonly", "no"], 1,
                       stdout=subprocess.DEVNULL)
         wait_port(args.redis_port)
+        starts = {"tributary": tributary_server, "go": go_server, "node": node_server}
+        res = {}
         try:
-            t = run_peer("tributary", tributary_server, args, only, tmp)
-            n = run_peer("node", node_server, args, only, tmp)
+            for name in args.peers.split(","):
+                res[name] = run_peer(name, starts[name], args, only, tmp)
         finally:
             redis.terminate()
-        print(table(t, n))
+        print(table(res))
 
 
 if __name__ == "__main__":

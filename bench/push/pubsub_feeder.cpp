@@ -2,7 +2,9 @@
 // pipelined, as the back end of a task-status service would. Each message carries its publish
 // time as "received", which the load client reads (the last "received" in a frame), so the
 // latency measured is publish-to-delivery, through Redis, the server and the socket.
-// Usage: bench_push_feeder HOST PORT CHANNEL RATE SECONDS TASKS
+// Usage: bench_push_feeder HOST PORT CHANNEL RATE SECONDS TASKS [TASK_ID_FORMAT]
+// TASK_ID_FORMAT: the task_id with {i} for the task's number (default t{i}); user.{i}.x makes
+// one personal topic per task (event.user.<i>.x).
 #include <hiredis/hiredis.h>
 
 #include <chrono>
@@ -24,6 +26,12 @@ int main(int argc, char** argv) {
   std::string channel = argv[3];
   double rate = std::atof(argv[4]);
   int seconds = std::atoi(argv[5]), tasks = std::atoi(argv[6]);
+  std::string format = argc > 7 ? argv[7] : "t{i}";
+  auto task_id = [&](uint64_t n) {
+    std::string id = format;
+    auto at = id.find("{i}");
+    return at == std::string::npos ? id : id.replace(at, 3, std::to_string(n));
+  };
   auto start = std::chrono::steady_clock::now();
   uint64_t sent = 0;
   for (;;) {
@@ -33,7 +41,7 @@ int main(int argc, char** argv) {
     int pending = 0;
     long long now = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
     for (; sent < due; ++sent, ++pending) {
-      std::string msg = R"({"task_id":"t)" + std::to_string(sent % tasks) + R"(","status":"running","progress":)" +
+      std::string msg = R"({"task_id":")" + task_id(sent % tasks) + R"(","status":"running","progress":)" +
                         std::to_string(sent % 100) + R"(,"received":)" + std::to_string(now) + "}";
       const char* args[] = {"PUBLISH", channel.c_str(), msg.c_str()};
       redisAppendCommandArgv(r, 3, args, nullptr);

@@ -14,7 +14,12 @@ Tributary holds it through the binance plugin (mode = "stream", a combined strea
 is the hand-written market-data service (Node.js `ws` client and server). Clients subscribe to
 price.*; latency is from the event's own time (E, the record's ts) to delivery.
 
-Usage: bench/push/run.py [--build build] [--upstream redis|ws]
+With --personal, the same Redis pub/sub source carries personal topics instead: 9,000 clients,
+client i on event.user.<i>.x, messages spread over the 9,000 users at 10,000 msgs/s; Tributary
+standalone against the Go peer (bench/fanout/go_peer, pubsub mode) and the Node peer, with
+server CPU per delivery.
+
+Usage: bench/push/run.py [--build build] [--upstream redis|ws] [--personal]
 Needs: redis-server, node with bench/fanout/node_modules (cd bench/fanout && npm install).
 """
 import argparse, json, os, subprocess, sys, tempfile, time
@@ -119,6 +124,54 @@ def node(build, port, redis_port, tmp):
                          f"pubsub:{CHANNEL}:task_id"], 0, stdout=subprocess.DEVNULL, stderr=open(os.path.join(tmp, "node.log"), "w"))
 
 
+def go(build, port, redis_port, tmp):
+    exe = os.path.join(tmp, "go_peer")
+    if not os.path.exists(exe):
+        env = dict(os.environ, GO111MODULE="off", GOPATH="/usr/share/gocode", GOCACHE=os.path.join(tmp, "gocache"))
+        subprocess.run(["go", "build", "-o", exe, os.path.join(fanout.HERE, "go_peer", "main.go")], env=env, check=True)
+    return fanout.spawn([exe, str(port), str(redis_port), "bench", f"pubsub:{CHANNEL}:task_id"], 0, stdout=subprocess.DEVNULL,
+                        stderr=open(os.path.join(tmp, "go.log"), "w"))
+
+
+def personal(args, tmp, peers, rates=(10000,), users=9000, seconds=4):
+    """Each peer in turn: 9,000 clients on their own event.user.<i>.x, fed through pub/sub."""
+    out = {}
+    for name, start in peers:
+        port = fanout.free_port()
+        srv = start(args.build, port, args.redis_port, tmp)
+        fanout.SERVER[0] = srv.pid
+        fanout.wait_port(port)
+        time.sleep(1.0)
+        try:
+            load = fanout.Load(args.build, port, users, "personal", 600, "event.user.{i}.x")
+            steps = []
+            for rate in rates:
+                f = fanout.spawn([f"{args.build}/bench/bench_push_feeder", "127.0.0.1", str(args.redis_port), CHANNEL, str(rate),
+                                  str(seconds), str(users), "user.{i}.x"], 1, stdout=subprocess.DEVNULL)
+                c0, t0 = fanout.cpu_s(srv.pid), time.time()
+                got = load.lines(seconds + 1)
+                c1, t1 = fanout.cpu_s(srv.pid), time.time()
+                f.wait()
+                delivered = sum(x["deliveries"] for x in got)
+                steady = got[1:seconds] or got
+                steps.append({"rate": rate, "delivered_share": round(delivered / (rate * seconds), 4),
+                              "p99_ms": max(x["p99_ms"] for x in steady), "server_cpu": round((c1 - c0) / (t1 - t0), 2),
+                              "cpu_us_per_delivery": round((c1 - c0) * 1e6 / max(1, delivered), 2)})
+            load.stop()
+        finally:
+            srv.terminate()
+            srv.wait(10)
+        out[name] = steps
+        print(json.dumps({"peer": name, "personal_push": steps}), flush=True)
+    names = list(out)
+    print("| 9,000 personal topics via pub/sub | " + " | ".join(names) + " |")
+    print("|---|" + "---|" * len(names))
+    for i, st in enumerate(out[names[0]]):
+        for key in ("delivered_share", "p99_ms", "cpu_us_per_delivery"):
+            print(f"| {st['rate']} msgs/s: {key} | " + " | ".join(str(out[n][i][key]) for n in names) + " |")
+    return out
+
+
 def step(build, redis_port, load, rate, seconds=4):
     f = fanout.spawn([f"{build}/bench/bench_push_feeder", "127.0.0.1", str(redis_port), CHANNEL, str(rate), str(seconds), "50"], 1,
                      stdout=subprocess.DEVNULL)
@@ -159,6 +212,8 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--build", default=os.path.join(fanout.ROOT, "build"))
     ap.add_argument("--upstream", choices=["redis", "ws"], default="redis")
+    ap.add_argument("--personal", action="store_true")
+    ap.add_argument("--peers", default="tributary,go,node")
     args = ap.parse_args()
     args.build = os.path.abspath(args.build)
     if args.upstream == "ws":
@@ -176,6 +231,9 @@ def main():
                              stdout=subprocess.DEVNULL)
         fanout.wait_port(args.redis_port)
         try:
+            if args.personal:
+                starts = {"tributary": tributary, "go": go, "node": node}
+                return personal(args, tmp, [(n, starts[n]) for n in args.peers.split(",")])
             t = run_peer("tributary", tributary, args, tmp)
             n = run_peer("node", node, args, tmp)
         finally:

@@ -4,7 +4,7 @@
 
 #include "plugin/plugin.hpp"
 #include "record/record.hpp"
-#include "schedule/runtime.hpp"
+#include "ingest/runtime.hpp"
 
 namespace tributary {
 

@@ -11,20 +11,25 @@
 #include "app/feed_factory.hpp"
 #include "app/source_factory.hpp"
 #include "cluster/cluster_node.hpp"
-#include "cluster/redis_limits.hpp"
-#include "cluster/stream_writer.hpp"
-#include "http/transport.hpp"
+#include "ingest/intake.hpp"
+#include "ingest/limits/redis_limits.hpp"
+#include "publish/delivery.hpp"
+#include "publish/memory_broker.hpp"
+#include "publish/redis_broker.hpp"
+#include "server/frames.hpp"
+#include "sink/fenced_writer.hpp"
+#include "sink/stream_writer.hpp"
+#include "net/transport.hpp"
 #include "record/record.hpp"
-#include "schedule/runtime.hpp"
-#include "schedule/stream_cassette.hpp"
-#include "sink/process_metrics.hpp"
-#include "schedule/stream_feed.hpp"
+#include "ingest/runtime.hpp"
+#include "ingest/stream_cassette.hpp"
+#include "obs/process_metrics.hpp"
+#include "ingest/stream_feed.hpp"
 #include "server/server.hpp"
-#include "sink/view_engine.hpp"
-#include "sink/cache.hpp"
-#include "sink/fanout_hub.hpp"
-#include "sink/metrics.hpp"
-#include "sink/pipeline.hpp"
+#include "publish/view_engine.hpp"
+#include "publish/cache.hpp"
+#include "publish/fanout_hub.hpp"
+#include "obs/metrics.hpp"
 #include "util/clock.hpp"
 #include "util/listen.hpp"
 #include "util/redactor.hpp"
@@ -54,8 +59,11 @@ struct host::parts {
   metrics m;
   record_cache cache;
   std::unique_ptr<fanout_hub> hub;
-  sequencer seq;
-  std::unique_ptr<pipeline> out;
+  std::unique_ptr<cluster_node> cluster;  // cluster mode only: the lease and the role
+  std::unique_ptr<broker> out;            // memory (standalone) or redis (cluster)
+  memory_broker* standalone = nullptr;    // `out` in standalone mode
+  std::unique_ptr<delivery> deliver;      // the broker's on_publication handler
+  std::unique_ptr<intake> in;             // every record enters here
   std::unique_ptr<view_engine> views;
   std::unique_ptr<http_transport> http;
   timer_queue timers;
@@ -70,8 +78,7 @@ struct host::parts {
   uint64_t generation = 1;  // of the config: 1 at start, +1 per reload
   int64_t loaded_at = 0;
   std::mutex reload_mu;     // one reload at a time
-  std::unique_ptr<cluster_node> cluster;  // cluster mode only
-  std::unique_ptr<stream_writer> stream;  // standalone with [stream] enabled
+  std::unique_ptr<stream_writer> stream;  // standalone with [stream] enabled: a copy of every publication
   std::unique_ptr<server> srv;
   int64_t started = 0;
   std::string node_id;
@@ -103,7 +110,7 @@ bool host::make_streams(parts& p, work& w, const host_options& opts, std::vector
       w.streams.push_back(*kept);
       continue;
     }
-    auto& st = w.streams.emplace_back(std::make_shared<stream_feed>(*f, *f->sources.front(), *p.out, p.m, *p.clock, p.log));
+    auto& st = w.streams.emplace_back(std::make_shared<stream_feed>(*f, *f->sources.front(), *p.in, p.m, *p.clock, p.log));
     if (replay) st->replay_from(replay);
     else if (opts.record) st->record_to(std::make_unique<stream_recorder>(*opts.record, f->cfg.id, f->sources.front()->name, *p.secrets));
   }
@@ -142,7 +149,7 @@ std::shared_ptr<feed_runtime> host::keep_feed(work& previous, const feed_runtime
 
 // A [server.auth] public key the server could not use is a config error, found by check too.
 static void check_jwt_key(const config& cfg, const report_error& err) {
-  if (cfg.server.auth.mode != "jwt" || cfg.server.auth.jwt_public_key.empty()) return;
+  if (cfg.server.auth.mode != auth_mode::jwt || cfg.server.auth.jwt_public_key.empty()) return;
   try {
     jwt_verifier check({"", cfg.server.auth.jwt_public_key, "", ""});
   } catch (const std::exception& e) {
@@ -183,6 +190,45 @@ bool host::build_work(parts& p, work& w, const config& cfg, std::vector<diagnost
 }
 
 
+// The broker for the config's mode, the standalone stream copy, and what every publication
+// feeds (cache, hub, views) behind one intake.
+bool host::make_publish_path(parts& p, const config& cfg, std::vector<diagnostic>& diags) {
+  broker_kind kind = cfg.cluster.mode == cluster_mode::redis ? broker_kind::redis : broker_kind::memory;
+  auto ep = parse_redis_url(cfg.cluster.redis_url);
+  if (!ep && (kind == broker_kind::redis || cfg.stream.enabled)) {
+    diags.push_back({diagnostic::level::error, {cfg.file.string(), 0, 0}, "cluster.redis_url", "not a redis:// URL"});
+    return false;
+  }
+  stream_options so{ep.value_or(redis_endpoint{}), cfg.cluster.name, cfg.stream.maxlen, cfg.cluster.cache_ttl, cfg.cluster.buffer};
+  if (kind == broker_kind::redis) {
+    cluster_options co{*ep, cfg.cluster.name, p.node_id, cfg.cluster.lease, cfg.cluster.renew_every};
+    p.cluster = std::make_unique<cluster_node>(co, p.m, *p.clock, p.log);
+    redis_broker_options bo{so, cfg.cluster.on_redis_down == redis_down_policy::fetch};
+    p.out = std::make_unique<redis_broker>(bo, *p.cluster, &update_frame, p.m, p.log);
+    p.limits = std::make_shared<redis_limits>(*ep, cfg.cluster.name);
+    share_limits(p, *p.w, cfg);
+  } else {
+    auto mem = std::make_unique<memory_broker>(&update_frame);
+    p.standalone = mem.get();
+    p.out = std::move(mem);
+  }
+  p.hub = std::make_unique<fanout_hub>(history_options{cfg.server.history, cfg.server.history_age}, p.clock);
+  p.deliver = std::make_unique<delivery>(p.cache, p.hub.get());
+  if (kind == broker_kind::memory && cfg.stream.enabled) {
+    // No election in standalone: epoch 0, so a cluster writing under the same name fences it out.
+    stream_hooks hooks;
+    hooks.epoch = [] { return uint64_t{0}; };
+    p.stream = std::make_unique<stream_writer>(so, p.m, p.log, std::move(hooks));
+    p.deliver->add_sink(p.stream.get());
+  }
+  p.in = std::make_unique<intake>(*p.out, p.m, p.log);
+  if (!cfg.views.empty()) p.views = std::make_unique<view_engine>(cfg.views);
+  p.deliver->set_views(
+      p.views.get(), [in = p.in.get()](record r) { in->publish(std::move(r)); }, [b = p.out.get()] { return b->publishing(); });
+  p.out->on_publication([d = p.deliver.get()](const std::shared_ptr<const published_record>& r) { d->on_publication(r); });
+  return true;
+}
+
 std::unique_ptr<host> host::create(config cfg, host_options opts, std::shared_ptr<redactor> secrets,
                                    std::shared_ptr<spdlog::logger> log, std::vector<diagnostic>& diags,
                                    const clock_source* clock) {
@@ -191,13 +237,6 @@ std::unique_ptr<host> host::create(config cfg, host_options opts, std::shared_pt
   if (clock) p.clock = clock;
   p.secrets = std::move(secrets);
   p.log = std::move(log);
-  p.out = std::make_unique<pipeline>(p.cache, p.seq, p.m);
-  p.hub = std::make_unique<fanout_hub>(history_options{cfg.server.history, cfg.server.history_age}, p.clock);
-  p.out->add_sink(p.hub.get());
-  if (!cfg.views.empty()) {
-    p.views = std::make_unique<view_engine>(cfg.views);
-    p.out->set_views(p.views.get());
-  }
   p.w = std::make_unique<work>();
   if (!build_work(p, *p.w, cfg, diags)) return nullptr;
 
@@ -213,48 +252,17 @@ std::unique_ptr<host> host::create(config cfg, host_options opts, std::shared_pt
     p.http = make_curl_transport(*p.clock);
     if (opts.record) p.http = make_recording_transport(std::move(p.http), *opts.record, *p.secrets);
   }
-  p.runner = std::make_unique<feed_runner>(*p.http, *p.clock, p.timers, *p.out, p.m, p.log);
-  if (!make_streams(p, *p.w, opts, diags)) return nullptr;
-  p.opts = opts;
   char hostname[256] = "node";
   ::gethostname(hostname, sizeof hostname - 1);
   p.node_id = std::string(hostname) + "-" + std::to_string(::getpid());
+  if (!make_publish_path(p, cfg, diags)) return nullptr;
+  p.runner = std::make_unique<feed_runner>(*p.http, *p.clock, p.timers, *p.in, p.m, p.log);
+  if (!make_streams(p, *p.w, opts, diags)) return nullptr;
+  p.opts = opts;
   p.m.describe("tributary_node_info", "gauge", "This instance: node id and mode");
   p.m.describe("tributary_topics", "gauge", "Topics with a record in the cache");
   add_process_metrics(p.m);
-  p.m.set("tributary_node_info", {{"node", p.node_id}, {"mode", cfg.cluster.mode}}, 1);
-  if (cfg.cluster.mode == "redis") {
-    auto ep = parse_redis_url(cfg.cluster.redis_url);
-    if (!ep) {
-      diags.push_back({diagnostic::level::error, {cfg.file.string(), 0, 0}, "cluster.redis_url", "not a redis:// URL"});
-      return nullptr;
-    }
-    cluster_options co;
-    co.redis = *ep;
-    co.name = cfg.cluster.name;
-    co.node_id = p.node_id;
-    co.lease = cfg.cluster.lease;
-    co.renew_every = cfg.cluster.renew_every;
-    co.maxlen = cfg.stream.maxlen;
-    co.cache_ttl = cfg.cluster.cache_ttl;
-    co.buffer = cfg.cluster.buffer;
-    p.cluster = std::make_unique<cluster_node>(co, *p.out, p.m, *p.clock, p.log);
-    p.limits = std::make_shared<redis_limits>(*ep, cfg.cluster.name);
-    share_limits(p, *p.w, cfg);
-    p.out->add_sink(p.cluster.get(), /*on_ingest=*/false);
-  } else if (cfg.stream.enabled) {
-    auto ep = parse_redis_url(cfg.cluster.redis_url);
-    if (!ep) {
-      diags.push_back({diagnostic::level::error, {cfg.file.string(), 0, 0}, "cluster.redis_url", "not a redis:// URL"});
-      return nullptr;
-    }
-    stream_options so{*ep, cfg.cluster.name, cfg.stream.maxlen, cfg.cluster.cache_ttl, cfg.cluster.buffer};
-    // No election in standalone: epoch 0, so a cluster writing under the same name fences it out.
-    stream_hooks hooks;
-    hooks.epoch = [] { return uint64_t{0}; };
-    p.stream = std::make_unique<stream_writer>(so, p.m, p.log, std::move(hooks));
-    p.out->add_sink(p.stream.get(), /*on_ingest=*/false);
-  }
+  p.m.set("tributary_node_info", {{"node", p.node_id}, {"mode", name_of(cfg.cluster.mode)}}, 1);
   if (opts.listen) {
     auto parsed = parse_listen(*opts.listen);
     if (auto* why = std::get_if<std::string>(&parsed)) {
@@ -329,7 +337,7 @@ static server_options server_options_of(const config& cfg) {
   so.heartbeat = cfg.server.heartbeat;
   so.queue_limit = cfg.server.queue_limit;
   so.queue_limit_bytes = cfg.server.queue_limit_bytes;
-  so.slow_consumer = cfg.server.slow_consumer == "close" ? slow_policy::close : slow_policy::conflate;
+  so.slow_consumer = cfg.server.slow_consumer;
   so.io_threads = cfg.server.io_threads;
   so.admin_token = cfg.server.admin_token;
   so.allowed_origins = cfg.server.allowed_origins;
@@ -337,7 +345,7 @@ static server_options server_options_of(const config& cfg) {
   so.messages_per_second = cfg.server.limits.messages_per_second;
   so.messages_burst = cfg.server.limits.messages_burst;
   const auto& auth = cfg.server.auth;
-  so.auth = auth.mode == "jwt";
+  so.auth = auth.mode == auth_mode::jwt;
   so.jwt = {auth.jwt_secret, auth.jwt_public_key, auth.issuer, auth.audience};
   so.public_patterns = auth.public_patterns;
   so.auth_timeout = auth.auth_timeout;
@@ -345,6 +353,21 @@ static server_options server_options_of(const config& cfg) {
   for (auto& v : cfg.views)
     if (!v.route.empty()) so.view_routes.emplace_back(v.route, std::string(view_engine::kind) + "." + v.name);
   return so;
+}
+
+// Standalone with [stream]: the numbering continues after what the stream already holds (a
+// restart must not number from 1 again: Redis would keep the records of the previous run).
+void host::continue_stream_numbering(parts& p) {
+  auto ep = parse_redis_url(cfg_.cluster.redis_url);
+  redis_client r(*ep, millis(2000));
+  auto held = fenced_writer::written_seqs(r, cfg_.cluster.name);
+  if (auto* why = std::get_if<std::string>(&held)) {
+    p.log->warn("stream: cannot read the seqs already written ({}); numbering starts at 1, and records Redis holds newer "
+                "ones of are counted as duplicate and not written",
+                *why);
+    return;
+  }
+  for (auto& [topic, seq] : std::get<std::map<std::string, uint64_t>>(held)) p.standalone->continue_after(topic, seq);
 }
 
 unsigned short host::start() {
@@ -357,22 +380,18 @@ unsigned short host::start() {
   hooks.metrics_text = [this] { return metrics_text(); };
   hooks.ready = [&p] {
     if (p.cluster && !p.cluster->redis_up()) return std::make_pair(false, std::string("redis unreachable"));
-    if (p.cluster && !p.cluster->writes_healthy())
-      return std::make_pair(false, std::string("stream writes failing: ") + p.cluster->status()["stream_write_error"].dump());
+    if (auto r = p.out->ready(); !r.first) return r;
     if (p.stream && !p.stream->healthy()) return std::make_pair(false, "stream writes failing: " + p.stream->last_error());
     return std::make_pair(true, std::string(p.cluster ? "config loaded, redis reachable" : "config loaded"));
   };
   p.srv = std::make_unique<server>(so, p.cache, *p.hub, p.m, hooks, p.log);
   unsigned short port = p.srv->start();
+  if (p.stream) continue_stream_numbering(p);
   if (p.stream) p.stream->start();
+  p.out->start();  // cluster: the latest records first, so a new leader continues each topic's seq
   if (p.cluster) {
     p.cluster->on_control([this](const cluster_control& c) { apply_shared_control(c); });
-    // Serving: the leader's records reach clients through the stream. Only when Redis is down
-    // and on_redis_down = "fetch" does an instance show what it fetched itself. (`fetch` runs
-    // one feed without joining the cluster, so it never gets here.)
-    bool fetch_alone = cfg_.cluster.on_redis_down == "fetch";
-    p.out->set_via_stream([c = p.cluster.get(), fetch_alone] { return c->is_leader() || !fetch_alone || c->redis_up(); });
-    p.cluster->start();  // after its hooks are set: its threads read them
+    p.cluster->start();  // after its hooks are set: its thread reads them
   }
   start_work(*p.w);
   return port;
@@ -386,19 +405,16 @@ void host::start_work(work& w) {
   for (auto& f : w.feeds)
     if (!f->cfg.stream || f->sources.size() > 1) feeds.push_back(f.get());  // polled, or a stream's polled fallback
   auto sched = std::make_unique<scheduler>(*p.runner, *p.clock, p.timers, feeds);
-  if (p.cluster) {
-    bool fetch_alone = cfg_.cluster.on_redis_down == "fetch";
-    sched->set_gate([c = p.cluster.get(), fetch_alone] { return c->is_leader() || (fetch_alone && !c->redis_up()); });
-  }
+  // Only a node whose records the broker takes fetches (cluster mode: the leader).
+  auto publishing = [b = p.out.get()] { return b->publishing(); };
+  sched->set_gate(publishing);
   {
     std::unique_lock lk(p.work_mu);  // kept streams reach it through poll_fallback_now
     w.sched = std::move(sched);
   }
   for (auto& st : w.streams) {
     if (st->started()) continue;  // kept by a reload: still connected
-    std::function<bool()> gate;
-    if (p.cluster) gate = [c = p.cluster.get()] { return c->is_leader(); };
-    st->start(std::move(gate), [this, &f = st->feed()] { poll_fallback_now(f); });
+    st->start(publishing, [this, &f = st->feed()] { poll_fallback_now(f); });
   }
   w.sched->start();
 }
@@ -414,9 +430,10 @@ void host::stop() {
   if (!p_) return;
   if (p_->w->sched) p_->w->sched->stop();
   for (auto& st : p_->w->streams) st->stop();
-  // Every transfer in flight completes (with an error) while the runner and the pipeline its
+  // Every transfer in flight completes (with an error) while the runner and the intake its
   // callbacks reach are still alive; the parts are destroyed only after this.
   if (p_->http) p_->http->shutdown();
+  if (p_->out) p_->out->stop();  // cluster: writes what is buffered, releases the lease, stops reading
   if (p_->cluster) p_->cluster->stop();
   if (p_->stream) p_->stream->stop();
   if (p_->srv) p_->srv->stop();
@@ -502,8 +519,8 @@ void host::reload_views(std::vector<view_config> views) {
   bool changed = fields(views) != fields(cfg_.views);
   if (changed) {
     auto next = views.empty() ? nullptr : std::make_unique<view_engine>(views);
-    p.out->replace_views(next.get(), !p.cluster || p.cluster->is_leader());
-    p.views = std::move(next);  // the engine replaced is no longer reachable: the pipeline swapped it under its lock
+    p.deliver->replace_views(next.get());
+    p.views = std::move(next);  // the engine replaced is no longer reachable: delivery swapped it under its lock
   }
   cfg_.views = std::move(views);
 }
@@ -603,7 +620,10 @@ std::string host::status_json() const {
          {"plugins", plugins},
          {"feeds", feeds},
          {"topics", p.cache.size()}};
-  if (p.cluster) j["cluster"] = p.cluster->status();
+  if (p.cluster) {
+    j["cluster"] = p.cluster->status();
+    j["cluster"].update(p.out->status());
+  }
   p.secrets->scrub_json(j);  // before serializing: an escaped secret is still found
   return j.dump(-1, ' ', false, json::error_handler_t::replace);
 }

@@ -1,5 +1,5 @@
 #pragma once
-// Wires a validated config to running parts: plugin instances, feeds, pipeline, sinks,
+// Wires a validated config to running parts: plugin instances, feeds, the publish path (broker, delivery, intake),
 // scheduler and (for `run`) the server. Every problem found while wiring becomes a diagnostic
 // that points into the config file.
 #include <filesystem>
@@ -24,8 +24,7 @@ class redactor;
 class metrics;
 class record_cache;
 class fanout_hub;
-class sequencer;
-class pipeline;
+class broker;
 class feed_runner;
 class scheduler;
 class server;
@@ -88,10 +87,12 @@ class host {
   static std::shared_ptr<struct source_runtime> keep_source(work& previous, const struct plugin_instance_config& pc,
                                                             std::filesystem::file_time_type file_time);
   static std::shared_ptr<struct feed_runtime> keep_feed(work& previous, const struct feed_runtime& f);
+  static bool make_publish_path(parts& p, const config& cfg, std::vector<diagnostic>& diags);
   static bool make_streams(parts& p, work& w, const host_options& opts, std::vector<diagnostic>& diags,
                            const work* previous = nullptr);
   void poll_fallback_now(struct feed_runtime& f);
   void start_work(work& w);
+  void continue_stream_numbering(parts& p);
   static void share_limits(parts& p, work& w, const config& cfg);
   static void reap(parts& p);
   void reload_views(std::vector<struct view_config> views);

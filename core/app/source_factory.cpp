@@ -3,10 +3,10 @@
 #include <spdlog/spdlog.h>
 
 #include "plugin/plugin.hpp"
-#include "schedule/circuit_breaker.hpp"
-#include "schedule/rate_budget.hpp"
-#include "schedule/runtime.hpp"
-#include "sink/metrics.hpp"
+#include "ingest/limits/circuit_breaker.hpp"
+#include "ingest/limits/rate_budget.hpp"
+#include "ingest/runtime.hpp"
+#include "obs/metrics.hpp"
 #include "util/clock.hpp"
 #include "util/redactor.hpp"
 

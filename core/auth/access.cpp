@@ -2,7 +2,7 @@
 
 #include <algorithm>
 
-#include "sink/published.hpp"
+#include "record/topic.hpp"
 
 namespace tributary {
 

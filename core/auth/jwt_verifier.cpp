@@ -10,7 +10,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "sink/published.hpp"
+#include "record/topic.hpp"
 
 namespace tributary {
 

@@ -10,7 +10,7 @@
 #include "app/host.hpp"
 #include "config/config.hpp"
 #include "util/clock.hpp"
-#include "util/log.hpp"
+#include "obs/log.hpp"
 #include "util/redactor.hpp"
 
 namespace tributary {

@@ -9,7 +9,7 @@
 #include <cstdint>
 #include <string>
 
-#include "cluster/redis.hpp"
+#include "net/redis.hpp"
 
 namespace tributary {
 

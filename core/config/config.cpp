@@ -9,9 +9,9 @@
 #include <toml++/toml.h>
 
 #include "auth/access.hpp"
-#include "cluster/redis.hpp"
+#include "net/redis.hpp"
 #include "record/record.hpp"
-#include "sink/published.hpp"
+#include "record/topic.hpp"
 #include "util/listen.hpp"
 #include "util/redactor.hpp"
 
@@ -214,6 +214,15 @@ class parser {
   }
 
   // A string value, env substituted; an unset variable is an error here.
+  // A setting with a few named values (config/modes.hpp).
+  template <class E>
+  void read_mode(const toml::node& n, const std::string& path, E& out) {
+    auto v = str(n, path);
+    if (!v) return;
+    if (auto m = parse_mode<E>(*v)) out = *m;
+    else error(pos(n), path, not_a_mode<E>(*v));
+  }
+
   std::optional<std::string> str(const toml::node& n, const std::string& path) {
     auto* s = n.as_string();
     if (!s) {
@@ -304,10 +313,7 @@ class parser {
           cfg.host.log_level = *v;
       }
     if (auto* n = t.get("log_format"))
-      if (auto v = str(*n, "host.log_format")) {
-        if (*v != "text" && *v != "json") error(pos(*n), "host.log_format", "'" + *v + "' is not a log format (text, json)");
-        else cfg.host.log_format = *v;
-      }
+      read_mode(*n, "host.log_format", cfg.host.log_format);
   }
 
   void read_server(const toml::table& t, config& cfg) {
@@ -350,10 +356,7 @@ class parser {
     check_keys(t, "server.auth", {"mode", "admin_token", "jwt_secret", "jwt_public_key", "issuer", "audience", "public", "auth_timeout"});
     auto& a = s.auth;
     if (auto* n = t.get("mode"))
-      if (auto v = str(*n, "server.auth.mode")) {
-        if (*v != "none" && *v != "jwt") error(pos(*n), "server.auth.mode", "'" + *v + "' is not a mode (none, jwt)");
-        else a.mode = *v;
-      }
+      read_mode(*n, "server.auth.mode", a.mode);
     if (auto* n = t.get("admin_token"))
       if (auto v = str(*n, "server.auth.admin_token")) {
         add_secret(*v, pos(*n), "server.auth.admin_token");
@@ -374,7 +377,7 @@ class parser {
     if (auto* n = t.get("public")) read_public_patterns(*n, a);
     if (auto* n = t.get("auth_timeout"))
       if (auto v = duration(*n, "server.auth.auth_timeout")) a.auth_timeout = *v;
-    if (a.mode == "jwt" && a.jwt_secret.empty() && a.jwt_public_key.empty())
+    if (a.mode == auth_mode::jwt && a.jwt_secret.empty() && a.jwt_public_key.empty())
       error(pos(t), "server.auth", "mode = \"jwt\" needs jwt_secret (HS256) or jwt_public_key (RS256, ES256)");
   }
 
@@ -407,7 +410,7 @@ class parser {
       if (auto v = integer(*n, "server.limits.connections_per_ip", 0, 1'000'000)) s.limits.connections_per_ip = *v;
     if (auto* n = t.get("messages_per_second"))
       if (auto v = number(*n, "server.limits.messages_per_second")) {
-        if (*v <= 0) error(pos(*n), "server.limits.messages_per_second", "must be greater than 0");
+        if (*v < 0) error(pos(*n), "server.limits.messages_per_second", "must be 0 (no limit) or more");
         else s.limits.messages_per_second = *v;
       }
     if (auto* n = t.get("messages_burst"))
@@ -431,12 +434,7 @@ class parser {
     if (auto* n = t.get("history"))
       if (auto v = integer(*n, "server.history", 0, 100'000)) s.history = *v;
     if (auto* n = t.get("slow_consumer"))
-      if (auto v = str(*n, "server.slow_consumer")) {
-        if (*v != "conflate" && *v != "close")
-          error(pos(*n), "server.slow_consumer", "'" + *v + "' is not a policy (conflate, close)");
-        else
-          s.slow_consumer = *v;
-      }
+      read_mode(*n, "server.slow_consumer", s.slow_consumer);
     if (auto* n = t.get("heartbeat"))
       if (auto v = duration(*n, "server.heartbeat")) {
         if (v->count() < 100) error(pos(*n), "server.heartbeat", "must be at least 100ms");
@@ -453,12 +451,7 @@ class parser {
     check_keys(t, "cluster", {"mode", "redis_url", "name", "lease", "renew_every", "cache_ttl", "buffer", "on_redis_down"});
     auto& c = cfg.cluster;
     if (auto* n = t.get("mode"))
-      if (auto v = str(*n, "cluster.mode")) {
-        if (*v != "standalone" && *v != "redis")
-          error(pos(*n), "cluster.mode", "'" + *v + "' is not a mode (standalone, redis)");
-        else
-          c.mode = *v;
-      }
+      read_mode(*n, "cluster.mode", c.mode);
     if (auto* n = t.get("redis_url"))
       if (auto v = str(*n, "cluster.redis_url")) {
         auto parsed = parse_redis_url_or_why(*v);
@@ -478,10 +471,7 @@ class parser {
     if (auto* n = t.get("cache_ttl"))
       if (auto v = duration(*n, "cluster.cache_ttl")) c.cache_ttl = *v;
     if (auto* n = t.get("on_redis_down"))
-      if (auto v = str(*n, "cluster.on_redis_down")) {
-        if (*v != "stop" && *v != "fetch") error(pos(*n), "cluster.on_redis_down", "'" + *v + "' is not a policy (stop, fetch)");
-        else c.on_redis_down = *v;
-      }
+      read_mode(*n, "cluster.on_redis_down", c.on_redis_down);
     if (auto* n = t.get("buffer"))
       if (auto v = integer(*n, "cluster.buffer", 1, 10'000'000)) c.buffer = static_cast<size_t>(*v);
     if (c.renew_every >= c.lease)
@@ -557,7 +547,7 @@ class parser {
         p.timeout = duration(v, kp);
       } else if (key == "enabled") {
         if (auto* b = v.as_boolean()) {
-          if (!b->get()) p.enabled = false, p.disabled_reason = "enabled = false";
+          if (!b->get()) p.enabled = false, p.disabled_by = plugin_instance_config::off_cause::config, p.disabled_reason = "enabled = false";
         } else {
           error(pos(v), kp, "must be true or false");
         }
@@ -579,6 +569,7 @@ class parser {
         if (!j) {
           if (p.enabled) {
             p.enabled = false;
+            p.disabled_by = plugin_instance_config::off_cause::missing_env;
             p.disabled_reason = "environment variable " + missing + " is not set (" + kp + ")";
             warn(pos(v), kp,
                  "environment variable " + missing + " is not set: instance '" + name +
@@ -591,7 +582,7 @@ class parser {
         p.setting_pos[key] = pos(v);
       }
     }
-    if (!p.enabled && p.disabled_reason == "enabled = false")
+    if (p.disabled_by == plugin_instance_config::off_cause::config)
       warn(p.where, path, "instance '" + name + "' is disabled (enabled = false)");
     cfg.plugins.push_back(std::move(p));
   }

@@ -10,6 +10,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "config/modes.hpp"
 #include "util/cron.hpp"
 #include "util/duration.hpp"
 
@@ -56,6 +57,7 @@ struct plugin_instance_config {
   std::map<std::string, source_pos> setting_pos;        // plugin-owned key -> where
   source_pos where;
   bool enabled = true;
+  enum class off_cause : uint8_t { none, config, missing_env } disabled_by = off_cause::none;  // why not enabled
   std::string disabled_reason;
 };
 
@@ -94,7 +96,7 @@ struct view_config {
 
 // [server.auth] (docs/protocol.md, Authentication and authorization).
 struct auth_config {
-  std::string mode = "none";  // none | jwt
+  auth_mode mode = auth_mode::none;
   std::string jwt_secret;      // HS256/384/512
   std::string jwt_public_key;  // PEM text read from the configured file (RS256/ES256 ...)
   std::string jwt_public_key_file;
@@ -109,7 +111,7 @@ struct config {
   struct {
     std::vector<std::filesystem::path> plugin_dirs;  // absolute
     std::string log_level = "info";
-    std::string log_format = "text";  // text | json
+    tributary::log_format log_format = log_format::text;
   } host;
   struct {
     std::string listen = "127.0.0.1:8081";
@@ -121,7 +123,7 @@ struct config {
     millis heartbeat{30000};
     size_t queue_limit = 1024;            // frames queued per WebSocket session (the byte bound usually comes first)
     size_t queue_limit_bytes = 1 << 20;   // bytes queued per WebSocket session
-    std::string slow_consumer = "conflate";  // conflate | close
+    slow_policy slow_consumer = slow_policy::conflate;
     size_t io_threads = 0;                // 0 = one per CPU
     size_t history = 256;                 // updates kept per topic for recovery
     millis history_age{600000};
@@ -136,14 +138,14 @@ struct config {
     } limits;
   } server;
   struct {
-    std::string mode = "standalone";
+    cluster_mode mode = cluster_mode::standalone;
     std::string redis_url = "redis://127.0.0.1:6379";
     std::string name = "default";
     millis lease{3000};
     millis renew_every{1000};
     millis cache_ttl{3600000};  // TTL of tributary:{name}:latest:* keys
     size_t buffer = 10000;      // leader records kept while Redis is unreachable
-    std::string on_redis_down = "stop";  // stop: only a leader with a valid lease fetches; fetch: every instance fetches for itself
+    redis_down_policy on_redis_down = redis_down_policy::stop;  // stop: only a leader with a valid lease fetches; fetch: every instance fetches for itself
   } cluster;
   struct {
     bool enabled = false;

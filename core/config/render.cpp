@@ -56,12 +56,12 @@ void put_json(toml::table& t, const std::string& key, const nlohmann::json& j) {
 toml::table host_table(const config& c) {
   toml::array dirs;
   for (auto& d : c.host.plugin_dirs) dirs.push_back(d.string());
-  return toml::table{{"plugin_dirs", dirs}, {"log_level", c.host.log_level}, {"log_format", c.host.log_format}};
+  return toml::table{{"plugin_dirs", dirs}, {"log_level", c.host.log_level}, {"log_format", name_of(c.host.log_format)}};
 }
 
 toml::table server_table(const config& c) {
   const auto& s = c.server;
-  toml::table auth{{"mode", s.auth.mode},
+  toml::table auth{{"mode", name_of(s.auth.mode)},
                    {"jwt_secret", s.auth.jwt_secret},
                    {"jwt_public_key", s.auth.jwt_public_key_file},
                    {"issuer", s.auth.issuer},
@@ -79,7 +79,7 @@ toml::table server_table(const config& c) {
                      {"heartbeat", format_duration(s.heartbeat)},
                      {"queue_limit", static_cast<int64_t>(s.queue_limit)},
                      {"queue_limit_bytes", static_cast<int64_t>(s.queue_limit_bytes)},
-                     {"slow_consumer", s.slow_consumer},
+                     {"slow_consumer", name_of(s.slow_consumer)},
                      {"io_threads", static_cast<int64_t>(s.io_threads)},
                      {"history", static_cast<int64_t>(s.history)},
                      {"history_age", format_duration(s.history_age)},
@@ -91,14 +91,14 @@ toml::table server_table(const config& c) {
 
 toml::table cluster_table(const config& c) {
   const auto& k = c.cluster;
-  return toml::table{{"mode", k.mode},
+  return toml::table{{"mode", name_of(k.mode)},
                      {"redis_url", k.redis_url},
                      {"name", k.name},
                      {"lease", format_duration(k.lease)},
                      {"renew_every", format_duration(k.renew_every)},
                      {"cache_ttl", format_duration(k.cache_ttl)},
                      {"buffer", static_cast<int64_t>(k.buffer)},
-                     {"on_redis_down", k.on_redis_down}};
+                     {"on_redis_down", name_of(k.on_redis_down)}};
 }
 
 toml::table plugin_table(const plugin_instance_config& p) {

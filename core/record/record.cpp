@@ -1,6 +1,8 @@
 #include "record/record.hpp"
 
 #include <algorithm>
+#include <charconv>
+#include <cmath>
 #include <cctype>
 #include <shared_mutex>
 
@@ -21,8 +23,112 @@ json record::to_json() const {
   j["received"] = received;
   j["seq"] = seq;
   j["stale"] = stale;
-  j["data"] = data;
+  j["data"] = data.is_null() ? json::object() : data;
   return j;
+}
+
+namespace {
+
+// JSON text of `s` as nlohmann writes it; plain printable ASCII (the usual case) is copied as
+// is, anything else goes through nlohmann's escaping.
+void put_string(std::string& out, std::string_view s) {
+  bool plain = std::all_of(s.begin(), s.end(), [](char c) { return c >= 0x20 && c < 0x7F && c != '"' && c != '\\'; });
+  if (!plain) {
+    out.append(json(std::string(s)).dump(-1, ' ', false, json::error_handler_t::replace));
+    return;
+  }
+  out.push_back('"');
+  out.append(s);
+  out.push_back('"');
+}
+
+template <class T>
+void put_integer(std::string& out, T v) {
+  char buf[24];
+  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
+  out.append(buf, end);
+}
+
+void put_value(std::string& out, const json& v) {
+  switch (v.type()) {
+    case json::value_t::object: {
+      out.push_back('{');
+      bool first = true;
+      for (auto it = v.begin(); it != v.end(); ++it) {
+        if (!std::exchange(first, false)) out.push_back(',');
+        put_string(out, it.key());
+        out.push_back(':');
+        put_value(out, *it);
+      }
+      out.push_back('}');
+      return;
+    }
+    case json::value_t::array: {
+      out.push_back('[');
+      for (size_t i = 0; i < v.size(); ++i) {
+        if (i) out.push_back(',');
+        put_value(out, v[i]);
+      }
+      out.push_back(']');
+      return;
+    }
+    case json::value_t::string: return put_string(out, v.get_ref<const std::string&>());
+    case json::value_t::boolean: out.append(v.get<bool>() ? "true" : "false"); return;
+    case json::value_t::number_integer: return put_integer(out, v.get<int64_t>());
+    case json::value_t::number_unsigned: return put_integer(out, v.get<uint64_t>());
+    case json::value_t::number_float: {
+      double d = v.get<double>();
+      if (!std::isfinite(d)) {
+        out.append("null");
+        return;
+      }
+      char buf[64];
+      char* end = nlohmann::detail::to_chars(buf, buf + sizeof buf, d);
+      out.append(buf, end);
+      return;
+    }
+    default: out.append("null"); return;  // null, binary, discarded
+  }
+}
+
+}  // namespace
+
+void record::write_json(std::string& out) const {
+  out.clear();
+  // Members in nlohmann's order (its objects are sorted by key), so the bytes equal to_json().dump().
+  out.append(R"({"data":)");
+  if (data.is_null()) out.append("{}");
+  else put_value(out, data);
+  out.append(R"(,"feed":)");
+  put_string(out, feed);
+  out.append(R"(,"kind":)");
+  put_string(out, kind);
+  if (!native.empty()) {
+    out.append(R"(,"native":)");
+    put_string(out, native);
+  }
+  out.append(R"(,"received":)");
+  put_integer(out, received);
+  out.append(R"(,"schema":"tributary.v1","seq":)");
+  put_integer(out, seq);
+  out.append(R"(,"source":)");
+  put_string(out, source);
+  out.append(R"(,"stale":)").append(stale ? "true" : "false");
+  out.append(R"(,"subject":)");
+  put_string(out, subject);
+  out.append(R"(,"topic":)");
+  out.push_back('"');
+  size_t at = out.size();
+  out.append(kind).append(1, '.').append(subject);
+  if (!std::all_of(out.begin() + static_cast<std::ptrdiff_t>(at), out.end(), [](char c) { return c >= 0x20 && c < 0x7F && c != '"' && c != '\\'; })) {
+    out.resize(at - 1);
+    put_string(out, kind + "." + subject);
+  } else {
+    out.push_back('"');
+  }
+  out.append(R"(,"ts":)");
+  put_integer(out, ts);
+  out.push_back('}');
 }
 
 std::optional<record> record::from_json(const json& j) {
@@ -238,27 +344,5 @@ bool open_fields(std::string_view kind) { return kind == "indicator"; }
 bool free_form(std::string_view kind) { return kind == "event"; }
 
 }  // namespace vocabulary
-
-uint64_t sequencer::next(const std::string& topic) {
-  std::lock_guard lk(mu_);
-  return ++last_[topic];
-}
-
-uint64_t sequencer::current(const std::string& topic) {
-  std::lock_guard lk(mu_);
-  auto it = last_.find(topic);
-  return it == last_.end() ? 0 : it->second;
-}
-
-void sequencer::reset(const std::string& topic, uint64_t last) {
-  std::lock_guard lk(mu_);
-  last_[topic] = last;
-}
-
-void sequencer::seed(const std::string& topic, uint64_t last) {
-  std::lock_guard lk(mu_);
-  auto& v = last_[topic];
-  v = std::max(v, last);
-}
 
 }  // namespace tributary

@@ -22,10 +22,15 @@ struct record {
   int64_t received = 0;
   uint64_t seq = 0;
   bool stale = false;
-  nlohmann::json data = nlohmann::json::object();
+  // The kind's fields. Null (no allocation) until set; written as {} when still null. A record
+  // read back from its bytes leaves it null until someone needs it (record_bytes.hpp).
+  nlohmann::json data;
 
   std::string topic() const { return kind + "." + subject; }
   nlohmann::json to_json() const;
+  // The canonical JSON bytes (the same as to_json().dump()), written into `out` in place: no
+  // DOM copy, and no allocation when `out` already has the room.
+  void write_json(std::string& out) const;
   static std::optional<record> from_json(const nlohmann::json& j);
 };
 
@@ -66,18 +71,5 @@ bool free_form(std::string_view kind);
 inline constexpr size_t max_free_form_bytes = 64 * 1024;
 
 }  // namespace vocabulary
-
-// Per-topic sequence numbers: each new record of a topic gets the previous number plus one.
-class sequencer {
- public:
-  uint64_t next(const std::string& topic);
-  void seed(const std::string& topic, uint64_t last);  // continue after `last` (never goes back)
-  void reset(const std::string& topic, uint64_t last);  // continue after `last`, even if lower
-  uint64_t current(const std::string& topic);          // last number given, 0 if none
-
- private:
-  std::mutex mu_;
-  std::map<std::string, uint64_t> last_;
-};
 
 }  // namespace tributary

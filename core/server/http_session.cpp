@@ -9,13 +9,14 @@
 #include <openssl/crypto.h>
 #include <spdlog/spdlog.h>
 
+#include "record/record_bytes.hpp"
 #include "server/assets.hpp"
 #include "server/control_path.hpp"
 #include "server/request_target.hpp"
 #include "server/io_shard.hpp"
 #include "server/server_state.hpp"
-#include "sink/cache.hpp"
-#include "sink/metrics.hpp"
+#include "publish/cache.hpp"
+#include "obs/metrics.hpp"
 #include "util/clock.hpp"
 #include "wire/ws_frame.hpp"
 
@@ -241,7 +242,8 @@ class http_session : public std::enable_shared_from_this<http_session> {
       if (route != path) continue;
       if (!may_see(g, topic))
         return counted("view", make(http::status::forbidden, error_body("forbidden", "not allowed to read '" + topic + "'"), ka));
-      if (auto r = st_.cache.latest(topic)) return counted("view", make(http::status::ok, dump(r->rec.data), ka));
+      if (auto r = st_.cache.latest(topic))
+        return counted("view", make(http::status::ok, dump(r->rec.data.is_null() ? read_record_data(r->json) : r->rec.data), ka));
       return counted("view", make(http::status::not_found, error_body("not_found", "view '" + topic + "' has no value yet"), ka));
     }
     return counted("other", make(http::status::not_found, error_body("not_found", "no route for " + path), ka));

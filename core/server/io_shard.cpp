@@ -1,5 +1,6 @@
 #include "server/io_shard.hpp"
 
+#include <boost/asio/bind_allocator.hpp>
 #include <boost/asio/post.hpp>
 
 #include "server/ws_connection.hpp"
@@ -17,6 +18,28 @@ const char* name_of(drop_reason r) {
   static constexpr const char* names[] = {"slow_consumer", "too_big", "binary", "protocol_error", "invalid_payload", "heartbeat", "message_flood"};
   return names[static_cast<size_t>(r)];
 }
+
+template <class T>
+struct io_shard::wake_allocator {
+  using value_type = T;
+  wake_slot* slot;
+  explicit wake_allocator(wake_slot* s) : slot(s) {}
+  template <class U>
+  wake_allocator(const wake_allocator<U>& o) : slot(o.slot) {}
+  T* allocate(size_t n) {
+    if (n * sizeof(T) <= sizeof(slot->mem) && !slot->used.exchange(true, std::memory_order_acquire))
+      return reinterpret_cast<T*>(slot->mem);
+    return static_cast<T*>(::operator new(n * sizeof(T)));  // a second wake-up in flight: the heap
+  }
+  void deallocate(T* p, size_t) {
+    if (reinterpret_cast<unsigned char*>(p) == slot->mem) slot->used.store(false, std::memory_order_release);
+    else ::operator delete(p);
+  }
+  template <class U>
+  bool operator==(const wake_allocator<U>& o) const { return slot == o.slot; }
+  template <class U>
+  bool operator!=(const wake_allocator<U>& o) const { return slot != o.slot; }
+};
 
 io_shard::io_shard(server::state& s, size_t index)
     : st(s), index_no_(index), rng_(std::random_device{}()), sweep_timer_(ioc_) {}
@@ -48,7 +71,7 @@ void io_shard::push(const std::shared_ptr<const published_record>& r) {
     wake = inbox_.empty();
     inbox_.push_back(r);
   }
-  if (wake) net::post(ioc_, [this] { drain(); });
+  if (wake) net::post(ioc_, net::bind_allocator(wake_allocator<void>(&wake_mem_), [this] { drain(); }));
 }
 
 void io_shard::drain() {

@@ -15,7 +15,7 @@
 #include "auth/access.hpp"
 #include "server/server_state.hpp"
 #include "server/subscription_index.hpp"
-#include "sink/fanout_hub.hpp"
+#include "publish/fanout_hub.hpp"
 #include "wire/ws_frame.hpp"
 
 namespace tributary {
@@ -80,9 +80,19 @@ class io_shard final : public record_inbox {
   void arm_sweep();
   void sweep();
 
+  // The memory of the one wake-up handler posted at a time (push() posts only when the inbox
+  // was empty, and Asio frees a handler's memory before running it): no allocation per wake.
+  struct wake_slot {
+    alignas(std::max_align_t) unsigned char mem[256];
+    std::atomic<bool> used{false};
+  };
+  template <class T>
+  struct wake_allocator;
+
   net::io_context ioc_{1};  // first member: destroyed last, after the sessions its handlers hold
   std::thread thread_;
   size_t index_no_;
+  wake_slot wake_mem_;
   std::mutex inbox_mu_;
   std::vector<std::shared_ptr<const published_record>> inbox_, batch_;
   std::unordered_map<uint32_t, size_t> newest_;  // conflate_batch's scratch

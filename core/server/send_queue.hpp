@@ -12,12 +12,12 @@
 #include <string>
 #include <vector>
 
+#include "config/modes.hpp"
+
 namespace tributary {
 
 enum class frame_type : uint8_t { hello, subscribed, unsubscribed, snapshot, update, pong, error, ping, close, authenticated, count_ };
 const char* name_of(frame_type t);
-
-enum class slow_policy : uint8_t { conflate, close };
 
 constexpr uint32_t no_topic = UINT32_MAX;
 

@@ -7,8 +7,8 @@
 
 #include "server/io_shard.hpp"
 #include "server/server_state.hpp"
-#include "sink/fanout_hub.hpp"
-#include "sink/metrics.hpp"
+#include "publish/fanout_hub.hpp"
+#include "obs/metrics.hpp"
 
 namespace tributary {
 

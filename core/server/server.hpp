@@ -12,6 +12,7 @@
 #include <utility>
 #include <vector>
 
+#include "cluster/control.hpp"
 #include "auth/jwt_verifier.hpp"
 #include "server/send_queue.hpp"
 #include "util/duration.hpp"
@@ -55,15 +56,6 @@ struct server_options {
 };
 
 // A control API request (docs/protocol.md, Control API) and the host's answer.
-struct control_request {
-  enum class action { run_feed, pause_feed, resume_feed, reset_source } what;
-  std::string target;  // feed id or source name
-};
-struct control_reply {
-  int status = 200;        // 200, or 404 for an unknown target
-  std::string message;     // what happened, or why not
-};
-
 struct server_hooks {
   std::function<control_reply(const control_request&)> control;
   std::function<std::string()> status_json;

@@ -67,7 +67,7 @@ void ws_connection::offer(const std::shared_ptr<const published_record>& r, uint
   uint64_t& last = seqs_.at(r->topic_id);
   if (r->rec.seq <= last) return;  // a snapshot or recovery already carried it
   last = r->rec.seq;
-  queue_update({std::shared_ptr<const std::string>(r, r->ws_update.get()), r->topic_id, frame_type::update});
+  queue_update({published_record::frame_of(r), r->topic_id, frame_type::update});
 }
 
 void ws_connection::queue_update(out_frame f) {

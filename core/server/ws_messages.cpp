@@ -3,7 +3,9 @@
 #include <nlohmann/json.hpp>
 
 #include "server/ws_connection.hpp"
-#include "sink/cache.hpp"
+#include "record/topic.hpp"
+#include "publish/cache.hpp"
+#include "server/frames.hpp"
 
 namespace tributary {
 
@@ -176,7 +178,7 @@ void ws_connection::snapshot(const published_record& r, std::vector<out_frame>& 
   uint64_t& last = seqs_.at(r.topic_id);
   if (r.rec.seq <= last) return;  // this client has it already
   last = r.rec.seq;
-  frames.push_back({std::make_shared<const std::string>(r.ws_snapshot()), r.topic_id, frame_type::snapshot});
+  frames.push_back({std::make_shared<const std::string>(snapshot_frame(r)), r.topic_id, frame_type::snapshot});
 }
 
 void ws_connection::recover(const published_record& latest, uint64_t since, json& recovery, std::vector<out_frame>& frames) {
@@ -201,7 +203,7 @@ void ws_connection::recover(const published_record& latest, uint64_t since, json
     uint64_t& l = seqs_.at(h->topic_id);
     if (h->rec.seq <= l) continue;
     l = h->rec.seq;
-    frames.push_back({std::shared_ptr<const std::string>(h, h->ws_update.get()), h->topic_id, frame_type::update});
+    frames.push_back({published_record::frame_of(h), h->topic_id, frame_type::update});
   }
 }
 

@@ -9,6 +9,18 @@ namespace tributary::ws {
 
 namespace {
 
+bool is_control(opcode op) { return static_cast<uint8_t>(op) >= 8; }
+
+bool known_opcode(uint8_t op) { return op <= 2 || (op >= 8 && op <= 10); }
+
+// Codes a peer may send in a close frame (RFC 6455 7.4).
+bool valid_close_code(uint16_t c) {
+  if (c >= 3000 && c <= 4999) return true;
+  return c >= 1000 && c <= 1014 && c != 1004 && c != 1005 && c != 1006;
+}
+
+}  // namespace
+
 void put_header(std::string& out, opcode op, size_t len) {
   out.push_back(static_cast<char>(0x80 | static_cast<uint8_t>(op)));
   if (len < 126) {
@@ -22,18 +34,6 @@ void put_header(std::string& out, opcode op, size_t len) {
     for (int i = 7; i >= 0; --i) out.push_back(static_cast<char>((static_cast<uint64_t>(len) >> (8 * i)) & 0xFF));
   }
 }
-
-bool is_control(opcode op) { return static_cast<uint8_t>(op) >= 8; }
-
-bool known_opcode(uint8_t op) { return op <= 2 || (op >= 8 && op <= 10); }
-
-// Codes a peer may send in a close frame (RFC 6455 7.4).
-bool valid_close_code(uint16_t c) {
-  if (c >= 3000 && c <= 4999) return true;
-  return c >= 1000 && c <= 1014 && c != 1004 && c != 1005 && c != 1006;
-}
-
-}  // namespace
 
 std::string make_frame(opcode op, std::string_view payload) {
   std::string out;

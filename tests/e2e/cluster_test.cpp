@@ -13,6 +13,7 @@
 using namespace tributary::test_support;
 using json = nlohmann::json;
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 
 TEST(Cluster, OneLeaderFollowersServeTheSameSeqAndFailoverIsFast) {
@@ -226,6 +227,44 @@ maxlen = 100
   EXPECT_THAT(latest.str, HasSubstr("\"schema\":\"tributary.v1\""));
   c.signal(SIGTERM);
   EXPECT_EQ(c.wait(), 0);
+}
+
+// A standalone restarted with [stream] enabled continues each topic's numbering after what the
+// stream holds: its writes land (none is a duplicate) and Redis's latest record is the new one.
+TEST(StandaloneStream, ARestartContinuesTheNumberingTheStreamHolds) {
+  redis_server redis;
+  std::string cfg = std::string("[host]\nplugin_dirs = [\"") + TRIBUTARY_PLUGIN_DIR + R"("]
+[server]
+listen = "127.0.0.1:0"
+[cluster]
+redis_url = "redis://127.0.0.1:)" + std::to_string(redis.port()) + R"("
+name = "again"
+[stream]
+enabled = true
+)" + demo_spot_feed("200ms");
+  tributary::redis_client rc(redis.endpoint(), tributary::millis(1000));
+  auto written = [&] {
+    auto v = std::get<tributary::redis_reply>(rc.command({"HGET", "tributary:again:seqs", "price.BTC-USDT"}));
+    return v.str.empty() ? 0ull : std::stoull(v.str);  // "seq|epoch"
+  };
+  uint64_t before = 0;
+  {
+    auto first = launch(cfg);
+    for (int i = 0; i < 400 && written() < 3; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(25));
+    first.proc->signal(SIGTERM);
+    EXPECT_EQ(first.proc->wait(), 0);
+    before = written();
+    ASSERT_GE(before, 3u);
+  }
+  auto second = launch(cfg);
+  for (int i = 0; i < 400 && written() < before + 3; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(25));
+  EXPECT_GE(written(), before + 3);  // numbered after what the first run wrote, and written
+  auto served = json::parse(http_get(second.port, "/api/v1/latest/price.BTC-USDT").body);
+  EXPECT_GT(served["seq"].get<uint64_t>(), before);
+  auto latest = json::parse(std::get<tributary::redis_reply>(rc.command({"GET", "tributary:again:latest:price.BTC-USDT"})).str);
+  EXPECT_GT(latest["seq"].get<uint64_t>(), before);  // Redis keeps the new run's record, not the old one
+  auto metrics = http_get(second.port, "/metrics").body;
+  EXPECT_THAT(metrics, Not(HasSubstr("tributary_stream_writes_total{outcome=\"duplicate\"}")));
 }
 
 TEST(Cluster, AFeedPausedThroughAFollowerStopsOnTheLeader) {

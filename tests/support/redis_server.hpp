@@ -4,7 +4,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "cluster/redis.hpp"
+#include "net/redis.hpp"
 #include "process.hpp"
 #include "temp_dir.hpp"
 

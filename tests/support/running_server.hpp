@@ -3,27 +3,22 @@
 #include <memory>
 #include <string>
 
+#include "publish_path.hpp"
 #include "record/record.hpp"
 #include "server/server.hpp"
-#include "sink/cache.hpp"
-#include "sink/fanout_hub.hpp"
-#include "sink/metrics.hpp"
-#include "sink/pipeline.hpp"
-#include "util/log.hpp"
 
 namespace tributary::test_support {
 
 struct running_server {
-  record_cache cache;
-  fanout_hub hub;
-  sequencer seq;
-  metrics m;
-  pipeline out{cache, seq, m};
+  publish_path path;
+  record_cache& cache = path.cache;
+  fanout_hub& hub = path.hub;
+  metrics& m = path.m;
+  intake& out = path.out;
   std::unique_ptr<server> srv;
   unsigned short port = 0;
 
-  explicit running_server(server_options o = {}, history_options h = {}) : hub(h) {
-    out.add_sink(&hub);
+  explicit running_server(server_options o = {}, history_options h = {}) : path(h) {
     o.port = 0;
     server_hooks hooks;
     hooks.status_json = [] { return std::string(R"({"role":"standalone"})"); };

@@ -8,7 +8,7 @@
 #include "../../../tests/support/temp_dir.hpp"
 #include "app/host.hpp"
 #include "util/clock.hpp"
-#include "util/log.hpp"
+#include "obs/log.hpp"
 #include "util/redactor.hpp"
 
 using namespace tributary;

@@ -3,10 +3,10 @@
 #include <gtest/gtest.h>
 
 #include "../../../tests/support/redis_server.hpp"
-#include "cluster/fenced_writer.hpp"
+#include "sink/fenced_writer.hpp"
 #include "cluster/lease_keeper.hpp"
-#include "cluster/redis_limits.hpp"
-#include "sink/published.hpp"
+#include "ingest/limits/redis_limits.hpp"
+#include "publish/published.hpp"
 #include "util/clock.hpp"
 
 using namespace tributary;

@@ -279,9 +279,12 @@ TEST(Config, ServerLimits) {
   ASSERT_TRUE(r.ok()) << all(r);
   EXPECT_EQ(r.cfg->server.limits.connections_per_ip, 0u);
   EXPECT_EQ(r.cfg->server.limits.messages_per_second, 2.5);
-  auto bad = parse("[server.limits]\nmessages_per_second = 0\nmessages_burts = 3\n");
+  auto off = parse("[server.limits]\nmessages_per_second = 0\n");  // 0 = no limit, as for connections_per_ip
+  ASSERT_TRUE(off.ok()) << all(off);
+  EXPECT_EQ(off.cfg->server.limits.messages_per_second, 0);
+  auto bad = parse("[server.limits]\nmessages_per_second = -1\nmessages_burts = 3\n");
   EXPECT_FALSE(bad.ok());
-  EXPECT_THAT(all(bad), HasSubstr("server.limits.messages_per_second: must be greater than 0"));
+  EXPECT_THAT(all(bad), HasSubstr("server.limits.messages_per_second: must be 0 (no limit) or more"));
   EXPECT_THAT(all(bad), HasSubstr("messages_burst"));  // did you mean
 }
 
@@ -303,7 +306,7 @@ fields = { btc = "price.BTC-USD:price", fg = "sentiment.fear_greed:value" }
 )", {{"SECRET", "a-long-enough-jwt-secret-value"}}, &secrets);
   ASSERT_TRUE(r.ok()) << all(r);
   auto& a = r.cfg->server.auth;
-  EXPECT_EQ(a.mode, "jwt");
+  EXPECT_EQ(a.mode, auth_mode::jwt);
   EXPECT_EQ(a.jwt_secret, "a-long-enough-jwt-secret-value");
   EXPECT_EQ(a.public_patterns, (std::vector<std::string>{"price.*", "view.*"}));
   EXPECT_EQ(a.auth_timeout.count(), 5000);

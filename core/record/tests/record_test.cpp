@@ -1,10 +1,7 @@
 #include <gtest/gtest.h>
 
 #include "record/record.hpp"
-#include "sink/cache.hpp"
-#include "sink/fanout_hub.hpp"
-#include "sink/metrics.hpp"
-#include "sink/pipeline.hpp"
+#include "record/topic.hpp"
 
 using namespace tributary;
 
@@ -48,33 +45,6 @@ TEST(Vocabulary, SubjectsAndFields) {
   EXPECT_EQ(required_fields("price"), std::vector<std::string>{"price"});
 }
 
-TEST(Pipeline, SequencesPerTopicCachesAndMarksStaleOnce) {
-  record_cache cache;
-  fanout_hub hub;
-  sequencer seq;
-  metrics m;
-  pipeline p(cache, seq, m);
-  p.add_sink(&hub);
-  record a;
-  a.kind = "price";
-  a.subject = "BTC-USDT";
-  a.data = {{"price", 1}};
-  EXPECT_EQ(p.publish(a)->rec.seq, 1u);
-  EXPECT_EQ(p.publish(a)->rec.seq, 2u);
-  record b = a;
-  b.subject = "ETH-USDT";
-  EXPECT_EQ(p.publish(b)->rec.seq, 1u);
-  auto s = p.mark_stale("price.BTC-USDT");
-  ASSERT_TRUE(s);
-  EXPECT_TRUE(s->rec.stale);
-  EXPECT_EQ(s->rec.seq, 3u);
-  EXPECT_EQ(s->rec.data["price"], 1);
-  EXPECT_FALSE(p.mark_stale("price.BTC-USDT"));  // already stale: not re-announced again
-  EXPECT_FALSE(p.mark_stale("price.XRP-USDT"));  // unknown: nothing invented
-  EXPECT_EQ(cache.latest("price.BTC-USDT")->rec.seq, 3u);
-  EXPECT_EQ(m.value("tributary_records_total", {{"kind", "price"}, {"source", ""}}), 4);
-}
-
 TEST(Topics, PatternMatching) {
   EXPECT_TRUE(topic_matches("*", "price.BTC-USDT"));
   EXPECT_TRUE(topic_matches("price.*", "price.BTC-USDT"));
@@ -87,4 +57,32 @@ TEST(Topics, PatternMatching) {
   EXPECT_NE(check_pattern("pri*ce"), "");
   EXPECT_NE(check_pattern(""), "");
   EXPECT_NE(check_pattern(".*"), "");
+}
+
+TEST(Record, WriteJsonMakesTheSameBytesAsTheDom) {
+  record r;
+  r.kind = "event";
+  r.subject = "user.42.orders";
+  r.source = "redis_pubsub";
+  r.feed = "orders";
+  r.ts = 1796312489596;
+  r.received = -5;
+  r.seq = 18446744073709551615ull;
+  for (auto data : {nlohmann::json(), nlohmann::json::object(),
+                    nlohmann::json{{"price", 1.0}, {"b", 0.1}, {"c", 1e21}, {"d", -0.0}, {"e", 123456789012345}, {"f", -7}},
+                    nlohmann::json{{"s", "caf\xc3\xa9 \"q\" \\ \n\t\x01"}, {"bad", "\xff\xfe"}, {"n", nullptr}, {"t", true}},
+                    nlohmann::json{{"nested", {{"a", {1, 2.5, "x", {{"z", false}}}}}}, {"nan", std::nan("")}}}) {
+    r.data = data;
+    for (bool stale : {false, true}) {
+      r.stale = stale;
+      r.native = stale ? "" : "BTCUSDT";
+      std::string out = "left over";
+      r.write_json(out);
+      EXPECT_EQ(out, r.to_json().dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+    }
+  }
+  r.subject = "odd\"subject";
+  std::string out;
+  r.write_json(out);
+  EXPECT_EQ(out, r.to_json().dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
 }

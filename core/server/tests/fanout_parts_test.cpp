@@ -4,10 +4,11 @@
 #include <algorithm>
 
 #include "server/control_path.hpp"
+#include "server/frames.hpp"
 #include "server/request_target.hpp"
 #include "server/send_queue.hpp"
 #include "server/subscription_index.hpp"
-#include "sink/topic_history.hpp"
+#include "publish/topic_history.hpp"
 #include "util/clock.hpp"
 
 using namespace tributary;
@@ -48,7 +49,7 @@ std::shared_ptr<const published_record> rec(const std::string& subject, uint64_t
   r.subject = subject;
   r.seq = seq;
   r.data = {{"price", double(seq)}};
-  return published_record::make(r, 0);
+  return published_record::make(r, 0, &update_frame);
 }
 
 }  // namespace

@@ -8,15 +8,14 @@
 
 #include "../../../tests/support/running_server.hpp"
 #include "../../../tests/support/ws_client.hpp"
-#include "http/transport.hpp"
+#include "net/transport.hpp"
 #include "record/record.hpp"
 #include "server/server.hpp"
-#include "sink/cache.hpp"
-#include "sink/fanout_hub.hpp"
-#include "sink/metrics.hpp"
-#include "sink/pipeline.hpp"
+#include "publish/cache.hpp"
+#include "publish/fanout_hub.hpp"
+#include "obs/metrics.hpp"
 #include "util/clock.hpp"
-#include "util/log.hpp"
+#include "obs/log.hpp"
 
 using namespace tributary;
 using namespace tributary::test_support;

@@ -8,7 +8,7 @@
 #include "../../../tests/support/jwt_sign.hpp"
 #include "../../../tests/support/running_server.hpp"
 #include "../../../tests/support/ws_client.hpp"
-#include "sink/view_engine.hpp"
+#include "publish/view_engine.hpp"
 
 namespace tributary {
 namespace {
@@ -193,7 +193,7 @@ TEST(HttpViews, TheRouteServesTheBareViewObjectUnderTheTopicRules) {
   auto o = jwt_server();
   o.view_routes = {{"/api/crypto/summary", "view.summary"}};
   running_server s(o);
-  s.out.set_views(&views);
+  s.path.set_views(&views);
   EXPECT_EQ(http_get(s.port, "/api/crypto/summary").status, 403);  // view.* is not public here
   auto reader = token_for("reader", 600, {{"channels", {"view.*"}}});
   EXPECT_EQ(http_get(s.port, "/api/crypto/summary", reader).status, 404);  // no value yet

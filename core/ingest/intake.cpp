@@ -1,0 +1,73 @@
+#include "ingest/intake.hpp"
+
+#include <atomic>
+
+#include <spdlog/spdlog.h>
+
+#include "publish/broker.hpp"
+
+namespace tributary {
+
+namespace {
+std::atomic<uint64_t> next_serial{1};
+
+struct cached_counter {
+  uint64_t owner;
+  const char* name;  // one of the literals below: compared by address
+  std::string kind, source;
+  metrics::counter* c;
+};
+thread_local std::vector<cached_counter> counters_here;
+
+constexpr const char* kRecords = "tributary_records_total";
+constexpr const char* kStale = "tributary_stale_records_total";
+constexpr const char* kViolations = "tributary_plugin_contract_violations_total";
+}  // namespace
+
+intake::intake(broker& b, metrics& m, std::shared_ptr<spdlog::logger> log)
+    : broker_(b), m_(m), log_(std::move(log)), serial_(next_serial++) {}
+
+metrics::counter& intake::counter(std::string_view name, std::string_view kind, std::string_view source) {
+  for (auto& c : counters_here)
+    if (c.owner == serial_ && c.name == name.data() && c.kind == kind && c.source == source) return *c.c;
+  metrics::labels l;
+  if (name.data() != kViolations) l.emplace_back("kind", kind);
+  if (name.data() != kStale) l.emplace_back("source", source);
+  auto& c = m_.counter_for(std::string(name), l);
+  counters_here.push_back({serial_, name.data(), std::string(kind), std::string(source), &c});
+  return c;
+}
+
+void intake::count(const published_record& p) {
+  counter(kRecords, p.rec.kind, p.rec.source).add();
+  if (p.rec.stale) counter(kStale, p.rec.kind, {}).add();
+}
+
+std::shared_ptr<const published_record> intake::publish(record r, const record_origin& o) {
+  r.source = o.source;
+  r.feed = o.feed;
+  r.received = o.received;
+  if (r.ts == 0) r.ts = o.received;
+  return publish(std::move(r));
+}
+
+std::shared_ptr<const published_record> intake::publish(record r) {
+  auto p = broker_.publish(std::move(r));
+  if (p) count(*p);
+  return p;
+}
+
+std::shared_ptr<const published_record> intake::mark_stale(const std::string& topic) {
+  auto p = broker_.mark_stale(topic);
+  if (p) count(*p);
+  return p;
+}
+
+void intake::contract_problems(std::string_view source, const std::vector<std::string>& problems) {
+  for (auto& p : problems) {
+    log_->warn("plugin {} broke the record contract: {}", source, p);
+    counter(kViolations, {}, source).add();
+  }
+}
+
+}  // namespace tributary

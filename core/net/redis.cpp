@@ -1,0 +1,190 @@
+#include "net/redis.hpp"
+
+#include "net/tls_socket.hpp"
+#include "net/fd_wait.hpp"
+
+#include <boost/url/parse.hpp>
+
+#include <cerrno>
+#include <cstring>
+
+#include <hiredis/hiredis.h>
+
+#include <charconv>
+
+namespace tributary {
+
+std::variant<redis_endpoint, std::string> parse_redis_url_or_why(const std::string& url) {
+  auto u = boost::urls::parse_uri(url);
+  if (!u) return std::string("not a URL (redis://[user:password@]host[:port][/db])");
+  if (u->scheme() != "redis" && u->scheme() != "rediss")
+    return "the scheme is '" + std::string(u->scheme()) + "', not redis:// or rediss://";
+  redis_endpoint ep;
+  ep.tls = u->scheme() == "rediss";
+  ep.host = std::string(u->host_address());  // an IPv6 address without its brackets
+  if (ep.host.empty()) return std::string("no host (redis://host:port, redis://[::1]:6379)");
+  if (u->has_port()) {
+    if (u->port().empty() || u->port_number() == 0) return "port '" + std::string(u->port()) + "' is not 1-65535";
+    ep.port = u->port_number();
+  }
+  if (u->has_userinfo()) {
+    if (u->has_password()) {
+      ep.user = std::string(u->user());
+      ep.password = std::string(u->password());
+    } else {
+      ep.password = std::string(u->user());  // redis://secret@host: a password alone
+    }
+  }
+  std::string db = std::string(u->path());
+  if (!db.empty() && db != "/") {
+    auto digits = std::string_view(db).substr(1);
+    auto [p, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), ep.db);
+    if (ec != std::errc() || p != digits.data() + digits.size() || ep.db < 0) return "database '" + std::string(digits) + "' is not a number";
+  }
+  return ep;
+}
+
+std::optional<redis_endpoint> parse_redis_url(const std::string& url) {
+  auto r = parse_redis_url_or_why(url);
+  if (auto* ep = std::get_if<redis_endpoint>(&r)) return *ep;
+  return std::nullopt;
+}
+
+redis_client::redis_client(redis_endpoint ep, millis timeout) : ep_(std::move(ep)), timeout_(timeout) {}
+
+redis_client::~redis_client() { drop(); }
+
+void redis_client::drop() {
+  tls_.reset();  // before the socket it runs on is closed
+  if (ctx_) redisFree(ctx_);
+  ctx_ = nullptr;
+}
+
+std::string redis_client::failed(const std::string& why) {
+  drop();  // the connection is unusable after an I/O error; the next command reconnects
+  return "redis " + ep_.host + ":" + std::to_string(ep_.port) + ": " + why;
+}
+
+static redis_reply convert(const redisReply* r) {
+  redis_reply out;
+  switch (r->type) {
+    case REDIS_REPLY_INTEGER: out.type = redis_reply::kind::integer; out.integer = r->integer; break;
+    case REDIS_REPLY_STRING: out.type = redis_reply::kind::string; out.str.assign(r->str, r->len); break;
+    case REDIS_REPLY_STATUS: out.type = redis_reply::kind::status; out.str.assign(r->str, r->len); break;
+    case REDIS_REPLY_ERROR: out.type = redis_reply::kind::error; out.str.assign(r->str, r->len); break;
+    case REDIS_REPLY_ARRAY:
+      out.type = redis_reply::kind::array;
+      for (size_t i = 0; i < r->elements; ++i) out.elements.push_back(convert(r->element[i]));
+      break;
+    default: out.type = redis_reply::kind::nil; break;
+  }
+  return out;
+}
+
+std::optional<std::string> redis_client::connect() {
+  timeval tv{static_cast<time_t>(timeout_.count() / 1000), static_cast<suseconds_t>((timeout_.count() % 1000) * 1000)};
+  ctx_ = redisConnectWithTimeout(ep_.host.c_str(), ep_.port, tv);
+  if (!ctx_ || ctx_->err) {
+    std::string why = ctx_ ? ctx_->errstr : "cannot allocate a Redis context";
+    return failed(why);
+  }
+  redisSetTimeout(ctx_, tv);
+  // TCP keepalive: a Redis that vanished without closing (a cut network) is noticed even on a
+  // connection that only listens, as a pub/sub subscription does.
+  redisEnableKeepAlive(ctx_);
+  if (ep_.tls)
+    if (auto e = start_tls()) return e;
+  auto setup = [&](std::vector<std::string> argv) -> std::optional<std::string> {
+    auto r = command(argv);
+    if (auto* e = std::get_if<std::string>(&r)) return *e;
+    if (std::get<redis_reply>(r).is_error()) return "redis " + argv[0] + ": " + std::get<redis_reply>(r).str;
+    return std::nullopt;
+  };
+  std::optional<std::string> e;
+  if (!ep_.password.empty()) e = ep_.user.empty() ? setup({"AUTH", ep_.password}) : setup({"AUTH", ep_.user, ep_.password});
+  if (!e && ep_.db != 0) e = setup({"SELECT", std::to_string(ep_.db)});
+  if (e) drop();
+  return e;
+}
+
+std::optional<std::string> redis_client::start_tls() {
+  auto t = tls_socket::handshake(ctx_->fd, ep_.host, std::chrono::steady_clock::now() + timeout_);
+  if (auto* why = std::get_if<std::string>(&t)) return failed(*why);
+  tls_ = std::move(std::get<std::unique_ptr<tls_socket>>(t));
+  return std::nullopt;
+}
+
+std::optional<std::string> redis_client::send(const std::vector<std::string>& argv, deadline by) {
+  std::vector<const char*> args;
+  std::vector<size_t> lens;
+  for (const auto& a : argv) {
+    args.push_back(a.data());
+    lens.push_back(a.size());
+  }
+  if (!tls_) {  // hiredis writes on its blocking socket, bounded by its send timeout
+    int done = 0;
+    if (redisAppendCommandArgv(ctx_, static_cast<int>(args.size()), args.data(), lens.data()) != REDIS_OK) return failed(ctx_->errstr);
+    while (!done)
+      if (redisBufferWrite(ctx_, &done) != REDIS_OK) return failed(ctx_->errstr);
+    return std::nullopt;
+  }
+  char* cmd = nullptr;
+  int len = redisFormatCommandArgv(&cmd, static_cast<int>(args.size()), args.data(), lens.data());
+  if (len < 0) return failed("cannot format the command");
+  auto e = tls_->write_all(std::string_view(cmd, static_cast<size_t>(len)), by);
+  redisFreeCommand(cmd);
+  if (e) return failed(*e);
+  return std::nullopt;
+}
+
+tls_read redis_client::read_more(deadline by, bool reply_due) {
+  using st = tls_read::status;
+  if (tls_) {
+    char buf[16 * 1024];
+    tls_read r = tls_->read_some(buf, sizeof buf, by);
+    if (r.st == st::data && redisReaderFeed(ctx_->reader, buf, r.bytes) != REDIS_OK) return {st::failed, 0, "reply buffer"};
+    return r;
+  }
+  if (!reply_due) {  // wait for the socket, so a quiet pub/sub channel is not an error
+    auto r = wait_fd(ctx_->fd, POLLIN, by);
+    if (r == fd_ready::timeout) return {st::timeout, 0, {}};
+    if (r == fd_ready::failed) return {st::failed, 0, std::strerror(errno)};
+  }
+  if (redisBufferRead(ctx_) != REDIS_OK) return {st::failed, 0, ctx_->err ? ctx_->errstr : "connection closed"};
+  return {st::data, 0, {}};
+}
+
+std::variant<std::optional<redis_reply>, std::string> redis_client::read_reply(deadline by, bool reply_due) {
+  for (;;) {
+    void* raw = nullptr;
+    if (redisGetReplyFromReader(ctx_, &raw) != REDIS_OK) return failed(ctx_->errstr);
+    if (raw) {
+      auto* r = static_cast<redisReply*>(raw);
+      redis_reply out = convert(r);
+      freeReplyObject(r);
+      return std::optional<redis_reply>(std::move(out));
+    }
+    tls_read more = read_more(by, reply_due);
+    if (more.st == tls_read::status::timeout) return std::optional<redis_reply>{};
+    if (more.st != tls_read::status::data) return failed(more.why);
+  }
+}
+
+std::variant<redis_reply, std::string> redis_client::command(const std::vector<std::string>& argv) {
+  if (!ctx_)
+    if (auto e = connect()) return *e;
+  auto by = std::chrono::steady_clock::now() + timeout_;
+  if (auto e = send(argv, by)) return *e;
+  auto r = read_reply(by, /*reply_due=*/true);
+  if (auto* e = std::get_if<std::string>(&r)) return *e;
+  auto& reply = std::get<std::optional<redis_reply>>(r);
+  if (!reply) return failed("no reply within " + std::to_string(timeout_.count()) + " ms");
+  return std::move(*reply);
+}
+
+std::variant<std::optional<redis_reply>, std::string> redis_client::next_push(millis wait) {
+  if (!ctx_) return std::string("not connected");
+  return read_reply(std::chrono::steady_clock::now() + wait, /*reply_due=*/false);
+}
+
+}  // namespace tributary

@@ -1,0 +1,33 @@
+#include "publish/cache.hpp"
+
+#include "record/topic.hpp"
+
+namespace tributary {
+
+void record_cache::accept(const std::shared_ptr<const published_record>& r) {
+  std::unique_lock lk(mu_);
+  latest_[r->topic] = r;
+}
+
+std::shared_ptr<const published_record> record_cache::latest(const std::string& topic) const {
+  std::shared_lock lk(mu_);
+  auto it = latest_.find(topic);
+  return it == latest_.end() ? nullptr : it->second;
+}
+
+std::vector<std::shared_ptr<const published_record>> record_cache::matching(std::string_view pattern) const {
+  std::shared_lock lk(mu_);
+  std::vector<std::shared_ptr<const published_record>> out;
+  for (const auto& [t, r] : latest_)
+    if (topic_matches(pattern, t)) out.push_back(r);
+  return out;
+}
+
+std::vector<std::shared_ptr<const published_record>> record_cache::all() const { return matching("*"); }
+
+size_t record_cache::size() const {
+  std::shared_lock lk(mu_);
+  return latest_.size();
+}
+
+}  // namespace tributary

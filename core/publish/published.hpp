@@ -1,0 +1,55 @@
+#pragma once
+// A publication: a record with its position (seq, epoch), serialized once and shared by the
+// cache, the history, the stream and every session.
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "record/record.hpp"
+
+namespace tributary {
+
+struct published_record;
+
+// Writes the one frame every session is sent for a publication into `frame` (the server's:
+// docs/protocol.md, "update"). The broker calls it once per record, before the record is
+// shared, so the publish path never knows the client protocol.
+using frame_maker = void (*)(published_record&);
+
+struct published_record {
+  record rec;
+  std::string topic;
+  uint32_t topic_id = 0;  // dense per-process id of `topic`, given by the broker
+  uint64_t epoch = 0;     // of the stream that numbered it (0: standalone)
+  std::string json;       // the tributary.v1 object, canonical bytes
+  std::string frame;      // made by the frame_maker; empty when there is none (no server: `fetch`)
+
+  // The frame as a shared buffer that keeps this record alive (sessions queue it).
+  static std::shared_ptr<const std::string> frame_of(const std::shared_ptr<const published_record>& r) {
+    return std::shared_ptr<const std::string>(r, &r->frame);
+  }
+  // Approximate memory held, for the history's byte bound.
+  size_t footprint() const { return sizeof(*this) + 2 * json.size() + frame.size(); }
+
+  // An empty record from the pool. Records are recycled, not freed: their strings keep their
+  // capacity, so the next one of about the same size is written in without an allocation.
+  static std::shared_ptr<published_record> acquire();
+  // `r` in a pooled record with its topic set, to be numbered and sealed.
+  static std::shared_ptr<published_record> wrap(record r);
+  // Serializes the record into `json` and makes its frame, in place.
+  void seal(frame_maker frames);
+  // `r` numbered as it is, serialized, framed.
+  static std::shared_ptr<const published_record> make(record r, uint32_t topic_id = 0, frame_maker frames = nullptr,
+                                                      uint64_t epoch = 0);
+  // Sets `topic` from the record's kind and subject (in place).
+  void set_topic();
+};
+
+// Something that takes every publication in position order (cache, hub, a stream copy).
+class record_sink {
+ public:
+  virtual ~record_sink() = default;
+  virtual void accept(const std::shared_ptr<const published_record>& r) = 0;
+};
+
+}  // namespace tributary

@@ -1,0 +1,72 @@
+#include "publish/topic_history.hpp"
+
+#include "util/clock.hpp"
+
+namespace tributary {
+
+void topic_history::pop_front(ring& r) {
+  bytes_ -= r.items.front().rec->footprint();
+  r.items.pop_front();
+  --live_;
+}
+
+void topic_history::add(const std::shared_ptr<const published_record>& r) {
+  if (opts_.per_topic == 0) return;
+  int64_t now = clock_.now_ms();
+  std::lock_guard lk(mu_);
+  auto it = rings_.find(r->topic);
+  if (it == rings_.end()) it = rings_.emplace(r->topic, ring{}).first;
+  auto& rg = it->second;
+  rg.items.push_back({r, now});
+  order_.push_back({&rg, r->rec.seq});
+  bytes_ += r->footprint();
+  ++live_;
+  if (rg.items.size() > opts_.per_topic) pop_front(rg);
+  evict(now);
+  if (order_.size() > 2 * live_ + 1024) compact_order();
+}
+
+void topic_history::evict(int64_t now) {
+  while (!order_.empty()) {
+    auto [rg, seq] = order_.front();
+    bool held = !rg->items.empty() && rg->items.front().rec->rec.seq == seq;
+    if (held && bytes_ <= opts_.max_bytes && now - rg->items.front().at <= opts_.max_age.count()) return;
+    if (held) pop_front(*rg);
+    order_.pop_front();
+  }
+}
+
+void topic_history::compact_order() {
+  order_.keep_if([](const auto& e) {
+    auto* rg = e.first;
+    return !rg->items.empty() && e.second >= rg->items.front().rec->rec.seq;
+  });
+}
+
+std::optional<std::vector<std::shared_ptr<const published_record>>> topic_history::since(std::string_view topic,
+                                                                                         uint64_t after) const {
+  int64_t oldest = clock_.now_ms() - opts_.max_age.count();
+  std::lock_guard lk(mu_);
+  auto it = rings_.find(topic);
+  if (it == rings_.end() || it->second.items.empty()) return std::nullopt;
+  const auto& items = it->second.items;
+  if (after >= items.back().rec->rec.seq) return std::nullopt;  // the caller compares with the latest
+  std::vector<std::shared_ptr<const published_record>> out;
+  uint64_t expect = after + 1;
+  for (size_t i = 0; i < items.size(); ++i) {
+    const auto& e = items[i];
+    uint64_t seq = e.rec->rec.seq;
+    if (seq <= after) continue;
+    if (seq != expect || e.at < oldest) return std::nullopt;  // a gap, or too old to vouch for
+    out.push_back(e.rec);
+    ++expect;
+  }
+  return out;
+}
+
+size_t topic_history::bytes() const {
+  std::lock_guard lk(mu_);
+  return bytes_;
+}
+
+}  // namespace tributary

@@ -1,0 +1,65 @@
+#pragma once
+// The last updates of every topic, for recovery (`since` on subscribe). Bounded three ways:
+// `per_topic` records per topic, `max_age`, and `max_bytes` over all topics (the oldest go
+// first), so a deployment with many busy personal topics cannot grow without bound.
+// Thread-safe: delivery adds in seq order, sessions read from any I/O thread.
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "publish/published.hpp"
+#include "util/duration.hpp"
+#include "util/ring_queue.hpp"
+
+namespace tributary {
+
+class clock_source;
+
+struct history_options {
+  size_t per_topic = 256;
+  millis max_age{600000};
+  size_t max_bytes = 64u << 20;
+};
+
+class topic_history {
+ public:
+  topic_history(history_options o, const clock_source& clock) : opts_(o), clock_(clock) {}
+  void add(const std::shared_ptr<const published_record>& r);
+  // Every record of `topic` after seq `after`, oldest first, when the history still holds all
+  // of them (none missing, none too old); nullopt when it cannot say.
+  std::optional<std::vector<std::shared_ptr<const published_record>>> since(std::string_view topic,
+                                                                             uint64_t after) const;
+  size_t bytes() const;
+
+ private:
+  struct entry {
+    std::shared_ptr<const published_record> rec;
+    int64_t at;
+  };
+  struct ring {
+    ring_queue<entry> items;
+  };
+  struct hash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  };
+  void pop_front(ring& r);
+  void evict(int64_t now);
+  void compact_order();
+
+  history_options opts_;
+  const clock_source& clock_;
+  mutable std::mutex mu_;
+  std::unordered_map<std::string, ring, hash, std::equal_to<>> rings_;
+  // Every entry in arrival order, for the age and byte bounds; entries already dropped from
+  // their ring are skipped (and compacted away when they pile up).
+  ring_queue<std::pair<ring*, uint64_t>> order_;
+  size_t live_ = 0;
+  size_t bytes_ = 0;
+};
+
+}  // namespace tributary

@@ -1,0 +1,45 @@
+#include "publish/topic_state.hpp"
+
+#include <algorithm>
+
+#include "record/record_bytes.hpp"
+
+namespace tributary {
+
+topic_table::entry& topic_table::at(std::string_view topic) {
+  if (auto it = map_.find(topic); it != map_.end()) return it->second;
+  auto id = static_cast<uint32_t>(map_.size());
+  auto& e = map_.emplace(std::string(topic), entry{}).first->second;
+  e.id = id;
+  return e;
+}
+
+topic_table::entry* topic_table::find(std::string_view topic) {
+  auto it = map_.find(topic);
+  return it == map_.end() ? nullptr : &it->second;
+}
+
+bool topic_table::has(std::string_view topic) {
+  auto* e = find(topic);
+  return e && e->last;
+}
+
+std::optional<record> topic_table::stale_copy(std::string_view topic) {
+  auto* e = find(topic);
+  if (!e || !e->last || e->last->rec.stale) return std::nullopt;
+  record r = e->last->rec;
+  if (r.data.is_null()) r.data = read_record_data(e->last->json);  // read back from the stream without its data
+  r.stale = true;
+  return r;
+}
+
+void topic_table::continue_after(std::string_view topic, uint64_t seq) {
+  auto& e = at(topic);
+  e.numbered = std::max(e.numbered, seq);
+}
+
+void topic_table::renumber_from_applied() {
+  for (auto& [_, e] : map_) e.numbered = e.applied;
+}
+
+}  // namespace tributary

@@ -1,0 +1,43 @@
+#include "server/frames.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include "wire/ws_frame.hpp"
+
+namespace tributary {
+
+namespace {
+// Topics pass the topic grammar, so a topic needs no escaping as a rule; one that does is
+// escaped properly (a copy, off the usual path).
+bool plain(std::string_view topic) {
+  for (char c : topic)
+    if (c == '"' || c == '\\' || static_cast<unsigned char>(c) < 0x20) return false;
+  return true;
+}
+
+// {"type":"<type>","topic":<topic>,"record":<canonical bytes>} as one text frame, into `out`.
+void frame_into(std::string& out, std::string_view type, const published_record& r) {
+  constexpr std::string_view a = R"({"type":")", b = R"(","topic":)", c = R"(,"record":)";
+  std::string escaped;
+  if (!plain(r.topic)) escaped = nlohmann::json(r.topic).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  size_t topic_size = escaped.empty() ? r.topic.size() + 2 : escaped.size();
+  size_t size = a.size() + type.size() + b.size() + topic_size + c.size() + r.json.size() + 1;
+  out.clear();
+  out.reserve(size + 10);
+  ws::put_header(out, ws::opcode::text, size);
+  out.append(a).append(type).append(b);
+  if (escaped.empty()) out.append(1, '"').append(r.topic).append(1, '"');
+  else out.append(escaped);
+  out.append(c).append(r.json).push_back('}');
+}
+}  // namespace
+
+void update_frame(published_record& r) { frame_into(r.frame, "update", r); }
+
+std::string snapshot_frame(const published_record& r) {
+  std::string out;
+  frame_into(out, "snapshot", r);
+  return out;
+}
+
+}  // namespace tributary

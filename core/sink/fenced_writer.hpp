@@ -1,0 +1,41 @@
+#pragma once
+// Stream append and latest-record write in one Lua script that refuses an epoch older than the
+// current one: a deposed leader (paused past its lease, say) cannot write anything.
+//   tributary:{name}:stream          XADD MAXLEN ~ maxlen  fields: topic, epoch, seq, record
+//   tributary:{name}:latest:{topic}  the latest record, with a TTL
+//   tributary:{name}:seqs            hash topic -> "seq|epoch" of the last record written
+// A seq already written is never appended twice: the same seq from the same epoch is a retry
+// whose first try landed (duplicate); from a newer epoch, a new leader numbering behind its
+// predecessor (conflict: the caller renumbers the record after `last_seq`).
+#include <cstdint>
+#include <map>
+#include <string>
+#include <variant>
+
+#include "net/redis.hpp"
+
+namespace tributary {
+
+struct published_record;
+
+class fenced_writer {
+ public:
+  enum class result { written, duplicate, conflict, fenced, unavailable };
+
+  fenced_writer(redis_client& redis, std::string name, size_t maxlen, millis ttl);
+  // `epoch` is the writer's fencing token. `error` says why when not written.
+  // On conflict, `last_seq` is the topic's last written seq.
+  result write(uint64_t epoch, const published_record& r, std::string* error = nullptr, uint64_t* last_seq = nullptr);
+  // The last seq written per topic (tributary:{name}:seqs), or why it could not be read.
+  static std::variant<std::map<std::string, uint64_t>, std::string> written_seqs(redis_client& redis, const std::string& name);
+  std::string stream_key() const { return prefix_ + "stream"; }
+  std::string latest_key(const std::string& topic) const { return prefix_ + "latest:" + topic; }
+
+ private:
+  redis_client& redis_;
+  std::string prefix_;
+  size_t maxlen_;
+  millis ttl_;
+};
+
+}  // namespace tributary

@@ -1,0 +1,156 @@
+#include "sink/stream_writer.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include "sink/fenced_writer.hpp"
+#include "obs/metrics.hpp"
+
+namespace tributary {
+
+namespace {
+int64_t steady_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+}  // namespace
+
+stream_writer::stream_writer(stream_options opts, metrics& m, std::shared_ptr<spdlog::logger> log, stream_hooks hooks)
+    : opts_(std::move(opts)), m_(m), log_(std::move(log)), hooks_(std::move(hooks)) {
+  m_.describe("tributary_stream_buffer_depth", "gauge", "Records waiting for Redis");
+  m_.describe("tributary_stream_drops_total", "counter", "Records never written to the stream, by reason");
+  m_.describe("tributary_stream_writes_total", "counter", "Stream appends by outcome");
+  m_.describe("tributary_stream_write_failing", "gauge", "1 while stream writes fail (Redis down, out of memory, read-only, timing out)");
+  for (const char* reason : {"buffer_full", "fenced", "shutdown", "not_leader"})
+    m_.add("tributary_stream_drops_total", {{"reason", reason}}, 0);  // shown as 0 from the start
+  m_.set("tributary_stream_write_failing", {}, 0);
+}
+
+stream_writer::~stream_writer() { stop(); }
+
+void stream_writer::start() { thread_ = std::thread([this] { loop(); }); }
+
+void stream_writer::stop() {
+  if (!thread_.joinable()) return;
+  flush_until_ = steady_ms() + opts_.flush_at_stop.count();
+  stop_ = true;
+  cv_.notify_all();
+  thread_.join();
+  std::lock_guard lk(mu_);
+  if (!buffer_.empty()) {
+    log_->warn("stream: stopping with {} record(s) Redis did not take ({}); they are dropped", buffer_.size(),
+               last_error_.empty() ? "no answer in time" : last_error_);
+    drop(buffer_.size(), "shutdown");
+    buffer_.clear();
+  }
+}
+
+void stream_writer::drop(size_t n, const char* reason) {
+  m_.add("tributary_stream_drops_total", {{"reason", reason}}, static_cast<double>(n));
+}
+
+void stream_writer::dropped(const published_record& r, const char* reason) {
+  log_->warn("stream: {} seq {} not written: {}", r.topic, r.rec.seq, reason);
+  drop(1, reason);
+}
+
+void stream_writer::accept(const std::shared_ptr<const published_record>& r) {
+  {
+    std::lock_guard lk(mu_);
+    if (buffer_.size() >= opts_.buffer) {
+      log_->warn("stream: buffer full ({} records); dropping {} seq {}", opts_.buffer, buffer_.front()->topic,
+                 buffer_.front()->rec.seq);
+      buffer_.pop_front();
+      drop(1, "buffer_full");
+    }
+    buffer_.push_back(r);
+    m_.set("tributary_stream_buffer_depth", {}, static_cast<double>(buffer_.size()));
+  }
+  cv_.notify_all();
+}
+
+size_t stream_writer::buffered() const {
+  std::lock_guard lk(mu_);
+  return buffer_.size();
+}
+
+std::string stream_writer::last_error() const {
+  std::lock_guard lk(mu_);
+  return last_error_;
+}
+
+void stream_writer::set_failing(bool failing, const std::string& why) {
+  bool was = failing_.exchange(failing);
+  if (!was && !failing) return;  // the common case: writing, and it was already
+  m_.set("tributary_stream_write_failing", {}, failing ? 1 : 0);
+  std::lock_guard lk(mu_);
+  if (failing) last_error_ = why;
+  if (failing && !was) log_->warn("stream: write failed ({}); buffering", why);
+  if (!failing && was) log_->info("stream: writing again ({} buffered)", buffer_.size());
+}
+
+void stream_writer::loop() {
+  redis_client redis(opts_.redis, millis(1000));
+  fenced_writer writer(redis, opts_.name, opts_.maxlen, opts_.cache_ttl);
+  int64_t backoff = 100;
+  for (;;) {
+    {
+      std::unique_lock lk(mu_);
+      cv_.wait(lk, [this] { return stop_ || !buffer_.empty(); });
+      if (buffer_.empty() || (stop_ && steady_ms() >= flush_until_)) break;
+    }
+    write_front(writer, backoff);
+  }
+}
+
+// Writes the oldest buffered record, or waits (with backoff) when Redis does not take it.
+void stream_writer::write_front(fenced_writer& writer, int64_t& backoff) {
+  std::shared_ptr<const published_record> next;
+  {
+    std::lock_guard lk(mu_);
+    next = buffer_.front();
+  }
+  std::string why;
+  uint64_t last_seq = 0;
+  auto res = writer.write(hooks_.epoch(), *next, &why, &last_seq);
+  if (res == fenced_writer::result::unavailable) {
+    m_.add("tributary_stream_writes_total", {{"outcome", "unavailable"}});
+    set_failing(true, why);
+    std::unique_lock lk(mu_);
+    auto wait = std::chrono::milliseconds(backoff);
+    if (stop_) wait = std::min(wait, std::chrono::milliseconds(std::max<int64_t>(0, flush_until_ - steady_ms())));
+    cv_.wait_for(lk, wait, [this] { return stop_.load() && steady_ms() >= flush_until_; });
+    backoff = std::min<int64_t>(backoff * 2, 2000);  // the same record again, in order
+    return;
+  }
+  backoff = 100;
+  set_failing(false, "");
+  if (res == fenced_writer::result::fenced) {
+    m_.add("tributary_stream_writes_total", {{"outcome", "fenced"}});
+    size_t n;
+    {
+      std::lock_guard lk(mu_);
+      n = buffer_.size();
+      buffer_.clear();
+    }
+    log_->warn("stream: write refused ({}); {} record(s) no client has seen are dropped", why, n);
+    drop(n, "fenced");
+    if (hooks_.on_fenced) hooks_.on_fenced();
+    return;
+  }
+  {
+    std::lock_guard lk(mu_);
+    if (!buffer_.empty() && buffer_.front() == next) buffer_.pop_front();
+    m_.set("tributary_stream_buffer_depth", {}, static_cast<double>(buffer_.size()));
+  }
+  const char* outcome = res == fenced_writer::result::written ? "written" : res == fenced_writer::result::duplicate ? "duplicate" : "conflict";
+  m_.add("tributary_stream_writes_total", {{"outcome", outcome}});
+  if (res == fenced_writer::result::duplicate && steady_ms() - last_duplicate_log_ >= 1000) {  // at most once a second
+    last_duplicate_log_ = steady_ms();
+    log_->warn("stream: {} seq {} is already written; not written again", next->topic, next->rec.seq);
+  }
+  if (res == fenced_writer::result::conflict) {
+    log_->warn("stream: {}; renumbering it after {}", why, last_seq);
+    if (hooks_.on_conflict) hooks_.on_conflict(*next, last_seq);
+  }
+}
+
+}  // namespace tributary
