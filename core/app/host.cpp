@@ -10,6 +10,7 @@
 
 #include "app/feed_factory.hpp"
 #include "app/source_factory.hpp"
+#include "config/server_settings.hpp"
 #include "cluster/cluster_node.hpp"
 #include "ingest/intake.hpp"
 #include "ingest/limits/redis_limits.hpp"
@@ -467,19 +468,6 @@ bool host::reload(config cfg, std::vector<diagnostic>& diags) {
   return true;
 }
 
-// What a reload leaves to the next restart, as it runs: where and how the server listens, the
-// auth mode and the recovery history (status and check --print show what is in force).
-static void keep_fixed_server_settings(const decltype(config::server)& running, decltype(config::server)& next) {
-  next.listen = running.listen;
-  next.address = running.address;
-  next.port = running.port;
-  next.ws_path = running.ws_path;
-  next.io_threads = running.io_threads;
-  next.history = running.history;
-  next.history_age = running.history_age;
-  if (next.auth.mode != running.auth.mode) next.auth = running.auth;
-}
-
 // A reload's [server] (and view routes): what may change does, for requests and sessions that
 // start from now on; a warning names what waits for a restart. False, with the reason, when
 // the server cannot take it (an unusable JWT key).
@@ -490,18 +478,17 @@ bool host::reload_server(config& cfg, std::vector<diagnostic>& diags) {
     cfg.server.port = cfg_.server.port;
   }
   if (!p.srv) return true;
-  std::vector<std::string> later;
+  auto later = restart_changes(cfg_.server, cfg.server);  // config/server_settings.hpp says which
+  keep_restart_settings(cfg_.server, cfg.server);
   try {
-    later = p.srv->reconfigure(server_options_of(cfg));
+    p.srv->reconfigure(server_options_of(cfg));
   } catch (const std::invalid_argument& e) {
     diags.push_back({diagnostic::level::error, {cfg_.file.string(), 0, 0}, "server.auth", e.what()});
     return false;
   }
-  if (cfg.server.history != cfg_.server.history || cfg.server.history_age != cfg_.server.history_age) later.push_back("history");
   for (auto& name : later)
     diags.push_back({diagnostic::level::warning, {cfg_.file.string(), 0, 0}, "server." + name,
                      "changed; takes effect at the next restart (the server goes on with the old value)"});
-  keep_fixed_server_settings(cfg_.server, cfg.server);
   return true;
 }
 

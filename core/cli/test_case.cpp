@@ -27,6 +27,8 @@ std::string slurp(const fs::path& p) {
   return ss.str();
 }
 
+std::string differences(const fs::path& dir, const json& meta, const host::fetch_result& r);
+
 // Returns an empty string on success, else what went wrong.
 std::string run_case(const fs::path& dir, const std::vector<fs::path>& plugin_dirs) {
   json meta = json::object();
@@ -63,6 +65,11 @@ std::string run_case(const fs::path& dir, const std::vector<fs::path>& plugin_di
     return "host does not start:" + s;
   }
   auto r = h->fetch(feed, [&clock](int64_t due) { clock.set(std::max(clock.now_ms(), due)); });
+  return differences(dir, meta, r);
+}
+
+// How a fetch's outcome differs from expected.jsonl and case.json's expectations; empty when not.
+std::string differences(const fs::path& dir, const json& meta, const host::fetch_result& r) {
   std::vector<json> expected;
   if (fs::exists(dir / "expected.jsonl")) {
     std::istringstream in(slurp(dir / "expected.jsonl"));

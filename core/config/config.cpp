@@ -1,4 +1,5 @@
 #include "config/config.hpp"
+#include "config/server_settings.hpp"
 
 #include <algorithm>
 #include <cstdlib>
@@ -337,18 +338,17 @@ class parser {
         if (v->empty() || v->front() != '/') error(pos(*n), "server.ws_path", "must start with '/'");
         else s.ws_path = *v;
       }
-    read_server_bounds(t, s);
+    read_settings(t, "", s);
     if (auto* n = t.get("allowed_origins")) {
       auto* a = n->as_array();
       if (!a) error(pos(*n), "server.allowed_origins", "must be an array of origins, as [\"https://app.example.com\"]");
       for (size_t i = 0; a && i < a->size(); ++i)
         if (auto v = str(*a->get(i), "server.allowed_origins[" + std::to_string(i) + "]")) s.allowed_origins.push_back(*v);
     }
-    if (auto* n = t.get("dashboard")) {
-      if (auto* b = n->as_boolean()) s.dashboard = b->get();
-      else error(pos(*n), "server.dashboard", "must be true or false");
+    if (auto* l = table_at(t, "limits", "server.limits")) {
+      check_keys(*l, "server.limits", {"connections_per_ip", "messages_per_second", "messages_burst"});
+      read_settings(*l, "limits", s);
     }
-    if (auto* l = table_at(t, "limits", "server.limits")) read_server_limits(*l, s);
     if (auto* a = table_at(t, "auth", "server.auth")) read_server_auth(*a, s);
   }
 
@@ -375,8 +375,7 @@ class parser {
     if (auto* n = t.get("audience"))
       if (auto v = str(*n, "server.auth.audience")) a.audience = *v;
     if (auto* n = t.get("public")) read_public_patterns(*n, a);
-    if (auto* n = t.get("auth_timeout"))
-      if (auto v = duration(*n, "server.auth.auth_timeout")) a.auth_timeout = *v;
+    read_settings(t, "auth", s);
     if (a.mode == auth_mode::jwt && a.jwt_secret.empty() && a.jwt_public_key.empty())
       error(pos(t), "server.auth", "mode = \"jwt\" needs jwt_secret (HS256) or jwt_public_key (RS256, ES256)");
   }
@@ -404,48 +403,44 @@ class parser {
     a.public_patterns = *v;
   }
 
-  void read_server_limits(const toml::table& t, decltype(config::server)& s) {
-    check_keys(t, "server.limits", {"connections_per_ip", "messages_per_second", "messages_burst"});
-    if (auto* n = t.get("connections_per_ip"))
-      if (auto v = integer(*n, "server.limits.connections_per_ip", 0, 1'000'000)) s.limits.connections_per_ip = *v;
-    if (auto* n = t.get("messages_per_second"))
-      if (auto v = number(*n, "server.limits.messages_per_second")) {
-        if (*v < 0) error(pos(*n), "server.limits.messages_per_second", "must be 0 (no limit) or more");
-        else s.limits.messages_per_second = *v;
-      }
-    if (auto* n = t.get("messages_burst"))
-      if (auto v = number(*n, "server.limits.messages_burst")) {
-        if (*v < 1) error(pos(*n), "server.limits.messages_burst", "must be at least 1");
-        else s.limits.messages_burst = *v;
-      }
+  // The [server] settings of the table (config/server_settings.hpp) that live in `t`: the
+  // [server] table itself (`in` empty), or its `limits` or `auth`.
+  void read_settings(const toml::table& t, std::string_view in, server_section& s) {
+    for (const auto& set : server_settings()) {
+      auto [table, key] = split_key(set.key);
+      auto* n = table == in ? t.get(key) : nullptr;
+      if (n) std::visit([&](auto at) { read_setting(*n, set, at(s)); }, set.at);
+    }
   }
 
-  void read_server_bounds(const toml::table& t, decltype(config::server)& s) {
-    if (auto* n = t.get("max_connections"))
-      if (auto v = integer(*n, "server.max_connections", 1, 1'000'000)) s.max_connections = *v;
-    if (auto* n = t.get("max_message_bytes"))
-      if (auto v = integer(*n, "server.max_message_bytes", 64, 64 << 20)) s.max_message_bytes = *v;
-    if (auto* n = t.get("queue_limit"))
-      if (auto v = integer(*n, "server.queue_limit", 1, 1'000'000)) s.queue_limit = *v;
-    if (auto* n = t.get("queue_limit_bytes"))
-      if (auto v = integer(*n, "server.queue_limit_bytes", 1024, 1LL << 30)) s.queue_limit_bytes = *v;
-    if (auto* n = t.get("io_threads"))
-      if (auto v = integer(*n, "server.io_threads", 0, 256)) s.io_threads = *v;
-    if (auto* n = t.get("history"))
-      if (auto v = integer(*n, "server.history", 0, 100'000)) s.history = *v;
-    if (auto* n = t.get("slow_consumer"))
-      read_mode(*n, "server.slow_consumer", s.slow_consumer);
-    if (auto* n = t.get("heartbeat"))
-      if (auto v = duration(*n, "server.heartbeat")) {
-        if (v->count() < 100) error(pos(*n), "server.heartbeat", "must be at least 100ms");
-        else s.heartbeat = *v;
-      }
-    if (auto* n = t.get("history_age"))
-      if (auto v = duration(*n, "server.history_age")) {
-        if (v->count() < 1) error(pos(*n), "server.history_age", "must be positive");
-        else s.history_age = *v;
-      }
+  void setting_out_of_range(const toml::node& n, const server_setting& set, const std::string& path) {
+    if (!set.below_min.empty()) return error(pos(n), path, std::string(set.below_min));
+    error(pos(n), path, "must be between " + std::to_string(int64_t(set.min)) + " and " + std::to_string(int64_t(set.max)));
   }
+  void read_setting(const toml::node& n, const server_setting& set, size_t& out) {
+    if (auto v = integer(n, "server." + std::string(set.key), int64_t(set.min), int64_t(set.max))) out = static_cast<size_t>(*v);
+  }
+  void read_setting(const toml::node& n, const server_setting& set, double& out) {
+    std::string path = "server." + std::string(set.key);
+    auto v = number(n, path);
+    if (v && (*v < set.min || *v > set.max)) setting_out_of_range(n, set, path);
+    else if (v) out = *v;
+  }
+  void read_setting(const toml::node& n, const server_setting& set, millis& out) {
+    std::string path = "server." + std::string(set.key);
+    auto v = duration(n, path);
+    if (v && v->count() < set.min) setting_out_of_range(n, set, path);
+    else if (v) out = *v;
+  }
+  void read_setting(const toml::node& n, const server_setting& set, bool& out) {
+    if (auto* b = n.as_boolean()) out = b->get();
+    else error(pos(n), "server." + std::string(set.key), "must be true or false");
+  }
+  void read_setting(const toml::node& n, const server_setting& set, slow_policy& out) {
+    read_mode(n, "server." + std::string(set.key), out);
+  }
+  void read_setting(const toml::node&, const server_setting&, std::string&) {}  // read apart, with its own checks
+  void read_setting(const toml::node&, const server_setting&, auth_mode&) {}
 
   void read_cluster(const toml::table& t, config& cfg) {
     check_keys(t, "cluster", {"mode", "redis_url", "name", "lease", "renew_every", "cache_ttl", "buffer", "on_redis_down"});
@@ -534,57 +529,67 @@ class parser {
     p.where = pos(node);
     for (auto&& [k, v] : *t) {
       std::string key(k.str()), kp = path + "." + key;
-      if (key == "plugin") {
-        if (auto s = str(v, kp)) p.plugin = *s;
-      } else if (key == "base_url") {
-        if (auto s = str(v, kp)) {
-          if (s->rfind("http://", 0) != 0 && s->rfind("https://", 0) != 0)
-            error(pos(v), kp, "must start with http:// or https://");
-          else
-            p.base_url = *s;
-        }
-      } else if (key == "timeout") {
-        p.timeout = duration(v, kp);
-      } else if (key == "enabled") {
-        if (auto* b = v.as_boolean()) {
-          if (!b->get()) p.enabled = false, p.disabled_by = plugin_instance_config::off_cause::config, p.disabled_reason = "enabled = false";
-        } else {
-          error(pos(v), kp, "must be true or false");
-        }
-      } else if (key == "rate_limit") {
-        p.rate_limit = read_rate_limits(v, kp);
-      } else if (key == "shared_budget") {
-        if (auto* b = v.as_boolean()) p.shared_budget = b->get();
-        else error(pos(v), kp, "must be true or false");
-      } else if (key == "retries") {
-        if (auto n = integer(v, kp, 0, 10)) p.retries = static_cast<int>(*n);
-      } else if (key == "backoff") {
-        if (auto d = duration(v, kp)) p.backoff = *d;
-      } else if (key == "circuit") {
-        read_circuit(v, kp, p);
-      } else {
-        std::string missing;
-        bool had_env = false;
-        auto j = to_json(v, kp, &missing, &had_env);
-        if (!j) {
-          if (p.enabled) {
-            p.enabled = false;
-            p.disabled_by = plugin_instance_config::off_cause::missing_env;
-            p.disabled_reason = "environment variable " + missing + " is not set (" + kp + ")";
-            warn(pos(v), kp,
-                 "environment variable " + missing + " is not set: instance '" + name +
-                     "' is disabled");
-          }
-          continue;
-        }
-        if (j->is_string() && looks_secret(key)) add_secret(j->get<std::string>(), pos(v), kp);
-        p.settings[key] = *j;
-        p.setting_pos[key] = pos(v);
-      }
+      if (!read_host_key(key, v, kp, p)) read_plugin_setting(key, v, kp, p);
     }
     if (p.disabled_by == plugin_instance_config::off_cause::config)
       warn(p.where, path, "instance '" + name + "' is disabled (enabled = false)");
     cfg.plugins.push_back(std::move(p));
+  }
+
+  // A key of [plugins.X] the host owns; false when the key is the plugin's.
+  bool read_host_key(const std::string& key, const toml::node& v, const std::string& kp, plugin_instance_config& p) {
+    if (key == "plugin") {
+      if (auto s = str(v, kp)) p.plugin = *s;
+    } else if (key == "base_url") {
+      if (auto s = str(v, kp)) {
+        if (s->rfind("http://", 0) != 0 && s->rfind("https://", 0) != 0)
+          error(pos(v), kp, "must start with http:// or https://");
+        else
+          p.base_url = *s;
+      }
+    } else if (key == "timeout") {
+      p.timeout = duration(v, kp);
+    } else if (key == "enabled") {
+      if (auto* b = v.as_boolean()) {
+        if (!b->get()) p.enabled = false, p.disabled_by = plugin_instance_config::off_cause::config, p.disabled_reason = "enabled = false";
+      } else {
+        error(pos(v), kp, "must be true or false");
+      }
+    } else if (key == "rate_limit") {
+      p.rate_limit = read_rate_limits(v, kp);
+    } else if (key == "shared_budget") {
+      if (auto* b = v.as_boolean()) p.shared_budget = b->get();
+      else error(pos(v), kp, "must be true or false");
+    } else if (key == "retries") {
+      if (auto n = integer(v, kp, 0, 10)) p.retries = static_cast<int>(*n);
+    } else if (key == "backoff") {
+      if (auto d = duration(v, kp)) p.backoff = *d;
+    } else if (key == "circuit") {
+      read_circuit(v, kp, p);
+    } else {
+      return false;
+    }
+    return true;
+  }
+
+  // A plugin-owned key: kept as JSON for the plugin; an unset environment variable in it
+  // disables the instance (with a warning), a secret-looking value is masked everywhere.
+  void read_plugin_setting(const std::string& key, const toml::node& v, const std::string& kp, plugin_instance_config& p) {
+    std::string missing;
+    bool had_env = false;
+    auto j = to_json(v, kp, &missing, &had_env);
+    if (!j) {
+      if (p.enabled) {
+        p.enabled = false;
+        p.disabled_by = plugin_instance_config::off_cause::missing_env;
+        p.disabled_reason = "environment variable " + missing + " is not set (" + kp + ")";
+        warn(pos(v), kp, "environment variable " + missing + " is not set: instance '" + p.name + "' is disabled");
+      }
+      return;
+    }
+    if (j->is_string() && looks_secret(key)) add_secret(j->get<std::string>(), pos(v), kp);
+    p.settings[key] = *j;
+    p.setting_pos[key] = pos(v);
   }
 
   void read_circuit(const toml::node& n, const std::string& path, plugin_instance_config& p) {
@@ -660,37 +665,10 @@ class parser {
         if (*v != "poll" && *v != "stream") error(pos(*n), path + ".mode", "'" + *v + "' is not a mode (poll, stream)");
         f.stream = *v == "stream";
       }
-    if (auto* n = t->get("kind")) {
-      if (auto v = str(*n, path + ".kind")) {
-        // A kind that is not built in may be declared by a plugin: the host checks it once the
-        // plugins are loaded. A near miss of a built-in kind is a typo, reported here.
-        auto near = vocabulary::known_kind(*v) ? std::nullopt : closest(*v, vocabulary::kinds());
-        if (near || !vocabulary::valid_kind_name(*v)) {
-          std::string msg = "unknown kind '" + *v + "'";
-          if (near) msg += " (did you mean '" + *near + "'?)";
-          error(pos(*n), path + ".kind", msg);
-        } else {
-          f.kind = *v;
-        }
-      }
-    } else {
-      error(pos(node), path, "missing required key `kind`");
-    }
-    if (auto* n = t->get("subjects")) {
-      if (auto v = str_list(*n, path + ".subjects")) {
-        f.subjects = *v;
-        if (f.subjects.empty()) error(pos(*n), path + ".subjects", "must name at least one subject");
-        std::set<std::string> seen;
-        for (auto& s : f.subjects)
-          if (!seen.insert(s).second) error(pos(*n), path + ".subjects", "'" + s + "' is listed twice");
-        for (auto& s : f.subjects) {
-          if (f.kind.empty() || (s == "*" && f.stream)) continue;  // a push source may publish any subject
-          if (auto why = vocabulary::check_subject(f.kind, s)) error(pos(*n), path + ".subjects", "'" + s + "': " + *why);
-        }
-      }
-    } else {
-      error(pos(node), path, "missing required key `subjects`");
-    }
+    if (auto* n = t->get("kind")) read_feed_kind(*n, path, f);
+    else error(pos(node), path, "missing required key `kind`");
+    if (auto* n = t->get("subjects")) read_feed_subjects(*n, path, f);
+    else error(pos(node), path, "missing required key `subjects`");
     if (auto* n = t->get("every")) {
       if (auto v = duration(*n, path + ".every")) {
         if (v->count() < 100) error(pos(*n), path + ".every", "must be at least 100ms");
@@ -713,6 +691,35 @@ class parser {
     }
     if (f.stream) check_stream_fallback(f, *t, path, pos(node));
     cfg.feeds.push_back(std::move(f));
+  }
+
+  // A kind that is not built in may be declared by a plugin: the host checks it once the
+  // plugins are loaded. A near miss of a built-in kind is a typo, reported here.
+  void read_feed_kind(const toml::node& n, const std::string& path, feed_config& f) {
+    auto v = str(n, path + ".kind");
+    if (!v) return;
+    auto near = vocabulary::known_kind(*v) ? std::nullopt : closest(*v, vocabulary::kinds());
+    if (!near && vocabulary::valid_kind_name(*v)) {
+      f.kind = *v;
+      return;
+    }
+    std::string msg = "unknown kind '" + *v + "'";
+    if (near) msg += " (did you mean '" + *near + "'?)";
+    error(pos(n), path + ".kind", msg);
+  }
+
+  void read_feed_subjects(const toml::node& n, const std::string& path, feed_config& f) {
+    auto v = str_list(n, path + ".subjects");
+    if (!v) return;
+    f.subjects = *v;
+    if (f.subjects.empty()) error(pos(n), path + ".subjects", "must name at least one subject");
+    std::set<std::string> seen;
+    for (auto& s : f.subjects)
+      if (!seen.insert(s).second) error(pos(n), path + ".subjects", "'" + s + "' is listed twice");
+    for (auto& s : f.subjects) {
+      if (f.kind.empty() || (s == "*" && f.stream)) continue;  // a push source may publish any subject
+      if (auto why = vocabulary::check_subject(f.kind, s)) error(pos(n), path + ".subjects", "'" + s + "': " + *why);
+    }
   }
 
   // `schedule` (cron-style) instead of `every`, or `align = true` with `every`.

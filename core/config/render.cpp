@@ -6,6 +6,7 @@
 #include <toml++/toml.h>
 
 #include "config/config.hpp"
+#include "config/server_settings.hpp"
 #include "util/duration.hpp"
 
 namespace tributary {
@@ -59,34 +60,33 @@ toml::table host_table(const config& c) {
   return toml::table{{"plugin_dirs", dirs}, {"log_level", c.host.log_level}, {"log_format", name_of(c.host.log_format)}};
 }
 
+// A setting's value as TOML.
+void put_value(toml::table& t, std::string_view key, size_t v) { t.insert_or_assign(key, static_cast<int64_t>(v)); }
+void put_value(toml::table& t, std::string_view key, double v) { t.insert_or_assign(key, v); }
+void put_value(toml::table& t, std::string_view key, millis v) { t.insert_or_assign(key, format_duration(v)); }
+void put_value(toml::table& t, std::string_view key, bool v) { t.insert_or_assign(key, v); }
+void put_value(toml::table& t, std::string_view key, slow_policy v) { t.insert_or_assign(key, name_of(v)); }
+void put_value(toml::table& t, std::string_view key, auth_mode v) { t.insert_or_assign(key, name_of(v)); }
+void put_value(toml::table& t, std::string_view key, const std::string& v) { t.insert_or_assign(key, v); }
+
 toml::table server_table(const config& c) {
-  const auto& s = c.server;
-  toml::table auth{{"mode", name_of(s.auth.mode)},
-                   {"jwt_secret", s.auth.jwt_secret},
+  auto s = c.server;  // a copy: the settings table reaches into it by reference
+  toml::table top{{"allowed_origins", strings(s.allowed_origins)}};
+  toml::table auth{{"jwt_secret", s.auth.jwt_secret},
                    {"jwt_public_key", s.auth.jwt_public_key_file},
                    {"issuer", s.auth.issuer},
                    {"audience", s.auth.audience},
                    {"public", strings(s.auth.public_patterns)},
-                   {"auth_timeout", format_duration(s.auth.auth_timeout)},
                    {"admin_token", s.admin_token}};
-  toml::table limits{{"connections_per_ip", static_cast<int64_t>(s.limits.connections_per_ip)},
-                     {"messages_per_second", s.limits.messages_per_second},
-                     {"messages_burst", s.limits.messages_burst}};
-  return toml::table{{"listen", s.listen},
-                     {"ws_path", s.ws_path},
-                     {"max_connections", static_cast<int64_t>(s.max_connections)},
-                     {"max_message_bytes", static_cast<int64_t>(s.max_message_bytes)},
-                     {"heartbeat", format_duration(s.heartbeat)},
-                     {"queue_limit", static_cast<int64_t>(s.queue_limit)},
-                     {"queue_limit_bytes", static_cast<int64_t>(s.queue_limit_bytes)},
-                     {"slow_consumer", name_of(s.slow_consumer)},
-                     {"io_threads", static_cast<int64_t>(s.io_threads)},
-                     {"history", static_cast<int64_t>(s.history)},
-                     {"history_age", format_duration(s.history_age)},
-                     {"dashboard", s.dashboard},
-                     {"allowed_origins", strings(s.allowed_origins)},
-                     {"auth", auth},
-                     {"limits", limits}};
+  toml::table limits;
+  for (const auto& set : server_settings()) {
+    auto [in, key] = split_key(set.key);
+    auto& t = in == "auth" ? auth : in == "limits" ? limits : top;
+    std::visit([&](auto at) { put_value(t, key, at(s)); }, set.at);
+  }
+  top.insert_or_assign("auth", std::move(auth));
+  top.insert_or_assign("limits", std::move(limits));
+  return top;
 }
 
 toml::table cluster_table(const config& c) {

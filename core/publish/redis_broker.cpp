@@ -23,8 +23,8 @@ redis_broker::redis_broker(redis_broker_options opts, leadership& lead, frame_ma
 redis_broker::~redis_broker() { stop(); }
 
 void redis_broker::start() {
+  started_ = true;  // from here on only the leader publishes: what loading shows views is only noted
   reader_->load();
-  started_ = true;
   writer_->start();
   reader_->start();
 }

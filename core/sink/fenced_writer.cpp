@@ -6,7 +6,7 @@ namespace tributary {
 
 namespace {
 
-// KEYS: epoch, stream, latest, seqs. ARGV: epoch, maxlen, topic, seq, record, ttl_ms.
+// KEYS: epoch, stream, latest, seqs. ARGV: epoch, maxlen, topic, seq, record, ttl_ms, kind, ts, stale.
 constexpr const char* kWrite = R"(
 local epoch = tonumber(ARGV[1])
 local current = tonumber(redis.call('GET', KEYS[1]) or '0')
@@ -24,7 +24,8 @@ if prev then
   end
 end
 local id = redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[2], '*',
-                      'topic', ARGV[3], 'epoch', ARGV[1], 'seq', ARGV[4], 'record', ARGV[5])
+                      'topic', ARGV[3], 'epoch', ARGV[1], 'seq', ARGV[4], 'kind', ARGV[7], 'ts', ARGV[8],
+                      'stale', ARGV[9], 'record', ARGV[5])
 redis.call('SET', KEYS[3], ARGV[5], 'PX', ARGV[6])
 redis.call('HSET', KEYS[4], ARGV[3], ARGV[4] .. '|' .. ARGV[1])
 return id)";
@@ -50,7 +51,7 @@ fenced_writer::fenced_writer::result fenced_writer::write(uint64_t epoch, const 
   auto reply = redis_.command({"EVAL", kWrite, "4", prefix_ + "epoch", stream_key(), latest_key(r.topic), prefix_ + "seqs",
                                std::to_string(epoch),
                                std::to_string(maxlen_), r.topic, std::to_string(r.rec.seq), r.json,
-                               std::to_string(ttl_.count())});
+                               std::to_string(ttl_.count()), r.rec.kind, std::to_string(r.rec.ts), r.rec.stale ? "1" : "0"});
   if (auto* e = std::get_if<std::string>(&reply)) {
     if (error) *error = *e;
     return result::unavailable;

@@ -1,7 +1,8 @@
 #pragma once
 // Stream append and latest-record write in one Lua script that refuses an epoch older than the
 // current one: a deposed leader (paused past its lease, say) cannot write anything.
-//   tributary:{name}:stream          XADD MAXLEN ~ maxlen  fields: topic, epoch, seq, record
+//   tributary:{name}:stream          XADD MAXLEN ~ maxlen  fields: topic, epoch, seq, kind, ts, stale
+//                                    (1 or 0), record (the canonical bytes)
 //   tributary:{name}:latest:{topic}  the latest record, with a TTL
 //   tributary:{name}:seqs            hash topic -> "seq|epoch" of the last record written
 // A seq already written is never appended twice: the same seq from the same epoch is a retry

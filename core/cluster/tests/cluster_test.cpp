@@ -113,11 +113,16 @@ TEST(FencedWriter, AnOlderEpochCannotWrite) {
   auto x = std::get<redis_reply>(rq.command({"XRANGE", wa.stream_key(), "-", "+"}));
   ASSERT_EQ(x.elements.size(), 2u);
   auto fields = x.elements[1].elements[1].elements;  // [id, [k, v, k, v, ...]]
-  ASSERT_EQ(fields.size(), 8u);
+  ASSERT_EQ(fields.size(), 14u);  // topic, epoch, seq, kind, ts, stale, record
+  std::map<std::string, std::string> f;
+  for (size_t i = 0; i + 1 < fields.size(); i += 2) f[fields[i].str] = fields[i + 1].str;
   EXPECT_EQ(fields[0].str, "topic");
-  EXPECT_EQ(fields[1].str, "price.BTC-USDT");
-  EXPECT_EQ(fields[3].str, "2");  // epoch
-  EXPECT_EQ(fields[5].str, "2");  // seq
+  EXPECT_EQ(f["topic"], "price.BTC-USDT");
+  EXPECT_EQ(f["epoch"], "2");
+  EXPECT_EQ(f["seq"], "2");
+  EXPECT_EQ(f["kind"], "price");
+  EXPECT_EQ(f["stale"], "0");
+  EXPECT_THAT(f["record"], HasSubstr("\"seq\":2"));
   auto latest = std::get<redis_reply>(rq.command({"GET", wa.latest_key("price.BTC-USDT")}));
   EXPECT_THAT(latest.str, HasSubstr("\"seq\":2"));
   auto ttl = std::get<redis_reply>(rq.command({"PTTL", wa.latest_key("price.BTC-USDT")}));
