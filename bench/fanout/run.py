@@ -194,7 +194,7 @@ def run_peer(name, start, args, only, tmp):
         time.sleep(1.5)  # Tributary: lease and stream reader up
         try:
             if scenario == "broadcast1000":
-                results[scenario] = broadcast(args.build, port, redis_port, 1000, [100, 400, 1600, 3200, 6400])
+                results[scenario] = broadcast(args.build, port, redis_port, 1000, [100, 400, 1600, 2000, 3200, 6400])
             elif scenario == "broadcast9000":
                 results[scenario] = broadcast(args.build, port, redis_port, 9000, [10, 40, 160, 360, 720])
             elif scenario == "personal":

@@ -65,8 +65,10 @@ std::string redis_client::failed(const std::string& why) {
   return "redis " + ep_.host + ":" + std::to_string(ep_.port) + ": " + why;
 }
 
-static redis_reply convert(const redisReply* r) {
-  redis_reply out;
+// Into `out` in place: a reply tree used again keeps its vectors' and strings' room.
+static void convert(const redisReply* r, redis_reply& out) {
+  out.integer = 0;
+  out.str.clear();
   switch (r->type) {
     case REDIS_REPLY_INTEGER: out.type = redis_reply::kind::integer; out.integer = r->integer; break;
     case REDIS_REPLY_STRING: out.type = redis_reply::kind::string; out.str.assign(r->str, r->len); break;
@@ -74,11 +76,12 @@ static redis_reply convert(const redisReply* r) {
     case REDIS_REPLY_ERROR: out.type = redis_reply::kind::error; out.str.assign(r->str, r->len); break;
     case REDIS_REPLY_ARRAY:
       out.type = redis_reply::kind::array;
-      for (size_t i = 0; i < r->elements; ++i) out.elements.push_back(convert(r->element[i]));
-      break;
+      out.elements.resize(r->elements);
+      for (size_t i = 0; i < r->elements; ++i) convert(r->element[i], out.elements[i]);
+      return;
     default: out.type = redis_reply::kind::nil; break;
   }
-  return out;
+  out.elements.clear();
 }
 
 std::optional<std::string> redis_client::connect() {
@@ -154,37 +157,45 @@ tls_read redis_client::read_more(deadline by, bool reply_due) {
   return {st::data, 0, {}};
 }
 
-std::variant<std::optional<redis_reply>, std::string> redis_client::read_reply(deadline by, bool reply_due) {
+std::variant<bool, std::string> redis_client::read_reply(deadline by, bool reply_due, redis_reply& out) {
   for (;;) {
     void* raw = nullptr;
     if (redisGetReplyFromReader(ctx_, &raw) != REDIS_OK) return failed(ctx_->errstr);
     if (raw) {
       auto* r = static_cast<redisReply*>(raw);
-      redis_reply out = convert(r);
+      convert(r, out);
       freeReplyObject(r);
-      return std::optional<redis_reply>(std::move(out));
+      return true;
     }
     tls_read more = read_more(by, reply_due);
-    if (more.st == tls_read::status::timeout) return std::optional<redis_reply>{};
+    if (more.st == tls_read::status::timeout) return false;
     if (more.st != tls_read::status::data) return failed(more.why);
   }
 }
 
-std::variant<redis_reply, std::string> redis_client::command(const std::vector<std::string>& argv) {
+std::optional<std::string> redis_client::command_into(const std::vector<std::string>& argv, redis_reply& out) {
   if (!ctx_)
     if (auto e = connect()) return *e;
   auto by = std::chrono::steady_clock::now() + timeout_;
   if (auto e = send(argv, by)) return *e;
-  auto r = read_reply(by, /*reply_due=*/true);
+  auto r = read_reply(by, /*reply_due=*/true, out);
   if (auto* e = std::get_if<std::string>(&r)) return *e;
-  auto& reply = std::get<std::optional<redis_reply>>(r);
-  if (!reply) return failed("no reply within " + std::to_string(timeout_.count()) + " ms");
-  return std::move(*reply);
+  if (!std::get<bool>(r)) return failed("no reply within " + std::to_string(timeout_.count()) + " ms");
+  return std::nullopt;
+}
+
+std::variant<redis_reply, std::string> redis_client::command(const std::vector<std::string>& argv) {
+  redis_reply out;
+  if (auto e = command_into(argv, out)) return *e;
+  return out;
 }
 
 std::variant<std::optional<redis_reply>, std::string> redis_client::next_push(millis wait) {
   if (!ctx_) return std::string("not connected");
-  return read_reply(std::chrono::steady_clock::now() + wait, /*reply_due=*/false);
+  redis_reply out;
+  auto r = read_reply(std::chrono::steady_clock::now() + wait, /*reply_due=*/false, out);
+  if (auto* e = std::get_if<std::string>(&r)) return *e;
+  return std::get<bool>(r) ? std::optional<redis_reply>(std::move(out)) : std::nullopt;
 }
 
 }  // namespace tributary

@@ -49,6 +49,9 @@ class redis_client {
 
   // A reply (possibly a Redis error reply), or a string saying why Redis could not be reached.
   std::variant<redis_reply, std::string> command(const std::vector<std::string>& argv);
+  // The same into `out`, which keeps its room when used again (a reader's loop allocates
+  // nothing per reply once it has seen its largest): why not, or nullopt.
+  std::optional<std::string> command_into(const std::vector<std::string>& argv, redis_reply& out);
   bool connected() const { return ctx_ != nullptr; }
   // Pub/sub, after a SUBSCRIBE or PSUBSCRIBE through command(): the next message Redis pushes,
   // nullopt when none came within `wait`, or a string saying why the connection failed.
@@ -62,7 +65,8 @@ class redis_client {
   // The next reply: one already buffered, else read until one is complete; nullopt at `by`.
   // `reply_due` (a command's answer): a plain socket is read at once, blocking up to its
   // receive timeout, with no poll() first; a push may never come, so it is polled for.
-  std::variant<std::optional<redis_reply>, std::string> read_reply(deadline by, bool reply_due);
+  // True when a reply was read into `out`, false at `by`.
+  std::variant<bool, std::string> read_reply(deadline by, bool reply_due, redis_reply& out);
   tls_read read_more(deadline by, bool reply_due);
   std::string failed(const std::string& why);  // drops the connection; says where
   void drop();

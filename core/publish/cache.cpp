@@ -6,7 +6,14 @@ namespace tributary {
 
 void record_cache::accept(const std::shared_ptr<const published_record>& r) {
   std::unique_lock lk(mu_);
-  latest_[r->topic] = r;
+  auto id = r->topic_id;
+  if (id < by_id_.size() && by_id_[id] && by_id_[id]->first == r->topic) {
+    by_id_[id]->second = r;
+    return;
+  }
+  auto& entry = *latest_.insert_or_assign(r->topic, r).first;
+  if (id >= by_id_.size()) by_id_.resize(id + 1, nullptr);  // a new topic: the only time this allocates
+  if (!by_id_[id]) by_id_[id] = &entry;
 }
 
 std::shared_ptr<const published_record> record_cache::latest(const std::string& topic) const {

@@ -19,8 +19,13 @@ class record_cache final : public record_sink {
   size_t size() const;
 
  private:
+  using map = std::map<std::string, std::shared_ptr<const published_record>, std::less<>>;
   mutable std::shared_mutex mu_;
-  std::map<std::string, std::shared_ptr<const published_record>, std::less<>> latest_;
+  map latest_;
+  // The entries by the broker's dense topic id: the per-record path finds its entry without
+  // comparing strings down the tree (the key is still checked: a record of another broker,
+  // in a test, may carry the same id).
+  std::vector<map::value_type*> by_id_;
 };
 
 }  // namespace tributary

@@ -90,9 +90,12 @@ void stream_reader::load_latest_records(redis_client& r) {
 void stream_reader::loop() {
   redis_client redis(redis_, millis(3000));
   bool was_down = false;
+  redis_reply batch;  // used again: its strings keep their room
+  std::vector<std::string> xread{"XREAD", "COUNT", "500", "BLOCK", "1000", "STREAMS", key_, last_id_};
   while (!stop_) {
-    auto r = redis.command({"XREAD", "COUNT", "500", "BLOCK", "1000", "STREAMS", key_, last_id_});
-    auto* rep = std::get_if<redis_reply>(&r);
+    xread.back() = last_id_;
+    auto failed = redis.command_into(xread, batch);
+    auto* rep = failed ? nullptr : &batch;
     if (!rep || rep->is_error()) {
       was_down = true;
       wait(500);

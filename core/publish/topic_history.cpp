@@ -1,5 +1,6 @@
 #include "publish/topic_history.hpp"
 
+#include "publish/published.hpp"
 #include "util/clock.hpp"
 
 namespace tributary {
@@ -10,13 +11,21 @@ void topic_history::pop_front(ring& r) {
   --live_;
 }
 
+topic_history::ring& topic_history::ring_of(const published_record& r) {
+  auto id = r.topic_id;
+  if (id < by_id_.size() && by_id_[id] && by_id_[id]->first == r.topic) return by_id_[id]->second;
+  auto it = rings_.find(r.topic);
+  if (it == rings_.end()) it = rings_.emplace(r.topic, ring{}).first;
+  if (id >= by_id_.size()) by_id_.resize(id + 1, nullptr);
+  if (!by_id_[id]) by_id_[id] = &*it;
+  return it->second;
+}
+
 void topic_history::add(const std::shared_ptr<const published_record>& r) {
   if (opts_.per_topic == 0) return;
   int64_t now = clock_.now_ms();
   std::lock_guard lk(mu_);
-  auto it = rings_.find(r->topic);
-  if (it == rings_.end()) it = rings_.emplace(r->topic, ring{}).first;
-  auto& rg = it->second;
+  auto& rg = ring_of(*r);
   rg.items.push_back({r, now});
   order_.push_back({&rg, r->rec.seq});
   bytes_ += r->footprint();

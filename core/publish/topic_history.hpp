@@ -47,6 +47,7 @@ class topic_history {
     using is_transparent = void;
     size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
   };
+  ring& ring_of(const published_record& r);  // made on first use
   void pop_front(ring& r);
   void evict(int64_t now);
   void compact_order();
@@ -54,7 +55,9 @@ class topic_history {
   history_options opts_;
   const clock_source& clock_;
   mutable std::mutex mu_;
-  std::unordered_map<std::string, ring, hash, std::equal_to<>> rings_;
+  using ring_map = std::unordered_map<std::string, ring, hash, std::equal_to<>>;
+  ring_map rings_;
+  std::vector<ring_map::value_type*> by_id_;  // by the broker's dense topic id (as in the cache)
   // Every entry in arrival order, for the age and byte bounds; entries already dropped from
   // their ring are skipped (and compacted away when they pile up).
   ring_queue<std::pair<ring*, uint64_t>> order_;

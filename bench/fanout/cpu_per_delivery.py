@@ -1,0 +1,93 @@
+#!/usr/bin/env python3
+"""bench/fanout/cpu_per_delivery.py: server CPU per delivery on personal topics, at steady state.
+
+Each server in turn (Tributary as a cluster follower, the Go peer, the Node peer) is pinned to
+CPU 0 and follows the same Redis stream; 9,000 clients each subscribe to their own topic
+(price.P<i>-USDT); bench_fanout_feeder writes RATE records/s spread over the 9,000 topics.
+After a ramp of 3 s, the server's CPU time (user + system, all threads, from /proc) is read
+over WINDOW seconds while the load client counts deliveries and latency each second. Prints one
+JSON line per server and a Markdown table with the ratios to Tributary.
+
+Usage: bench/fanout/cpu_per_delivery.py [--build build] [--before DIR] [--rates 10000,30000]
+                                        [--peers tributary,go,node] [--window 8]
+--before DIR also runs an older Tributary build (its core/tributary, plugins and bench/).
+"""
+import argparse, json, os, subprocess, sys, tempfile, time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+import run as fanout  # noqa: E402
+
+
+def measure(name, start, build, rp, rate, window, tmp, conns=9000):
+    port = fanout.free_port()
+    srv = start(build, port, rp, tmp)
+    fanout.SERVER[0] = srv.pid
+    try:
+        fanout.wait_port(port)
+        time.sleep(1.5)
+        load = fanout.Load(build, port, conns, "personal", 600)
+        time.sleep(2)
+        c0, t0 = fanout.cpu_s(srv.pid), time.time()
+        time.sleep(3)
+        idle = (fanout.cpu_s(srv.pid) - c0) / (time.time() - t0)
+        feeder = fanout.feed(build, rp, rate, window + 5, conns, "P")
+        load.lines(3)  # the ramp, and every line written before it
+        c0, t0 = fanout.cpu_s(srv.pid), time.time()
+        got = load.lines(window)
+        c1, t1 = fanout.cpu_s(srv.pid), time.time()
+        feeder.wait()
+        load.stop()
+    finally:
+        srv.terminate()
+        try:
+            srv.wait(10)
+        except subprocess.TimeoutExpired:
+            srv.kill()
+    delivered = sum(x["deliveries"] for x in got)
+    secs = max(1, len(got))
+    out = {"peer": name, "rate": rate, "idle_cpu": round(idle, 3), "cpu": round((c1 - c0) / (t1 - t0), 3),
+           "delivered_per_s": round(delivered / secs), "delivered_share": round(delivered / (rate * secs), 4),
+           "cpu_us_per_delivery": round((c1 - c0) * 1e6 / max(1, delivered), 2),
+           "p50_ms": sorted(x["p50_ms"] for x in got)[len(got) // 2] if got else -1,
+           "p99_ms": max((x["p99_ms"] for x in got), default=-1)}
+    print(json.dumps(out), flush=True)
+    return out
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--build", default=os.path.join(fanout.ROOT, "build"))
+    ap.add_argument("--before", default="")
+    ap.add_argument("--rates", default="10000,30000")
+    ap.add_argument("--peers", default="tributary,go,node")
+    ap.add_argument("--window", type=int, default=8)
+    args = ap.parse_args()
+    build = os.path.abspath(args.build)
+    starts = {"tributary": fanout.tributary_server, "go": fanout.go_server, "node": fanout.node_server}
+    runs = [(n, starts[n], build) for n in args.peers.split(",")]
+    if args.before:
+        runs.insert(1, ("tributary-before", fanout.tributary_server, os.path.abspath(args.before)))
+    res = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        rp = fanout.free_port()
+        redis = fanout.spawn(["redis-server", "--port", str(rp), "--save", "", "--appendonly", "no"], 1, stdout=subprocess.DEVNULL)
+        fanout.wait_port(rp)
+        try:
+            for rate in map(int, args.rates.split(",")):
+                for name, start, b in runs:
+                    res[(name, rate)] = measure(name, start, b, rp, rate, args.window, tmp)
+        finally:
+            redis.terminate()
+    names = [n for n, _, _ in runs]
+    print("| 9,000 personal topics | " + " | ".join(names) + " | " + " | ".join(f"tributary / {n}" for n in names[1:]) + " |")
+    print("|---|" + "---|" * (2 * len(names) - 1))
+    for rate in map(int, args.rates.split(",")):
+        for key in ("cpu_us_per_delivery", "delivered_share", "p99_ms"):
+            vals = [res[(n, rate)][key] for n in names]
+            ratios = [f"{vals[0] / v:.2f}x" if v else "" for v in vals[1:]]
+            print(f"| {rate}/s: {key} | " + " | ".join(map(str, vals)) + " | " + " | ".join(ratios) + " |")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
