@@ -9,8 +9,10 @@ over WINDOW seconds while the load client counts deliveries and latency each sec
 JSON line per server and a Markdown table with the ratios to Tributary.
 
 Usage: bench/fanout/cpu_per_delivery.py [--build build] [--before DIR] [--rates 10000,30000]
-                                        [--peers tributary,go,node] [--window 8]
+                                        [--peers tributary,go,node] [--window 8] [--repeat 3]
 --before DIR also runs an older Tributary build (its core/tributary, plugins and bench/).
+--repeat N runs every server N times, alternating, and reports the median of each figure
+(a shared 2-core VM varies by 15 % from one run to the next).
 """
 import argparse, json, os, subprocess, sys, tempfile, time
 
@@ -62,6 +64,7 @@ def main():
     ap.add_argument("--rates", default="10000,30000")
     ap.add_argument("--peers", default="tributary,go,node")
     ap.add_argument("--window", type=int, default=8)
+    ap.add_argument("--repeat", type=int, default=1)
     args = ap.parse_args()
     build = os.path.abspath(args.build)
     starts = {"tributary": fanout.tributary_server, "go": fanout.go_server, "node": fanout.node_server}
@@ -75,8 +78,10 @@ def main():
         fanout.wait_port(rp)
         try:
             for rate in map(int, args.rates.split(",")):
-                for name, start, b in runs:
-                    res[(name, rate)] = measure(name, start, b, rp, rate, args.window, tmp)
+                for _ in range(args.repeat):
+                    for name, start, b in runs:
+                        res.setdefault((name, rate), []).append(measure(name, start, b, rp, rate, args.window, tmp))
+            res = {k: {f: sorted(r[f] for r in v)[len(v) // 2] for f in v[0] if f != "peer"} for k, v in res.items()}
         finally:
             redis.terminate()
     names = [n for n, _, _ in runs]

@@ -33,8 +33,13 @@ send_queue::result send_queue::push(out_frame f, bool limited) {
 
 void send_queue::refill_from_conflated() {
   if (conflated_.empty()) return;
-  ring_.swap(conflated_);
-  for (auto& f : ring_) bytes_ += f.bytes->size();
+  // Moved, not swapped: each vector keeps the room it grew to, so a session that conflates
+  // again and again does not reallocate either one.
+  for (auto& f : conflated_) {
+    bytes_ += f.bytes->size();
+    ring_.push_back(std::move(f));
+  }
+  conflated_.clear();
 }
 
 size_t send_queue::gather(iovec* iov, size_t max) const {

@@ -71,6 +71,7 @@ void ws_connection::offer(const std::shared_ptr<const published_record>& r, uint
 }
 
 void ws_connection::queue_update(out_frame f) {
+  updated_since_sweep_ = true;
   switch (queue_.push_update(std::move(f))) {
     case send_queue::result::refused:
       // Closing unregisters from the index the caller is iterating: leave it to flush().
@@ -227,8 +228,9 @@ void ws_connection::heartbeat(int64_t now) {
     return;
   }
   if (now - last_pong_ < period) {
-    // Give back what a burst grew; a small ring stays, so a steady session does not allocate.
-    if (queue_.empty() && queue_.capacity() > 64) queue_.release_memory();
+    // Give back what a burst grew once the session is quiet; a busy one keeps its ring, so a
+    // steady session does not allocate.
+    if (!std::exchange(updated_since_sweep_, false) && queue_.empty() && queue_.capacity() > 64) queue_.release_memory();
     return;
   }
   ping_payload_ = shard_.random64();

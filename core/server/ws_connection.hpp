@@ -86,6 +86,7 @@ class ws_connection final : public std::enable_shared_from_this<ws_connection>, 
   bool ping_outstanding_ = false, closing_ = false, close_sent_ = false, write_shut_ = false;
   bool finished_ = false;
   bool too_slow_ = false;  // an update was refused: close on the next flush
+  bool updated_since_sweep_ = false;  // an update was queued since the last heartbeat sweep
 };
 
 }  // namespace tributary
