@@ -1,6 +1,7 @@
 #include "ingest/intake.hpp"
 
 #include <atomic>
+#include <chrono>
 
 #include <spdlog/spdlog.h>
 
@@ -64,10 +65,17 @@ std::shared_ptr<const published_record> intake::mark_stale(const std::string& to
 }
 
 void intake::contract_problems(std::string_view source, const std::vector<std::string>& problems) {
-  for (auto& p : problems) {
-    log_->warn("plugin {} broke the record contract: {}", source, p);
-    counter(kViolations, {}, source).add();
+  if (problems.empty()) return;
+  counter(kViolations, {}, source).add(static_cast<double>(problems.size()));
+  auto now = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch()).count();
+  auto last = last_problem_log_.load(std::memory_order_relaxed);
+  if (now - last < 1000 || !last_problem_log_.compare_exchange_strong(last, now)) {
+    problems_unlogged_ += problems.size();
+    return;
   }
+  auto before = problems_unlogged_.exchange(0);
+  for (auto& p : problems) log_->warn("plugin {} broke the record contract: {}", source, p);
+  if (before) log_->warn("(and {} more contract problem(s) in the second before, counted in tributary_plugin_contract_violations_total)", before);
 }
 
 }  // namespace tributary

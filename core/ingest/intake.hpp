@@ -3,6 +3,7 @@
 // plugin's contract problems are logged and counted here, its records stamped (source, feed,
 // received, ts), counted and handed to the broker. Counting takes no lock and no allocation at
 // steady state: each thread keeps the counters it has resolved.
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -35,8 +36,9 @@ class intake {
   std::shared_ptr<const published_record> publish(record r);
   // Re-announces the latest record of `topic` as stale (see broker::mark_stale).
   std::shared_ptr<const published_record> mark_stale(const std::string& topic);
-  // A plugin broke the record contract (dropped fields, records not asked for...): logged and
-  // counted in tributary_plugin_contract_violations_total{source}.
+  // A plugin broke the record contract (dropped fields, records not asked for...): counted in
+  // tributary_plugin_contract_violations_total{source}, and logged at most once a second (a
+  // push source can send thousands of bad messages a second; the count says how many).
   void contract_problems(std::string_view source, const std::vector<std::string>& problems);
   broker& out() { return broker_; }
 
@@ -48,6 +50,8 @@ class intake {
   metrics& m_;
   std::shared_ptr<spdlog::logger> log_;
   const uint64_t serial_;  // tells this intake's cached counters from another's (tests make several)
+  std::atomic<int64_t> last_problem_log_{0};  // steady ms
+  std::atomic<uint64_t> problems_unlogged_{0};
 };
 
 }  // namespace tributary

@@ -208,6 +208,10 @@ TEST(Push, AKindDeclaredByThePluginIsValidatedLikeABuiltInOne) {
                                      "task_status.t7");
   EXPECT_EQ(got["record"]["data"], (json{{"task_id", "t7"}, {"status", "done"}, {"progress", 100}}));  // extra: not a field
   EXPECT_EQ(got["record"]["seq"], 1);  // the message without status made no record
+  // Contract problems on the push path are counted like a polled source's: the record without
+  // its required field, and the field outside the kind.
+  auto metrics = http_get(in.port, "/metrics").body;
+  EXPECT_THAT(metrics, ::testing::HasSubstr(R"(tributary_plugin_contract_violations_total{source="tasks"} 2)"));
   // `tributary plugins` shows the declared kind.
   temp_dir d;
   child list({TRIBUTARY_EXE, "plugins", "--plugin-dir", TRIBUTARY_PLUGIN_DIR, "--json"}, d.path());

@@ -87,6 +87,8 @@ TEST(Intake, CountsContractProblemsPerSource) {
   path.out.contract_problems("cmc", {"field 'x' is not in the price vocabulary; dropped", "record price.A was not asked for; dropped"});
   path.out.contract_problems("cmc", {});
   EXPECT_EQ(path.m.value("tributary_plugin_contract_violations_total", {{"source", "cmc"}}), 2);
+  for (int i = 0; i < 1000; ++i) path.out.contract_problems("cmc", {"record event.x is not of the feed's kind; dropped"});
+  EXPECT_EQ(path.m.value("tributary_plugin_contract_violations_total", {{"source", "cmc"}}), 1002);  // a flood: all counted
 }
 
 TEST(RedisBroker, TheLeadersRecordsComeBackFromTheStreamWithItsSeq) {
