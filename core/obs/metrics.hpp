@@ -14,11 +14,13 @@
 
 namespace tributary {
 
-// A counter resolved once and kept by a hot path: adding to it takes no lock, no look-up and
-// no allocation. Lives as long as its metrics object; rendered with the other series.
+// A counter (or gauge) resolved once and kept by a hot path: adding to it or setting it takes
+// no lock, no look-up and no allocation. Lives as long as its metrics object; rendered with the
+// other series. A series is either such a cell or set by name, never both.
 class metrics_counter {
  public:
   void add(double v = 1) { v_.fetch_add(v, std::memory_order_relaxed); }
+  void set(double v) { v_.store(v, std::memory_order_relaxed); }
   double value() const { return v_.load(std::memory_order_relaxed); }
 
  private:

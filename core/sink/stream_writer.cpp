@@ -14,7 +14,14 @@ int64_t steady_ms() {
 }  // namespace
 
 stream_writer::stream_writer(stream_options opts, metrics& m, std::shared_ptr<spdlog::logger> log, stream_hooks hooks)
-    : opts_(std::move(opts)), m_(m), log_(std::move(log)), hooks_(std::move(hooks)) {
+    : opts_(std::move(opts)), m_(m), log_(std::move(log)), hooks_(std::move(hooks)),
+      depth_(m.counter_for("tributary_stream_buffer_depth")) {
+  auto outcome = [&](const char* o) { return &m_.counter_for("tributary_stream_writes_total", {{"outcome", o}}); };
+  written_ = outcome("written");
+  duplicate_ = outcome("duplicate");
+  conflict_ = outcome("conflict");
+  fenced_ = outcome("fenced");
+  unavailable_ = outcome("unavailable");
   m_.describe("tributary_stream_buffer_depth", "gauge", "Records waiting for Redis");
   m_.describe("tributary_stream_drops_total", "counter", "Records never written to the stream, by reason");
   m_.describe("tributary_stream_writes_total", "counter", "Stream appends by outcome");
@@ -62,7 +69,7 @@ void stream_writer::accept(const std::shared_ptr<const published_record>& r) {
       drop(1, "buffer_full");
     }
     buffer_.push_back(r);
-    m_.set("tributary_stream_buffer_depth", {}, static_cast<double>(buffer_.size()));
+    depth_.set(static_cast<double>(buffer_.size()));
   }
   cv_.notify_all();
 }
@@ -112,7 +119,7 @@ void stream_writer::write_front(fenced_writer& writer, int64_t& backoff) {
   uint64_t last_seq = 0;
   auto res = writer.write(hooks_.epoch(), *next, &why, &last_seq);
   if (res == fenced_writer::result::unavailable) {
-    m_.add("tributary_stream_writes_total", {{"outcome", "unavailable"}});
+    unavailable_->add();
     set_failing(true, why);
     std::unique_lock lk(mu_);
     auto wait = std::chrono::milliseconds(backoff);
@@ -124,7 +131,7 @@ void stream_writer::write_front(fenced_writer& writer, int64_t& backoff) {
   backoff = 100;
   set_failing(false, "");
   if (res == fenced_writer::result::fenced) {
-    m_.add("tributary_stream_writes_total", {{"outcome", "fenced"}});
+    fenced_->add();
     size_t n;
     {
       std::lock_guard lk(mu_);
@@ -139,10 +146,9 @@ void stream_writer::write_front(fenced_writer& writer, int64_t& backoff) {
   {
     std::lock_guard lk(mu_);
     if (!buffer_.empty() && buffer_.front() == next) buffer_.pop_front();
-    m_.set("tributary_stream_buffer_depth", {}, static_cast<double>(buffer_.size()));
+    depth_.set(static_cast<double>(buffer_.size()));
   }
-  const char* outcome = res == fenced_writer::result::written ? "written" : res == fenced_writer::result::duplicate ? "duplicate" : "conflict";
-  m_.add("tributary_stream_writes_total", {{"outcome", outcome}});
+  (res == fenced_writer::result::written ? written_ : res == fenced_writer::result::duplicate ? duplicate_ : conflict_)->add();
   if (res == fenced_writer::result::duplicate && steady_ms() - last_duplicate_log_ >= 1000) {  // at most once a second
     last_duplicate_log_ = steady_ms();
     log_->warn("stream: {} seq {} is already written; not written again", next->topic, next->rec.seq);

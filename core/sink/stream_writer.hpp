@@ -8,7 +8,6 @@
 // Used by the cluster leader and, with `[stream] enabled = true`, by a standalone instance.
 #include <atomic>
 #include <condition_variable>
-#include <deque>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -16,6 +15,7 @@
 #include <thread>
 
 #include "net/redis.hpp"
+#include "util/ring_queue.hpp"
 #include "publish/published.hpp"
 
 namespace spdlog { class logger; }
@@ -23,6 +23,7 @@ namespace spdlog { class logger; }
 namespace tributary {
 
 class metrics;
+class metrics_counter;
 
 struct stream_options {
   redis_endpoint redis;
@@ -69,7 +70,10 @@ class stream_writer final : public record_sink {
   stream_hooks hooks_;
   mutable std::mutex mu_;
   std::condition_variable cv_;
-  std::deque<std::shared_ptr<const published_record>> buffer_;
+  ring_queue<std::shared_ptr<const published_record>> buffer_;  // no allocation per record once grown
+  // Per record: resolved once.
+  metrics_counter& depth_;
+  metrics_counter *written_, *duplicate_, *conflict_, *fenced_, *unavailable_;
   std::string last_error_;  // guarded by mu_
   std::atomic<bool> failing_{false};
   std::atomic<bool> stop_{false};

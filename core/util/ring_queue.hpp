@@ -29,6 +29,10 @@ class ring_queue {
     head_ = (head_ + 1) & (buf_.size() - 1);
     --size_;
   }
+  void clear() {
+    while (!empty()) pop_front();
+    head_ = 0;
+  }
   // Keeps the elements for which `keep` is true, in order.
   template <class F>
   void keep_if(F keep) {
