@@ -61,11 +61,11 @@ std::shared_ptr<const published_record> redis_broker::publish_locked(record r) {
   }
   p->rec.seq = t.numbered + 1;
   p->epoch = epoch;
-  p->seal(nullptr);  // the stream's copy needs no frame: clients get the one delivered from the stream
   if (!lead_.is_leader()) {  // demoted while the record was being fetched
     writer_->dropped(*p, "not_leader");
     return nullptr;
   }
+  p->seal(nullptr);  // the stream's copy needs no frame: clients get the one delivered from the stream
   t.numbered = p->rec.seq;
   writer_->accept(p);
   return p;

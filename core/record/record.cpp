@@ -27,13 +27,16 @@ json record::to_json() const {
   return j;
 }
 
+bool json_verbatim(std::string_view s) {
+  return std::all_of(s.begin(), s.end(), [](char c) { return c >= 0x20 && c < 0x7F && c != '"' && c != '\\'; });
+}
+
 namespace {
 
 // JSON text of `s` as nlohmann writes it; plain printable ASCII (the usual case) is copied as
 // is, anything else goes through nlohmann's escaping.
 void put_string(std::string& out, std::string_view s) {
-  bool plain = std::all_of(s.begin(), s.end(), [](char c) { return c >= 0x20 && c < 0x7F && c != '"' && c != '\\'; });
-  if (!plain) {
+  if (!json_verbatim(s)) {
     out.append(json(std::string(s)).dump(-1, ' ', false, json::error_handler_t::replace));
     return;
   }
@@ -117,15 +120,8 @@ void record::write_json(std::string& out) const {
   out.append(R"(,"subject":)");
   put_string(out, subject);
   out.append(R"(,"topic":)");
-  out.push_back('"');
-  size_t at = out.size();
-  out.append(kind).append(1, '.').append(subject);
-  if (!std::all_of(out.begin() + static_cast<std::ptrdiff_t>(at), out.end(), [](char c) { return c >= 0x20 && c < 0x7F && c != '"' && c != '\\'; })) {
-    out.resize(at - 1);
-    put_string(out, kind + "." + subject);
-  } else {
-    out.push_back('"');
-  }
+  if (json_verbatim(kind) && json_verbatim(subject)) out.append(1, '"').append(kind).append(1, '.').append(subject).append(1, '"');
+  else put_string(out, kind + "." + subject);
   out.append(R"(,"ts":)");
   put_integer(out, ts);
   out.push_back('}');

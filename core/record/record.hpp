@@ -34,6 +34,11 @@ struct record {
   static std::optional<record> from_json(const nlohmann::json& j);
 };
 
+// Whether `s` is written in JSON exactly as it is: printable ASCII, no quote, no backslash (the
+// usual topic or name). Anything else goes through nlohmann's escaping, which also replaces
+// bytes that are not UTF-8.
+bool json_verbatim(std::string_view s);
+
 namespace vocabulary {
 
 enum class field_type { number, string, boolean };

@@ -7,19 +7,12 @@
 namespace tributary {
 
 namespace {
-// Topics pass the topic grammar, so a topic needs no escaping as a rule; one that does is
-// escaped properly (a copy, off the usual path).
-bool plain(std::string_view topic) {
-  for (char c : topic)
-    if (c == '"' || c == '\\' || static_cast<unsigned char>(c) < 0x20) return false;
-  return true;
-}
-
 // {"type":"<type>","topic":<topic>,"record":<canonical bytes>} as one text frame, into `out`.
 void frame_into(std::string& out, std::string_view type, const published_record& r) {
   constexpr std::string_view a = R"({"type":")", b = R"(","topic":)", c = R"(,"record":)";
   std::string escaped;
-  if (!plain(r.topic)) escaped = nlohmann::json(r.topic).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  // A topic needs no escaping as a rule; one that does (or is not UTF-8) is escaped properly.
+  if (!json_verbatim(r.topic)) escaped = nlohmann::json(r.topic).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   size_t topic_size = escaped.empty() ? r.topic.size() + 2 : escaped.size();
   size_t size = a.size() + type.size() + b.size() + topic_size + c.size() + r.json.size() + 1;
   out.clear();

@@ -81,8 +81,10 @@ TEST(Record, WriteJsonMakesTheSameBytesAsTheDom) {
       EXPECT_EQ(out, r.to_json().dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
     }
   }
-  r.subject = "odd\"subject";
-  std::string out;
-  r.write_json(out);
-  EXPECT_EQ(out, r.to_json().dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+  for (const char* subject : {"odd\"subject", "not-utf8-\xff\xfe"}) {
+    r.subject = subject;
+    std::string out;
+    r.write_json(out);
+    EXPECT_EQ(out, r.to_json().dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+  }
 }

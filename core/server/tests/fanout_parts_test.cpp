@@ -10,6 +10,9 @@
 #include "server/subscription_index.hpp"
 #include "publish/topic_history.hpp"
 #include "util/clock.hpp"
+#include "wire/ws_frame.hpp"
+
+#include <nlohmann/json.hpp>
 
 using namespace tributary;
 
@@ -199,4 +202,22 @@ TEST(ControlPath, NamesTheActionAndItsTarget) {
   EXPECT_FALSE(parse_request_target("/bad%zz"));
   EXPECT_FALSE(parse_request_target("no-slash"));
   EXPECT_EQ(parse_request_target("/x?token")->token, "");
+}
+
+// A subject that is not UTF-8 (a plugin's bytes) still makes a text frame that is: the topic
+// and the record are escaped, with U+FFFD for the bad bytes.
+TEST(Frames, ATopicThatIsNotUtf8StillMakesAValidTextFrame) {
+  record r;
+  r.kind = "sentiment";
+  r.subject = "bad\xff\xfe";
+  r.data = {{"value", 1}};
+  auto p = published_record::make(r, 0, &update_frame);
+  auto header = [](const std::string& f) { return static_cast<unsigned char>(f[1]) == 126 ? 4u : 2u; };  // under 64 KiB
+  auto payload = p->frame.substr(header(p->frame));
+  EXPECT_TRUE(ws::valid_utf8(payload));
+  auto msg = nlohmann::json::parse(payload);
+  EXPECT_EQ(msg["topic"], "sentiment.bad\xef\xbf\xbd\xef\xbf\xbd");
+  EXPECT_EQ(msg["record"]["topic"], msg["topic"]);
+  auto snap = snapshot_frame(*p);
+  EXPECT_TRUE(ws::valid_utf8(snap.substr(header(snap))));
 }
