@@ -83,6 +83,7 @@ struct host::parts {
   std::unique_ptr<server> srv;
   int64_t started = 0;
   std::string node_id;
+  std::string hostname, cfg_cluster_name;  // the default Kafka group: tributary-<cluster name or host name>
 };
 
 host::host() : p_(std::make_unique<parts>()) {}
@@ -112,6 +113,7 @@ bool host::make_streams(parts& p, work& w, const host_options& opts, std::vector
       continue;
     }
     auto& st = w.streams.emplace_back(std::make_shared<stream_feed>(*f, *f->sources.front(), *p.in, p.m, *p.clock, p.log));
+    st->default_group("tributary-" + (p.cluster ? p.cfg_cluster_name : p.hostname));
     if (replay) st->replay_from(replay);
     else if (opts.record) st->record_to(std::make_unique<stream_recorder>(*opts.record, f->cfg.id, f->sources.front()->name, *p.secrets));
   }
@@ -255,6 +257,8 @@ std::unique_ptr<host> host::create(config cfg, host_options opts, std::shared_pt
   }
   char hostname[256] = "node";
   ::gethostname(hostname, sizeof hostname - 1);
+  p.hostname = hostname;
+  p.cfg_cluster_name = cfg.cluster.name;
   p.node_id = std::string(hostname) + "-" + std::to_string(::getpid());
   if (!make_publish_path(p, cfg, diags)) return nullptr;
   p.runner = std::make_unique<feed_runner>(*p.http, *p.clock, p.timers, *p.in, p.m, p.log);
@@ -383,6 +387,11 @@ unsigned short host::start() {
     if (p.cluster && !p.cluster->redis_up()) return std::make_pair(false, std::string("redis unreachable"));
     if (auto r = p.out->ready(); !r.first) return r;
     if (p.stream && !p.stream->healthy()) return std::make_pair(false, "stream writes failing: " + p.stream->last_error());
+    {
+      std::shared_lock lk(p.work_mu);
+      for (auto& st : p.w->streams)
+        if (auto why = st->unready()) return std::make_pair(false, *why);
+    }
     return std::make_pair(true, std::string(p.cluster ? "config loaded, redis reachable" : "config loaded"));
   };
   p.srv = std::make_unique<server>(so, p.cache, *p.hub, p.m, hooks, p.log);

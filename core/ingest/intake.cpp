@@ -49,7 +49,9 @@ std::shared_ptr<const published_record> intake::publish(record r, const record_o
   r.feed = o.feed;
   r.received = o.received;
   if (r.ts == 0) r.ts = o.received;
-  return publish(std::move(r));
+  auto p = broker_.publish(std::move(r), o.position);
+  if (p) count(*p);
+  return p;
 }
 
 std::shared_ptr<const published_record> intake::publish(record r) {

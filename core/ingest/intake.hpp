@@ -11,19 +11,19 @@
 #include <vector>
 
 #include "obs/metrics.hpp"
+#include "publish/broker.hpp"
 #include "publish/published.hpp"
 
 namespace spdlog { class logger; }
 
 namespace tributary {
 
-class broker;
-
 // Where a record comes from.
 struct record_origin {
   std::string_view source;  // plugin instance
   std::string_view feed;
   int64_t received = 0;     // when its response or message arrived (ms)
+  upstream_position position;  // where in an at-least-once upstream its message was (Kafka)
 };
 
 class intake {

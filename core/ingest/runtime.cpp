@@ -324,7 +324,7 @@ void feed_runner::on_responses(std::shared_ptr<run_ctx> c, source_runtime* s, co
     auto it = std::find(c->remaining.begin(), c->remaining.end(), r.subject);
     if (it == c->remaining.end()) continue;  // a duplicate within one answer
     c->remaining.erase(it);
-    if (auto p = out_.publish(std::move(r), {s->name, c->feed->cfg.id, received})) c->out.published.push_back(std::move(p));
+    if (auto p = out_.publish(std::move(r), {s->name, c->feed->cfg.id, received, {}})) c->out.published.push_back(std::move(p));
   }
   if (!a.records.empty()) c->out.served_by.push_back(s->name);
   next_source(*c, *s);

@@ -19,7 +19,7 @@ namespace {
 constexpr std::string_view kRedacted = "REDACTED";
 
 std::optional<stream_plan::kind> upstream_of(std::string_view name) {
-  for (auto k : {stream_plan::kind::websocket, stream_plan::kind::redis_pubsub, stream_plan::kind::redis_stream})
+  for (auto k : {stream_plan::kind::websocket, stream_plan::kind::redis_pubsub, stream_plan::kind::redis_stream, stream_plan::kind::kafka})
     if (upstream_name(k) == name) return k;
   return std::nullopt;
 }
@@ -36,6 +36,17 @@ std::variant<stream_cassette::message, std::string> parse_message(const json& m,
   if (auto t = m.find("text"); t != m.end() && t->is_string()) out.text = t->get<std::string>();
   else if (auto j = m.find("json"); j != m.end()) out.text = j->dump();
   else return at + " has neither \"text\" (a string) nor \"json\"";
+  if (auto k = m.find("key"); k != m.end()) {
+    if (!k->is_string()) return at + ".key must be a string";
+    out.key = k->get<std::string>();
+  }
+  if (auto h = m.find("headers"); h != m.end()) {
+    if (!h->is_object()) return at + ".headers must be an object of strings";
+    for (auto& [name, v] : h->items()) {
+      if (!v.is_string()) return at + ".headers." + name + " must be a string";
+      out.headers.emplace_back(name, v.get<std::string>());
+    }
+  }
   return out;
 }
 
@@ -45,7 +56,7 @@ std::variant<stream_cassette, std::string> parse_cassette(const json& j, std::st
   stream_cassette c;
   c.file = std::move(file);
   auto up = upstream_of(s.value("upstream", ""));
-  if (!up) return std::string("\"stream.upstream\" must be websocket, redis_pubsub or redis_stream");
+  if (!up) return std::string("\"stream.upstream\" must be websocket, redis_pubsub, redis_stream or kafka");
   c.upstream = *up;
   auto target = s.find("target");
   if (target == s.end() || !target->is_string()) return std::string("\"stream.target\" must be a string");
@@ -78,6 +89,7 @@ std::string_view upstream_name(stream_plan::kind k) {
     case stream_plan::kind::websocket: return "websocket";
     case stream_plan::kind::redis_pubsub: return "redis_pubsub";
     case stream_plan::kind::redis_stream: return "redis_stream";
+    case stream_plan::kind::kafka: return "kafka";
     default: return "unknown";
   }
 }
@@ -131,18 +143,29 @@ void stream_recorder::start(const stream_plan& plan) {
   c_.target = stream_target(plan, secrets_);
 }
 
-void stream_recorder::add(const std::string& channel, const std::string& text, int64_t now_ms) {
-  if (c_.messages.size() >= max_messages || bytes_ + text.size() > max_bytes) return;
-  bytes_ += text.size();
+void stream_recorder::add(const upstream_message& m, int64_t now_ms) {
+  if (c_.messages.size() >= max_messages || bytes_ + m.payload.size() > max_bytes) return;
+  bytes_ += m.payload.size();
   if (first_ms_ < 0) first_ms_ = now_ms;
-  c_.messages.push_back({now_ms - first_ms_, channel, secrets_.scrub(text, kRedacted)});
+  stream_cassette::message out{now_ms - first_ms_, std::string(m.channel), secrets_.scrub(std::string(m.payload), kRedacted), std::string(m.key), {}};
+  for (size_t i = 0; i < m.header_count; ++i)
+    out.headers.emplace_back(std::string(m.headers[i].first), secrets_.scrub(std::string(m.headers[i].second), kRedacted));
+  c_.messages.push_back(std::move(out));
   dirty_ = true;
 }
 
 std::optional<std::string> stream_recorder::flush() {
   if (!dirty_) return std::nullopt;
   json msgs = json::array();
-  for (auto& m : c_.messages) msgs.push_back({{"after_ms", m.after_ms}, {"channel", m.channel}, {"text", m.text}});
+  for (auto& m : c_.messages) {
+    json one{{"after_ms", m.after_ms}, {"channel", m.channel}, {"text", m.text}};
+    if (!m.key.empty()) one["key"] = m.key;
+    if (!m.headers.empty()) {
+      one["headers"] = json::object();
+      for (auto& [k, v] : m.headers) one["headers"][k] = v;
+    }
+    msgs.push_back(std::move(one));
+  }
   json j{{"stream", {{"upstream", upstream_name(c_.upstream)}, {"target", c_.target}, {"messages", msgs}}},
          {"source", "recorded by tributary --record"}};
   std::error_code ec;

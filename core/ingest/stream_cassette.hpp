@@ -26,6 +26,8 @@ struct stream_cassette {
   struct message {
     int64_t after_ms = 0;  // since the first message
     std::string channel, text;
+    std::string key;                                           // kafka: the message key
+    std::vector<std::pair<std::string, std::string>> headers;  // kafka: its headers
   };
   std::string file;  // relative to the directory searched
   stream_plan::kind upstream = stream_plan::kind::unknown;
@@ -52,7 +54,7 @@ class stream_recorder {
  public:
   stream_recorder(std::filesystem::path dir, const std::string& feed, const std::string& source, const redactor& secrets);
   void start(const stream_plan& plan);  // the first plan names the cassette's upstream and target
-  void add(const std::string& channel, const std::string& text, int64_t now_ms);
+  void add(const upstream_message& m, int64_t now_ms);
   // Writes the file if anything came since the last flush; an error says why it could not.
   std::optional<std::string> flush();
   static constexpr size_t max_messages = 10000;

@@ -33,11 +33,14 @@ stream_feed::stream_feed(feed_runtime& feed, source_runtime& source, intake& out
     : feed_(feed), source_(source), out_(out), m_(m), clock_(clock), log_(std::move(log)), request_(request_of(feed, source)) {
   m_.describe("tributary_stream_messages_total", "counter", "Messages from streaming sources, by source and outcome");
   m_.describe("tributary_stream_connects_total", "counter", "Upstream connections of streaming sources, by source and outcome");
+  m_.describe("tributary_stream_connected", "gauge", "1 while a streaming source's upstream delivers to this node");
   collector_ = m_.add_collector([this](std::vector<metrics::sample>& out) {
     const auto& src = source_.name;
     out.push_back({"tributary_stream_messages_total", {{"source", src}, {"outcome", "published"}}, double(published_.load())});
     out.push_back({"tributary_stream_messages_total", {{"source", src}, {"outcome", "rejected"}}, double(rejected_.load())});
     out.push_back({"tributary_stream_messages_total", {{"source", src}, {"outcome", "ignored"}}, double(ignored_.load())});
+    out.push_back({"tributary_stream_messages_total", {{"source", src}, {"outcome", "skipped"}}, double(skipped_.load())});
+    out.push_back({"tributary_stream_connected", {{"source", src}}, connected_ ? 1.0 : 0.0});
     out.push_back({"tributary_stream_connects_total", {{"source", src}, {"outcome", "ok"}}, double(connects_ok_.load())});
     out.push_back({"tributary_stream_connects_total", {{"source", src}, {"outcome", "failed"}}, double(connects_failed_.load())});
   });
@@ -145,10 +148,19 @@ std::optional<std::string> stream_feed::play(const stream_plan& plan) {
     for (int64_t now = clock_.now_ms(); holding() && now < start + m.after_ms; now = clock_.now_ms())
       wait(std::min<int64_t>(start + m.after_ms - now, kPoll.count()));
     if (!holding()) return std::nullopt;
-    on_message(m.channel.empty() ? std::string(upstream_name(plan.upstream)) : m.channel, m.text);
+    take_recorded(plan, m);
   }
   while (holding()) wait(kPoll.count());
   return std::nullopt;
+}
+
+// A cassette's message, as its upstream would have handed it over.
+void stream_feed::take_recorded(const stream_plan& plan, const stream_cassette::message& m) {
+  std::vector<upstream_message::header> headers;
+  for (auto& [k, v] : m.headers) headers.emplace_back(k, v);
+  upstream_message um{m.channel.empty() ? upstream_name(plan.upstream) : std::string_view(m.channel), m.text, m.key, headers.data(),
+                      headers.size()};
+  on_message(um);
 }
 
 run_outcome stream_feed::replay_once() {
@@ -164,8 +176,7 @@ run_outcome stream_feed::replay_once() {
     return out;
   }
   capture_ = &out;
-  for (const auto& m : std::get<const stream_cassette*>(found)->messages)
-    on_message(m.channel.empty() ? std::string(upstream_name(std::get<stream_plan>(plan).upstream)) : m.channel, m.text);
+  for (const auto& m : std::get<const stream_cassette*>(found)->messages) take_recorded(std::get<stream_plan>(plan), m);
   capture_ = nullptr;
   return out;
 }
@@ -173,6 +184,7 @@ run_outcome stream_feed::replay_once() {
 // One upstream connection: subscribe, then read until it fails, the gate closes or we stop.
 std::optional<std::string> stream_feed::session(const stream_plan& plan) {
   if (plan.upstream == stream_plan::kind::websocket) return read_websocket(plan);
+  if (plan.upstream == stream_plan::kind::kafka) return read_kafka(plan);
   auto ep = parse_redis_url_or_why(plan.url);  // the reason never quotes the URL: it may hold a password
   if (auto* why = std::get_if<std::string>(&ep)) return "its upstream URL: " + *why;
   redis_client redis(std::get<redis_endpoint>(ep), millis(2000));
@@ -201,7 +213,7 @@ std::optional<std::string> stream_feed::read_websocket(const stream_plan& plan) 
     }
     auto got = ws.next(kPoll);
     if (got.st == ws_read::status::closed) return got.text;
-    if (got.st == ws_read::status::message) on_message("websocket", got.text);
+    if (got.st == ws_read::status::message) on_message({"websocket", got.text});
   }
   ws.close();
   return std::nullopt;
@@ -217,6 +229,12 @@ void stream_feed::delivered() {
 }
 
 bool stream_feed::holding() const { return !stop_ && (!gate_ || gate_()); }
+
+std::optional<std::string> stream_feed::unready() const {
+  if (!started() || replay_ || !holding() || connected_ || feed_.sources.size() > 1) return std::nullopt;
+  std::lock_guard lk(source_.mu);
+  return "stream source " + source_.name + " is down" + (source_.last_error.empty() ? "" : ": " + source_.last_error);
+}
 
 std::optional<std::string> stream_feed::silent(const stream_plan& plan) const {
   if (plan.expected_interval_ms <= 0) return std::nullopt;
@@ -250,8 +268,8 @@ std::optional<std::string> stream_feed::read_pubsub(redis_client& redis, const s
     auto& push = std::get<std::optional<redis_reply>>(got);
     if (!push || push->elements.size() < 3) continue;
     const auto& type = push->elements[0].str;
-    if (type == "message") on_message(push->elements[1].str, push->elements[2].str);
-    else if (type == "pmessage" && push->elements.size() >= 4) on_message(push->elements[2].str, push->elements[3].str);
+    if (type == "message") on_message({push->elements[1].str, push->elements[2].str});
+    else if (type == "pmessage" && push->elements.size() >= 4) on_message({push->elements[2].str, push->elements[3].str});
   }
   return std::nullopt;
 }
@@ -298,7 +316,7 @@ bool stream_feed::take_entries(redis_client& redis, const stream_plan& plan, con
       nlohmann::json fields = nlohmann::json::object();
       auto& kv = entry.elements[1].elements;
       for (size_t i = 0; i + 1 < kv.size(); i += 2) fields[kv[i].str] = kv[i + 1].str;
-      if (!fields.empty()) on_message(key, fields.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+      if (!fields.empty()) on_message({key, fields.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)});
       ack.push_back(entry.elements[0].str);
     }
     if (ack.size() > 3) redis.command(ack);  // a failed ack redelivers the entries: seq-safe, at least once
@@ -306,13 +324,14 @@ bool stream_feed::take_entries(redis_client& redis, const stream_plan& plan, con
   return any;
 }
 
-void stream_feed::on_message(const std::string& channel, const std::string& payload) {
+bool stream_feed::on_message(upstream_message m, const upstream_position& at) {
   int64_t now = clock_.now_ms();
   last_message_ = now;
-  auto res = source_.plugin->parse_message(request_, channel, payload, now);
+  m.received_ms = now;
+  auto res = source_.plugin->parse_message(request_, m);
   if (!res.records.empty()) delivered();
   if (recorder_) {
-    recorder_->add(channel, payload, now);
+    recorder_->add(m, now);
     if (now - last_flush_ >= 5000) {
       last_flush_ = now;
       if (auto e = recorder_->flush()) log_->error("feed {}: recording the stream: {}", feed_.cfg.id, *e);
@@ -330,13 +349,14 @@ void stream_feed::on_message(const std::string& channel, const std::string& payl
     rejected_++;
     if (now - last_bad_log_ >= 1000) {  // a flood of bad messages logs once a second
       last_bad_log_ = now;
-      log_->warn("feed {}: source {}: a message on channel '{}' was rejected: {}", feed_.cfg.id, source_.name, channel.substr(0, 128),
+      log_->warn("feed {}: source {}: a message on '{}' was rejected: {}", feed_.cfg.id, source_.name, m.channel.substr(0, 128),
                  res.errors.front().str());
     }
   }
-  for (auto& r : res.records) {
+  for (size_t i = 0; i < res.records.size(); ++i) {  // the message's position goes with its last record
     published_++;
-    auto published = out_.publish(std::move(r), {source_.name, feed_.cfg.id, now});
+    record_origin origin{source_.name, feed_.cfg.id, now, i + 1 == res.records.size() ? at : upstream_position{}};
+    auto published = out_.publish(std::move(res.records[i]), origin);
     if (capture_ && published) capture_->published.push_back(std::move(published));
   }
   std::lock_guard lk(feed_.mu);
@@ -346,6 +366,7 @@ void stream_feed::on_message(const std::string& channel, const std::string& payl
     feed_.last_source = source_.name;
     feed_.runs++;
   }
+  return !res.records.empty();
 }
 
 }  // namespace tributary

@@ -21,6 +21,7 @@
 #include "plugin/plugin.hpp"
 #include "ingest/limits/circuit_breaker.hpp"
 #include "ingest/stream_cassette.hpp"
+#include "publish/broker.hpp"
 
 namespace spdlog { class logger; }
 
@@ -55,6 +56,11 @@ class stream_feed {
   bool connected() const { return connected_; }
   // Before start(): play cassettes instead of connecting, or write what arrives to a cassette.
   void replay_from(std::shared_ptr<const stream_replay> r) { replay_ = std::move(r); }
+  // The consumer group of a Kafka source whose plugin names none: tributary-<cluster or host name>.
+  void default_group(std::string g) { default_group_ = std::move(g); }
+  // Why this node is not ready for this feed now: it holds the upstream, which does not deliver,
+  // and no fallback source polls in its place.
+  std::optional<std::string> unready() const;
   void record_to(std::unique_ptr<stream_recorder> r) { recorder_ = std::move(r); }
   // `tributary fetch` / golden cases: every message of the feed's cassette at once, no timing.
   run_outcome replay_once();
@@ -76,7 +82,13 @@ class stream_feed {
   bool holding() const;  // still ours to read: not stopping, and the gate is open
   // Why the upstream counts as failed for silence (3 x its expected interval), or nullopt.
   std::optional<std::string> silent(const stream_plan& plan) const;
-  void on_message(const std::string& channel, const std::string& payload);
+  // Hands one message to the plugin and publishes what it makes (its last record with `at`);
+  // whether it made any record.
+  bool on_message(upstream_message m, const upstream_position& at = {});
+  void take_recorded(const stream_plan& plan, const stream_cassette::message& m);
+  std::optional<std::string> read_kafka(const stream_plan& plan);  // stream_feed_kafka.cpp
+  void brokers_changed(bool up, const std::string& why);
+  friend class kafka_session;
   bool wait(int64_t ms);  // false when stopping
 
   feed_runtime& feed_;
@@ -103,6 +115,8 @@ class stream_feed {
   // Counted by the feed's thread, folded into /metrics when scraped: no lock per message.
   std::atomic<uint64_t> published_{0}, rejected_{0}, ignored_{0}, connects_ok_{0}, connects_failed_{0};
   int collector_ = -1;
+  std::string default_group_ = "tributary";
+  std::atomic<uint64_t> skipped_{0};  // Kafka: messages published already (before a failover or restart)
 };
 
 }  // namespace tributary

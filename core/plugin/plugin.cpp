@@ -287,6 +287,7 @@ struct collector {
       sp.upstream = p->upstream == TRIB_UPSTREAM_WEBSOCKET      ? stream_plan::kind::websocket
                     : p->upstream == TRIB_UPSTREAM_REDIS_PUBSUB ? stream_plan::kind::redis_pubsub
                     : p->upstream == TRIB_UPSTREAM_REDIS_STREAM ? stream_plan::kind::redis_stream
+                    : p->upstream == TRIB_UPSTREAM_KAFKA        ? stream_plan::kind::kafka
                                                                 : stream_plan::kind::unknown;
       sp.url = str(p->url);
       for (size_t i = 0; i < p->channel_count; ++i) sp.channels.push_back(str(p->channels[i]));
@@ -297,6 +298,11 @@ struct collector {
       if (TRIB_HAS_MEMBER(p, trib_stream_plan, max_connection_ms)) {
         for (size_t i = 0; i < p->subscribe_frame_count; ++i) sp.subscribe_frames.push_back(str(p->subscribe_frames[i]));
         sp.max_connection_ms = std::max<int64_t>(0, p->max_connection_ms);
+      }
+      if (TRIB_HAS_MEMBER(p, trib_stream_plan, client_setting_count)) {
+        sp.start = p->start == TRIB_START_EARLIEST ? stream_plan::start_at::earliest : stream_plan::start_at::latest;
+        for (size_t i = 0; i < p->client_setting_count; ++i)
+          sp.client_settings.emplace_back(str(p->client_settings[i].key), str(p->client_settings[i].value));
       }
       static_cast<collector*>(ctx)->plan = std::move(sp);
     };
@@ -495,19 +501,26 @@ std::variant<stream_plan, fetch_error> plugin_instance::plan_stream(const feed_r
   if (c.plan->upstream == stream_plan::kind::unknown) return fetch_error{error_class::bad_request, "unknown upstream kind", {}, 0};
   if (c.plan->upstream == stream_plan::kind::redis_stream && (c.plan->group.empty() || c.plan->consumer.empty() || c.plan->channels.empty()))
     return fetch_error{error_class::bad_request, "a Redis stream upstream needs stream keys, a group and a consumer", {}, 0};
+  if (c.plan->upstream == stream_plan::kind::kafka && (c.plan->url.empty() || c.plan->channels.empty()))
+    return fetch_error{error_class::bad_request, "a Kafka upstream needs brokers and topics", {}, 0};
   return *c.plan;
 }
 
-call_result plugin_instance::parse_message(const feed_request& feed, std::string_view channel, std::string_view payload,
-                                           int64_t received_ms) {
+call_result plugin_instance::parse_message(const feed_request& feed, const upstream_message& msg) {
   std::lock_guard lk(mu_);
   collector c;
   abi_feed f(feed);
   trib_stream_message m{};
   m.struct_size = sizeof m;
-  m.channel = {channel.data(), channel.size()};
-  m.payload = {payload.data(), payload.size()};
-  m.received_ms = received_ms;
+  m.channel = {msg.channel.data(), msg.channel.size()};
+  m.payload = {msg.payload.data(), msg.payload.size()};
+  m.received_ms = msg.received_ms;
+  m.key = {msg.key.data(), msg.key.size()};
+  headers_.clear();
+  for (size_t i = 0; i < msg.header_count; ++i)
+    headers_.push_back({{msg.headers[i].first.data(), msg.headers[i].first.size()}, {msg.headers[i].second.data(), msg.headers[i].second.size()}});
+  m.headers = headers_.data();
+  m.header_count = headers_.size();
   c.r.status = lib_->descriptor()->parse_message(inst_, &f.req, &m, &c.out);
   if (c.r.status != TRIB_OK && c.r.errors.empty()) c.r.errors.push_back({class_of(c.r.status), "parse_message failed", {}, 0});
   std::erase_if(c.r.records, [&](const record& r) {

@@ -12,13 +12,11 @@
 #include <vector>
 
 #include <nlohmann/json.hpp>
+#include <tributary/abi.h>
 
 #include "config/config.hpp"
 #include "record/record.hpp"
 
-struct trib_plugin_descriptor;
-struct trib_instance;
-struct trib_host_api;
 
 namespace tributary {
 
@@ -115,13 +113,30 @@ struct feed_request {
 
 // The upstream of a streaming feed (ABI 1.1 plan_stream); the host owns the connection.
 struct stream_plan {
-  enum class kind { unknown, websocket, redis_pubsub, redis_stream } upstream = kind::unknown;
-  std::string url;
-  std::vector<std::string> channels, patterns;  // channels: stream keys for redis_stream
-  std::string group, consumer;                  // redis_stream
+  enum class kind { unknown, websocket, redis_pubsub, redis_stream, kafka } upstream = kind::unknown;
+  enum class start_at { latest, earliest };
+  std::string url;                              // kafka: the bootstrap brokers
+  std::vector<std::string> channels, patterns;  // channels: stream keys for redis_stream, topics for kafka
+  std::string group, consumer;                  // redis_stream; group for kafka
+  start_at start = start_at::latest;            // kafka: where a group with no committed offset starts
+  std::vector<std::pair<std::string, std::string>> client_settings;  // kafka: librdkafka properties
   int64_t expected_interval_ms = 0;             // no message for 3 x this is a failure
   std::vector<std::string> subscribe_frames;    // websocket: sent after each connect
   int64_t max_connection_ms = 0;                // websocket: reconnect at once after this long
+};
+
+// One message from a streaming upstream, as the plugin is shown it (valid for the call).
+struct upstream_message {
+  using header = std::pair<std::string_view, std::string_view>;
+  upstream_message(std::string_view channel, std::string_view payload) : channel(channel), payload(payload) {}
+  upstream_message(std::string_view channel, std::string_view payload, std::string_view key, const header* headers, size_t count)
+      : channel(channel), payload(payload), key(key), headers(headers), header_count(count) {}
+  std::string_view channel;  // channel, stream key or Kafka topic
+  std::string_view payload;
+  int64_t received_ms = 0;
+  std::string_view key;             // Kafka: the message key
+  const header* headers = nullptr;  // Kafka: its headers
+  size_t header_count = 0;
 };
 
 // Everything one plugin call produced.
@@ -163,7 +178,7 @@ class plugin_instance {
   bool streams() const;
   bool polls() const;
   std::variant<stream_plan, fetch_error> plan_stream(const feed_request& feed);
-  call_result parse_message(const feed_request& feed, std::string_view channel, std::string_view payload, int64_t received_ms);
+  call_result parse_message(const feed_request& feed, const upstream_message& m);
 
  private:
   plugin_instance() = default;
@@ -173,6 +188,7 @@ class plugin_instance {
   plugin_services services_;
   trib_instance* inst_ = nullptr;
   std::mutex mu_;
+  std::vector<trib_kv> headers_;  // parse_message: the message's headers in ABI form (reused, under mu_)
 };
 
 // Checks plugin settings against the manifest's JSON schema (the subset plugins use: type,

@@ -6,13 +6,26 @@ namespace tributary {
 
 nlohmann::json broker::status() const { return nullptr; }
 
-std::shared_ptr<const published_record> memory_broker::publish(record r) {
+std::shared_ptr<const published_record> memory_broker::publish(record r, const upstream_position& at) {
   std::lock_guard lk(mu_);
-  return publish_locked(std::move(r));
+  return publish_locked(std::move(r), at);
 }
 
-std::shared_ptr<const published_record> memory_broker::publish_locked(record r) {
+std::variant<position_map, std::string> memory_broker::positions(std::string_view prefix) {
+  std::lock_guard lk(mu_);
+  position_map out;
+  for (auto it = positions_.lower_bound(prefix); it != positions_.end() && it->first.starts_with(prefix); ++it) out.insert(*it);
+  return out;
+}
+
+std::shared_ptr<const published_record> memory_broker::publish_locked(record r, const upstream_position& at) {
   auto p = published_record::wrap(std::move(r));
+  if (!at.empty()) {
+    p->position_key.assign(at.key);
+    p->position = at.offset;
+    if (auto it = positions_.find(at.key); it != positions_.end()) it->second = at.offset;
+    else positions_.emplace(std::string(at.key), at.offset);
+  }
   auto& t = topics_.at(p->topic);
   p->rec.seq = ++t.numbered;
   p->topic_id = t.id;

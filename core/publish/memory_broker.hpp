@@ -13,7 +13,8 @@ class memory_broker final : public broker {
  public:
   explicit memory_broker(frame_maker frames = nullptr) : frames_(frames) {}
   void on_publication(handler h) override { handler_ = std::move(h); }
-  std::shared_ptr<const published_record> publish(record r) override;
+  std::shared_ptr<const published_record> publish(record r, const upstream_position& at = {}) override;
+  std::variant<position_map, std::string> positions(std::string_view prefix) override;
   std::shared_ptr<const published_record> mark_stale(const std::string& topic) override;
   bool publishing() const override { return true; }
   bool has(const std::string& topic) override;
@@ -21,12 +22,13 @@ class memory_broker final : public broker {
   void continue_after(std::string_view topic, uint64_t seq);
 
  private:
-  std::shared_ptr<const published_record> publish_locked(record r);
+  std::shared_ptr<const published_record> publish_locked(record r, const upstream_position& at = {});
 
   frame_maker frames_;
   handler handler_;
   std::recursive_mutex mu_;  // recursive: the handler's views publish on the delivering thread
   topic_table topics_;
+  position_map positions_;  // delivered is published for good here
 };
 
 }  // namespace tributary

@@ -106,6 +106,8 @@ class record_pool {
     p->frame.clear();
     p->topic_id = 0;
     p->epoch = 0;
+    p->position_key.clear();
+    p->position = -1;
     {
       std::lock_guard lk(mu_);
       if (free_.size() < kKeep) return free_.push_back(p);

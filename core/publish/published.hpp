@@ -23,6 +23,10 @@ struct published_record {
   uint64_t epoch = 0;     // of the stream that numbered it (0: standalone)
   std::string json;       // the tributary.v1 object, canonical bytes
   std::string frame;      // made by the frame_maker; empty when there is none (no server: `fetch`)
+  // Where in its upstream the message it came from was (a Kafka partition's offset), so that
+  // the stream write stores it with the record: empty / -1 when none.
+  std::string position_key;
+  int64_t position = -1;
 
   // The frame as a shared buffer that keeps this record alive (sessions queue it).
   static std::shared_ptr<const std::string> frame_of(const std::shared_ptr<const published_record>& r) {

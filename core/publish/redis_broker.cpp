@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 
 #include "cluster/leadership.hpp"
+#include "sink/fenced_writer.hpp"
 
 namespace tributary {
 
@@ -40,13 +41,28 @@ bool redis_broker::alone() const { return !started_ || (opts_.fetch_alone && !le
 
 bool redis_broker::publishing() const { return lead_.is_leader() || alone(); }
 
-std::shared_ptr<const published_record> redis_broker::publish(record r) {
+std::shared_ptr<const published_record> redis_broker::publish(record r, const upstream_position& at) {
   std::lock_guard lk(mu_);
-  return publish_locked(std::move(r));
+  return publish_locked(std::move(r), at);
 }
 
-std::shared_ptr<const published_record> redis_broker::publish_locked(record r) {
+std::variant<position_map, std::string> redis_broker::positions(std::string_view prefix) {
+  std::lock_guard lk(positions_mu_);
+  if (!positions_redis_) positions_redis_ = std::make_unique<redis_client>(opts_.stream.redis, millis(1000));
+  auto all = fenced_writer::written_positions(*positions_redis_, opts_.stream.name);
+  if (auto* e = std::get_if<std::string>(&all)) return *e;
+  position_map out;
+  for (auto& [k, v] : std::get<position_map>(all))
+    if (k.starts_with(prefix)) out.emplace(k, v);
+  return out;
+}
+
+std::shared_ptr<const published_record> redis_broker::publish_locked(record r, const upstream_position& at) {
   auto p = published_record::wrap(std::move(r));
+  if (!at.empty()) {
+    p->position_key.assign(at.key);
+    p->position = at.offset;
+  }
   auto& t = topics_.at(p->topic);
   p->topic_id = t.id;
   if (alone()) {
@@ -96,7 +112,7 @@ std::optional<uint64_t> redis_broker::apply(std::shared_ptr<published_record> p)
 void redis_broker::on_conflict(const published_record& r, uint64_t last_seq) {
   std::lock_guard lk(mu_);
   topics_.continue_after(r.topic, last_seq);
-  publish_locked(r.rec);  // numbered again, after what the previous leader wrote
+  publish_locked(r.rec, {r.position_key, r.position});  // numbered again, after what the previous leader wrote
 }
 
 std::shared_ptr<const published_record> redis_broker::mark_stale(const std::string& topic) {

@@ -6,7 +6,8 @@ namespace tributary {
 
 namespace {
 
-// KEYS: epoch, stream, latest, seqs. ARGV: epoch, maxlen, topic, seq, record, ttl_ms, kind, ts, stale.
+// KEYS: epoch, stream, latest, seqs, offsets. ARGV: epoch, maxlen, topic, seq, record, ttl_ms, kind, ts,
+// stale, position key ('' for none), position.
 constexpr const char* kWrite = R"(
 local epoch = tonumber(ARGV[1])
 local current = tonumber(redis.call('GET', KEYS[1]) or '0')
@@ -28,6 +29,7 @@ local id = redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[2], '*',
                       'stale', ARGV[9], 'record', ARGV[5])
 redis.call('SET', KEYS[3], ARGV[5], 'PX', ARGV[6])
 redis.call('HSET', KEYS[4], ARGV[3], ARGV[4] .. '|' .. ARGV[1])
+if ARGV[10] ~= '' then redis.call('HSET', KEYS[5], ARGV[10], ARGV[11]) end
 return id)";
 
 }  // namespace
@@ -47,11 +49,22 @@ std::variant<std::map<std::string, uint64_t>, std::string> fenced_writer::writte
   return out;
 }
 
+std::variant<std::map<std::string, int64_t, std::less<>>, std::string> fenced_writer::written_positions(redis_client& redis,
+                                                                                                   const std::string& name) {
+  auto reply = redis.command({"HGETALL", "tributary:" + name + ":offsets"});
+  if (auto* e = std::get_if<std::string>(&reply)) return *e;
+  auto& rep = std::get<redis_reply>(reply);
+  if (rep.is_error()) return rep.str;
+  std::map<std::string, int64_t, std::less<>> out;
+  for (size_t i = 0; i + 1 < rep.elements.size(); i += 2) out[rep.elements[i].str] = std::strtoll(rep.elements[i + 1].str.c_str(), nullptr, 10);
+  return out;
+}
+
 fenced_writer::fenced_writer::result fenced_writer::write(uint64_t epoch, const published_record& r, std::string* error, uint64_t* last_seq) {
-  auto reply = redis_.command({"EVAL", kWrite, "4", prefix_ + "epoch", stream_key(), latest_key(r.topic), prefix_ + "seqs",
-                               std::to_string(epoch),
-                               std::to_string(maxlen_), r.topic, std::to_string(r.rec.seq), r.json,
-                               std::to_string(ttl_.count()), r.rec.kind, std::to_string(r.rec.ts), r.rec.stale ? "1" : "0"});
+  auto reply = redis_.command({"EVAL", kWrite, "5", prefix_ + "epoch", stream_key(), latest_key(r.topic), prefix_ + "seqs",
+                               prefix_ + "offsets", std::to_string(epoch), std::to_string(maxlen_), r.topic,
+                               std::to_string(r.rec.seq), r.json, std::to_string(ttl_.count()), r.rec.kind, std::to_string(r.rec.ts),
+                               r.rec.stale ? "1" : "0", r.position_key, std::to_string(r.position)});
   if (auto* e = std::get_if<std::string>(&reply)) {
     if (error) *error = *e;
     return result::unavailable;

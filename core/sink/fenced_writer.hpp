@@ -5,6 +5,8 @@
 //                                    (1 or 0), record (the canonical bytes)
 //   tributary:{name}:latest:{topic}  the latest record, with a TTL
 //   tributary:{name}:seqs            hash topic -> "seq|epoch" of the last record written
+//   tributary:{name}:offsets         hash upstream position key -> the offset of the last record
+//                                    written from it (a Kafka partition's; see broker.hpp)
 // A seq already written is never appended twice: the same seq from the same epoch is a retry
 // whose first try landed (duplicate); from a newer epoch, a new leader numbering behind its
 // predecessor (conflict: the caller renumbers the record after `last_seq`).
@@ -29,6 +31,9 @@ class fenced_writer {
   result write(uint64_t epoch, const published_record& r, std::string* error = nullptr, uint64_t* last_seq = nullptr);
   // The last seq written per topic (tributary:{name}:seqs), or why it could not be read.
   static std::variant<std::map<std::string, uint64_t>, std::string> written_seqs(redis_client& redis, const std::string& name);
+  // The upstream positions written with records (tributary:{name}:offsets), or why not read.
+  static std::variant<std::map<std::string, int64_t, std::less<>>, std::string> written_positions(redis_client& redis,
+                                                                                                const std::string& name);
   std::string stream_key() const { return prefix_ + "stream"; }
   std::string latest_key(const std::string& topic) const { return prefix_ + "latest:" + topic; }
 

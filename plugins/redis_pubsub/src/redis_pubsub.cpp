@@ -23,7 +23,7 @@ sdk::manifest redis_pubsub_manifest() {
   m.declared_kinds = R"({"task_status": {"fields": {"task_id": "string", "status": "string", "progress": "number",
                                                       "message": "string"}, "required": ["status"]}})";
   m.default_rate_limit = {1e9, 1000, 1e9};  // nothing is polled
-  m.settings_schema = R"({
+  m.settings_schema = std::string(R"({
     "type": "object",
     "properties": {
       "redis_url": {"type": "string"},
@@ -31,13 +31,11 @@ sdk::manifest redis_pubsub_manifest() {
       "channels": {"type": "array", "items": {"type": "string"}},
       "pattern": {"type": "string"},
       "patterns": {"type": "array", "items": {"type": "string"}},
-      "subject_field": {"type": "string"},
-      "expected_interval_ms": {"type": "integer", "minimum": 0},
-      "subject_prefix": {"type": "string"}
+      "expected_interval_ms": {"type": "integer", "minimum": 0},)" +
+                      std::string(pu::mapping_schema_properties) + R"(
     },
-    "required": ["subject_field"],
     "additionalProperties": false
-  })";
+  })");
   return m;
 }
 
@@ -74,7 +72,7 @@ class redis_pubsub final : public pu::push_only {
   }
 
   void parse_message(const sdk::feed_request& feed, const sdk::stream_message& m, const sdk::output& out) override {
-    mapping_.emit(feed, m.channel, m.payload, out);
+    mapping_.emit(feed, m, out);
   }
 
  private:

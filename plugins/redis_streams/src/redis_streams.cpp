@@ -21,7 +21,7 @@ sdk::manifest redis_streams_manifest() {
   m.modes = TRIB_MODE_STREAM;
   m.secrets = {"redis_url"};  // it may hold a password: masked in logs and errors
   m.default_rate_limit = {1e9, 1000, 1e9};  // nothing is polled
-  m.settings_schema = R"({
+  m.settings_schema = std::string(R"({
     "type": "object",
     "properties": {
       "redis_url": {"type": "string"},
@@ -30,13 +30,11 @@ sdk::manifest redis_streams_manifest() {
       "group": {"type": "string"},
       "consumer": {"type": "string"},
       "payload_field": {"type": "string"},
-      "subject_field": {"type": "string"},
-      "expected_interval_ms": {"type": "integer", "minimum": 0},
-      "subject_prefix": {"type": "string"}
+      "expected_interval_ms": {"type": "integer", "minimum": 0},)" +
+                      std::string(pu::mapping_schema_properties) + R"(
     },
-    "required": ["subject_field"],
     "additionalProperties": false
-  })";
+  })");
   return m;
 }
 
@@ -71,12 +69,14 @@ class redis_streams final : public pu::push_only {
   // The host hands an entry as a JSON object of its fields (all strings). With payload_field,
   // that one field holds the message as JSON text; else the fields are the message.
   void parse_message(const sdk::feed_request& feed, const sdk::stream_message& m, const sdk::output& out) override {
-    if (payload_field_.empty()) return mapping_.emit(feed, m.channel, m.payload, out);
+    if (payload_field_.empty()) return mapping_.emit(feed, m, out);
     auto fields = json::parse(m.payload, nullptr, false);
     auto p = fields.is_object() ? fields.find(payload_field_) : fields.end();
     if (p == fields.end() || !p->is_string())
       throw sdk::plugin_error(error_class::bad_data, "entry has no '" + payload_field_ + "' field");
-    mapping_.emit(feed, m.channel, p->get_ref<const std::string&>(), out);
+    sdk::stream_message inner = m;
+    inner.payload = p->get_ref<const std::string&>();
+    mapping_.emit(feed, inner, out);
   }
 
  private:

@@ -26,7 +26,7 @@ extern "C" {
 #endif
 
 #define TRIB_ABI_MAJOR 1
-#define TRIB_ABI_MINOR 1
+#define TRIB_ABI_MINOR 2
 
 /* The one symbol every plugin exports. */
 #define TRIB_ENTRY_SYMBOL "tributary_plugin_entry"
@@ -161,9 +161,16 @@ typedef enum trib_upstream {
   TRIB_UPSTREAM_WEBSOCKET = 1,    /* ws:// or wss:// (TLS, SNI, the system's CA store); the host
                                      answers pings, sends its own and reconnects */
   TRIB_UPSTREAM_REDIS_PUBSUB = 2, /* Redis SUBSCRIBE / PSUBSCRIBE: at most once */
-  TRIB_UPSTREAM_REDIS_STREAM = 3  /* Redis streams read with a consumer group: acknowledged
+  TRIB_UPSTREAM_REDIS_STREAM = 3, /* Redis streams read with a consumer group: acknowledged
                                      (XACK) only once the records are published */
+  TRIB_UPSTREAM_KAFKA = 4         /* ABI 1.2: Kafka topics read with a consumer group: offsets
+                                     committed only once the records are published (in cluster
+                                     mode: appended to the stream) */
 } trib_upstream;
+
+/* ABI 1.2: where a Kafka consumer group with no committed offset starts. */
+#define TRIB_START_LATEST 0
+#define TRIB_START_EARLIEST 1
 
 /* Where a streaming feed's messages come from. The host owns the connection: it connects,
  * subscribes, reconnects with backoff and jitter, and hands each message to parse_message. */
@@ -183,6 +190,12 @@ typedef struct trib_stream_plan {
   size_t subscribe_frame_count;
   int64_t max_connection_ms; /* WebSocket: reconnect at once after this long (an upstream that
                                 ends connections at a fixed age, e.g. Binance's 24 h). 0 = never */
+  /* ABI 1.2, Kafka: `url` holds the bootstrap brokers ("host:port,host:port"), `channels` the
+   * topics, `group` the consumer group. */
+  int32_t start;                    /* TRIB_START_LATEST or TRIB_START_EARLIEST */
+  const trib_kv* client_settings;   /* librdkafka properties: security.protocol, sasl.mechanism,
+                                       sasl.username, sasl.password, ssl.ca.location */
+  size_t client_setting_count;
 } trib_stream_plan;
 
 typedef struct trib_stream_message {
@@ -190,6 +203,10 @@ typedef struct trib_stream_message {
   trib_str channel; /* the channel (or stream key) it came on */
   trib_str payload; /* pub/sub: the message; streams: the entry's fields as one JSON object */
   int64_t received_ms;
+  /* ABI 1.2, Kafka: the message's key (empty when it has none) and headers. */
+  trib_str key;
+  const trib_kv* headers;
+  size_t header_count;
 } trib_stream_message;
 
 /* Where a plugin puts what it produces during one call; valid for that call only. */

@@ -253,11 +253,22 @@ struct stream_plan {
   int64_t expected_interval_ms = 0;  // no message for 3 x this is a failure; 0 = quiet is fine
   std::vector<std::string> subscribe_frames;  // WEBSOCKET: text frames sent after each connect
   int64_t max_connection_ms = 0;              // WEBSOCKET: reconnect at once after this long; 0 = never
+  // ABI 1.2, KAFKA: url = bootstrap brokers, channels = topics, group = the consumer group.
+  int32_t start = TRIB_START_LATEST;  // where a group with no committed offset starts
+  std::vector<std::pair<std::string, std::string>> client_settings;  // librdkafka properties
 };
 
 struct stream_message {
   std::string_view channel, payload;
   int64_t received_ms = 0;
+  std::string_view key;  // ABI 1.2, Kafka: the message key
+  std::vector<std::pair<std::string_view, std::string_view>> headers;  // ABI 1.2, Kafka
+  // The value of header `name`, or nullopt.
+  std::optional<std::string_view> header(std::string_view name) const {
+    for (const auto& [k, v] : headers)
+      if (k == name) return v;
+    return std::nullopt;
+  }
 };
 
 // The plugin's side of trib_output: requests, records and errors go out through it.
@@ -323,6 +334,11 @@ class output {
     abi.subscribe_frames = frames.data();
     abi.subscribe_frame_count = frames.size();
     abi.max_connection_ms = p.max_connection_ms;
+    std::vector<trib_kv> settings;
+    for (const auto& [k, v] : p.client_settings) settings.push_back({to_abi(k), to_abi(v)});
+    abi.start = p.start;
+    abi.client_settings = settings.data();
+    abi.client_setting_count = settings.size();
     out_->emit_stream(out_->ctx, &abi);
   }
 
@@ -536,7 +552,12 @@ struct adapter {
   static int32_t parse_message(trib_instance* i, const trib_feed_request* f, const trib_stream_message* m,
                                const trib_output* out) {
     return guarded(out, [&] {
-      self(i)->parse_message(to_cpp(f), stream_message{from_abi(m->channel), from_abi(m->payload), m->received_ms}, output(out));
+      stream_message msg{from_abi(m->channel), from_abi(m->payload), m->received_ms, {}, {}};
+      if (TRIB_HAS_MEMBER(m, trib_stream_message, header_count)) {  // a host of ABI 1.2 or later
+        msg.key = from_abi(m->key);
+        for (size_t k = 0; k < m->header_count; ++k) msg.headers.emplace_back(from_abi(m->headers[k].key), from_abi(m->headers[k].value));
+      }
+      self(i)->parse_message(to_cpp(f), msg, output(out));
     });
   }
 

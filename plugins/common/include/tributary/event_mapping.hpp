@@ -1,7 +1,10 @@
 #pragma once
-// Pushed JSON messages as `event` records, shared by the redis_pubsub and redis_streams plugins:
-// the subject is a field of the message (with an optional prefix), the data the message as is.
+// Pushed JSON messages as records, shared by the redis_pubsub, redis_streams and kafka plugins:
+// the subject comes from a template over the message (subject_template.hpp), or in the short
+// form from one member (`subject_field`) with an optional `subject_prefix`; the data is the
+// message as it is, or only the members named in `keep`.
 #include <tributary/sdk.hpp>
+#include <tributary/subject_template.hpp>
 
 #include <algorithm>
 #include <cctype>
@@ -12,41 +15,59 @@
 
 namespace tributary::plugin_util {
 
-struct event_mapping {
-  std::string subject_field;   // required
-  std::string subject_prefix;  // prepended to the field's value
+// The settings keys of a push source's mapping, for its settings_schema's "properties".
+inline constexpr const char* mapping_schema_properties = R"(
+      "subject": {"type": "string"},
+      "subject_field": {"type": "string"},
+      "subject_prefix": {"type": "string"},
+      "keep": {"type": "array", "items": {"type": "string"}})";
 
+class event_mapping {
+ public:
   static constexpr size_t max_bytes = 64 * 1024;
 
-  explicit event_mapping(const nlohmann::json& settings)
-      : subject_field(settings.value("subject_field", "")), subject_prefix(settings.value("subject_prefix", "")) {
-    if (subject_field.empty())
-      throw sdk::plugin_error(sdk::error_class::bad_request, "subject_field is empty");
+  explicit event_mapping(const nlohmann::json& settings) : subject_(template_of(settings)) {
+    if (auto k = settings.find("keep"); k != settings.end())
+      for (auto& name : *k) keep_.push_back(name.get<std::string>());
   }
 
   // One message (a JSON object) as one record of the feed's kind; throws bad_data when it is
   // not fit. Subjects the feed does not name are skipped (a feed of subjects = ["*"] takes all).
-  void emit(const sdk::feed_request& feed, std::string_view channel, std::string_view text, const sdk::output& out) const {
+  void emit(const sdk::feed_request& feed, const sdk::stream_message& m, const sdk::output& out) const {
     using sdk::error_class;
-    if (text.size() > max_bytes) throw sdk::plugin_error(error_class::bad_data, "message over 64 KiB");
-    auto j = nlohmann::json::parse(text, nullptr, false);
+    if (m.payload.size() > max_bytes)
+      throw sdk::plugin_error(error_class::bad_data, "message of " + std::to_string(m.payload.size()) + " bytes is over 64 KiB");
+    auto j = nlohmann::json::parse(m.payload, nullptr, false);
     if (!j.is_object()) throw sdk::plugin_error(error_class::bad_data, "message is not a JSON object");
-    auto f = j.find(subject_field);
-    if (f == j.end()) throw sdk::plugin_error(error_class::bad_data, "message has no '" + subject_field + "'");
-    std::string subject;
-    if (f->is_string()) subject = f->get<std::string>();
-    else if (f->is_number_integer()) subject = std::to_string(f->get<int64_t>());
-    else throw sdk::plugin_error(error_class::bad_data, "'" + subject_field + "' is not a string or an integer");
-    subject = subject_prefix + subject;
-    auto ok = [](unsigned char c) { return std::isalnum(c) || c == '.' || c == '_' || c == ':' || c == '-'; };
-    if (subject.empty() || subject.size() > 128 || !std::all_of(subject.begin(), subject.end(), ok))
-      throw sdk::plugin_error(error_class::bad_data, "'" + subject_field + "' is not a subject (1-128 of A-Z a-z 0-9 . _ : -)");
+    std::string subject = subject_.render(j, message_context{m.channel, m.key, &m});
     bool wanted = feed.subjects.empty() || std::any_of(feed.subjects.begin(), feed.subjects.end(), [&](auto& s) {
       return s.canonical == "*" || s.canonical == subject;
     });
     if (!wanted) return;
-    out.record(sdk::record_builder(feed.kind, subject, std::string(channel)).data_json(std::string(text)));
+    out.record(sdk::record_builder(feed.kind, subject, std::string(m.channel)).data_json(data_of(std::move(j), m.payload)));
   }
+
+ private:
+  static subject_template template_of(const nlohmann::json& s) {
+    if (s.contains("subject")) {
+      if (s.contains("subject_field") || s.contains("subject_prefix"))
+        throw sdk::plugin_error(sdk::error_class::bad_request, "set either subject (a template) or subject_field, not both");
+      return subject_template(s["subject"].get<std::string>());
+    }
+    if (!s.contains("subject_field")) throw sdk::plugin_error(sdk::error_class::bad_request, "set subject (a template) or subject_field");
+    return subject_template::of_field(s.value("subject_field", ""), s.value("subject_prefix", ""));
+  }
+
+  std::string data_of(nlohmann::json j, std::string_view text) const {
+    if (keep_.empty()) return std::string(text);
+    nlohmann::json kept = nlohmann::json::object();
+    for (const auto& name : keep_)
+      if (auto it = j.find(name); it != j.end()) kept[name] = std::move(*it);
+    return kept.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  }
+
+  subject_template subject_;
+  std::vector<std::string> keep_;
 };
 
 // Base of plugins that only push: subjects are taken as they are, and polling is refused.
