@@ -5,7 +5,8 @@
 //                            {topic}: the Kafka topic, Redis channel or stream key
 //                            {header:NAME}: a Kafka header
 // A placeholder with no value rejects the message (bad_data), as does a result that is not a
-// subject (1-128 of A-Z a-z 0-9 . _ : -). `{{` and `}}` are a literal brace.
+// subject (1-128 of A-Z a-z 0-9 . _ : -), which has no braces: a brace always opens or closes a
+// placeholder.
 #include <tributary/sdk.hpp>
 
 #include <algorithm>
@@ -81,11 +82,6 @@ class subject_template {
     std::string lit;
     for (size_t i = 0; i < t.size(); ++i) {
       char c = t[i];
-      if ((c == '{' || c == '}') && i + 1 < t.size() && t[i + 1] == c) {
-        lit += c;
-        ++i;
-        continue;
-      }
       if (c == '}') throw bad("a '}' with no '{' at offset " + std::to_string(i));
       if (c != '{') {
         lit += c;

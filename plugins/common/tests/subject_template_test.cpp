@@ -1,0 +1,79 @@
+// Subject templates of the push sources (subject_template.hpp) and the mapping that uses them.
+#include <gtest/gtest.h>
+
+#include <tributary/event_mapping.hpp>
+#include <tributary/subject_template.hpp>
+
+namespace tributary::plugin_util {
+namespace {
+
+using nlohmann::json;
+
+sdk::error_class class_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const sdk::plugin_error& e) {
+    return e.get().cls;
+  }
+  return sdk::error_class::internal;  // did not throw
+}
+
+std::string message_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const sdk::plugin_error& e) {
+    return e.get().message;
+  }
+  return "";
+}
+
+TEST(SubjectTemplate, FillsMembersNestedMembersKeyTopicAndHeaders) {
+  sdk::stream_message m{"orders", "{}", 0, "k-9", {{"tenant", "acme"}}};
+  message_context ctx{"orders", "k-9", &m};
+  json body{{"userId", 42}, {"a", {{"b", "x"}}}, {"s", "abc"}};
+  EXPECT_EQ(subject_template("user.{userId}.orders").render(body, ctx), "user.42.orders");
+  EXPECT_EQ(subject_template("{a.b}:{s}").render(body, ctx), "x:abc");
+  EXPECT_EQ(subject_template("{topic}.{key}.{header:tenant}").render(body, ctx), "orders.k-9.acme");
+  EXPECT_EQ(subject_template::of_field("s", "user.").render(body, ctx), "user.abc");
+}
+
+TEST(SubjectTemplate, APlaceholderWithNoValueRejectsTheMessage) {
+  sdk::stream_message m{"orders", "{}", 0, "", {}};
+  message_context ctx{"orders", "", &m};
+  json body{{"userId", 1.5}, {"e", ""}, {"o", {{"x", 1}}}};
+  for (const char* t : {"{missing}", "{key}", "{header:tenant}", "{o.y}", "{userId}", "{e}", "{o}"})
+    EXPECT_EQ(class_of([&] { subject_template(t).render(body, ctx); }), sdk::error_class::bad_data) << t;
+  EXPECT_NE(message_of([&] { subject_template("u.{missing}").render(body, ctx); }).find("no value for {missing}"), std::string::npos);
+}
+
+TEST(SubjectTemplate, TheResultMustBeASubject) {
+  message_context ctx{"t", "", nullptr};
+  EXPECT_EQ(class_of([&] { subject_template("u.{s}").render(json{{"s", "a b"}}, ctx); }), sdk::error_class::bad_data);
+  EXPECT_EQ(class_of([&] { subject_template("{s}").render(json{{"s", std::string(129, 'a')}}, ctx); }), sdk::error_class::bad_data);
+  EXPECT_EQ(class_of([&] { subject_template("{s}").render(json{{"s", "x/../y"}}, ctx); }), sdk::error_class::bad_data);
+}
+
+TEST(SubjectTemplate, ABadTemplateIsAConfigError) {
+  for (const char* t : {"", "user.{", "user.}", "{}", "{a..b}", "{header:}", "{a{b}", "a{{b}}"})
+    EXPECT_EQ(class_of([&] { subject_template{t}; }), sdk::error_class::bad_request) << t;
+}
+
+TEST(EventMapping, KeepsOnlyTheNamedMembers) {
+  event_mapping m(json{{"subject", "user.{userId}"}, {"keep", {"status", "orderId"}}});
+  std::vector<std::string> data;
+  trib_output out{};
+  out.struct_size = sizeof out;
+  out.ctx = &data;
+  out.emit_record = [](void* ctx, const trib_record* r) { static_cast<std::vector<std::string>*>(ctx)->emplace_back(r->data_json.ptr, r->data_json.len); };
+  sdk::feed_request feed;
+  feed.kind = "event";
+  std::string payload = R"({"userId":"u1","status":"filled","orderId":7,"secret":"x"})";
+  m.emit(feed, sdk::stream_message{"orders", payload, 0, "", {}}, sdk::output(&out));
+  ASSERT_EQ(data.size(), 1u);
+  EXPECT_EQ(json::parse(data[0]), (json{{"status", "filled"}, {"orderId", 7}}));
+  EXPECT_EQ(class_of([] { event_mapping(json{{"subject", "a"}, {"subject_field", "b"}}); }), sdk::error_class::bad_request);
+  EXPECT_EQ(class_of([] { event_mapping(json::object()); }), sdk::error_class::bad_request);
+}
+
+}  // namespace
+}  // namespace tributary::plugin_util
