@@ -26,6 +26,7 @@
 #include "ingest/stream_cassette.hpp"
 #include "obs/process_metrics.hpp"
 #include "ingest/stream_feed.hpp"
+#include "sink/copy_sink.hpp"
 #include "server/server.hpp"
 #include "publish/view_engine.hpp"
 #include "publish/cache.hpp"
@@ -80,6 +81,7 @@ struct host::parts {
   int64_t loaded_at = 0;
   std::mutex reload_mu;     // one reload at a time
   std::unique_ptr<stream_writer> stream;  // standalone with [stream] enabled: a copy of every publication
+  std::vector<std::unique_ptr<copy_sink>> sinks;  // [sinks.*]; kept as started (a change waits for a restart)
   std::unique_ptr<server> srv;
   int64_t started = 0;
   std::string node_id;
@@ -223,6 +225,15 @@ bool host::make_publish_path(parts& p, const config& cfg, std::vector<diagnostic
     hooks.epoch = [] { return uint64_t{0}; };
     p.stream = std::make_unique<stream_writer>(so, p.m, p.log, std::move(hooks));
     p.deliver->add_sink(p.stream.get());
+  }
+  for (auto& sc : cfg.sinks) {
+    auto made = make_sink(sc, p.m, [b = p.out.get()] { return b->publishing(); }, p.log);
+    if (auto* e = std::get_if<std::string>(&made)) {
+      diags.push_back({diagnostic::level::error, sc.where, "sinks." + sc.name, *e});
+      return false;
+    }
+    p.deliver->add_sink(std::get<std::unique_ptr<copy_sink>>(made).get());
+    p.sinks.push_back(std::move(std::get<std::unique_ptr<copy_sink>>(made)));
   }
   p.in = std::make_unique<intake>(*p.out, p.m, p.log);
   if (!cfg.views.empty()) p.views = std::make_unique<view_engine>(cfg.views);
@@ -387,6 +398,8 @@ unsigned short host::start() {
     if (p.cluster && !p.cluster->redis_up()) return std::make_pair(false, std::string("redis unreachable"));
     if (auto r = p.out->ready(); !r.first) return r;
     if (p.stream && !p.stream->healthy()) return std::make_pair(false, "stream writes failing: " + p.stream->last_error());
+    for (auto& s : p.sinks)
+      if (auto why = s->unready()) return std::make_pair(false, *why);
     {
       std::shared_lock lk(p.work_mu);
       for (auto& st : p.w->streams)
@@ -398,6 +411,7 @@ unsigned short host::start() {
   unsigned short port = p.srv->start();
   if (p.stream) continue_stream_numbering(p);
   if (p.stream) p.stream->start();
+  for (auto& s : p.sinks) s->start();
   p.out->start();  // cluster: the latest records first, so a new leader continues each topic's seq
   if (p.cluster) {
     p.cluster->on_control([this](const cluster_control& c) { apply_shared_control(c); });
@@ -446,7 +460,17 @@ void host::stop() {
   if (p_->out) p_->out->stop();  // cluster: writes what is buffered, releases the lease, stops reading
   if (p_->cluster) p_->cluster->stop();
   if (p_->stream) p_->stream->stop();
+  for (auto& s : p_->sinks) s->stop();
   if (p_->srv) p_->srv->stop();
+}
+
+static bool sinks_differ(const std::vector<sink_config>& a, const std::vector<sink_config>& b) {
+  auto same = [](const sink_config& x, const sink_config& y) {
+    return x.name == y.name && x.type == y.type && x.records == y.records && x.buffer == y.buffer && x.brokers == y.brokers &&
+           x.topic == y.topic && x.client_settings == y.client_settings && x.redis_url == y.redis_url && x.key == y.key &&
+           x.maxlen == y.maxlen && x.format == y.format;
+  };
+  return a.size() != b.size() || !std::equal(a.begin(), a.end(), b.begin(), same);
 }
 
 bool host::reload(config cfg, std::vector<diagnostic>& diags) {
@@ -498,6 +522,9 @@ bool host::reload_server(config& cfg, std::vector<diagnostic>& diags) {
   for (auto& name : later)
     diags.push_back({diagnostic::level::warning, {cfg_.file.string(), 0, 0}, "server." + name,
                      "changed; takes effect at the next restart (the server goes on with the old value)"});
+  if (sinks_differ(cfg_.sinks, cfg.sinks))
+    diags.push_back({diagnostic::level::warning, {cfg_.file.string(), 0, 0}, "sinks",
+                     "changed; takes effect at the next restart (the sinks go on as they are)"});
   return true;
 }
 
@@ -620,6 +647,8 @@ std::string host::status_json() const {
     j["cluster"] = p.cluster->status();
     j["cluster"].update(p.out->status());
   }
+  j["sinks"] = json::array();
+  for (auto& s : p.sinks) j["sinks"].push_back(s->status());
   p.secrets->scrub_json(j);  // before serializing: an escaped secret is still found
   return j.dump(-1, ' ', false, json::error_handler_t::replace);
 }

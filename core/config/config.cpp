@@ -13,6 +13,7 @@
 #include "net/redis.hpp"
 #include "record/record.hpp"
 #include "record/topic.hpp"
+#include "sink/record_template.hpp"
 #include "util/listen.hpp"
 #include "util/redactor.hpp"
 
@@ -98,7 +99,7 @@ class parser {
       error(pos(e.source()), "", std::string(e.description()));
       return finish(std::nullopt);
     }
-    check_keys(root, "", {"host", "server", "cluster", "stream", "plugins", "feeds", "views"});
+    check_keys(root, "", {"host", "server", "cluster", "stream", "plugins", "feeds", "views", "sinks"});
     if (auto* t = table_at(root, "host", "host")) read_host(*t, cfg);
     if (auto* t = table_at(root, "server", "server")) read_server(*t, cfg);
     if (auto* t = table_at(root, "cluster", "cluster")) read_cluster(*t, cfg);
@@ -112,6 +113,8 @@ class parser {
       warn(source_pos{file_.string(), 0, 0}, "feeds", "no [feeds.*] table: nothing will be fetched");
     if (auto* t = table_at(root, "views", "views"))
       for (auto&& [k, v] : *t) read_view(std::string(k.str()), v, cfg);
+    if (auto* t = table_at(root, "sinks", "sinks"))
+      for (auto&& [k, v] : *t) read_sink(std::string(k.str()), v, cfg);
     // toml++ iterates tables in key order; keep the file's order, which operators read as intent.
     auto by_pos = [](const auto& a, const auto& b) {
       return std::tie(a.where.line, a.where.col) < std::tie(b.where.line, b.where.col);
@@ -448,15 +451,7 @@ class parser {
     if (auto* n = t.get("mode"))
       read_mode(*n, "cluster.mode", c.mode);
     if (auto* n = t.get("redis_url"))
-      if (auto v = str(*n, "cluster.redis_url")) {
-        auto parsed = parse_redis_url_or_why(*v);
-        if (auto* why = std::get_if<std::string>(&parsed)) error(pos(*n), "cluster.redis_url", *why);  // never quotes the password
-        else c.redis_url = *v;
-        if (auto at = v->find('@'); at != std::string::npos) {  // redis://user:password@host
-          auto colon = v->rfind(':', at);
-          if (colon != std::string::npos && colon > 8) add_secret(v->substr(colon + 1, at - colon - 1), pos(*n), "cluster.redis_url");
-        }
-      }
+      if (auto v = redis_url(*n, "cluster.redis_url")) c.redis_url = *v;
     if (auto* n = t.get("name"))
       if (auto v = str(*n, "cluster.name")) c.name = *v;
     if (auto* n = t.get("lease"))
@@ -471,6 +466,22 @@ class parser {
       if (auto v = integer(*n, "cluster.buffer", 1, 10'000'000)) c.buffer = static_cast<size_t>(*v);
     if (c.renew_every >= c.lease)
       error(pos(t), "cluster.renew_every", "must be shorter than cluster.lease");
+  }
+
+  // A redis:// URL, its password registered as a secret; nullopt (and an error) when malformed.
+  std::optional<std::string> redis_url(const toml::node& n, const std::string& path) {
+    auto v = str(n, path);
+    if (!v) return std::nullopt;
+    if (auto at = v->find('@'); at != std::string::npos) {  // redis://user:password@host
+      auto colon = v->rfind(':', at);
+      if (colon != std::string::npos && colon > 8) add_secret(v->substr(colon + 1, at - colon - 1), pos(n), path);
+    }
+    auto parsed = parse_redis_url_or_why(*v);
+    if (auto* why = std::get_if<std::string>(&parsed)) {
+      error(pos(n), path, *why);  // never quotes the password
+      return std::nullopt;
+    }
+    return v;
   }
 
   void read_stream(const toml::table& t, config& cfg) {
@@ -776,6 +787,74 @@ class parser {
     for (auto&& [k, val] : *ft)
       if (auto field = read_view_field(std::string(k.str()), val, path + ".fields." + std::string(k.str()))) v.fields.push_back(*field);
     cfg.views.push_back(std::move(v));
+  }
+
+  void read_sink(const std::string& name, const toml::node& node, config& cfg) {
+    std::string path = "sinks." + name;
+    auto* t = node.as_table();
+    if (!t) return error(pos(node), path, "must be a table");
+    check_keys(*t, path, {"type", "records", "buffer", "brokers", "topic", "security_protocol", "sasl_mechanism", "sasl_username",
+                          "sasl_password", "ssl_ca", "redis_url", "key", "maxlen", "format"});
+    sink_config s;
+    s.name = name;
+    s.where = pos(node);
+    s.redis_url = cfg.cluster.redis_url;
+    auto* type = t->get("type");
+    if (!type) return error(pos(node), path, "missing required key `type` (kafka, redis_stream)");
+    auto tv = str(*type, path + ".type");
+    if (!tv) return;
+    auto st = parse_mode<sink_type>(*tv);
+    if (!st) return error(pos(*type), path + ".type", not_a_mode<sink_type>(*tv));
+    s.type = *st;
+    if (auto* n = t->get("records")) read_sink_records(*n, path + ".records", s);
+    if (auto* n = t->get("buffer"))
+      if (auto v = integer(*n, path + ".buffer", 1, 10'000'000)) s.buffer = static_cast<size_t>(*v);
+    if (s.type == sink_type::kafka) read_kafka_sink(*t, path, s);
+    else read_redis_stream_sink(*t, path, s);
+    cfg.sinks.push_back(std::move(s));
+  }
+
+  void read_sink_records(const toml::node& n, const std::string& path, sink_config& s) {
+    auto v = str_list(n, path);
+    if (!v) return;
+    for (size_t i = 0; i < v->size(); ++i)
+      if (auto why = check_pattern((*v)[i]); !why.empty()) return error(pos(n), path + "[" + std::to_string(i) + "]", why + ": '" + (*v)[i] + "'");
+    s.records = *v;
+  }
+
+  void read_kafka_sink(const toml::table& t, const std::string& path, sink_config& s) {
+    for (const char* key : {"redis_url", "key", "maxlen", "format"})
+      if (auto* n = t.get(key)) error(pos(*n), path + "." + key, "is a key of redis_stream sinks, not of kafka ones");
+    auto* b = t.get("brokers");
+    if (!b) return error(pos(t), path, "missing required key `brokers` (host:port,host:port)");
+    if (auto v = str(*b, path + ".brokers")) s.brokers = *v;
+    if (auto* n = t.get("topic"))
+      if (auto v = str(*n, path + ".topic")) s.topic = *v;
+    auto compiled = record_template::compile(s.topic);
+    if (auto* why = std::get_if<std::string>(&compiled)) error(pos(t), path + ".topic", *why);
+    for (auto [key, property] : {std::pair{"security_protocol", "security.protocol"}, std::pair{"sasl_mechanism", "sasl.mechanism"},
+                                 std::pair{"sasl_username", "sasl.username"}, std::pair{"sasl_password", "sasl.password"},
+                                 std::pair{"ssl_ca", "ssl.ca.location"}})
+      if (auto* n = t.get(key))
+        if (auto v = str(*n, path + "." + key)) {
+          if (std::string_view(key) == "sasl_password") add_secret(*v, pos(*n), path + "." + key);
+          s.client_settings.emplace_back(property, *v);
+        }
+  }
+
+  void read_redis_stream_sink(const toml::table& t, const std::string& path, sink_config& s) {
+    for (const char* key : {"brokers", "topic", "security_protocol", "sasl_mechanism", "sasl_username", "sasl_password", "ssl_ca"})
+      if (auto* n = t.get(key)) error(pos(*n), path + "." + key, "is a key of kafka sinks, not of redis_stream ones");
+    if (auto* n = t.get("redis_url"))
+      if (auto v = redis_url(*n, path + ".redis_url")) s.redis_url = *v;
+    if (auto* n = t.get("key"))
+      if (auto v = str(*n, path + ".key")) {
+        if (v->empty()) error(pos(*n), path + ".key", "must not be empty");
+        s.key = *v;
+      }
+    if (auto* n = t.get("maxlen"))
+      if (auto v = integer(*n, path + ".maxlen", 1, 1'000'000'000)) s.maxlen = static_cast<size_t>(*v);
+    if (auto* n = t.get("format")) read_mode(*n, path + ".format", s.format);
   }
 
   std::optional<view_field> read_view_field(const std::string& out, const toml::node& n, const std::string& path) {

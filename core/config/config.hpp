@@ -94,6 +94,24 @@ struct view_config {
   source_pos where;
 };
 
+// [sinks.NAME]: publications copied elsewhere (docs/configuration.md, Sinks).
+struct sink_config {
+  std::string name;
+  sink_type type = sink_type::kafka;
+  std::vector<std::string> records{"*"};  // topic patterns
+  size_t buffer = 10000;                  // records held while the destination is unreachable
+  // kafka
+  std::string brokers;
+  std::string topic = "tributary.{kind}";  // template over kind, subject, topic, source, feed
+  std::vector<std::pair<std::string, std::string>> client_settings;  // librdkafka properties
+  // redis_stream
+  std::string redis_url;  // default: [cluster] redis_url
+  std::string key = "tributary:records";
+  size_t maxlen = 1000;  // XADD MAXLEN ~
+  sink_format format = sink_format::record;
+  source_pos where;
+};
+
 // [server.auth] (docs/protocol.md, Authentication and authorization).
 struct auth_config {
   auth_mode mode = auth_mode::none;
@@ -154,6 +172,7 @@ struct config {
   std::vector<plugin_instance_config> plugins;
   std::vector<feed_config> feeds;
   std::vector<view_config> views;
+  std::vector<sink_config> sinks;
 
   const plugin_instance_config* plugin(std::string_view name) const;
 };

@@ -15,6 +15,8 @@ enum class log_format : uint8_t { text, json };
 enum class slow_policy : uint8_t { conflate, close };
 enum class cluster_mode : uint8_t { standalone, redis };
 enum class redis_down_policy : uint8_t { stop, fetch };
+enum class sink_type : uint8_t { kafka, redis_stream };
+enum class sink_format : uint8_t { record, flat };
 
 template <class E>
 struct mode_table;  // names (in order of the enum) and what one is called in an error
@@ -42,6 +44,17 @@ template <>
 struct mode_table<redis_down_policy> {
   static constexpr std::array names{"stop", "fetch"};
   static constexpr const char* noun = "policy";
+};
+
+template <>
+struct mode_table<sink_type> {
+  static constexpr std::array names{"kafka", "redis_stream"};
+  static constexpr const char* noun = "sink type";
+};
+template <>
+struct mode_table<sink_format> {
+  static constexpr std::array names{"record", "flat"};
+  static constexpr const char* noun = "format";
 };
 
 template <class E>

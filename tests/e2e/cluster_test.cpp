@@ -14,13 +14,6 @@ using namespace tributary::test_support;
 using json = nlohmann::json;
 using ::testing::HasSubstr;
 
-namespace {
-// The value of one series in the Prometheus text (-1 when absent).
-double metric(const std::string& text, const std::string& series) {
-  auto at = text.find("\n" + series + " ");
-  return at == std::string::npos ? -1 : std::stod(text.substr(at + series.size() + 2));
-}
-}  // namespace
 
 
 TEST(Cluster, OneLeaderFollowersServeTheSameSeqAndFailoverIsFast) {

@@ -230,7 +230,7 @@ TEST(E2E, PluginsListsManifests) {
   ASSERT_EQ(r.code, 0) << r.err;
   auto m = json::parse(r.out.substr(0, r.out.find('\n')));
   EXPECT_EQ(m["name"], "binance");
-  EXPECT_EQ(m["abi"], "1.1");
+  EXPECT_EQ(m["abi"], "1.2");
   EXPECT_EQ(m["default_rate_limit"]["per"], "1m");
   EXPECT_EQ(m["budget_header"]["name"], "X-MBX-USED-WEIGHT-1M");
   EXPECT_EQ(m["budget_header"]["counts"], "used");
@@ -455,10 +455,10 @@ TEST(E2E, ConfigSampleIsMadeFromThePluginsAndChecksAsPrinted) {
   temp_dir d;
   auto r = run({kExe, "config", "sample", "--plugin-dir", TRIBUTARY_PLUGIN_DIR}, d.path());
   ASSERT_EQ(r.code, 0) << r.err;
-  for (const char* p : {"binance", "coingecko", "cmc", "taapi", "finnhub", "redis_pubsub", "redis_streams"})
+  for (const char* p : {"binance", "coingecko", "cmc", "taapi", "finnhub", "redis_pubsub", "redis_streams", "kafka"})
     EXPECT_THAT(r.out, HasSubstr(std::string("[plugins.") + p + "]"));
   EXPECT_THAT(r.out, HasSubstr("api_key = \"${CMC_API_KEY}\""));  // a secret comes from its variable
-  EXPECT_THAT(r.out, HasSubstr("# subject_field = \"\"   # required"));
+  EXPECT_THAT(r.out, HasSubstr("# brokers = \"\"   # required"));
   auto file = d.write("sample.toml", r.out);
   auto check = run({kExe, "check", "-c", file.string()}, d.path());
   EXPECT_EQ(check.code, 0) << check.err;

@@ -48,10 +48,6 @@ mode = "stream"
 
 std::string order(const std::string& user, int n) { return json{{"userId", user}, {"orderId", n}, {"status", "filled"}}.dump(); }
 
-double metric(const std::string& text, const std::string& series) {
-  auto at = text.find(series + " ");
-  return at == std::string::npos ? -1 : std::stod(text.substr(at + series.size() + 1));
-}
 
 // Reads updates until `want` of them came or `limit` passed: (topic, seq) -> the record's data.
 std::map<std::pair<std::string, uint64_t>, json> collect(ws_client& c, size_t want, std::chrono::seconds limit) {

@@ -16,7 +16,7 @@ cmake --build "$tmp/build" > "$tmp/build.log" || { cat "$tmp/build.log"; exit 1;
 exported=$(nm -D --defined-only "$tmp/build/libfear_greed.so" | awk '{print $3}')
 [ "$exported" = "tributary_plugin_entry" ] || { echo "unexpected exports: $exported"; exit 1; }
 "$exe" plugins --plugin-dir "$tmp/build" | tee "$tmp/plugins.txt"
-grep -q "^fear_greed 1.0.0 (ABI 1.1)" "$tmp/plugins.txt"
+grep -q "^fear_greed 1.0.0 (ABI 1.2)" "$tmp/plugins.txt"
 "$exe" test-case --plugin-dir "$tmp/build" "$src_dir"/sdk/examples/fear_greed/tests/cases/*/
 
 # Again with clang and libc++ when the machine has them (scripts/install-deps.sh installs both):

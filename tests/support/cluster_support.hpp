@@ -53,6 +53,12 @@ inline instance launch(const std::string& cfg_text, const std::string& replay = 
   return in;
 }
 
+// The value of one series in the Prometheus text (-1 when absent).
+inline double metric(const std::string& text, const std::string& series) {
+  auto at = text.find("\n" + series + " ");
+  return at == std::string::npos ? -1 : std::stod(text.substr(at + series.size() + 2));
+}
+
 // Index of the single leader, waiting up to `limit`; -1 if none or several.
 inline int wait_leader(std::vector<instance>& all, std::chrono::milliseconds limit, const std::vector<bool>& alive) {
   auto end = std::chrono::steady_clock::now() + limit;

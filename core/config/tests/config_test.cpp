@@ -401,3 +401,57 @@ schedule = "0 0 0 31 2 *"
   EXPECT_THAT(text, HasSubstr("feeds.c.align: aligns runs of `every`; this feed has none"));
   EXPECT_THAT(text, HasSubstr("feeds.d.schedule: '0 0 0 31 2 *' never comes"));
 }
+
+TEST(Config, SinksAreTypedAndTheirMistakesNamed) {
+  redactor secrets;
+  auto ok = parse(R"([cluster]
+redis_url = "redis://10.0.0.1:6380"
+[sinks.back]
+type = "kafka"
+brokers = "k1:9092,k2:9092"
+topic = "tributary.{kind}.{source}"
+records = ["price.*", "event.user.*"]
+sasl_password = "${KAFKA_PASSWORD}"
+[sinks.market]
+type = "redis_stream"
+key = "market_data_stream"
+format = "flat"
+maxlen = 1000
+)", {{"KAFKA_PASSWORD", "a-long-kafka-password"}}, &secrets);
+  ASSERT_TRUE(ok.ok()) << all(ok);
+  ASSERT_EQ(ok.cfg->sinks.size(), 2u);
+  auto& back = ok.cfg->sinks[0];
+  EXPECT_EQ(back.type, sink_type::kafka);
+  EXPECT_EQ(back.records, (std::vector<std::string>{"price.*", "event.user.*"}));
+  EXPECT_EQ(back.client_settings, (std::vector<std::pair<std::string, std::string>>{{"sasl.password", "a-long-kafka-password"}}));
+  EXPECT_EQ(secrets.scrub("x a-long-kafka-password"), "x ***");
+  auto& market = ok.cfg->sinks[1];
+  EXPECT_EQ(market.format, sink_format::flat);
+  EXPECT_EQ(market.redis_url, "redis://10.0.0.1:6380");  // [cluster] redis_url unless given
+  EXPECT_EQ(market.records, std::vector<std::string>{"*"});
+
+  auto bad = parse(R"([sinks.a]
+type = "kafkaa"
+[sinks.b]
+type = "kafka"
+topic = "t.{nope}"
+[sinks.c]
+type = "redis_stream"
+format = "flat2"
+brokers = "x"
+records = ["price.*.x"]
+[sinks.d]
+type = "kafka"
+brokers = "x"
+key = "k"
+)");
+  auto s = all(bad);
+  EXPECT_THAT(s, HasSubstr("sinks.a.type: 'kafkaa' is not a sink type (kafka, redis_stream)"));
+  EXPECT_THAT(s, HasSubstr("sinks.b: missing required key `brokers`"));
+  EXPECT_THAT(s, HasSubstr("sinks.c.format: 'flat2' is not a format (record, flat)"));
+  EXPECT_THAT(s, HasSubstr("sinks.c.brokers: is a key of kafka sinks"));
+  EXPECT_THAT(s, HasSubstr("sinks.c.records[0]"));
+  EXPECT_THAT(s, HasSubstr("sinks.d.key: is a key of redis_stream sinks"));
+  auto topic = parse("[sinks.b]\ntype = \"kafka\"\nbrokers = \"x\"\ntopic = \"t.{nope}\"\n");
+  EXPECT_THAT(all(topic), HasSubstr("sinks.b.topic: '{nope}' is not one of {kind} {subject} {topic} {source} {feed}"));
+}

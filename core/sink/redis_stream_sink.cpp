@@ -1,0 +1,136 @@
+#include "sink/redis_stream_sink.hpp"
+
+#include <ctime>
+
+#include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
+
+#include "obs/metrics.hpp"
+
+namespace tributary {
+
+namespace {
+
+int64_t steady_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+// "2025-01-15T10:30:00Z", with ".123" before the Z when the time has milliseconds.
+std::string rfc3339(int64_t ms) {
+  std::time_t s = static_cast<std::time_t>(ms / 1000);
+  std::tm tm{};
+  gmtime_r(&s, &tm);
+  char buf[40];
+  size_t n = std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
+  if (ms % 1000) n += std::snprintf(buf + n, sizeof buf - n, ".%03d", static_cast<int>(ms % 1000));
+  return std::string(buf, n) + "Z";
+}
+
+}  // namespace
+
+std::variant<std::unique_ptr<copy_sink>, std::string> redis_stream_sink::make(const sink_config& cfg, metrics& m,
+                                                                              std::function<bool()> leading,
+                                                                              std::shared_ptr<spdlog::logger> log) {
+  auto where = parse_redis_url_or_why(cfg.redis_url);
+  if (auto* e = std::get_if<std::string>(&where)) return "sinks." + cfg.name + ".redis_url: " + *e;
+  return std::unique_ptr<copy_sink>(new redis_stream_sink(cfg, m, std::move(leading), std::move(log), std::get<redis_endpoint>(where)));
+}
+
+redis_stream_sink::redis_stream_sink(const sink_config& cfg, metrics& m, std::function<bool()> leading,
+                                     std::shared_ptr<spdlog::logger> log, redis_endpoint where)
+    : copy_sink(cfg, m, std::move(leading), std::move(log)), where_(std::move(where)) {}
+
+redis_stream_sink::~redis_stream_sink() { stop(); }
+
+void redis_stream_sink::start() { thread_ = std::thread([this] { loop(); }); }
+
+void redis_stream_sink::stop() {
+  if (!thread_.joinable()) return;
+  flush_until_ = steady_ms() + 2000;
+  stop_ = true;
+  cv_.notify_all();
+  thread_.join();
+  std::lock_guard lk(mu_);
+  if (buffer_.empty()) return;
+  log_->warn("sink {}: stopping with {} record(s) Redis did not take; they are dropped", name(), buffer_.size());
+  dropped("shutdown", buffer_.size());
+  buffer_.clear();
+}
+
+size_t redis_stream_sink::buffered() const {
+  std::lock_guard lk(mu_);
+  return buffer_.size();
+}
+
+void redis_stream_sink::take(const std::shared_ptr<const published_record>& r) {
+  {
+    std::lock_guard lk(mu_);
+    if (buffer_.size() >= cfg().buffer) {
+      buffer_.pop_front();
+      dropped("buffer_full");
+    }
+    buffer_.push_back(r);
+    depth_.set(static_cast<double>(buffer_.size()));
+  }
+  cv_.notify_one();
+}
+
+std::vector<std::string> redis_stream_sink::fields_of(const published_record& r, sink_format format) {
+  if (format == sink_format::record) return {"topic", r.topic, "seq", std::to_string(r.rec.seq), "record", r.json};
+  std::vector<std::string> f;
+  if (r.rec.data.is_object())
+    for (auto& [k, v] : r.rec.data.items()) {
+      if (k == "updated_at") continue;  // ours below
+      f.push_back(k);
+      f.push_back(v.is_string() ? v.get<std::string>() : v.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+    }
+  f.push_back("updated_at");
+  f.push_back(rfc3339(r.rec.ts));
+  return f;
+}
+
+void redis_stream_sink::loop() {
+  redis_client redis(where_, millis(1000));
+  int64_t backoff = 100;
+  for (;;) {
+    {
+      std::unique_lock lk(mu_);
+      cv_.wait(lk, [this] { return stop_ || !buffer_.empty(); });
+      if (buffer_.empty() || (stop_ && steady_ms() >= flush_until_)) return;
+    }
+    if (write_front(redis)) {
+      backoff = 100;
+      continue;
+    }
+    std::unique_lock lk(mu_);
+    cv_.wait_for(lk, std::chrono::milliseconds(backoff), [this] { return stop_ && steady_ms() >= flush_until_; });
+    backoff = std::min<int64_t>(backoff * 2, 2000);
+  }
+}
+
+bool redis_stream_sink::write_front(redis_client& redis) {
+  std::shared_ptr<const published_record> next;
+  {
+    std::lock_guard lk(mu_);
+    next = buffer_.front();
+  }
+  std::vector<std::string> argv{"XADD", cfg().key, "MAXLEN", "~", std::to_string(cfg().maxlen), "*"};
+  auto fields = fields_of(*next, cfg().format);
+  argv.insert(argv.end(), std::make_move_iterator(fields.begin()), std::make_move_iterator(fields.end()));
+  auto reply = redis.command(argv);
+  std::string why = std::holds_alternative<std::string>(reply) ? std::get<std::string>(reply)
+                    : std::get<redis_reply>(reply).is_error() ? std::get<redis_reply>(reply).str
+                                                               : "";
+  if (!why.empty()) {
+    set_failing(true, "XADD " + cfg().key + ": " + why);
+    return false;
+  }
+  set_failing(false, "");
+  written();
+  std::lock_guard lk(mu_);
+  if (!buffer_.empty() && buffer_.front() == next) buffer_.pop_front();
+  depth_.set(static_cast<double>(buffer_.size()));
+  return true;
+}
+
+}  // namespace tributary
