@@ -60,6 +60,15 @@ std::map<std::pair<std::string, uint64_t>, json> collect(ws_client& c, size_t wa
   return got;
 }
 
+// Prints a host's log when the test fails (a thrown read says nothing of the server's side).
+struct log_on_failure {
+  const instance& in;
+  ~log_on_failure() {
+    if (::testing::Test::HasFailure() || std::uncaught_exceptions() > 0)
+      std::cerr << "host log:\n" << in.proc->err() << "\nmetrics:\n" << http_get(in.port, "/metrics").body << "\n";
+  }
+};
+
 // Subscribes; the answer ("subscribed", or an "error").
 json subscribe(ws_client& c, const std::vector<std::string>& topics) {
   c.send(json{{"type", "subscribe"}, {"id", 1}, {"topics", topics}}.dump());
@@ -71,33 +80,58 @@ json subscribe(ws_client& c, const std::vector<std::string>& topics) {
 
 }  // namespace
 
-// The trading front end's migration: orders for 5 users, each JWT client gets exactly its own.
-TEST(Kafka, EachUserGetsExactlyTheirOwnOrders) {
+// The trading front end's migration, with its config as shipped (config/migrations/trading_ws.toml):
+// orders, portfolio and trades for 5 users, each JWT client gets exactly its own.
+TEST(Kafka, TheTradingMigrationGivesEachUserExactlyTheirOwn) {
   kafka_mock k;
-  k.create_topic("orders", 3);
-  auto in = launch(orders_config(k), "");
+  for (const char* t : {"orders", "portfolio", "trades"}) k.create_topic(t, 3);
+  std::string cfg = slurp(TRIBUTARY_SOURCE_DIR "/config/migrations/trading_ws.toml");
+  cfg.replace(cfg.find("plugin_dirs = ["), cfg.find(']', cfg.find("plugin_dirs = [")) - cfg.find("plugin_dirs = [") + 1,
+              std::string("plugin_dirs = [\"") + TRIBUTARY_PLUGIN_DIR + "\"]");
+  cfg.replace(cfg.find("0.0.0.0:8081"), 12, "127.0.0.1:0");
+  // No Binance here (no internet): its price feed is left out.
+  cfg.erase(cfg.find("[plugins.binance]"), cfg.find("# Cluster mode") - cfg.find("[plugins.binance]"));
+  ::setenv("KAFKA_BROKERS", k.bootstrap().c_str(), 1);
+  ::setenv("TRIBUTARY_JWT_SECRET", kSecret.c_str(), 1);
+  auto in = launch(cfg, "");
+  log_on_failure show{in};
   std::vector<std::unique_ptr<ws_client>> users;
   for (int u = 0; u < 5; ++u) {
     users.push_back(std::make_unique<ws_client>(in.port, "/ws?token=" + token_for("u" + std::to_string(u)), std::chrono::seconds(20)));
-    EXPECT_EQ(subscribe(*users.back(), {"event.user.u" + std::to_string(u) + ".orders"})["type"], "subscribed");
+    EXPECT_EQ(subscribe(*users.back(), {"event.user.u" + std::to_string(u) + ".*"})["type"], "subscribed");
   }
   ws_client bob(in.port, "/ws?token=" + token_for("u0"));
   auto refused = subscribe(bob, {"event.user.u1.*"});
   EXPECT_EQ(refused["type"], "error");
   EXPECT_EQ(refused["code"], "forbidden");
+  // The config starts a new group at the latest offsets: what is produced before its
+  // partitions are assigned is not for it. Wait for the three assignments.
+  for (int i = 0; i < 300; ++i) {
+    auto log = in.proc->err();
+    size_t assigned = 0;
+    for (auto at = log.find("partition(s) assigned"); at != std::string::npos; at = log.find("partition(s) assigned", at + 1)) ++assigned;
+    if (assigned >= 3) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
   kafka_producer p(k.bootstrap());
-  for (int n = 0; n < 50; ++n) p.send("orders", order("u" + std::to_string(n % 5), n), "u" + std::to_string(n % 5));
+  for (int n = 0; n < 60; ++n) {
+    const char* topic = n % 3 == 0 ? "orders" : n % 3 == 1 ? "portfolio" : "trades";
+    p.send(topic, order("u" + std::to_string(n % 5), n), "u" + std::to_string(n % 5));
+  }
   p.flush();
   for (int u = 0; u < 5; ++u) {
-    auto got = collect(*users[u], 10, std::chrono::seconds(20));
-    ASSERT_EQ(got.size(), 10u) << "user u" << u << "; host log: " << in.proc->err();
+    auto got = collect(*users[u], 12, std::chrono::seconds(30));
+    ASSERT_EQ(got.size(), 12u) << "user u" << u << "; host log: " << in.proc->err();
     std::set<int> orders;
+    std::set<std::string> streams;
     for (auto& [key, data] : got) {
-      EXPECT_EQ(key.first, "event.user.u" + std::to_string(u) + ".orders");
+      EXPECT_EQ(key.first.rfind("event.user.u" + std::to_string(u) + ".", 0), 0u) << key.first;
       EXPECT_EQ(data["userId"], "u" + std::to_string(u));
       orders.insert(data["orderId"].get<int>());
+      streams.insert(key.first.substr(key.first.rfind('.') + 1));
     }
-    EXPECT_EQ(orders.size(), 10u);  // ten different orders, each once
+    EXPECT_EQ(orders.size(), 12u);  // twelve different messages, each once
+    EXPECT_EQ(streams, (std::set<std::string>{"orders", "portfolio", "trades"}));
   }
 }
 

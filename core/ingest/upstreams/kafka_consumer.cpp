@@ -43,6 +43,7 @@ struct kafka_callbacks {
     auto* self = static_cast<kafka_consumer*>(opaque);
     bool cooperative = std::strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
     if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+      if (!self->earliest_) start_at_end(rk, parts);
       self->listener_->assigned(partitions_of(parts));
       if (cooperative) rd_kafka_error_destroy(rd_kafka_incremental_assign(rk, parts));
       else rd_kafka_assign(rk, parts);
@@ -51,6 +52,19 @@ struct kafka_callbacks {
     self->listener_->revoked(partitions_of(parts));  // commits what is published, while still ours
     if (cooperative) rd_kafka_error_destroy(rd_kafka_incremental_unassign(rk, parts));
     else rd_kafka_assign(rk, nullptr);
+  }
+
+  // `start = "latest"` for partitions the group never committed: the end as of now, so that
+  // what is produced once the assignment is reported is read (librdkafka would look the end
+  // up only when it first fetches, later).
+  static void start_at_end(rd_kafka_t* rk, rd_kafka_topic_partition_list_t* parts) {
+    if (rd_kafka_committed(rk, parts, 5000) != RD_KAFKA_RESP_ERR_NO_ERROR) return;
+    for (int i = 0; i < parts->cnt; ++i) {
+      auto& p = parts->elems[i];
+      int64_t low = 0, high = 0;
+      if (p.offset < 0 && rd_kafka_query_watermark_offsets(rk, p.topic, p.partition, &low, &high, 5000) == RD_KAFKA_RESP_ERR_NO_ERROR)
+        p.offset = high;
+    }
   }
 
   static void log(const rd_kafka_t* rk, int level, const char*, const char* text) {
@@ -62,6 +76,7 @@ struct kafka_callbacks {
 std::variant<std::unique_ptr<kafka_consumer>, std::string> kafka_consumer::open(const options& opts, listener& l) {
   std::unique_ptr<kafka_consumer> self(new kafka_consumer);
   self->listener_ = &l;
+  self->earliest_ = opts.earliest;
   rd_kafka_conf_t* conf = rd_kafka_conf_new();
   char err[512];
   auto set = [&](const std::string& k, const std::string& v, bool secret_value) -> std::optional<std::string> {

@@ -82,6 +82,7 @@ class kafka_consumer {
   ::rd_kafka_s* rk_ = nullptr;
   ::rd_kafka_message_s* held_ = nullptr;  // the message handed out by the last poll
   listener* listener_ = nullptr;
+  bool earliest_ = false;
   std::atomic<bool> up_{true};
   int64_t last_check_ms_ = 0;
   std::string last_error_;
