@@ -2,7 +2,8 @@
 // speaks the same protocol subset (subscribe to exact topics, "prefix.*" or "*"; update
 // frames). Written the way a small hand-made service would be, with a topic index so its
 // personal-topic figures are not penalised by a full scan.
-// Usage: node node_peer.js WS_PORT REDIS_PORT NAME [pubsub:CHANNEL:SUBJECT_FIELD | binance:URL]
+// Usage: node node_peer.js WS_PORT REDIS_PORT NAME [pubsub:CHANNEL:SUBJECT_FIELD | binance:URL |
+//                                                 kafka:TOPIC:SUBJECT_FIELD:BROKERS]
 // With pubsub:..., it is instead the hand-written task-status service: it subscribes to the
 // channel and broadcasts each JSON message as an update of event.<message[SUBJECT_FIELD]>.
 // With binance:URL (a combined-stream URL), it is the hand-written market-data service: it
@@ -84,7 +85,34 @@ function binance(url) {
   connect();
 }
 
+// The hand-written trading/task service on Kafka: a kafkajs consumer group, each JSON message
+// broadcast as an update of event.<message[field]>.
+async function kafka(topic, field, brokers) {
+  const { Kafka, logLevel } = require('kafkajs');
+  const consumer = new Kafka({ clientId: 'node-peer', brokers: brokers.split(','), logLevel: logLevel.ERROR })
+    .consumer({ groupId: `node-peer-${process.pid}` });
+  await consumer.connect();
+  await consumer.subscribe({ topic, fromBeginning: false });
+  const seqs = new Map();
+  await consumer.run({
+    eachMessage: async ({ message }) => {
+      const text = message.value.toString();
+      let msg;
+      try { msg = JSON.parse(text); } catch { return; }
+      const topicName = `event.${msg[field]}`;
+      const seq = (seqs.get(topicName) ?? 0) + 1;
+      seqs.set(topicName, seq);
+      const record = `{"topic":${JSON.stringify(topicName)},"kind":"event","seq":${seq},"data":${text}}`;
+      deliver(topicName, `{"type":"update","topic":${JSON.stringify(topicName)},"record":${record}}`);
+    },
+  });
+}
+
 (async () => {
+  if (mode?.startsWith('kafka:')) {
+    const [, topic, field, ...brokers] = mode.split(':');
+    return kafka(topic, field, brokers.join(':'));
+  }
   if (mode?.startsWith('binance:')) return binance(mode.slice('binance:'.length));
   if (mode?.startsWith('pubsub:')) {
     const [, channel, field] = mode.split(':');

@@ -19,7 +19,12 @@ client i on event.user.<i>.x, messages spread over the 9,000 users at 10,000 msg
 standalone against the Go peer (bench/fanout/go_peer, pubsub mode) and the Node peer, with
 server CPU per delivery.
 
-Usage: bench/push/run.py [--build build] [--upstream redis|ws] [--personal]
+With --upstream kafka, the upstream is librdkafka's mock cluster (3 brokers, the tests' helper
+build/tests/kafka_mock_cluster) and bench_kafka_feeder produces the task-status JSON to the
+topic `tasks`; Tributary reads it through the kafka plugin (a consumer group), the peer is the
+hand-written service on Kafka: Node.js with `kafkajs` (eachMessage) and `ws`.
+
+Usage: bench/push/run.py [--build build] [--upstream redis|ws|kafka] [--personal]
 Needs: redis-server, node with bench/fanout/node_modules (cd bench/fanout && npm install).
 """
 import argparse, json, os, subprocess, sys, tempfile, time
@@ -172,9 +177,58 @@ def personal(args, tmp, peers, rates=(10000,), users=9000, seconds=4):
     return out
 
 
+class KafkaCluster:
+    """librdkafka's mock cluster (3 brokers, the tests' helper) with the topic `tasks`."""
+
+    def __init__(self, build):
+        self.p = fanout.spawn([f"{build}/tests/kafka_mock_cluster", "3"], 1, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        self.port = self.p.stdout.readline().split()[1]  # the bootstrap servers
+        self.p.stdin.write(f"topic {TOPIC} 3\n")
+        self.p.stdin.flush()
+        assert self.p.stdout.readline().strip() == "ok"
+
+    def stop(self):
+        self.p.stdin.close()
+        self.p.wait(10)
+
+
+TOPIC = "tasks"
+
+
+def tributary_kafka(build, port, brokers, tmp):
+    return start_tributary(build, port, tmp, f"""[plugins.tasks]
+plugin = "kafka"
+brokers = "{brokers}"
+topics = ["{TOPIC}"]
+group = "bench-tributary-{port}"
+subject = "{{task_id}}"
+[feeds.tasks]
+kind = "event"
+subjects = ["*"]
+sources = ["tasks"]
+mode = "stream"
+""")
+
+
+def node_kafka(build, port, brokers, tmp):
+    return fanout.spawn(["node", os.path.join(fanout.HERE, "node_peer.js"), str(port), "0", "bench", f"kafka:{TOPIC}:task_id:{brokers}"], 0,
+                        stdout=subprocess.DEVNULL, stderr=open(os.path.join(tmp, "node.log"), "w"))
+
+
+def step_kafka(args, load, rate, seconds=4):
+    f = fanout.spawn([f"{args.build}/bench/bench_kafka_feeder", args.upstream_proc.port, TOPIC, str(rate), str(seconds), "50"], 1,
+                     stdout=subprocess.DEVNULL)
+    return measure(load, f, rate, seconds)
+
+
 def step(build, redis_port, load, rate, seconds=4):
     f = fanout.spawn([f"{build}/bench/bench_push_feeder", "127.0.0.1", str(redis_port), CHANNEL, str(rate), str(seconds), "50"], 1,
                      stdout=subprocess.DEVNULL)
+    return measure(load, f, rate, seconds)
+
+
+def measure(load, f, rate, seconds):
+    """One step: the load client's per-second lines while feeder `f` runs."""
     c0, t0 = fanout.cpu_s(fanout.SERVER[0]), time.time()
     got = load.lines(seconds + 1)
     c1, t1 = fanout.cpu_s(fanout.SERVER[0]), time.time()
@@ -188,14 +242,17 @@ def step(build, redis_port, load, rate, seconds=4):
 def run_peer(name, start, args, tmp):
     port = fanout.free_port()
     ws = args.upstream == "ws"
-    srv = start(args.build, port, args.upstream_proc.port if ws else args.redis_port, tmp)
+    srv = start(args.build, port, args.upstream_proc.port if args.upstream != "redis" else args.redis_port, tmp)
     fanout.SERVER[0] = srv.pid
     fanout.wait_port(port)
-    time.sleep(1.0)  # subscribed to the channel, or connected to the upstream
+    time.sleep(6.0 if args.upstream == "kafka" else 1.0)  # subscribed, connected, or its group's partitions assigned
     try:
         if ws:
             load = fanout.Load(args.build, port, 1000, "broadcast", 600, "price.*", "ts")
             steps = [step_ws(args, load, r) for r in RATES]
+        elif args.upstream == "kafka":
+            load = fanout.Load(args.build, port, 1000, "broadcast", 600, "event.*")
+            steps = [step_kafka(args, load, r) for r in RATES + [12800, 25600]]
         else:
             load = fanout.Load(args.build, port, 1000, "broadcast", 600, "event.*")
             steps = [step(args.build, args.redis_port, load, r) for r in RATES]
@@ -211,11 +268,20 @@ def run_peer(name, start, args, tmp):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--build", default=os.path.join(fanout.ROOT, "build"))
-    ap.add_argument("--upstream", choices=["redis", "ws"], default="redis")
+    ap.add_argument("--upstream", choices=["redis", "ws", "kafka"], default="redis")
     ap.add_argument("--personal", action="store_true")
     ap.add_argument("--peers", default="tributary,go,node")
     args = ap.parse_args()
     args.build = os.path.abspath(args.build)
+    if args.upstream == "kafka":
+        args.upstream_proc = KafkaCluster(args.build)
+        with tempfile.TemporaryDirectory() as tmp:
+            try:
+                t = run_peer("tributary", tributary_kafka, args, tmp)
+                n = run_peer("node", node_kafka, args, tmp)
+            finally:
+                args.upstream_proc.stop()
+        return table(t, n)
     if args.upstream == "ws":
         args.upstream_proc = WsUpstream(args.build)
         with tempfile.TemporaryDirectory() as tmp:
