@@ -20,6 +20,7 @@ int main(int argc, char** argv) {
   rd_kafka_conf_t* conf = rd_kafka_conf_new();
   rd_kafka_conf_set(conf, "bootstrap.servers", argv[1], err, sizeof err);
   rd_kafka_conf_set(conf, "linger.ms", "1", err, sizeof err);
+  rd_kafka_conf_set(conf, "socket.nagle.disable", "true", err, sizeof err);
   rd_kafka_conf_set(conf, "queue.buffering.max.messages", "1000000", err, sizeof err);
   rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
   if (!rk) {
@@ -27,6 +28,16 @@ int main(int argc, char** argv) {
     return 1;
   }
   std::string topic = argv[2];
+  // Connected, with the topic's partitions known, before the clock starts: the first messages'
+  // latency must not include the producer's start-up.
+  rd_kafka_topic_t* rkt = rd_kafka_topic_new(rk, topic.c_str(), nullptr);
+  const rd_kafka_metadata_t* md = nullptr;
+  if (rd_kafka_metadata(rk, 0, rkt, &md, 10000) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    std::fprintf(stderr, "kafka: no metadata for %s\n", topic.c_str());
+    return 1;
+  }
+  rd_kafka_metadata_destroy(md);
+  rd_kafka_topic_destroy(rkt);
   double rate = std::atof(argv[3]);
   int seconds = std::atoi(argv[4]), tasks = std::atoi(argv[5]);
   auto start = std::chrono::steady_clock::now();

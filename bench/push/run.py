@@ -245,7 +245,7 @@ def run_peer(name, start, args, tmp):
     srv = start(args.build, port, args.upstream_proc.port if args.upstream != "redis" else args.redis_port, tmp)
     fanout.SERVER[0] = srv.pid
     fanout.wait_port(port)
-    time.sleep(6.0 if args.upstream == "kafka" else 1.0)  # subscribed, connected, or its group's partitions assigned
+    time.sleep(10.0 if args.upstream == "kafka" else 1.0)  # subscribed, connected, or its group's partitions assigned
     try:
         if ws:
             load = fanout.Load(args.build, port, 1000, "broadcast", 600, "price.*", "ts")

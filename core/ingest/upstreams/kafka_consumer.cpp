@@ -25,6 +25,8 @@ const std::pair<const char*, const char*> kDefaults[] = {
     {"enable.partition.eof", "false"},
     {"session.timeout.ms", "10000"},       // a killed leader's partitions are free again within 10 s
     {"heartbeat.interval.ms", "1000"},
+    {"fetch.wait.max.ms", "100"},          // a broker that holds an empty fetch holds it no longer than this
+    {"socket.nagle.disable", "true"},      // no Nagle delay on fetches and commits
     {"reconnect.backoff.ms", "100"},
     {"reconnect.backoff.max.ms", "2000"},
     {"log_level", "4"},                    // warnings and worse reach the host's log
