@@ -57,7 +57,7 @@ class kafka_session final : public kafka_consumer::listener {
     if (ledger_.held() == 0) return;
     auto published = feed_.out_.out().positions(ledger_.prefix());
     if (std::holds_alternative<std::string>(published)) return;  // later: nothing is lost by waiting
-    consumer_->commit(ledger_.due(std::get<position_map>(published), only), sync);
+    consumer_->commit(ledger_.due(std::get<position_map>(published), only, sync), sync);
   }
 
   std::optional<std::string> failure() const { return failure_; }

@@ -347,3 +347,42 @@ TEST(Kafka, MessagesTheStreamHoldsAlreadyAreSkipped) {
   auto r = c.command({"HGET", "tributary:ks:offsets", "kafka:skip:orders:0"});
   EXPECT_EQ(std::get<tributary::redis_reply>(r).str, "9");
 }
+
+// Two standalone hosts in one group split the partitions; when one stops, the group rebalances
+// and the other takes its partitions over from what was committed. What both published is
+// copied to Kafka by a sink and read back: every order once.
+TEST(Kafka, ARebalanceHandsPartitionsOverWithoutLossOrRepeat) {
+  constexpr int kOrders = 1200;
+  kafka_mock k;
+  k.create_topic("orders", 4);
+  k.create_topic("copy.event", 1);
+  auto cfg = orders_config(k, "[sinks.copy]\ntype = \"kafka\"\nbrokers = \"" + k.bootstrap() + "\"\ntopic = \"copy.{kind}\"\n",
+                           "rebalance", false);
+  auto a = launch(cfg, "");
+  auto b = launch(cfg, "");
+  log_on_failure show_a{a}, show_b{b};
+  for (int i = 0; i < 400; ++i) {  // both members hold partitions
+    auto la = a.proc->err(), lb = b.proc->err();
+    if (la.find("partition(s) assigned") != std::string::npos && lb.find("partition(s) assigned") != std::string::npos) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  {
+    order_flow flow(k, kOrders, 300);
+    std::this_thread::sleep_for(std::chrono::seconds(2));
+    a.proc->signal(SIGTERM);  // commits what it published and leaves the group, mid-flow
+    EXPECT_LT(flow.sent(), kOrders);
+    ASSERT_EQ(a.proc->wait(), 0) << a.proc->err();
+  }
+  std::map<int, int> times;
+  kafka_reader copies(k.bootstrap(), {"copy.event"}, "check");
+  for (auto end = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+       times.size() < size_t(kOrders) && std::chrono::steady_clock::now() < end;)
+    for (auto& m : copies.read(kOrders, std::chrono::seconds(1))) times[json::parse(m.value)["data"]["orderId"].get<int>()]++;
+  for (auto& m : copies.read(kOrders, std::chrono::seconds(2))) times[json::parse(m.value)["data"]["orderId"].get<int>()]++;  // stragglers
+  EXPECT_EQ(times.size(), size_t(kOrders));
+  int repeated = 0;
+  for (auto& [id, n] : times) repeated += n > 1;
+  EXPECT_EQ(repeated, 0);
+  EXPECT_THAT(a.proc->err(), ::testing::HasSubstr("revoked"));
+  EXPECT_THAT(b.proc->err(), ::testing::HasSubstr("revoked"));  // b's share was rebalanced too
+}

@@ -26,6 +26,7 @@ TEST(KafkaLedger, CommitsOnlyWhatIsPublishedForGood) {
   ASSERT_EQ(c.size(), 1u);
   EXPECT_EQ(next_of(c, 0), 3);     // one past the last published
   EXPECT_TRUE(l.due(published).empty());  // committed already
+  EXPECT_EQ(next_of(l.due(published, nullptr, true), 0), 3);  // unless asked again (before giving partitions up)
   published["kafka:g:orders:0"] = 4;
   EXPECT_EQ(next_of(l.due(published), 0), 5);
 }

@@ -53,7 +53,7 @@ void kafka_ledger::handled(std::string_view topic, int32_t partition, int64_t of
   if (recorded) s->recorded = std::max(s->recorded, offset);
 }
 
-std::vector<kafka_commit> kafka_ledger::due(const position_map& published, const std::vector<kafka_partition>* only) {
+std::vector<kafka_commit> kafka_ledger::due(const position_map& published, const std::vector<kafka_partition>* only, bool again) {
   std::vector<kafka_commit> out;
   for (auto& s : parts_) {
     if (only && std::none_of(only->begin(), only->end(), [&](auto& p) { return p.partition == s.partition && p.topic == s.topic; }))
@@ -61,7 +61,7 @@ std::vector<kafka_commit> kafka_ledger::due(const position_map& published, const
     int64_t done = published_of(published, s.key);
     // Everything handled is done once the last recorded message is published; else up to what is.
     int64_t next = s.recorded <= done ? s.handled + 1 : done + 1;
-    if (next <= 0 || next <= s.committed) continue;
+    if (next <= 0 || (next <= s.committed && !again)) continue;
     s.committed = next;
     out.push_back({s.topic, s.partition, next});
   }

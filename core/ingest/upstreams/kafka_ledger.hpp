@@ -33,8 +33,10 @@ class kafka_ledger {
   upstream_position position(std::string_view topic, int32_t partition, int64_t offset) const;
   void handled(std::string_view topic, int32_t partition, int64_t offset, bool recorded);
   // The commits now due, given the broker's positions; they count as committed from here on.
-  // `only`: just these partitions (a revocation), else all.
-  std::vector<kafka_commit> due(const position_map& published, const std::vector<kafka_partition>* only = nullptr);
+  // `only`: just these partitions (a revocation), else all. `again`: also what was committed
+  // already (a background commit may have failed, during a rebalance say: the last commit
+  // before partitions are given up must not rely on it).
+  std::vector<kafka_commit> due(const position_map& published, const std::vector<kafka_partition>* only = nullptr, bool again = false);
   size_t held() const { return parts_.size(); }
 
  private:
