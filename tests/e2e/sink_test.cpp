@@ -124,3 +124,32 @@ redis_url = "redis://127.0.0.1:)" + std::to_string(redis.port()) + R"("
   auto len = c.command({"XLEN", "market_data_stream"});
   EXPECT_LT(std::get<tributary::redis_reply>(len).integer, 200);
 }
+
+// In cluster mode only the leader copies: each record once in the sink's stream, though every
+// node delivers it.
+TEST(Sinks, InClusterModeOnlyTheLeaderCopies) {
+  redis_server redis;
+  std::string cfg = cluster_config(redis.port()) + "[sinks.all]\ntype = \"redis_stream\"\nkey = \"copies\"\nmaxlen = 100000\n";
+  std::vector<instance> nodes;
+  for (int i = 0; i < 2; ++i) nodes.push_back(launch(cfg));
+  std::vector<bool> alive(2, true);
+  ASSERT_GE(wait_leader(nodes, std::chrono::seconds(10), alive), 0);
+  std::this_thread::sleep_for(std::chrono::seconds(3));
+  tributary::redis_client c(redis.endpoint(), tributary::millis(2000));
+  auto r = c.command({"XRANGE", "copies", "-", "+"});
+  std::map<std::string, std::vector<uint64_t>> seqs;
+  for (auto& e : std::get<tributary::redis_reply>(r).elements) {
+    auto& f = e.elements[1].elements;
+    seqs[f[1].str].push_back(std::stoull(f[3].str));  // topic, seq
+  }
+  ASSERT_GE(seqs.size(), 5u);
+  for (auto& [topic, s] : seqs) {
+    ASSERT_GE(s.size(), 2u) << topic;
+    for (size_t i = 1; i < s.size(); ++i) EXPECT_EQ(s[i], s[i - 1] + 1) << topic << ": each seq once, in order";
+  }
+  for (auto& n : nodes) {
+    auto st = n.status();
+    bool leader = st["role"] == "leader";
+    EXPECT_EQ(st["sinks"][0]["written"].get<double>() > 0, leader) << "only the leader writes";
+  }
+}
