@@ -37,6 +37,7 @@ brokers = ")" + k.bootstrap() + R"("
 topics = ["orders"]
 group = ")" + group + R"("
 start = "earliest"
+session_timeout_ms = 6000
 subject = "user.{userId}.orders"
 [feeds.orders]
 kind = "event"

@@ -35,6 +35,7 @@ sdk::manifest kafka_manifest() {
       "sasl_username": {"type": "string"},
       "sasl_password": {"type": "string"},
       "ssl_ca": {"type": "string"},
+      "session_timeout_ms": {"type": "integer", "minimum": 1000, "maximum": 300000},
       "expected_interval_ms": {"type": "integer", "minimum": 0},)" +
                                  std::string(pu::mapping_schema_properties) + R"(
     },
@@ -51,6 +52,7 @@ std::vector<std::pair<std::string, std::string>> client_settings(const json& s) 
                                std::pair{"sasl_username", "sasl.username"}, std::pair{"sasl_password", "sasl.password"},
                                std::pair{"ssl_ca", "ssl.ca.location"}})
     if (s.contains(key)) out.emplace_back(property, s[key].get<std::string>());
+  if (s.contains("session_timeout_ms")) out.emplace_back("session.timeout.ms", std::to_string(s["session_timeout_ms"].get<int64_t>()));
   return out;
 }
 
