@@ -90,12 +90,34 @@ std::unique_ptr<source_runtime> source_factory::make(const plugin_instance_confi
   auto s = std::make_unique<source_runtime>();
   s->name = pc.name;
   s->plugin = std::shared_ptr<plugin_instance>(std::move(std::get<std::unique_ptr<plugin_instance>>(inst)));
+  if (!pc.kinds.is_null() && !declare_instance_kinds(pc, *s->plugin)) return nullptr;
   s->base_url = pc.base_url.value_or(mf.default_base_url);
   s->timeout = pc.timeout.value_or(mf.default_timeout);
   attach_limits(*s, pc, mf);
   if (s->base_url.empty() && s->plugin->polls())
     error_(pc.where, "plugins." + pc.name + ".base_url", "plugin '" + pc.plugin + "' has no default base_url; set one");
   return s;
+}
+
+// [plugins.X] kinds: declared for this process as a manifest's are, and served by this instance
+// (a push source maps any message to the feed's kind; the host holds the record to the kind's
+// fields). False, with an error, when a kind is malformed or clashes with another definition.
+bool source_factory::declare_instance_kinds(const plugin_instance_config& pc, plugin_instance& inst) {
+  auto parsed = vocabulary::parse_declared_kinds(pc.kinds.dump(), "instance " + pc.name);
+  if (auto* why = std::get_if<std::string>(&parsed)) {
+    error_(pc.kinds_where, "plugins." + pc.name + ".kinds", *why);
+    return false;
+  }
+  std::vector<std::string> names;
+  for (auto& k : std::get<std::vector<vocabulary::declared_kind>>(parsed)) {
+    if (auto why = vocabulary::declare(k)) {
+      error_(pc.kinds_where, "plugins." + pc.name + ".kinds", *why);
+      return false;
+    }
+    names.push_back(k.name);
+  }
+  inst.also_serves(std::move(names));
+  return true;
 }
 
 }  // namespace tributary

@@ -35,6 +35,7 @@ class source_factory {
  private:
   std::shared_ptr<plugin_library> library(const plugin_instance_config& pc);
   bool check_settings(const plugin_instance_config& pc, const plugin_manifest& mf);
+  bool declare_instance_kinds(const plugin_instance_config& pc, class plugin_instance& inst);
   void attach_limits(source_runtime& s, const plugin_instance_config& pc, const plugin_manifest& mf);
 
   std::vector<std::filesystem::path> dirs_;

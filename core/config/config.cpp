@@ -577,6 +577,10 @@ class parser {
       if (auto d = duration(v, kp)) p.backoff = *d;
     } else if (key == "circuit") {
       read_circuit(v, kp, p);
+    } else if (key == "kinds") {
+      auto j = to_json(v, kp, nullptr, nullptr);
+      if (!j || !j->is_object()) error(pos(v), kp, "must be a table of kinds: { order = { fields = { ... }, required = [...] } }");
+      else p.kinds = std::move(*j), p.kinds_where = pos(v);
     } else {
       return false;
     }

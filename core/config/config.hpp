@@ -54,6 +54,10 @@ struct plugin_instance_config {
   int circuit_failures = 5;        // consecutive failed runs that open the circuit
   millis circuit_cooldown{30000};  // open this long before one trial run
   nlohmann::json settings = nlohmann::json::object();  // plugin-owned keys, env substituted
+  // `kinds`: record kinds this instance declares, as a plugin's manifest does
+  // ({"order": {"fields": {"orderId": "string"}, "required": ["orderId"]}}); null when none.
+  nlohmann::json kinds;
+  source_pos kinds_where;
   std::map<std::string, source_pos> setting_pos;        // plugin-owned key -> where
   source_pos where;
   bool enabled = true;

@@ -452,7 +452,7 @@ plugin_instance::~plugin_instance() {
 
 bool plugin_instance::serves(std::string_view kind) const {
   const auto& k = manifest().kinds;
-  return std::find(k.begin(), k.end(), kind) != k.end();
+  return std::find(k.begin(), k.end(), kind) != k.end() || std::find(extra_kinds_.begin(), extra_kinds_.end(), kind) != extra_kinds_.end();
 }
 
 std::variant<std::string, fetch_error> plugin_instance::map_subject(const std::string& kind,

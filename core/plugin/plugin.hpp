@@ -168,6 +168,8 @@ class plugin_instance {
   const std::string& name() const { return name_; }
   const plugin_manifest& manifest() const { return lib_->manifest(); }
   bool serves(std::string_view kind) const;
+  // Kinds this instance's config declares ([plugins.X] kinds), served besides the manifest's.
+  void also_serves(std::vector<std::string> kinds) { extra_kinds_ = std::move(kinds); }
 
   std::variant<std::string, fetch_error> map_subject(const std::string& kind,
                                                      const std::string& subject);
@@ -188,6 +190,7 @@ class plugin_instance {
   plugin_services services_;
   trib_instance* inst_ = nullptr;
   std::mutex mu_;
+  std::vector<std::string> extra_kinds_;
   std::vector<trib_kv> headers_;  // parse_message: the message's headers in ABI form (reused, under mu_)
 };
 

@@ -387,3 +387,34 @@ TEST(Kafka, ARebalanceHandsPartitionsOverWithoutLossOrRepeat) {
   EXPECT_THAT(a.proc->err(), ::testing::HasSubstr("revoked"));
   EXPECT_THAT(b.proc->err(), ::testing::HasSubstr("revoked"));  // b's share was rebalanced too
 }
+
+// An instance may declare a kind for its records in its config; its records are held to it.
+TEST(Kafka, AnInstanceDeclaresAKindForItsRecords) {
+  kafka_mock k;
+  k.create_topic("orders", 1);
+  std::string cfg = orders_config(k, "", "typed", false);
+  cfg.replace(cfg.find("subject = \"user.{userId}.orders\""), 32,
+              "subject = \"user.{userId}\"\nkeep = [\"orderId\", \"status\"]\n"
+              "kinds = { order = { fields = { orderId = \"number\", status = \"string\" }, required = [\"status\"] } }");
+  cfg.replace(cfg.find("kind = \"event\""), 14, "kind = \"order\"");
+  auto in = launch(cfg, "");
+  log_on_failure show{in};
+  ws_client c(in.port, "/ws", std::chrono::seconds(20));
+  subscribe(c, {"order.*"});
+  kafka_producer p(k.bootstrap());
+  p.send("orders", json{{"userId", "u1"}, {"orderId", 1}}.dump());  // no status: not an order
+  p.send("orders", json{{"userId", "u1"}, {"orderId", 2}, {"status", "new"}, {"note", "dropped by keep"}}.dump());
+  p.flush();
+  auto got = collect(c, 1, std::chrono::seconds(20));
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got.begin()->first.first, "order.user.u1");
+  EXPECT_EQ(got.begin()->second, (json{{"orderId", 2}, {"status", "new"}}));
+  // `tributary check` names a kind that clashes with a built-in one.
+  temp_dir d;
+  std::string bad = cfg;
+  bad.replace(bad.find("kinds = { order"), 15, "kinds = { price");
+  auto file = d.write("bad.toml", bad);
+  auto r = run({TRIBUTARY_EXE, "check", "-c", file.string()}, d.path());
+  EXPECT_EQ(r.code, 1);
+  EXPECT_THAT(r.out + r.err, ::testing::HasSubstr("plugins.orders.kinds"));
+}

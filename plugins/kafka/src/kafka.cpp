@@ -60,7 +60,7 @@ class kafka final : public pu::push_only {
  public:
   kafka(std::string_view settings_text, sdk::host) : kafka(json::parse(settings_text.empty() ? "{}" : settings_text)) {}
   explicit kafka(const json& s)
-      : push_only("kafka", {"event"}),
+      : push_only("kafka"),
         brokers_(s.value("brokers", "")),
         group_(s.value("group", "")),  // empty: the host's default, tributary-<cluster or host name>
         start_(s.value("start", "latest") == "earliest" ? TRIB_START_EARLIEST : TRIB_START_LATEST),

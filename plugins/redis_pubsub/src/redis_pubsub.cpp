@@ -51,7 +51,7 @@ class redis_pubsub final : public pu::push_only {
  public:
   redis_pubsub(std::string_view settings_text, sdk::host) : redis_pubsub(json::parse(settings_text.empty() ? "{}" : settings_text)) {}
   explicit redis_pubsub(const json& s)
-      : push_only("redis_pubsub", {"event", "task_status"}),
+      : push_only("redis_pubsub"),
         url_(s.value("redis_url", "redis://127.0.0.1:6379")),
         expected_interval_ms_(s.value("expected_interval_ms", int64_t{0})),
         channels_(one_or_many(s, "channel", "channels")),

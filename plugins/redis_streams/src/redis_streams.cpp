@@ -42,7 +42,7 @@ class redis_streams final : public pu::push_only {
  public:
   redis_streams(std::string_view settings_text, sdk::host) : redis_streams(json::parse(settings_text.empty() ? "{}" : settings_text)) {}
   explicit redis_streams(const json& s)
-      : push_only("redis_streams", {"event"}),
+      : push_only("redis_streams"),
         url_(s.value("redis_url", "redis://127.0.0.1:6379")),
         expected_interval_ms_(s.value("expected_interval_ms", int64_t{0})),
         group_(s.value("group", "tributary")),

@@ -70,15 +70,14 @@ class event_mapping {
   std::vector<std::string> keep_;
 };
 
-// Base of plugins that only push: subjects are taken as they are, and polling is refused.
+// Base of plugins that only push: subjects are taken as they are, and polling is refused. Any
+// kind is mapped: a message's members become the data of a record of the feed's kind, and the
+// host decides which kinds an instance serves (its manifest's, and those its config declares
+// with `kinds`), and holds a declared kind's records to its fields.
 class push_only : public sdk::plugin {
  public:
-  push_only(std::string name, std::vector<std::string> kinds) : name_(std::move(name)), kinds_(std::move(kinds)) {}
-  sdk::result<std::string> map_subject(std::string_view kind, std::string_view subject) override {
-    if (std::find(kinds_.begin(), kinds_.end(), kind) == kinds_.end())
-      return sdk::error{sdk::error_class::bad_request, name_ + " does not serve kind '" + std::string(kind) + "'", std::string(subject)};
-    return std::string(subject);
-  }
+  explicit push_only(std::string name) : name_(std::move(name)) {}
+  sdk::result<std::string> map_subject(std::string_view, std::string_view subject) override { return std::string(subject); }
   void plan(const sdk::feed_request&, const sdk::output&) override {
     throw sdk::plugin_error(sdk::error_class::bad_request, name_ + " pushes: use mode = \"stream\" on its feed");
   }
@@ -86,7 +85,6 @@ class push_only : public sdk::plugin {
 
  private:
   std::string name_;
-  std::vector<std::string> kinds_;
 };
 
 }  // namespace tributary::plugin_util
