@@ -11,13 +11,14 @@ namespace {
 bool is_wildcard(std::string_view p) { return !p.empty() && p.back() == '*'; }
 std::string_view stem(std::string_view p) { return p.substr(0, p.size() - 1); }  // "price.*" -> "price."
 
-// The segment after `user.` at `at`, when a '.' ends it (so more follows).
+// The segment after `user.` at `at`: the user id of `user.<id>` and of `user.<id>.…` alike.
+// A wildcard is nobody's (`user.*`).
 std::string_view owner_at(std::string_view s, size_t at) {
   static constexpr std::string_view user = "user.";
   if (s.substr(at, user.size()) != user) return {};
   size_t begin = at + user.size(), end = s.find('.', begin);
-  if (end == std::string_view::npos || end == begin) return {};
-  return s.substr(begin, end - begin);
+  auto id = s.substr(begin, end == std::string_view::npos ? std::string_view::npos : end - begin);
+  return id == "*" ? std::string_view{} : id;
 }
 
 template <class F>
@@ -55,11 +56,12 @@ bool may_see(const grant& g, std::string_view topic) {
 bool reaches_own_topics(const grant& g, std::string_view pattern) {
   if (!g.enabled() || g.user.empty()) return false;
   if (auto owner = personal_owner(pattern); !owner.empty()) return owner == g.user;
-  if (intersect(pattern, "user." + g.user + ".*")) return true;
+  if (intersect(pattern, "user." + g.user + ".*") || topic_matches(pattern, "user." + g.user)) return true;
   // `<kind>.user.<id>.…`: any pattern whose first segment could be a kind.
   auto dot = pattern.find('.');
   if (dot == std::string_view::npos) return pattern == "*";
-  return intersect(pattern, std::string(pattern.substr(0, dot)) + ".user." + g.user + ".*").has_value();
+  auto kind = std::string(pattern.substr(0, dot));
+  return intersect(pattern, kind + ".user." + g.user + ".*").has_value() || topic_matches(pattern, kind + ".user." + g.user);
 }
 
 bool may_subscribe(const grant& g, std::string_view pattern) {

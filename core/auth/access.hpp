@@ -28,7 +28,8 @@ struct grant {
   bool enabled() const { return policy && policy->enabled; }
 };
 
-// The <id> of a personal topic or of a pattern's fixed prefix ("user.42.*"), else empty.
+// The <id> of a personal topic (`user.<id>`, `user.<id>.…`, `<kind>.user.<id>`,
+// `<kind>.user.<id>.…`) or of a pattern's fixed prefix ("user.42.*"), else empty.
 std::string_view personal_owner(std::string_view topic_or_pattern);
 // The topics two patterns both match, as a pattern; nullopt when none.
 std::optional<std::string> intersect(std::string_view a, std::string_view b);

@@ -96,6 +96,11 @@ jwt_result jwt_verifier::verify(std::string_view token_in, int64_t now_ms) const
   const char* named = jwt_get_header(unverified.get(), "alg");
   jwt_alg_t alg = named ? jwt_str_alg(named) : JWT_ALG_INVAL;
   if (alg == JWT_ALG_INVAL) return {std::nullopt, "token header names no known algorithm"};
+  // RFC 7515 4.1.11: extensions named in `crit` must be understood; this verifier knows none.
+  char* crit = jwt_get_headers_json(unverified.get(), "crit");
+  bool critical = crit != nullptr || jwt_get_header(unverified.get(), "crit") != nullptr;
+  std::free(crit);
+  if (critical) return {std::nullopt, "token header has crit: extensions this server does not support"};
   const std::string* key = nullptr;
   if (is_hmac(alg) && !opts_.secret.empty()) key = &opts_.secret;
   else if ((is_rsa(alg) && family_ == key_family::rsa) || (is_ec(alg) && family_ == key_family::ec)) key = &opts_.public_key_pem;

@@ -9,6 +9,7 @@
 #include <openssl/crypto.h>
 #include <spdlog/spdlog.h>
 
+#include "auth/bearer.hpp"
 #include "record/record_bytes.hpp"
 #include "server/assets.hpp"
 #include "server/control_path.hpp"
@@ -151,9 +152,7 @@ class http_session : public std::enable_shared_from_this<http_session> {
 
   // A client's token: `Authorization: Bearer <token>` or `?token=`.
   static std::string token_of(const http::request<http::string_body>& req, const request_target& target) {
-    static constexpr std::string_view bearer = "Bearer ";
-    auto h = req[http::field::authorization];
-    if (h.substr(0, bearer.size()) == bearer) return std::string(h.substr(bearer.size()));
+    if (auto t = bearer_token(req[http::field::authorization])) return std::string(*t);
     return target.token;
   }
 
@@ -250,11 +249,9 @@ class http_session : public std::enable_shared_from_this<http_session> {
   }
 
   bool is_admin(const http::request<http::string_body>& req) const {
-    auto h = req[http::field::authorization];
-    static constexpr std::string_view bearer = "Bearer ";
-    if (h.size() != bearer.size() + cfg_->opts.admin_token.size() || h.substr(0, bearer.size()) != bearer) return false;
-    auto given = h.substr(bearer.size());
-    return CRYPTO_memcmp(given.data(), cfg_->opts.admin_token.data(), given.size()) == 0;  // constant time
+    auto given = bearer_token(req[http::field::authorization]);
+    if (!given || given->size() != cfg_->opts.admin_token.size()) return false;
+    return CRYPTO_memcmp(given->data(), cfg_->opts.admin_token.data(), given->size()) == 0;  // constant time
   }
 
   response unauthorized(bool ka) {

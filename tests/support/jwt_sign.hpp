@@ -37,10 +37,13 @@ inline key_pair make_key_pair(const std::string& type) {
 }
 
 // A token with `claims` (a JSON object), signed with `alg` ("HS256", "RS256", "ES256", "none").
-inline std::string sign(const nlohmann::json& claims, const std::string& alg, const std::string& key) {
+// `headers`: extra header members (a JSON object), e.g. {"crit": ["exp"]}.
+inline std::string sign(const nlohmann::json& claims, const std::string& alg, const std::string& key,
+                        const nlohmann::json& headers = nlohmann::json::object()) {
   jwt_t* j = nullptr;
   jwt_new(&j);
   jwt_add_grants_json(j, claims.dump().c_str());
+  if (!headers.empty()) jwt_add_headers_json(j, headers.dump().c_str());
   auto a = jwt_str_alg(alg.c_str());
   if (jwt_set_alg(j, a, a == JWT_ALG_NONE ? nullptr : reinterpret_cast<const unsigned char*>(key.data()),
                   a == JWT_ALG_NONE ? 0 : static_cast<int>(key.size())) != 0)

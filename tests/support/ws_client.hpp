@@ -32,13 +32,14 @@ struct http_result {
 };
 
 // Any method, with an optional bearer token.
-inline http_result http_call(unsigned short port, http::verb verb, const std::string& target, const std::string& bearer = {}) {
+inline http_result http_call(unsigned short port, http::verb verb, const std::string& target, const std::string& bearer = {},
+                             const std::string& scheme = "Bearer") {
   net::io_context ioc;
   beast::tcp_stream s(ioc);
   s.connect(tcp::endpoint(net::ip::make_address("127.0.0.1"), port));
   http::request<http::empty_body> req{verb, target, 11};
   req.set(http::field::host, "127.0.0.1");
-  if (!bearer.empty()) req.set(http::field::authorization, "Bearer " + bearer);
+  if (!bearer.empty()) req.set(http::field::authorization, scheme + " " + bearer);
   req.prepare_payload();
   http::write(s, req);
   beast::flat_buffer buf;
@@ -49,8 +50,9 @@ inline http_result http_call(unsigned short port, http::verb verb, const std::st
   return {static_cast<int>(res.result_int()), res.body(), std::string(res[http::field::content_type])};
 }
 
-inline http_result http_get(unsigned short port, const std::string& target, const std::string& bearer = {}) {
-  return http_call(port, http::verb::get, target, bearer);
+inline http_result http_get(unsigned short port, const std::string& target, const std::string& bearer = {},
+                            const std::string& scheme = "Bearer") {
+  return http_call(port, http::verb::get, target, bearer, scheme);
 }
 
 class ws_client {

@@ -4,6 +4,7 @@
 
 #include "../../../tests/support/jwt_sign.hpp"
 #include "auth/access.hpp"
+#include "auth/bearer.hpp"
 #include "auth/jwt_verifier.hpp"
 
 namespace tributary {
@@ -49,6 +50,8 @@ TEST(JwtVerifier, RefusesBadTokensWithAReason) {
       {with({{"channels", "price.*"}}), "channels"},
       {with({{"channels", {"bad pattern"}}}), "channels"},
       {sign(good, "none", ""), "algorithm"},
+      {sign(good, "HS256", kSecret, {{"crit", {"exp"}}}), "crit"},  // RFC 7515 4.1.11: unknown extensions
+      {sign(good, "HS256", kSecret, {{"crit", "b64"}}), "crit"},
       {"not.a.token", "malformed"},
       {"", "empty"},
       {std::string(9000, 'a'), "8192"},
@@ -111,7 +114,9 @@ TEST(Access, PersonalTopicsBelongToOneUserWhateverThePatterns) {
   EXPECT_EQ(personal_owner("user.alice.orders"), "alice");
   EXPECT_EQ(personal_owner("event.user.alice.orders"), "alice");
   EXPECT_EQ(personal_owner("user.*"), "");
-  EXPECT_EQ(personal_owner("user.alice"), "");
+  EXPECT_EQ(personal_owner("user.alice"), "alice");  // nothing after the id: still hers
+  EXPECT_EQ(personal_owner("event.user.bob"), "bob");
+  EXPECT_EQ(personal_owner("event.user.*"), "");
   EXPECT_EQ(personal_owner("price.BTC-USDT"), "");
   for (auto topic : {"user.alice.orders", "event.user.alice.trades"}) {
     EXPECT_TRUE(may_see(alice, topic));
@@ -151,6 +156,34 @@ TEST(Access, PatternsAreNarrowedToWhatTheSessionMaySee) {
   grant any{&off, "", {}};
   EXPECT_TRUE(may_see(any, "user.alice.orders"));
   EXPECT_EQ(shared_registrations(any, "*"), std::vector<std::string>{"*"});
+}
+
+
+// `user.<id>` and `<kind>.user.<id>` with nothing after the id are personal too: a grant of "*"
+// or "event.*", or a public "*", does not open bob's to alice or to anonymous clients.
+TEST(Access, APersonalTopicWithNothingAfterTheIdIsPersonal) {
+  access_policy policy{true, {"*"}};
+  grant anon{&policy, "", {}}, alice{&policy, "alice", {"*", "event.*"}}, bob{&policy, "bob", {}};
+  for (auto topic : {"user.bob", "event.user.bob"}) {
+    EXPECT_FALSE(may_see(alice, topic)) << topic;
+    EXPECT_FALSE(may_see(anon, topic)) << topic;
+    EXPECT_TRUE(may_see(bob, topic)) << topic;
+    EXPECT_TRUE(may_subscribe(bob, topic)) << topic;
+    EXPECT_FALSE(may_subscribe(alice, topic)) << topic;
+  }
+  EXPECT_TRUE(reaches_own_topics(bob, "event.*"));
+  EXPECT_TRUE(reaches_own_topics(bob, "user.bob"));
+  EXPECT_FALSE(reaches_own_topics(alice, "event.user.bob"));
+}
+
+TEST(Bearer, TheSchemeIsCaseInsensitive) {
+  EXPECT_EQ(bearer_token("Bearer abc"), "abc");
+  EXPECT_EQ(bearer_token("bearer abc"), "abc");
+  EXPECT_EQ(bearer_token("BEARER   abc"), "abc");
+  EXPECT_FALSE(bearer_token("Bearerabc"));
+  EXPECT_FALSE(bearer_token("Basic abc"));
+  EXPECT_FALSE(bearer_token("Bearer "));
+  EXPECT_FALSE(bearer_token(""));
 }
 
 }  // namespace

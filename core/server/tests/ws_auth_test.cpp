@@ -176,6 +176,8 @@ TEST(HttpAuth, LatestAndTopicsApplyTheTopicRules) {
   EXPECT_EQ(http_get(s.port, path, token_for("bob")).status, 403);
   EXPECT_EQ(http_get(s.port, path, token_for("alice")).status, 200);
   EXPECT_EQ(http_get(s.port, path + "?token=" + token_for("alice")).status, 200);
+  EXPECT_EQ(http_get(s.port, path, token_for("alice"), "bearer").status, 200);  // the scheme is case-insensitive
+  EXPECT_EQ(http_get(s.port, path, token_for("alice"), "BEARER").status, 200);
   EXPECT_EQ(http_get(s.port, path, "garbage").status, 401);
   EXPECT_EQ(http_get(s.port, "/api/v1/latest/price.BTC-USDT").status, 200);
   auto anon = json::parse(http_get(s.port, "/api/v1/topics").body);
@@ -279,4 +281,32 @@ TEST(WsAuth, AReconfiguredKeyServesNewSessionsAndAnUnusableOneChangesNothing) {
   EXPECT_EQ(auth_outcome(s.port, token_for("frank")), "unauthorized");  // still jwt, still the rotated key
 }
 
+// `event.user.<id>` with nothing after the id is personal: a token granting "*" does not open
+// bob's to alice, over HTTP or WebSocket, nor does it show in her topic list; bob reads it.
+TEST(HttpAuth, APersonalTopicWithNothingAfterTheIdIsOnlyItsUsers) {
+  auto o = jwt_server();
+  o.public_patterns = {"*"};
+  running_server s(o);
+  publish_event(s, "user.bob");
+  s.publish("BTC-USDT", 1);
+  auto all = token_for("alice", 600, {{"channels", {"*"}}});
+  const std::string path = "/api/v1/latest/event.user.bob";
+  EXPECT_EQ(http_get(s.port, path, all).status, 403);
+  EXPECT_EQ(http_get(s.port, path).status, 403);
+  EXPECT_EQ(http_get(s.port, path, token_for("bob")).status, 200);
+  auto listed = json::parse(http_get(s.port, "/api/v1/topics", all).body);
+  EXPECT_EQ(listed.dump().find("event.user.bob"), std::string::npos) << listed;
+  EXPECT_NE(listed.dump().find("price.BTC-USDT"), std::string::npos) << listed;
+  ws_client alice(s.port, "/ws?token=" + all);
+  alice.send(R"({"type":"subscribe","id":1,"topics":["*"]})");
+  ws_client bob(s.port, "/ws?token=" + token_for("bob"));
+  bob.send(R"({"type":"subscribe","id":1,"topics":["event.user.bob"]})");
+  EXPECT_EQ(read_type(bob, "subscribed")["type"], "subscribed");
+  publish_event(s, "user.bob");
+  s.publish("BTC-USDT", 2);
+  EXPECT_EQ(topics_until(bob, "event.user.bob").count("event.user.bob"), 1u);
+  EXPECT_EQ(topics_until(alice, "price.BTC-USDT").count("event.user.bob"), 0u);
+}
+
 }  // namespace tributary
+
