@@ -357,6 +357,7 @@ static server_options server_options_of(const config& cfg) {
   so.io_threads = cfg.server.io_threads;
   so.admin_token = cfg.server.admin_token;
   so.allowed_origins = cfg.server.allowed_origins;
+  so.require_origin = cfg.server.require_origin;
   so.connections_per_ip = cfg.server.limits.connections_per_ip;
   so.messages_per_second = cfg.server.limits.messages_per_second;
   so.messages_burst = cfg.server.limits.messages_burst;

@@ -21,6 +21,7 @@ const std::vector<server_setting>& server_settings() {
       {"history", +[](S& s) -> size_t& { return s.history; }, 0, 100'000, A::at_restart},
       {"history_age", +[](S& s) -> millis& { return s.history_age; }, 1, 0, A::at_restart, "must be positive"},
       {"dashboard", +[](S& s) -> bool& { return s.dashboard; }},
+      {"require_origin", +[](S& s) -> bool& { return s.require_origin; }},
       {"limits.connections_per_ip", +[](S& s) -> size_t& { return s.limits.connections_per_ip; }, 0, 1'000'000},
       {"limits.messages_per_second", +[](S& s) -> double& { return s.limits.messages_per_second; }, 0, 1e9, A::at_once,
        "must be 0 (no limit) or more"},

@@ -92,16 +92,23 @@ class http_session : public std::enable_shared_from_this<http_session> {
     send(std::move(res));
   }
 
+  // A client that sends no Origin (a back-end worker, a script) is not a browser page another
+  // site opened: let in unless require_origin says otherwise.
   bool origin_allowed() const {
     const auto& allowed = cfg_->opts.allowed_origins;
-    return allowed.empty() || std::find(allowed.begin(), allowed.end(), origin_) != allowed.end();
+    if (allowed.empty()) return true;
+    if (origin_.empty()) return !cfg_->opts.require_origin;
+    return std::find(allowed.begin(), allowed.end(), origin_) != allowed.end();
   }
 
   void upgrade(const http::request<http::string_body>& req) {
     auto target = parse_request_target(req.target());
     if (!target) return send(make(http::status::bad_request, error_body("bad_request", "malformed request target"), false));
     if (!origin_allowed())
-      return send(make(http::status::forbidden, error_body("forbidden", "origin '" + origin_ + "' is not in allowed_origins"), false));
+      return send(make(http::status::forbidden,
+                       error_body("forbidden", origin_.empty() ? std::string("an Origin header is required (require_origin)")
+                                                               : "origin '" + origin_ + "' is not in allowed_origins"),
+                       false));
     if (target->path != cfg_->opts.ws_path)
       return send(make(http::status::not_found, error_body("not_found", "no WebSocket endpoint at " + target->path), false));
     if (req[http::field::sec_websocket_version] != "13") {

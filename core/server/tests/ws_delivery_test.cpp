@@ -451,13 +451,26 @@ TEST(WsLimits, AllowedOriginsGateUpgradesAndCarryCors) {
   server_options o;
   o.allowed_origins = {"https://app.example.com"};
   running_server s(o);
-  auto upgrade_from = [&](const std::string& origin) {
-    raw_socket c(s.port);
-    c.send("GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nOrigin: " + origin +
-           "\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n");
+  auto upgrade_from_to = [&](const std::string& origin, unsigned short port) {
+    raw_socket c(port);
+    c.send("GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+           (origin.empty() ? std::string() : "Origin: " + origin + "\r\n") +
+           "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n");
     return c.read_for(300);
   };
+  auto upgrade_from = [&](const std::string& origin) { return upgrade_from_to(origin, s.port); };
   EXPECT_THAT(upgrade_from("https://app.example.com"), HasSubstr("101 Switching Protocols"));
+  // No Origin: a back-end worker or a script, not a page of another site: let in...
+  EXPECT_THAT(upgrade_from(""), HasSubstr("101 Switching Protocols"));
+  {  // ... unless require_origin
+    server_options strict = o;
+    strict.require_origin = true;
+    running_server r(strict);
+    auto refused = upgrade_from_to("", r.port);
+    EXPECT_THAT(refused, HasSubstr("403"));
+    EXPECT_THAT(refused, HasSubstr("an Origin header is required"));
+    EXPECT_THAT(upgrade_from_to("https://app.example.com", r.port), HasSubstr("101 Switching Protocols"));
+  }
   auto refused = upgrade_from("https://evil.example.net");
   EXPECT_THAT(refused, HasSubstr("403"));
   EXPECT_THAT(refused, HasSubstr("not in allowed_origins"));
