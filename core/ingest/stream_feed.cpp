@@ -248,6 +248,7 @@ void stream_feed::subscribed(size_t channels, size_t patterns) {
   last_message_ = clock_.now_ms();
   log_->info("feed {}: source {} subscribed to {} channel(s) or stream(s), {} pattern(s)", feed_.cfg.id, source_.name, channels, patterns);
   connected_ = true;
+  set_up(true);  // up once subscribed, not only at its next message (a quiet channel is not down)
 }
 
 // Redis pub/sub: at most once; what is published while we are away is not seen.

@@ -126,7 +126,7 @@ kafka_consumer::polled kafka_consumer::poll(millis wait, message& out, std::stri
     rd_kafka_message_destroy(held_);
     held_ = nullptr;
   }
-  if (!up_) check_brokers();
+  check_brokers();
   if (auto fatal = rd_kafka_fatal_error(rk_, nullptr, 0)) {
     error = std::string("Kafka: ") + rd_kafka_err2str(fatal);
     return polled::failed;
@@ -141,6 +141,8 @@ kafka_consumer::polled kafka_consumer::poll(millis wait, message& out, std::stri
     return fatal ? polled::failed : polled::nothing;
   }
   up_ = true;
+  last_answer_ms_ = steady_ms();
+  misses_ = 0;
   held_ = m;
   out.topic = rd_kafka_topic_name(m->rkt);
   out.partition = m->partition;
@@ -159,15 +161,23 @@ kafka_consumer::polled kafka_consumer::poll(millis wait, message& out, std::stri
   return polled::message;
 }
 
-// While the brokers are down: asks one for metadata now and then; an answer means they are back.
+// Asks a broker for metadata when nothing was heard for a second: an answer means the brokers
+// are up (again); two probes in a row without one mean they are down, whether or not librdkafka
+// has said "all brokers down" (it does not when some were never connected).
 void kafka_consumer::check_brokers() {
   int64_t now = steady_ms();
-  if (now - last_check_ms_ < 1000) return;
+  if (now - last_answer_ms_ < 1000 || now - last_check_ms_ < 1000) return;
   last_check_ms_ = now;
   const rd_kafka_metadata_t* md = nullptr;
-  if (rd_kafka_metadata(rk_, 0, nullptr, &md, 500) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+  auto rc = rd_kafka_metadata(rk_, 0, nullptr, &md, 500);
+  if (rc == RD_KAFKA_RESP_ERR_NO_ERROR) {
     rd_kafka_metadata_destroy(md);
     up_ = true;
+    last_answer_ms_ = steady_ms();
+    misses_ = 0;
+  } else if (++misses_ >= 2 && up_) {
+    last_error_ = std::string("no broker answers (") + rd_kafka_err2str(rc) + ")";
+    up_ = false;
   }
 }
 

@@ -85,6 +85,8 @@ class kafka_consumer {
   bool earliest_ = false;
   std::atomic<bool> up_{true};
   int64_t last_check_ms_ = 0;
+  int64_t last_answer_ms_ = 0;  // a message or a metadata answer
+  int misses_ = 0;              // probes in a row without an answer
   std::string last_error_;
 };
 
