@@ -8,7 +8,7 @@
 //
 // Upstreams: WebSocket (ws/wss), Redis pub/sub (channels and patterns) and Redis streams
 // (consumer group). A failed upstream opens the source's circuit like a failed poll, and hands
-// the feed to its later sources, polled every `every`, until the stream delivers again.
+// the feed to its later sources, polled every `every`, until the stream is subscribed again.
 #include <atomic>
 #include <condition_variable>
 #include <functional>
