@@ -200,9 +200,16 @@ class http_session : public std::enable_shared_from_this<http_session> {
       return counted("/ready", make(ok ? http::status::ok : http::status::service_unavailable,
                                   dump(json{{"status", ok ? "ready" : "not_ready"}, {"reason", reason}}), ka));
     }
-    if ((path == "/api/v1/status" || path == "/metrics") && !cfg_->opts.admin_token.empty() && !is_admin(req))
-      return counted(path == "/metrics" ? "/metrics" : "/api/v1/status", unauthorized(ka));
+    if ((path == "/api/v1/status" || path == "/metrics" || path == "/api/v1/subscriptions") && !cfg_->opts.admin_token.empty() &&
+        !is_admin(req))
+      return counted(path == "/metrics" ? "/metrics" : path == "/api/v1/status" ? "/api/v1/status" : "/api/v1/subscriptions",
+                     unauthorized(ka));
     if (path == "/api/v1/status") return counted("/api/v1/status", make(http::status::ok, st_.hooks.status_json(), ka));
+    if (path == "/api/v1/subscriptions") {
+      auto j = st_.subscriptions.to_json();
+      j["sessions"] = st_.ws_sessions.load();
+      return counted("/api/v1/subscriptions", make(http::status::ok, dump(j), ka));
+    }
     if (path == "/metrics")
       return counted("/metrics", make(http::status::ok, st_.hooks.metrics_text(), ka, "text/plain; version=0.0.4; charset=utf-8"));
     if (path.rfind("/api/v1/", 0) == 0 || is_view_route(path)) return topic_route(req, *target, ka);

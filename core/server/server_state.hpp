@@ -11,6 +11,7 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
 
+#include "server/subscription_counts.hpp"
 #include "auth/access.hpp"
 #include "auth/jwt_verifier.hpp"
 #include "server/server.hpp"
@@ -53,6 +54,7 @@ struct server::state {
   int collector = -1;
   std::mutex per_ip_mu;
   std::unordered_map<std::string, size_t> per_ip;  // open connections by remote address
+  subscription_counts subscriptions;               // sessions per pattern, for /api/v1/subscriptions
 
   state(server_options o, record_cache& c, fanout_hub& h, metrics& mm, server_hooks hk, std::shared_ptr<spdlog::logger> l)
       : cache(c), hub(h), m(mm), hooks(std::move(hk)), log(std::move(l)), auth(o.auth),

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "server/io_shard.hpp"
+#include "server/server_state.hpp"
 
 namespace tributary {
 
@@ -28,6 +29,8 @@ void session_subscriptions::remove(std::string_view p) {
 }
 
 void session_subscriptions::apply(io_shard& shard, ws_connection* c, const grant& g) {
+  shard.st.subscriptions.change(client_protocol::websocket, counted_, patterns_);
+  counted_ = patterns_;
   std::vector<std::string> shared, personal;
   for (auto& p : patterns_) {
     for (auto& r : shared_registrations(g, p))
@@ -47,6 +50,8 @@ void session_subscriptions::apply(io_shard& shard, ws_connection* c, const grant
 
 void session_subscriptions::clear(io_shard& shard, ws_connection* c) {
   patterns_.clear();
+  shard.st.subscriptions.change(client_protocol::websocket, counted_, {});
+  counted_.clear();
   sync(shard.index(), c, shared_, {});
   if (user_.empty()) return;
   sync(shard.personal_index(user_), c, personal_, {});

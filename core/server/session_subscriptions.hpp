@@ -30,6 +30,7 @@ class session_subscriptions {
   std::vector<std::string> patterns_;  // as the client asked
   std::vector<std::string> shared_;    // registered in the shared index
   std::vector<std::string> personal_;  // registered in user_'s index
+  std::vector<std::string> counted_;   // as counted in the server's subscription_counts
   std::string user_;
 };
 

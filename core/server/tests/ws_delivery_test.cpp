@@ -488,3 +488,37 @@ TEST(WsLimits, AllowedOriginsGateUpgradesAndCarryCors) {
   EXPECT_THAT(pf, HasSubstr("204"));
   EXPECT_THAT(pf, HasSubstr("Access-Control-Allow-Headers: Authorization"));
 }
+
+// GET /api/v1/subscriptions (admin): sessions per pattern and protocol, kept as sessions
+// subscribe, unsubscribe and close.
+TEST(HttpApi, SubscriptionsCountSessionsPerPatternAndProtocol) {
+  server_options o;
+  o.admin_token = "subscriptions-admin-token-0123456789";
+  running_server s(o);
+  auto counts = [&] {
+    auto r = http_get(s.port, "/api/v1/subscriptions", o.admin_token);
+    EXPECT_EQ(r.status, 200);
+    std::map<std::string, int> out;
+    auto body = json::parse(r.body);
+    for (auto& p : body["patterns"]) {
+      EXPECT_EQ(p["by_protocol"]["websocket"], p["sessions"]);
+      out[p["pattern"].get<std::string>()] = p["sessions"].get<int>();
+    }
+    return out;
+  };
+  auto until = [&](const std::map<std::string, int>& want) {
+    for (int i = 0; i < 200 && counts() != want; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    return counts();
+  };
+  EXPECT_EQ(http_get(s.port, "/api/v1/subscriptions").status, 401);
+  auto a = std::make_unique<ws_client>(s.port);
+  ws_client b(s.port);
+  a->send(R"({"type":"subscribe","topics":["price.*","event.x"]})");
+  b.send(R"({"type":"subscribe","topics":["price.*"]})");
+  b.send(R"({"type":"subscribe","topics":["price.*"]})");  // twice: still one session
+  EXPECT_EQ(until({{"price.*", 2}, {"event.x", 1}}), (std::map<std::string, int>{{"price.*", 2}, {"event.x", 1}}));
+  b.send(R"({"type":"unsubscribe","topics":["price.*"]})");
+  EXPECT_EQ(until({{"price.*", 1}, {"event.x", 1}}), (std::map<std::string, int>{{"price.*", 1}, {"event.x", 1}}));
+  a.reset();  // closes
+  EXPECT_EQ(until({}), (std::map<std::string, int>{}));
+}
