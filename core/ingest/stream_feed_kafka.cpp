@@ -109,6 +109,7 @@ void stream_feed::brokers_changed(bool up, const std::string& why) {
   if (up) {
     log_->info("feed {}: source {}: Kafka brokers answer again", feed_.cfg.id, source_.name);
     last_message_ = clock_.now_ms();
+    set_up(true);  // subscribed again, as after a reconnect
     return;
   }
   log_->warn("feed {}: source {}: Kafka brokers unreachable ({})", feed_.cfg.id, source_.name, why);
