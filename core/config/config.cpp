@@ -321,8 +321,11 @@ class parser {
   }
 
   void read_server(const toml::table& t, config& cfg) {
-    check_keys(t, "server", {"listen", "ws_path", "max_connections", "max_message_bytes", "heartbeat", "queue_limit",
-                             "queue_limit_bytes", "slow_consumer", "io_threads", "history", "history_age", "limits", "auth", "allowed_origins", "dashboard"});
+    // The keys of the settings table that live in [server] itself, and those read by hand below.
+    std::vector<std::string> keys{"limits", "auth", "allowed_origins"};
+    for (const auto& set : server_settings())
+      if (split_key(set.key).first.empty()) keys.emplace_back(set.key);
+    check_keys(t, "server", keys);
     auto& s = cfg.server;
     if (auto* n = t.get("listen"))
       if (auto v = str(*n, "server.listen")) {
