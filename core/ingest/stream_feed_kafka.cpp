@@ -54,7 +54,7 @@ class kafka_session final : public kafka_consumer::listener {
 
   // Commits what is published for good (of `only`, or of every partition held).
   void commit(const std::vector<kafka_partition>* only, bool sync) {
-    if (ledger_.held() == 0) return;
+    if (ledger_.held() == 0 || (!sync && !ledger_.pending())) return;  // idle: no Redis read every 200 ms
     auto published = feed_.out_.out().positions(ledger_.prefix());
     if (std::holds_alternative<std::string>(published)) return;  // later: nothing is lost by waiting
     consumer_->commit(ledger_.due(std::get<position_map>(published), only, sync), sync);

@@ -17,7 +17,7 @@ metrics_counter& drops(metrics& m, const std::string& sink, const char* reason) 
 }  // namespace
 
 copy_sink::copy_sink(const sink_config& cfg, metrics& m, std::function<bool()> leading, std::shared_ptr<spdlog::logger> log)
-    : log_(std::move(log)), depth_(m.counter_for("tributary_sink_buffered", {{"sink", cfg.name}})), cfg_(cfg), m_(m),
+    : log_(std::move(log)), depth_(m.counter_for("tributary_sink_buffered", {{"sink", cfg.name}})), cfg_(cfg),
       leading_(std::move(leading)),
       written_(m.counter_for("tributary_sink_writes_total", {{"sink", cfg.name}})),
       up_(m.counter_for("tributary_sink_up", {{"sink", cfg.name}})),

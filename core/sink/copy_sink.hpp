@@ -50,7 +50,6 @@ class copy_sink : public record_sink {
 
  private:
   sink_config cfg_;
-  metrics& m_;
   std::function<bool()> leading_;
   metrics_counter &written_, &up_, &buffer_full_, &refused_, &shutdown_;
   mutable std::mutex mu_;

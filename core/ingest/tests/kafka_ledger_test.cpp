@@ -70,5 +70,17 @@ TEST(KafkaLedger, ARevokedPartitionIsForgottenAndCommittedAlone) {
   EXPECT_EQ(l.due({{"kafka:g:orders:1", 6}}).size(), 0u);
 }
 
+TEST(KafkaLedger, PendingUntilEverythingHandledIsCommitted) {
+  kafka_ledger l("g");
+  l.assigned(kBoth, {});
+  EXPECT_FALSE(l.pending());  // nothing handled: an idle consumer reads no positions
+  l.handled("orders", 0, 0, true);
+  EXPECT_TRUE(l.pending());
+  EXPECT_TRUE(l.due({}).empty());
+  EXPECT_TRUE(l.pending());  // not published for good yet: still to commit
+  EXPECT_EQ(l.due({{"kafka:g:orders:0", 0}}).size(), 1u);
+  EXPECT_FALSE(l.pending());
+}
+
 }  // namespace
 }  // namespace tributary

@@ -46,6 +46,10 @@ upstream_position kafka_ledger::position(std::string_view topic, int32_t partiti
   return s ? upstream_position{s->key, offset} : upstream_position{};
 }
 
+bool kafka_ledger::pending() const {
+  return std::any_of(parts_.begin(), parts_.end(), [](const state& s) { return s.handled >= 0 && s.handled + 1 > s.committed; });
+}
+
 void kafka_ledger::handled(std::string_view topic, int32_t partition, int64_t offset, bool recorded) {
   auto* s = find(topic, partition);
   if (!s) return;

@@ -38,6 +38,8 @@ class kafka_ledger {
   // before partitions are given up must not rely on it).
   std::vector<kafka_commit> due(const position_map& published, const std::vector<kafka_partition>* only = nullptr, bool again = false);
   size_t held() const { return parts_.size(); }
+  // Whether some partition has messages handled past what was committed (due() may find work).
+  bool pending() const;
 
  private:
   struct state {

@@ -68,9 +68,7 @@ class kafka final : public pu::push_only {
         settings_(client_settings(s)),
         mapping_(s) {
     if (brokers_.empty()) throw sdk::plugin_error(error_class::bad_request, "brokers is empty");
-    if (s.contains("topic")) topics_.push_back(s["topic"].get<std::string>());
-    if (s.contains("topics"))
-      for (auto& x : s["topics"]) topics_.push_back(x.get<std::string>());
+    topics_ = pu::one_or_many(s, "topic", "topics");
     if (topics_.empty()) throw sdk::plugin_error(error_class::bad_request, "set topic or topics");
   }
 

@@ -39,14 +39,6 @@ sdk::manifest redis_pubsub_manifest() {
   return m;
 }
 
-std::vector<std::string> one_or_many(const json& s, const char* one, const char* many) {
-  std::vector<std::string> out;
-  if (s.contains(one)) out.push_back(s[one].get<std::string>());
-  if (s.contains(many))
-    for (auto& x : s[many]) out.push_back(x.get<std::string>());
-  return out;
-}
-
 class redis_pubsub final : public pu::push_only {
  public:
   redis_pubsub(std::string_view settings_text, sdk::host) : redis_pubsub(json::parse(settings_text.empty() ? "{}" : settings_text)) {}
@@ -54,8 +46,8 @@ class redis_pubsub final : public pu::push_only {
       : push_only("redis_pubsub"),
         url_(s.value("redis_url", "redis://127.0.0.1:6379")),
         expected_interval_ms_(s.value("expected_interval_ms", int64_t{0})),
-        channels_(one_or_many(s, "channel", "channels")),
-        patterns_(one_or_many(s, "pattern", "patterns")),
+        channels_(pu::one_or_many(s, "channel", "channels")),
+        patterns_(pu::one_or_many(s, "pattern", "patterns")),
         mapping_(s) {
     if (channels_.empty() && patterns_.empty())
       throw sdk::plugin_error(error_class::bad_request, "set channel, channels, pattern or patterns");

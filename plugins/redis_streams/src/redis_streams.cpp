@@ -49,9 +49,7 @@ class redis_streams final : public pu::push_only {
         consumer_(s.value("consumer", "tributary")),
         payload_field_(s.value("payload_field", "")),
         mapping_(s) {
-    if (s.contains("stream")) streams_.push_back(s["stream"].get<std::string>());
-    if (s.contains("streams"))
-      for (auto& x : s["streams"]) streams_.push_back(x.get<std::string>());
+    streams_ = pu::one_or_many(s, "stream", "streams");
     if (streams_.empty()) throw sdk::plugin_error(error_class::bad_request, "set stream or streams");
   }
 

@@ -22,6 +22,15 @@ inline constexpr const char* mapping_schema_properties = R"(
       "subject_prefix": {"type": "string"},
       "keep": {"type": "array", "items": {"type": "string"}})";
 
+// A setting given as one value or a list ("channel" / "channels", "topic" / "topics"): both, in order.
+inline std::vector<std::string> one_or_many(const nlohmann::json& s, const char* one, const char* many) {
+  std::vector<std::string> out;
+  if (s.contains(one)) out.push_back(s[one].get<std::string>());
+  if (s.contains(many))
+    for (auto& x : s[many]) out.push_back(x.get<std::string>());
+  return out;
+}
+
 class event_mapping {
  public:
   static constexpr size_t max_bytes = 64 * 1024;
