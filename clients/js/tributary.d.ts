@@ -91,7 +91,7 @@ export declare class TributaryClient {
   on(event: "record" | `topic:${string}`, handler: RecordHandler): () => void;
   on(event: "view", handler: (view: Record<string, unknown>, meta: { route: string }) => void): () => void;
   on(event: "state", handler: (state: ClientState) => void): () => void;
-  on(event: "authenticated", handler: (info: { user: string; expiresMs: number | null }) => void): () => void;
+  on(event: "authenticated", handler: (info: { user: string; userSegment: string; expiresMs: number | null }) => void): () => void;
   on(event: "error", handler: (error: ProtocolError | Error) => void): () => void;
   on(event: "open", handler: (info: { session: string | null; user: string | null }) => void): () => void;
   on(event: "close", handler: (info: { code: number; reason: string }) => void): () => void;

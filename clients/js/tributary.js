@@ -221,7 +221,7 @@ export class TributaryClient {
 
   _onAuthenticated(msg) {
     this.user = msg.user;
-    this._emit("authenticated", { user: msg.user, expiresMs: msg.expires_ms });
+    this._emit("authenticated", { user: msg.user, userSegment: msg.user_segment, expiresMs: msg.expires_ms });
     this._settle(msg);
     this._clear("refresh");
     if (typeof this.token !== "function" || !msg.expires_ms) return;

@@ -363,7 +363,7 @@ static server_options server_options_of(const config& cfg) {
   so.messages_burst = cfg.server.limits.messages_burst;
   const auto& auth = cfg.server.auth;
   so.auth = auth.mode == auth_mode::jwt;
-  so.jwt = {auth.jwt_secret, auth.jwt_public_key, auth.issuer, auth.audience};
+  so.jwt = {auth.jwt_secret, auth.jwt_public_key, auth.issuer, auth.audience, auth.user_claim};
   so.public_patterns = auth.public_patterns;
   so.auth_timeout = auth.auth_timeout;
   so.dashboard = cfg.server.dashboard;

@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "record/topic.hpp"
+#include "tributary/topic_segment.hpp"
 
 namespace tributary {
 
@@ -33,13 +34,6 @@ jwt_ptr decode(const std::string& token, const std::string& key) {
 bool is_hmac(jwt_alg_t a) { return a == JWT_ALG_HS256 || a == JWT_ALG_HS384 || a == JWT_ALG_HS512; }
 bool is_rsa(jwt_alg_t a) { return a == JWT_ALG_RS256 || a == JWT_ALG_RS384 || a == JWT_ALG_RS512; }
 bool is_ec(jwt_alg_t a) { return a == JWT_ALG_ES256 || a == JWT_ALG_ES384 || a == JWT_ALG_ES512; }
-
-// A user id must stay one topic segment: `user.<sub>.` has to name exactly one user.
-bool valid_user(const std::string& s) {
-  return !s.empty() && s.size() <= 128 && std::all_of(s.begin(), s.end(), [](unsigned char c) {
-    return std::isalnum(c) || c == '_' || c == '-' || c == ':' || c == '@' || c == '+';
-  });
-}
 
 // ms since the epoch from a NumericDate claim (seconds, maybe fractional); nullopt if malformed.
 std::optional<int64_t> numeric_date_ms(const json& v) {
@@ -116,11 +110,13 @@ jwt_result jwt_verifier::verify(std::string_view token_in, int64_t now_ms) const
 
 jwt_result jwt_verifier::check_claims(const json& claims, int64_t now_ms) const {
   identity id;
-  auto sub = claims.find("sub");
-  if (sub != claims.end() && sub->is_number_integer()) id.user = std::to_string(sub->get<int64_t>());
-  else if (sub != claims.end() && sub->is_string()) id.user = sub->get<std::string>();
-  if (!valid_user(id.user))
-    return {std::nullopt, "'sub' must be 1 to 128 letters, digits or _-:@+ (it names the user's topics)"};
+  auto user = claims.find(opts_.user_claim);
+  if (user != claims.end() && user->is_number_integer())
+    id.user = user->is_number_unsigned() ? std::to_string(user->get<uint64_t>()) : std::to_string(user->get<int64_t>());
+  else if (user != claims.end() && user->is_string()) id.user = user->get<std::string>();
+  if (id.user.empty() || id.user.size() > max_user_bytes)
+    return {std::nullopt, "'" + opts_.user_claim + "' must be a string of 1 to 128 bytes or an integer (it names the user)"};
+  id.segment = encode_topic_segment(id.user);
   if (auto e = claims.find("exp"); e != claims.end()) {
     auto ms = numeric_date_ms(*e);
     if (!ms) return {std::nullopt, "'exp' is not a NumericDate"};

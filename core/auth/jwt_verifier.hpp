@@ -16,7 +16,8 @@ namespace tributary {
 
 // Who a verified token speaks for.
 struct identity {
-  std::string user;                   // `sub`
+  std::string user;                   // the user claim (`sub` unless [server.auth] user_claim), as text
+  std::string segment;                // `user` in topics: encode_topic_segment(user)
   int64_t expires_ms = 0;             // `exp` in ms since the epoch; 0 when the token has none
   std::vector<std::string> channels;  // extra topic patterns granted by the `channels` claim
 };
@@ -31,6 +32,7 @@ struct jwt_options {
   std::string public_key_pem;  // RS* (RSA key) or ES* (EC key); empty: not accepted
   std::string issuer;          // checked when set
   std::string audience;        // checked when set
+  std::string user_claim = "sub";  // the claim naming the user: a string or an integer
 };
 
 class jwt_verifier {
@@ -42,6 +44,7 @@ class jwt_verifier {
 
   static constexpr size_t max_token_bytes = 8192;
   static constexpr size_t max_channels = 64;
+  static constexpr size_t max_user_bytes = 128;
 
  private:
   enum class key_family { none, rsa, ec };

@@ -359,7 +359,7 @@ class parser {
   }
 
   void read_server_auth(const toml::table& t, decltype(config::server)& s) {
-    check_keys(t, "server.auth", {"mode", "admin_token", "jwt_secret", "jwt_public_key", "issuer", "audience", "public", "auth_timeout"});
+    check_keys(t, "server.auth", {"mode", "admin_token", "jwt_secret", "jwt_public_key", "issuer", "audience", "user_claim", "public", "auth_timeout"});
     auto& a = s.auth;
     if (auto* n = t.get("mode"))
       read_mode(*n, "server.auth.mode", a.mode);
@@ -380,6 +380,11 @@ class parser {
       if (auto v = str(*n, "server.auth.issuer")) a.issuer = *v;
     if (auto* n = t.get("audience"))
       if (auto v = str(*n, "server.auth.audience")) a.audience = *v;
+    if (auto* n = t.get("user_claim"))
+      if (auto v = str(*n, "server.auth.user_claim")) {
+        if (v->empty()) error(pos(*n), "server.auth.user_claim", "names no claim");
+        else a.user_claim = *v;
+      }
     if (auto* n = t.get("public")) read_public_patterns(*n, a);
     read_settings(t, "auth", s);
     if (a.mode == auth_mode::jwt && a.jwt_secret.empty() && a.jwt_public_key.empty())

@@ -124,6 +124,7 @@ struct auth_config {
   std::string jwt_public_key_file;
   std::string issuer;    // checked when set
   std::string audience;  // checked when set
+  std::string user_claim = "sub";  // the claim naming the user
   std::vector<std::string> public_patterns{"price.*", "market.*", "indicator.*", "quote.*", "candle.*", "sentiment.*", "view.*"};
   millis auth_timeout{10000};
 };

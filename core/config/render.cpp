@@ -76,6 +76,7 @@ toml::table server_table(const config& c) {
                    {"jwt_public_key", s.auth.jwt_public_key_file},
                    {"issuer", s.auth.issuer},
                    {"audience", s.auth.audience},
+                   {"user_claim", s.auth.user_claim},
                    {"public", strings(s.auth.public_patterns)},
                    {"admin_token", s.admin_token}};
   toml::table limits;

@@ -299,10 +299,10 @@ std::optional<std::string> check_subject(std::string_view kind, std::string_view
     if (dot == std::string_view::npos || !is_pair(s.substr(0, dot)) || dot + 1 == s.size())
       return "a candle subject is INSTRUMENT.INTERVAL (BTC-USDT.1h)";
   }
-  if ((kind == "event" || !declared_by(kind).empty()) && (s.size() > 128 || !std::all_of(s.begin(), s.end(), [](unsigned char c) {
+  if ((kind == "event" || !declared_by(kind).empty()) && (s.size() > 512 || !std::all_of(s.begin(), s.end(), [](unsigned char c) {
                             return std::isalnum(c) || c == '.' || c == '_' || c == ':' || c == '-';
                           })))
-    return "an event subject is at most 128 characters of A-Z a-z 0-9 . _ : -";
+    return "an event subject is at most 512 characters of A-Z a-z 0-9 . _ : -";
   if (kind == "indicator" && std::count(s.begin(), s.end(), '.') != 2)
     return "an indicator subject is INSTRUMENT.NAME.INTERVAL (BTC-USDT.rsi.1d)";
   return std::nullopt;

@@ -231,7 +231,7 @@ class http_session : public std::enable_shared_from_this<http_session> {
       if (auto tok = token_of(req, target); !tok.empty()) {
         auto v = cfg_->verifier->verify(tok, system_clock_source{}.now_ms());
         if (!v.who) return counted("unauthorized", make(http::status::unauthorized, error_body("unauthorized", v.error), ka));
-        g.user = v.who->user;
+        g.user = v.who->segment;
         g.channels = std::move(v.who->channels);
       }
     }

@@ -16,18 +16,18 @@ void ws_connection::authenticate(std::string_view token, const nlohmann::json& i
   if (grant_.user.empty() && shard_.now_ms() - opened_ms_ > st.opts.auth_timeout.count())
     return reply_error(id, "auth_timeout", "a first auth must come within auth_timeout; this session stays public-only");
   auto result = st.verifier->verify(token, wall_ms());
-  if (result.who && !grant_.user.empty() && result.who->user != grant_.user)
+  if (result.who && !grant_.user.empty() && result.who->segment != grant_.user)
     result = {std::nullopt, "a session cannot change its user; reconnect instead"};
   if (!result.who) {
     shard_.counters().bump(shard_.counters().auth_failed);
     reply_error(id, "unauthorized", result.error);
     return close_with(ws::close_code::policy_violation, "unauthorized", true);
   }
-  grant_.user = result.who->user;
+  grant_.user = result.who->segment;
   grant_.channels = std::move(result.who->channels);
   expires_ms_ = result.who->expires_ms;
   subs_.apply(shard_, this, grant_);
-  nlohmann::json ok{{"type", "authenticated"}, {"user", grant_.user}, {"expires_ms", expires_ms_ ? nlohmann::json(expires_ms_) : nlohmann::json()}};
+  nlohmann::json ok{{"type", "authenticated"}, {"user", result.who->user}, {"user_segment", grant_.user}, {"expires_ms", expires_ms_ ? nlohmann::json(expires_ms_) : nlohmann::json()}};
   if (!id.is_null()) ok["id"] = id;
   reply(frame_type::authenticated, ok);
 }

@@ -3,6 +3,7 @@
 // configured the same way.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <tributary/topic_segment.hpp>
 
 #include <map>
 #include <set>
@@ -96,13 +97,15 @@ TEST(Kafka, TheTradingMigrationGivesEachUserExactlyTheirOwn) {
   ::setenv("TRIBUTARY_JWT_SECRET", kSecret.c_str(), 1);
   auto in = launch(cfg, "");
   log_on_failure show{in};
+  // Identity providers' ids as they come: each reaches its user through the topic-segment encoding.
+  const std::vector<std::string> ids = {"u0", "auth0|64f1c2", "alice@example.com", "0b7e5c3a-9f4d-4e2b-8a61-2c9d7f3e1a55", "bob.orders"};
   std::vector<std::unique_ptr<ws_client>> users;
-  for (int u = 0; u < 5; ++u) {
-    users.push_back(std::make_unique<ws_client>(in.port, "/ws?token=" + token_for("u" + std::to_string(u)), std::chrono::seconds(20)));
-    EXPECT_EQ(subscribe(*users.back(), {"event.user.u" + std::to_string(u) + ".*"})["type"], "subscribed");
+  for (const auto& id : ids) {
+    users.push_back(std::make_unique<ws_client>(in.port, "/ws?token=" + token_for(id), std::chrono::seconds(20)));
+    EXPECT_EQ(subscribe(*users.back(), {"event.user." + tributary::encode_topic_segment(id) + ".*"})["type"], "subscribed");
   }
   ws_client bob(in.port, "/ws?token=" + token_for("u0"));
-  auto refused = subscribe(bob, {"event.user.u1.*"});
+  auto refused = subscribe(bob, {"event.user." + tributary::encode_topic_segment(ids[1]) + ".*"});
   EXPECT_EQ(refused["type"], "error");
   EXPECT_EQ(refused["code"], "forbidden");
   // The config starts a new group at the latest offsets: what is produced before its
@@ -117,17 +120,17 @@ TEST(Kafka, TheTradingMigrationGivesEachUserExactlyTheirOwn) {
   kafka_producer p(k.bootstrap());
   for (int n = 0; n < 60; ++n) {
     const char* topic = n % 3 == 0 ? "orders" : n % 3 == 1 ? "portfolio" : "trades";
-    p.send(topic, order("u" + std::to_string(n % 5), n), "u" + std::to_string(n % 5));
+    p.send(topic, order(ids[n % 5], n), ids[n % 5]);
   }
   p.flush();
   for (int u = 0; u < 5; ++u) {
     auto got = collect(*users[u], 12, std::chrono::seconds(30));
-    ASSERT_EQ(got.size(), 12u) << "user u" << u << "; host log: " << in.proc->err();
+    ASSERT_EQ(got.size(), 12u) << "user " << ids[u] << "; host log: " << in.proc->err();
     std::set<int> orders;
     std::set<std::string> streams;
     for (auto& [key, data] : got) {
-      EXPECT_EQ(key.first.rfind("event.user.u" + std::to_string(u) + ".", 0), 0u) << key.first;
-      EXPECT_EQ(data["userId"], "u" + std::to_string(u));
+      EXPECT_EQ(key.first.rfind("event.user." + tributary::encode_topic_segment(ids[u]) + ".", 0), 0u) << key.first;
+      EXPECT_EQ(data["userId"], ids[u]);
       orders.insert(data["orderId"].get<int>());
       streams.insert(key.first.substr(key.first.rfind('.') + 1));
     }

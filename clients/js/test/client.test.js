@@ -147,6 +147,7 @@ test("a token function is called again before expiry and the session lives on", 
     await until("the first auth", () => auths.length >= 1);
     const session = client.session;
     assert.equal(client.user, "alice");
+    assert.equal(auths[0].userSegment, "alice");
     await sleep(5000); // past the first token's exp
     assert.ok(auths.length >= 2, `re-authenticated ${auths.length} time(s)`);
     assert.ok(issued >= 2);

@@ -6,6 +6,7 @@
 #include "auth/access.hpp"
 #include "auth/bearer.hpp"
 #include "auth/jwt_verifier.hpp"
+#include "tributary/topic_segment.hpp"
 
 namespace tributary {
 namespace {
@@ -44,7 +45,9 @@ TEST(JwtVerifier, RefusesBadTokensWithAReason) {
       {with({{"nbf", unix_now() + 60}}), "nbf"},
       {with({{"iss", "someone"}}), "issuer"},
       {with({{"aud", "elsewhere"}}), "audience"},
-      {with({{"sub", "a.b"}}), "sub"},
+      {with({{"sub", std::string(129, 'a')}}), "sub"},
+      {with({{"sub", ""}}), "sub"},
+      {with({{"sub", {{"id", 1}}}}), "sub"},
       {with({{"sub", nullptr}}), "sub"},
       {with({{"exp", "soon"}}), "exp"},
       {with({{"channels", "price.*"}}), "channels"},
@@ -106,6 +109,47 @@ TEST(JwtVerifier, MangledTokensAreRefusedAndNeverCrash) {
     if (r.who) EXPECT_EQ(r.who->user, "alice") << t;
     else EXPECT_FALSE(r.error.empty());
   }
+}
+
+TEST(TopicSegment, EncodesAnyIdReversiblyIntoOneSegment) {
+  EXPECT_EQ(encode_topic_segment("42"), "42");
+  EXPECT_EQ(encode_topic_segment("alice@example.com"), "alice:40example:2Ecom");
+  EXPECT_EQ(encode_topic_segment("auth0|64f1c2"), "auth0:7C64f1c2");
+  EXPECT_EQ(encode_topic_segment("0b7e5c3a-9f4d-4e2b-8a61-2c9d7f3e1a55"), "0b7e5c3a-9f4d-4e2b-8a61-2c9d7f3e1a55");
+  EXPECT_EQ(encode_topic_segment("a:b"), "a:3Ab");  // the escape itself is escaped
+  EXPECT_EQ(encode_topic_segment("\xc3\xa9"), ":C3:A9");
+  std::mt19937 rng(7);
+  for (int i = 0; i < 2000; ++i) {
+    std::string id(1 + rng() % 40, '\0');
+    for (auto& c : id) c = static_cast<char>(rng() % 256);
+    auto seg = encode_topic_segment(id);
+    EXPECT_EQ(seg.find('.'), std::string::npos);
+    EXPECT_EQ(decode_topic_segment(seg), id);
+  }
+  // Only what encoding gives decodes: one spelling per id.
+  for (const char* bad : {"a:2e", "a:41", "a:4", "a:", "a.b", "a@b", ":ZZ"}) EXPECT_FALSE(decode_topic_segment(bad)) << bad;
+}
+
+// The user's topics are named by the encoded id: any claim value works, and two ids never share
+// topics, whatever they look like once encoded.
+TEST(JwtVerifier, AnyUserIdWorksAndAnotherClaimCanNameIt) {
+  jwt_verifier v({kSecret, "", "", ""});
+  for (std::string id : {"auth0|64f1c2", "alice@example.com", "0b7e5c3a-9f4d-4e2b-8a61-2c9d7f3e1a55", "a.b", "alice:40example:2Ecom"}) {
+    auto r = v.verify(sign({{"sub", id}}, "HS256", kSecret), now_ms());
+    ASSERT_TRUE(r.who) << r.error;
+    EXPECT_EQ(r.who->user, id);
+    EXPECT_EQ(r.who->segment, encode_topic_segment(id));
+  }
+  auto numeric = v.verify(sign({{"sub", 42}}, "HS256", kSecret), now_ms());
+  ASSERT_TRUE(numeric.who);
+  EXPECT_EQ(numeric.who->segment, "42");
+  jwt_verifier by_email({kSecret, "", "", "", "email"});
+  auto r = by_email.verify(sign({{"sub", "x"}, {"email", "alice@example.com"}}, "HS256", kSecret), now_ms());
+  ASSERT_TRUE(r.who) << r.error;
+  EXPECT_EQ(r.who->segment, "alice:40example:2Ecom");
+  auto none = by_email.verify(sign({{"sub", "x"}}, "HS256", kSecret), now_ms());
+  EXPECT_FALSE(none.who);
+  EXPECT_NE(none.error.find("'email'"), std::string::npos) << none.error;
 }
 
 TEST(Access, PersonalTopicsBelongToOneUserWhateverThePatterns) {

@@ -9,6 +9,7 @@
 #include "../../../tests/support/running_server.hpp"
 #include "../../../tests/support/ws_client.hpp"
 #include "publish/view_engine.hpp"
+#include "tributary/topic_segment.hpp"
 
 namespace tributary {
 namespace {
@@ -308,5 +309,36 @@ TEST(HttpAuth, APersonalTopicWithNothingAfterTheIdIsOnlyItsUsers) {
   EXPECT_EQ(topics_until(alice, "price.BTC-USDT").count("event.user.bob"), 0u);
 }
 
-}  // namespace tributary
+// Ids as identity providers issue them: each session gets its own personal topics, named by the
+// encoded id, and nobody else's, whether subscribed by wildcard or read over HTTP.
+TEST(WsAuth, AnyUserIdGetsItsOwnTopicsAndNoOneElses) {
+  running_server s(jwt_server());
+  const std::vector<std::string> ids = {"auth0|64f1c2", "alice@example.com", "0b7e5c3a-9f4d-4e2b-8a61-2c9d7f3e1a55"};
+  std::vector<std::unique_ptr<ws_client>> clients;
+  for (const auto& id : ids) {
+    clients.push_back(std::make_unique<ws_client>(s.port, "/ws?token=" + token_for(id)));
+    auto ok = read_type(*clients.back(), "authenticated");
+    EXPECT_EQ(ok["user"], id);
+    EXPECT_EQ(ok["user_segment"], encode_topic_segment(id));
+    clients.back()->send(R"({"type":"subscribe","id":2,"topics":["*"]})");
+    read_type(*clients.back(), "subscribed");
+  }
+  for (const auto& id : ids) {
+    publish_event(s, "user." + encode_topic_segment(id) + ".orders");
+    publish_event(s, "user." + encode_topic_segment(id));
+  }
+  s.publish("BTC-USDT", 1);
+  for (size_t i = 0; i < ids.size(); ++i) {
+    auto own = "event.user." + encode_topic_segment(ids[i]);
+    EXPECT_EQ(topics_until(*clients[i], "price.BTC-USDT"), (std::set<std::string>{own, own + ".orders", "price.BTC-USDT"})) << ids[i];
+    auto other = "/api/v1/latest/event.user." + encode_topic_segment(ids[(i + 1) % ids.size()]) + ".orders";
+    EXPECT_EQ(http_get(s.port, other, token_for(ids[i])).status, 403) << other;
+    EXPECT_EQ(http_get(s.port, "/api/v1/latest/" + own + ".orders", token_for(ids[i])).status, 200) << own;
+  }
+  // An id that reads like another's encoding is still someone else.
+  ws_client mimic(s.port, "/ws?token=" + token_for(encode_topic_segment(ids[1])));
+  mimic.send(json{{"type", "subscribe"}, {"id", 3}, {"topics", {"event.user." + encode_topic_segment(ids[1]) + ".*"}}}.dump());
+  EXPECT_EQ(read_type(mimic, "error")["code"], "forbidden");
+}
 
+}  // namespace tributary

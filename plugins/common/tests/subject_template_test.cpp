@@ -47,10 +47,26 @@ TEST(SubjectTemplate, APlaceholderWithNoValueRejectsTheMessage) {
 }
 
 TEST(SubjectTemplate, TheResultMustBeASubject) {
-  message_context ctx{"t", "", nullptr};
-  EXPECT_EQ(class_of([&] { subject_template("u.{s}").render(json{{"s", "a b"}}, ctx); }), sdk::error_class::bad_data);
-  EXPECT_EQ(class_of([&] { subject_template("{s}").render(json{{"s", std::string(129, 'a')}}, ctx); }), sdk::error_class::bad_data);
-  EXPECT_EQ(class_of([&] { subject_template("{s}").render(json{{"s", "x/../y"}}, ctx); }), sdk::error_class::bad_data);
+  message_context ctx{"a b", "", nullptr};
+  EXPECT_EQ(class_of([&] { subject_template("u.{topic}").render(json::object(), ctx); }), sdk::error_class::bad_data);
+  EXPECT_EQ(class_of([&] { subject_template("u v.{s}").render(json{{"s", "a"}}, ctx); }), sdk::error_class::bad_data);
+  EXPECT_EQ(class_of([&] { subject_template("{s}").render(json{{"s", std::string(513, 'a')}}, ctx); }), sdk::error_class::bad_data);
+  EXPECT_EQ(class_of([&] { subject_template("{s}").render(json{{"s", std::string(171, '@')}}, ctx); }), sdk::error_class::bad_data);
+  EXPECT_EQ(subject_template("{s}").render(json{{"s", std::string(512, 'a')}}, ctx).size(), 512u);
+}
+
+// A value from the message is one segment, encoded as the server encodes a token's user: it
+// cannot add segments, and the same id gives the same segment on both sides.
+TEST(SubjectTemplate, AValueIsOneSegmentInTheTopicSegmentEncoding) {
+  sdk::stream_message m{"orders", "{}", 0, "auth0|64f1c2", {{"tenant", "a.b"}}};
+  message_context ctx{"orders", m.key, &m};
+  json body{{"userId", "alice@example.com"}, {"evil", "bob.orders"}, {"path", "x/../y"}};
+  EXPECT_EQ(subject_template("user.{userId}.orders").render(body, ctx), "user.alice:40example:2Ecom.orders");
+  EXPECT_EQ(subject_template("user.{userId}.orders").render(body, ctx), "user." + encode_topic_segment("alice@example.com") + ".orders");
+  EXPECT_EQ(subject_template("user.{evil}").render(body, ctx), "user.bob:2Eorders");
+  EXPECT_EQ(subject_template("{path}").render(body, ctx), "x:2F:2E:2E:2Fy");
+  EXPECT_EQ(subject_template("user.{key}.{header:tenant}").render(body, ctx), "user.auth0:7C64f1c2.a:2Eb");
+  EXPECT_EQ(subject_template::of_field("userId", "user.").render(body, ctx), "user.alice:40example:2Ecom");
 }
 
 TEST(SubjectTemplate, ABadTemplateIsAConfigError) {

@@ -4,10 +4,15 @@
 //                            {key}: the Kafka message key
 //                            {topic}: the Kafka topic, Redis channel or stream key
 //                            {header:NAME}: a Kafka header
+// A value taken from the message ({field}, {key}, {header:NAME}) is one segment of the subject,
+// in the topic-segment encoding (tributary/topic_segment.hpp): "alice@example.com" gives
+// "alice:40example:2Ecom", the segment the server derives from a token whose user is
+// alice@example.com, and a value holding dots cannot add segments ("bob.orders" stays one).
+// {topic} is written as it is (the operator names channels and topics).
 // A placeholder with no value rejects the message (bad_data), as does a result that is not a
-// subject (1-128 of A-Z a-z 0-9 . _ : -), which has no braces: a brace always opens or closes a
-// placeholder.
+// subject (1-512 of A-Z a-z 0-9 . _ : -). A template has no braces but its placeholders'.
 #include <tributary/sdk.hpp>
+#include <tributary/topic_segment.hpp>
 
 #include <algorithm>
 #include <cctype>
@@ -43,6 +48,7 @@ class subject_template {
   }
 
   const std::string& text() const { return text_; }
+  static constexpr size_t max_subject_bytes = 512;
 
   // The subject for one message; throws sdk::plugin_error(bad_data) saying which placeholder
   // had no value, or why the result is not a subject.
@@ -50,9 +56,9 @@ class subject_template {
     std::string out;
     for (const auto& p : parts_) append(out, p, body, ctx);
     auto ok = [](unsigned char c) { return std::isalnum(c) || c == '.' || c == '_' || c == ':' || c == '-'; };
-    if (out.empty() || out.size() > 128 || !std::all_of(out.begin(), out.end(), ok))
+    if (out.empty() || out.size() > max_subject_bytes || !std::all_of(out.begin(), out.end(), ok))
       throw sdk::plugin_error(sdk::error_class::bad_data,
-                              "subject template '" + text_ + "' gives '" + clip(out) + "', not a subject (1-128 of A-Z a-z 0-9 . _ : -)");
+                              "subject template '" + text_ + "' gives '" + clip(out) + "', not a subject (1-512 of A-Z a-z 0-9 . _ : -)");
     return out;
   }
 
@@ -130,12 +136,12 @@ class subject_template {
         return;
       case part::key:
         if (ctx.key.empty()) missing(p);
-        out += ctx.key;
+        encode_topic_segment(ctx.key, out);
         return;
       case part::header: {
         auto v = ctx.message ? ctx.message->header(p.text) : std::nullopt;
         if (!v || v->empty()) missing(p);
-        out += *v;
+        encode_topic_segment(*v, out);
         return;
       }
       case part::member: append_member(out, p, body); return;
@@ -150,7 +156,7 @@ class subject_template {
       if (it == at->end()) missing(p);
       at = &*it;
     }
-    if (at->is_string()) out += at->get_ref<const std::string&>();
+    if (at->is_string()) encode_topic_segment(at->get_ref<const std::string&>(), out);
     else if (at->is_number_integer()) out += at->is_number_unsigned() ? std::to_string(at->get<uint64_t>()) : std::to_string(at->get<int64_t>());
     else throw sdk::plugin_error(sdk::error_class::bad_data, "{" + p.text + "} is not a string or an integer");
     if (at->is_string() && at->get_ref<const std::string&>().empty()) missing(p);
