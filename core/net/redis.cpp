@@ -190,6 +190,13 @@ std::variant<redis_reply, std::string> redis_client::command(const std::vector<s
   return out;
 }
 
+std::optional<std::string> redis_client::ping() {
+  redis_reply out;
+  if (auto e = command_into({"PING"}, out)) return e;
+  if (out.is_error()) return "PING: " + out.str;
+  return std::nullopt;
+}
+
 std::variant<std::optional<redis_reply>, std::string> redis_client::next_push(millis wait) {
   if (!ctx_) return std::string("not connected");
   redis_reply out;

@@ -52,6 +52,8 @@ class redis_client {
   // The same into `out`, which keeps its room when used again (a reader's loop allocates
   // nothing per reply once it has seen its largest): why not, or nullopt.
   std::optional<std::string> command_into(const std::vector<std::string>& argv, redis_reply& out);
+  // Why Redis does not answer PING (connecting first when not connected), or nullopt.
+  std::optional<std::string> ping();
   bool connected() const { return ctx_ != nullptr; }
   // Pub/sub, after a SUBSCRIBE or PSUBSCRIBE through command(): the next message Redis pushes,
   // nullopt when none came within `wait`, or a string saying why the connection failed.

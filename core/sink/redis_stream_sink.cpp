@@ -95,7 +95,13 @@ void redis_stream_sink::loop() {
   for (;;) {
     {
       std::unique_lock lk(mu_);
-      cv_.wait(lk, [this] { return stop_ || !buffer_.empty(); });
+      bool woken = cv_.wait_for(lk, idle_probe_every, [this] { return stop_ || !buffer_.empty(); });
+      if (!woken) {  // nothing to copy: whether Redis would take a write still shows in /ready
+        lk.unlock();
+        auto why = redis.ping();
+        set_failing(why.has_value(), why.value_or(""));
+        continue;
+      }
       if (buffer_.empty() || (stop_ && steady_ms() >= flush_until_)) return;
     }
     if (write_front(redis)) {

@@ -27,6 +27,8 @@ class redis_stream_sink final : public copy_sink {
 
   // The XADD fields of `r` in `format` (public for tests).
   static std::vector<std::string> fields_of(const published_record& r, sink_format format);
+  // With nothing to copy, Redis is sent a PING this often, so that /ready shows it down.
+  static constexpr std::chrono::milliseconds idle_probe_every{2000};
 
  private:
   redis_stream_sink(const sink_config& cfg, metrics& m, std::function<bool()> leading, std::shared_ptr<spdlog::logger> log,

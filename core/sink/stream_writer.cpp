@@ -101,11 +101,21 @@ void stream_writer::loop() {
   for (;;) {
     {
       std::unique_lock lk(mu_);
-      cv_.wait(lk, [this] { return stop_ || !buffer_.empty(); });
+      bool woken = cv_.wait_for(lk, idle_probe_every, [this] { return stop_ || !buffer_.empty(); });
+      if (!woken) {  // nothing to write: whether Redis would take a write still shows in /ready
+        lk.unlock();
+        probe(redis);
+        continue;
+      }
       if (buffer_.empty() || (stop_ && steady_ms() >= flush_until_)) break;
     }
     write_front(writer, backoff);
   }
+}
+
+void stream_writer::probe(redis_client& redis) {
+  auto why = redis.ping();
+  set_failing(why.has_value(), why ? *why : "");
 }
 
 // Writes the oldest buffered record, or waits (with backoff) when Redis does not take it.

@@ -55,11 +55,15 @@ class stream_writer final : public record_sink {
   // Counts a record that was not handed to accept() (for example: not the leader any more).
   void dropped(const published_record& r, const char* reason);
   size_t buffered() const;
+  // False while writes fail, or, with nothing to write, while Redis does not answer the PING
+  // sent every idle_probe_every.
   bool healthy() const { return !failing_.load(); }
+  static constexpr std::chrono::milliseconds idle_probe_every{2000};
   std::string last_error() const;
 
  private:
   void loop();
+  void probe(class redis_client& redis);
   void write_front(class fenced_writer& w, int64_t& backoff_ms);
   void drop(size_t n, const char* reason);
   void set_failing(bool failing, const std::string& why);

@@ -153,3 +153,28 @@ TEST(Sinks, InClusterModeOnlyTheLeaderCopies) {
     EXPECT_EQ(st["sinks"][0]["written"].get<double>() > 0, leader) << "only the leader writes";
   }
 }
+
+// Standalone with [stream] and a Redis sink, with nothing to write: when Redis goes away /ready
+// says so (each writer PINGs while idle), and says ready again once Redis is back.
+TEST(Sinks, ReadyReflectsRedisWithNothingToWrite) {
+  redis_server redis;
+  auto url = "redis://127.0.0.1:" + std::to_string(redis.port());
+  auto in = launch(base_config().replace(base_config().find("every = \"100ms\""), 15, "every = \"1h\"") + "[cluster]\nredis_url = \"" +
+                   url + "\"\nname = \"idle\"\n[stream]\nenabled = true\n[sinks.copy]\ntype = \"redis_stream\"\nredis_url = \"" + url +
+                   "\"\nrecords = [\"nothing.*\"]\n");
+  auto ready_is = [&](int want) {
+    int r = 0;
+    for (int i = 0; i < 100 && r != want; ++i, std::this_thread::sleep_for(std::chrono::milliseconds(100))) r = ready(in);
+    return r;
+  };
+  ASSERT_EQ(ready_is(200), 200);
+  std::this_thread::sleep_for(std::chrono::seconds(1));  // the one round of records is written
+  redis.stop();
+  EXPECT_EQ(ready_is(503), 503);
+  EXPECT_EQ(sink_status(in, "copy")["state"], "failing");
+  EXPECT_EQ(metric(http_get(in.port, "/metrics").body, R"(tributary_sink_up{sink="copy"})"), 0);
+  EXPECT_EQ(metric(http_get(in.port, "/metrics").body, "tributary_stream_write_failing"), 1);
+  redis.start();
+  EXPECT_EQ(ready_is(200), 200);
+  EXPECT_EQ(sink_status(in, "copy")["state"], "ok");
+}
