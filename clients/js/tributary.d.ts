@@ -82,6 +82,8 @@ export declare class TributaryClient {
   /** The token's `sub` once authenticated. */
   readonly user: string | null;
   readonly session: string | null;
+  /** The server's history epoch (from `hello`); it changes when the history was lost. */
+  readonly epoch: string | null;
 
   connect(): void;
   close(): void;
@@ -93,6 +95,8 @@ export declare class TributaryClient {
   on(event: "state", handler: (state: ClientState) => void): () => void;
   on(event: "authenticated", handler: (info: { user: string; userSegment: string; expiresMs: number | null }) => void): () => void;
   on(event: "error", handler: (error: ProtocolError | Error) => void): () => void;
+  /** A resubscribe found the history's epoch changed: the seqs held were dropped, snapshots follow. */
+  on(event: "epoch_changed", handler: (info: { previous: string; epoch: string; topics: string[] }) => void): () => void;
   on(event: "open", handler: (info: { session: string | null; user: string | null }) => void): () => void;
   on(event: "close", handler: (info: { code: number; reason: string }) => void): () => void;
   on(event: "fallback", handler: (info: { active: boolean }) => void): () => void;

@@ -105,7 +105,7 @@ export class TributaryClient {
     return () => this._unsubscribe(list, handler);
   }
 
-  // Events: "open", "close", "state", "authenticated", "error", "record", "view", and
+  // Events: "open", "close", "state", "authenticated", "error", "record", "view", "epoch_changed", and
   // "topic:<topic>" for one topic's records. Returns a function that removes the handler.
   on(event, handler) {
     if (!this._listeners.has(event)) this._listeners.set(event, new Set());
@@ -202,7 +202,11 @@ export class TributaryClient {
       return this._emit("error", new Error("server sent a frame that is not JSON"));
     }
     switch (msg.type) {
-      case "hello": this.session = msg.session; break;
+      case "hello":
+        this.session = msg.session;
+        this.epoch = msg.epoch;
+        this._seqsEpoch ??= msg.epoch;
+        break;
       case "subscribed": this._onSubscribed(msg); break;
       case "snapshot":
       case "update": this._deliver(msg.record, msg.type); break;
@@ -213,9 +217,16 @@ export class TributaryClient {
   }
 
   // Topics the server answers with a snapshot despite `since` (it no longer holds the updates,
-  // or the seq is from before a restart): the snapshot restarts their numbering here.
+  // or the seq is from before a restart): the snapshot restarts their numbering here. When the
+  // history's epoch changed (it was lost), every seq held is from the old one.
   _onSubscribed(msg) {
-    for (const [topic, how] of Object.entries(msg.recovery ?? {})) if (how === "snapshot") this._seqs.delete(topic);
+    const recovery = msg.recovery ?? {};
+    for (const [topic, how] of Object.entries(recovery)) if (how === "snapshot") this._seqs.delete(topic);
+    if (msg.epoch_changed) {
+      this._emit("epoch_changed", { previous: this._seqsEpoch, epoch: msg.epoch, topics: Object.keys(recovery) });
+      this._seqs.clear();
+    }
+    if (msg.epoch && (msg.recovery || this._seqs.size === 0)) this._seqsEpoch = msg.epoch;
     this._settle(msg);
   }
 
@@ -259,6 +270,7 @@ export class TributaryClient {
       if (patterns.some((p) => topicMatches(p, topic))) since[topic] = seq;
     const body = { type: "subscribe", topics: patterns };
     if (Object.keys(since).length) body.since = since;
+    if (body.since && this._seqsEpoch) body.epoch = this._seqsEpoch; // the epoch those seqs belong to
     return this._request(body);
   }
 

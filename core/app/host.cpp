@@ -9,6 +9,7 @@
 #include <spdlog/spdlog.h>
 
 #include "app/feed_factory.hpp"
+#include "app/history_epoch.hpp"
 #include "app/source_factory.hpp"
 #include "config/server_settings.hpp"
 #include "cluster/cluster_node.hpp"
@@ -205,7 +206,10 @@ bool host::make_publish_path(parts& p, const config& cfg, std::vector<diagnostic
     return false;
   }
   stream_options so{ep.value_or(redis_endpoint{}), cfg.cluster.name, cfg.stream.maxlen, cfg.cluster.cache_ttl, cfg.cluster.buffer};
+  history_options ho{cfg.server.history, cfg.server.history_age};
+  ho.rules = cfg.server.history_rules;
   if (kind == broker_kind::redis) {
+    so.history = ho.make_rules();  // kept in Redis too, so that any node can recover it
     cluster_options co{*ep, cfg.cluster.name, p.node_id, cfg.cluster.lease, cfg.cluster.renew_every};
     p.cluster = std::make_unique<cluster_node>(co, p.m, *p.clock, p.log);
     redis_broker_options bo{so, cfg.cluster.on_redis_down == redis_down_policy::fetch};
@@ -217,7 +221,7 @@ bool host::make_publish_path(parts& p, const config& cfg, std::vector<diagnostic
     p.standalone = mem.get();
     p.out = std::move(mem);
   }
-  p.hub = std::make_unique<fanout_hub>(history_options{cfg.server.history, cfg.server.history_age}, p.clock);
+  p.hub = std::make_unique<fanout_hub>(ho, p.clock);
   p.deliver = std::make_unique<delivery>(p.cache, p.hub.get());
   if (kind == broker_kind::memory && cfg.stream.enabled) {
     // No election in standalone: epoch 0, so a cluster writing under the same name fences it out.
@@ -408,6 +412,7 @@ unsigned short host::start() {
     }
     return std::make_pair(true, std::string(p.cluster ? "config loaded, redis reachable" : "config loaded"));
   };
+  if (p.cluster) p.hub->set_epoch(cluster_history_epoch(cfg_, p.hub->epoch(), *p.log));
   p.srv = std::make_unique<server>(so, p.cache, *p.hub, p.m, hooks, p.log);
   unsigned short port = p.srv->start();
   if (p.stream) continue_stream_numbering(p);

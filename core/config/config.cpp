@@ -345,6 +345,11 @@ class parser {
         else s.ws_path = *v;
       }
     read_settings(t, "", s);
+    if (auto* n = t.get("history"); n && n->is_array()) {
+      if (!n->as_array()->is_array_of_tables())
+        error(pos(*n), "server.history", "is a number (updates per topic) or [[server.history]] tables with topics, size and ttl");
+      read_history_rules(*n, s);
+    }
     if (auto* n = t.get("allowed_origins")) {
       auto* a = n->as_array();
       if (!a) error(pos(*n), "server.allowed_origins", "must be an array of origins, as [\"https://app.example.com\"]");
@@ -420,7 +425,32 @@ class parser {
     for (const auto& set : server_settings()) {
       auto [table, key] = split_key(set.key);
       auto* n = table == in ? t.get(key) : nullptr;
+      if (n && in.empty() && key == "history" && n->is_array()) continue;  // [[server.history]] rules: read_history_rules
       if (n) std::visit([&](auto at) { read_setting(*n, set, at(s)); }, set.at);
+    }
+  }
+
+  // [[server.history]]: topics (patterns, required), size, ttl; the [server] defaults otherwise.
+  void read_history_rules(const toml::node& n, server_section& s) {
+    auto* rules = n.as_array();
+    if (!rules || !rules->is_array_of_tables()) return;
+    for (size_t i = 0; i < rules->size(); ++i) {
+      auto path = "server.history[" + std::to_string(i) + "]";
+      auto& t = *rules->get(i)->as_table();
+      check_keys(t, path, {"topics", "size", "ttl"});
+      history_rule r{{}, s.history, s.history_age};
+      auto* topics = t.get("topics");
+      auto list = topics ? str_list(*topics, path + ".topics") : std::nullopt;
+      if (!topics) error(pos(t), path, "needs topics, the patterns it applies to: topics = [\"event.user.*\"]");
+      for (size_t j = 0; list && j < list->size(); ++j)
+        if (auto why = check_pattern((*list)[j]); !why.empty()) error(pos(*topics), path + ".topics", why + ": '" + (*list)[j] + "'");
+      if (list && list->empty()) error(pos(*topics), path + ".topics", "names no pattern");
+      if (list) r.topics = *list;
+      if (auto* sz = t.get("size"))
+        if (auto v = integer(*sz, path + ".size", 0, 1'000'000)) r.size = static_cast<size_t>(*v);
+      if (auto* ttl = t.get("ttl"))
+        if (auto v = duration(*ttl, path + ".ttl")) r.ttl = *v;
+      s.history_rules.push_back(std::move(r));
     }
   }
 

@@ -10,6 +10,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "publish/history_rules.hpp"
 #include "config/modes.hpp"
 #include "util/cron.hpp"
 #include "util/duration.hpp"
@@ -150,6 +151,7 @@ struct config {
     size_t io_threads = 0;                // 0 = one per CPU
     size_t history = 256;                 // updates kept per topic for recovery
     millis history_age{600000};
+    std::vector<history_rule> history_rules;  // [[server.history]]: first match wins, else the two above
     std::string admin_token;  // [server.auth] admin_token: protects status, metrics and control
     auth_config auth;
     bool dashboard = true;  // GET / serves the live dashboard page

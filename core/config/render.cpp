@@ -85,6 +85,12 @@ toml::table server_table(const config& c) {
     auto& t = in == "auth" ? auth : in == "limits" ? limits : top;
     std::visit([&](auto at) { put_value(t, key, at(s)); }, set.at);
   }
+  if (!s.history_rules.empty()) {
+    toml::array rules;
+    for (const auto& r : s.history_rules)
+      rules.push_back(toml::table{{"topics", strings(r.topics)}, {"size", int64_t(r.size)}, {"ttl", format_duration(r.ttl)}});
+    top.insert_or_assign("history", std::move(rules));
+  }
   top.insert_or_assign("auth", std::move(auth));
   top.insert_or_assign("limits", std::move(limits));
   return top;

@@ -1,5 +1,7 @@
 #include "config/server_settings.hpp"
 
+#include <algorithm>
+
 namespace tributary {
 
 namespace {
@@ -47,6 +49,7 @@ std::vector<std::string> restart_changes(const server_section& running, const se
     bool differs = std::visit([&](auto at) { return at(a) != at(b); }, s.at);
     if (differs) out.emplace_back(s.key);
   }
+  if (running.history_rules != next.history_rules && std::find(out.begin(), out.end(), "history") == out.end()) out.emplace_back("history");
   return out;
 }
 
@@ -55,6 +58,7 @@ void keep_restart_settings(const server_section& running, server_section& next) 
   if (next.auth.mode != running.auth.mode) next.auth = running.auth;
   next.address = running.address;
   next.port = running.port;
+  next.history_rules = running.history_rules;
   auto& a = const_cast<S&>(running);
   for (const auto& s : server_settings())
     if (s.when == A::at_restart) std::visit([&](auto at) { at(next) = at(a); }, s.at);

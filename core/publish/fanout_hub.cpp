@@ -1,6 +1,8 @@
 #include "publish/fanout_hub.hpp"
 
 #include <algorithm>
+#include <cstdio>
+#include <random>
 
 #include "util/clock.hpp"
 
@@ -12,6 +14,10 @@ fanout_hub::fanout_hub(history_options h, const clock_source* clock) {
     clock = own_clock_.get();
   }
   history_ = std::make_unique<topic_history>(h, *clock);
+  std::random_device rd;
+  char made[17];
+  std::snprintf(made, sizeof made, "%08x%08x", rd(), rd());
+  epoch_ = made;
 }
 
 fanout_hub::~fanout_hub() = default;

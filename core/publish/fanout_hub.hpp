@@ -1,6 +1,7 @@
 #pragma once
 #include <memory>
 #include <mutex>
+#include <string>
 #include <vector>
 
 #include "publish/published.hpp"
@@ -28,10 +29,15 @@ class fanout_hub final : public record_sink {
   void detach(record_inbox* in);
   void accept(const std::shared_ptr<const published_record>& r) override;
   const topic_history& history() const { return *history_; }
+  // The history's epoch (docs/protocol.md, Recovery): random at creation, as the history is
+  // new; the host sets the cluster's instead, once, before sessions read it.
+  void set_epoch(std::string e) { epoch_ = std::move(e); }
+  const std::string& epoch() const { return epoch_; }
 
  private:
   std::unique_ptr<clock_source> own_clock_;
   std::unique_ptr<topic_history> history_;
+  std::string epoch_;
   std::mutex mu_;  // guards inboxes_ against attach/detach; uncontended on the publish path
   std::vector<record_inbox*> inboxes_;
 };

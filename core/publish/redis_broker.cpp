@@ -18,7 +18,8 @@ redis_broker::redis_broker(redis_broker_options opts, leadership& lead, frame_ma
   hooks.on_fenced = [this] { lead_.fenced(); };
   hooks.on_conflict = [this](const published_record& r, uint64_t last_seq) { on_conflict(r, last_seq); };
   writer_ = std::make_unique<stream_writer>(opts_.stream, m, log_, std::move(hooks));
-  reader_ = std::make_unique<stream_reader>(opts_.stream.redis, opts_.stream.name, *this, m, log_);
+  reader_ = std::make_unique<stream_reader>(opts_.stream.redis, opts_.stream.name, *this, m, log_,
+                                            opts_.stream.history ? &*opts_.stream.history : nullptr);
 }
 
 redis_broker::~redis_broker() { stop(); }

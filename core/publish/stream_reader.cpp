@@ -32,8 +32,9 @@ std::shared_ptr<published_record> read_back(const std::string& bytes, uint64_t e
 }
 }  // namespace
 
-stream_reader::stream_reader(redis_endpoint redis, std::string name, target& t, metrics& m, std::shared_ptr<spdlog::logger> log)
-    : redis_(std::move(redis)), key_("tributary:" + name + ":stream"), prefix_("tributary:" + name + ":"), target_(t), m_(m),
+stream_reader::stream_reader(redis_endpoint redis, std::string name, target& t, metrics& m, std::shared_ptr<spdlog::logger> log,
+                             const history_rules* history)
+    : redis_(std::move(redis)), key_("tributary:" + name + ":stream"), prefix_("tributary:" + name + ":"), target_(t), history_(history), m_(m),
       reads_(m.counter_for("tributary_stream_reads_total")), log_(std::move(log)) {
   m_.describe("tributary_stream_reads_total", "counter", "Records read from the stream and applied");
   m_.describe("tributary_stream_gaps_total", "counter", "Gaps in a topic's seqs seen by the stream reader (each followed by a resync)");
@@ -78,6 +79,7 @@ void stream_reader::load_latest_records(redis_client& r) {
     }
     cursor = rep->elements[0].str;
     for (const auto& key : rep->elements[1].elements) {
+      if (history_) loaded += load_history(r, std::string_view(key.str).substr(prefix_.size() + 7));  // after "latest:"
       auto v = r.command({"GET", key.str});
       auto* val = std::get_if<redis_reply>(&v);
       if (!val || val->type != redis_reply::kind::string) continue;
@@ -85,6 +87,30 @@ void stream_reader::load_latest_records(redis_client& r) {
     }
   } while (cursor != "0");
   log_->info("cluster: loaded {} latest record(s) from Redis", loaded);
+}
+
+// The topic's history stream, oldest first: at most its rule's size, none older than its ttl.
+size_t stream_reader::load_history(redis_client& r, std::string_view topic) {
+  const auto& rule = history_->rule_for(topic);
+  if (rule.size == 0) return 0;
+  auto got = r.command({"XREVRANGE", history_stream_key(prefix_, topic), "+", "-", "COUNT", std::to_string(rule.size)});
+  auto* rep = std::get_if<redis_reply>(&got);
+  if (!rep || rep->type != redis_reply::kind::array) return 0;
+  auto now = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+  uint64_t oldest = static_cast<uint64_t>(std::max<int64_t>(0, now - rule.ttl.count()));
+  size_t loaded = 0;
+  for (auto e = rep->elements.rbegin(); e != rep->elements.rend(); ++e) {
+    if (e->elements.size() != 2 || stream_id(e->elements[0].str).first < oldest) continue;
+    const auto& f = e->elements[1].elements;
+    uint64_t epoch = 0;
+    const std::string* bytes = nullptr;
+    for (size_t i = 0; i + 1 < f.size(); i += 2) {
+      if (f[i].str == "epoch") std::from_chars(f[i + 1].str.data(), f[i + 1].str.data() + f[i + 1].str.size(), epoch);
+      if (f[i].str == "record") bytes = &f[i + 1].str;
+    }
+    if (auto p = bytes ? read_back(*bytes, epoch) : nullptr; p && target_.apply(std::move(p))) ++loaded;
+  }
+  return loaded;
 }
 
 void stream_reader::loop() {

@@ -3,7 +3,8 @@
 // hands each record to its target with the leader's seq. A jump in a topic's seqs, or a
 // position trimmed away during an outage, is counted, shown in status and followed by a reload
 // of the latest records (tributary:{name}:latest:*), never skipped silently. At start the
-// latest record of every topic is loaded, and reading begins at the stream's end.
+// latest record of every topic is loaded (after its history, with history rules), and reading
+// begins at the stream's end.
 #include <atomic>
 #include <condition_variable>
 #include <memory>
@@ -15,6 +16,7 @@
 #include <nlohmann/json_fwd.hpp>
 
 #include "net/redis.hpp"
+#include "publish/history_rules.hpp"
 #include "publish/published.hpp"
 
 namespace spdlog { class logger; }
@@ -35,7 +37,9 @@ class stream_reader {
     virtual std::optional<uint64_t> apply(std::shared_ptr<published_record> p) = 0;
   };
 
-  stream_reader(redis_endpoint redis, std::string name, target& t, metrics& m, std::shared_ptr<spdlog::logger> log);
+  // With `history` (kept by the caller), each topic's history stream is loaded before its latest.
+  stream_reader(redis_endpoint redis, std::string name, target& t, metrics& m, std::shared_ptr<spdlog::logger> log,
+                const history_rules* history = nullptr);
   ~stream_reader();
   void load();   // the latest records, and the stream's end as the position (synchronous)
   void start();  // the reader thread
@@ -49,12 +53,14 @@ class stream_reader {
   bool position_trimmed(redis_client& r);
   void resync(redis_client& r, const char* why);
   void load_latest_records(redis_client& r);
+  size_t load_history(redis_client& r, std::string_view topic);
   bool wait(int ms);  // false when stopping
 
   redis_endpoint redis_;
   std::string key_;     // the stream
   std::string prefix_;  // tributary:{name}:
   target& target_;
+  const history_rules* history_;
   metrics& m_;
   metrics_counter& reads_;  // per record: resolved once
   std::shared_ptr<spdlog::logger> log_;

@@ -15,22 +15,23 @@ topic_history::ring& topic_history::ring_of(const published_record& r) {
   auto id = r.topic_id;
   if (id < by_id_.size() && by_id_[id] && by_id_[id]->first == r.topic) return by_id_[id]->second;
   auto it = rings_.find(r.topic);
-  if (it == rings_.end()) it = rings_.emplace(r.topic, ring{}).first;
+  if (it == rings_.end()) it = rings_.emplace(r.topic, ring{{}, &rules_.rule_for(r.topic)}).first;
   if (id >= by_id_.size()) by_id_.resize(id + 1, nullptr);
   if (!by_id_[id]) by_id_[id] = &*it;
   return it->second;
 }
 
 void topic_history::add(const std::shared_ptr<const published_record>& r) {
-  if (opts_.per_topic == 0) return;
   int64_t now = clock_.now_ms();
   std::lock_guard lk(mu_);
   auto& rg = ring_of(*r);
+  if (rg.rule->size == 0) return;
   rg.items.push_back({r, now});
   order_.push_back({&rg, r->rec.seq});
   bytes_ += r->footprint();
   ++live_;
-  if (rg.items.size() > opts_.per_topic) pop_front(rg);
+  if (rg.items.size() > rg.rule->size) pop_front(rg);
+  while (now - rg.items.front().at > rg.rule->ttl.count()) pop_front(rg);  // the newest is never too old
   evict(now);
   if (order_.size() > 2 * live_ + 1024) compact_order();
 }
@@ -39,7 +40,7 @@ void topic_history::evict(int64_t now) {
   while (!order_.empty()) {
     auto [rg, seq] = order_.front();
     bool held = !rg->items.empty() && rg->items.front().rec->rec.seq == seq;
-    if (held && bytes_ <= opts_.max_bytes && now - rg->items.front().at <= opts_.max_age.count()) return;
+    if (held && bytes_ <= opts_.max_bytes && now - rg->items.front().at <= rg->rule->ttl.count()) return;
     if (held) pop_front(*rg);
     order_.pop_front();
   }
@@ -54,10 +55,11 @@ void topic_history::compact_order() {
 
 std::optional<std::vector<std::shared_ptr<const published_record>>> topic_history::since(std::string_view topic,
                                                                                          uint64_t after) const {
-  int64_t oldest = clock_.now_ms() - opts_.max_age.count();
+  int64_t now = clock_.now_ms();
   std::lock_guard lk(mu_);
   auto it = rings_.find(topic);
   if (it == rings_.end() || it->second.items.empty()) return std::nullopt;
+  int64_t oldest = now - it->second.rule->ttl.count();
   const auto& items = it->second.items;
   if (after >= items.back().rec->rec.seq) return std::nullopt;  // the caller compares with the latest
   std::vector<std::shared_ptr<const published_record>> out;

@@ -1,7 +1,8 @@
 #pragma once
 // The last updates of every topic, for recovery (`since` on subscribe). Bounded three ways:
-// `per_topic` records per topic, `max_age`, and `max_bytes` over all topics (the oldest go
-// first), so a deployment with many busy personal topics cannot grow without bound.
+// per topic by its history rule (size and ttl: the first [[server.history]] rule matching it,
+// else `per_topic` and `max_age`), and by `max_bytes` over all topics (the oldest go first), so
+// a deployment with many busy personal topics cannot grow without bound.
 // Thread-safe: delivery adds in seq order, sessions read from any I/O thread.
 #include <memory>
 #include <mutex>
@@ -11,6 +12,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "publish/history_rules.hpp"
 #include "publish/published.hpp"
 #include "util/duration.hpp"
 #include "util/ring_queue.hpp"
@@ -20,20 +22,23 @@ namespace tributary {
 class clock_source;
 
 struct history_options {
-  size_t per_topic = 256;
+  size_t per_topic = 256;  // the default rule
   millis max_age{600000};
   size_t max_bytes = 64u << 20;
+  std::vector<history_rule> rules;  // [[server.history]], first match wins
+  history_rules make_rules() const { return history_rules(rules, {{}, per_topic, max_age}); }
 };
 
 class topic_history {
  public:
-  topic_history(history_options o, const clock_source& clock) : opts_(o), clock_(clock) {}
+  topic_history(history_options o, const clock_source& clock) : opts_(o), rules_(o.make_rules()), clock_(clock) {}
   void add(const std::shared_ptr<const published_record>& r);
   // Every record of `topic` after seq `after`, oldest first, when the history still holds all
   // of them (none missing, none too old); nullopt when it cannot say.
   std::optional<std::vector<std::shared_ptr<const published_record>>> since(std::string_view topic,
                                                                              uint64_t after) const;
   size_t bytes() const;
+  const history_rules& rules() const { return rules_; }
 
  private:
   struct entry {
@@ -42,6 +47,7 @@ class topic_history {
   };
   struct ring {
     ring_queue<entry> items;
+    const history_rule* rule = nullptr;  // this topic's, found once
   };
   struct hash {
     using is_transparent = void;
@@ -53,6 +59,7 @@ class topic_history {
   void compact_order();
 
   history_options opts_;
+  history_rules rules_;
   const clock_source& clock_;
   mutable std::mutex mu_;
   using ring_map = std::unordered_map<std::string, ring, hash, std::equal_to<>>;

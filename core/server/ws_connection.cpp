@@ -52,7 +52,8 @@ void ws_connection::start(std::string early, std::string_view token) {
   reply(frame_type::hello, {{"type", "hello"},
                             {"server", "tributary/" + o.version},
                             {"session", id_},
-                            {"heartbeat_ms", o.heartbeat.count()}});
+                            {"heartbeat_ms", o.heartbeat.count()},
+                            {"epoch", shard_.st.hub.epoch()}});
   if (!token.empty()) authenticate(token, nullptr);
   if (!early.empty() && !closing_) reader_.feed(early.data(), early.size(), *this);
   flush();

@@ -135,6 +135,12 @@ void ws_connection::subscribe(const json& msg, const json& id) {
     if (auto w = check_since(*s); !w.empty()) return reply_error(id, "bad_request", w);
     since = &*s;
   }
+  // `since` from another epoch: the history it counted in is gone, so every topic starts over.
+  bool epoch_changed = false;
+  if (auto e = msg.find("epoch"); e != msg.end()) {
+    if (!e->is_string()) return reply_error(id, "bad_request", "'epoch' must be the string hello or subscribed gave");
+    epoch_changed = since && e->get_ref<const std::string&>() != shard_.st.hub.epoch();
+  }
   // Patterns this session may not use get `forbidden` each; the others are subscribed.
   std::erase_if(topics, [&](const std::string& t) {
     if (may_subscribe(grant_, t)) return false;
@@ -157,12 +163,14 @@ void ws_connection::subscribe(const json& msg, const json& id) {
     for (auto& r : shard_.st.cache.matching(t)) {
       if (!may_see(grant_, r->topic)) continue;
       auto s = since ? since->find(r->topic) : json::const_iterator{};
-      if (since && s != since->end()) recover(*r, s->get<uint64_t>(), recovery, frames);
+      if (since && s != since->end() && epoch_changed) recovery[r->topic] = "snapshot";
+      if (since && s != since->end() && !epoch_changed) recover(*r, s->get<uint64_t>(), recovery, frames);
       else snapshot(*r, frames);
     }
-  json ack{{"type", "subscribed"}, {"topics", topics}};
+  json ack{{"type", "subscribed"}, {"topics", topics}, {"epoch", shard_.st.hub.epoch()}};
   if (!id.is_null()) ack["id"] = id;
   if (since) ack["recovery"] = std::move(recovery);
+  if (epoch_changed) ack["epoch_changed"] = true;
   reply(frame_type::subscribed, ack);
   for (auto& f : frames) queue_.push_reply(std::move(f));
 }

@@ -6,8 +6,8 @@ namespace tributary {
 
 namespace {
 
-// KEYS: epoch, stream, latest, seqs, offsets. ARGV: epoch, maxlen, topic, seq, record, ttl_ms, kind, ts,
-// stale, position key ('' for none), position.
+// KEYS: epoch, stream, latest, seqs, offsets, history. ARGV: epoch, maxlen, topic, seq, record, ttl_ms,
+// kind, ts, stale, position key ('' for none), position, history size ('0': none), history ttl_ms.
 constexpr const char* kWrite = R"(
 local epoch = tonumber(ARGV[1])
 local current = tonumber(redis.call('GET', KEYS[1]) or '0')
@@ -30,12 +30,16 @@ local id = redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[2], '*',
 redis.call('SET', KEYS[3], ARGV[5], 'PX', ARGV[6])
 redis.call('HSET', KEYS[4], ARGV[3], ARGV[4] .. '|' .. ARGV[1])
 if ARGV[10] ~= '' then redis.call('HSET', KEYS[5], ARGV[10], ARGV[11]) end
+if ARGV[12] ~= '0' then
+  redis.call('XADD', KEYS[6], 'MAXLEN', '~', ARGV[12], '*', 'seq', ARGV[4], 'epoch', ARGV[1], 'record', ARGV[5])
+  redis.call('PEXPIRE', KEYS[6], ARGV[13])
+end
 return id)";
 
 }  // namespace
 
-fenced_writer::fenced_writer(redis_client& redis, std::string name, size_t maxlen, millis ttl)
-    : redis_(redis), prefix_("tributary:" + name + ":"), maxlen_(maxlen), ttl_(ttl) {}
+fenced_writer::fenced_writer(redis_client& redis, std::string name, size_t maxlen, millis ttl, const history_rules* history)
+    : redis_(redis), prefix_("tributary:" + name + ":"), maxlen_(maxlen), ttl_(ttl), history_(history) {}
 
 std::variant<std::map<std::string, uint64_t>, std::string> fenced_writer::written_seqs(redis_client& redis,
                                                                                       const std::string& name) {
@@ -61,10 +65,12 @@ std::variant<std::map<std::string, int64_t, std::less<>>, std::string> fenced_wr
 }
 
 fenced_writer::fenced_writer::result fenced_writer::write(uint64_t epoch, const published_record& r, std::string* error, uint64_t* last_seq) {
-  auto reply = redis_.command({"EVAL", kWrite, "5", prefix_ + "epoch", stream_key(), latest_key(r.topic), prefix_ + "seqs",
-                               prefix_ + "offsets", std::to_string(epoch), std::to_string(maxlen_), r.topic,
+  const history_rule* keep = history_ ? &history_->rule_for(r.topic) : nullptr;
+  auto reply = redis_.command({"EVAL", kWrite, "6", prefix_ + "epoch", stream_key(), latest_key(r.topic), prefix_ + "seqs",
+                               prefix_ + "offsets", history_stream_key(prefix_, r.topic), std::to_string(epoch), std::to_string(maxlen_), r.topic,
                                std::to_string(r.rec.seq), r.json, std::to_string(ttl_.count()), r.rec.kind, std::to_string(r.rec.ts),
-                               r.rec.stale ? "1" : "0", r.position_key, std::to_string(r.position)});
+                               r.rec.stale ? "1" : "0", r.position_key, std::to_string(r.position), std::to_string(keep ? keep->size : 0),
+                               std::to_string(keep ? keep->ttl.count() : 0)});
   if (auto* e = std::get_if<std::string>(&reply)) {
     if (error) *error = *e;
     return result::unavailable;

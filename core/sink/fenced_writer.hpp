@@ -7,6 +7,9 @@
 //   tributary:{name}:seqs            hash topic -> "seq|epoch" of the last record written
 //   tributary:{name}:offsets         hash upstream position key -> the offset of the last record
 //                                    written from it (a Kafka partition's; see broker.hpp)
+//   tributary:{name}:history:{topic} with history rules: the topic's last records for recovery,
+//                                    XADD MAXLEN ~ the rule's size, fields seq, epoch and record, expiring
+//                                    the rule's ttl after the last write
 // A seq already written is never appended twice: the same seq from the same epoch is a retry
 // whose first try landed (duplicate); from a newer epoch, a new leader numbering behind its
 // predecessor (conflict: the caller renumbers the record after `last_seq`).
@@ -16,6 +19,7 @@
 #include <variant>
 
 #include "net/redis.hpp"
+#include "publish/history_rules.hpp"
 
 namespace tributary {
 
@@ -25,7 +29,8 @@ class fenced_writer {
  public:
   enum class result { written, duplicate, conflict, fenced, unavailable };
 
-  fenced_writer(redis_client& redis, std::string name, size_t maxlen, millis ttl);
+  // With `history` (kept by the caller), each record is also kept in its topic's history stream.
+  fenced_writer(redis_client& redis, std::string name, size_t maxlen, millis ttl, const history_rules* history = nullptr);
   // `epoch` is the writer's fencing token. `error` says why when not written.
   // On conflict, `last_seq` is the topic's last written seq.
   result write(uint64_t epoch, const published_record& r, std::string* error = nullptr, uint64_t* last_seq = nullptr);
@@ -42,6 +47,7 @@ class fenced_writer {
   std::string prefix_;
   size_t maxlen_;
   millis ttl_;
+  const history_rules* history_;
 };
 
 }  // namespace tributary

@@ -96,7 +96,7 @@ void stream_writer::set_failing(bool failing, const std::string& why) {
 
 void stream_writer::loop() {
   redis_client redis(opts_.redis, millis(1000));
-  fenced_writer writer(redis, opts_.name, opts_.maxlen, opts_.cache_ttl);
+  fenced_writer writer(redis, opts_.name, opts_.maxlen, opts_.cache_ttl, opts_.history ? &*opts_.history : nullptr);
   int64_t backoff = 100;
   for (;;) {
     {

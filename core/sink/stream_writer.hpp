@@ -11,10 +11,12 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 
 #include "net/redis.hpp"
+#include "publish/history_rules.hpp"
 #include "util/ring_queue.hpp"
 #include "publish/published.hpp"
 
@@ -32,6 +34,7 @@ struct stream_options {
   millis cache_ttl{3600000};
   size_t buffer = 10000;
   millis flush_at_stop{2000};  // how long stop() tries to write what is still buffered
+  std::optional<history_rules> history;  // set: each record also goes to its topic's history stream
 };
 
 struct stream_hooks {

@@ -55,6 +55,12 @@ class redis_server {
     return redis_endpoint{"127.0.0.1", port_, "", "", 0};
   }
   int port() const { return port_; }
+  // One command on a fresh connection: its reply, or an empty reply when Redis did not answer.
+  redis_reply command(const std::vector<std::string>& argv) const {
+    redis_client c(endpoint(), millis(2000));
+    auto r = c.command(argv);
+    return std::holds_alternative<redis_reply>(r) ? std::get<redis_reply>(r) : redis_reply{};
+  }
 
  private:
   temp_dir dir_;

@@ -54,8 +54,9 @@ test("a dropped connection is recovered with since: no gap, no repeat", async ()
   const client = new TributaryClient({ url: relay.url, httpUrl: srv.http, reconnect: fast, fallback: false, connectTimeoutMs: 500 });
   try {
     const seqs = recorder(client, "price.*");
-    let opens = 0;
+    let opens = 0, epochChanges = 0;
     client.on("open", () => opens++);
+    client.on("epoch_changed", () => epochChanges++);
     client.connect();
     await until("some updates", () => (seqs.get("price.BTC-USDT")?.length ?? 0) >= 3);
     relay.refuse(true); // the network goes away; the server keeps publishing
@@ -71,6 +72,7 @@ test("a dropped connection is recovered with since: no gap, no repeat", async ()
     for (const [topic, list] of seqs) assertContiguous(list, topic);
     const got = seqs.get("price.BTC-USDT");
     for (let s = lastSeen + 1; s <= lastSeen + publishedInOutage; s++) assert.ok(got.includes(s), `seq ${s}, published during the outage, was replayed`);
+    assert.equal(epochChanges, 0); // the same server: the same history
   } finally {
     client.close();
     relay.close();
@@ -86,9 +88,13 @@ test("after a server restart the client reconnects and takes the new server's nu
     const seen = [];
     client.subscribe("price.BTC-USDT", (r, meta) => seen.push({ seq: r.seq, type: meta.type }));
     let closes = 0;
+    const changes = [];
     client.on("close", () => closes++);
+    client.on("epoch_changed", (e) => changes.push(e));
     client.connect();
     await until("updates", () => seen.length >= 4);
+    const firstEpoch = client.epoch;
+    assert.match(firstEpoch, /^[0-9a-f]{16}$/);
     await srv.stop();
     await until("the close", () => closes >= 1);
     await sleep(300); // a few failed attempts
@@ -98,6 +104,12 @@ test("after a server restart the client reconnects and takes the new server's nu
     assert.equal(seen[mark].type, "snapshot"); // a seq from another life: the server says snapshot
     assert.ok(seen[mark].seq < seen[mark - 1].seq);
     assert.equal(client.state, "open");
+    // A restarted standalone server has a new history: the client is told the epoch changed.
+    assert.equal(changes.length, 1);
+    assert.equal(changes[0].previous, firstEpoch);
+    assert.equal(changes[0].epoch, client.epoch);
+    assert.notEqual(client.epoch, firstEpoch);
+    assert.ok(changes[0].topics.includes("price.BTC-USDT"));
   } finally {
     client.close();
     await srv.stop();

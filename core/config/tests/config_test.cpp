@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include "config/config.hpp"
+#include "config/render.hpp"
 #include "util/listen.hpp"
 #include "util/redactor.hpp"
 
@@ -454,4 +455,48 @@ key = "k"
   EXPECT_THAT(s, HasSubstr("sinks.d.key: is a key of redis_stream sinks"));
   auto topic = parse("[sinks.b]\ntype = \"kafka\"\nbrokers = \"x\"\ntopic = \"t.{nope}\"\n");
   EXPECT_THAT(all(topic), HasSubstr("sinks.b.topic: '{nope}' is not one of {kind} {subject} {topic} {source} {feed}"));
+}
+
+// [[server.history]]: topics, size, ttl per table, the defaults for what a table leaves out;
+// mistakes are named with the table's index; check --print gives the tables back.
+TEST(Config, HistoryRulesByTopicPattern) {
+  auto r = parse(R"([server]
+history_age = "5m"
+[[server.history]]
+topics = ["event.user.*"]
+size = 5000
+ttl = "24h"
+[[server.history]]
+topics = ["price.*", "view.*"]
+)");
+  ASSERT_TRUE(r.ok()) << all(r);
+  const auto& rules = r.cfg->server.history_rules;
+  ASSERT_EQ(rules.size(), 2u);
+  EXPECT_EQ(rules[0].topics, std::vector<std::string>{"event.user.*"});
+  EXPECT_EQ(rules[0].size, 5000u);
+  EXPECT_EQ(rules[0].ttl, millis(24 * 3600 * 1000));
+  EXPECT_EQ(rules[1].size, 256u);               // the default size
+  EXPECT_EQ(rules[1].ttl, millis(5 * 60 * 1000));  // the [server] history_age
+  auto printed = render_toml(*r.cfg);
+  auto again = parse(printed);
+  ASSERT_TRUE(again.ok()) << all(again) << printed;
+  EXPECT_EQ(again.cfg->server.history_rules, rules);
+  auto bad = parse(R"([[server.history]]
+size = 10
+[[server.history]]
+topics = ["bad pattern"]
+ttl = "soon"
+nope = 1
+[[server.history]]
+topics = ["a.*"]
+size = -1
+)");
+  std::string s = all(bad);
+  EXPECT_THAT(s, HasSubstr("server.history[0]: needs topics"));
+  EXPECT_THAT(s, HasSubstr("server.history[1].topics"));
+  EXPECT_THAT(s, HasSubstr("server.history[1].ttl"));
+  EXPECT_THAT(s, HasSubstr("server.history[1].nope: unknown key"));
+  EXPECT_THAT(s, HasSubstr("server.history[2].size"));
+  EXPECT_THAT(all(parse("[server]\nhistory = [1, 2]\n")), HasSubstr("server.history: is a number"));
+  EXPECT_TRUE(parse("[server]\nhistory = 1000\n").ok());
 }

@@ -155,6 +155,29 @@ TEST(TopicHistory, ServesEverythingAfterASeqOrSaysItCannot) {
   EXPECT_FALSE(h.since("price.BTC-USDT", 3));  // too old
 }
 
+// [[server.history]]: the first rule matching a topic sets its size and age; others keep the
+// defaults; a size of 0 keeps nothing.
+TEST(TopicHistory, EachTopicKeepsWhatItsFirstMatchingRuleSays) {
+  fake_clock clock;
+  history_options o{.per_topic = 2, .max_age = millis(1000)};
+  o.rules = {{{"price.BTC-USDT"}, 5, millis(60000)}, {{"price.*"}, 0, millis(1000)}, {{"price.BTC-USDT"}, 100, millis(1)}};
+  topic_history h(o, clock);
+  EXPECT_EQ(h.rules().rule_for("price.BTC-USDT").size, 5u);  // the first match wins
+  EXPECT_EQ(h.rules().rule_for("market.global").size, 2u);   // no rule: the defaults
+  for (uint64_t s = 1; s <= 8; ++s) {
+    h.add(rec("BTC-USDT", s));
+    h.add(rec("ETH-USDT", s));
+  }
+  ASSERT_TRUE(h.since("price.BTC-USDT", 3));
+  EXPECT_EQ(h.since("price.BTC-USDT", 3)->size(), 5u);  // 4..8
+  EXPECT_FALSE(h.since("price.BTC-USDT", 2));           // 3 is past the rule's 5
+  EXPECT_FALSE(h.since("price.ETH-USDT", 7));           // kept none
+  clock.advance(30000);
+  EXPECT_TRUE(h.since("price.BTC-USDT", 6));  // within its rule's minute, past the default second
+  clock.advance(31000);
+  EXPECT_FALSE(h.since("price.BTC-USDT", 6));
+}
+
 TEST(TopicHistory, AGapInSeqsIsAMiss) {
   fake_clock clock;
   topic_history h({}, clock);

@@ -61,9 +61,11 @@ TEST(ServerWs, HelloSnapshotBeforeUpdatesWithIncreasingSeq) {
   EXPECT_THAT(hello["server"].get<std::string>(), HasSubstr("tributary/"));
   EXPECT_EQ(hello["heartbeat_ms"], 30000);
   EXPECT_FALSE(hello["session"].get<std::string>().empty());
+  EXPECT_EQ(hello["epoch"].get<std::string>().size(), 16u);
+  EXPECT_EQ(hello["epoch"], s.hub.epoch());
   c.send(R"({"type":"subscribe","id":1,"topics":["price.*"]})");
   auto sub = c.read();
-  EXPECT_EQ(sub, (json{{"type", "subscribed"}, {"id", 1}, {"topics", {"price.*"}}}));
+  EXPECT_EQ(sub, (json{{"type", "subscribed"}, {"id", 1}, {"topics", {"price.*"}}, {"epoch", s.hub.epoch()}}));
   std::map<std::string, json> snaps;
   for (int i = 0; i < 2; ++i) {
     auto m = c.read();
