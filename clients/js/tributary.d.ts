@@ -44,6 +44,8 @@ export interface FallbackOptions {
   after?: number;
   /** View routes to poll, as "/api/crypto/dashboard-summary". */
   views?: string[];
+  /** Server-Sent Events from /sse where EventSource exists (default true); else polling. */
+  sse?: boolean;
 }
 
 export interface ClientOptions {
@@ -62,6 +64,8 @@ export interface ClientOptions {
   refreshBeforeMs?: number;
   WebSocket?: unknown;
   fetch?: typeof fetch;
+  /** For the SSE fallback (default: the global one). */
+  EventSource?: typeof EventSource;
 }
 
 export type ClientState = "idle" | "connecting" | "open" | "closed";
@@ -99,7 +103,7 @@ export declare class TributaryClient {
   on(event: "epoch_changed", handler: (info: { previous: string; epoch: string; topics: string[] }) => void): () => void;
   on(event: "open", handler: (info: { session: string | null; user: string | null }) => void): () => void;
   on(event: "close", handler: (info: { code: number; reason: string }) => void): () => void;
-  on(event: "fallback", handler: (info: { active: boolean }) => void): () => void;
+  on(event: "fallback", handler: (info: { active: boolean; transport?: "sse" | "polling" }) => void): () => void;
 
   lastSeq(topic: string): number;
   latest(topic: string): TributaryRecord | undefined;

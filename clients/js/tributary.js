@@ -44,10 +44,11 @@ export class TributaryClient {
   //             (re)connect and before the token expires
   //   reconnect { initialMs, maxMs, factor, jitter }
   //   connectTimeoutMs  an attempt not open by then is abandoned (default 10000)
-  //   fallback  { intervalMs, after, views: [route, ...] } or false: HTTP polling while the
-  //             socket is down (after `after` failed attempts)
+  //   fallback  { intervalMs, after, views: [route, ...], sse } or false: while the socket is
+  //             down (after `after` failed attempts), Server-Sent Events from /sse when the
+  //             environment has EventSource (and `sse` is not false), else HTTP polling
   //   httpUrl   base URL for the HTTP API (default: derived from url)
-  //   WebSocket, fetch   implementations (default: the global ones)
+  //   WebSocket, fetch, EventSource   implementations (default: the global ones)
   constructor(options = {}) {
     const loc = globalThis.location;
     this.url = options.url ?? (loc ? `${loc.protocol === "https:" ? "wss:" : "ws:"}//${loc.host}/ws` : "ws://127.0.0.1:8081/ws");
@@ -59,6 +60,8 @@ export class TributaryClient {
     this.connectTimeoutMs = options.connectTimeoutMs ?? DEFAULTS.connectTimeoutMs;
     this.WebSocketImpl = options.WebSocket ?? globalThis.WebSocket;
     this.fetchImpl = options.fetch ?? globalThis.fetch?.bind(globalThis);
+    this.EventSourceImpl = options.EventSource ?? globalThis.EventSource;
+    this._sse = null; // the EventSource of the fallback, while it runs
     if (!this.WebSocketImpl) throw new Error("no WebSocket implementation: pass options.WebSocket");
     this.state = "idle"; // idle | connecting | open | closed
     this.user = null;
@@ -86,6 +89,8 @@ export class TributaryClient {
 
   close() {
     this._wanted = false;
+    if (this._sse) this._sse.close();
+    this._sse = null;
     for (const k of Object.keys(this._timers)) this._clear(k);
     if (this._ws) this._ws.close(1000, "client closed");
     this._ws = null;
@@ -305,17 +310,52 @@ export class TributaryClient {
   // ---- HTTP fallback: polls latest records and view routes while the socket is down
 
   _startFallback() {
+    if (this._timers.fallback || this._sse) return;
+    if (this.EventSourceImpl && this.fallbackOpts.sse !== false && this._patterns.size) return this._startSse();
+    this._startPolling();
+  }
+
+  // Server-Sent Events carry the same records; the cursor it starts from is made of the seqs
+  // held, so nothing is missed between the socket and the stream.
+  async _startSse() {
+    const token = this.token ? await this._resolveToken() : null;
+    if (this.state === "open" || this._sse) return;
+    const held = [...this._seqs].map(([topic, seq]) => `${topic}=${seq}`).join(",");
+    let url = `${this.httpUrl}/sse?topics=${encodeURIComponent([...this._patterns.keys()].join(","))}`;
+    if (token) url += `&token=${encodeURIComponent(token)}`;
+    if (held && this._seqsEpoch) url += `&last_event_id=${encodeURIComponent(`${this._seqsEpoch}~${held}`)}`;
+    const es = new this.EventSourceImpl(url);
+    this._sse = es;
+    let opened = false;
+    es.onopen = () => { opened = true; };
+    for (const type of ["snapshot", "update"])
+      es.addEventListener(type, (e) => {
+        try { this._deliver(JSON.parse(e.data).record, type); } catch { this._emit("error", new Error("an SSE event that is not JSON")); }
+      });
+    es.onerror = () => {
+      if (opened || this._sse !== es) return; // EventSource reconnects on its own
+      es.close(); // no stream here at all: poll instead
+      this._sse = null;
+      this._startPolling();
+    };
+    this._emit("fallback", { active: true, transport: "sse" });
+  }
+
+  _startPolling() {
     if (this._timers.fallback || !this.fetchImpl) return;
     const tick = async () => {
       await this._pollOnce().catch((e) => this._emit("error", e));
       if (this._timers.fallback) this._timers.fallback = setTimeout(tick, this.fallbackOpts.intervalMs);
     };
     this._timers.fallback = setTimeout(tick, 0);
-    this._emit("fallback", { active: true });
+    this._emit("fallback", { active: true, transport: "polling" });
   }
 
   _stopFallback() {
-    if (!this._timers.fallback) return;
+    if (this._sse) {
+      this._sse.close();
+      this._sse = null;
+    } else if (!this._timers.fallback) return;
     this._clear("fallback");
     this._emit("fallback", { active: false });
   }

@@ -12,7 +12,7 @@ bool topic_matches(std::string_view pattern, std::string_view topic) {
 
 std::string check_pattern(std::string_view p) {
   if (p.empty()) return "empty topic pattern";
-  if (p.size() > 256) return "topic pattern longer than 256 characters";
+  if (p.size() > 640) return "topic pattern longer than 640 characters";  // a kind, a 512-character subject, a suffix
   auto star = p.find('*');
   if (star != std::string_view::npos && !(p == "*" || (star == p.size() - 1 && star >= 2 && p[star - 1] == '.')))
     return "'*' may only end a pattern, as in 'price.*', or stand alone";

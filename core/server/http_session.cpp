@@ -15,6 +15,7 @@
 #include "server/control_path.hpp"
 #include "server/request_target.hpp"
 #include "server/io_shard.hpp"
+#include "server/sse_session.hpp"
 #include "server/server_state.hpp"
 #include "publish/cache.hpp"
 #include "obs/metrics.hpp"
@@ -83,6 +84,9 @@ class http_session : public std::enable_shared_from_this<http_session> {
                        false));
     }
     if (beast::websocket::is_upgrade(req)) return upgrade(req);
+    if (req.method() == http::verb::get && req.target().starts_with("/sse") &&
+        (req.target().size() == 4 || req.target()[4] == '?'))
+      return stream_events(req);
     auto res = route(req);
     if (req.method() == http::verb::head) {  // the GET answer's headers alone
       auto n = res.body().size();
@@ -139,6 +143,33 @@ class http_session : public std::enable_shared_from_this<http_session> {
       auto early = beast::buffers_to_string(self->buffer_.data());  // frames sent right behind the request
       start_ws_connection(self->shard_, self->stream_.release_socket(), std::move(early), std::move(token), std::move(self->slot_));
     });
+  }
+
+  // GET /sse: checked like a subscribe, then the socket becomes an event stream.
+  void stream_events(const http::request<http::string_body>& req) {
+    auto target = parse_request_target(req.target());
+    bool ka = req.keep_alive();
+    if (!target) return send(counted("/sse", make(http::status::bad_request, error_body("bad_request", "malformed request target"), ka)));
+    if (!origin_allowed())
+      return send(counted("/sse", make(http::status::forbidden, error_body("forbidden", "origin '" + origin_ + "' is not in allowed_origins"), ka)));
+    std::string last_id(req["Last-Event-ID"]);
+    std::string token = cfg_->opts.auth ? token_of(req, *target) : std::string();
+    sse_request r{target->topics, token, last_id.empty() ? std::string_view(target->last_event_id) : std::string_view(last_id),
+                  system_clock_source{}.now_ms()};
+    auto checked = check_sse_request(*cfg_, r);
+    if (auto* no = std::get_if<sse_refusal>(&checked))
+      return send(counted("/sse", make(static_cast<http::status>(no->status), error_body(no->code, no->message), ka)));
+    if (st_.ws_sessions.fetch_add(1) >= cfg_->opts.max_connections) {
+      st_.ws_sessions--;
+      return send(counted("/sse", make(http::status::service_unavailable, error_body("too_many_connections", "the server is at max_connections"), false)));
+    }
+    counted("/sse", make(http::status::ok, "", false));
+    std::string head = "HTTP/1.1 200 OK\r\nServer: tributary/" + cfg_->opts.version +
+                       "\r\nContent-Type: text/event-stream\r\nCache-Control: no-store\r\nX-Accel-Buffering: no\r\n";
+    if (!origin_.empty() && !cfg_->opts.allowed_origins.empty()) head += "Access-Control-Allow-Origin: " + origin_ + "\r\nVary: Origin\r\n";
+    head += "\r\nretry: 2000\n\n";
+    stream_.expires_never();
+    start_sse_session(shard_, stream_.release_socket(), std::move(slot_), std::move(std::get<sse_start>(checked)), std::move(head));
   }
 
   response make(http::status status, std::string body, bool keep_alive,

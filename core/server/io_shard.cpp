@@ -3,7 +3,7 @@
 #include <boost/asio/bind_allocator.hpp>
 #include <boost/asio/post.hpp>
 
-#include "server/ws_connection.hpp"
+#include "server/subscriber.hpp"
 
 namespace tributary {
 
@@ -90,7 +90,7 @@ void io_shard::drain() {
 
 void io_shard::deliver(const std::shared_ptr<const published_record>& r) {
   ++stamp_;
-  auto offer = [&](ws_connection* c) { c->offer(r, stamp_); };
+  auto offer = [&](subscriber* c) { c->offer(r, stamp_); };
   if (!st.auth) return index_.for_each_match(r->topic, offer);
   // A personal topic goes to its owner's sessions only, never through the shared index.
   auto owner = personal_owner(r->topic);
@@ -118,13 +118,13 @@ void io_shard::conflate_batch() {
     }
 }
 
-void io_shard::add(std::shared_ptr<ws_connection> c) {
+void io_shard::add(std::shared_ptr<subscriber> c) {
   live_++;
   sessions_.push_back(std::move(c));
 }
 
-void io_shard::close_all(ws::close_code code, std::string_view reason) {
-  for (auto& s : sessions_) s->close_with(code, reason);
+void io_shard::close_all() {
+  for (auto& s : sessions_) s->shut_down();
 }
 
 void io_shard::arm_sweep() {

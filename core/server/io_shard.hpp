@@ -20,7 +20,7 @@
 
 namespace tributary {
 
-class ws_connection;
+class subscriber;
 
 enum class drop_reason : uint8_t { slow_consumer, too_big, binary, protocol_error, invalid_payload, heartbeat, message_flood, count_ };
 const char* name_of(drop_reason r);
@@ -56,10 +56,10 @@ class io_shard final : public record_inbox {
   // From the publishing thread: queue the record and wake this thread.
   void push(const std::shared_ptr<const published_record>& r) override;
 
-  void add(std::shared_ptr<ws_connection> c);
-  void mark_dirty(ws_connection* c) { dirty_.push_back(c); }
-  // Sends close `code` to every session (shutdown).
-  void close_all(ws::close_code code, std::string_view reason);
+  void add(std::shared_ptr<subscriber> c);
+  void mark_dirty(subscriber* c) { dirty_.push_back(c); }
+  // Ends every session (shutdown): WebSocket sessions are sent close 1001.
+  void close_all();
   size_t live_sessions() const { return live_.load(); }
   void session_finished() { live_--; }
 
@@ -99,8 +99,8 @@ class io_shard final : public record_inbox {
   uint64_t stamp_ = 0;
   subscription_index index_;
   std::unordered_map<std::string, subscription_index, text_hash, std::equal_to<>> personal_;
-  std::vector<std::shared_ptr<ws_connection>> sessions_;
-  std::vector<ws_connection*> dirty_;
+  std::vector<std::shared_ptr<subscriber>> sessions_;
+  std::vector<subscriber*> dirty_;
   std::atomic<size_t> live_{0};
   shard_counters counters_;
   std::vector<char> read_buf_ = std::vector<char>(64 * 1024);

@@ -11,7 +11,12 @@ std::optional<request_target> parse_request_target(std::string_view target) {
   request_target t;
   t.path = u->path();
   auto params = u->params();
-  if (auto it = params.find("token"); it != params.end() && (*it).has_value) t.token = (*it).value;
+  auto read = [&](const char* name, std::string& out) {
+    if (auto it = params.find(name); it != params.end() && (*it).has_value) out = (*it).value;
+  };
+  read("token", t.token);
+  read("topics", t.topics);
+  read("last_event_id", t.last_event_id);
   return t;
 }
 

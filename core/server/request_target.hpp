@@ -9,6 +9,8 @@ namespace tributary {
 struct request_target {
   std::string path;   // percent-decoded
   std::string token;  // the decoded `token` query parameter; empty when absent
+  std::string topics;         // `topics` (SSE: comma-separated patterns)
+  std::string last_event_id;  // `last_event_id` (SSE: instead of the Last-Event-ID header)
 };
 
 // nullopt when `target` is not a valid origin-form target ("/path?query").

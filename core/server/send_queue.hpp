@@ -5,7 +5,10 @@
 // session. Frames sent in answer to the client (replies, snapshots, recovery) are never
 // refused: they are bounded by what the client asked for, not by the publish rate.
 // Not thread-safe: a session's queue lives on its I/O thread.
+#include <sys/socket.h>
 #include <sys/uio.h>
+
+#include <cerrno>
 
 #include <cstdint>
 #include <memory>
@@ -91,6 +94,29 @@ void send_queue::consume(size_t n, F&& on_sent) {
     ring_.clear();
     head_ = 0;
     refill_from_conflated();
+  }
+}
+
+enum class send_status { drained, would_block, failed };
+
+// Writes what `q` holds to the non-blocking socket `fd`, gathered, until it is drained or the
+// socket is full; on_sent(type) for each frame completed.
+template <class F>
+send_status send_queued(int fd, send_queue& q, F&& on_sent) {
+  constexpr size_t kMaxIov = 64;
+  iovec iov[kMaxIov];
+  for (;;) {
+    size_t n = q.gather(iov, kMaxIov);
+    if (n == 0) return send_status::drained;
+    msghdr mh{};
+    mh.msg_iov = iov;
+    mh.msg_iovlen = n;
+    ssize_t w = ::sendmsg(fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      return errno == EAGAIN || errno == EWOULDBLOCK ? send_status::would_block : send_status::failed;
+    }
+    q.consume(static_cast<size_t>(w), on_sent);
   }
 }
 

@@ -190,7 +190,7 @@ void server::stop() {
     st.accept_pause->cancel();
   });
   for (auto& s : st.shards)
-    net::post(s->ioc(), [sh = s.get()] { sh->close_all(ws::close_code::going_away, "server shutting down"); });
+    net::post(s->ioc(), [sh = s.get()] { sh->close_all(); });
   // Give clients a moment to take their 1001 and answer it; then stop regardless.
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
   auto live = [&] {

@@ -12,7 +12,7 @@ namespace {
 bool contains(const std::vector<std::string>& v, std::string_view s) { return std::find(v.begin(), v.end(), s) != v.end(); }
 
 // Registers what `want` has and `have` lacks, unregisters the opposite; `have` becomes `want`.
-void sync(subscription_index& index, ws_connection* c, std::vector<std::string>& have, std::vector<std::string> want) {
+void sync(subscription_index& index, subscriber* c, std::vector<std::string>& have, std::vector<std::string> want) {
   for (auto& p : have)
     if (!contains(want, p)) index.remove(p, c);
   for (auto& p : want)
@@ -28,8 +28,8 @@ void session_subscriptions::remove(std::string_view p) {
   if (auto it = std::find(patterns_.begin(), patterns_.end(), p); it != patterns_.end()) patterns_.erase(it);
 }
 
-void session_subscriptions::apply(io_shard& shard, ws_connection* c, const grant& g) {
-  shard.st.subscriptions.change(client_protocol::websocket, counted_, patterns_);
+void session_subscriptions::apply(io_shard& shard, subscriber* c, const grant& g) {
+  shard.st.subscriptions.change(protocol_, counted_, patterns_);
   counted_ = patterns_;
   std::vector<std::string> shared, personal;
   for (auto& p : patterns_) {
@@ -48,9 +48,9 @@ void session_subscriptions::apply(io_shard& shard, ws_connection* c, const grant
   shard.release_personal_index(user_);
 }
 
-void session_subscriptions::clear(io_shard& shard, ws_connection* c) {
+void session_subscriptions::clear(io_shard& shard, subscriber* c) {
   patterns_.clear();
-  shard.st.subscriptions.change(client_protocol::websocket, counted_, {});
+  shard.st.subscriptions.change(protocol_, counted_, {});
   counted_.clear();
   sync(shard.index(), c, shared_, {});
   if (user_.empty()) return;

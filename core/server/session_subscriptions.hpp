@@ -9,22 +9,24 @@
 #include <vector>
 
 #include "auth/access.hpp"
+#include "server/subscription_counts.hpp"
 
 namespace tributary {
 
 class io_shard;
-class ws_connection;
+class subscriber;
 
 class session_subscriptions {
  public:
+  explicit session_subscriptions(client_protocol p = client_protocol::websocket) : protocol_(p) {}
   const std::vector<std::string>& patterns() const { return patterns_; }
   bool has(std::string_view p) const;
   void add(const std::string& p) { patterns_.push_back(p); }
   void remove(std::string_view p);
   // Brings the indexes in line with the patterns and `g`.
-  void apply(io_shard& shard, ws_connection* c, const grant& g);
+  void apply(io_shard& shard, subscriber* c, const grant& g);
   // Leaves every index (the session is closing).
-  void clear(io_shard& shard, ws_connection* c);
+  void clear(io_shard& shard, subscriber* c);
 
  private:
   std::vector<std::string> patterns_;  // as the client asked
@@ -32,6 +34,7 @@ class session_subscriptions {
   std::vector<std::string> personal_;  // registered in user_'s index
   std::vector<std::string> counted_;   // as counted in the server's subscription_counts
   std::string user_;
+  client_protocol protocol_;  // what the session is counted as
 };
 
 }  // namespace tributary

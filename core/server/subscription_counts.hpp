@@ -15,8 +15,8 @@
 
 namespace tributary {
 
-enum class client_protocol : uint8_t { websocket };
-inline constexpr std::array<const char*, 1> client_protocol_names{"websocket"};
+enum class client_protocol : uint8_t { websocket, sse };
+inline constexpr std::array<const char*, 2> client_protocol_names{"websocket", "sse"};
 
 class subscription_counts {
  public:

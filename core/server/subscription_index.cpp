@@ -8,13 +8,13 @@ namespace {
 bool is_prefix(std::string_view p) { return p.size() >= 2 && p.substr(p.size() - 2) == ".*"; }
 }  // namespace
 
-void subscription_index::add_to(table& t, std::string_view key, ws_connection* c) {
+void subscription_index::add_to(table& t, std::string_view key, subscriber* c) {
   auto it = t.find(key);
-  if (it == t.end()) it = t.emplace(std::string(key), std::vector<ws_connection*>{}).first;
+  if (it == t.end()) it = t.emplace(std::string(key), std::vector<subscriber*>{}).first;
   it->second.push_back(c);
 }
 
-void subscription_index::remove_from(table& t, std::string_view key, ws_connection* c) {
+void subscription_index::remove_from(table& t, std::string_view key, subscriber* c) {
   auto it = t.find(key);
   if (it == t.end()) return;
   auto& v = it->second;
@@ -25,13 +25,13 @@ void subscription_index::remove_from(table& t, std::string_view key, ws_connecti
   if (v.empty()) t.erase(it);
 }
 
-void subscription_index::add(std::string_view pattern, ws_connection* c) {
+void subscription_index::add(std::string_view pattern, subscriber* c) {
   if (pattern == "*") all_.push_back(c);
   else if (is_prefix(pattern)) add_to(prefix_, pattern.substr(0, pattern.size() - 1), c);
   else add_to(exact_, pattern, c);
 }
 
-void subscription_index::remove(std::string_view pattern, ws_connection* c) {
+void subscription_index::remove(std::string_view pattern, subscriber* c) {
   if (pattern == "*") {
     if (auto pos = std::find(all_.begin(), all_.end(), c); pos != all_.end()) {
       *pos = all_.back();

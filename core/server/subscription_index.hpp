@@ -12,12 +12,12 @@
 
 namespace tributary {
 
-class ws_connection;
+class subscriber;
 
 class subscription_index {
  public:
-  void add(std::string_view pattern, ws_connection* c);
-  void remove(std::string_view pattern, ws_connection* c);
+  void add(std::string_view pattern, subscriber* c);
+  void remove(std::string_view pattern, subscriber* c);
   // Calls f(c) for every subscription matching `topic`; a session with several matching
   // patterns is called once per pattern (the caller de-duplicates).
   template <class F>
@@ -25,13 +25,13 @@ class subscription_index {
   size_t patterns() const { return exact_.size() + prefix_.size() + (all_.empty() ? 0 : 1); }
 
  private:
-  using table = std::unordered_map<std::string, std::vector<ws_connection*>, text_hash, std::equal_to<>>;
-  static void add_to(table& t, std::string_view key, ws_connection* c);
-  static void remove_from(table& t, std::string_view key, ws_connection* c);
+  using table = std::unordered_map<std::string, std::vector<subscriber*>, text_hash, std::equal_to<>>;
+  static void add_to(table& t, std::string_view key, subscriber* c);
+  static void remove_from(table& t, std::string_view key, subscriber* c);
 
   table exact_;
   table prefix_;  // key: the pattern without its '*' ("price.")
-  std::vector<ws_connection*> all_;
+  std::vector<subscriber*> all_;
 };
 
 template <class F>

@@ -13,7 +13,6 @@
 namespace tributary {
 
 namespace {
-constexpr size_t kMaxIov = 64;
 constexpr int64_t kCloseLingerMs = 2000;  // after our close frame, before the socket is cut
 constexpr int kReadsPerWakeup = 4;        // one flooding client cannot starve the others
 
@@ -100,24 +99,12 @@ void ws_connection::flush() {
     return close_with(ws::close_code::policy_violation, "slow consumer: send queue full");
   }
   if (write_waiting_ || finished_ || write_shut_) return;
-  iovec iov[kMaxIov];
-  for (;;) {
-    size_t n = queue_.gather(iov, kMaxIov);
-    if (n == 0) break;
-    msghdr mh{};
-    mh.msg_iov = iov;
-    mh.msg_iovlen = n;
-    ssize_t w = ::sendmsg(socket_.native_handle(), &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
-    if (w < 0) {
-      if (errno == EINTR) continue;
-      if (errno == EAGAIN || errno == EWOULDBLOCK) return wait_writable();
-      return abort();  // the peer is gone
-    }
-    queue_.consume(static_cast<size_t>(w), [this](frame_type t) {
-      shard_.counters().sent_one(t);
-      if (t == frame_type::close) close_sent_ = true;
-    });
-  }
+  auto sent = send_queued(socket_.native_handle(), queue_, [this](frame_type t) {
+    shard_.counters().sent_one(t);
+    if (t == frame_type::close) close_sent_ = true;
+  });
+  if (sent == send_status::would_block) return wait_writable();
+  if (sent == send_status::failed) return abort();  // the peer is gone
   after_flush();
 }
 

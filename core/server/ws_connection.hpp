@@ -13,27 +13,28 @@
 #include "server/message_budget.hpp"
 #include "server/send_queue.hpp"
 #include "server/session_subscriptions.hpp"
+#include "server/subscriber.hpp"
 #include "server/seq_tracker.hpp"
 #include "wire/ws_frame.hpp"
 
 namespace tributary {
 
-class ws_connection final : public std::enable_shared_from_this<ws_connection>, private ws::frame_handler {
+class ws_connection final : public subscriber, public std::enable_shared_from_this<ws_connection>, private ws::frame_handler {
  public:
   ws_connection(io_shard& shard, tcp::socket socket, std::unique_ptr<connection_slot> slot);
   ~ws_connection() override;
   // `token`: from the upgrade request; empty when none.
   void start(std::string early, std::string_view token);
 
-  // The hot path: a record this session's patterns match. `stamp` is unique per delivered
-  // record, so a session matched by several patterns takes it once.
-  void offer(const std::shared_ptr<const published_record>& r, uint64_t stamp);
-  void flush();                // writes what is queued; called once per batch
-  void heartbeat(int64_t now);  // from the thread's sweep
+  // subscriber
+  void offer(const std::shared_ptr<const published_record>& r, uint64_t stamp) override;
+  void flush() override;
+  void heartbeat(int64_t now) override;
+  void shut_down() override { close_with(ws::close_code::going_away, "server shutting down"); }
+  bool finished() const override { return finished_; }
   // Pending updates are dropped; with `after_replies`, replies already queued (an error saying
   // why) still go out before the close frame.
   void close_with(ws::close_code code, std::string_view reason, bool after_replies = false);
-  bool finished() const { return finished_; }
 
  private:
   // frame_handler

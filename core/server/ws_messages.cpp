@@ -2,6 +2,7 @@
 // unsubscribe, ping. Bad messages get an `error` and the connection stays open.
 #include <nlohmann/json.hpp>
 
+#include "server/catch_up.hpp"
 #include "server/ws_connection.hpp"
 #include "record/topic.hpp"
 #include "publish/cache.hpp"
@@ -190,24 +191,12 @@ void ws_connection::snapshot(const published_record& r, std::vector<out_frame>& 
 }
 
 void ws_connection::recover(const published_record& latest, uint64_t since, json& recovery, std::vector<out_frame>& frames) {
-  auto& verdict = recovery[latest.topic];
-  if (since > latest.rec.seq) {  // a seq from another life of this topic: start over
-    verdict = "snapshot";
-    return snapshot(latest, frames);
-  }
+  auto plan = plan_catch_up(shard_.st.hub.history(), latest, since);
+  recovery[latest.topic] = plan.recovered ? "recovered" : "snapshot";
+  if (!plan.recovered) return snapshot(latest, frames);
   uint64_t& last = seqs_.at(latest.topic_id);
   last = std::max(last, since);  // the client has everything up to `since`
-  if (since == latest.rec.seq) {
-    verdict = "recovered";
-    return;
-  }
-  auto held = shard_.st.hub.history().since(latest.topic, since);
-  if (!held) {
-    verdict = "snapshot";
-    return snapshot(latest, frames);
-  }
-  verdict = "recovered";
-  for (auto& h : *held) {
+  for (auto& h : plan.updates) {
     uint64_t& l = seqs_.at(h->topic_id);
     if (h->rec.seq <= l) continue;
     l = h->rec.seq;

@@ -43,6 +43,13 @@ std::string make_frame(opcode op, std::string_view payload) {
   return out;
 }
 
+std::string_view frame_payload(std::string_view frame) {
+  if (frame.size() < 2) return {};
+  size_t len = static_cast<unsigned char>(frame[1]) & 0x7F;
+  size_t header = len == 126 ? 4 : len == 127 ? 10 : 2;
+  return frame.size() < header ? std::string_view{} : frame.substr(header);
+}
+
 std::string make_close_frame(close_code code, std::string_view reason) {
   if (reason.size() > 123) reason = reason.substr(0, 123);
   while (!reason.empty() && !valid_utf8(reason)) reason.remove_suffix(1);  // never cut a character in half

@@ -27,6 +27,8 @@ enum class close_code : uint16_t {
 std::string make_frame(opcode op, std::string_view payload);
 // Appends the header of a server frame whose payload is `size` bytes (the payload follows).
 void put_header(std::string& out, opcode op, size_t size);
+// The payload of a complete, unmasked server frame made by make_frame or put_header.
+std::string_view frame_payload(std::string_view frame);
 std::string make_close_frame(close_code code, std::string_view reason);
 // The Sec-WebSocket-Accept value for a client's Sec-WebSocket-Key.
 std::string accept_key(std::string_view client_key);

@@ -19,11 +19,11 @@ using namespace tributary;
 namespace {
 
 // Opaque session handles: the index never dereferences them.
-ws_connection* conn(uintptr_t n) { return reinterpret_cast<ws_connection*>(n * 16); }
+subscriber* conn(uintptr_t n) { return reinterpret_cast<subscriber*>(n * 16); }
 
-std::vector<ws_connection*> matches(const subscription_index& ix, std::string_view topic) {
-  std::vector<ws_connection*> out;
-  ix.for_each_match(topic, [&](ws_connection* c) { out.push_back(c); });
+std::vector<subscriber*> matches(const subscription_index& ix, std::string_view topic) {
+  std::vector<subscriber*> out;
+  ix.for_each_match(topic, [&](subscriber* c) { out.push_back(c); });
   std::sort(out.begin(), out.end());
   return out;
 }

@@ -1,0 +1,23 @@
+#pragma once
+// Internal to server/: what an I/O thread delivers to and looks after, whatever the transport
+// (a WebSocket session, an SSE stream). Lives on its thread; no lock.
+#include <cstdint>
+#include <memory>
+
+#include "publish/published.hpp"
+
+namespace tributary {
+
+class subscriber {
+ public:
+  virtual ~subscriber() = default;
+  // The hot path: a record this subscriber's patterns match. `stamp` is unique per delivered
+  // record, so a subscriber matched by several patterns takes it once.
+  virtual void offer(const std::shared_ptr<const published_record>& r, uint64_t stamp) = 0;
+  virtual void flush() = 0;                // writes what is queued; called once per batch
+  virtual void heartbeat(int64_t now) = 0;  // from the thread's sweep
+  virtual void shut_down() = 0;            // the server is stopping
+  virtual bool finished() const = 0;
+};
+
+}  // namespace tributary
