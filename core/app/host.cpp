@@ -362,6 +362,8 @@ static server_options server_options_of(const config& cfg) {
   so.admin_token = cfg.server.admin_token;
   so.allowed_origins = cfg.server.allowed_origins;
   so.require_origin = cfg.server.require_origin;
+  so.compression = cfg.server.compression == compression_mode::automatic;
+  so.compression_min_bytes = cfg.server.compression_min_bytes;
   so.connections_per_ip = cfg.server.limits.connections_per_ip;
   so.messages_per_second = cfg.server.limits.messages_per_second;
   so.messages_burst = cfg.server.limits.messages_burst;

@@ -480,6 +480,9 @@ class parser {
   void read_setting(const toml::node& n, const server_setting& set, slow_policy& out) {
     read_mode(n, "server." + std::string(set.key), out);
   }
+  void read_setting(const toml::node& n, const server_setting& set, compression_mode& out) {
+    read_mode(n, "server." + std::string(set.key), out);
+  }
   void read_setting(const toml::node&, const server_setting&, std::string&) {}  // read apart, with its own checks
   void read_setting(const toml::node&, const server_setting&, auth_mode&) {}
 

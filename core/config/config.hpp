@@ -156,7 +156,9 @@ struct config {
     auth_config auth;
     bool dashboard = true;  // GET / serves the live dashboard page
     std::vector<std::string> allowed_origins;  // empty = any Origin
-    bool require_origin = false;  // true: a WebSocket upgrade without Origin is refused (with allowed_origins set)
+    bool require_origin = false;
+    compression_mode compression = compression_mode::automatic;  // permessage-deflate when offered
+    size_t compression_min_bytes = 256;  // shorter messages go plain  // true: a WebSocket upgrade without Origin is refused (with allowed_origins set)
     struct {
       size_t connections_per_ip = 100;  // 0 = no limit
       double messages_per_second = 20;  // client messages per WebSocket connection

@@ -17,6 +17,7 @@ enum class cluster_mode : uint8_t { standalone, redis };
 enum class redis_down_policy : uint8_t { stop, fetch };
 enum class sink_type : uint8_t { kafka, redis_stream };
 enum class sink_format : uint8_t { record, flat };
+enum class compression_mode : uint8_t { automatic, off };
 
 template <class E>
 struct mode_table;  // names (in order of the enum) and what one is called in an error
@@ -50,6 +51,11 @@ template <>
 struct mode_table<sink_type> {
   static constexpr std::array names{"kafka", "redis_stream"};
   static constexpr const char* noun = "sink type";
+};
+template <>
+struct mode_table<compression_mode> {
+  static constexpr std::array names{"auto", "off"};
+  static constexpr const char* noun = "compression";
 };
 template <>
 struct mode_table<sink_format> {

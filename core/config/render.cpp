@@ -67,6 +67,7 @@ void put_value(toml::table& t, std::string_view key, millis v) { t.insert_or_ass
 void put_value(toml::table& t, std::string_view key, bool v) { t.insert_or_assign(key, v); }
 void put_value(toml::table& t, std::string_view key, slow_policy v) { t.insert_or_assign(key, name_of(v)); }
 void put_value(toml::table& t, std::string_view key, auth_mode v) { t.insert_or_assign(key, name_of(v)); }
+void put_value(toml::table& t, std::string_view key, compression_mode v) { t.insert_or_assign(key, name_of(v)); }
 void put_value(toml::table& t, std::string_view key, const std::string& v) { t.insert_or_assign(key, v); }
 
 toml::table server_table(const config& c) {

@@ -25,9 +25,10 @@ struct server_setting {
   using policy = slow_policy& (*)(server_section&);
   using text = std::string& (*)(server_section&);  // read apart (listen, ws_path)
   using mode = auth_mode& (*)(server_section&);   // read apart (auth.mode)
+  using compression = compression_mode& (*)(server_section&);
 
   std::string_view key;  // under [server]; "limits.x" and "auth.x" live in those tables
-  std::variant<count, number, duration, flag, policy, text, mode> at;
+  std::variant<count, number, duration, flag, policy, text, mode, compression> at;
   double min = 0, max = 0;  // counts and numbers: the range; durations: the least, in ms
   apply when = apply::at_once;
   std::string_view below_min;  // the error under `min`; empty: "must be between min and max"

@@ -1,9 +1,11 @@
 #pragma once
 // A publication: a record with its position (seq, epoch), serialized once and shared by the
 // cache, the history, the stream and every session.
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <thread>
 
 #include "record/record.hpp"
 
@@ -27,13 +29,35 @@ struct published_record {
   // the stream write stores it with the record: empty / -1 when none.
   std::string position_key;
   int64_t position = -1;
+  // A second encoding of `frame` some sessions want (the server's permessage-deflate frame),
+  // made on first use by whichever thread asks first; see alternate_of.
+  mutable std::atomic<uint8_t> alt_state{0};  // 0 not made, 1 being made, 2 made
+  mutable std::string alt_frame;               // empty when made: `frame` serves
 
   // The frame as a shared buffer that keeps this record alive (sessions queue it).
   static std::shared_ptr<const std::string> frame_of(const std::shared_ptr<const published_record>& r) {
     return std::shared_ptr<const std::string>(r, &r->frame);
   }
-  // Approximate memory held, for the history's byte bound.
-  size_t footprint() const { return sizeof(*this) + 2 * json.size() + frame.size(); }
+  // The alternate frame, made by `make(frame)` once (an empty result: `frame` serves), as a
+  // shared buffer that keeps the record alive. Lock-free but for a thread that comes while
+  // another is making it: that one waits for it.
+  template <class F>
+  static std::shared_ptr<const std::string> alternate_of(const std::shared_ptr<const published_record>& r, F&& make) {
+    if (r->alt_state.load(std::memory_order_acquire) != 2) {
+      uint8_t none = 0;
+      if (r->alt_state.compare_exchange_strong(none, 1, std::memory_order_acq_rel)) {
+        r->alt_frame = make(r->frame);
+        r->alt_state.store(2, std::memory_order_release);
+      } else {
+        while (r->alt_state.load(std::memory_order_acquire) != 2) std::this_thread::yield();
+      }
+    }
+    return r->alt_frame.empty() ? frame_of(r) : std::shared_ptr<const std::string>(r, &r->alt_frame);
+  }
+  // Approximate memory held, for the history's byte bound: fixed once published (the alternate
+  // frame, smaller than `frame`, is counted as if it were as large, so that adding and removing
+  // a record count the same whether it was made between the two or not).
+  size_t footprint() const { return sizeof(*this) + 2 * json.size() + 2 * frame.size(); }
 
   // An empty record from the pool. Records are recycled, not freed: their strings keep their
   // capacity, so the next one of about the same size is written in without an allocation.

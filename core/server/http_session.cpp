@@ -20,6 +20,7 @@
 #include "publish/cache.hpp"
 #include "obs/metrics.hpp"
 #include "util/clock.hpp"
+#include "wire/ws_deflate.hpp"
 #include "wire/ws_frame.hpp"
 
 namespace tributary {
@@ -133,15 +134,17 @@ class http_session : public std::enable_shared_from_this<http_session> {
     res->set(http::field::upgrade, "websocket");
     res->set(http::field::connection, "Upgrade");
     res->set(http::field::sec_websocket_accept, ws::accept_key(key));
+    auto deflate = cfg_->opts.compression ? ws::negotiate_deflate(req[http::field::sec_websocket_extensions]) : std::nullopt;
+    if (deflate) res->set(http::field::sec_websocket_extensions, *deflate);
     std::string token = cfg_->opts.auth ? token_of(req, *target) : std::string();
-    http::async_write(stream_, *res, [self = shared_from_this(), res, token = std::move(token)](beast::error_code ec, size_t) mutable {
+    http::async_write(stream_, *res, [self = shared_from_this(), res, token = std::move(token), deflate = deflate.has_value()](beast::error_code ec, size_t) mutable {
       if (ec) {
         self->st_.ws_sessions--;
         return;
       }
       self->stream_.expires_never();
       auto early = beast::buffers_to_string(self->buffer_.data());  // frames sent right behind the request
-      start_ws_connection(self->shard_, self->stream_.release_socket(), std::move(early), std::move(token), std::move(self->slot_));
+      start_ws_connection(self->shard_, self->stream_.release_socket(), std::move(early), std::move(token), std::move(self->slot_), deflate);
     });
   }
 

@@ -41,6 +41,8 @@ struct server_options {
   // are open and the control API answers 403.
   std::string admin_token;
   std::vector<std::string> allowed_origins;  // empty: any Origin; else upgrades from others get 403
+  bool compression = true;            // permessage-deflate when the client offers it
+  size_t compression_min_bytes = 256;  // shorter messages go plain to compressing sessions
   bool require_origin = false;  // with allowed_origins: an upgrade without Origin gets 403 too (else it is let in)
   size_t connections_per_ip = 0;  // open connections from one address; 0 = no limit
   double messages_per_second = 0; // client messages per WebSocket session; 0 = no limit

@@ -89,6 +89,8 @@ struct connection_slot {
 void start_http_session(server::state& st, io_shard& shard, tcp::socket socket);
 // After the 101 answer: `early` holds bytes the client sent right behind its upgrade request.
 // `token`: from the upgrade request's Authorization header or ?token=; empty when none.
-void start_ws_connection(io_shard& shard, tcp::socket socket, std::string early, std::string token, std::unique_ptr<connection_slot> slot);
+// `deflate`: permessage-deflate was agreed in the 101 answer.
+void start_ws_connection(io_shard& shard, tcp::socket socket, std::string early, std::string token, std::unique_ptr<connection_slot> slot,
+                         bool deflate);
 
 }  // namespace tributary

@@ -10,6 +10,8 @@
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
+#include "wire/ws_deflate.hpp"
+
 namespace tributary {
 
 namespace {
@@ -67,7 +69,30 @@ void ws_connection::offer(const std::shared_ptr<const published_record>& r, uint
   uint64_t& last = seqs_.at(r->topic_id);
   if (r->rec.seq <= last) return;  // a snapshot or recovery already carried it
   last = r->rec.seq;
-  queue_update({published_record::frame_of(r), r->topic_id, frame_type::update});
+  queue_update({record_frame(r), r->topic_id, frame_type::update});
+}
+
+// ---- permessage-deflate: one compressed frame per record for every compressing session, and
+// this session's own messages compressed on their own, each when at least compression_min_bytes.
+
+std::shared_ptr<const std::string> ws_connection::record_frame(const std::shared_ptr<const published_record>& r) {
+  if (!deflate_) return published_record::frame_of(r);
+  size_t min = cfg_->opts.compression_min_bytes;
+  return published_record::alternate_of(r, [min](const std::string& plain) {
+    auto payload = ws::frame_payload(plain);
+    if (payload.size() < min) return std::string();
+    auto d = ws::make_deflated_frame(payload);
+    return d && d->size() < plain.size() ? std::move(*d) : std::string();
+  });
+}
+
+std::shared_ptr<const std::string> ws_connection::own_frame(std::string plain) {
+  if (deflate_) {
+    auto payload = ws::frame_payload(plain);
+    if (payload.size() >= cfg_->opts.compression_min_bytes)
+      if (auto d = ws::make_deflated_frame(payload); d && d->size() < plain.size()) return std::make_shared<const std::string>(std::move(*d));
+  }
+  return std::make_shared<const std::string>(std::move(plain));
 }
 
 void ws_connection::queue_update(out_frame f) {
@@ -271,8 +296,10 @@ void ws_connection::finish() {
 
 namespace tributary {
 
-void start_ws_connection(io_shard& shard, tcp::socket socket, std::string early, std::string token, std::unique_ptr<connection_slot> slot) {
+void start_ws_connection(io_shard& shard, tcp::socket socket, std::string early, std::string token, std::unique_ptr<connection_slot> slot,
+                         bool deflate) {
   auto c = std::make_shared<ws_connection>(shard, std::move(socket), std::move(slot));
+  if (deflate) c->compress();
   shard.add(c);
   c->start(std::move(early), token);
 }

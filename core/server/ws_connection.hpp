@@ -25,6 +25,11 @@ class ws_connection final : public subscriber, public std::enable_shared_from_th
   ~ws_connection() override;
   // `token`: from the upgrade request; empty when none.
   void start(std::string early, std::string_view token);
+  // permessage-deflate was agreed: before start().
+  void compress() {
+    deflate_ = true;
+    reader_.accept_deflate();
+  }
 
   // subscriber
   void offer(const std::shared_ptr<const published_record>& r, uint64_t stamp) override;
@@ -56,6 +61,10 @@ class ws_connection final : public subscriber, public std::enable_shared_from_th
   void reply_error(const nlohmann::json& id, std::string_view code, std::string_view message);
   void reply_forbidden(const nlohmann::json& id, const std::string& pattern);
 
+  // The frame of a record / of this session's own message, compressed when agreed and worth it.
+  std::shared_ptr<const std::string> record_frame(const std::shared_ptr<const published_record>& r);
+  std::shared_ptr<const std::string> own_frame(std::string plain);
+
   // Transport.
   void arm_read();
   void on_readable();
@@ -86,6 +95,7 @@ class ws_connection final : public subscriber, public std::enable_shared_from_th
   bool dirty_ = false, reading_ = false, read_paused_ = false, write_waiting_ = false;
   bool ping_outstanding_ = false, closing_ = false, close_sent_ = false, write_shut_ = false;
   bool finished_ = false;
+  bool deflate_ = false;  // permessage-deflate agreed
   bool too_slow_ = false;  // an update was refused: close on the next flush
   bool updated_since_sweep_ = false;  // an update was queued since the last heartbeat sweep
 };

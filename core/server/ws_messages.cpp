@@ -54,7 +54,7 @@ std::string check_since(const json& since) {
 }  // namespace
 
 void ws_connection::reply(frame_type t, const json& msg) {
-  queue_.push_reply({std::make_shared<const std::string>(ws::make_frame(ws::opcode::text, dump(msg))), no_topic, t});
+  queue_.push_reply({own_frame(ws::make_frame(ws::opcode::text, dump(msg))), no_topic, t});
 }
 
 void ws_connection::reply_error(const json& id, std::string_view code, std::string_view message) {
@@ -187,7 +187,7 @@ void ws_connection::snapshot(const published_record& r, std::vector<out_frame>& 
   uint64_t& last = seqs_.at(r.topic_id);
   if (r.rec.seq <= last) return;  // this client has it already
   last = r.rec.seq;
-  frames.push_back({std::make_shared<const std::string>(snapshot_frame(r)), r.topic_id, frame_type::snapshot});
+  frames.push_back({own_frame(snapshot_frame(r)), r.topic_id, frame_type::snapshot});
 }
 
 void ws_connection::recover(const published_record& latest, uint64_t since, json& recovery, std::vector<out_frame>& frames) {
@@ -200,7 +200,7 @@ void ws_connection::recover(const published_record& latest, uint64_t since, json
     uint64_t& l = seqs_.at(h->topic_id);
     if (h->rec.seq <= l) continue;
     l = h->rec.seq;
-    frames.push_back({published_record::frame_of(h), h->topic_id, frame_type::update});
+    frames.push_back({record_frame(h), h->topic_id, frame_type::update});
   }
 }
 

@@ -1,5 +1,7 @@
 #include "wire/ws_frame.hpp"
 
+#include "wire/ws_deflate.hpp"
+
 #include <openssl/evp.h>
 #include <openssl/sha.h>
 
@@ -139,7 +141,10 @@ long frame_reader::parse_one(char* p, size_t n, frame_handler& h) {
     h.on_violation(c, why);
     return -1L;
   };
-  if (b0 & 0x70) return violation(close_code::protocol_error, "reserved bits set without an extension");
+  bool rsv1 = b0 & 0x40;
+  if (b0 & 0x30) return violation(close_code::protocol_error, "reserved bits set without an extension");
+  if (rsv1 && !(deflate_ && op == static_cast<uint8_t>(opcode::text)))
+    return violation(close_code::protocol_error, deflate_ ? "RSV1 is only for the first frame of a message" : "reserved bits set without an extension");
   if (!known_opcode(op)) return violation(close_code::protocol_error, "unknown opcode");
   if (!(b1 & 0x80)) return violation(close_code::protocol_error, "client frames must be masked");
   uint64_t len = b1 & 0x7F;
@@ -164,6 +169,7 @@ long frame_reader::parse_one(char* p, size_t n, frame_handler& h) {
   char* mask = p + hdr;
   char* payload = mask + 4;
   for (size_t i = 0; i < len; ++i) payload[i] ^= mask[i & 3];
+  if (op == static_cast<uint8_t>(opcode::text)) compressed_ = rsv1;
   if (!deliver(static_cast<opcode>(op), fin, payload, static_cast<size_t>(len), h)) return -1;
   return static_cast<long>(hdr + 4 + len);
 }
@@ -197,11 +203,7 @@ bool frame_reader::deliver(opcode op, bool fin, char* payload, size_t len, frame
       break;
     default:  // text
       if (in_message_) return violation(close_code::protocol_error, "new message inside a fragmented one");
-      if (fin) {
-        if (!valid_utf8(body)) return violation(close_code::invalid_payload, "text frame is not valid UTF-8");
-        h.on_text(body);
-        return !done_;
-      }
+      if (fin) return deliver_text(body, h);
       in_message_ = true;
       message_.assign(body);
       break;
@@ -210,8 +212,24 @@ bool frame_reader::deliver(opcode op, bool fin, char* payload, size_t len, frame
   in_message_ = false;
   std::string msg;
   msg.swap(message_);
-  if (!valid_utf8(msg)) return violation(close_code::invalid_payload, "text message is not valid UTF-8");
-  h.on_text(msg);
+  return deliver_text(msg, h);
+}
+
+bool frame_reader::deliver_text(std::string_view message, frame_handler& h) {
+  auto violation = [&](close_code c, std::string_view why) {
+    done_ = true;
+    h.on_violation(c, why);
+    return false;
+  };
+  std::string inflated;
+  if (compressed_) {
+    auto r = inflate_message(message, max_message_, inflated);
+    if (r == inflate_result::too_big) return violation(close_code::too_big, "message over max_message_bytes once inflated");
+    if (r == inflate_result::corrupt) return violation(close_code::invalid_payload, "compressed message does not inflate");
+    message = inflated;
+  }
+  if (!valid_utf8(message)) return violation(close_code::invalid_payload, "text message is not valid UTF-8");
+  h.on_text(message);
   return !done_;
 }
 

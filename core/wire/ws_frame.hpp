@@ -56,6 +56,8 @@ class frame_reader {
   bool feed(char* data, size_t n, frame_handler& h);
   // Ignore everything after this (the session is closing).
   void stop() { done_ = true; }
+  // permessage-deflate was agreed: a text message may come compressed (RSV1 on its first frame).
+  void accept_deflate() { deflate_ = true; }
   // Bytes held between calls (an incomplete frame, a fragmented message).
   size_t buffered() const { return pending_.capacity() + message_.capacity(); }
 
@@ -63,12 +65,15 @@ class frame_reader {
   // Returns bytes used from `p` (0 = need more), or -1 after a violation or close.
   long parse_one(char* p, size_t n, frame_handler& h);
   bool deliver(opcode op, bool fin, char* payload, size_t len, frame_handler& h);
+  bool deliver_text(std::string_view message, frame_handler& h);
 
   size_t max_message_;
   std::string pending_;  // an incomplete frame
   std::string message_;  // fragments of a text message so far
   bool in_message_ = false;
   bool done_ = false;
+  bool deflate_ = false;     // RSV1 allowed on a message's first frame
+  bool compressed_ = false;  // the message being read is compressed
 };
 
 }  // namespace tributary::ws

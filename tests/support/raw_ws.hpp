@@ -69,9 +69,9 @@ class raw_socket {
     }
   }
   // Completes a WebSocket upgrade; returns the server's answer head.
-  std::string upgrade(const std::string& path = "/ws") {
+  std::string upgrade(const std::string& path = "/ws", const std::string& extra_headers = "") {
     send("GET " + path + " HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-         "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n");
+         "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n" + extra_headers + "\r\n");
     std::string head;
     char c;
     while (head.find("\r\n\r\n") == std::string::npos && ::recv(fd_, &c, 1, 0) == 1) head.push_back(c);
@@ -85,9 +85,15 @@ class raw_socket {
   bool eof_ = false;
 };
 
-// The complete server frames in `bytes`, as (opcode, payload).
-inline std::vector<std::pair<int, std::string>> server_frames(const std::string& bytes) {
-  std::vector<std::pair<int, std::string>> out;
+struct server_frame {
+  int op;
+  bool compressed;  // RSV1: permessage-deflate
+  std::string payload;
+};
+
+// The complete server frames in `bytes`.
+inline std::vector<server_frame> parse_server_frames(const std::string& bytes) {
+  std::vector<server_frame> out;
   size_t i = 0;
   while (i + 2 <= bytes.size()) {
     int op = bytes[i] & 0x0F;
@@ -104,9 +110,16 @@ inline std::vector<std::pair<int, std::string>> server_frames(const std::string&
       hdr = 10;
     }
     if (i + hdr + len > bytes.size()) break;
-    out.emplace_back(op, bytes.substr(i + hdr, len));
+    out.push_back({op, (bytes[i] & 0x40) != 0, bytes.substr(i + hdr, len)});
     i += hdr + len;
   }
+  return out;
+}
+
+// The complete server frames in `bytes`, as (opcode, payload).
+inline std::vector<std::pair<int, std::string>> server_frames(const std::string& bytes) {
+  std::vector<std::pair<int, std::string>> out;
+  for (auto& f : parse_server_frames(bytes)) out.emplace_back(f.op, std::move(f.payload));
   return out;
 }
 

@@ -1,6 +1,10 @@
-// Server-Sent Events in a real browser: headless Chromium opens an EventSource on /sse through
-// a TCP relay, the relay cuts the connection for a while (the server keeps publishing), and the
-// browser's own reconnect, with Last-Event-ID, must resume every topic without a gap or a repeat.
+// The transports in a real browser, headless Chromium:
+// - Server-Sent Events: an EventSource on /sse through a TCP relay; the relay cuts the connection
+//   for a while (the server keeps publishing), and the browser's own reconnect, with
+//   Last-Event-ID, must resume every topic without a gap or a repeat. Then the JavaScript client,
+//   with no WebSocket to reach, falls back to the event stream.
+// - WebSocket with permessage-deflate: Chromium offers it, the server agrees, and the compressed
+//   frames (snapshots and updates past compression_min_bytes) read as the same JSON.
 import { launchChromium, devtools } from "./browser.js";
 import { config, sleep, startRelay, startServer, until } from "./harness.js";
 
@@ -62,8 +66,23 @@ try {
   if (!fallbacks.some((f) => f.active && f.transport === "sse")) throw new Error(`fallbacks: ${JSON.stringify(fallbacks)}`);
   for (let i = 1; i < viaSse.length; i++)
     if (viaSse[i].seq !== viaSse[i - 1].seq + 1) throw new Error(`client via SSE: seq ${viaSse[i - 1].seq} then ${viaSse[i].seq}`);
+  await page.evaluate(`(() => {
+    window.wsFrames = []; window.wsExtensions = null;
+    const ws = new WebSocket("${origin.replace("http://", "ws://")}/ws");
+    ws.onopen = () => { window.wsExtensions = ws.extensions; ws.send(JSON.stringify({ type: "subscribe", id: 1, topics: ["price.*"] })); };
+    ws.onmessage = (e) => window.wsFrames.push(JSON.parse(e.data));
+    return true;
+  })()`);
+  const frames = await until("records over a compressing WebSocket", async () => {
+    const got = await page.evaluate("window.wsFrames");
+    return got.filter((m) => m.type === "update").length >= 3 && got;
+  }, 20000);
+  const extensions = await page.evaluate("window.wsExtensions");
+  if (!/permessage-deflate/.test(extensions) || !/server_no_context_takeover/.test(extensions)) throw new Error(`extensions: ${extensions}`);
+  if (!frames.some((m) => m.type === "snapshot" && m.record.schema === "tributary.v1")) throw new Error("no snapshot read back");
   page.close();
-  console.log(`ok: ${events.length} events, resumed after a cut with no gap or repeat; the client fell back to SSE`);
+  console.log(`ok: ${events.length} events, resumed after a cut with no gap or repeat; the client fell back to SSE; ` +
+    `${frames.length} WebSocket messages over "${extensions}"`);
 } catch (e) {
   failed = true;
   console.error("FAILED:", e.message);

@@ -1,0 +1,82 @@
+#!/usr/bin/env python3
+"""permessage-deflate with Python's `websockets` (Debian's python3-websockets), which offers it
+on every connection and compresses what it sends: against `tributary run` on the demo cassettes.
+
+Usage: ws_deflate.py TRIBUTARY_EXE PLUGIN_DIR CASSETTE_DIR
+"""
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+import websockets
+
+EXE, PLUGINS, CASSETTES = sys.argv[1:4]
+CONFIG = f"""[host]
+plugin_dirs = ["{PLUGINS}"]
+log_level = "warn"
+[server]
+listen = "127.0.0.1:0"
+[plugins.binance]
+[feeds.spot]
+kind = "price"
+subjects = ["BTC-USDT", "ETH-USDT", "SOL-USDT", "XRP-USDT", "ADA-USDT", "LINK-USDT", "BNB-USDT"]
+every = "200ms"
+sources = ["binance"]
+"""
+
+
+def start(server_extra=""):
+    d = tempfile.mkdtemp(prefix="tributary-py-")
+    cfg, port_file = os.path.join(d, "t.toml"), os.path.join(d, "port")
+    with open(cfg, "w") as f:
+        f.write(CONFIG.replace("[plugins.binance]", server_extra + "\n[plugins.binance]"))
+    proc = subprocess.Popen([EXE, "run", "-c", cfg, "--replay", CASSETTES, "--port-file", port_file])
+    for _ in range(500):
+        if os.path.exists(port_file) and open(port_file).read().strip():
+            return proc, int(open(port_file).read())
+        time.sleep(0.02)
+    proc.kill()
+    raise SystemExit("the server did not start")
+
+
+async def session(port, compression):
+    async with websockets.connect(f"ws://127.0.0.1:{port}/ws", compression=compression) as ws:
+        ext = ws.response_headers.get("Sec-WebSocket-Extensions")
+        assert json.loads(await ws.recv())["type"] == "hello"
+        # Big enough that websockets sends it compressed (when agreed): the server inflates it.
+        await ws.send(json.dumps({"type": "subscribe", "id": 1, "topics": ["price.*"], "pad": "x" * 4000}))
+        types, seqs = [], {}
+        while types.count("update") < 4:
+            m = json.loads(await ws.recv())
+            types.append(m["type"])
+            if m["type"] in ("snapshot", "update"):
+                topic, seq = m["topic"], m["record"]["seq"]
+                assert seq == seqs.get(topic, seq - 1) + 1 or m["type"] == "snapshot", (topic, seq, seqs)
+                seqs[topic] = seq
+        assert types[0] == "subscribed" and "snapshot" in types, types
+        return ext
+
+
+async def main():
+    proc, port = start()
+    try:
+        ext = await session(port, "deflate")
+        assert ext == "permessage-deflate; server_no_context_takeover; client_no_context_takeover", ext
+        assert await session(port, None) is None  # not offered: plain
+    finally:
+        proc.terminate()
+        proc.wait()
+    proc, port = start('compression = "off"')
+    try:
+        assert await session(port, "deflate") is None  # turned off: declined
+    finally:
+        proc.terminate()
+        proc.wait()
+    print("ok: deflate agreed and read both ways; plain when not offered or turned off")
+
+
+asyncio.run(main())
