@@ -367,6 +367,12 @@ static server_options server_options_of(const config& cfg) {
   so.connections_per_ip = cfg.server.limits.connections_per_ip;
   so.messages_per_second = cfg.server.limits.messages_per_second;
   so.messages_burst = cfg.server.limits.messages_burst;
+  so.connections_per_user = cfg.server.limits.connections_per_user;
+  so.messages_per_minute_per_user = cfg.server.limits.messages_per_minute_per_user;
+  if (cfg.cluster.mode == cluster_mode::redis) {  // kept in Redis, across the nodes
+    so.user_limits_redis = cfg.cluster.redis_url;
+    so.user_limits_prefix = "tributary:" + cfg.cluster.name + ":";
+  }
   const auto& auth = cfg.server.auth;
   so.auth = auth.mode == auth_mode::jwt;
   so.jwt = {auth.jwt_secret, auth.jwt_public_key, auth.issuer, auth.audience, auth.user_claim};

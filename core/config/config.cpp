@@ -357,7 +357,8 @@ class parser {
         if (auto v = str(*a->get(i), "server.allowed_origins[" + std::to_string(i) + "]")) s.allowed_origins.push_back(*v);
     }
     if (auto* l = table_at(t, "limits", "server.limits")) {
-      check_keys(*l, "server.limits", {"connections_per_ip", "messages_per_second", "messages_burst"});
+      check_keys(*l, "server.limits", {"connections_per_ip", "messages_per_second", "messages_burst", "connections_per_user",
+                                       "messages_per_minute_per_user"});
       read_settings(*l, "limits", s);
     }
     if (auto* a = table_at(t, "auth", "server.auth")) read_server_auth(*a, s);

@@ -161,6 +161,8 @@ struct config {
     size_t compression_min_bytes = 256;  // shorter messages go plain  // true: a WebSocket upgrade without Origin is refused (with allowed_origins set)
     struct {
       size_t connections_per_ip = 100;  // 0 = no limit
+      size_t connections_per_user = 0;          // 0 = no limit; cluster-wide in cluster mode
+      size_t messages_per_minute_per_user = 0;  // 0 = no limit
       double messages_per_second = 20;  // client messages per WebSocket connection
       double messages_burst = 50;
     } limits;

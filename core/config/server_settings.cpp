@@ -30,6 +30,9 @@ const std::vector<server_setting>& server_settings() {
       {"limits.messages_per_second", +[](S& s) -> double& { return s.limits.messages_per_second; }, 0, 1e9, A::at_once,
        "must be 0 (no limit) or more"},
       {"limits.messages_burst", +[](S& s) -> double& { return s.limits.messages_burst; }, 1, 1e9, A::at_once, "must be at least 1"},
+      {"limits.connections_per_user", +[](S& s) -> size_t& { return s.limits.connections_per_user; }, 0, 1'000'000, A::at_restart},
+      {"limits.messages_per_minute_per_user", +[](S& s) -> size_t& { return s.limits.messages_per_minute_per_user; }, 0, 1'000'000'000,
+       A::at_restart},
       {"auth.mode", +[](S& s) -> auth_mode& { return s.auth.mode; }, 0, 0, A::at_restart},
       {"auth.auth_timeout", +[](S& s) -> millis& { return s.auth.auth_timeout; }, 1},
   };

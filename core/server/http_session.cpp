@@ -134,17 +134,31 @@ class http_session : public std::enable_shared_from_this<http_session> {
     res->set(http::field::upgrade, "websocket");
     res->set(http::field::connection, "Upgrade");
     res->set(http::field::sec_websocket_accept, ws::accept_key(key));
+    std::string token = cfg_->opts.auth ? token_of(req, *target) : std::string();
+    counted_session counted;
+    if (!token.empty() && cfg_->opts.connections_per_user) {  // over the user's limit: refused before the 101
+      auto v = cfg_->verifier->verify(token, system_clock_source{}.now_ms());
+      counted.key = std::to_string(st_.next_session.load()) + "-" + std::to_string(shard_.random64());
+      if (v.who && !shard_.limits().open(v.who->segment, counted.key)) {
+        st_.ws_sessions--;
+        return send(make(http::status::service_unavailable,
+                         error_body("too_many_connections", "this user has connections_per_user sessions open already"), false));
+      }
+      if (v.who) counted.user = v.who->segment;
+    }
     auto deflate = cfg_->opts.compression ? ws::negotiate_deflate(req[http::field::sec_websocket_extensions]) : std::nullopt;
     if (deflate) res->set(http::field::sec_websocket_extensions, *deflate);
-    std::string token = cfg_->opts.auth ? token_of(req, *target) : std::string();
-    http::async_write(stream_, *res, [self = shared_from_this(), res, token = std::move(token), deflate = deflate.has_value()](beast::error_code ec, size_t) mutable {
+    http::async_write(stream_, *res, [self = shared_from_this(), res, token = std::move(token), deflate = deflate.has_value(),
+                                      counted = std::move(counted)](beast::error_code ec, size_t) mutable {
       if (ec) {
         self->st_.ws_sessions--;
+        if (!counted.user.empty()) self->shard_.limits().close(counted.user, counted.key);
         return;
       }
       self->stream_.expires_never();
       auto early = beast::buffers_to_string(self->buffer_.data());  // frames sent right behind the request
-      start_ws_connection(self->shard_, self->stream_.release_socket(), std::move(early), std::move(token), std::move(self->slot_), deflate);
+      start_ws_connection(self->shard_, self->stream_.release_socket(), std::move(early), std::move(token), std::move(self->slot_), deflate,
+                          std::move(counted));
     });
   }
 

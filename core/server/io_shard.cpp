@@ -118,6 +118,22 @@ void io_shard::conflate_batch() {
     }
 }
 
+bool io_shard::user_limited() const {
+  const auto& o = st.settings()->opts;
+  return o.connections_per_user || o.messages_per_minute_per_user;
+}
+
+user_limits& io_shard::limits() {
+  if (st.memory_user_limits) return *st.memory_user_limits;
+  if (!redis_limits_) {
+    const auto& o = st.settings()->opts;
+    user_limit_options lo{o.connections_per_user, o.messages_per_minute_per_user, parse_redis_url(o.user_limits_redis),
+                          o.user_limits_prefix};
+    redis_limits_ = make_redis_user_limits(lo, st.user_limit_counts);
+  }
+  return *redis_limits_;
+}
+
 void io_shard::add(std::shared_ptr<subscriber> c) {
   live_++;
   sessions_.push_back(std::move(c));

@@ -68,6 +68,9 @@ class io_shard final : public record_inbox {
   subscription_index& personal_index(std::string_view user);
   void release_personal_index(std::string_view user);
   shard_counters& counters() { return counters_; }
+  // Per-user limits as this thread checks them (cluster-wide ones through its own Redis client).
+  user_limits& limits();
+  bool user_limited() const;
   std::span<char> read_buffer() { return read_buf_; }
   uint64_t random64() { return rng_(); }
   int64_t now_ms() const;  // steady clock
@@ -103,6 +106,7 @@ class io_shard final : public record_inbox {
   std::vector<subscriber*> dirty_;
   std::atomic<size_t> live_{0};
   shard_counters counters_;
+  std::unique_ptr<user_limits> redis_limits_;  // made on first use
   std::vector<char> read_buf_ = std::vector<char>(64 * 1024);
   std::mt19937_64 rng_;
   net::steady_timer sweep_timer_;

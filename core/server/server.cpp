@@ -93,6 +93,10 @@ void collect(server::state& st, std::vector<metrics::sample>& out) {
   out.push_back({"tributary_ws_rate_limited_total", {}, double(limited)});
   out.push_back({"tributary_ws_auth_failures_total", {}, double(refused)});
   out.push_back({"tributary_io_threads", {}, double(st.shards.size())});
+  auto& u = st.user_limit_counts;
+  out.push_back({"tributary_user_limit_refusals_total", {{"limit", "connections_per_user"}}, double(u.refused_connections.load())});
+  out.push_back({"tributary_user_limit_refusals_total", {{"limit", "messages_per_minute_per_user"}}, double(u.refused_messages.load())});
+  out.push_back({"tributary_user_limits_unavailable_total", {}, double(u.unavailable.load())});
 }
 
 }  // namespace
@@ -111,6 +115,8 @@ server::server(server_options opts, record_cache& cache, fanout_hub& hub, metric
   m.describe("tributary_ws_rate_limited_total", "counter", "Client messages dropped for going over messages_per_second");
   m.describe("tributary_ws_auth_failures_total", "counter", "WebSocket tokens refused (the session was closed 1008)");
   m.describe("tributary_http_requests_total", "counter", "HTTP API requests by route and status");
+  m.describe("tributary_user_limit_refusals_total", "counter", "Sessions and messages refused by a per-user limit");
+  m.describe("tributary_user_limits_unavailable_total", "counter", "Per-user checks let through because Redis did not answer in time");
 }
 
 server::~server() { stop(); }
@@ -145,6 +151,8 @@ unsigned short server::start() {
   const auto& o = cfg->opts;
   size_t n = o.io_threads ? o.io_threads : usable_cpus();
   for (size_t i = 0; i < n; ++i) st.shards.push_back(std::make_unique<io_shard>(st, i));
+  if (o.user_limits_redis.empty())
+    st.memory_user_limits = make_memory_user_limits({o.connections_per_user, o.messages_per_minute_per_user}, st.user_limit_counts);
   st.acceptor = std::make_unique<tcp::acceptor>(st.shards[0]->ioc());
   st.accept_pause = std::make_unique<net::steady_timer>(st.shards[0]->ioc());
   open_listener(*st.acceptor, o.address, o.port);

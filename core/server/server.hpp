@@ -47,6 +47,10 @@ struct server_options {
   size_t connections_per_ip = 0;  // open connections from one address; 0 = no limit
   double messages_per_second = 0; // client messages per WebSocket session; 0 = no limit
   double messages_burst = 50;
+  size_t connections_per_user = 0;          // sessions of one user; 0 = no limit
+  size_t messages_per_minute_per_user = 0;  // client messages of one user a minute; 0 = no limit
+  std::string user_limits_redis;            // cluster mode: the Redis URL that keeps them cluster-wide
+  std::string user_limits_prefix;           // "tributary:{name}:"
   std::string version = "0.1.0";
   // [server.auth] mode = "jwt": tokens checked with `jwt`; `public_patterns` open to everyone.
   bool auth = false;

@@ -12,6 +12,7 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include "server/subscription_counts.hpp"
+#include "server/user_limits.hpp"
 #include "auth/access.hpp"
 #include "auth/jwt_verifier.hpp"
 #include "server/server.hpp"
@@ -55,6 +56,8 @@ struct server::state {
   std::mutex per_ip_mu;
   std::unordered_map<std::string, size_t> per_ip;  // open connections by remote address
   subscription_counts subscriptions;               // sessions per pattern, for /api/v1/subscriptions
+  user_limit_counters user_limit_counts;
+  std::shared_ptr<user_limits> memory_user_limits;  // standalone: shared by the threads
 
   state(server_options o, record_cache& c, fanout_hub& h, metrics& mm, server_hooks hk, std::shared_ptr<spdlog::logger> l)
       : cache(c), hub(h), m(mm), hooks(std::move(hk)), log(std::move(l)), auth(o.auth),
@@ -89,8 +92,13 @@ struct connection_slot {
 void start_http_session(server::state& st, io_shard& shard, tcp::socket socket);
 // After the 101 answer: `early` holds bytes the client sent right behind its upgrade request.
 // `token`: from the upgrade request's Authorization header or ?token=; empty when none.
+// A session already counted toward connections_per_user (its upgrade carried a token).
+struct counted_session {
+  std::string user, key;
+};
+
 // `deflate`: permessage-deflate was agreed in the 101 answer.
 void start_ws_connection(io_shard& shard, tcp::socket socket, std::string early, std::string token, std::unique_ptr<connection_slot> slot,
-                         bool deflate);
+                         bool deflate, counted_session counted);
 
 }  // namespace tributary

@@ -10,6 +10,17 @@ namespace tributary {
 
 int64_t ws_connection::wall_ms() { return system_clock_source{}.now_ms(); }
 
+// Counts this session toward its user's connections_per_user, once; false when over it.
+bool ws_connection::count_user(const std::string& user) {
+  if (!limited_user_.empty() || !cfg_->opts.connections_per_user) return true;
+  auto key = id_ + "-" + std::to_string(shard_.random64());
+  if (!shard_.limits().open(user, key)) return false;
+  limited_user_ = user;
+  limit_key_ = std::move(key);
+  limit_refreshed_ = shard_.now_ms();
+  return true;
+}
+
 void ws_connection::authenticate(std::string_view token, const nlohmann::json& id) {
   auto& st = *cfg_;
   if (!st.verifier) return reply_error(id, "bad_request", "authentication is off on this server ([server.auth] mode = \"none\")");
@@ -22,6 +33,10 @@ void ws_connection::authenticate(std::string_view token, const nlohmann::json& i
     shard_.counters().bump(shard_.counters().auth_failed);
     reply_error(id, "unauthorized", result.error);
     return close_with(ws::close_code::policy_violation, "unauthorized", true);
+  }
+  if (!count_user(result.who->segment)) {
+    reply_error(id, "too_many_connections", "this user has connections_per_user sessions open already");
+    return close_with(ws::close_code::policy_violation, "too many connections", true);
   }
   grant_.user = result.who->segment;
   grant_.channels = std::move(result.who->channels);

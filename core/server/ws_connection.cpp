@@ -230,6 +230,10 @@ void ws_connection::heartbeat(int64_t now) {
     reply_error(nullptr, "token_expired", "the token expired; send a fresh auth message before exp");
     return close_with(ws::close_code::policy_violation, "token expired", true);
   }
+  if (!limited_user_.empty() && now - limit_refreshed_ > user_limits::refresh_every_ms) {
+    limit_refreshed_ = now;
+    shard_.limits().refresh(limited_user_, limit_key_);
+  }
   int64_t period = cfg_->opts.heartbeat.count();
   if (ping_outstanding_) {
     // Three quarters of a period to answer: with the sweep's granularity, a client that stops
@@ -284,6 +288,7 @@ void ws_connection::abort() {
 
 void ws_connection::finish() {
   finished_ = true;
+  if (!limited_user_.empty()) shard_.limits().close(limited_user_, limit_key_);
   closing_ = true;
   auto& c = shard_.counters().sessions;
   c.store(c.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
@@ -297,9 +302,10 @@ void ws_connection::finish() {
 namespace tributary {
 
 void start_ws_connection(io_shard& shard, tcp::socket socket, std::string early, std::string token, std::unique_ptr<connection_slot> slot,
-                         bool deflate) {
+                         bool deflate, counted_session counted) {
   auto c = std::make_shared<ws_connection>(shard, std::move(socket), std::move(slot));
   if (deflate) c->compress();
+  c->counted_as(std::move(counted));
   shard.add(c);
   c->start(std::move(early), token);
 }

@@ -25,6 +25,11 @@ class ws_connection final : public subscriber, public std::enable_shared_from_th
   ~ws_connection() override;
   // `token`: from the upgrade request; empty when none.
   void start(std::string early, std::string_view token);
+  // The upgrade counted this session toward its user's connections_per_user: before start().
+  void counted_as(counted_session c) {
+    limited_user_ = std::move(c.user);
+    limit_key_ = std::move(c.key);
+  }
   // permessage-deflate was agreed: before start().
   void compress() {
     deflate_ = true;
@@ -96,6 +101,10 @@ class ws_connection final : public subscriber, public std::enable_shared_from_th
   bool ping_outstanding_ = false, closing_ = false, close_sent_ = false, write_shut_ = false;
   bool finished_ = false;
   bool deflate_ = false;  // permessage-deflate agreed
+  // connections_per_user: the user this session is counted for, and its key in the count.
+  std::string limited_user_, limit_key_;
+  int64_t limit_refreshed_ = 0;
+  bool count_user(const std::string& user);
   bool too_slow_ = false;  // an update was refused: close on the next flush
   bool updated_since_sweep_ = false;  // an update was queued since the last heartbeat sweep
 };

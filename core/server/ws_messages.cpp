@@ -76,6 +76,10 @@ void ws_connection::on_text(std::string_view message) {
       return reply_error(nullptr, "rate_limited", "over messages_per_second; message dropped");
     }
   }
+  if (!grant_.user.empty() && cfg_->opts.messages_per_minute_per_user && !shard_.limits().message(grant_.user)) {
+    shard_.counters().bump(shard_.counters().rate_limited);
+    return reply_error(nullptr, "rate_limited", "over messages_per_minute_per_user; message dropped");
+  }
   if (too_deep(message)) return reply_error(nullptr, "bad_request", "JSON nested deeper than 32 levels");
   auto msg = json::parse(message, nullptr, false);
   if (msg.is_discarded()) return reply_error(nullptr, "bad_request", "frame is not valid JSON");
