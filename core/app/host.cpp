@@ -368,6 +368,7 @@ static server_options server_options_of(const config& cfg) {
   so.messages_per_second = cfg.server.limits.messages_per_second;
   so.messages_burst = cfg.server.limits.messages_burst;
   so.connections_per_user = cfg.server.limits.connections_per_user;
+  for (const auto& p : cfg.server.limits.trusted_proxies) so.trusted_proxies.push_back(*parse_cidr(p));
   so.messages_per_minute_per_user = cfg.server.limits.messages_per_minute_per_user;
   if (cfg.cluster.mode == cluster_mode::redis) {  // kept in Redis, across the nodes
     so.user_limits_redis = cfg.cluster.redis_url;

@@ -1,3 +1,4 @@
+#include "util/cidr.hpp"
 #include "config/config.hpp"
 #include "config/server_settings.hpp"
 
@@ -358,8 +359,9 @@ class parser {
     }
     if (auto* l = table_at(t, "limits", "server.limits")) {
       check_keys(*l, "server.limits", {"connections_per_ip", "messages_per_second", "messages_burst", "connections_per_user",
-                                       "messages_per_minute_per_user"});
+                                       "messages_per_minute_per_user", "trusted_proxies"});
       read_settings(*l, "limits", s);
+      if (auto* n = l->get("trusted_proxies")) read_trusted_proxies(*n, s);
     }
     if (auto* a = table_at(t, "auth", "server.auth")) read_server_auth(*a, s);
   }
@@ -409,6 +411,16 @@ class parser {
       return error(pos(n), "server.auth.jwt_public_key", "'" + p.string() + "' is not a readable PEM public key file (-----BEGIN PUBLIC KEY-----)");
     a.jwt_public_key_file = p.string();
     a.jwt_public_key = ss.str();
+  }
+
+  void read_trusted_proxies(const toml::node& n, server_section& s) {
+    auto v = str_list(n, "server.limits.trusted_proxies");
+    if (!v) return;
+    for (size_t i = 0; i < v->size(); ++i)
+      if (!parse_cidr((*v)[i]))
+        return error(pos(n), "server.limits.trusted_proxies[" + std::to_string(i) + "]",
+                     "'" + (*v)[i] + "' is not an address or a CIDR range (10.0.0.0/8, fd00::/8)");
+    s.limits.trusted_proxies = *v;
   }
 
   void read_public_patterns(const toml::node& n, auth_config& a) {

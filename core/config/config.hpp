@@ -161,6 +161,7 @@ struct config {
     size_t compression_min_bytes = 256;  // shorter messages go plain  // true: a WebSocket upgrade without Origin is refused (with allowed_origins set)
     struct {
       size_t connections_per_ip = 100;  // 0 = no limit
+      std::vector<std::string> trusted_proxies;  // CIDRs whose X-Forwarded-For / Forwarded is believed
       size_t connections_per_user = 0;          // 0 = no limit; cluster-wide in cluster mode
       size_t messages_per_minute_per_user = 0;  // 0 = no limit
       double messages_per_second = 20;  // client messages per WebSocket connection

@@ -80,7 +80,7 @@ toml::table server_table(const config& c) {
                    {"user_claim", s.auth.user_claim},
                    {"public", strings(s.auth.public_patterns)},
                    {"admin_token", s.admin_token}};
-  toml::table limits;
+  toml::table limits{{"trusted_proxies", strings(s.limits.trusted_proxies)}};
   for (const auto& set : server_settings()) {
     auto [in, key] = split_key(set.key);
     auto& t = in == "auth" ? auth : in == "limits" ? limits : top;

@@ -41,7 +41,7 @@ std::string error_body(const std::string& code, const std::string& message) {
 class http_session : public std::enable_shared_from_this<http_session> {
  public:
   http_session(server::state& st, io_shard& shard, tcp::socket&& socket)
-      : st_(st), shard_(shard), stream_(std::move(socket)), slot_(std::make_unique<connection_slot>(st, remote_ip())) {}
+      : st_(st), shard_(shard), stream_(std::move(socket)), peer_(remote_ip()), slot_(std::make_unique<connection_slot>(st, peer_)) {}
 
   void run() { do_read(); }
 
@@ -78,6 +78,11 @@ class http_session : public std::enable_shared_from_this<http_session> {
     }
     auto req = parser_->release();
     origin_ = std::string(req[http::field::origin]);
+    // Behind a trusted proxy the client is who its headers name: it is the one counted per IP.
+    if (!cfg_->opts.trusted_proxies.empty())
+      if (auto client = client_address(cfg_->opts.trusted_proxies, peer_, req["X-Forwarded-For"], req[http::field::forwarded]);
+          client != slot_->ip)
+        slot_ = std::make_unique<connection_slot>(st_, client);
     if (slot_->over_ip_limit) {
       st_.refused_per_ip++;
       return send(make(http::status::service_unavailable,
@@ -354,6 +359,7 @@ class http_session : public std::enable_shared_from_this<http_session> {
   std::shared_ptr<const server_settings> cfg_;  // the current request's
   io_shard& shard_;
   beast::tcp_stream stream_;
+  std::string peer_;  // the remote address of the connection (a proxy's, maybe)
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
   std::unique_ptr<connection_slot> slot_;

@@ -12,6 +12,7 @@
 #include <utility>
 #include <vector>
 
+#include "util/cidr.hpp"
 #include "cluster/control.hpp"
 #include "auth/jwt_verifier.hpp"
 #include "server/send_queue.hpp"
@@ -47,6 +48,7 @@ struct server_options {
   size_t connections_per_ip = 0;  // open connections from one address; 0 = no limit
   double messages_per_second = 0; // client messages per WebSocket session; 0 = no limit
   double messages_burst = 50;
+  std::vector<cidr> trusted_proxies;        // peers whose X-Forwarded-For / Forwarded names the client
   size_t connections_per_user = 0;          // sessions of one user; 0 = no limit
   size_t messages_per_minute_per_user = 0;  // client messages of one user a minute; 0 = no limit
   std::string user_limits_redis;            // cluster mode: the Redis URL that keeps them cluster-wide

@@ -112,3 +112,40 @@ TEST(UserLimits, InClusterModeTheLimitHoldsAcrossServersAndFailsOpen) {
 
 }  // namespace
 }  // namespace tributary
+
+namespace tributary {
+namespace {
+
+// Behind a trusted proxy the per-IP limit counts the address its X-Forwarded-For names.
+TEST(IpLimits, BehindATrustedProxyTheForwardedClientIsCounted) {
+  server_options o;
+  o.connections_per_ip = 1;
+  o.trusted_proxies = {*parse_cidr("127.0.0.1")};
+  running_server s(o);
+  auto get = [&](raw_socket& c, const std::string& xff) {
+    c.send("GET /health HTTP/1.1\r\nHost: x\r\nX-Forwarded-For: " + xff + "\r\n\r\n");
+    auto r = c.read_for(300);
+    return r.substr(0, r.find("\r\n"));
+  };
+  raw_socket a(s.port), b(s.port), c(s.port);
+  EXPECT_THAT(get(a, "203.0.113.1"), HasSubstr("200"));
+  EXPECT_THAT(get(b, "203.0.113.2"), HasSubstr("200"));  // another client behind the same proxy
+  EXPECT_THAT(get(c, "203.0.113.1"), HasSubstr("503"));  // the first one's second connection
+}
+
+// A connection that never finishes a request stops counting once request_timeout cuts it.
+TEST(IpLimits, IdleSocketsStopCountingAfterRequestTimeout) {
+  server_options o;
+  o.connections_per_ip = 1;
+  o.request_timeout = millis(300);
+  running_server s(o);
+  raw_socket idle(s.port);
+  idle.send("GET /health HTTP/1.1\r\nHost: x\r\n");  // never finished
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  EXPECT_EQ(http_get(s.port, "/health").status, 503);
+  std::this_thread::sleep_for(std::chrono::milliseconds(600));
+  EXPECT_EQ(http_get(s.port, "/health").status, 200);
+}
+
+}  // namespace
+}  // namespace tributary
