@@ -10,6 +10,7 @@
 
 #include "app/feed_factory.hpp"
 #include "app/history_epoch.hpp"
+#include "auth/jwks.hpp"
 #include "app/source_factory.hpp"
 #include "config/server_settings.hpp"
 #include "cluster/cluster_node.hpp"
@@ -69,6 +70,7 @@ struct host::parts {
   std::unique_ptr<intake> in;             // every record enters here
   std::unique_ptr<view_engine> views;
   std::unique_ptr<http_transport> http;
+  std::unique_ptr<jwks_fetcher> jwks;  // [server.auth] jwks_url; after `http`: stopped before it
   timer_queue timers;
   std::unique_ptr<feed_runner> runner;
   // What the config's plugins and feeds make; replaced whole by a reload. Readers from other
@@ -403,7 +405,11 @@ void host::continue_stream_numbering(parts& p) {
 unsigned short host::start() {
   auto& p = *p_;
   p.started = p.loaded_at = p.clock->now_ms();
-  server_options so = server_options_of(cfg_);
+  if (cfg_.server.auth.mode == auth_mode::jwt && !cfg_.server.auth.jwks_url.empty()) {
+    p.jwks = std::make_unique<jwks_fetcher>(cfg_.server.auth.jwks_url, cfg_.server.auth.jwks_refresh, *p.http, p.m, p.log);
+    p.jwks->start();
+  }
+  server_options so = with_jwks(server_options_of(cfg_));
   server_hooks hooks;
   hooks.control = [this](const control_request& r) { return control(r); };
   hooks.status_json = [this] { return status_json(); };
@@ -529,7 +535,7 @@ bool host::reload_server(config& cfg, std::vector<diagnostic>& diags) {
   auto later = restart_changes(cfg_.server, cfg.server);  // config/server_settings.hpp says which
   keep_restart_settings(cfg_.server, cfg.server);
   try {
-    p.srv->reconfigure(server_options_of(cfg));
+    p.srv->reconfigure(with_jwks(server_options_of(cfg)));
   } catch (const std::invalid_argument& e) {
     diags.push_back({diagnostic::level::error, {cfg_.file.string(), 0, 0}, "server.auth", e.what()});
     return false;
@@ -640,6 +646,15 @@ config host::effective_config() const {
   return c;
 }
 
+// The JWKS keys (when [server.auth] jwks_url is set) for the server's token checks.
+server_options host::with_jwks(server_options so) const {
+  auto& p = *p_;
+  if (!p.jwks) return so;
+  so.jwt.jwks = p.jwks->keys();
+  so.jwt.on_unknown_kid = [f = p.jwks.get()] { f->unknown_kid(); };
+  return so;
+}
+
 std::string host::status_json() const {
   auto& p = *p_;
   int64_t now = p.clock->now_ms();
@@ -664,6 +679,7 @@ std::string host::status_json() const {
   }
   j["sinks"] = json::array();
   for (auto& s : p.sinks) j["sinks"].push_back(s->status());
+  if (p.jwks) j["jwks"] = p.jwks->status();
   p.secrets->scrub_json(j);  // before serializing: an escaped secret is still found
   return j.dump(-1, ' ', false, json::error_handler_t::replace);
 }

@@ -93,6 +93,7 @@ class host {
   void poll_fallback_now(struct feed_runtime& f);
   void start_work(work& w);
   void continue_stream_numbering(parts& p);
+  server_options with_jwks(server_options so) const;
   static void share_limits(parts& p, work& w, const config& cfg);
   static void reap(parts& p);
   void reload_views(std::vector<struct view_config> views);

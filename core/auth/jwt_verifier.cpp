@@ -96,7 +96,17 @@ jwt_result jwt_verifier::verify(std::string_view token_in, int64_t now_ms) const
   std::free(crit);
   if (critical) return {std::nullopt, "token header has crit: extensions this server does not support"};
   const std::string* key = nullptr;
-  if (is_hmac(alg) && !opts_.secret.empty()) key = &opts_.secret;
+  std::string from_jwks;
+  if (const char* kid = jwt_get_header(unverified.get(), "kid"); kid && opts_.jwks && (alg == JWT_ALG_RS256 || alg == JWT_ALG_ES256)) {
+    auto k = opts_.jwks->find(kid);
+    if (!k) {
+      if (opts_.on_unknown_kid) opts_.on_unknown_kid();
+      return {std::nullopt, "token key id (kid) is not in the JWKS"};
+    }
+    if (k->ec != (alg == JWT_ALG_ES256)) return {std::nullopt, "token algorithm does not fit its JWKS key"};
+    from_jwks = std::move(k->pem);
+    key = &from_jwks;
+  } else if (is_hmac(alg) && !opts_.secret.empty()) key = &opts_.secret;
   else if ((is_rsa(alg) && family_ == key_family::rsa) || (is_ec(alg) && family_ == key_family::ec)) key = &opts_.public_key_pem;
   if (!key) return {std::nullopt, std::string("token algorithm '") + jwt_alg_str(alg) + "' is not accepted here"};
   auto verified = decode(token, *key);

@@ -12,6 +12,10 @@
 
 #include <nlohmann/json_fwd.hpp>
 
+#include <functional>
+
+#include "auth/jwks.hpp"
+
 namespace tributary {
 
 // Who a verified token speaks for.
@@ -33,6 +37,9 @@ struct jwt_options {
   std::string issuer;          // checked when set
   std::string audience;        // checked when set
   std::string user_claim = "sub";  // the claim naming the user: a string or an integer
+  // [server.auth] jwks_url: RS256/ES256 keys by kid (a token with a kid is checked against them).
+  std::shared_ptr<const jwks_keys> jwks;
+  std::function<void()> on_unknown_kid;  // a kid the set lacks: ask for a fresh set
 };
 
 class jwt_verifier {

@@ -367,7 +367,8 @@ class parser {
   }
 
   void read_server_auth(const toml::table& t, decltype(config::server)& s) {
-    check_keys(t, "server.auth", {"mode", "admin_token", "jwt_secret", "jwt_public_key", "issuer", "audience", "user_claim", "public", "auth_timeout"});
+    check_keys(t, "server.auth", {"mode", "admin_token", "jwt_secret", "jwt_public_key", "issuer", "audience", "user_claim", "public", "auth_timeout",
+                                   "jwks_url", "jwks_refresh"});
     auto& a = s.auth;
     if (auto* n = t.get("mode"))
       read_mode(*n, "server.auth.mode", a.mode);
@@ -388,6 +389,17 @@ class parser {
       if (auto v = str(*n, "server.auth.issuer")) a.issuer = *v;
     if (auto* n = t.get("audience"))
       if (auto v = str(*n, "server.auth.audience")) a.audience = *v;
+    if (auto* n = t.get("jwks_url"))
+      if (auto v = str(*n, "server.auth.jwks_url")) {
+        if (!v->empty() && v->rfind("https://", 0) != 0 && v->rfind("http://", 0) != 0)
+          error(pos(*n), "server.auth.jwks_url", "must be an http:// or https:// URL");
+        else a.jwks_url = *v;
+      }
+    if (auto* n = t.get("jwks_refresh"))
+      if (auto v = duration(*n, "server.auth.jwks_refresh")) {
+        if (v->count() < 1000) error(pos(*n), "server.auth.jwks_refresh", "must be at least 1s");
+        else a.jwks_refresh = *v;
+      }
     if (auto* n = t.get("user_claim"))
       if (auto v = str(*n, "server.auth.user_claim")) {
         if (v->empty()) error(pos(*n), "server.auth.user_claim", "names no claim");
@@ -395,8 +407,8 @@ class parser {
       }
     if (auto* n = t.get("public")) read_public_patterns(*n, a);
     read_settings(t, "auth", s);
-    if (a.mode == auth_mode::jwt && a.jwt_secret.empty() && a.jwt_public_key.empty())
-      error(pos(t), "server.auth", "mode = \"jwt\" needs jwt_secret (HS256) or jwt_public_key (RS256, ES256)");
+    if (a.mode == auth_mode::jwt && a.jwt_secret.empty() && a.jwt_public_key.empty() && a.jwks_url.empty())
+      error(pos(t), "server.auth", "mode = \"jwt\" needs jwt_secret (HS256), jwt_public_key (RS256, ES256) or jwks_url");
   }
 
   void read_public_key(const toml::node& n, auth_config& a) {

@@ -126,6 +126,8 @@ struct auth_config {
   std::string issuer;    // checked when set
   std::string audience;  // checked when set
   std::string user_claim = "sub";  // the claim naming the user
+  std::string jwks_url;            // RS256/ES256 keys by kid, fetched and refreshed
+  millis jwks_refresh{600000};
   std::vector<std::string> public_patterns{"price.*", "market.*", "indicator.*", "quote.*", "candle.*", "sentiment.*", "view.*"};
   millis auth_timeout{10000};
 };

@@ -78,6 +78,8 @@ toml::table server_table(const config& c) {
                    {"issuer", s.auth.issuer},
                    {"audience", s.auth.audience},
                    {"user_claim", s.auth.user_claim},
+                   {"jwks_url", s.auth.jwks_url},
+                   {"jwks_refresh", format_duration(s.auth.jwks_refresh)},
                    {"public", strings(s.auth.public_patterns)},
                    {"admin_token", s.admin_token}};
   toml::table limits{{"trusted_proxies", strings(s.limits.trusted_proxies)}};
