@@ -72,7 +72,12 @@ class Load:
     def __init__(self, build, port, conns, mode, seconds, pattern="price.*", latency_field="received"):
         self.p = spawn([f"{build}/bench/bench_fanout_client", str(port), str(conns), mode, str(seconds), pattern, latency_field], 1,
                        stdout=subprocess.PIPE, text=True)
-        first = json.loads(self.p.stdout.readline() or "{}")
+        # A peer slow to answer 9,000 subscribes lets the client print a progress line first.
+        first = {}
+        for _ in range(120):
+            first = json.loads(self.p.stdout.readline() or "{}")
+            if first.get("ready") or not first:
+                break
         if not first.get("ready"):
             raise RuntimeError(f"load client not ready: {first}")
         self.open = first["open"]

@@ -159,7 +159,9 @@ std::shared_ptr<feed_runtime> host::keep_feed(work& previous, const feed_runtime
 static void check_jwt_key(const config& cfg, const report_error& err) {
   if (cfg.server.auth.mode != auth_mode::jwt || cfg.server.auth.jwt_public_key.empty()) return;
   try {
-    jwt_verifier check({"", cfg.server.auth.jwt_public_key, "", ""});
+    jwt_options key_only;
+    key_only.public_key_pem = cfg.server.auth.jwt_public_key;
+    jwt_verifier check(key_only);
   } catch (const std::exception& e) {
     err({cfg.file.string(), 0, 0}, "server.auth.jwt_public_key", cfg.server.auth.jwt_public_key_file + ": " + e.what());
   }
@@ -207,7 +209,12 @@ bool host::make_publish_path(parts& p, const config& cfg, std::vector<diagnostic
     diags.push_back({diagnostic::level::error, {cfg.file.string(), 0, 0}, "cluster.redis_url", "not a redis:// URL"});
     return false;
   }
-  stream_options so{ep.value_or(redis_endpoint{}), cfg.cluster.name, cfg.stream.maxlen, cfg.cluster.cache_ttl, cfg.cluster.buffer};
+  stream_options so;
+  so.redis = ep.value_or(redis_endpoint{});
+  so.name = cfg.cluster.name;
+  so.maxlen = cfg.stream.maxlen;
+  so.cache_ttl = cfg.cluster.cache_ttl;
+  so.buffer = cfg.cluster.buffer;
   history_options ho{cfg.server.history, cfg.server.history_age};
   ho.rules = cfg.server.history_rules;
   if (kind == broker_kind::redis) {

@@ -50,7 +50,7 @@ void stream_reader::load() {
   auto last = r.command({"XREVRANGE", key_, "+", "-", "COUNT", "1"});
   if (auto* rep = std::get_if<redis_reply>(&last); rep && !rep->elements.empty() && !rep->elements[0].elements.empty())
     last_id_ = rep->elements[0].elements[0].str;
-  load_latest_records(r);
+  load_latest_records(r, true);
 }
 
 void stream_reader::start() { thread_ = std::thread([this] { loop(); }); }
@@ -67,7 +67,7 @@ bool stream_reader::wait(int ms) {
   return !stop_;
 }
 
-void stream_reader::load_latest_records(redis_client& r) {
+void stream_reader::load_latest_records(redis_client& r, bool with_history) {
   std::string cursor = "0";
   size_t loaded = 0;
   do {
@@ -79,7 +79,7 @@ void stream_reader::load_latest_records(redis_client& r) {
     }
     cursor = rep->elements[0].str;
     for (const auto& key : rep->elements[1].elements) {
-      if (history_) loaded += load_history(r, std::string_view(key.str).substr(prefix_.size() + 7));  // after "latest:"
+      if (history_ && with_history) loaded += load_history(r, std::string_view(key.str).substr(prefix_.size() + 7));  // after "latest:"
       auto v = r.command({"GET", key.str});
       auto* val = std::get_if<redis_reply>(&v);
       if (!val || val->type != redis_reply::kind::string) continue;
@@ -190,7 +190,7 @@ bool stream_reader::position_trimmed(redis_client& r) {
 void stream_reader::resync(redis_client& r, const char* why) {
   m_.add("tributary_stream_resyncs_total");
   log_->info("cluster: resyncing the latest records from Redis ({})", why);
-  load_latest_records(r);
+  load_latest_records(r, false);  // what a gap skipped is older than what is applied: no history to add
 }
 
 json stream_reader::status() const {

@@ -52,7 +52,8 @@ class stream_reader {
   void note_gap(const std::string& topic, uint64_t before, uint64_t seq);
   bool position_trimmed(redis_client& r);
   void resync(redis_client& r, const char* why);
-  void load_latest_records(redis_client& r);
+  // At start with each topic's history first (`with_history`); a resync needs only the latest.
+  void load_latest_records(redis_client& r, bool with_history);
   size_t load_history(redis_client& r, std::string_view topic);
   bool wait(int ms);  // false when stopping
 

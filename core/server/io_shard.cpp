@@ -118,11 +118,6 @@ void io_shard::conflate_batch() {
     }
 }
 
-bool io_shard::user_limited() const {
-  const auto& o = st.settings()->opts;
-  return o.connections_per_user || o.messages_per_minute_per_user;
-}
-
 user_limits& io_shard::limits() {
   if (st.memory_user_limits) return *st.memory_user_limits;
   if (!redis_limits_) {

@@ -70,7 +70,6 @@ class io_shard final : public record_inbox {
   shard_counters& counters() { return counters_; }
   // Per-user limits as this thread checks them (cluster-wide ones through its own Redis client).
   user_limits& limits();
-  bool user_limited() const;
   std::span<char> read_buffer() { return read_buf_; }
   uint64_t random64() { return rng_(); }
   int64_t now_ms() const;  // steady clock
