@@ -41,11 +41,7 @@ def measure(name, start, build, rp, rate, window, tmp, conns=9000):
         feeder.wait()
         load.stop()
     finally:
-        srv.terminate()
-        try:
-            srv.wait(10)
-        except subprocess.TimeoutExpired:
-            srv.kill()
+        fanout.stop(srv)
     delivered = sum(x["deliveries"] for x in got)
     secs = max(1, len(got))
     out = {"peer": name, "rate": rate, "idle_cpu": round(idle, 3), "cpu": round((c1 - c0) / (t1 - t0), 3),

@@ -4,8 +4,14 @@
 // record's "received" field (set by the feeder when it appends to the stream), or the field
 // named by LATENCY_FIELD (bench/push: "ts", the upstream event's own time).
 //
-// Prints one JSON line per second: {"t":..,"deliveries":..,"p50_ms":..,"p99_ms":..,"open":..}.
-// Usage: bench_fanout_client PORT CONNS broadcast|personal|idle SECONDS [PATTERN [LATENCY_FIELD]]
+// PATTERN may list several topics, comma-separated (broadcast: every connection subscribes to
+// all of them). With the last argument `deflate`, every connection offers permessage-deflate
+// and inflates each compressed message (RFC 7692, no context takeover on the server side).
+//
+// Prints one JSON line per second: {"t":..,"deliveries":..,"p50_ms":..,"p99_ms":..,"open":..,
+// "wire_bytes":..,"payload_bytes":..,"compressed":..}: bytes read from the sockets after the
+// upgrade, the messages' bytes once inflated, and how many messages came compressed.
+// Usage: bench_fanout_client PORT CONNS broadcast|personal|idle SECONDS [PATTERN [LATENCY_FIELD [deflate]]]
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -14,6 +20,7 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -54,14 +61,60 @@ struct conn {
   std::string sub;
 };
 
+std::string subscribe_message(const std::string& topics) {
+  std::string list;
+  size_t from = 0;
+  for (;;) {
+    auto comma = topics.find(',', from);
+    list += (list.empty() ? "\"" : ",\"") + topics.substr(from, comma - from) + "\"";
+    if (comma == std::string::npos) break;
+    from = comma + 1;
+  }
+  return R"({"type":"subscribe","topics":[)" + list + "]}";
+}
+
+// One raw inflater for every connection: with no context takeover each message stands alone.
+struct inflater {
+  z_stream z{};
+  std::string out = std::string(1 << 20, '\0');
+  inflater() { inflateInit2(&z, -15); }
+  // The message, inflated; empty when it does not inflate.
+  std::string_view inflate(std::string_view in) {
+    static const unsigned char tail[4] = {0x00, 0x00, 0xFF, 0xFF};
+    inflateReset(&z);
+    z.next_out = reinterpret_cast<Bytef*>(out.data());
+    z.avail_out = static_cast<uInt>(out.size());
+    z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
+    z.avail_in = static_cast<uInt>(in.size());
+    int rc = ::inflate(&z, Z_SYNC_FLUSH);
+    z.next_in = const_cast<Bytef*>(tail);
+    z.avail_in = 4;
+    if (rc == Z_OK || rc == Z_BUF_ERROR) rc = ::inflate(&z, Z_SYNC_FLUSH);
+    if (rc != Z_OK && rc != Z_BUF_ERROR && rc != Z_STREAM_END) return {};
+    return {out.data(), out.size() - z.avail_out};
+  }
+};
+
 std::string latency_key = "\"received\":";  // "\"<LATENCY_FIELD>\":"
 
 struct stats {
   uint64_t deliveries = 0;
+  uint64_t wire_bytes = 0;
+  uint64_t payload_bytes = 0;
+  uint64_t compressed = 0;
+  uint64_t bad = 0;
   std::vector<int64_t> lat;
 };
 
-void handle_frame(conn& c, uint8_t op, std::string_view payload, stats& st) {
+inflater inflate_all;
+
+void handle_frame(conn& c, uint8_t op, bool rsv1, std::string_view payload, stats& st) {
+  if (rsv1) {
+    ++st.compressed;
+    payload = inflate_all.inflate(payload);
+    if (payload.empty()) { ++st.bad; return; }
+  }
+  st.payload_bytes += payload.size();
   if (op == 9) {  // ping: answer it, as any client library would
     auto pong = masked(10, payload);
     (void)!::send(c.fd, pong.data(), pong.size(), MSG_NOSIGNAL);
@@ -86,11 +139,13 @@ void consume(conn& c, stats& st) {
     if (end == std::string::npos) return;
     c.upgraded = true;
     i = end + 4;
+    st.wire_bytes += b.size() - i;  // the rest of what this read brought
     auto f = masked(1, c.sub);
     if (!c.sub.empty()) (void)!::send(c.fd, f.data(), f.size(), MSG_NOSIGNAL);
   }
   while (i + 2 <= b.size()) {
     uint8_t op = b[i] & 0x0F;
+    bool rsv1 = (b[i] & 0x40) != 0;
     uint64_t len = static_cast<uint8_t>(b[i + 1]) & 0x7F;
     size_t hdr = 2;
     if (len == 126) {
@@ -104,7 +159,7 @@ void consume(conn& c, stats& st) {
       hdr = 10;
     }
     if (i + hdr + len > b.size()) break;
-    handle_frame(c, op, std::string_view(b).substr(i + hdr, len), st);
+    handle_frame(c, op, rsv1, std::string_view(b).substr(i + hdr, len), st);
     i += hdr + len;
   }
   b.erase(0, i);
@@ -135,6 +190,7 @@ int main(int argc, char** argv) {
   int seconds = std::atoi(argv[4]);
   std::string pattern = argc > 5 ? argv[5] : "price.*";
   if (argc > 6) latency_key = "\"" + std::string(argv[6]) + "\":";
+  bool deflate = argc > 7 && std::string_view(argv[7]) == "deflate";
   rlimit rl{};
   getrlimit(RLIMIT_NOFILE, &rl);
   rl.rlim_cur = rl.rlim_max;
@@ -143,7 +199,8 @@ int main(int argc, char** argv) {
   std::vector<conn> conns(n);
   const std::string upgrade =
       "GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-      "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
+      "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n" +
+      std::string(deflate ? "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n" : "") + "\r\n";
   for (int i = 0; i < n; ++i) {
     auto& c = conns[i];
     c.fd = ::socket(AF_INET, SOCK_STREAM, 0);
@@ -156,7 +213,7 @@ int main(int argc, char** argv) {
     int one = 1;
     setsockopt(c.fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     fcntl(c.fd, F_SETFL, O_NONBLOCK);
-    if (mode == "broadcast") c.sub = R"({"type":"subscribe","topics":[")" + pattern + R"("]})";
+    if (mode == "broadcast") c.sub = subscribe_message(pattern);
     else if (mode == "personal") c.sub = R"({"type":"subscribe","topics":[")" + personal_topic(pattern, i) + R"("]})";
     (void)!::send(c.fd, upgrade.data(), upgrade.size(), MSG_NOSIGNAL);
     epoll_event ev{};
@@ -180,6 +237,7 @@ int main(int argc, char** argv) {
           if (r == 0 || (errno != EAGAIN && errno != EINTR)) { epoll_ctl(ep, EPOLL_CTL_DEL, c.fd, nullptr); ::close(c.fd); c.fd = -1; }
           break;
         }
+        if (c.upgraded) st.wire_bytes += static_cast<uint64_t>(r);
         c.in.append(buf, static_cast<size_t>(r));
         consume(c, st);
       }
@@ -191,9 +249,12 @@ int main(int argc, char** argv) {
     }
     if (now_ms() >= tick) {
       size_t open = std::count_if(conns.begin(), conns.end(), [](auto& c) { return c.fd >= 0; });
-      std::printf("{\"t\":%lld,\"deliveries\":%llu,\"p50_ms\":%lld,\"p99_ms\":%lld,\"open\":%zu}\n",
+      std::printf("{\"t\":%lld,\"deliveries\":%llu,\"p50_ms\":%lld,\"p99_ms\":%lld,\"open\":%zu,"
+                  "\"wire_bytes\":%llu,\"payload_bytes\":%llu,\"compressed\":%llu,\"bad\":%llu}\n",
                   static_cast<long long>(tick / 1000), static_cast<unsigned long long>(st.deliveries),
-                  static_cast<long long>(pct(st.lat, 0.5)), static_cast<long long>(pct(st.lat, 0.99)), open);
+                  static_cast<long long>(pct(st.lat, 0.5)), static_cast<long long>(pct(st.lat, 0.99)), open,
+                  static_cast<unsigned long long>(st.wire_bytes), static_cast<unsigned long long>(st.payload_bytes),
+                  static_cast<unsigned long long>(st.compressed), static_cast<unsigned long long>(st.bad));
       std::fflush(stdout);
       st = stats{};
       tick += 1000;

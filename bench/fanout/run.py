@@ -8,8 +8,12 @@ Redis, the feeder and the epoll load client run on CPU 1. Prints each scenario s
 with the ratios, as JSON lines and a Markdown table; server CPU per delivery is the server's
 CPU time over the deliveries the clients counted.
 
+The compression scenario runs 1,000 clients on `price.*` and the dashboard view twice per
+peer, once plain and once offering permessage-deflate (the Go peer then compresses per
+connection with gorilla's EnableCompression), and compares bytes on the wire and server CPU.
+
 Usage: bench/fanout/run.py [--build build] [--peers tributary,go,node]
-                           [--only broadcast1000,broadcast9000,personal,scale,memory]
+                           [--only broadcast1000,broadcast9000,personal,scale,memory,compression]
 Needs: redis-server; golang-go with Debian's gorilla/websocket and redigo (built offline here);
 node with bench/fanout/node_modules (cd bench/fanout && npm install) for the node peer.
 """
@@ -69,9 +73,9 @@ def rss_kb(pid):
 class Load:
     """The epoll load client, read line by line."""
 
-    def __init__(self, build, port, conns, mode, seconds, pattern="price.*", latency_field="received"):
-        self.p = spawn([f"{build}/bench/bench_fanout_client", str(port), str(conns), mode, str(seconds), pattern, latency_field], 1,
-                       stdout=subprocess.PIPE, text=True)
+    def __init__(self, build, port, conns, mode, seconds, pattern="price.*", latency_field="received", deflate=False):
+        self.p = spawn([f"{build}/bench/bench_fanout_client", str(port), str(conns), mode, str(seconds), pattern, latency_field]
+                       + (["deflate"] if deflate else []), 1, stdout=subprocess.PIPE, text=True)
         # A peer slow to answer 9,000 subscribes lets the client print a progress line first.
         first = {}
         for _ in range(120):
@@ -103,7 +107,7 @@ def feed(build, redis_port, rate, seconds, topics, prefix):
                   str(topics), prefix, str(SEQ[0])], 1, stdout=subprocess.DEVNULL)
 
 
-def step(build, redis_port, load, rate, topics, prefix, seconds=4):
+def step(build, redis_port, load, rate, topics, prefix, seconds=4, per_record=None):
     f = feed(build, redis_port, rate, seconds, topics, prefix)
     c0, l0, t0 = cpu_s(SERVER[0]), cpu_s(load.p.pid), time.time()
     got = load.lines(seconds + 1)
@@ -114,11 +118,15 @@ def step(build, redis_port, load, rate, topics, prefix, seconds=4):
     mid = best[len(best) // 2]
     p99 = max((x["p99_ms"] for x in steady), default=-1)
     delivered = sum(x["deliveries"] for x in got)
-    offered = rate * topics_per_record(prefix, load) * seconds
+    offered = rate * (per_record or topics_per_record(prefix, load)) * seconds
+    wire = sum(x.get("wire_bytes", 0) for x in got)
     return {"rate": rate, "deliveries_s": mid["deliveries"], "p50_ms": mid["p50_ms"], "p99_ms": p99, "open": mid["open"],
             "server_cpu": round((c1 - c0) / (t1 - t0), 2), "client_cpu": round((l1 - l0) / (t1 - t0), 2),
             "cpu_us_per_delivery": round((c1 - c0) * 1e6 / max(1, delivered), 2),
-            "delivered_share": round(delivered / max(1, offered), 4)}
+            "delivered_share": round(delivered / max(1, offered), 4),
+            "wire_bytes_per_delivery": round(wire / max(1, delivered), 1),
+            "payload_bytes_per_delivery": round(sum(x.get("payload_bytes", 0) for x in got) / max(1, delivered), 1),
+            "compressed_share": round(sum(x.get("compressed", 0) for x in got) / max(1, delivered), 3)}
 
 
 def topics_per_record(prefix, load):
@@ -144,6 +152,22 @@ def personal(build, port, redis_port, conns, rates):
     return {"steps": steps}
 
 
+# The dashboard view of the compression scenario: three of the feeder's seven topics.
+VIEW_FIELDS = [("b0_price", "price.B0-USDT", "price"), ("b1_price", "price.B1-USDT", "price"),
+               ("b2_price", "price.B2-USDT", "price"), ("b0_change", "price.B0-USDT", "change_24h_pct"),
+               ("b1_volume", "price.B1-USDT", "volume_24h")]
+COMPRESSION_RATES = [50, 100, 200]
+
+
+def compression(build, port, redis_port, deflate):
+    """1,000 clients on price.* and view.dashboard: each record goes to every client, and 3 of 7
+    also change the view."""
+    load = Load(build, port, 1000, "broadcast", 600, "price.*,view.dashboard", deflate=deflate)
+    steps = [step(build, redis_port, load, r, 7, "B", per_record=load.open * 10 / 7) for r in COMPRESSION_RATES]
+    load.stop()
+    return {"steps": steps}
+
+
 def memory(pid, build, port, conns):
     time.sleep(1)
     before = rss_kb(pid)
@@ -155,8 +179,9 @@ def memory(pid, build, port, conns):
             "bytes_per_conn": round((after - before) * 1024 / max(1, load.open))}
 
 
-def tributary_server(build, port, redis_port, tmp):
+def tributary_server(build, port, redis_port, tmp, deflate=False):
     cfg = os.path.join(tmp, "bench.toml")
+    fields = ", ".join(f'{o} = "{t}:{f}"' for o, t, f in VIEW_FIELDS)
     with open(cfg, "w") as f:
         f.write(f"""[host]
 plugin_dirs = ["{build}/plugins"]
@@ -170,52 +195,77 @@ connections_per_ip = 0        # every load client connects from 127.0.0.1
 mode = "redis"
 redis_url = "redis://127.0.0.1:{redis_port}"
 name = "bench"
+[views.dashboard]
+fields = {{ {fields} }}
 """)
     return spawn([f"{build}/core/tributary", "run", "-c", cfg], 0, stderr=open(os.path.join(tmp, "tributary.log"), "w"))
 
 
-def go_server(build, port, redis_port, tmp):
+def go_server(build, port, redis_port, tmp, deflate=False):
     exe = os.path.join(tmp, "go_peer")
     if not os.path.exists(exe):
         env = dict(os.environ, GO111MODULE="off", GOPATH="/usr/share/gocode", GOCACHE=os.path.join(tmp, "gocache"), GOFLAGS="")
         subprocess.run(["go", "build", "-o", exe, os.path.join(HERE, "go_peer", "main.go")], env=env, check=True)
-    return spawn([exe, str(port), str(redis_port), "bench"], 0, stdout=subprocess.DEVNULL,
+    view = "view:dashboard:" + ",".join(f"{o}={t}:{f}" for o, t, f in VIEW_FIELDS)
+    return spawn([exe, str(port), str(redis_port), "bench", view] + (["deflate"] if deflate else []), 0, stdout=subprocess.DEVNULL,
                  stderr=open(os.path.join(tmp, "go.log"), "w"))
 
 
-def node_server(build, port, redis_port, tmp):
+def node_server(build, port, redis_port, tmp, deflate=False):
     return spawn(["node", os.path.join(HERE, "node_peer.js"), str(port), str(redis_port), "bench"], 0,
                  stdout=subprocess.DEVNULL, stderr=open(os.path.join(tmp, "node.log"), "w"))
 
 
 def run_peer(name, start, args, only, tmp):
-    redis_port = args.redis_port
     results = {}
     for scenario in only:
-        port = free_port()
-        srv = start(args.build, port, redis_port, tmp)
-        SERVER[0] = srv.pid
-        wait_port(port)
-        time.sleep(1.5)  # Tributary: lease and stream reader up
-        try:
-            if scenario == "broadcast1000":
-                results[scenario] = broadcast(args.build, port, redis_port, 1000, [100, 400, 1600, 2000, 3200, 6400])
-            elif scenario == "broadcast9000":
-                results[scenario] = broadcast(args.build, port, redis_port, 9000, [10, 40, 160, 360, 720])
-            elif scenario == "personal":
-                results[scenario] = personal(args.build, port, redis_port, 9000, [1000, 5000, 10000, 15000])
-            elif scenario == "scale":
-                results[scenario] = personal(args.build, port, redis_port, 9000, [30000])
-            elif scenario == "memory":
-                results[scenario] = memory(srv.pid, args.build, port, 9000)
-        finally:
-            srv.terminate()
-            try:
-                srv.wait(10)
-            except subprocess.TimeoutExpired:
-                srv.kill()
+        if scenario == "compression" and name == "node":
+            continue  # the Node peer has no compression mode
+        if scenario == "compression":
+            results[scenario] = {mode: run_scenario(start, args, tmp, mode == "deflate",
+                                                    lambda port: compression(args.build, port, args.redis_port, mode == "deflate"))
+                                 for mode in ("plain", "deflate")}
+        else:
+            results[scenario] = run_scenario(start, args, tmp, False, lambda port: one_scenario(scenario, args, port))
         print(json.dumps({"peer": name, "scenario": scenario, **results[scenario]}), flush=True)
     return results
+
+
+def one_scenario(scenario, args, port):
+    redis_port = args.redis_port
+    if scenario == "broadcast1000":
+        return broadcast(args.build, port, redis_port, 1000, [100, 400, 1600, 2000, 3200, 6400])
+    if scenario == "broadcast9000":
+        return broadcast(args.build, port, redis_port, 9000, [10, 40, 160, 360, 720])
+    if scenario == "personal":
+        return personal(args.build, port, redis_port, 9000, [1000, 5000, 10000, 15000])
+    if scenario == "scale":
+        return personal(args.build, port, redis_port, 9000, [30000])
+    if scenario == "memory":
+        return memory(SERVER[0], args.build, port, 9000)
+    raise ValueError(f"unknown scenario {scenario}")
+
+
+def run_scenario(start, args, tmp, deflate, run):
+    """Starts the peer on a free port, runs one scenario against it and stops it."""
+    port = free_port()
+    srv = start(args.build, port, args.redis_port, tmp, deflate)
+    SERVER[0] = srv.pid
+    wait_port(port)
+    time.sleep(1.5)  # Tributary: lease and stream reader up
+    try:
+        return run(port)
+    finally:
+        stop(srv)
+
+
+def stop(srv):
+    """SIGTERM, then SIGKILL after 10 s."""
+    srv.terminate()
+    try:
+        srv.wait(10)
+    except subprocess.TimeoutExpired:
+        srv.kill()
 
 
 def table(res):
@@ -249,13 +299,33 @@ def table(res):
                 row(f"{lbl}, server CPU us per delivery", lambda r: r[sc]["steps"][i]["cpu_us_per_delivery"], True)
     if "memory" in first:
         row("idle connection, bytes of RSS each (9000)", lambda r: r["memory"]["bytes_per_conn"], True)
+    if "compression" in first:
+        compression_rows(first, row)
     return "\n".join(rows)
+
+
+def compression_rows(first, row):
+    """Per offered rate: wire bytes and CPU per delivery, plain and deflate, and each peer's
+    deflate run over its own plain run."""
+    for i, st in enumerate(first["compression"]["plain"]["steps"]):
+        lbl = f"compression 1000: offered {st['rate']}/s"
+        get = lambda mode, key: (lambda r: r["compression"][mode]["steps"][i][key] if "compression" in r else "")
+        for mode in ("plain", "deflate"):
+            row(f"{lbl}, {mode}: delivered share", get(mode, "delivered_share"))
+            row(f"{lbl}, {mode}: wire bytes per delivery", get(mode, "wire_bytes_per_delivery"), True)
+            row(f"{lbl}, {mode}: server CPU us per delivery", get(mode, "cpu_us_per_delivery"), True)
+            row(f"{lbl}, {mode}: server CPU (cores)", get(mode, "server_cpu"), True)
+        own = lambda key: (lambda r: round(r["compression"]["deflate"]["steps"][i][key] /
+                                           max(1e-9, r["compression"]["plain"]["steps"][i][key]), 3)
+                           if "compression" in r else "")
+        row(f"{lbl}, deflate / plain: wire bytes per delivery", own("wire_bytes_per_delivery"), True)
+        row(f"{lbl}, deflate / plain: server CPU us per delivery", own("cpu_us_per_delivery"), True)
 
 
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--build", default=os.path.join(ROOT, "build"))
-    ap.add_argument("--only", default="broadcast1000,broadcast9000,personal,scale,memory")
+    ap.add_argument("--only", default="broadcast1000,broadcast9000,personal,scale,memory,compression")
     ap.add_argument("--peers", default="tributary,go,node")
     args = ap.parse_args()
     args.build = os.path.abspath(args.build)

@@ -1,5 +1,6 @@
 #include "app/host.hpp"
 
+#include <algorithm>
 #include <shared_mutex>
 
 #include <future>
@@ -370,6 +371,9 @@ static server_options server_options_of(const config& cfg) {
   so.io_threads = cfg.server.io_threads;
   so.admin_token = cfg.server.admin_token;
   so.allowed_origins = cfg.server.allowed_origins;
+  auto speaks = [&](client_wire w) { return std::find(cfg.server.protocols.begin(), cfg.server.protocols.end(), w) != cfg.server.protocols.end(); };
+  so.tributary_protocol = speaks(client_wire::tributary);
+  so.centrifugo_protocol = speaks(client_wire::centrifugo);
   so.require_origin = cfg.server.require_origin;
   so.compression = cfg.server.compression == compression_mode::automatic;
   so.compression_min_bytes = cfg.server.compression_min_bytes;

@@ -130,7 +130,7 @@ jwt_result jwt_verifier::check_claims(const json& claims, int64_t now_ms) const 
   if (auto e = claims.find("exp"); e != claims.end()) {
     auto ms = numeric_date_ms(*e);
     if (!ms) return {std::nullopt, "'exp' is not a NumericDate"};
-    if (*ms <= now_ms) return {std::nullopt, "token expired"};
+    if (*ms <= now_ms) return {std::nullopt, "token expired", true};
     id.expires_ms = *ms;
   }
   if (auto n = claims.find("nbf"); n != claims.end()) {

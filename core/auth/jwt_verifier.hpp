@@ -29,6 +29,7 @@ struct identity {
 struct jwt_result {
   std::optional<identity> who;  // set when the token is good
   std::string error;            // else why not, fit for the client (never the token itself)
+  bool expired = false;         // not good only because its exp has passed
 };
 
 struct jwt_options {

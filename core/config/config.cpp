@@ -323,7 +323,7 @@ class parser {
 
   void read_server(const toml::table& t, config& cfg) {
     // The keys of the settings table that live in [server] itself, and those read by hand below.
-    std::vector<std::string> keys{"limits", "auth", "allowed_origins"};
+    std::vector<std::string> keys{"limits", "auth", "allowed_origins", "protocols"};
     for (const auto& set : server_settings())
       if (split_key(set.key).first.empty()) keys.emplace_back(set.key);
     check_keys(t, "server", keys);
@@ -357,6 +357,7 @@ class parser {
       for (size_t i = 0; a && i < a->size(); ++i)
         if (auto v = str(*a->get(i), "server.allowed_origins[" + std::to_string(i) + "]")) s.allowed_origins.push_back(*v);
     }
+    if (auto* n = t.get("protocols")) read_protocols(*n, s);
     if (auto* l = table_at(t, "limits", "server.limits")) {
       check_keys(*l, "server.limits", {"connections_per_ip", "messages_per_second", "messages_burst", "connections_per_user",
                                        "messages_per_minute_per_user", "trusted_proxies"});
@@ -364,6 +365,24 @@ class parser {
       if (auto* n = l->get("trusted_proxies")) read_trusted_proxies(*n, s);
     }
     if (auto* a = table_at(t, "auth", "server.auth")) read_server_auth(*a, s);
+  }
+
+  // [server] protocols: a non-empty array of names, each once.
+  void read_protocols(const toml::node& n, decltype(config::server)& s) {
+    auto* a = n.as_array();
+    if (!a || a->empty()) return error(pos(n), "server.protocols", "must be a non-empty array, as [\"tributary\", \"centrifugo\"]");
+    std::vector<client_wire> out;
+    bool ok = true;
+    for (size_t i = 0; i < a->size(); ++i) {
+      auto path = "server.protocols[" + std::to_string(i) + "]";
+      auto v = str(*a->get(i), path);
+      auto w = v ? parse_mode<client_wire>(*v) : std::nullopt;
+      if (v && !w) error(pos(*a->get(i)), path, not_a_mode<client_wire>(*v));
+      else if (w && std::find(out.begin(), out.end(), *w) != out.end()) error(pos(*a->get(i)), path, "names '" + *v + "' twice");
+      else if (w) out.push_back(*w);
+      ok = ok && w;
+    }
+    if (ok) s.protocols = std::move(out);
   }
 
   void read_server_auth(const toml::table& t, decltype(config::server)& s) {
@@ -957,7 +976,7 @@ class parser {
 
   // View routes must not shadow the built-in ones or each other.
   void check_routes(const config& cfg) {
-    std::set<std::string> taken{"/", "/health", "/ready", "/metrics", "/tributary.js", "/dashboard.js", "/dashboard.css", cfg.server.ws_path};
+    std::set<std::string> taken{"/", "/health", "/ready", "/metrics", "/tributary.js", "/dashboard.js", "/dashboard.css", "/connection/websocket", cfg.server.ws_path};
     for (auto& v : cfg.views) {
       if (v.route.empty()) continue;
       if (v.route.rfind("/api/v1/", 0) == 0 || !taken.insert(v.route).second)

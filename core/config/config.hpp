@@ -158,6 +158,7 @@ struct config {
     auth_config auth;
     bool dashboard = true;  // GET / serves the live dashboard page
     std::vector<std::string> allowed_origins;  // empty = any Origin
+    std::vector<client_wire> protocols{client_wire::tributary};  // the client protocols served; never empty
     bool require_origin = false;
     compression_mode compression = compression_mode::automatic;  // permessage-deflate when offered
     size_t compression_min_bytes = 256;  // shorter messages go plain  // true: a WebSocket upgrade without Origin is refused (with allowed_origins set)

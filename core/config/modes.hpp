@@ -18,6 +18,9 @@ enum class redis_down_policy : uint8_t { stop, fetch };
 enum class sink_type : uint8_t { kafka, redis_stream };
 enum class sink_format : uint8_t { record, flat };
 enum class compression_mode : uint8_t { automatic, off };
+// The WebSocket client protocols the server speaks: ours at ws_path, Centrifugo's (v2, JSON) at
+// /connection/websocket.
+enum class client_wire : uint8_t { tributary, centrifugo };
 
 template <class E>
 struct mode_table;  // names (in order of the enum) and what one is called in an error
@@ -56,6 +59,11 @@ template <>
 struct mode_table<compression_mode> {
   static constexpr std::array names{"auto", "off"};
   static constexpr const char* noun = "compression";
+};
+template <>
+struct mode_table<client_wire> {
+  static constexpr std::array names{"tributary", "centrifugo"};
+  static constexpr const char* noun = "client protocol";
 };
 template <>
 struct mode_table<sink_format> {

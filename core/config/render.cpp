@@ -72,7 +72,9 @@ void put_value(toml::table& t, std::string_view key, const std::string& v) { t.i
 
 toml::table server_table(const config& c) {
   auto s = c.server;  // a copy: the settings table reaches into it by reference
-  toml::table top{{"allowed_origins", strings(s.allowed_origins)}};
+  toml::array protocols;
+  for (auto w : s.protocols) protocols.push_back(name_of(w));
+  toml::table top{{"allowed_origins", strings(s.allowed_origins)}, {"protocols", std::move(protocols)}};
   toml::table auth{{"jwt_secret", s.auth.jwt_secret},
                    {"jwt_public_key", s.auth.jwt_public_key_file},
                    {"issuer", s.auth.issuer},

@@ -94,7 +94,9 @@ class record_pool {
   // size in the pool forever).
   void give(published_record* p) {
     constexpr size_t kMaxKept = 16 * 1024;
-    if (p->json.capacity() > kMaxKept || p->frame.capacity() > kMaxKept || p->alt_frame.capacity() > kMaxKept) {
+    bool huge = p->json.capacity() > kMaxKept || p->frame.capacity() > kMaxKept;
+    for (auto& v : p->variants) huge = huge || v.bytes.capacity() > kMaxKept;
+    if (huge) {
       delete p;
       return;
     }
@@ -104,8 +106,10 @@ class record_pool {
     p->rec.stale = false;
     p->json.clear();
     p->frame.clear();
-    p->alt_frame.clear();
-    p->alt_state.store(0, std::memory_order_relaxed);
+    for (auto& v : p->variants) {
+      v.bytes.clear();
+      v.state.store(0, std::memory_order_relaxed);
+    }
     p->topic_id = 0;
     p->epoch = 0;
     p->position_key.clear();

@@ -1,6 +1,7 @@
 #pragma once
 // A publication: a record with its position (seq, epoch), serialized once and shared by the
 // cache, the history, the stream and every session.
+#include <array>
 #include <atomic>
 #include <cstdint>
 #include <memory>
@@ -18,6 +19,9 @@ struct published_record;
 // shared, so the publish path never knows the client protocol.
 using frame_maker = void (*)(published_record&);
 
+// The encodings of a publication made beside `frame` on demand (see variant_of).
+enum class frame_variant : uint8_t { deflated, centrifugo, centrifugo_deflated, count_ };
+
 struct published_record {
   record rec;
   std::string topic;
@@ -29,34 +33,39 @@ struct published_record {
   // the stream write stores it with the record: empty / -1 when none.
   std::string position_key;
   int64_t position = -1;
-  // A second encoding of `frame` some sessions want (the server's permessage-deflate frame),
-  // made on first use by whichever thread asks first; see alternate_of.
-  mutable std::atomic<uint8_t> alt_state{0};  // 0 not made, 1 being made, 2 made
-  mutable std::string alt_frame;               // empty when made: `frame` serves
+  // Other encodings of the publication some sessions want (the server's permessage-deflate
+  // frame, another client protocol's frame), each made on first use by whichever thread asks
+  // first; see variant_of.
+  struct variant_slot {
+    std::atomic<uint8_t> state{0};  // 0 not made, 1 being made, 2 made
+    std::string bytes;              // empty when made: the caller's plain frame serves
+  };
+  mutable std::array<variant_slot, static_cast<size_t>(frame_variant::count_)> variants;
 
   // The frame as a shared buffer that keeps this record alive (sessions queue it).
   static std::shared_ptr<const std::string> frame_of(const std::shared_ptr<const published_record>& r) {
     return std::shared_ptr<const std::string>(r, &r->frame);
   }
-  // The alternate frame, made by `make(frame)` once (an empty result: `frame` serves), as a
-  // shared buffer that keeps the record alive. Lock-free but for a thread that comes while
-  // another is making it: that one waits for it.
+  // Variant `v`, made by `make(*r)` once, as a shared buffer that keeps the record alive;
+  // nullptr when `make` gave nothing. Lock-free but for a thread that comes while another is
+  // making it: that one waits for it.
   template <class F>
-  static std::shared_ptr<const std::string> alternate_of(const std::shared_ptr<const published_record>& r, F&& make) {
-    if (r->alt_state.load(std::memory_order_acquire) != 2) {
+  static std::shared_ptr<const std::string> variant_of(const std::shared_ptr<const published_record>& r, frame_variant v, F&& make) {
+    auto& slot = r->variants[static_cast<size_t>(v)];
+    if (slot.state.load(std::memory_order_acquire) != 2) {
       uint8_t none = 0;
-      if (r->alt_state.compare_exchange_strong(none, 1, std::memory_order_acq_rel)) {
-        r->alt_frame = make(r->frame);
-        r->alt_state.store(2, std::memory_order_release);
+      if (slot.state.compare_exchange_strong(none, 1, std::memory_order_acq_rel)) {
+        slot.bytes = make(*r);
+        slot.state.store(2, std::memory_order_release);
       } else {
-        while (r->alt_state.load(std::memory_order_acquire) != 2) std::this_thread::yield();
+        while (slot.state.load(std::memory_order_acquire) != 2) std::this_thread::yield();
       }
     }
-    return r->alt_frame.empty() ? frame_of(r) : std::shared_ptr<const std::string>(r, &r->alt_frame);
+    return slot.bytes.empty() ? nullptr : std::shared_ptr<const std::string>(r, &slot.bytes);
   }
-  // Approximate memory held, for the history's byte bound: fixed once published (the alternate
-  // frame, smaller than `frame`, is counted as if it were as large, so that adding and removing
-  // a record count the same whether it was made between the two or not).
+  // Approximate memory held, for the history's byte bound: fixed once published (the variants
+  // are counted as one more frame, so that adding and removing a record count the same whether
+  // any was made between the two or not).
   size_t footprint() const { return sizeof(*this) + 2 * json.size() + 2 * frame.size(); }
 
   // An empty record from the pool. Records are recycled, not freed: their strings keep their

@@ -27,6 +27,24 @@ void frame_into(std::string& out, std::string_view type, const published_record&
 
 void update_frame(published_record& r) { frame_into(r.frame, "update", r); }
 
+std::string json_string(std::string_view s) {
+  if (json_verbatim(s)) return "\"" + std::string(s) + "\"";
+  return nlohmann::json(s).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+void append_centrifugo_publication(std::string& out, const published_record& r, std::string_view channel) {
+  out.append(R"({"data":)").append(r.json).append(R"(,"offset":)").append(std::to_string(r.rec.seq));
+  if (!channel.empty()) out.append(R"(,"channel":)").append(json_string(channel));
+  out.push_back('}');
+}
+
+std::string centrifugo_push_frame(const published_record& r, std::string_view channel) {
+  std::string payload = R"({"push":{"channel":)" + json_string(channel) + R"(,"pub":)";
+  append_centrifugo_publication(payload, r, channel == r.topic ? std::string_view() : std::string_view(r.topic));
+  payload.append("}}");
+  return ws::make_frame(ws::opcode::text, payload);
+}
+
 std::string snapshot_frame(const published_record& r) {
   std::string out;
   frame_into(out, "snapshot", r);

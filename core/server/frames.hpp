@@ -15,5 +15,13 @@ namespace tributary {
 void update_frame(published_record& r);
 // The WebSocket text frame of {"type":"snapshot","topic":...,"record":...}.
 std::string snapshot_frame(const published_record& r);
+// A JSON string of `s` (as is when it needs no escaping, as topics do not).
+std::string json_string(std::string_view s);
+
+// Centrifugo's client protocol (docs/clients.md): the publication {"data":record,"offset":seq}
+// (with "channel" when `channel` is set: a pattern subscription's topic).
+void append_centrifugo_publication(std::string& out, const published_record& r, std::string_view channel = {});
+// The WebSocket text frame of the push of `r` to subscription `channel`, one line.
+std::string centrifugo_push_frame(const published_record& r, std::string_view channel);
 
 }  // namespace tributary

@@ -1,5 +1,6 @@
 // HTTP API: /health, /ready, /api/v1/status, /api/v1/topics, /api/v1/latest/{topic}, /metrics,
 // and the upgrade to the WebSocket endpoint.
+#include <optional>
 #include <boost/beast/core/buffers_to_string.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
@@ -102,6 +103,13 @@ class http_session : public std::enable_shared_from_this<http_session> {
     send(std::move(res));
   }
 
+  // The client protocol served at `path`, if any.
+  std::optional<client_wire> protocol_at(std::string_view path) const {
+    if (path == cfg_->opts.ws_path && cfg_->opts.tributary_protocol) return client_wire::tributary;
+    if (path == "/connection/websocket" && cfg_->opts.centrifugo_protocol) return client_wire::centrifugo;
+    return std::nullopt;
+  }
+
   // A client that sends no Origin (a back-end worker, a script) is not a browser page another
   // site opened: let in unless require_origin says otherwise.
   bool origin_allowed() const {
@@ -119,7 +127,8 @@ class http_session : public std::enable_shared_from_this<http_session> {
                        error_body("forbidden", origin_.empty() ? std::string("an Origin header is required (require_origin)")
                                                                : "origin '" + origin_ + "' is not in allowed_origins"),
                        false));
-    if (target->path != cfg_->opts.ws_path)
+    auto protocol = protocol_at(target->path);
+    if (!protocol)
       return send(make(http::status::not_found, error_body("not_found", "no WebSocket endpoint at " + target->path), false));
     if (req[http::field::sec_websocket_version] != "13") {
       auto r = make(http::status::upgrade_required, error_body("bad_request", "only WebSocket version 13 is served"), false);
@@ -139,7 +148,8 @@ class http_session : public std::enable_shared_from_this<http_session> {
     res->set(http::field::upgrade, "websocket");
     res->set(http::field::connection, "Upgrade");
     res->set(http::field::sec_websocket_accept, ws::accept_key(key));
-    std::string token = cfg_->opts.auth ? token_of(req, *target) : std::string();
+    // Centrifugo's clients send their token in the connect command.
+    std::string token = cfg_->opts.auth && *protocol == client_wire::tributary ? token_of(req, *target) : std::string();
     counted_session counted;
     if (!token.empty() && cfg_->opts.connections_per_user) {  // over the user's limit: refused before the 101
       auto v = cfg_->verifier->verify(token, system_clock_source{}.now_ms());
@@ -154,7 +164,7 @@ class http_session : public std::enable_shared_from_this<http_session> {
     auto deflate = cfg_->opts.compression ? ws::negotiate_deflate(req[http::field::sec_websocket_extensions]) : std::nullopt;
     if (deflate) res->set(http::field::sec_websocket_extensions, *deflate);
     http::async_write(stream_, *res, [self = shared_from_this(), res, token = std::move(token), deflate = deflate.has_value(),
-                                      counted = std::move(counted)](beast::error_code ec, size_t) mutable {
+                                      counted = std::move(counted), protocol = *protocol](beast::error_code ec, size_t) mutable {
       if (ec) {
         self->st_.ws_sessions--;
         if (!counted.user.empty()) self->shard_.limits().close(counted.user, counted.key);
@@ -163,7 +173,7 @@ class http_session : public std::enable_shared_from_this<http_session> {
       self->stream_.expires_never();
       auto early = beast::buffers_to_string(self->buffer_.data());  // frames sent right behind the request
       start_ws_connection(self->shard_, self->stream_.release_socket(), std::move(early), std::move(token), std::move(self->slot_), deflate,
-                          std::move(counted));
+                          std::move(counted), protocol);
     });
   }
 

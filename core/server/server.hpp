@@ -42,6 +42,8 @@ struct server_options {
   // are open and the control API answers 403.
   std::string admin_token;
   std::vector<std::string> allowed_origins;  // empty: any Origin; else upgrades from others get 403
+  bool tributary_protocol = true;   // ours at ws_path
+  bool centrifugo_protocol = false; // Centrifugo's client protocol v2 (JSON) at /connection/websocket
   bool compression = true;            // permessage-deflate when the client offers it
   size_t compression_min_bytes = 256;  // shorter messages go plain to compressing sessions
   bool require_origin = false;  // with allowed_origins: an upgrade without Origin gets 403 too (else it is let in)

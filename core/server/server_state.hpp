@@ -11,6 +11,7 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
 
+#include "config/modes.hpp"
 #include "server/subscription_counts.hpp"
 #include "server/user_limits.hpp"
 #include "auth/access.hpp"
@@ -99,6 +100,6 @@ struct counted_session {
 
 // `deflate`: permessage-deflate was agreed in the 101 answer.
 void start_ws_connection(io_shard& shard, tcp::socket socket, std::string early, std::string token, std::unique_ptr<connection_slot> slot,
-                         bool deflate, counted_session counted);
+                         bool deflate, counted_session counted, client_wire protocol);
 
 }  // namespace tributary

@@ -15,8 +15,8 @@
 
 namespace tributary {
 
-enum class client_protocol : uint8_t { websocket, sse };
-inline constexpr std::array<const char*, 2> client_protocol_names{"websocket", "sse"};
+enum class client_protocol : uint8_t { websocket, sse, centrifugo };
+inline constexpr std::array<const char*, 3> client_protocol_names{"websocket", "sse", "centrifugo"};
 
 class subscription_counts {
  public:

@@ -1,8 +1,7 @@
-// A WebSocket session's authentication (docs/protocol.md, Authentication and authorization): a token
-// from the upgrade request or an `auth` message, checked by the server's jwt_verifier. A good
-// token widens what the session's subscriptions deliver; a bad one ends the session (1008).
-#include <nlohmann/json.hpp>
-
+// A WebSocket session's login (docs/protocol.md, Authentication and authorization): a token
+// from the upgrade request or a message of the session's protocol, checked by the server's
+// jwt_verifier. A good token widens what the session's subscriptions deliver; each protocol
+// words the outcome and decides what a bad one ends.
 #include "server/ws_connection.hpp"
 #include "util/clock.hpp"
 
@@ -21,30 +20,25 @@ bool ws_connection::count_user(const std::string& user) {
   return true;
 }
 
-void ws_connection::authenticate(std::string_view token, const nlohmann::json& id) {
+login_result ws_connection::login(std::string_view token) {
   auto& st = *cfg_;
-  if (!st.verifier) return reply_error(id, "bad_request", "authentication is off on this server ([server.auth] mode = \"none\")");
+  if (!st.verifier) return {login_outcome::auth_off, "authentication is off on this server ([server.auth] mode = \"none\")", {}};
   if (grant_.user.empty() && shard_.now_ms() - opened_ms_ > st.opts.auth_timeout.count())
-    return reply_error(id, "auth_timeout", "a first auth must come within auth_timeout; this session stays public-only");
+    return {login_outcome::too_late, "a first auth must come within auth_timeout; this session stays public-only", {}};
   auto result = st.verifier->verify(token, wall_ms());
   if (result.who && !grant_.user.empty() && result.who->segment != grant_.user)
     result = {std::nullopt, "a session cannot change its user; reconnect instead"};
   if (!result.who) {
     shard_.counters().bump(shard_.counters().auth_failed);
-    reply_error(id, "unauthorized", result.error);
-    return close_with(ws::close_code::policy_violation, "unauthorized", true);
+    return {result.expired ? login_outcome::expired : login_outcome::invalid, std::move(result.error), {}};
   }
-  if (!count_user(result.who->segment)) {
-    reply_error(id, "too_many_connections", "this user has connections_per_user sessions open already");
-    return close_with(ws::close_code::policy_violation, "too many connections", true);
-  }
+  if (!count_user(result.who->segment))
+    return {login_outcome::too_many, "this user has connections_per_user sessions open already", {}};
   grant_.user = result.who->segment;
   grant_.channels = std::move(result.who->channels);
   expires_ms_ = result.who->expires_ms;
   subs_.apply(shard_, this, grant_);
-  nlohmann::json ok{{"type", "authenticated"}, {"user", result.who->user}, {"user_segment", grant_.user}, {"expires_ms", expires_ms_ ? nlohmann::json(expires_ms_) : nlohmann::json()}};
-  if (!id.is_null()) ok["id"] = id;
-  reply(frame_type::authenticated, ok);
+  return {login_outcome::ok, {}, std::move(result.who->user)};
 }
 
 }  // namespace tributary

@@ -1,5 +1,6 @@
-// The WebSocket transport of a session: framing, gathered writes, backpressure, heartbeat and
-// the close handshake. What the client's messages mean is in ws_messages.cpp.
+// The WebSocket transport of a session: framing, gathered writes, backpressure, limits,
+// heartbeat and the close handshake. What the client's messages mean is the session's protocol
+// (tributary_protocol.cpp, centrifugo_protocol.cpp).
 #include "server/ws_connection.hpp"
 
 #include <sys/socket.h>
@@ -28,7 +29,7 @@ drop_reason reason_for(ws::close_code c) {
 }
 }  // namespace
 
-ws_connection::ws_connection(io_shard& shard, tcp::socket socket, std::unique_ptr<connection_slot> slot)
+ws_connection::ws_connection(io_shard& shard, tcp::socket socket, std::unique_ptr<connection_slot> slot, client_wire protocol)
     : shard_(shard),
       socket_(std::move(socket)),
       slot_(std::move(slot)),
@@ -38,7 +39,9 @@ ws_connection::ws_connection(io_shard& shard, tcp::socket socket, std::unique_pt
       queue_(cfg_->opts.queue_limit_bytes, cfg_->opts.slow_consumer),
       messages_(cfg_->opts.messages_per_second, cfg_->opts.messages_burst, shard.now_ms()),
       flood_(10 * cfg_->opts.messages_per_second, 10 * cfg_->opts.messages_burst, shard.now_ms()),
+      subs_(protocol == client_wire::centrifugo ? client_protocol::centrifugo : client_protocol::websocket),
       grant_{&cfg_->policy, {}, {}},
+      protocol_(protocol == client_wire::centrifugo ? make_centrifugo_protocol(*this) : make_tributary_protocol(*this)),
       opened_ms_(shard.now_ms()) {}
 
 ws_connection::~ws_connection() = default;
@@ -48,14 +51,8 @@ void ws_connection::start(std::string early, std::string_view token) {
   socket_.set_option(tcp::no_delay(true), ec);
   socket_.non_blocking(true, ec);
   shard_.counters().bump(shard_.counters().sessions);
-  last_pong_ = shard_.now_ms();
-  auto& o = cfg_->opts;
-  reply(frame_type::hello, {{"type", "hello"},
-                            {"server", "tributary/" + o.version},
-                            {"session", id_},
-                            {"heartbeat_ms", o.heartbeat.count()},
-                            {"epoch", shard_.st.hub.epoch()}});
-  if (!token.empty()) authenticate(token, nullptr);
+  last_pong_ = app_ping_ = shard_.now_ms();
+  protocol_->opened(token);
   if (!early.empty() && !closing_) reader_.feed(early.data(), early.size(), *this);
   flush();
   arm_read();
@@ -69,21 +66,27 @@ void ws_connection::offer(const std::shared_ptr<const published_record>& r, uint
   uint64_t& last = seqs_.at(r->topic_id);
   if (r->rec.seq <= last) return;  // a snapshot or recovery already carried it
   last = r->rec.seq;
-  queue_update({record_frame(r), r->topic_id, frame_type::update});
+  if (auto f = protocol_->live_frame(r)) queue_update({std::move(f), r->topic_id, frame_type::update});
 }
 
 // ---- permessage-deflate: one compressed frame per record for every compressing session, and
 // this session's own messages compressed on their own, each when at least compression_min_bytes.
 
-std::shared_ptr<const std::string> ws_connection::record_frame(const std::shared_ptr<const published_record>& r) {
-  if (!deflate_) return published_record::frame_of(r);
+std::shared_ptr<const std::string> ws_connection::shared_frame(const std::shared_ptr<const published_record>& r,
+                                                               std::shared_ptr<const std::string> plain, frame_variant deflated) {
+  if (!deflate_ || !plain) return plain;
   size_t min = cfg_->opts.compression_min_bytes;
-  return published_record::alternate_of(r, [min](const std::string& plain) {
-    auto payload = ws::frame_payload(plain);
+  auto d = published_record::variant_of(r, deflated, [min, &plain](const published_record&) {
+    auto payload = ws::frame_payload(*plain);
     if (payload.size() < min) return std::string();
     auto d = ws::make_deflated_frame(payload);
-    return d && d->size() < plain.size() ? std::move(*d) : std::string();
+    return d && d->size() < plain->size() ? std::move(*d) : std::string();
   });
+  return d ? d : plain;
+}
+
+void ws_connection::send_text(frame_type t, std::string_view payload) {
+  queue_.push_reply({own_frame(ws::make_frame(ws::opcode::text, payload)), no_topic, t});
 }
 
 std::shared_ptr<const std::string> ws_connection::own_frame(std::string plain) {
@@ -191,6 +194,34 @@ void ws_connection::on_readable() {
 
 // ---- frames from the client
 
+void ws_connection::on_text(std::string_view message) {
+  if (closing_) return;
+  if (auto why = over_rate(); !why.empty()) return protocol_->rate_limited(message, why);
+  if (!closing_) protocol_->on_text(message);
+}
+
+// messages_per_second (ten times over it closes the session) and messages_per_minute_per_user:
+// empty when the message is within them, else why it is dropped.
+std::string_view ws_connection::over_rate() {
+  if (!messages_.unlimited()) {
+    int64_t now = shard_.now_ms();
+    if (!flood_.take(now)) {
+      shard_.counters().dropped(drop_reason::message_flood);
+      close_with(ws::close_code::policy_violation, "message rate far over messages_per_second");
+      return {};  // closing: on_text reads nothing more
+    }
+    if (!messages_.take(now)) {
+      shard_.counters().bump(shard_.counters().rate_limited);
+      return "over messages_per_second; message dropped";
+    }
+  }
+  if (!grant_.user.empty() && cfg_->opts.messages_per_minute_per_user && !shard_.limits().message(grant_.user)) {
+    shard_.counters().bump(shard_.counters().rate_limited);
+    return "over messages_per_minute_per_user; message dropped";
+  }
+  return {};
+}
+
 void ws_connection::on_ping(std::string_view payload) {
   if (closing_) return;
   queue_.push_reply({std::make_shared<const std::string>(ws::make_frame(ws::opcode::pong, payload)), no_topic,
@@ -226,15 +257,17 @@ void ws_connection::heartbeat(int64_t now) {
     if (now - closing_since_ > kCloseLingerMs) abort();
     return;
   }
-  if (expires_ms_ && wall_ms() >= expires_ms_) {
-    reply_error(nullptr, "token_expired", "the token expired; send a fresh auth message before exp");
-    return close_with(ws::close_code::policy_violation, "token expired", true);
-  }
+  if (expires_ms_ && wall_ms() >= expires_ms_) return protocol_->token_expired();
   if (!limited_user_.empty() && now - limit_refreshed_ > user_limits::refresh_every_ms) {
     limit_refreshed_ = now;
     shard_.limits().refresh(limited_user_, limit_key_);
   }
   int64_t period = cfg_->opts.heartbeat.count();
+  if (now - app_ping_ >= period) {
+    app_ping_ = now;
+    protocol_->heartbeat();
+    flush();
+  }
   if (ping_outstanding_) {
     // Three quarters of a period to answer: with the sweep's granularity, a client that stops
     // reading is closed within two heartbeats whatever else it sends.
@@ -302,8 +335,8 @@ void ws_connection::finish() {
 namespace tributary {
 
 void start_ws_connection(io_shard& shard, tcp::socket socket, std::string early, std::string token, std::unique_ptr<connection_slot> slot,
-                         bool deflate, counted_session counted) {
-  auto c = std::make_shared<ws_connection>(shard, std::move(socket), std::move(slot));
+                         bool deflate, counted_session counted, client_wire protocol) {
+  auto c = std::make_shared<ws_connection>(shard, std::move(socket), std::move(slot), protocol);
   if (deflate) c->compress();
   c->counted_as(std::move(counted));
   shard.add(c);

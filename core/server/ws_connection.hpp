@@ -3,8 +3,6 @@
 // The socket is driven directly: readiness waits from Asio, then non-blocking recv into the
 // thread's shared buffer and gathered sendmsg of the queued, pre-encoded frames, so an idle
 // session holds no buffer and a busy one writes all its pending frames in one call.
-#include <nlohmann/json_fwd.hpp>
-
 #include <string>
 #include <string_view>
 #include <vector>
@@ -12,6 +10,7 @@
 #include "server/io_shard.hpp"
 #include "server/message_budget.hpp"
 #include "server/send_queue.hpp"
+#include "server/session_protocol.hpp"
 #include "server/session_subscriptions.hpp"
 #include "server/subscriber.hpp"
 #include "server/seq_tracker.hpp"
@@ -19,9 +18,17 @@
 
 namespace tributary {
 
+// How a login with a token came out (login()); each protocol words it its own way.
+enum class login_outcome : uint8_t { ok, auth_off, too_late, invalid, expired, too_many };
+struct login_result {
+  login_outcome outcome = login_outcome::invalid;
+  std::string error;  // fit for the client (never the token)
+  std::string user;   // ok: the user claim as text
+};
+
 class ws_connection final : public subscriber, public std::enable_shared_from_this<ws_connection>, private ws::frame_handler {
  public:
-  ws_connection(io_shard& shard, tcp::socket socket, std::unique_ptr<connection_slot> slot);
+  ws_connection(io_shard& shard, tcp::socket socket, std::unique_ptr<connection_slot> slot, client_wire protocol);
   ~ws_connection() override;
   // `token`: from the upgrade request; empty when none.
   void start(std::string early, std::string_view token);
@@ -46,6 +53,30 @@ class ws_connection final : public subscriber, public std::enable_shared_from_th
   // why) still go out before the close frame.
   void close_with(ws::close_code code, std::string_view reason, bool after_replies = false);
 
+  // ---- for the session's protocol (server/session_protocol.hpp)
+  io_shard& shard() { return shard_; }
+  const server_settings& settings() const { return *cfg_; }
+  const std::string& id() const { return id_; }
+  const grant& access() const { return grant_; }
+  session_subscriptions& subscriptions() { return subs_; }
+  void apply_subscriptions() { subs_.apply(shard_, this, grant_); }
+  seq_tracker& seqs() { return seqs_; }
+  int64_t expires_ms() const { return expires_ms_; }
+  bool closing() const { return closing_; }
+  static int64_t wall_ms();
+  // Checks `token` and, when good, makes its user and grant this session's.
+  login_result login(std::string_view token);
+  // Queues a message of this session's own (a reply) as a text frame.
+  void send_text(frame_type t, std::string_view payload);
+  // Queues a frame sent in answer to the client (a snapshot, a recovered update).
+  void send_reply(out_frame f) { queue_.push_reply(std::move(f)); }
+  // The frame of `r` every session of a protocol shares: `plain`, or when this session
+  // compresses, its compressed copy (variant `deflated` of the record) when worth it.
+  std::shared_ptr<const std::string> shared_frame(const std::shared_ptr<const published_record>& r,
+                                                  std::shared_ptr<const std::string> plain, frame_variant deflated);
+  // A frame of this session's alone, compressed when agreed and worth it.
+  std::shared_ptr<const std::string> own_frame(std::string plain);
+
  private:
   // frame_handler
   void on_text(std::string_view message) override;
@@ -53,22 +84,7 @@ class ws_connection final : public subscriber, public std::enable_shared_from_th
   void on_pong(std::string_view payload) override;
   void on_peer_close(ws::close_code code) override;
   void on_violation(ws::close_code code, std::string_view why) override;
-
-  // Client messages (ws_messages.cpp).
-  void handle(const nlohmann::json& msg, const nlohmann::json& id);
-  void subscribe(const nlohmann::json& msg, const nlohmann::json& id);
-  void unsubscribe(const nlohmann::json& msg, const nlohmann::json& id);
-  void authenticate(std::string_view token, const nlohmann::json& id);  // ws_auth.cpp
-  static int64_t wall_ms();
-  void recover(const published_record& latest, uint64_t since, nlohmann::json& recovery, std::vector<out_frame>& frames);
-  void snapshot(const published_record& r, std::vector<out_frame>& frames);
-  void reply(frame_type t, const nlohmann::json& msg);
-  void reply_error(const nlohmann::json& id, std::string_view code, std::string_view message);
-  void reply_forbidden(const nlohmann::json& id, const std::string& pattern);
-
-  // The frame of a record / of this session's own message, compressed when agreed and worth it.
-  std::shared_ptr<const std::string> record_frame(const std::shared_ptr<const published_record>& r);
-  std::shared_ptr<const std::string> own_frame(std::string plain);
+  std::string_view over_rate();  // the message limits; empty: within them
 
   // Transport.
   void arm_read();
@@ -79,6 +95,7 @@ class ws_connection final : public subscriber, public std::enable_shared_from_th
   void unregister();
   void abort();   // closes the socket at once
   void finish();  // the session is over
+  bool count_user(const std::string& user);
 
   io_shard& shard_;
   tcp::socket socket_;
@@ -92,11 +109,12 @@ class ws_connection final : public subscriber, public std::enable_shared_from_th
   message_budget messages_, flood_;
   session_subscriptions subs_;
   grant grant_;             // what this session may see
+  std::unique_ptr<session_protocol> protocol_;
   int64_t expires_ms_ = 0;  // token expiry, wall clock ms; 0: no token or no exp
   int64_t opened_ms_ = 0;
   uint64_t last_stamp_ = 0;
   uint64_t ping_payload_ = 0;
-  int64_t last_pong_ = 0, ping_sent_ = 0, closing_since_ = 0;
+  int64_t last_pong_ = 0, ping_sent_ = 0, closing_since_ = 0, app_ping_ = 0;
   bool dirty_ = false, reading_ = false, read_paused_ = false, write_waiting_ = false;
   bool ping_outstanding_ = false, closing_ = false, close_sent_ = false, write_shut_ = false;
   bool finished_ = false;
@@ -104,7 +122,6 @@ class ws_connection final : public subscriber, public std::enable_shared_from_th
   // connections_per_user: the user this session is counted for, and its key in the count.
   std::string limited_user_, limit_key_;
   int64_t limit_refreshed_ = 0;
-  bool count_user(const std::string& user);
   bool too_slow_ = false;  // an update was refused: close on the next flush
   bool updated_since_sweep_ = false;  // an update was queued since the last heartbeat sweep
 };

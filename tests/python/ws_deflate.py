@@ -11,6 +11,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 
 import websockets
 
@@ -37,10 +38,21 @@ def start(server_extra=""):
     proc = subprocess.Popen([EXE, "run", "-c", cfg, "--replay", CASSETTES, "--port-file", port_file])
     for _ in range(500):
         if os.path.exists(port_file) and open(port_file).read().strip():
-            return proc, int(open(port_file).read())
+            port = int(open(port_file).read())
+            wait_for_records(port)  # a subscribe then gets snapshots, which the session checks
+            return proc, port
         time.sleep(0.02)
     proc.kill()
     raise SystemExit("the server did not start")
+
+
+def wait_for_records(port):
+    for _ in range(500):
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v1/topics") as r:
+            if json.loads(r.read())["topics"]:
+                return
+        time.sleep(0.02)
+    raise SystemExit("no records within 10 s")
 
 
 async def session(port, compression):

@@ -96,6 +96,12 @@ class ws_client {
     ws_.binary(true);
     ws_.write(net::buffer(data));
   }
+  // Next text message as it came; throws on close or after 10 s.
+  std::string read_text() {
+    beast::flat_buffer buf;
+    guarded([&] { ws_.read(buf); });
+    return beast::buffers_to_string(buf.data());
+  }
   // Next text message as JSON; throws on close or after 10 s.
   nlohmann::json read() {
     beast::flat_buffer buf;

@@ -3,9 +3,13 @@
 // connection sending all its pending frames in one writev. It follows the same Redis stream
 // as a Tributary cluster follower (XREAD with redigo).
 //
-// Usage: go_peer WS_PORT REDIS_PORT NAME [pubsub:CHANNEL:SUBJECT_FIELD]
+// Usage: go_peer WS_PORT REDIS_PORT NAME [pubsub:CHANNEL:SUBJECT_FIELD] [deflate] [view:NAME:OUT=TOPIC:FIELD,...]
 // With pubsub:..., it is instead a hand-written push service: it subscribes to the channel and
 // sends each JSON message as an update of event.<message[SUBJECT_FIELD]>, numbered per topic.
+// With deflate, it negotiates permessage-deflate (gorilla's EnableCompression) and each
+// connection's writer compresses every message for itself (WriteMessage), as gorilla does.
+// With view:..., it also publishes view.NAME, a flat object of fields of the latest records of
+// some topics, whenever that object changes (what Tributary's [views.NAME] does).
 // Built offline in GOPATH mode from Debian's packages (bench/fanout/run.py does it):
 //   GO111MODULE=off GOPATH=/usr/share/gocode go build -o go_peer bench/fanout/go_peer/main.go
 package main
@@ -122,7 +126,11 @@ func (c *conn) writer() {
 		if len(out) == 0 {
 			continue
 		}
-		if _, err := out.WriteTo(c.raw); err != nil { // writev
+		if compress {
+			if c.writeCompressed(out) != nil {
+				return
+			}
+		} else if _, err := out.WriteTo(c.raw); err != nil { // writev
 			return
 		}
 	}
@@ -156,12 +164,94 @@ func deliver(topic string, f []byte) {
 
 var upgrader = websocket.Upgrader{CheckOrigin: func(*http.Request) bool { return true }, EnableCompression: false}
 
+// compress: pending holds messages, and the writer sends each through gorilla's compressor.
+var compress bool
+
+// message is what a connection's queue holds for one server message: a whole frame, or with
+// compress the payload alone.
+func message(payload []byte) []byte {
+	if compress {
+		return payload
+	}
+	return frame(payload)
+}
+
+func (c *conn) writeCompressed(out net.Buffers) error {
+	for _, p := range out {
+		if err := c.ws.WriteMessage(websocket.TextMessage, p); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+type viewField struct{ out, topic, field string }
+
+type view struct {
+	name     string
+	fields   []viewField
+	values   map[string]json.RawMessage
+	received int64
+	seq      uint64
+}
+
+var dash *view
+
+func parseView(spec string) *view {
+	parts := strings.SplitN(spec, ":", 3)
+	v := &view{name: parts[1], values: map[string]json.RawMessage{}}
+	for _, f := range strings.Split(parts[2], ",") {
+		eq := strings.IndexByte(f, '=')
+		colon := strings.LastIndexByte(f, ':')
+		v.fields = append(v.fields, viewField{f[:eq], f[eq+1 : colon], f[colon+1:]})
+	}
+	return v
+}
+
+// update takes a record of topic; it returns the view's message when its object changed.
+func (v *view) update(topic, rec string) []byte {
+	var r struct {
+		Received int64                      `json:"received"`
+		Data     map[string]json.RawMessage `json:"data"`
+	}
+	changed := false
+	for _, f := range v.fields {
+		if f.topic != topic {
+			continue
+		}
+		if r.Data == nil && json.Unmarshal([]byte(rec), &r) != nil {
+			return nil
+		}
+		if val, ok := r.Data[f.field]; ok && string(val) != string(v.values[f.out]) {
+			v.values[f.out], changed = val, true
+		}
+	}
+	if !changed {
+		return nil
+	}
+	if r.Received > v.received {
+		v.received = r.Received
+	}
+	v.seq++
+	var b strings.Builder
+	for _, f := range v.fields {
+		if val, ok := v.values[f.out]; ok {
+			fmt.Fprintf(&b, `"%s":%s,`, f.out, val)
+		}
+	}
+	t := "view." + v.name
+	rec2 := fmt.Sprintf(`{"schema":"tributary.v1","topic":"%s","kind":"view","subject":"%s","source":"view","feed":"view","ts":%d,"received":%d,"seq":%d,"stale":false,"data":{%s"stale":false,"updated_at":%d}}`,
+		t, v.name, v.received, v.received, v.seq, b.String(), v.received)
+	return []byte(`{"type":"update","topic":"` + t + `","record":` + rec2 + `}`)
+}
+
 func serve(w http.ResponseWriter, r *http.Request) {
 	ws, err := upgrader.Upgrade(w, r, nil)
 	if err != nil {
 		return
 	}
 	c := &conn{ws: ws, raw: ws.UnderlyingConn(), wake: make(chan struct{}, 1), done: make(chan struct{})}
+	ws.EnableWriteCompression(compress)
 	go c.writer()
 	defer func() {
 		ix.remove(c)
@@ -185,7 +275,7 @@ func serve(w http.ResponseWriter, r *http.Request) {
 			ix.add(c, t)
 		}
 		ack, _ := json.Marshal(map[string]interface{}{"type": "subscribed", "topics": msg.Topics})
-		c.push(frame(ack))
+		c.push(message(ack))
 	}
 }
 
@@ -213,7 +303,12 @@ func follow(redisPort, name string) {
 				fields, _ := redis.StringMap(kv[1], nil)
 				topic, rec := fields["topic"], fields["record"]
 				t, _ := json.Marshal(topic)
-				deliver(topic, frame([]byte(`{"type":"update","topic":`+string(t)+`,"record":`+rec+`}`)))
+				deliver(topic, message([]byte(`{"type":"update","topic":`+string(t)+`,"record":`+rec+`}`)))
+				if dash != nil {
+					if m := dash.update(topic, rec); m != nil {
+						deliver("view."+dash.name, message(m))
+					}
+				}
 			}
 		}
 	}
@@ -246,7 +341,7 @@ func pubsub(redisPort, channel, field string) {
 			seqs[topic]++
 			t, _ := json.Marshal(topic)
 			rec := `{"topic":` + string(t) + `,"kind":"event","seq":` + fmt.Sprint(seqs[topic]) + `,"data":` + string(v.Data) + `}`
-			deliver(topic, frame([]byte(`{"type":"update","topic":`+string(t)+`,"record":`+rec+`}`)))
+			deliver(topic, message([]byte(`{"type":"update","topic":`+string(t)+`,"record":`+rec+`}`)))
 		case error:
 			fmt.Fprintln(os.Stderr, v)
 			os.Exit(1)
@@ -256,9 +351,20 @@ func pubsub(redisPort, channel, field string) {
 
 func main() {
 	port, redisPort, name := os.Args[1], os.Args[2], os.Args[3]
-	if len(os.Args) > 4 && strings.HasPrefix(os.Args[4], "pubsub:") {
-		parts := strings.SplitN(os.Args[4], ":", 3)
-		go pubsub(redisPort, parts[1], parts[2])
+	var channel []string
+	for _, a := range os.Args[4:] {
+		switch {
+		case strings.HasPrefix(a, "pubsub:"):
+			channel = strings.SplitN(a, ":", 3)
+		case a == "deflate":
+			compress = true
+			upgrader.EnableCompression = true
+		case strings.HasPrefix(a, "view:"):
+			dash = parseView(a)
+		}
+	}
+	if channel != nil {
+		go pubsub(redisPort, channel[1], channel[2])
 	} else {
 		go follow(redisPort, name)
 	}

@@ -42,12 +42,13 @@ sources = ["binance"]
 `;
 }
 
-// Starts `tributary run`; resolves once it listens.
+// Starts `tributary run`, replaying `cassettes` (null: live upstreams); resolves once it listens.
 export async function startServer(cfgText, cassettes = CASSETTES) {
   const dir = mkdtempSync(join(tmpdir(), "tributary-js-"));
   const cfg = join(dir, "t.toml"), portFile = join(dir, "port");
   writeFileSync(cfg, cfgText);
-  const child = spawn(EXE, ["run", "-c", cfg, "--replay", cassettes, "--port-file", portFile], { stdio: ["ignore", "ignore", "pipe"] });
+  const args = ["run", "-c", cfg, "--port-file", portFile, ...(cassettes ? ["--replay", cassettes] : [])];
+  const child = spawn(EXE, args, { stdio: ["ignore", "ignore", "pipe"] });
   let stderr = "";
   child.stderr.on("data", (d) => (stderr += d));
   const exited = new Promise((r) => child.on("exit", r));

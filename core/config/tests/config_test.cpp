@@ -289,6 +289,24 @@ TEST(Config, ServerLimits) {
   EXPECT_THAT(all(bad), HasSubstr("messages_burst"));  // did you mean
 }
 
+TEST(Config, ClientProtocolsAreNamedOnceEach) {
+  auto d = parse("");
+  ASSERT_TRUE(d.ok()) << all(d);
+  EXPECT_EQ(d.cfg->server.protocols, std::vector<client_wire>{client_wire::tributary});
+  auto both = parse("[server]\nprotocols = [\"centrifugo\", \"tributary\"]\n");
+  ASSERT_TRUE(both.ok()) << all(both);
+  EXPECT_EQ(both.cfg->server.protocols, (std::vector<client_wire>{client_wire::centrifugo, client_wire::tributary}));
+  auto bad = parse("[server]\nprotocols = [\"centrifugo\", \"mqtt\", \"centrifugo\"]\n");
+  EXPECT_FALSE(bad.ok());
+  EXPECT_THAT(all(bad), HasSubstr("test.toml:2:"));
+  EXPECT_THAT(all(bad), HasSubstr("server.protocols[1]: 'mqtt' is not a client protocol (tributary, centrifugo)"));
+  EXPECT_THAT(all(bad), HasSubstr("server.protocols[2]: names 'centrifugo' twice"));
+  EXPECT_THAT(all(parse("[server]\nprotocols = []\n")), HasSubstr("server.protocols: must be a non-empty array"));
+  auto unknown_first = parse("[server]\nprotocols = [\"mqtt\", \"tributary\"]\n");
+  EXPECT_THAT(all(unknown_first), HasSubstr("'mqtt' is not a client protocol"));
+  EXPECT_THAT(all(unknown_first), Not(HasSubstr("twice")));
+}
+
 namespace {
 
 TEST(Config, AuthAndViewsAreReadAndChecked) {

@@ -1,8 +1,10 @@
-// What a WebSocket client's messages mean (docs/protocol.md): subscribe with snapshots or recovery,
-// unsubscribe, ping. Bad messages get an `error` and the connection stays open.
+// Our client protocol over WebSocket (docs/protocol.md): hello, auth, subscribe with snapshots
+// or recovery, unsubscribe, ping. Bad messages get an `error` and the connection stays open.
 #include <nlohmann/json.hpp>
 
 #include "server/catch_up.hpp"
+#include "server/client_json.hpp"
+#include "server/session_protocol.hpp"
 #include "server/ws_connection.hpp"
 #include "record/topic.hpp"
 #include "publish/cache.hpp"
@@ -14,34 +16,7 @@ namespace {
 
 using json = nlohmann::json;
 
-constexpr size_t kMaxPatterns = 256;
-constexpr size_t kMaxDepth = 32;
 constexpr size_t kMaxIdBytes = 128;
-
-std::string dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
-
-// nlohmann parses iteratively but serializes recursively: refuse deep nesting before parsing,
-// so nothing a client sends can exhaust the stack, whatever max_message_bytes is.
-bool too_deep(std::string_view text) {
-  size_t depth = 0;
-  bool in_string = false, escaped = false;
-  for (char c : text) {
-    if (in_string) {
-      if (escaped) escaped = false;
-      else if (c == '\\') escaped = true;
-      else if (c == '"') in_string = false;
-    } else if (c == '"') {
-      in_string = true;
-    } else if (c == '[' || c == '{') {
-      if (++depth > kMaxDepth) return true;
-    } else if ((c == ']' || c == '}') && depth > 0) {
-      --depth;
-    }
-  }
-  return false;
-}
-
-std::string clip(std::string_view s) { return std::string(s.substr(0, 64)) + (s.size() > 64 ? "..." : ""); }
 
 // `since`: an object of topic -> last seq seen. Empty string when fine, else why not.
 std::string check_since(const json& since) {
@@ -51,35 +26,76 @@ std::string check_since(const json& since) {
   return {};
 }
 
+class tributary_protocol final : public session_protocol {
+ public:
+  explicit tributary_protocol(ws_connection& c) : c_(c), shard_(c.shard()) {}
+  void opened(std::string_view token) override;
+  void on_text(std::string_view message) override;
+  std::shared_ptr<const std::string> live_frame(const std::shared_ptr<const published_record>& r) override {
+    return c_.shared_frame(r, published_record::frame_of(r), frame_variant::deflated);
+  }
+  void rate_limited(std::string_view, std::string_view why) override { reply_error(nullptr, "rate_limited", why); }
+  void token_expired() override {
+    reply_error(nullptr, "token_expired", "the token expired; send a fresh auth message before exp");
+    c_.close_with(ws::close_code::policy_violation, "token expired", true);
+  }
+
+ private:
+  void handle(const json& msg, const json& id);
+  void subscribe(const json& msg, const json& id);
+  void unsubscribe(const json& msg, const json& id);
+  void authenticate(std::string_view token, const json& id);
+  void recover(const published_record& latest, uint64_t since, json& recovery, std::vector<out_frame>& frames);
+  void snapshot(const published_record& r, std::vector<out_frame>& frames);
+  void reply(frame_type t, const json& msg) { c_.send_text(t, dump(msg)); }
+  void reply_error(const json& id, std::string_view code, std::string_view message);
+  void reply_forbidden(const json& id, const std::string& pattern);
+
+  ws_connection& c_;
+  io_shard& shard_;
+};
+
 }  // namespace
 
-void ws_connection::reply(frame_type t, const json& msg) {
-  queue_.push_reply({own_frame(ws::make_frame(ws::opcode::text, dump(msg))), no_topic, t});
+std::unique_ptr<session_protocol> make_tributary_protocol(ws_connection& c) { return std::make_unique<tributary_protocol>(c); }
+
+void tributary_protocol::opened(std::string_view token) {
+  auto& o = c_.settings().opts;
+  reply(frame_type::hello, {{"type", "hello"},
+                            {"server", "tributary/" + o.version},
+                            {"session", c_.id()},
+                            {"heartbeat_ms", o.heartbeat.count()},
+                            {"epoch", shard_.st.hub.epoch()}});
+  if (!token.empty()) authenticate(token, nullptr);
 }
 
-void ws_connection::reply_error(const json& id, std::string_view code, std::string_view message) {
+void tributary_protocol::authenticate(std::string_view token, const json& id) {
+  auto r = c_.login(token);
+  switch (r.outcome) {
+    case login_outcome::auth_off: return reply_error(id, "bad_request", r.error);
+    case login_outcome::too_late: return reply_error(id, "auth_timeout", r.error);
+    case login_outcome::invalid:
+    case login_outcome::expired:
+      reply_error(id, "unauthorized", r.error);
+      return c_.close_with(ws::close_code::policy_violation, "unauthorized", true);
+    case login_outcome::too_many:
+      reply_error(id, "too_many_connections", r.error);
+      return c_.close_with(ws::close_code::policy_violation, "too many connections", true);
+    case login_outcome::ok: break;
+  }
+  int64_t exp = c_.expires_ms();
+  json ok{{"type", "authenticated"}, {"user", r.user}, {"user_segment", c_.access().user}, {"expires_ms", exp ? json(exp) : json()}};
+  if (!id.is_null()) ok["id"] = id;
+  reply(frame_type::authenticated, ok);
+}
+
+void tributary_protocol::reply_error(const json& id, std::string_view code, std::string_view message) {
   json e{{"type", "error"}, {"code", code}, {"message", message}};
   if (!id.is_null()) e["id"] = id;
   reply(frame_type::error, e);
 }
 
-void ws_connection::on_text(std::string_view message) {
-  if (closing_) return;
-  if (!messages_.unlimited()) {
-    int64_t now = shard_.now_ms();
-    if (!flood_.take(now)) {
-      shard_.counters().dropped(drop_reason::message_flood);
-      return close_with(ws::close_code::policy_violation, "message rate far over messages_per_second");
-    }
-    if (!messages_.take(now)) {
-      shard_.counters().bump(shard_.counters().rate_limited);
-      return reply_error(nullptr, "rate_limited", "over messages_per_second; message dropped");
-    }
-  }
-  if (!grant_.user.empty() && cfg_->opts.messages_per_minute_per_user && !shard_.limits().message(grant_.user)) {
-    shard_.counters().bump(shard_.counters().rate_limited);
-    return reply_error(nullptr, "rate_limited", "over messages_per_minute_per_user; message dropped");
-  }
+void tributary_protocol::on_text(std::string_view message) {
   if (too_deep(message)) return reply_error(nullptr, "bad_request", "JSON nested deeper than 32 levels");
   auto msg = json::parse(message, nullptr, false);
   if (msg.is_discarded()) return reply_error(nullptr, "bad_request", "frame is not valid JSON");
@@ -90,7 +106,7 @@ void ws_connection::on_text(std::string_view message) {
   handle(msg, id);
 }
 
-void ws_connection::handle(const json& msg, const json& id) {
+void tributary_protocol::handle(const json& msg, const json& id) {
   auto t = msg.find("type");
   if (t == msg.end() || !t->is_string()) return reply_error(id, "bad_request", "missing string field 'type'");
   const auto& type = t->get_ref<const std::string&>();
@@ -131,7 +147,7 @@ static bool read_patterns(const json& msg, std::vector<std::string>& out, std::s
   return true;
 }
 
-void ws_connection::subscribe(const json& msg, const json& id) {
+void tributary_protocol::subscribe(const json& msg, const json& id) {
   std::vector<std::string> topics;
   std::string why;
   if (!read_patterns(msg, topics, why)) return reply_error(id, "bad_request", why);
@@ -148,25 +164,25 @@ void ws_connection::subscribe(const json& msg, const json& id) {
   }
   // Patterns this session may not use get `forbidden` each; the others are subscribed.
   std::erase_if(topics, [&](const std::string& t) {
-    if (may_subscribe(grant_, t)) return false;
+    if (may_subscribe(c_.access(), t)) return false;
     reply_forbidden(id, t);
     return true;
   });
   // `subscribed` follows even when every pattern was forbidden (with none): a client waiting
   // for the answer to its id gets one.
-  size_t added = std::count_if(topics.begin(), topics.end(), [&](auto& t) { return !subs_.has(t); });
-  if (subs_.patterns().size() + added > kMaxPatterns)
-    return reply_error(id, "too_many_subscriptions", "at most " + std::to_string(kMaxPatterns) + " patterns per session");
+  size_t added = std::count_if(topics.begin(), topics.end(), [&](auto& t) { return !c_.subscriptions().has(t); });
+  if (c_.subscriptions().patterns().size() + added > max_session_patterns)
+    return reply_error(id, "too_many_subscriptions", "at most " + std::to_string(max_session_patterns) + " patterns per session");
   for (auto& t : topics)
-    if (!subs_.has(t)) subs_.add(t);
-  subs_.apply(shard_, this, grant_);
+    if (!c_.subscriptions().has(t)) c_.subscriptions().add(t);
+  c_.apply_subscriptions();
   // Decide every topic before queuing anything: the reply, which says which topics were
   // recovered, comes before their frames.
   json recovery = json::object();
   std::vector<out_frame> frames;
   for (auto& t : topics)
     for (auto& r : shard_.st.cache.matching(t)) {
-      if (!may_see(grant_, r->topic)) continue;
+      if (!may_see(c_.access(), r->topic)) continue;
       auto s = since ? since->find(r->topic) : json::const_iterator{};
       if (since && s != since->end() && epoch_changed) recovery[r->topic] = "snapshot";
       if (since && s != since->end() && !epoch_changed) recover(*r, s->get<uint64_t>(), recovery, frames);
@@ -177,43 +193,43 @@ void ws_connection::subscribe(const json& msg, const json& id) {
   if (since) ack["recovery"] = std::move(recovery);
   if (epoch_changed) ack["epoch_changed"] = true;
   reply(frame_type::subscribed, ack);
-  for (auto& f : frames) queue_.push_reply(std::move(f));
+  for (auto& f : frames) c_.send_reply(std::move(f));
 }
 
-void ws_connection::reply_forbidden(const json& id, const std::string& pattern) {
+void tributary_protocol::reply_forbidden(const json& id, const std::string& pattern) {
   json e{{"type", "error"}, {"code", "forbidden"}, {"topic", pattern},
-         {"message", "not allowed to subscribe to '" + clip(pattern) + "'" + (grant_.user.empty() ? " without a token" : "")}};
+         {"message", "not allowed to subscribe to '" + clip(pattern) + "'" + (c_.access().user.empty() ? " without a token" : "")}};
   if (!id.is_null()) e["id"] = id;
   reply(frame_type::error, e);
 }
 
-void ws_connection::snapshot(const published_record& r, std::vector<out_frame>& frames) {
-  uint64_t& last = seqs_.at(r.topic_id);
+void tributary_protocol::snapshot(const published_record& r, std::vector<out_frame>& frames) {
+  uint64_t& last = c_.seqs().at(r.topic_id);
   if (r.rec.seq <= last) return;  // this client has it already
   last = r.rec.seq;
-  frames.push_back({own_frame(snapshot_frame(r)), r.topic_id, frame_type::snapshot});
+  frames.push_back({c_.own_frame(snapshot_frame(r)), r.topic_id, frame_type::snapshot});
 }
 
-void ws_connection::recover(const published_record& latest, uint64_t since, json& recovery, std::vector<out_frame>& frames) {
+void tributary_protocol::recover(const published_record& latest, uint64_t since, json& recovery, std::vector<out_frame>& frames) {
   auto plan = plan_catch_up(shard_.st.hub.history(), latest, since);
   recovery[latest.topic] = plan.recovered ? "recovered" : "snapshot";
   if (!plan.recovered) return snapshot(latest, frames);
-  uint64_t& last = seqs_.at(latest.topic_id);
+  uint64_t& last = c_.seqs().at(latest.topic_id);
   last = std::max(last, since);  // the client has everything up to `since`
   for (auto& h : plan.updates) {
-    uint64_t& l = seqs_.at(h->topic_id);
+    uint64_t& l = c_.seqs().at(h->topic_id);
     if (h->rec.seq <= l) continue;
     l = h->rec.seq;
-    frames.push_back({record_frame(h), h->topic_id, frame_type::update});
+    frames.push_back({live_frame(h), h->topic_id, frame_type::update});
   }
 }
 
-void ws_connection::unsubscribe(const json& msg, const json& id) {
+void tributary_protocol::unsubscribe(const json& msg, const json& id) {
   std::vector<std::string> topics;
   std::string why;
   if (!read_patterns(msg, topics, why)) return reply_error(id, "bad_request", why);
-  for (auto& t : topics) subs_.remove(t);
-  subs_.apply(shard_, this, grant_);
+  for (auto& t : topics) c_.subscriptions().remove(t);
+  c_.apply_subscriptions();
   // The per-topic seqs stay: a later resubscribe must not send a seq this client already saw.
   json ack{{"type", "unsubscribed"}, {"topics", topics}};
   if (!id.is_null()) ack["id"] = id;
