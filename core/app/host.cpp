@@ -374,6 +374,7 @@ static server_options server_options_of(const config& cfg) {
   auto speaks = [&](client_wire w) { return std::find(cfg.server.protocols.begin(), cfg.server.protocols.end(), w) != cfg.server.protocols.end(); };
   so.tributary_protocol = speaks(client_wire::tributary);
   so.centrifugo_protocol = speaks(client_wire::centrifugo);
+  for (const auto& d : cfg.dialects) so.dialects.push_back(std::make_shared<const dialect_spec>(d));
   so.require_origin = cfg.server.require_origin;
   so.compression = cfg.server.compression == compression_mode::automatic;
   so.compression_min_bytes = cfg.server.compression_min_bytes;

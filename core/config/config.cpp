@@ -100,7 +100,7 @@ class parser {
       error(pos(e.source()), "", std::string(e.description()));
       return finish(std::nullopt);
     }
-    check_keys(root, "", {"host", "server", "cluster", "stream", "plugins", "feeds", "views", "sinks"});
+    check_keys(root, "", {"host", "server", "cluster", "stream", "plugins", "feeds", "views", "sinks", "dialects"});
     if (auto* t = table_at(root, "host", "host")) read_host(*t, cfg);
     if (auto* t = table_at(root, "server", "server")) read_server(*t, cfg);
     if (auto* t = table_at(root, "cluster", "cluster")) read_cluster(*t, cfg);
@@ -116,6 +116,8 @@ class parser {
       for (auto&& [k, v] : *t) read_view(std::string(k.str()), v, cfg);
     if (auto* t = table_at(root, "sinks", "sinks"))
       for (auto&& [k, v] : *t) read_sink(std::string(k.str()), v, cfg);
+    if (auto* t = table_at(root, "dialects", "dialects"))
+      for (auto&& [k, v] : *t) read_dialect(std::string(k.str()), v, cfg);
     // toml++ iterates tables in key order; keep the file's order, which operators read as intent.
     auto by_pos = [](const auto& a, const auto& b) {
       return std::tie(a.where.line, a.where.col) < std::tie(b.where.line, b.where.col);
@@ -878,6 +880,88 @@ class parser {
     cfg.views.push_back(std::move(v));
   }
 
+  // ---- [dialects.NAME] (docs/clients.md, Dialects)
+
+  std::optional<message_template> read_template(const toml::node& n, const std::string& path) {
+    auto v = str(n, path);
+    if (!v) return std::nullopt;
+    std::string why;
+    auto t = message_template::compile(*v, why);
+    if (!t) error(pos(n), path, why);
+    return t;
+  }
+
+  void read_dialect(const std::string& name, const toml::node& node, config& cfg) {
+    std::string path = "dialects." + name;
+    auto* t = node.as_table();
+    if (!t) return error(pos(node), path, "must be a table");
+    check_keys(*t, path, {"path", "type", "on_open", "error", "receive", "channels"});
+    dialect_config d;
+    d.name = name;
+    d.where = pos(node);
+    d.type = "type";
+    if (auto* n = t->get("path"))
+      if (auto v = str(*n, path + ".path")) {
+        if (v->empty() || v->front() != '/' || v->find_first_of("?# ") != std::string::npos)
+          error(pos(*n), path + ".path", "must be a path starting with '/', without '?', '#' or spaces");
+        d.path = *v;
+      }
+    if (d.path.empty()) error(pos(node), path, "missing required key `path`");
+    if (auto* n = t->get("type"))
+      if (auto v = str(*n, path + ".type")) d.type = *v;
+    if (auto* n = t->get("on_open")) d.on_open = read_template(*n, path + ".on_open");
+    if (auto* n = t->get("error")) d.error = read_template(*n, path + ".error");
+    if (auto* r = table_at(*t, "receive", path + ".receive"))
+      for (auto&& [k, v] : *r) read_dialect_receive(std::string(k.str()), v, path + ".receive." + std::string(k.str()), d);
+    if (auto* c = table_at(*t, "channels", path + ".channels"))
+      for (auto&& [k, v] : *c) read_dialect_channel(std::string(k.str()), v, path + ".channels." + std::string(k.str()), d);
+    else
+      error(pos(node), path, "missing required table `channels`: channel names and their topics");
+    std::stable_partition(d.channels.begin(), d.channels.end(), [](const dialect_channel& c) { return c.name != "*"; });
+    cfg.dialects.push_back(std::move(d));
+  }
+
+  void read_dialect_receive(const std::string& type, const toml::node& node, const std::string& path, dialect_config& d) {
+    auto* t = node.as_table();
+    if (!t) return error(pos(node), path, "must be a table");
+    check_keys(*t, path, {"action", "channel", "token", "reply", "error"});
+    dialect_receive r;
+    auto* a = t->get("action");
+    if (!a) return error(pos(node), path, "missing required key `action` (subscribe, unsubscribe, auth, reply)");
+    read_mode(*a, path + ".action", r.action);
+    const char* arg = r.action == dialect_action::auth ? "token" : r.action == dialect_action::reply ? nullptr : "channel";
+    if (arg && !t->get(arg)) error(pos(node), path, std::string("missing required key `") + arg + "`: the dotted path of it in the message");
+    if (auto* n = t->get("channel"))
+      if (auto v = str(*n, path + ".channel")) r.channel = *v;
+    if (auto* n = t->get("token"))
+      if (auto v = str(*n, path + ".token")) r.token = *v;
+    if (auto* n = t->get("reply"))
+      if (auto tpl = read_template(*n, path + ".reply")) r.reply = std::move(*tpl);
+    if (auto* n = t->get("error")) r.error = read_template(*n, path + ".error");
+    d.receive[type] = std::move(r);
+  }
+
+  void read_dialect_channel(const std::string& name, const toml::node& node, const std::string& path, dialect_config& d) {
+    auto* t = node.as_table();
+    if (!t) return error(pos(node), path, "must be a table");
+    check_keys(*t, path, {"topics", "send"});
+    dialect_channel c;
+    c.name = name;
+    if (auto* n = t->get("topics"))
+      if (auto v = str(*n, path + ".topics")) c.topics = *v;
+    if (c.topics.empty()) return error(pos(node), path, "missing required key `topics`: a topic pattern, with {sub} or {channel}");
+    std::string sample = c.topics;
+    for (auto [from, to] : {std::pair<std::string, std::string>{"{sub}", "u1"}, {"{channel}", "c1"}})
+      for (auto at = sample.find(from); at != std::string::npos; at = sample.find(from)) sample.replace(at, from.size(), to);
+    if (auto why = check_pattern(sample); !why.empty()) error(pos(*t->get("topics")), path + ".topics", why);
+    if (c.topics.find("{channel}") != std::string::npos && name != "*")
+      error(pos(*t->get("topics")), path + ".topics", "{channel} is for the \"*\" channel, whose name varies");
+    auto* s = t->get("send");
+    if (!s) return error(pos(node), path, "missing required key `send`: the message each record is sent as");
+    if (auto tpl = read_template(*s, path + ".send")) c.send = std::move(*tpl);
+    d.channels.push_back(std::move(c));
+  }
+
   void read_sink(const std::string& name, const toml::node& node, config& cfg) {
     std::string path = "sinks." + name;
     auto* t = node.as_table();
@@ -982,6 +1066,9 @@ class parser {
       if (v.route.rfind("/api/v1/", 0) == 0 || !taken.insert(v.route).second)
         error(v.where, "views." + v.name + ".route", "'" + v.route + "' is already served (built-in routes and /api/v1/* are reserved)");
     }
+    for (auto& d : cfg.dialects)
+      if (!d.path.empty() && (d.path.rfind("/api/v1/", 0) == 0 || d.path == "/sse" || !taken.insert(d.path).second))
+        error(d.where, "dialects." + d.name + ".path", "'" + d.path + "' is already served (built-in routes, view routes and /api/v1/* are reserved)");
   }
 
   void check_feed_sources(config& cfg) {

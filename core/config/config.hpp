@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "publish/history_rules.hpp"
+#include "config/dialect.hpp"
 #include "config/modes.hpp"
 #include "util/cron.hpp"
 #include "util/duration.hpp"
@@ -83,6 +84,11 @@ struct feed_config {
     auto it = key_pos.find(key);
     return it != key_pos.end() ? it->second : where;
   }
+};
+
+// [dialects.<name>] (docs/clients.md, Dialects).
+struct dialect_config : dialect_spec {
+  source_pos where;
 };
 
 // [views.<name>]: a flat object assembled from fields of several topics (docs/protocol.md, Views).
@@ -188,6 +194,7 @@ struct config {
   std::vector<plugin_instance_config> plugins;
   std::vector<feed_config> feeds;
   std::vector<view_config> views;
+  std::vector<dialect_config> dialects;
   std::vector<sink_config> sinks;
 
   const plugin_instance_config* plugin(std::string_view name) const;

@@ -20,7 +20,8 @@ enum class sink_format : uint8_t { record, flat };
 enum class compression_mode : uint8_t { automatic, off };
 // The WebSocket client protocols the server speaks: ours at ws_path, Centrifugo's (v2, JSON) at
 // /connection/websocket.
-enum class client_wire : uint8_t { tributary, centrifugo };
+enum class client_wire : uint8_t { tributary, centrifugo, dialect };
+enum class dialect_action : uint8_t { subscribe, unsubscribe, auth, reply };
 
 template <class E>
 struct mode_table;  // names (in order of the enum) and what one is called in an error
@@ -62,8 +63,13 @@ struct mode_table<compression_mode> {
 };
 template <>
 struct mode_table<client_wire> {
-  static constexpr std::array names{"tributary", "centrifugo"};
+  static constexpr std::array names{"tributary", "centrifugo"};  // dialects are declared, not named here
   static constexpr const char* noun = "client protocol";
+};
+template <>
+struct mode_table<dialect_action> {
+  static constexpr std::array names{"subscribe", "unsubscribe", "auth", "reply"};
+  static constexpr const char* noun = "dialect action";
 };
 template <>
 struct mode_table<sink_format> {

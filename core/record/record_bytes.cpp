@@ -74,6 +74,32 @@ bool read_record_header(std::string_view json, record& r) {
   return schema && kind && subject;
 }
 
+std::string_view record_data_text(std::string_view json, std::string_view member) {
+  od::document doc;
+  od::value data;
+  if (here.parser.iterate(here.pad(json)).get(doc) || doc.find_field_unordered("data").get(data)) return {};
+  if (!member.empty()) {
+    od::value m;
+    if (data.find_field_unordered(member).get(m)) return {};
+    data = m;
+  }
+  // simdjson 3.0 has raw_json for objects and arrays; a scalar is its one token.
+  std::string_view raw;
+  od::json_type type;
+  if (data.type().get(type)) return {};
+  if (type == od::json_type::object) {
+    od::object o;
+    if (data.get_object().get(o) || o.raw_json().get(raw)) return {};
+  } else if (type == od::json_type::array) {
+    od::array a;
+    if (data.get_array().get(a) || a.raw_json().get(raw)) return {};
+  } else {
+    raw = data.raw_json_token();
+    while (!raw.empty() && (raw.back() == ' ' || raw.back() == '\n' || raw.back() == '\r' || raw.back() == '\t')) raw.remove_suffix(1);
+  }
+  return raw;
+}
+
 nlohmann::json read_record_data(std::string_view json) {
   auto j = nlohmann::json::parse(json, nullptr, false);
   if (!j.is_object()) return nlohmann::json::object();

@@ -17,5 +17,8 @@ namespace tributary {
 bool read_record_header(std::string_view json, record& out);
 // The `data` object of a record's canonical bytes (an empty object when there is none).
 nlohmann::json read_record_data(std::string_view json);
+// The JSON text of a record's `data`, or of its member `member` when not empty, without a DOM;
+// empty when missing. Valid until the next call on this thread.
+std::string_view record_data_text(std::string_view json, std::string_view member = {});
 
 }  // namespace tributary

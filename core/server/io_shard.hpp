@@ -34,7 +34,12 @@ struct shard_counters {
   std::atomic<uint64_t> rate_limited{0};  // client messages over messages_per_second
   std::atomic<uint64_t> auth_failed{0};   // tokens refused
   std::atomic<uint64_t> queue_depth_max{0};
-  std::atomic<uint64_t> sessions{0};
+  std::array<std::atomic<uint64_t>, client_protocol_names.size()> sessions{};  // open, by protocol
+  void opened(client_protocol p) { bump(sessions[static_cast<size_t>(p)]); }
+  void closed(client_protocol p) {
+    auto& c = sessions[static_cast<size_t>(p)];
+    c.store(c.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
+  }
   static void bump(std::atomic<uint64_t>& a, uint64_t n = 1) {
     a.store(a.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
   }

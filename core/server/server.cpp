@@ -67,14 +67,14 @@ void do_accept(server::state& st) {
 
 void collect(server::state& st, std::vector<metrics::sample>& out) {
   uint64_t sent[static_cast<size_t>(frame_type::count_)]{}, drops[static_cast<size_t>(drop_reason::count_)]{};
-  uint64_t conflated = 0, depth = 0, sessions = 0;
+  uint64_t conflated = 0, depth = 0, sessions[client_protocol_names.size()]{};
   for (auto& s : st.shards) {
     auto& c = s->counters();
     for (size_t i = 0; i < std::size(sent); ++i) sent[i] += c.sent[i].load(std::memory_order_relaxed);
     for (size_t i = 0; i < std::size(drops); ++i) drops[i] += c.drops[i].load(std::memory_order_relaxed);
     conflated += c.conflated.load(std::memory_order_relaxed);
     depth = std::max(depth, c.queue_depth_max.load(std::memory_order_relaxed));
-    sessions += c.sessions.load(std::memory_order_relaxed);
+    for (size_t i = 0; i < std::size(sessions); ++i) sessions[i] += c.sessions[i].load(std::memory_order_relaxed);
   }
   for (size_t i = 0; i < std::size(sent); ++i)
     if (sent[i]) out.push_back({"tributary_ws_messages_sent_total", {{"type", name_of(static_cast<frame_type>(i))}}, double(sent[i])});
@@ -82,7 +82,8 @@ void collect(server::state& st, std::vector<metrics::sample>& out) {
     if (drops[i]) out.push_back({"tributary_ws_drops_total", {{"reason", name_of(static_cast<drop_reason>(i))}}, double(drops[i])});
   out.push_back({"tributary_ws_conflated_total", {}, double(conflated)});
   out.push_back({"tributary_ws_queue_depth_max", {}, double(depth)});
-  out.push_back({"tributary_ws_sessions", {}, double(sessions)});
+  for (size_t i = 0; i < std::size(sessions); ++i)
+    out.push_back({"tributary_ws_sessions", {{"protocol", client_protocol_names[i]}}, double(sessions[i])});
   out.push_back({"tributary_connections", {}, double(st.connections.load())});
   out.push_back({"tributary_connections_refused_total", {{"reason", "per_ip"}}, double(st.refused_per_ip.load())});
   uint64_t limited = 0, refused = 0;
@@ -105,7 +106,7 @@ server::server(server_options opts, record_cache& cache, fanout_hub& hub, metric
                std::shared_ptr<spdlog::logger> log)
     : state_(std::make_shared<state>(std::move(opts), cache, hub, m, std::move(hooks), std::move(log))) {
   m.describe("tributary_connections", "gauge", "Open HTTP and WebSocket connections");
-  m.describe("tributary_ws_sessions", "gauge", "Open WebSocket sessions");
+  m.describe("tributary_ws_sessions", "gauge", "Open client sessions, by protocol (websocket, sse, centrifugo, dialect)");
   m.describe("tributary_ws_messages_sent_total", "counter", "WebSocket messages sent, by type");
   m.describe("tributary_ws_drops_total", "counter", "WebSocket sessions dropped, by reason");
   m.describe("tributary_ws_conflated_total", "counter", "Updates replaced by a newer one of their topic before a slow client got them");

@@ -12,6 +12,7 @@
 #include <utility>
 #include <vector>
 
+#include "config/dialect.hpp"
 #include "util/cidr.hpp"
 #include "cluster/control.hpp"
 #include "auth/jwt_verifier.hpp"
@@ -44,6 +45,7 @@ struct server_options {
   std::vector<std::string> allowed_origins;  // empty: any Origin; else upgrades from others get 403
   bool tributary_protocol = true;   // ours at ws_path
   bool centrifugo_protocol = false; // Centrifugo's client protocol v2 (JSON) at /connection/websocket
+  std::vector<std::shared_ptr<const dialect_spec>> dialects;  // each at its path
   bool compression = true;            // permessage-deflate when the client offers it
   size_t compression_min_bytes = 256;  // shorter messages go plain to compressing sessions
   bool require_origin = false;  // with allowed_origins: an upgrade without Origin gets 403 too (else it is let in)

@@ -94,12 +94,18 @@ void start_http_session(server::state& st, io_shard& shard, tcp::socket socket);
 // After the 101 answer: `early` holds bytes the client sent right behind its upgrade request.
 // `token`: from the upgrade request's Authorization header or ?token=; empty when none.
 // A session already counted toward connections_per_user (its upgrade carried a token).
+// The protocol a WebSocket session speaks; a dialect's index in server_options::dialects.
+struct session_wire {
+  client_wire wire = client_wire::tributary;
+  size_t dialect = 0;
+};
+
 struct counted_session {
   std::string user, key;
 };
 
 // `deflate`: permessage-deflate was agreed in the 101 answer.
 void start_ws_connection(io_shard& shard, tcp::socket socket, std::string early, std::string token, std::unique_ptr<connection_slot> slot,
-                         bool deflate, counted_session counted, client_wire protocol);
+                         bool deflate, counted_session counted, session_wire protocol);
 
 }  // namespace tributary

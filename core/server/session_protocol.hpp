@@ -8,6 +8,7 @@
 #include <memory>
 #include <string_view>
 
+#include "config/dialect.hpp"
 #include "config/modes.hpp"
 #include "publish/published.hpp"
 
@@ -34,5 +35,6 @@ class session_protocol {
 
 std::unique_ptr<session_protocol> make_tributary_protocol(ws_connection& c);
 std::unique_ptr<session_protocol> make_centrifugo_protocol(ws_connection& c);
+std::unique_ptr<session_protocol> make_dialect_protocol(ws_connection& c, const dialect_spec& d);
 
 }  // namespace tributary

@@ -20,6 +20,7 @@ class session_subscriptions {
  public:
   explicit session_subscriptions(client_protocol p = client_protocol::websocket) : protocol_(p) {}
   const std::vector<std::string>& patterns() const { return patterns_; }
+  client_protocol protocol() const { return protocol_; }
   bool has(std::string_view p) const;
   void add(const std::string& p) { patterns_.push_back(p); }
   void remove(std::string_view p);

@@ -24,7 +24,7 @@ void sse_session::start(std::string head) {
   boost::system::error_code ec;
   socket_.set_option(tcp::no_delay(true), ec);
   socket_.non_blocking(true, ec);
-  shard_.counters().bump(shard_.counters().sessions);
+  shard_.counters().opened(client_protocol::sse);
   last_write_ = shard_.now_ms();
   queue_.push_reply({std::make_shared<const std::string>(std::move(head)), no_topic, frame_type::hello});
   // A cursor of this history: everything it names the client has, and keeps naming.
@@ -150,8 +150,7 @@ void sse_session::end() {
   boost::system::error_code ec;
   socket_.shutdown(tcp::socket::shutdown_both, ec);
   socket_.close(ec);
-  auto& c = shard_.counters().sessions;
-  c.store(c.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
+  shard_.counters().closed(client_protocol::sse);
   shard_.st.ws_sessions--;
   shard_.session_finished();
   slot_.reset();

@@ -15,8 +15,8 @@
 
 namespace tributary {
 
-enum class client_protocol : uint8_t { websocket, sse, centrifugo };
-inline constexpr std::array<const char*, 3> client_protocol_names{"websocket", "sse", "centrifugo"};
+enum class client_protocol : uint8_t { websocket, sse, centrifugo, dialect };
+inline constexpr std::array<const char*, 4> client_protocol_names{"websocket", "sse", "centrifugo", "dialect"};
 
 class subscription_counts {
  public:

@@ -29,7 +29,27 @@ drop_reason reason_for(ws::close_code c) {
 }
 }  // namespace
 
-ws_connection::ws_connection(io_shard& shard, tcp::socket socket, std::unique_ptr<connection_slot> slot, client_wire protocol)
+namespace {
+client_protocol counted_as_protocol(client_wire w) {
+  switch (w) {
+    case client_wire::centrifugo: return client_protocol::centrifugo;
+    case client_wire::dialect: return client_protocol::dialect;
+    case client_wire::tributary: break;
+  }
+  return client_protocol::websocket;
+}
+}  // namespace
+
+std::unique_ptr<session_protocol> make_session_protocol(ws_connection& c, session_wire w) {
+  switch (w.wire) {
+    case client_wire::centrifugo: return make_centrifugo_protocol(c);
+    case client_wire::dialect: return make_dialect_protocol(c, *c.settings().opts.dialects.at(w.dialect));
+    case client_wire::tributary: break;
+  }
+  return make_tributary_protocol(c);
+}
+
+ws_connection::ws_connection(io_shard& shard, tcp::socket socket, std::unique_ptr<connection_slot> slot, session_wire protocol)
     : shard_(shard),
       socket_(std::move(socket)),
       slot_(std::move(slot)),
@@ -39,9 +59,9 @@ ws_connection::ws_connection(io_shard& shard, tcp::socket socket, std::unique_pt
       queue_(cfg_->opts.queue_limit_bytes, cfg_->opts.slow_consumer),
       messages_(cfg_->opts.messages_per_second, cfg_->opts.messages_burst, shard.now_ms()),
       flood_(10 * cfg_->opts.messages_per_second, 10 * cfg_->opts.messages_burst, shard.now_ms()),
-      subs_(protocol == client_wire::centrifugo ? client_protocol::centrifugo : client_protocol::websocket),
+      subs_(counted_as_protocol(protocol.wire)),
       grant_{&cfg_->policy, {}, {}},
-      protocol_(protocol == client_wire::centrifugo ? make_centrifugo_protocol(*this) : make_tributary_protocol(*this)),
+      protocol_(make_session_protocol(*this, protocol)),
       opened_ms_(shard.now_ms()) {}
 
 ws_connection::~ws_connection() = default;
@@ -50,7 +70,7 @@ void ws_connection::start(std::string early, std::string_view token) {
   boost::system::error_code ec;
   socket_.set_option(tcp::no_delay(true), ec);
   socket_.non_blocking(true, ec);
-  shard_.counters().bump(shard_.counters().sessions);
+  shard_.counters().opened(subs_.protocol());
   last_pong_ = app_ping_ = shard_.now_ms();
   protocol_->opened(token);
   if (!early.empty() && !closing_) reader_.feed(early.data(), early.size(), *this);
@@ -323,8 +343,7 @@ void ws_connection::finish() {
   finished_ = true;
   if (!limited_user_.empty()) shard_.limits().close(limited_user_, limit_key_);
   closing_ = true;
-  auto& c = shard_.counters().sessions;
-  c.store(c.load(std::memory_order_relaxed) - 1, std::memory_order_relaxed);
+  shard_.counters().closed(subs_.protocol());
   shard_.st.ws_sessions--;
   shard_.session_finished();
   slot_.reset();
@@ -335,7 +354,7 @@ void ws_connection::finish() {
 namespace tributary {
 
 void start_ws_connection(io_shard& shard, tcp::socket socket, std::string early, std::string token, std::unique_ptr<connection_slot> slot,
-                         bool deflate, counted_session counted, client_wire protocol) {
+                         bool deflate, counted_session counted, session_wire protocol) {
   auto c = std::make_shared<ws_connection>(shard, std::move(socket), std::move(slot), protocol);
   if (deflate) c->compress();
   c->counted_as(std::move(counted));

@@ -28,7 +28,7 @@ struct login_result {
 
 class ws_connection final : public subscriber, public std::enable_shared_from_this<ws_connection>, private ws::frame_handler {
  public:
-  ws_connection(io_shard& shard, tcp::socket socket, std::unique_ptr<connection_slot> slot, client_wire protocol);
+  ws_connection(io_shard& shard, tcp::socket socket, std::unique_ptr<connection_slot> slot, session_wire protocol);
   ~ws_connection() override;
   // `token`: from the upgrade request; empty when none.
   void start(std::string early, std::string_view token);

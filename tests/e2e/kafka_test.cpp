@@ -111,14 +111,7 @@ TEST(Kafka, TheTradingMigrationGivesEachUserExactlyTheirOwn) {
   // The config starts a new group at the latest offsets: what is produced before its
   // partitions are assigned is not for it. Wait for the three assignments (on a loaded
   // machine a group can take well over 15 s to form: producing before it did lost messages).
-  size_t assigned = 0;
-  for (int i = 0; i < 1200 && assigned < 3; ++i) {
-    auto log = in.proc->err();
-    assigned = 0;
-    for (auto at = log.find("partition(s) assigned"); at != std::string::npos; at = log.find("partition(s) assigned", at + 1)) ++assigned;
-    if (assigned < 3) std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
-  ASSERT_GE(assigned, 3u) << "the consumer group never got its partitions";
+  ASSERT_GE(wait_assigned([&] { return in.proc->err(); }, 3), 3u) << "the consumer group never got its partitions";
   kafka_producer p(k.bootstrap());
   for (int n = 0; n < 60; ++n) {
     const char* topic = n % 3 == 0 ? "orders" : n % 3 == 1 ? "portfolio" : "trades";

@@ -13,6 +13,7 @@
 #include <cstdio>
 #include <map>
 #include <stdexcept>
+#include <thread>
 #include <string>
 #include <utility>
 #include <vector>
@@ -179,5 +180,20 @@ class kafka_reader {
   }
   rd_kafka_t* rk_ = nullptr;
 };
+
+// Waits, up to 60 s, until a host's log (`log()` gives it) says its consumer group got `n`
+// partition assignments (a group starting at the latest offsets misses what is produced before:
+// on a loaded machine that can take well over 15 s); returns how many it saw.
+template <class Log>
+size_t wait_assigned(Log&& log, size_t n) {
+  size_t assigned = 0;
+  for (int i = 0; i < 1200 && assigned < n; ++i) {
+    auto text = log();
+    assigned = 0;
+    for (auto at = text.find("partition(s) assigned"); at != std::string::npos; at = text.find("partition(s) assigned", at + 1)) ++assigned;
+    if (assigned < n) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return assigned;
+}
 
 }  // namespace tributary::test_support

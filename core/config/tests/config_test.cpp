@@ -289,6 +289,52 @@ TEST(Config, ServerLimits) {
   EXPECT_THAT(all(bad), HasSubstr("messages_burst"));  // did you mean
 }
 
+TEST(Config, DialectsAreCheckedTemplateByTemplate) {
+  auto ok = parse(R"([dialects.t]
+path = "/ws/t"
+on_open = '{"hello":{now},"in":{auth_timeout}}'
+[dialects.t.receive.subscribe]
+action = "subscribe"
+channel = "data.ch"
+reply = '{"ok":{channel},"brace":"{not a placeholder}"}'
+[dialects.t.channels.mine]
+topics = "event.user.{sub}.x"
+send = '{"d":{data.price},"all":{record}}'
+[dialects.t.channels."*"]
+topics = "task_status.{channel}"
+send = '{"d":{data}}'
+)");
+  ASSERT_TRUE(ok.ok()) << all(ok);
+  auto& d = ok.cfg->dialects.at(0);
+  EXPECT_EQ(d.path, "/ws/t");
+  EXPECT_EQ(d.channels.back().name, "*");  // literal names first
+  EXPECT_TRUE(d.channels.front().send.uses(placeholder::data_field));
+  std::string filled;
+  d.receive.at("subscribe").reply.render(filled, [](placeholder p, const std::string&, std::string& out) {
+    out += p == placeholder::channel ? "\"c\"" : "?";
+  });
+  EXPECT_EQ(filled, R"({"ok":"c","brace":"{not a placeholder}"})");
+  auto bad = parse(R"([dialects.t]
+path = "/ws"
+[dialects.t.receive.go]
+action = "launch"
+[dialects.t.receive.subscribe]
+action = "subscribe"
+reply = '{"x":{nope}}'
+[dialects.t.channels.a]
+topics = "price.{channel}"
+send = '{"x":{data}'
+)");
+  EXPECT_FALSE(bad.ok());
+  auto text = all(bad);
+  EXPECT_THAT(text, HasSubstr("dialects.t.path: '/ws' is already served"));
+  EXPECT_THAT(text, HasSubstr("dialects.t.receive.go.action: 'launch' is not a dialect action"));
+  EXPECT_THAT(text, HasSubstr("dialects.t.receive.subscribe: missing required key `channel`"));
+  EXPECT_THAT(text, HasSubstr("unknown placeholder {nope}"));
+  EXPECT_THAT(text, HasSubstr("{channel} is for the \"*\" channel"));
+  EXPECT_THAT(text, HasSubstr("dialects.t.channels.a.send: is not JSON once its placeholders are filled in"));
+}
+
 TEST(Config, ClientProtocolsAreNamedOnceEach) {
   auto d = parse("");
   ASSERT_TRUE(d.ok()) << all(d);

@@ -237,9 +237,9 @@ TEST(ServerWs, SilentClientsAreClosedAfterTwoHeartbeatsAndReadersStay) {
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   silent.read_until_close();  // returns because the server gave up on it
-  for (int i = 0; i < 50 && s.m.value("tributary_ws_sessions") != 1; ++i)
+  for (int i = 0; i < 50 && s.m.value("tributary_ws_sessions", {{"protocol", "websocket"}}) != 1; ++i)
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  EXPECT_EQ(s.m.value("tributary_ws_sessions"), 1);
+  EXPECT_EQ(s.m.value("tributary_ws_sessions", {{"protocol", "websocket"}}), 1);
   s.publish("BTC-USDT", 2);
   EXPECT_EQ(reader.read()["record"]["data"]["price"], 2);
 }

@@ -263,7 +263,7 @@ TEST(WsDelivery, AClientThatSendsPongsButNeverReadsIsClosedWithinTwoHeartbeats) 
   auto took = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start).count();
   EXPECT_EQ(s.m.value("tributary_ws_drops_total", {{"reason", "heartbeat"}}), 1);
   EXPECT_LE(took, 2 * 200 + 150);  // two heartbeats, and some scheduling slack
-  EXPECT_EQ(s.m.value("tributary_ws_sessions"), 1);
+  EXPECT_EQ(s.m.value("tributary_ws_sessions", {{"protocol", "websocket"}}), 1);
 }
 
 TEST(WsHardening, HostileHttpRequestsGetAnswersAndTheServerStaysUp) {
