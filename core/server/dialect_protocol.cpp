@@ -124,7 +124,12 @@ void dialect_protocol::opened(std::string_view token) {
   if (d_.on_open) send(*d_.on_open, values(), frame_type::hello);
   if (token.empty()) return;
   auto r = c_.login(token);
-  if (r.outcome == login_outcome::ok) user_ = std::move(r.user);
+  if (r.outcome == login_outcome::ok) {
+    user_ = std::move(r.user);
+  } else if (r.outcome != login_outcome::auth_off) {  // a bad token on the upgrade ends the session, as on /ws
+    refuse(nullptr, r.error);
+    c_.close_with(ws::close_code::policy_violation, r.outcome == login_outcome::too_many ? "too many connections" : "unauthorized", true);
+  }
 }
 
 void dialect_protocol::on_text(std::string_view message) {

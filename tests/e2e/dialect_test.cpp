@@ -132,6 +132,10 @@ TEST(Dialect, TradingClientsConnectUnchanged) {
   mallory.send(json{{"type", "authenticate"}, {"data", {{"token", sign({{"sub", "alice"}}, "HS256", "not-the-secret-0123456789-abcdefghijkl")}}}}.dump());
   EXPECT_EQ(mallory.read()["type"], "auth_failed");
   EXPECT_EQ(mallory.read_until_close(), 1008);
+  ws_client forged(in.port, "/ws/trading?token=" + sign({{"sub", "alice"}}, "HS256", "not-the-secret-0123456789-abcdefghijkl"));
+  EXPECT_EQ(forged.read()["type"], "auth_required");
+  EXPECT_EQ(forged.read()["type"], "error");
+  EXPECT_EQ(forged.read_until_close(), 1008);
   ws_client anon(in.port, "/ws/trading");
   anon.read();
   anon.send(R"({"type":"subscribe","data":{"channel":"orders"}})");
