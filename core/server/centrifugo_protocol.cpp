@@ -254,7 +254,8 @@ void centrifugo_protocol::recover_topic(const published_record& latest, const js
   bool first = true;
   if (plan.recovered) {
     out += R"(,"recovered":true)";
-    c_.seqs().at(latest.topic_id) = std::max(c_.seqs().at(latest.topic_id), *since);
+    uint64_t& last = c_.seqs().at(latest.topic_id);  // the client has everything up to `since`
+    last = std::max(last, *since);
     for (auto& h : plan.updates) add_publication(*h, {}, out, first);
   } else {
     add_publication(latest, {}, out, first);

@@ -1,6 +1,6 @@
 // The WebSocket transport of a session: framing, gathered writes, backpressure, limits,
 // heartbeat and the close handshake. What the client's messages mean is the session's protocol
-// (tributary_protocol.cpp, centrifugo_protocol.cpp).
+// (tributary_protocol.cpp, centrifugo_protocol.cpp, dialect_protocol.cpp).
 #include "server/ws_connection.hpp"
 
 #include <sys/socket.h>
@@ -287,6 +287,7 @@ void ws_connection::heartbeat(int64_t now) {
     app_ping_ = now;
     protocol_->heartbeat();
     flush();
+    if (finished_) return;
   }
   if (ping_outstanding_) {
     // Three quarters of a period to answer: with the sweep's granularity, a client that stops
