@@ -20,7 +20,7 @@ enum class sink_format : uint8_t { record, flat };
 enum class compression_mode : uint8_t { automatic, off };
 // The WebSocket client protocols the server speaks: ours at ws_path, Centrifugo's (v2, JSON) at
 // /connection/websocket.
-enum class client_wire : uint8_t { tributary, centrifugo, dialect };
+enum class client_wire : uint8_t { tributary, centrifugo };
 enum class dialect_action : uint8_t { subscribe, unsubscribe, auth, reply };
 
 template <class E>
@@ -63,7 +63,7 @@ struct mode_table<compression_mode> {
 };
 template <>
 struct mode_table<client_wire> {
-  static constexpr std::array names{"tributary", "centrifugo"};  // dialects are declared, not named here
+  static constexpr std::array names{"tributary", "centrifugo"};
   static constexpr const char* noun = "client protocol";
 };
 template <>

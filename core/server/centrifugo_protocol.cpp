@@ -101,8 +101,18 @@ class centrifugo_protocol final : public session_protocol {
 
   void reply(uint32_t id, std::string_view method, std::string_view result, frame_type t);
   void error(uint32_t id, cf_error e, std::string_view detail = {});
+  // The replies of this frame so far go out first, then the close frame.
   void disconnect(cf_disconnect code, std::string_view reason) {
+    send_batch();
     c_.close_with(static_cast<ws::close_code>(code), reason, true);
+  }
+  void send_batch() {
+    if (!batch_.empty()) c_.send_text(batch_type_, batch_);
+    batch_.clear();
+  }
+  void next_line(frame_type t) {  // a reply joins the batch: the first names its type
+    if (batch_.empty()) batch_type_ = t;
+    else batch_.push_back('\n');
   }
 
   ws_connection& c_;
@@ -121,7 +131,7 @@ void centrifugo_protocol::on_text(std::string_view message) {
   each_line(message, [&](std::string_view line) {
     if (!c_.closing()) command(line);
   });
-  if (!batch_.empty()) c_.send_text(batch_type_, batch_);
+  send_batch();
 }
 
 void centrifugo_protocol::rate_limited(std::string_view message, std::string_view) {
@@ -131,7 +141,7 @@ void centrifugo_protocol::rate_limited(std::string_view message, std::string_vie
     auto cmd = json::parse(line, nullptr, false);
     if (cmd.is_object() && id_of(cmd)) error(id_of(cmd), cf_error::too_many_requests);
   });
-  if (!batch_.empty()) c_.send_text(batch_type_, batch_);
+  send_batch();
 }
 
 void centrifugo_protocol::command(std::string_view line) {
@@ -299,16 +309,14 @@ std::shared_ptr<const std::string> centrifugo_protocol::live_frame(const std::sh
 // ---- replies
 
 void centrifugo_protocol::reply(uint32_t id, std::string_view method, std::string_view result, frame_type t) {
-  if (batch_.empty()) batch_type_ = t;
-  else batch_.push_back('\n');
+  next_line(t);
   batch_.append(R"({"id":)").append(std::to_string(id)).append(R"(,")").append(method).append(R"(":)").append(result).push_back('}');
 }
 
 void centrifugo_protocol::error(uint32_t id, cf_error e, std::string_view detail) {
   std::string message = message_of(e);
   if (!detail.empty()) message += ": " + clip(detail);
-  if (batch_.empty()) batch_type_ = frame_type::error;
-  else batch_.push_back('\n');
+  next_line(frame_type::error);
   batch_ += dump(json{{"id", id}, {"error", {{"code", static_cast<uint16_t>(e)}, {"message", message}}}});
 }
 

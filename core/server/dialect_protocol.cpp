@@ -99,6 +99,7 @@ class dialect_protocol final : public session_protocol {
   const dialect_channel* resolve(const std::string& channel, std::string& pattern, std::string& why) const;
   void send(const message_template& t, message_values v, frame_type type);
   void refuse(const dialect_receive* rule, std::string_view why, std::string_view channel = {});
+  void refuse_login(const dialect_receive* rule, const login_result& r);
   message_values values() const {
     message_values v;
     v.user = user_;
@@ -127,8 +128,7 @@ void dialect_protocol::opened(std::string_view token) {
   if (r.outcome == login_outcome::ok) {
     user_ = std::move(r.user);
   } else if (r.outcome != login_outcome::auth_off) {  // a bad token on the upgrade ends the session, as on /ws
-    refuse(nullptr, r.error);
-    c_.close_with(ws::close_code::policy_violation, r.outcome == login_outcome::too_many ? "too many connections" : "unauthorized", true);
+    refuse_login(nullptr, r);
   }
 }
 
@@ -166,9 +166,14 @@ void dialect_protocol::authenticate(const dialect_receive& rule, const json& msg
     user_ = std::move(r.user);
     return send(rule.reply, values(), frame_type::authenticated);
   }
-  refuse(&rule, r.error);
-  if (r.outcome != login_outcome::auth_off && r.outcome != login_outcome::too_late)
-    c_.close_with(ws::close_code::policy_violation, r.outcome == login_outcome::too_many ? "too many connections" : "unauthorized", true);
+  if (r.outcome == login_outcome::auth_off || r.outcome == login_outcome::too_late) return refuse(&rule, r.error);
+  refuse_login(&rule, r);
+}
+
+// A token refused: say why, then close (1008), as /ws does.
+void dialect_protocol::refuse_login(const dialect_receive* rule, const login_result& r) {
+  refuse(rule, r.error);
+  c_.close_with(ws::close_code::policy_violation, r.outcome == login_outcome::too_many ? "too many connections" : "unauthorized", true);
 }
 
 const dialect_channel* dialect_protocol::resolve(const std::string& channel, std::string& pattern, std::string& why) const {

@@ -106,10 +106,10 @@ class http_session : public std::enable_shared_from_this<http_session> {
   // The client protocol served at `path`, if any (a dialect: with its index).
   std::optional<session_wire> protocol_at(std::string_view path) const {
     const auto& o = cfg_->opts;
-    if (path == o.ws_path && o.tributary_protocol) return session_wire{client_wire::tributary, 0};
-    if (path == "/connection/websocket" && o.centrifugo_protocol) return session_wire{client_wire::centrifugo, 0};
+    if (path == o.ws_path && o.tributary_protocol) return session_wire{client_protocol::websocket, 0};
+    if (path == "/connection/websocket" && o.centrifugo_protocol) return session_wire{client_protocol::centrifugo, 0};
     for (size_t i = 0; i < o.dialects.size(); ++i)
-      if (path == o.dialects[i]->path) return session_wire{client_wire::dialect, i};
+      if (path == o.dialects[i]->path) return session_wire{client_protocol::dialect, i};
     return std::nullopt;
   }
 
@@ -152,7 +152,7 @@ class http_session : public std::enable_shared_from_this<http_session> {
     res->set(http::field::connection, "Upgrade");
     res->set(http::field::sec_websocket_accept, ws::accept_key(key));
     // Centrifugo's clients send their token in the connect command.
-    std::string token = cfg_->opts.auth && protocol->wire != client_wire::centrifugo ? token_of(req, *target) : std::string();
+    std::string token = cfg_->opts.auth && protocol->kind != client_protocol::centrifugo ? token_of(req, *target) : std::string();
     counted_session counted;
     if (!token.empty() && cfg_->opts.connections_per_user) {  // over the user's limit: refused before the 101
       auto v = cfg_->verifier->verify(token, system_clock_source{}.now_ms());

@@ -93,13 +93,13 @@ struct connection_slot {
 void start_http_session(server::state& st, io_shard& shard, tcp::socket socket);
 // After the 101 answer: `early` holds bytes the client sent right behind its upgrade request.
 // `token`: from the upgrade request's Authorization header or ?token=; empty when none.
-// A session already counted toward connections_per_user (its upgrade carried a token).
 // The protocol a WebSocket session speaks; a dialect's index in server_options::dialects.
 struct session_wire {
-  client_wire wire = client_wire::tributary;
+  client_protocol kind = client_protocol::websocket;
   size_t dialect = 0;
 };
 
+// A session already counted toward connections_per_user (its upgrade carried a token).
 struct counted_session {
   std::string user, key;
 };

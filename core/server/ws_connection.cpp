@@ -29,22 +29,12 @@ drop_reason reason_for(ws::close_code c) {
 }
 }  // namespace
 
-namespace {
-client_protocol counted_as_protocol(client_wire w) {
-  switch (w) {
-    case client_wire::centrifugo: return client_protocol::centrifugo;
-    case client_wire::dialect: return client_protocol::dialect;
-    case client_wire::tributary: break;
-  }
-  return client_protocol::websocket;
-}
-}  // namespace
-
 std::unique_ptr<session_protocol> make_session_protocol(ws_connection& c, session_wire w) {
-  switch (w.wire) {
-    case client_wire::centrifugo: return make_centrifugo_protocol(c);
-    case client_wire::dialect: return make_dialect_protocol(c, *c.settings().opts.dialects.at(w.dialect));
-    case client_wire::tributary: break;
+  switch (w.kind) {
+    case client_protocol::centrifugo: return make_centrifugo_protocol(c);
+    case client_protocol::dialect: return make_dialect_protocol(c, *c.settings().opts.dialects.at(w.dialect));
+    case client_protocol::websocket:
+    case client_protocol::sse: break;  // SSE is no WebSocket session
   }
   return make_tributary_protocol(c);
 }
@@ -59,7 +49,7 @@ ws_connection::ws_connection(io_shard& shard, tcp::socket socket, std::unique_pt
       queue_(cfg_->opts.queue_limit_bytes, cfg_->opts.slow_consumer),
       messages_(cfg_->opts.messages_per_second, cfg_->opts.messages_burst, shard.now_ms()),
       flood_(10 * cfg_->opts.messages_per_second, 10 * cfg_->opts.messages_burst, shard.now_ms()),
-      subs_(counted_as_protocol(protocol.wire)),
+      subs_(protocol.kind),
       grant_{&cfg_->policy, {}, {}},
       protocol_(make_session_protocol(*this, protocol)),
       opened_ms_(shard.now_ms()) {}
@@ -106,6 +96,7 @@ std::shared_ptr<const std::string> ws_connection::shared_frame(const std::shared
 }
 
 void ws_connection::send_text(frame_type t, std::string_view payload) {
+  if (closing_) return;  // nothing may follow the close frame
   queue_.push_reply({own_frame(ws::make_frame(ws::opcode::text, payload)), no_topic, t});
 }
 

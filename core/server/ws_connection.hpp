@@ -69,7 +69,9 @@ class ws_connection final : public subscriber, public std::enable_shared_from_th
   // Queues a message of this session's own (a reply) as a text frame.
   void send_text(frame_type t, std::string_view payload);
   // Queues a frame sent in answer to the client (a snapshot, a recovered update).
-  void send_reply(out_frame f) { queue_.push_reply(std::move(f)); }
+  void send_reply(out_frame f) {
+    if (!closing_) queue_.push_reply(std::move(f));  // nothing may follow the close frame
+  }
   // The frame of `r` every session of a protocol shares: `plain`, or when this session
   // compresses, its compressed copy (variant `deflated` of the record) when worth it.
   std::shared_ptr<const std::string> shared_frame(const std::shared_ptr<const published_record>& r,

@@ -151,6 +151,10 @@ TEST(Centrifugo, HostileInputEndsTheConnectionWithBadRequest) {
     c.send(bad);
     EXPECT_EQ(c.read_until_close(), 3501) << bad;
   }
+  ws_client mixed(s.port, kPath);  // the replies before the bad line still come, before the close
+  mixed.send(json{{"id", 1}, {"connect", json::object()}}.dump() + "\nnot json");
+  EXPECT_EQ(replies(mixed).at(0)["id"], 1);
+  EXPECT_EQ(mixed.read_until_close(), 3501);
   ws_client twice(s.port, kPath);
   connect(twice);
   twice.send(R"({"id":2,"connect":{}})");
