@@ -11,7 +11,9 @@
 // Prints one JSON line per second: {"t":..,"deliveries":..,"p50_ms":..,"p99_ms":..,"open":..,
 // "wire_bytes":..,"payload_bytes":..,"compressed":..}: bytes read from the sockets after the
 // upgrade, the messages' bytes once inflated, and how many messages came compressed.
-// Usage: bench_fanout_client PORT CONNS broadcast|personal|idle SECONDS [PATTERN [LATENCY_FIELD [deflate]]]
+// Mode `dialect`: PATTERN is the dialect's path, each connection sends the trading dialect's
+// {"type":"subscribe","data":{"channel":"prices"}} and counts its price_update messages.
+// Usage: bench_fanout_client PORT CONNS broadcast|personal|idle|dialect SECONDS [PATTERN [LATENCY_FIELD [deflate]]]
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -120,9 +122,11 @@ void handle_frame(conn& c, uint8_t op, bool rsv1, std::string_view payload, stat
     (void)!::send(c.fd, pong.data(), pong.size(), MSG_NOSIGNAL);
     return;
   }
-  // Both servers put "type" first: a prefix test, not a scan, keeps the client cheap.
-  static constexpr std::string_view update = "{\"type\":\"update\"";
-  if (op != 1 || payload.substr(0, update.size()) != update) return;
+  // Both servers put "type" first: a prefix test, not a scan, keeps the client cheap. The
+  // trading dialect's envelope has it after a short "id".
+  static constexpr std::string_view update = "{\"type\":\"update\"", dialect_update = "\"type\":\"price_update\"";
+  if (op != 1) return;
+  if (payload.substr(0, update.size()) != update && payload.substr(0, 96).find(dialect_update) == std::string_view::npos) return;
   if (++st.deliveries % 8 != 0) return;  // latency: one delivery in eight is plenty of samples
   auto at = payload.rfind(latency_key);
   if (at == std::string_view::npos) return;
@@ -197,8 +201,9 @@ int main(int argc, char** argv) {
   setrlimit(RLIMIT_NOFILE, &rl);
   int ep = epoll_create1(0);
   std::vector<conn> conns(n);
+  const std::string path = mode == "dialect" ? pattern : "/ws";
   const std::string upgrade =
-      "GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+      "GET " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
       "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n" +
       std::string(deflate ? "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n" : "") + "\r\n";
   for (int i = 0; i < n; ++i) {
@@ -214,6 +219,7 @@ int main(int argc, char** argv) {
     setsockopt(c.fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     fcntl(c.fd, F_SETFL, O_NONBLOCK);
     if (mode == "broadcast") c.sub = subscribe_message(pattern);
+    else if (mode == "dialect") c.sub = R"({"type":"subscribe","data":{"channel":"prices"}})";
     else if (mode == "personal") c.sub = R"({"type":"subscribe","topics":[")" + personal_topic(pattern, i) + R"("]})";
     (void)!::send(c.fd, upgrade.data(), upgrade.size(), MSG_NOSIGNAL);
     epoll_event ev{};

@@ -8,12 +8,15 @@ Redis, the feeder and the epoll load client run on CPU 1. Prints each scenario s
 with the ratios, as JSON lines and a Markdown table; server CPU per delivery is the server's
 CPU time over the deliveries the clients counted.
 
+The dialect scenario (Tributary alone) drives 1,000 clients on `price.*` to saturation over
+/ws and then over the trading dialect (config/migrations/trading_ws.toml's prices channel).
+
 The compression scenario runs 1,000 clients on `price.*` and the dashboard view twice per
 peer, once plain and once offering permessage-deflate (the Go peer then compresses per
 connection with gorilla's EnableCompression), and compares bytes on the wire and server CPU.
 
 Usage: bench/fanout/run.py [--build build] [--peers tributary,go,node]
-                           [--only broadcast1000,broadcast9000,personal,scale,memory,compression]
+                           [--only broadcast1000,broadcast9000,personal,scale,memory,compression,dialect]
 Needs: redis-server; golang-go with Debian's gorilla/websocket and redigo (built offline here);
 node with bench/fanout/node_modules (cd bench/fanout && npm install) for the node peer.
 """
@@ -168,6 +171,19 @@ def compression(build, port, redis_port, deflate):
     return {"steps": steps}
 
 
+def dialect(build, port, redis_port):
+    """1,000 clients on price.* over /ws, then over the trading dialect's prices channel, each
+    driven to saturation; the dialect's peak over /ws's."""
+    out = {}
+    for name, mode, arg, field in (("ws", "broadcast", "price.*", "received"), ("dialect", "dialect", "/ws/trading", "timestamp")):
+        load = Load(build, port, 1000, mode, 600, arg, field)
+        steps = [step(build, redis_port, load, r, 7, "B") for r in [400, 1600, 3200, 6400]]
+        load.stop()
+        out[name] = {"steps": steps, "peak_deliveries_s": max(s["deliveries_s"] for s in steps)}
+    out["dialect_over_ws"] = round(out["dialect"]["peak_deliveries_s"] / max(1, out["ws"]["peak_deliveries_s"]), 3)
+    return out
+
+
 def memory(pid, build, port, conns):
     time.sleep(1)
     before = rss_kb(pid)
@@ -197,6 +213,15 @@ redis_url = "redis://127.0.0.1:{redis_port}"
 name = "bench"
 [views.dashboard]
 fields = {{ {fields} }}
+[dialects.trading]                # the dialect scenario: config/migrations/trading_ws.toml's prices
+path = "/ws/trading"
+[dialects.trading.receive.subscribe]
+action = "subscribe"
+channel = "data.channel"
+reply = '{{"id":{{id}},"type":"subscribed","timestamp":{{now}},"data":{{"channel":{{channel}}}}}}'
+[dialects.trading.channels.prices]
+topics = "price.*"
+send = '{{"id":{{id}},"type":"price_update","timestamp":{{now}},"data":{{data}}}}'
 """)
     return spawn([f"{build}/core/tributary", "run", "-c", cfg], 0, stderr=open(os.path.join(tmp, "tributary.log"), "w"))
 
@@ -219,8 +244,8 @@ def node_server(build, port, redis_port, tmp, deflate=False):
 def run_peer(name, start, args, only, tmp):
     results = {}
     for scenario in only:
-        if scenario == "compression" and name == "node":
-            continue  # the Node peer has no compression mode
+        if (scenario == "compression" and name == "node") or (scenario == "dialect" and name != "tributary"):
+            continue  # the Node peer has no compression mode; dialects are Tributary's
         if scenario == "compression":
             results[scenario] = {mode: run_scenario(start, args, tmp, mode == "deflate",
                                                     lambda port: compression(args.build, port, args.redis_port, mode == "deflate"))
@@ -243,6 +268,8 @@ def one_scenario(scenario, args, port):
         return personal(args.build, port, redis_port, 9000, [30000])
     if scenario == "memory":
         return memory(SERVER[0], args.build, port, 9000)
+    if scenario == "dialect":
+        return dialect(args.build, port, redis_port)
     raise ValueError(f"unknown scenario {scenario}")
 
 

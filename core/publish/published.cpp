@@ -95,7 +95,9 @@ class record_pool {
   void give(published_record* p) {
     constexpr size_t kMaxKept = 16 * 1024;
     bool huge = p->json.capacity() > kMaxKept || p->frame.capacity() > kMaxKept;
+    auto* dialects = p->dialect_frames.load(std::memory_order_acquire);
     for (auto& v : p->variants) huge = huge || v.bytes.capacity() > kMaxKept;
+    for (size_t i = 0; dialects && i < dialects->slots.size(); ++i) huge = huge || dialects->slots[i].bytes.capacity() > kMaxKept;
     if (huge) {
       delete p;
       return;
@@ -106,10 +108,12 @@ class record_pool {
     p->rec.stale = false;
     p->json.clear();
     p->frame.clear();
-    for (auto& v : p->variants) {
+    auto clear = [](published_record::variant_slot& v) {
       v.bytes.clear();
       v.state.store(0, std::memory_order_relaxed);
-    }
+    };
+    for (auto& v : p->variants) clear(v);
+    for (size_t i = 0; dialects && i < dialects->slots.size(); ++i) clear(dialects->slots[i]);
     p->topic_id = 0;
     p->epoch = 0;
     p->position_key.clear();

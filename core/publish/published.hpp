@@ -41,6 +41,19 @@ struct published_record {
     std::string bytes;              // empty when made: the caller's plain frame serves
   };
   mutable std::array<variant_slot, static_cast<size_t>(frame_variant::count_)> variants;
+  // Declared client protocols' frames (server dialects), by a slot number the server gives each
+  // of their channel rules (the first half plain, the second compressed): a table made on first
+  // use and kept while the record is recycled.
+  static constexpr size_t dialect_slots = 16;
+  struct dialect_table {
+    std::array<variant_slot, dialect_slots> slots;
+  };
+  mutable std::atomic<dialect_table*> dialect_frames{nullptr};
+
+  published_record() = default;
+  published_record(const published_record&) = delete;
+  published_record& operator=(const published_record&) = delete;
+  ~published_record() { delete dialect_frames.load(std::memory_order_acquire); }
 
   // The frame as a shared buffer that keeps this record alive (sessions queue it).
   static std::shared_ptr<const std::string> frame_of(const std::shared_ptr<const published_record>& r) {
@@ -51,7 +64,23 @@ struct published_record {
   // making it: that one waits for it.
   template <class F>
   static std::shared_ptr<const std::string> variant_of(const std::shared_ptr<const published_record>& r, frame_variant v, F&& make) {
-    auto& slot = r->variants[static_cast<size_t>(v)];
+    return made_in(r, r->variants[static_cast<size_t>(v)], std::forward<F>(make));
+  }
+  // The same for dialect slot `slot` (< dialect_slots).
+  template <class F>
+  static std::shared_ptr<const std::string> dialect_frame_of(const std::shared_ptr<const published_record>& r, size_t slot, F&& make) {
+    auto* t = r->dialect_frames.load(std::memory_order_acquire);
+    if (!t) {
+      auto* mine = new dialect_table;
+      if (r->dialect_frames.compare_exchange_strong(t, mine, std::memory_order_acq_rel)) t = mine;
+      else delete mine;  // another thread made it first: `t` is that one
+    }
+    return made_in(r, t->slots[slot], std::forward<F>(make));
+  }
+
+ private:
+  template <class F>
+  static std::shared_ptr<const std::string> made_in(const std::shared_ptr<const published_record>& r, variant_slot& slot, F&& make) {
     if (slot.state.load(std::memory_order_acquire) != 2) {
       uint8_t none = 0;
       if (slot.state.compare_exchange_strong(none, 1, std::memory_order_acq_rel)) {
@@ -63,6 +92,8 @@ struct published_record {
     }
     return slot.bytes.empty() ? nullptr : std::shared_ptr<const std::string>(r, &slot.bytes);
   }
+
+ public:
   // Approximate memory held, for the history's byte bound: fixed once published (the variants
   // are counted as one more frame, so that adding and removing a record count the same whether
   // any was made between the two or not).

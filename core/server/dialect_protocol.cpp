@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include <atomic>
+#include <optional>
 
 #include "publish/cache.hpp"
 #include "record/record_bytes.hpp"
@@ -73,9 +74,34 @@ void fill(placeholder p, const std::string& field, const message_values& v, std:
   }
 }
 
+// The channel name a record of a "*" rule stands for: what {channel} took in its topic. Only
+// for topics templates of the shape PREFIX{channel}SUFFIX with nothing else to fill.
+std::optional<std::string> channel_of(const dialect_channel& rule, std::string_view topic) {
+  std::string_view t = rule.topics;
+  auto at = t.find("{channel}");
+  if (at == std::string_view::npos) return std::nullopt;
+  auto prefix = t.substr(0, at), suffix = t.substr(at + 9);
+  if (topic.size() < prefix.size() + suffix.size() || topic.substr(0, prefix.size()) != prefix ||
+      topic.substr(topic.size() - suffix.size()) != suffix)
+    return std::nullopt;
+  return decode_topic_segment(topic.substr(prefix.size(), topic.size() - prefix.size() - suffix.size()));
+}
+
+// Whether every session's frame of a record under `rule` is the same: true unless it names the
+// session's user, or a "*" rule's channel cannot be read back from the topic.
+bool shareable(const dialect_channel& rule) {
+  if (rule.send.uses(placeholder::user)) return false;
+  if (rule.name != "*") return true;
+  std::string_view t = rule.topics;
+  auto at = t.find("{channel}");
+  auto rest = std::string(t.substr(0, at)) + std::string(t.substr(at + 9));
+  return rest.find_first_of("{*") == std::string::npos;
+}
+
 class dialect_protocol final : public session_protocol {
  public:
-  dialect_protocol(ws_connection& c, const dialect_spec& d) : c_(c), shard_(c.shard()), d_(d) {}
+  dialect_protocol(ws_connection& c, const dialect_spec& d, size_t first_slot)
+      : c_(c), shard_(c.shard()), d_(d), first_slot_(first_slot) {}
   void opened(std::string_view token) override;
   void on_text(std::string_view message) override;
   std::shared_ptr<const std::string> live_frame(const std::shared_ptr<const published_record>& r) override;
@@ -90,7 +116,14 @@ class dialect_protocol final : public session_protocol {
   struct channel_sub {
     std::string name, pattern;
     const dialect_channel* rule;
+    std::optional<size_t> slot;  // the record frame slot every session shares; none: rendered here
   };
+  static constexpr size_t kHalf = published_record::dialect_slots / 2;  // plain slots, then compressed
+  std::optional<size_t> slot_of(const dialect_channel& rule) const {
+    size_t slot = first_slot_ + static_cast<size_t>(&rule - d_.channels.data());
+    return slot < kHalf && shareable(rule) ? std::optional<size_t>(slot) : std::nullopt;
+  }
+  std::string record_frame(const published_record& r, const dialect_channel& rule, std::string_view channel) const;
   void handle(const dialect_receive& rule, const json& msg);
   void authenticate(const dialect_receive& rule, const json& msg);
   void subscribe(const dialect_receive& rule, const std::string& channel);
@@ -113,12 +146,13 @@ class dialect_protocol final : public session_protocol {
   const dialect_spec& d_;  // kept alive by the session's settings
   std::vector<channel_sub> subs_;
   std::string user_;  // the token's user claim, once authenticated
+  size_t first_slot_;
 };
 
 }  // namespace
 
-std::unique_ptr<session_protocol> make_dialect_protocol(ws_connection& c, const dialect_spec& d) {
-  return std::make_unique<dialect_protocol>(c, d);
+std::unique_ptr<session_protocol> make_dialect_protocol(ws_connection& c, const dialect_spec& d, size_t first_slot) {
+  return std::make_unique<dialect_protocol>(c, d, first_slot);
 }
 
 void dialect_protocol::opened(std::string_view token) {
@@ -205,7 +239,7 @@ void dialect_protocol::subscribe(const dialect_receive& rule, const std::string&
   if (!subs.has(pattern)) {
     if (subs.patterns().size() >= max_session_patterns) return refuse(&rule, "too many subscriptions", channel);
     subs.add(pattern);
-    subs_.push_back({channel, pattern, ch});
+    subs_.push_back({channel, pattern, ch, slot_of(*ch)});
     c_.apply_subscriptions();
   }
   auto v = values();
@@ -232,15 +266,29 @@ void dialect_protocol::unsubscribe(const dialect_receive& rule, const std::strin
   send(rule.reply, v, frame_type::unsubscribed);
 }
 
+// One frame per record and channel rule, shared by every session of the dialect on it (and
+// its compressed copy), unless the rule's frame differs per session.
 std::shared_ptr<const std::string> dialect_protocol::live_frame(const std::shared_ptr<const published_record>& r) {
   auto sub = std::find_if(subs_.begin(), subs_.end(), [&](const channel_sub& s) { return topic_matches(s.pattern, r->topic); });
   if (sub == subs_.end()) return nullptr;
+  const auto& rule = *sub->rule;
+  if (!sub->slot) return c_.own_frame(record_frame(*r, rule, sub->name));
+  auto plain = published_record::dialect_frame_of(r, *sub->slot, [&](const published_record& p) {
+    auto channel = rule.name == "*" ? channel_of(rule, p.topic) : std::optional<std::string>(rule.name);
+    return record_frame(p, rule, channel ? *channel : sub->name);
+  });
+  if (!c_.compressing()) return plain;
+  auto d = published_record::dialect_frame_of(r, *sub->slot + kHalf, [&](const published_record&) { return c_.deflated(*plain); });
+  return d ? d : plain;
+}
+
+std::string dialect_protocol::record_frame(const published_record& r, const dialect_channel& rule, std::string_view channel) const {
   auto v = values();
-  v.record = r.get();
-  v.channel = sub->name;
+  v.record = &r;
+  v.channel = channel;
   std::string payload;
-  sub->rule->send.render(payload, [&](placeholder p, const std::string& field, std::string& out) { fill(p, field, v, out); });
-  return c_.own_frame(ws::make_frame(ws::opcode::text, payload));
+  rule.send.render(payload, [&](placeholder p, const std::string& field, std::string& out) { fill(p, field, v, out); });
+  return ws::make_frame(ws::opcode::text, payload);
 }
 
 void dialect_protocol::send(const message_template& t, message_values v, frame_type type) {

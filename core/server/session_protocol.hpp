@@ -35,6 +35,7 @@ class session_protocol {
 
 std::unique_ptr<session_protocol> make_tributary_protocol(ws_connection& c);
 std::unique_ptr<session_protocol> make_centrifugo_protocol(ws_connection& c);
-std::unique_ptr<session_protocol> make_dialect_protocol(ws_connection& c, const dialect_spec& d);
+// `first_slot`: the record frame slot of the dialect's first channel rule (see dialect_protocol.cpp).
+std::unique_ptr<session_protocol> make_dialect_protocol(ws_connection& c, const dialect_spec& d, size_t first_slot);
 
 }  // namespace tributary

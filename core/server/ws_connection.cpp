@@ -32,7 +32,13 @@ drop_reason reason_for(ws::close_code c) {
 std::unique_ptr<session_protocol> make_session_protocol(ws_connection& c, session_wire w) {
   switch (w.kind) {
     case client_protocol::centrifugo: return make_centrifugo_protocol(c);
-    case client_protocol::dialect: return make_dialect_protocol(c, *c.settings().opts.dialects.at(w.dialect));
+    case client_protocol::dialect: {
+      // Each dialect channel rule has its own slot for shared frames, numbered across dialects.
+      const auto& all = c.settings().opts.dialects;
+      size_t first_slot = 0;
+      for (size_t i = 0; i < w.dialect; ++i) first_slot += all[i]->channels.size();
+      return make_dialect_protocol(c, *all.at(w.dialect), first_slot);
+    }
     case client_protocol::websocket:
     case client_protocol::sse: break;  // SSE is no WebSocket session
   }
@@ -85,14 +91,15 @@ void ws_connection::offer(const std::shared_ptr<const published_record>& r, uint
 std::shared_ptr<const std::string> ws_connection::shared_frame(const std::shared_ptr<const published_record>& r,
                                                                std::shared_ptr<const std::string> plain, frame_variant deflated) {
   if (!deflate_ || !plain) return plain;
-  size_t min = cfg_->opts.compression_min_bytes;
-  auto d = published_record::variant_of(r, deflated, [min, &plain](const published_record&) {
-    auto payload = ws::frame_payload(*plain);
-    if (payload.size() < min) return std::string();
-    auto d = ws::make_deflated_frame(payload);
-    return d && d->size() < plain->size() ? std::move(*d) : std::string();
-  });
+  auto d = published_record::variant_of(r, deflated, [&](const published_record&) { return this->deflated(*plain); });
   return d ? d : plain;
+}
+
+std::string ws_connection::deflated(const std::string& plain) const {
+  auto payload = ws::frame_payload(plain);
+  if (payload.size() < cfg_->opts.compression_min_bytes) return {};
+  auto d = ws::make_deflated_frame(payload);
+  return d && d->size() < plain.size() ? std::move(*d) : std::string();
 }
 
 void ws_connection::send_text(frame_type t, std::string_view payload) {
@@ -101,11 +108,8 @@ void ws_connection::send_text(frame_type t, std::string_view payload) {
 }
 
 std::shared_ptr<const std::string> ws_connection::own_frame(std::string plain) {
-  if (deflate_) {
-    auto payload = ws::frame_payload(plain);
-    if (payload.size() >= cfg_->opts.compression_min_bytes)
-      if (auto d = ws::make_deflated_frame(payload); d && d->size() < plain.size()) return std::make_shared<const std::string>(std::move(*d));
-  }
+  if (deflate_)
+    if (auto d = deflated(plain); !d.empty()) return std::make_shared<const std::string>(std::move(d));
   return std::make_shared<const std::string>(std::move(plain));
 }
 

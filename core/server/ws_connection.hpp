@@ -76,6 +76,10 @@ class ws_connection final : public subscriber, public std::enable_shared_from_th
   // compresses, its compressed copy (variant `deflated` of the record) when worth it.
   std::shared_ptr<const std::string> shared_frame(const std::shared_ptr<const published_record>& r,
                                                   std::shared_ptr<const std::string> plain, frame_variant deflated);
+  bool compressing() const { return deflate_; }
+  // The compressed copy of a plain frame when it is worth it (compression_min_bytes, smaller);
+  // else empty.
+  std::string deflated(const std::string& plain) const;
   // A frame of this session's alone, compressed when agreed and worth it.
   std::shared_ptr<const std::string> own_frame(std::string plain);
 

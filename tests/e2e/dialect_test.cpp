@@ -67,6 +67,9 @@ TEST(Dialect, TaskStatusClientsConnectUnchanged) {
   EXPECT_EQ(late.read_text(), R"({"type":"status_update","task_id":"build-42","data":{"status":"done","progress":100,"message":"ok"}})");
   c.send(R"({"type":"subscribe","task_id":"t\"2"})");  // a quote in an id is escaped, never spliced
   EXPECT_EQ(c.read_text(), R"({"type":"subscribed","task_id":"t\"2","message":"Successfully subscribed"})");
+  // Its updates name it as the client did: the shared frame reads the id back from the topic.
+  redis.command({"PUBLISH", "task_status_updates", R"({"task_id":"t\"2","status":"queued","progress":0,"message":"é"})"});
+  EXPECT_EQ(c.read_text(), R"({"type":"status_update","task_id":"t\"2","data":{"status":"queued","progress":0,"message":"é"}})");
   for (const char* bad : {"not json", R"({"type":"launch"})", R"({"type":"subscribe"})", R"({"type":7})"}) {
     c.send(bad);
     auto m = json::parse(c.read_text());
