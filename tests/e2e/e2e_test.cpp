@@ -3,6 +3,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <sstream>
+
 #include "../support/demo_config.hpp"
 #include "../support/process.hpp"
 #include "../support/temp_dir.hpp"
@@ -228,7 +230,9 @@ TEST(E2E, PluginsListsManifests) {
   temp_dir d;
   auto r = run({kExe, "plugins", "--plugin-dir", TRIBUTARY_PLUGIN_DIR, "--json"}, d.path());
   ASSERT_EQ(r.code, 0) << r.err;
-  auto m = json::parse(r.out.substr(0, r.out.find('\n')));
+  json m;  // one manifest a line, by plugin file name
+  std::istringstream lines(r.out);
+  for (std::string line; std::getline(lines, line) && m["name"] != "binance";) m = json::parse(line);
   EXPECT_EQ(m["name"], "binance");
   EXPECT_EQ(m["abi"], "1.2");
   EXPECT_EQ(m["default_rate_limit"]["per"], "1m");
@@ -416,7 +420,8 @@ TEST(E2E, TheDemoCassettesAnswerEveryDefaultFeed) {
   for (const char* k : {"CMC_API_KEY", "TAAPI_SECRET", "FINNHUB_API_KEY"}) ::unsetenv(k);
   auto port = wait_port(d, c);
   ASSERT_NE(port, 0);
-  std::set<std::string> want{"price.BTC-USDT", "market.global", "indicator.BTC-USDT.rsi.1d", "quote.SPY", "quote.DIA", "quote.QQQM"};
+  std::set<std::string> want{"price.BTC-USDT", "market.global", "indicator.BTC-USDT.rsi.1d", "quote.SPY", "quote.DIA", "quote.QQQM",
+                             "sentiment.fear_greed"};
   json topics;
   for (int i = 0; i < 250; ++i) {
     topics = json::parse(http_get(port, "/api/v1/topics").body)["topics"];
@@ -428,6 +433,12 @@ TEST(E2E, TheDemoCassettesAnswerEveryDefaultFeed) {
   for (auto& w : want) EXPECT_THAT(topics.dump(), HasSubstr("\"" + w + "\"")) << w;
   auto st = json::parse(http_get(port, "/api/v1/status").body);
   for (auto& f : st["feeds"]) EXPECT_TRUE(f["last_error"].is_null()) << f.dump();
+  json summary;  // the dashboard's summary has the Fear & Greed Index, as the old service's had
+  for (int i = 0; i < 250 && !summary.contains("fear_greed"); ++i) {
+    summary = json::parse(http_get(port, "/api/crypto/dashboard-summary").body, nullptr, false);
+    if (!summary.contains("fear_greed")) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_EQ(summary["fear_greed"], 40) << summary.dump();
   c.signal(SIGTERM);
   EXPECT_EQ(c.wait(), 0);
 }
@@ -455,12 +466,12 @@ TEST(E2E, ConfigSampleIsMadeFromThePluginsAndChecksAsPrinted) {
   temp_dir d;
   auto r = run({kExe, "config", "sample", "--plugin-dir", TRIBUTARY_PLUGIN_DIR}, d.path());
   ASSERT_EQ(r.code, 0) << r.err;
-  for (const char* p : {"binance", "coingecko", "cmc", "taapi", "finnhub", "redis_pubsub", "redis_streams", "kafka"})
+  for (const char* p : {"binance", "coingecko", "cmc", "taapi", "finnhub", "alternative_me", "redis_pubsub", "redis_streams", "kafka"})
     EXPECT_THAT(r.out, HasSubstr(std::string("[plugins.") + p + "]"));
   EXPECT_THAT(r.out, HasSubstr("api_key = \"${CMC_API_KEY}\""));  // a secret comes from its variable
   EXPECT_THAT(r.out, HasSubstr("# brokers = \"\"   # required"));
   auto file = d.write("sample.toml", r.out);
   auto check = run({kExe, "check", "-c", file.string()}, d.path());
   EXPECT_EQ(check.code, 0) << check.err;
-  EXPECT_THAT(check.out, HasSubstr("1 feed(s)"));
+  EXPECT_THAT(check.out, HasSubstr("2 feed(s)"));  // binance's and alternative_me's: the keyless ones
 }
