@@ -357,6 +357,22 @@ run_outcome host::replay_stream(feed_runtime& f) {
 }
 
 // The [server] section (and the views' routes) as the server takes it.
+// A view's route, and for a refresh the feeds whose records it reads.
+static view_route view_route_of(const config& cfg, const view_config& v) {
+  view_route r{v.route, std::string(view_engine::kind) + "." + v.name, v.refresh, v.refresh_auth, {}, {}};
+  for (const auto& f : v.fields)
+    if (std::find(r.inputs.begin(), r.inputs.end(), f.topic) == r.inputs.end()) r.inputs.push_back(f.topic);
+  for (const auto& feed : cfg.feeds) {
+    bool feeds_it = std::any_of(r.inputs.begin(), r.inputs.end(), [&](const std::string& topic) {
+      if (topic.rfind(feed.kind + ".", 0) != 0) return false;
+      auto subject = topic.substr(feed.kind.size() + 1);
+      return std::any_of(feed.subjects.begin(), feed.subjects.end(), [&](const std::string& s) { return s == "*" || s == subject; });
+    });
+    if (feeds_it) r.feeds.push_back(feed.id);
+  }
+  return r;
+}
+
 static server_options server_options_of(const config& cfg) {
   server_options so;
   so.address = cfg.server.address;
@@ -395,7 +411,7 @@ static server_options server_options_of(const config& cfg) {
   so.auth_timeout = auth.auth_timeout;
   so.dashboard = cfg.server.dashboard;
   for (auto& v : cfg.views)
-    if (!v.route.empty()) so.view_routes.emplace_back(v.route, std::string(view_engine::kind) + "." + v.name);
+    if (!v.route.empty()) so.view_routes.push_back(view_route_of(cfg, v));
   return so;
 }
 

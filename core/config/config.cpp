@@ -230,6 +230,12 @@ class parser {
     else error(pos(n), path, not_a_mode<E>(*v));
   }
 
+  std::optional<bool> boolean(const toml::node& n, const std::string& path) {
+    if (auto* b = n.as_boolean()) return b->get();
+    error(pos(n), path, "must be true or false");
+    return std::nullopt;
+  }
+
   std::optional<std::string> str(const toml::node& n, const std::string& path) {
     auto* s = n.as_string();
     if (!s) {
@@ -859,7 +865,7 @@ class parser {
     std::string path = "views." + name;
     auto* t = node.as_table();
     if (!t) return error(pos(node), path, "must be a table");
-    check_keys(*t, path, {"route", "fields"});
+    check_keys(*t, path, {"route", "fields", "refresh", "refresh_auth"});
     if (name.empty() || !std::all_of(name.begin(), name.end(), [](unsigned char c) { return std::isalnum(c) || c == '_' || c == '-'; }))
       return error(pos(node), path, "a view name is letters, digits, '_' and '-'");
     view_config v;
@@ -871,6 +877,14 @@ class parser {
           error(pos(*n), path + ".route", "must be a path starting with '/', without '?', '#' or spaces");
         else v.route = *r;
       }
+    if (auto* n = t->get("refresh"))
+      if (auto b = boolean(*n, path + ".refresh")) v.refresh = *b;
+    if (auto* n = t->get("refresh_auth"))
+      if (auto b = boolean(*n, path + ".refresh_auth")) v.refresh_auth = *b;
+    if ((v.refresh || v.refresh_auth) && v.route.empty())
+      error(pos(node), path, "refresh is served at <route>/refresh: set `route` too");
+    if (v.refresh_auth && cfg.server.admin_token.empty())
+      error(pos(node), path + ".refresh_auth", "needs [server.auth] admin_token");
     auto* f = t->get("fields");
     if (!f) return error(pos(node), path, "missing required key `fields`");
     auto* ft = f->as_table();

@@ -101,6 +101,8 @@ struct view_field {
 struct view_config {
   std::string name;
   std::string route;  // "" = no HTTP route; always published as topic view.<name>
+  bool refresh = false;       // POST <route>/refresh runs its inputs' feeds at once
+  bool refresh_auth = false;  // ... with the admin token only
   std::vector<view_field> fields;
   source_pos where;
 };

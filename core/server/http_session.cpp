@@ -17,6 +17,7 @@
 #include "server/request_target.hpp"
 #include "server/io_shard.hpp"
 #include "server/sse_session.hpp"
+#include "server/view_refresh.hpp"
 #include "server/server_state.hpp"
 #include "publish/cache.hpp"
 #include "obs/metrics.hpp"
@@ -94,6 +95,7 @@ class http_session : public std::enable_shared_from_this<http_session> {
     if (req.method() == http::verb::get && req.target().starts_with("/sse") &&
         (req.target().size() == 4 || req.target()[4] == '?'))
       return stream_events(req);
+    if (auto* v = refresh_target(req)) return refresh(req, *v);
     auto res = route(req);
     if (req.method() == http::verb::head) {  // the GET answer's headers alone
       auto n = res.body().size();
@@ -286,7 +288,7 @@ class http_session : public std::enable_shared_from_this<http_session> {
 
   bool is_view_route(const std::string& path) const {
     auto& v = cfg_->opts.view_routes;
-    return std::any_of(v.begin(), v.end(), [&](auto& r) { return r.first == path; });
+    return std::any_of(v.begin(), v.end(), [&](auto& r) { return r.route == path; });
   }
 
   // Routes that answer with topic data: with auth on, the caller's token decides what it sees.
@@ -317,15 +319,48 @@ class http_session : public std::enable_shared_from_this<http_session> {
       if (auto r = st_.cache.latest(topic)) return counted("/api/v1/latest", make(http::status::ok, r->json, ka));
       return counted("/api/v1/latest", make(http::status::not_found, error_body("not_found", "unknown topic '" + topic + "'"), ka));
     }
-    for (auto& [route, topic] : cfg_->opts.view_routes) {
-      if (route != path) continue;
+    for (auto& v : cfg_->opts.view_routes) {
+      if (v.route != path) continue;
+      const auto& topic = v.topic;
       if (!may_see(g, topic))
         return counted("view", make(http::status::forbidden, error_body("forbidden", "not allowed to read '" + topic + "'"), ka));
-      if (auto r = st_.cache.latest(topic))
-        return counted("view", make(http::status::ok, dump(r->rec.data.is_null() ? read_record_data(r->json) : r->rec.data), ka));
-      return counted("view", make(http::status::not_found, error_body("not_found", "view '" + topic + "' has no value yet"), ka));
+      return counted("view", view_object(topic, ka));
     }
     return counted("other", make(http::status::not_found, error_body("not_found", "no route for " + path), ka));
+  }
+
+  // A view's bare object, or 404 until it has one.
+  response view_object(const std::string& topic, bool ka) {
+    if (auto r = st_.cache.latest(topic))
+      return make(http::status::ok, dump(r->rec.data.is_null() ? read_record_data(r->json) : r->rec.data), ka);
+    return make(http::status::not_found, error_body("not_found", "view '" + topic + "' has no value yet"), ka);
+  }
+
+  // The view whose `refresh` this request is (POST <route>/refresh), or nullptr.
+  const view_route* refresh_target(const http::request<http::string_body>& req) const {
+    if (req.method() != http::verb::post) return nullptr;
+    auto target = parse_request_target(req.target());
+    if (!target) return nullptr;
+    for (const auto& v : cfg_->opts.view_routes)
+      if (v.refresh && target->path == v.route + "/refresh") return &v;
+    return nullptr;
+  }
+
+  // Runs the view's feeds and answers with its object once every input is newer, or after
+  // refresh_wait (X-Tributary-Refreshed says which). Who may read the view may refresh it;
+  // with refresh_auth, only the admin token.
+  void refresh(const http::request<http::string_body>& req, const view_route& v) {
+    bool ka = req.keep_alive();
+    bool admin = !cfg_->opts.admin_token.empty() && is_admin(req);
+    if (v.refresh_auth && !admin) return send(counted("view_refresh", unauthorized(ka)));
+    if (!admin && !may_see(grant{&cfg_->policy, {}, {}}, v.topic))
+      return send(counted("view_refresh", make(http::status::forbidden, error_body("forbidden", "not allowed to read '" + v.topic + "'"), ka)));
+    auto cfg = cfg_;  // keeps `v` alive while the answer waits
+    refresh_view(stream_.get_executor(), st_, v, cfg->opts.refresh_wait, [self = shared_from_this(), cfg, &v, ka](bool fresh) {
+      auto res = self->view_object(v.topic, ka);
+      res.set("X-Tributary-Refreshed", fresh ? "true" : "false");
+      self->send(self->counted("view_refresh", std::move(res)));
+    });
   }
 
   bool is_admin(const http::request<http::string_body>& req) const {

@@ -27,6 +27,17 @@ class record_cache;
 class fanout_hub;
 class metrics;
 
+// A view served at its own route (GET route -> the bare object of topic `view.<name>`), and with
+// `refresh`, POST route + "/refresh": the feeds of its inputs run at once, and the answer waits
+// (up to refresh_wait) until every input has a newer record.
+struct view_route {
+  std::string route, topic;
+  bool refresh = false;
+  bool refresh_auth = false;         // the refresh needs the admin token
+  std::vector<std::string> feeds;    // run on a refresh
+  std::vector<std::string> inputs;   // the topics it reads
+};
+
 struct server_options {
   std::string address = "127.0.0.1";
   unsigned short port = 8081;  // 0 = any free port
@@ -65,7 +76,8 @@ struct server_options {
   millis auth_timeout{10000};
   bool dashboard = true;  // GET / serves the dashboard page, /tributary.js the client
   // View routes (GET route -> the bare view object of topic `view.<name>`).
-  std::vector<std::pair<std::string, std::string>> view_routes;  // route, topic
+  std::vector<view_route> view_routes;
+  millis refresh_wait{10000};
 };
 
 // A control API request (docs/protocol.md, Control API) and the host's answer.

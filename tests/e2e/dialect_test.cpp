@@ -144,3 +144,55 @@ TEST(Dialect, TradingClientsConnectUnchanged) {
   anon.send(R"({"type":"subscribe","data":{"channel":"orders"}})");
   EXPECT_THAT(anon.read()["data"]["error"].get<std::string>(), ::testing::HasSubstr("authenticate first"));
 }
+
+// The dashboard service's refresh: POST <route>/refresh runs the view's feeds at once and answers
+// with the object once every input is newer; with refresh_auth only for the admin token.
+TEST(ViewRefresh, RunsTheViewsFeedsAndAnswersWithTheFreshObject) {
+  const std::string admin = "view-refresh-admin-token-0123456789";
+  auto in = launch(std::string("[host]\nplugin_dirs = [\"") + TRIBUTARY_PLUGIN_DIR + R"("]
+log_level = "warn"
+[server]
+listen = "127.0.0.1:0"
+[server.auth]
+admin_token = ")" + admin + R"("
+[plugins.alternative_me]
+[feeds.sentiment]
+kind = "sentiment"
+subjects = ["fear_greed"]
+every = "1h"
+jitter = "0s"
+sources = ["alternative_me"]
+[views.dashboard]
+route = "/api/crypto/dashboard-summary"
+refresh = true
+fields = { btc_price_usd = "price.BTC-USDT:price", fear_greed = "sentiment.fear_greed:value" }
+[views.guarded]
+route = "/api/guarded"
+refresh = true
+refresh_auth = true
+fields = { btc = "price.BTC-USDT:price" }
+[views.plain]
+route = "/api/plain"
+fields = { btc = "price.BTC-USDT:price" }
+)" + demo_spot_feed("1h"));
+  auto seq = [&](const std::string& topic) {
+    auto r = http_get(in.port, "/api/v1/latest/" + topic);
+    return r.status == 200 ? json::parse(r.body)["seq"].get<uint64_t>() : 0;
+  };
+  for (int i = 0; i < 250 && (seq("price.BTC-USDT") == 0 || seq("sentiment.fear_greed") == 0); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  uint64_t price = seq("price.BTC-USDT"), mood = seq("sentiment.fear_greed");
+  ASSERT_GT(price, 0u);
+  ASSERT_GT(mood, 0u);  // the first runs; the next are an hour away
+  auto r = http_call(in.port, http::verb::post, "/api/crypto/dashboard-summary/refresh");
+  EXPECT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.headers["x-tributary-refreshed"], "true");
+  EXPECT_EQ(json::parse(r.body)["fear_greed"], 40);
+  EXPECT_GT(seq("price.BTC-USDT"), price);
+  EXPECT_GT(seq("sentiment.fear_greed"), mood);
+  EXPECT_EQ(http_call(in.port, http::verb::post, "/api/guarded/refresh").status, 401);
+  auto guarded = http_call(in.port, http::verb::post, "/api/guarded/refresh", admin);
+  EXPECT_EQ(guarded.status, 200) << guarded.body;
+  EXPECT_EQ(guarded.headers["x-tributary-refreshed"], "true");
+  EXPECT_EQ(http_call(in.port, http::verb::post, "/api/plain/refresh").status, 405);  // no refresh declared
+}

@@ -14,6 +14,7 @@
 #include <condition_variable>
 #include <mutex>
 #include <optional>
+#include <map>
 #include <string>
 #include <thread>
 
@@ -29,6 +30,7 @@ struct http_result {
   int status = 0;
   std::string body;
   std::string content_type;
+  std::map<std::string, std::string> headers;  // by lower-case name
 };
 
 // Any method, with an optional bearer token.
@@ -47,7 +49,13 @@ inline http_result http_call(unsigned short port, http::verb verb, const std::st
   http::read(s, buf, res);
   beast::error_code ec;
   s.socket().shutdown(tcp::socket::shutdown_both, ec);
-  return {static_cast<int>(res.result_int()), res.body(), std::string(res[http::field::content_type])};
+  http_result out{static_cast<int>(res.result_int()), res.body(), std::string(res[http::field::content_type]), {}};
+  for (const auto& f : res) {
+    std::string name(f.name_string());
+    for (auto& ch : name) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    out.headers[name] = std::string(f.value());
+  }
+  return out;
 }
 
 inline http_result http_get(unsigned short port, const std::string& target, const std::string& bearer = {},

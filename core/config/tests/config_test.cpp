@@ -335,6 +335,18 @@ send = '{"x":{data}'
   EXPECT_THAT(text, HasSubstr("dialects.t.channels.a.send: is not JSON once its placeholders are filled in"));
 }
 
+TEST(Config, ViewRefreshNeedsARouteAndRefreshAuthAnAdminToken) {
+  auto ok = parse("[server.auth]\nadmin_token = \"admin-token-0123456789abcdefghij\"\n[views.v]\nroute = \"/v\"\nrefresh = true\n"
+                  "refresh_auth = true\nfields = { a = \"price.X-Y:price\" }\n");
+  ASSERT_TRUE(ok.ok()) << all(ok);
+  EXPECT_TRUE(ok.cfg->views.at(0).refresh);
+  EXPECT_TRUE(ok.cfg->views.at(0).refresh_auth);
+  auto bad = parse("[views.v]\nrefresh = \"yes\"\nrefresh_auth = true\nfields = { a = \"price.X-Y:price\" }\n");
+  EXPECT_THAT(all(bad), HasSubstr("views.v.refresh: must be true or false"));
+  EXPECT_THAT(all(bad), HasSubstr("views.v: refresh is served at <route>/refresh: set `route` too"));
+  EXPECT_THAT(all(bad), HasSubstr("views.v.refresh_auth: needs [server.auth] admin_token"));
+}
+
 TEST(Config, ClientProtocolsAreNamedOnceEach) {
   auto d = parse("");
   ASSERT_TRUE(d.ok()) << all(d);

@@ -179,7 +179,7 @@ TEST(Centrifugo, TokensPersonalChannelsRefreshAndExpiry) {
   ws_client late(s.port, kPath);
   EXPECT_EQ(connect(late, token_for("alice", -10))["error"]["code"], 109);  // the SDK fetches a new one
   ws_client alice(s.port, kPath);
-  connect(alice, token_for("alice", 2));
+  connect(alice, token_for("alice"));
   alice.send(R"({"id":2,"subscribe":{"channel":"event.user.bob.orders"}})" "\n"
              R"({"id":3,"subscribe":{"channel":"event.user.alice.orders"}})");
   auto r = replies(alice);
@@ -188,15 +188,15 @@ TEST(Centrifugo, TokensPersonalChannelsRefreshAndExpiry) {
   alice.send(json{{"id", 4}, {"refresh", {{"token", token_for("mallory")}}}}.dump());  // another user
   EXPECT_EQ(alice.read_until_close(), 3500);
   ws_client carol(s.port, kPath);
-  connect(carol, token_for("carol", 1));
+  connect(carol, token_for("carol", 3));  // exp is whole seconds: it ends within (2, 3] s
   carol.send(json{{"id", 2}, {"refresh", {{"token", token_for("carol", 600)}}}}.dump());
   auto refreshed = replies(carol).at(0);
   EXPECT_EQ(refreshed["refresh"]["expires"], true);
   EXPECT_GE(refreshed["refresh"]["ttl"].get<int>(), 590);
   ws_client dave(s.port, kPath);  // not refreshed: closed when the token expires
-  connect(dave, token_for("dave", 1));
+  connect(dave, token_for("dave", 2));  // within (1, 2] s: connected, then expired
   EXPECT_EQ(dave.read_until_close(), 3005);
-  std::this_thread::sleep_for(std::chrono::milliseconds(600));
+  std::this_thread::sleep_for(std::chrono::milliseconds(1600));  // past carol's first token
   carol.send(R"({"id":3,"ping":{}})");  // carol outlived her first token
   for (;;) {
     auto m = replies(carol);

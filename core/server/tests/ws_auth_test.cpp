@@ -194,7 +194,7 @@ TEST(HttpViews, TheRouteServesTheBareViewObjectUnderTheTopicRules) {
   v.fields = {{"btc", "price.BTC-USDT", "price"}, {"eth", "price.ETH-USDT", "price"}};
   view_engine views({v});
   auto o = jwt_server();
-  o.view_routes = {{"/api/crypto/summary", "view.summary"}};
+  o.view_routes = {{"/api/crypto/summary", "view.summary"}};  // route, topic
   running_server s(o);
   s.path.set_views(&views);
   EXPECT_EQ(http_get(s.port, "/api/crypto/summary").status, 403);  // view.* is not public here
