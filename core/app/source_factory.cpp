@@ -2,7 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
-#include "plugin/plugin.hpp"
+#include "plugin/abi_backend.hpp"
+#include "plugin/process_backend.hpp"
 #include "ingest/limits/circuit_breaker.hpp"
 #include "ingest/limits/rate_budget.hpp"
 #include "ingest/runtime.hpp"
@@ -16,16 +17,21 @@ source_factory::source_factory(std::vector<std::filesystem::path> plugin_dirs, r
                                const clock_source& clock, std::shared_ptr<spdlog::logger> log, report_error error)
     : dirs_(std::move(plugin_dirs)), secrets_(secrets), m_(m), clock_(clock), log_(std::move(log)), error_(std::move(error)) {}
 
-std::shared_ptr<plugin_library> source_factory::library(const plugin_instance_config& pc) {
-  if (auto it = libs_.find(pc.plugin); it != libs_.end()) return it->second;
-  std::string path = "plugins." + pc.name;
+std::optional<std::filesystem::path> source_factory::library_file(const plugin_instance_config& pc) {
   auto file = find_plugin(dirs_, pc.plugin);
   if (!file) {
     std::string dirs;
     for (auto& d : dirs_) dirs += (dirs.empty() ? "" : ", ") + d.string();
-    error_(pc.where, path, "plugin '" + pc.plugin + "' not found: no lib" + pc.plugin + ".so in " + dirs);
-    return nullptr;
+    error_(pc.where, "plugins." + pc.name, "plugin '" + pc.plugin + "' not found: no lib" + pc.plugin + ".so in " + dirs);
   }
+  return file;
+}
+
+std::shared_ptr<plugin_library> source_factory::library(const plugin_instance_config& pc) {
+  if (auto it = libs_.find(pc.plugin); it != libs_.end()) return it->second;
+  std::string path = "plugins." + pc.name;
+  auto file = library_file(pc);
+  if (!file) return nullptr;
   auto loaded = plugin_library::load(*file);
   if (auto* e = std::get_if<std::string>(&loaded)) {
     error_(pc.where, path, *e);
@@ -70,10 +76,38 @@ void source_factory::attach_limits(source_runtime& s, const plugin_instance_conf
   m_.set("tributary_circuit_state", {{"source", pc.name}}, 0);
 }
 
+// Where the instance's calls go: its library in this process, or a child process running the
+// library (isolation = "process") or the exec plugin's command.
+std::unique_ptr<plugin_backend> source_factory::backend(const plugin_instance_config& pc) {
+  if (pc.isolation == plugin_isolation::none) {
+    auto lib = library(pc);
+    return lib ? std::make_unique<abi_backend>(std::move(lib)) : nullptr;
+  }
+  process_options o;
+  o.exec = pc.exec();
+  o.call_timeout = pc.call_timeout;
+  o.cpu_limit = pc.cpu_limit;
+  o.child.memory_limit = pc.memory_limit;
+  if (o.exec) {
+    o.child.argv = pc.command;
+    o.child.cwd = pc.workdir;
+  } else {
+    auto file = library_file(pc);
+    if (!file) return nullptr;
+    o.child.argv = {plugin_host_program(), "plugin-host", file->string()};
+  }
+  auto started = process_backend::start(std::move(o));
+  if (auto* why = std::get_if<std::string>(&started)) {
+    error_(pc.where, "plugins." + pc.name, (pc.exec() ? "exec plugin: " : "plugin '" + pc.plugin + "' in its own process: ") + *why);
+    return nullptr;
+  }
+  return std::move(std::get<std::unique_ptr<process_backend>>(started));
+}
+
 std::unique_ptr<source_runtime> source_factory::make(const plugin_instance_config& pc) {
-  auto lib = library(pc);
-  if (!lib || !check_settings(pc, lib->manifest())) return nullptr;
-  const auto& mf = lib->manifest();
+  auto be = backend(pc);
+  if (!be || !check_settings(pc, be->manifest())) return nullptr;
+  const auto mf = be->manifest();
   plugin_services svc;
   svc.log = [logger = log_, who = pc.name](int level, std::string_view msg) {
     logger->log(static_cast<spdlog::level::level_enum>(std::clamp(level, 0, 4)), "[{}] {}", who, msg);
@@ -82,9 +116,9 @@ std::unique_ptr<source_runtime> source_factory::make(const plugin_instance_confi
   svc.count = [&m = m_, who = pc.name](std::string_view name, double v) {
     m.add("tributary_plugin_counter_total", {{"source", who}, {"name", std::string(name)}}, v);
   };
-  auto inst = plugin_instance::create(lib, pc.name, pc.settings, std::move(svc));
+  auto inst = plugin_instance::create(std::move(be), pc.name, pc.settings, std::move(svc));
   if (auto* e = std::get_if<fetch_error>(&inst)) {
-    error_(pc.where, "plugins." + pc.name, "plugin '" + pc.plugin + "' rejected its settings: " + e->message);
+    error_(pc.where, "plugins." + pc.name, "plugin '" + mf.name + "' rejected its settings: " + e->message);
     return nullptr;
   }
   auto s = std::make_unique<source_runtime>();

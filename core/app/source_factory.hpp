@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -33,7 +34,9 @@ class source_factory {
   const std::map<std::string, std::shared_ptr<plugin_library>>& libraries() const { return libs_; }
 
  private:
+  std::optional<std::filesystem::path> library_file(const plugin_instance_config& pc);
   std::shared_ptr<plugin_library> library(const plugin_instance_config& pc);
+  std::unique_ptr<class plugin_backend> backend(const plugin_instance_config& pc);
   bool check_settings(const plugin_instance_config& pc, const plugin_manifest& mf);
   bool declare_instance_kinds(const plugin_instance_config& pc, class plugin_instance& inst);
   void attach_limits(source_runtime& s, const plugin_instance_config& pc, const plugin_manifest& mf);

@@ -1,8 +1,10 @@
-// `tributary fetch` (one feed once) and `test-case` (plugin golden cases).
+// `tributary fetch` (one feed once), `test-case` (plugin golden cases) and `plugin-host` (one
+// plugin served to a host in another process): the commands that run plugins.
 #include <iostream>
 
 #include "cli/commands.hpp"
 #include "cli/test_case.hpp"
+#include "plugin/plugin_host.hpp"
 
 namespace tributary::cli {
 
@@ -27,5 +29,7 @@ int fetch_command::operator()(const context& cx) const {
 int test_case_command::operator()(const context&) const {
   return run_test_cases(cases, plugin_dirs) == 0 ? kExitOk : kExitFailed;
 }
+
+int plugin_host_command::operator()(const context&) const { return serve_plugin(library); }
 
 }  // namespace tributary::cli

@@ -49,4 +49,11 @@ struct test_case_command {
   int operator()(const context& cx) const;
 };
 
+// Started by the host for a plugin with isolation = "process": serves the library over the
+// plugin protocol on stdin/stdout.
+struct plugin_host_command {
+  fs::path library;
+  int operator()(const context& cx) const;
+};
+
 }  // namespace tributary::cli

@@ -76,6 +76,13 @@ CLI::App* bind(CLI::App& app, test_case_command& t) {
   return c;
 }
 
+CLI::App* bind(CLI::App& app, plugin_host_command& p) {
+  auto* c = app.add_subcommand("plugin-host", "Serve one plugin library on stdin/stdout (started by the host for isolation = \"process\")");
+  c->add_option("library", p.library, "the plugin's lib<name>.so")->required();
+  c->group("");  // not for people: the host starts it
+  return c;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -94,6 +101,7 @@ int main(int argc, char** argv) {
   fetch_command fetch{default_config()};
   sample_command sample;
   test_case_command test_case;
+  plugin_host_command plugin_host;
   std::vector<std::pair<CLI::App*, std::function<int()>>> commands{
       {bind(app, run), [&] { return run(cx); }},
       {bind(app, check), [&] { return check(cx); }},
@@ -101,6 +109,7 @@ int main(int argc, char** argv) {
       {bind(app, fetch), [&] { return fetch(cx); }},
       {bind(app, sample), [&] { return sample(cx); }},
       {bind(app, test_case), [&] { return test_case(cx); }},
+      {bind(app, plugin_host), [&] { return plugin_host(cx); }},
   };
   try {
     app.parse(argc, argv);

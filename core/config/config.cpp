@@ -15,6 +15,7 @@
 #include "record/record.hpp"
 #include "record/topic.hpp"
 #include "sink/record_template.hpp"
+#include "util/byte_size.hpp"
 #include "util/listen.hpp"
 #include "util/redactor.hpp"
 
@@ -635,6 +636,9 @@ class parser {
       std::string key(k.str()), kp = path + "." + key;
       if (!read_host_key(key, v, kp, p)) read_plugin_setting(key, v, kp, p);
     }
+    if (p.exec() && p.isolation == plugin_isolation::none && t->contains("isolation"))
+      error(pos(*t->get("isolation")), path + ".isolation", "an exec plugin always runs in its own process");
+    check_exec(p, path);
     if (p.disabled_by == plugin_instance_config::off_cause::config)
       warn(p.where, path, "instance '" + name + "' is disabled (enabled = false)");
     cfg.plugins.push_back(std::move(p));
@@ -670,6 +674,7 @@ class parser {
       if (auto d = duration(v, kp)) p.backoff = *d;
     } else if (key == "circuit") {
       read_circuit(v, kp, p);
+    } else if (read_isolation_key(key, v, kp, p)) {
     } else if (key == "kinds") {
       auto j = to_json(v, kp, nullptr, nullptr);
       if (!j || !j->is_object()) error(pos(v), kp, "must be a table of kinds: { order = { fields = { ... }, required = [...] } }");
@@ -678,6 +683,38 @@ class parser {
       return false;
     }
     return true;
+  }
+
+  // isolation, call_timeout, cpu_limit, memory_limit, command: where and how the plugin runs.
+  bool read_isolation_key(const std::string& key, const toml::node& v, const std::string& kp, plugin_instance_config& p) {
+    if (key == "isolation") {
+      read_mode(v, kp, p.isolation);
+    } else if (key == "call_timeout") {
+      if (auto d = duration(v, kp)) p.call_timeout = *d;
+    } else if (key == "cpu_limit") {
+      if (auto d = duration(v, kp, true)) p.cpu_limit = *d;
+    } else if (key == "memory_limit") {
+      auto s = v.as_string() ? std::optional(v.as_string()->get()) : std::nullopt;
+      auto n = v.as_integer() ? std::optional<uint64_t>(std::max<int64_t>(0, v.as_integer()->get())) : s ? parse_bytes(*s) : std::nullopt;
+      if (!n) error(pos(v), kp, "must be a size: \"256MiB\", \"1GiB\" or a number of bytes");
+      else if (*n != 0 && *n < (16u << 20)) error(pos(v), kp, "must be at least 16MiB (or 0 for no limit)");
+      else p.memory_limit = *n;
+    } else if (key == "command") {
+      auto list = str_list(v, kp);
+      if (list && list->empty()) error(pos(v), kp, "must name a program: [\"python3\", \"plugin.py\"]");
+      else if (list) p.command = std::move(*list);
+    } else {
+      return false;
+    }
+    return true;
+  }
+
+  // plugin = "exec" needs a command and runs in its own process; a command needs exec.
+  void check_exec(plugin_instance_config& p, const std::string& path) {
+    if (p.exec() && p.command.empty()) error(p.where, path + ".command", "an exec plugin needs command = [\"program\", \"args\"...]");
+    if (!p.exec() && !p.command.empty()) error(p.where, path + ".command", "command is for plugin = \"exec\" only");
+    if (p.exec()) p.isolation = plugin_isolation::process;
+    p.workdir = base_dir();
   }
 
   // A plugin-owned key: kept as JSON for the plugin; an unset environment variable in it
@@ -1133,7 +1170,8 @@ bool same_instance(const plugin_instance_config& a, const plugin_instance_config
   return a.name == b.name && a.plugin == b.plugin && a.base_url == b.base_url && a.timeout == b.timeout && windows(a) == windows(b) &&
          a.shared_budget == b.shared_budget && a.retries == b.retries && a.backoff == b.backoff &&
          a.circuit_failures == b.circuit_failures && a.circuit_cooldown == b.circuit_cooldown && a.settings == b.settings &&
-         a.enabled == b.enabled;
+         a.enabled == b.enabled && a.isolation == b.isolation && a.call_timeout == b.call_timeout && a.cpu_limit == b.cpu_limit &&
+         a.memory_limit == b.memory_limit && a.command == b.command && a.workdir == b.workdir;
 }
 
 bool same_feed(const feed_config& a, const feed_config& b) {

@@ -55,6 +55,15 @@ struct plugin_instance_config {
   millis backoff{250};             // first retry delay (doubled, jittered)
   int circuit_failures = 5;        // consecutive failed runs that open the circuit
   millis circuit_cooldown{30000};  // open this long before one trial run
+  // isolation = "process" (and every exec plugin): the plugin runs in a child process, each
+  // call within call_timeout and cpu_limit of CPU, in memory_limit bytes of address space.
+  plugin_isolation isolation = plugin_isolation::none;
+  millis call_timeout{2000};
+  millis cpu_limit{0};             // 0 = none
+  uint64_t memory_limit = 0;       // 0 = none
+  std::vector<std::string> command;  // plugin = "exec": the program and its arguments
+  std::filesystem::path workdir;     // where an exec plugin starts: the config file's directory
+  bool exec() const { return plugin == "exec"; }
   nlohmann::json settings = nlohmann::json::object();  // plugin-owned keys, env substituted
   // `kinds`: record kinds this instance declares, as a plugin's manifest does
   // ({"order": {"fields": {"orderId": "string"}, "required": ["orderId"]}}); null when none.

@@ -22,6 +22,8 @@ enum class compression_mode : uint8_t { automatic, off };
 // /connection/websocket.
 enum class client_wire : uint8_t { tributary, centrifugo };
 enum class dialect_action : uint8_t { subscribe, unsubscribe, auth, reply };
+// Where a plugin runs: in the host's process, or in a child process of its own.
+enum class plugin_isolation : uint8_t { none, process };
 
 template <class E>
 struct mode_table;  // names (in order of the enum) and what one is called in an error
@@ -75,6 +77,12 @@ template <>
 struct mode_table<sink_format> {
   static constexpr std::array names{"record", "flat"};
   static constexpr const char* noun = "format";
+};
+
+template <>
+struct mode_table<plugin_isolation> {
+  static constexpr std::array names{"none", "process"};
+  static constexpr const char* noun = "isolation";
 };
 
 template <class E>

@@ -7,6 +7,7 @@
 
 #include "config/config.hpp"
 #include "config/server_settings.hpp"
+#include "util/byte_size.hpp"
 #include "util/duration.hpp"
 
 namespace tributary {
@@ -122,6 +123,13 @@ toml::table plugin_table(const plugin_instance_config& p) {
   circuit.is_inline(true);
   t.insert("circuit", std::move(circuit));
   if (!p.enabled) t.insert("enabled", false);
+  if (p.exec()) t.insert("command", strings(p.command));
+  if (p.isolation == plugin_isolation::process) {
+    if (!p.exec()) t.insert("isolation", name_of(p.isolation));
+    t.insert("call_timeout", format_duration(p.call_timeout));
+    if (p.cpu_limit.count() > 0) t.insert("cpu_limit", format_duration(p.cpu_limit));
+    if (p.memory_limit > 0) t.insert("memory_limit", format_bytes(p.memory_limit));
+  }
   if (p.base_url) t.insert("base_url", *p.base_url);
   if (p.timeout) t.insert("timeout", format_duration(*p.timeout));
   if (p.rate_limit) {

@@ -30,6 +30,7 @@ json source_runtime::status(int64_t now) const {
   j["last_error"] = last_error.empty() ? json(nullptr) : json(last_error);
   int64_t p = paused_until.load();
   j["paused_for_ms"] = p > now ? p - now : 0;
+  j["process"] = plugin->backend_status();
   return j;
 }
 

@@ -21,8 +21,11 @@
 namespace tributary {
 
 class clock_source;
+class plugin_backend;
 
-enum class error_class { retryable, rate_limited, auth, bad_request, bad_data, internal };
+// plugin_crashed and plugin_timeout: a plugin in its own process died or overran a limit
+// during a call (isolation = "process", exec plugins).
+enum class error_class { retryable, rate_limited, auth, bad_request, bad_data, internal, plugin_crashed, plugin_timeout };
 std::string_view name_of(error_class c);
 
 struct fetch_error {
@@ -155,21 +158,27 @@ struct plugin_services {
   std::function<void(std::string_view name, double value)> count;
 };
 
-// One configured instance of a plugin. Calls are serialized: the SDK promises a plugin one
-// thread at a time per instance.
+// One configured instance of a plugin, in this process or in a child process (backend.hpp).
+// Calls are serialized: the SDK promises a plugin one thread at a time per instance.
 class plugin_instance {
  public:
   // Creates the instance; on failure returns the plugin's error.
   static std::variant<std::unique_ptr<plugin_instance>, fetch_error> create(
-      std::shared_ptr<plugin_library> lib, std::string instance_name,
-      const nlohmann::json& settings, plugin_services services);
+      std::unique_ptr<plugin_backend> backend, std::string instance_name, const nlohmann::json& settings,
+      plugin_services services);
+  // In this process, from a loaded library.
+  static std::variant<std::unique_ptr<plugin_instance>, fetch_error> create(
+      std::shared_ptr<plugin_library> lib, std::string instance_name, const nlohmann::json& settings,
+      plugin_services services);
   ~plugin_instance();
 
   const std::string& name() const { return name_; }
-  const plugin_manifest& manifest() const { return lib_->manifest(); }
+  const plugin_manifest& manifest() const;
   bool serves(std::string_view kind) const;
   // Kinds this instance's config declares ([plugins.X] kinds), served besides the manifest's.
   void also_serves(std::vector<std::string> kinds) { extra_kinds_ = std::move(kinds); }
+  // Where it runs: {"isolation": "none"}, or the child process's state.
+  nlohmann::json backend_status() const;
 
   std::variant<std::string, fetch_error> map_subject(const std::string& kind,
                                                      const std::string& subject);
@@ -184,15 +193,18 @@ class plugin_instance {
 
  private:
   plugin_instance() = default;
-  std::shared_ptr<plugin_library> lib_;
   std::string name_;
   std::unique_ptr<trib_host_api> api_;
   plugin_services services_;
-  trib_instance* inst_ = nullptr;
-  std::mutex mu_;
+  mutable std::mutex mu_;
   std::vector<std::string> extra_kinds_;
   std::vector<trib_kv> headers_;  // parse_message: the message's headers in ABI form (reused, under mu_)
+  std::unique_ptr<plugin_backend> backend_;  // last: destroyed first, while api_ still lives
 };
+
+// A manifest as JSON (plugin_manifest::to_json), read back: what a plugin in another process
+// answers to "manifest". Checks what loading a library checks (declared kinds, known kinds).
+std::variant<plugin_manifest, std::string> manifest_from_json(const nlohmann::json& j);
 
 // Checks plugin settings against the manifest's JSON schema (the subset plugins use: type,
 // properties, additionalProperties, required, enum, items, minimum, maximum). Each problem is
