@@ -85,6 +85,7 @@ std::unique_ptr<plugin_backend> source_factory::backend(const plugin_instance_co
   }
   process_options o;
   o.exec = pc.exec();
+  if (o.exec) o.spin_us = 0;  // an interpreter's answer takes longer than any worthwhile poll
   o.call_timeout = pc.call_timeout;
   o.cpu_limit = pc.cpu_limit;
   o.child.memory_limit = pc.memory_limit;

@@ -82,7 +82,7 @@ struct mode_table<sink_format> {
 template <>
 struct mode_table<plugin_isolation> {
   static constexpr std::array names{"none", "process"};
-  static constexpr const char* noun = "isolation";
+  static constexpr const char* noun = "plugin isolation";
 };
 
 template <class E>

@@ -131,6 +131,28 @@ void feed_runner::try_next(std::shared_ptr<run_ctx> c) {
   finish(std::move(c));
 }
 
+namespace {
+// Rate limits pause a source and bad requests are ours to fix: neither says the source is
+// unwell. Server errors, timeouts, auth failures and internal errors do, whatever subject or
+// request tag they carry; bad data does when it is not about one requested subject.
+bool counts_against_source(const fetch_error& e, bool about_a_subject) {
+  switch (e.cls) {
+    case error_class::rate_limited:
+    case error_class::bad_request: return false;
+    case error_class::bad_data: return !about_a_subject;
+    default: return true;
+  }
+}
+}  // namespace
+
+// What one attempt at a source produced.
+struct feed_runner::attempt_result {
+  std::vector<std::pair<record, int64_t>> records;  // with when its response arrived
+  std::vector<fetch_error> errors;
+  // Something says the source itself is unwell (counts_against_source), for any request.
+  bool source_failure = false;
+};
+
 feed_request feed_runner::request_for(const run_ctx& c, const source_runtime& s) const {
   feed_request fr{c.feed->cfg.id, c.feed->cfg.kind, {}};
   for (auto& [canon, native] : c.feed->subjects.at(s.name))
@@ -160,8 +182,7 @@ std::optional<std::vector<http_request>> feed_runner::prepare(run_ctx& c, source
   }
   auto planned = s.plugin->plan(request_for(c, s));
   if (planned.status != 0 || planned.requests.empty()) {
-    for (auto& e : planned.errors) c.out.errors.push_back(e);
-    if (planned.errors.empty()) c.out.errors.push_back({error_class::internal, s.name + " planned no request", {}, 0});
+    plan_failed(c, s, std::move(planned.errors), now);
     return std::nullopt;
   }
   double cost = 0;
@@ -172,6 +193,19 @@ std::optional<std::vector<http_request>> feed_runner::prepare(run_ctx& c, source
     r.timeout = s.timeout;
   }
   return std::move(planned.requests);
+}
+
+// A plan that failed (a plugin that crashed or overran, or refused the subjects) is that
+// source's failure like a failed fetch: counted, in its status, and against its circuit.
+void feed_runner::plan_failed(run_ctx& c, source_runtime& s, std::vector<fetch_error> errors, int64_t now) {
+  attempt_result a;
+  if (errors.empty()) errors.push_back({error_class::internal, "planned no request", {}, 0});
+  for (auto& e : errors) a.source_failure |= counts_against_source(e, !e.subject.empty());
+  a.errors = std::move(errors);
+  record_attempt(s, 0, a, now);
+  if (c.permit && a.source_failure) c.permit->failure(now);
+  c.permit.reset();
+  report_errors(c, s, std::move(a.errors));
 }
 
 // Spends `cost` from the source's budget: the shared one (cluster mode) while it answers, which
@@ -237,27 +271,7 @@ void feed_runner::send(std::shared_ptr<run_ctx> c, source_runtime* s, std::vecto
   }
 }
 
-namespace {
-// Rate limits pause a source and bad requests are ours to fix: neither says the source is
-// unwell. Server errors, timeouts, auth failures and internal errors do, whatever subject or
-// request tag they carry; bad data does when it is not about one requested subject.
-bool counts_against_source(const fetch_error& e, bool about_a_subject) {
-  switch (e.cls) {
-    case error_class::rate_limited:
-    case error_class::bad_request: return false;
-    case error_class::bad_data: return !about_a_subject;
-    default: return true;
-  }
-}
-}  // namespace
 
-// What one attempt at a source produced.
-struct feed_runner::attempt_result {
-  std::vector<std::pair<record, int64_t>> records;  // with when its response arrived
-  std::vector<fetch_error> errors;
-  // Something says the source itself is unwell (counts_against_source), for any request.
-  bool source_failure = false;
-};
 
 feed_runner::attempt_result feed_runner::collect(const run_ctx& c, source_runtime& s, const std::vector<http_request>& reqs,
                                                  const std::vector<http_response>& resps) {

@@ -112,6 +112,7 @@ class feed_runner {
   feed_request request_for(const run_ctx& c, const source_runtime& s) const;
   std::optional<std::vector<http_request>> prepare(run_ctx& c, source_runtime& s);
   void next_source(run_ctx& c, source_runtime& s);
+  void plan_failed(run_ctx& c, source_runtime& s, std::vector<fetch_error> errors, int64_t now);
   bool take_budget(run_ctx& c, source_runtime& s, double cost, int64_t now);
   void send(std::shared_ptr<run_ctx> c, source_runtime* s, std::vector<http_request> requests);
   void on_responses(std::shared_ptr<run_ctx> c, source_runtime* s, const std::vector<http_request>& reqs,

@@ -75,6 +75,7 @@ frame_reader::fill_result frame_reader::fill(int fd) {
       return fill_result::data;
     }
     if (r == 0) return fill_result::closed;
+    if (errno == EAGAIN || errno == EWOULDBLOCK) return fill_result::again;
     if (errno != EINTR) return fill_result::error;
   }
 }

@@ -21,7 +21,7 @@ bool send_frame(int fd, std::string_view payload, int64_t deadline_ms);
 
 class frame_reader {
  public:
-  enum class fill_result { data, closed, error };
+  enum class fill_result { data, closed, again, error };  // again: a non-blocking socket had nothing
   // One read of what the socket has (blocking unless the socket is not).
   fill_result fill(int fd);
   // The next complete frame in the buffer, valid until the next fill or next; nullopt when

@@ -3,22 +3,23 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <new>
 
 #include "plugin/child_process.hpp"
 #include "plugin/frame_io.hpp"
 #include "plugin/plugin.hpp"
-#include "plugin/wire_json.hpp"
-#include "util/clock.hpp"
+#include "plugin/wire_binary.hpp"
 
 namespace tributary {
 
-using json = nlohmann::json;
-
 namespace {
 
-// The child side: one library, at most one instance, calls answered in order.
+trib_str abi(std::string_view s) { return {s.data(), s.size()}; }
+
+// The child side: one library, at most one instance, calls answered in order, in the binary
+// form of the protocol.
 class plugin_server {
  public:
   plugin_server(int fd, std::shared_ptr<plugin_library> lib, std::string load_error)
@@ -28,19 +29,18 @@ class plugin_server {
     api_.abi_minor = TRIB_ABI_MINOR;
     api_.host_ctx = this;
     api_.log = [](void* ctx, int32_t level, trib_str m) {
-      static const char* names[] = {"trace", "debug", "info", "warn", "error"};
-      static_cast<plugin_server*>(ctx)->send({{"log", std::string_view(m.ptr, m.len)}, {"level", names[std::clamp(level, 0, 4)]}});
+      static_cast<plugin_server*>(ctx)->send(wire::answer_writer::log(level, {m.ptr, m.len}));
     };
     api_.now_ms = [](void* ctx) { return static_cast<plugin_server*>(ctx)->now_; };
     api_.counter_add = [](void* ctx, trib_str name, double v) {
-      static_cast<plugin_server*>(ctx)->send({{"count", std::string_view(name.ptr, name.len)}, {"value", v}});
+      static_cast<plugin_server*>(ctx)->send(wire::answer_writer::count({name.ptr, name.len}, v));
     };
     out_.struct_size = sizeof out_;
-    out_.ctx = this;
-    out_.emit_request = [](void* ctx, const trib_http_request* q) { static_cast<plugin_server*>(ctx)->item("requests", wire::request_json(*q)); };
-    out_.emit_record = [](void* ctx, const trib_record* r) { static_cast<plugin_server*>(ctx)->item("records", wire::record_json(*r)); };
-    out_.emit_error = [](void* ctx, const trib_error* e) { static_cast<plugin_server*>(ctx)->item("errors", wire::error_json(*e)); };
-    out_.emit_stream = [](void* ctx, const trib_stream_plan* p) { static_cast<plugin_server*>(ctx)->answer_["stream"] = wire::stream_json(*p); };
+    out_.ctx = &answer_;
+    out_.emit_request = [](void* ctx, const trib_http_request* q) { static_cast<wire::answer_writer*>(ctx)->request(*q); };
+    out_.emit_record = [](void* ctx, const trib_record* r) { static_cast<wire::answer_writer*>(ctx)->record(*r); };
+    out_.emit_error = [](void* ctx, const trib_error* e) { static_cast<wire::answer_writer*>(ctx)->error(*e); };
+    out_.emit_stream = [](void* ctx, const trib_stream_plan* p) { static_cast<wire::answer_writer*>(ctx)->stream(*p); };
   }
   ~plugin_server() {
     if (inst_) d().destroy(inst_);
@@ -50,15 +50,18 @@ class plugin_server {
 
  private:
   const trib_plugin_descriptor& d() const { return *lib_->descriptor(); }
-  void send(const json& j) {
-    if (!wire::send_frame(fd_, j.dump(-1, ' ', false, json::error_handler_t::replace), -1)) _exit(0);  // the host is gone
+  void send(const std::string& frame) {
+    if (!wire::send_frame(fd_, frame, -1)) _exit(0);  // the host is gone
   }
-  void item(const char* list, json j) { answer_[list].push_back(std::move(j)); }
-  void refuse(int32_t status, std::string message) { item("errors", {{"class", wire::status_name(status)}, {"message", std::move(message)}}); }
-  int32_t dispatch(const std::string& call, const json& msg);
-  int32_t create(const json& msg);
-  int32_t map_subject(const json& msg);
-  int32_t with_feed(const std::string& call, const json& msg);
+  int32_t refuse(int32_t status, const std::string& message) {
+    trib_error e{sizeof(trib_error), status, 0, abi(message), {}};
+    answer_.error(e);
+    return status;
+  }
+  int32_t dispatch(const wire::read_call_result& c);
+  int32_t create(std::string_view settings);
+  int32_t map_subject(std::string_view kind, std::string_view subject);
+  bool streams() const { return TRIB_HAS_MEMBER(&d(), trib_plugin_descriptor, parse_message) && d().plan_stream && d().parse_message; }
 
   int fd_;
   std::shared_ptr<plugin_library> lib_;
@@ -67,68 +70,53 @@ class plugin_server {
   trib_output out_{};
   trib_instance* inst_ = nullptr;
   int64_t now_ = 0;
-  json answer_;
+  wire::answer_writer answer_;
   bool done_ = false;
 };
 
-int32_t plugin_server::create(const json& msg) {
-  if (inst_) return refuse(TRIB_ERR_BAD_REQUEST, "the instance exists already"), TRIB_ERR_BAD_REQUEST;
-  std::string settings = msg.value("settings", json::object()).dump();
-  int32_t rc = d().create(&api_, {settings.data(), settings.size()}, &inst_, &out_);
+int32_t plugin_server::create(std::string_view settings) {
+  if (inst_) return refuse(TRIB_ERR_BAD_REQUEST, "the instance exists already");
+  int32_t rc = d().create(&api_, abi(settings), &inst_, &out_);
   if (rc != TRIB_OK && inst_) d().destroy(inst_), inst_ = nullptr;
   return rc == TRIB_OK && !inst_ ? TRIB_ERR_INTERNAL : rc;
 }
 
-int32_t plugin_server::map_subject(const json& msg) {
-  std::string kind = msg.value("kind", ""), subject = msg.value("subject", "");
+int32_t plugin_server::map_subject(std::string_view kind, std::string_view subject) {
   std::string native(256, '\0');
   size_t len = 0;
-  auto call = [&] {
-    return d().map_subject(inst_, {kind.data(), kind.size()}, {subject.data(), subject.size()}, native.data(), native.size(), &len, &out_);
-  };
+  auto call = [&] { return d().map_subject(inst_, abi(kind), abi(subject), native.data(), native.size(), &len, &out_); };
   int32_t rc = call();
   if (rc == TRIB_OK && len > native.size()) native.assign(len, '\0'), rc = call();
   native.resize(std::min(len, native.size()));
-  answer_["native"] = native;
+  answer_.native(native);
   return rc;
 }
 
-// plan, parse, plan_stream and parse_message: a feed, and what the call needs besides.
-int32_t plugin_server::with_feed(const std::string& call, const json& msg) {
-  wire::abi_call a;
-  std::optional<std::string> why = a.read_feed(msg);
-  if (!why && call == "parse") why = a.read_request(msg);
-  if (!why && call == "parse") why = a.read_response(msg);
-  if (!why && call == "parse_message") why = a.read_message(msg);
-  if (why) return refuse(TRIB_ERR_INTERNAL, "malformed call: " + *why), TRIB_ERR_INTERNAL;
-  if (call == "plan") return d().plan(inst_, &a.feed, &out_);
-  if (call == "parse") return d().parse(inst_, &a.feed, &a.request, &a.response, &out_);
-  bool streams = TRIB_HAS_MEMBER(&d(), trib_plugin_descriptor, parse_message) && d().plan_stream && d().parse_message;
-  if (!streams) return refuse(TRIB_ERR_BAD_REQUEST, "the plugin does not stream"), TRIB_ERR_BAD_REQUEST;
-  if (call == "plan_stream") return d().plan_stream(inst_, &a.feed, &out_);
-  return d().parse_message(inst_, &a.feed, &a.message, &out_);
-}
-
-int32_t plugin_server::dispatch(const std::string& call, const json& msg) {
-  if (call == "destroy") {
+int32_t plugin_server::dispatch(const wire::read_call_result& c) {
+  using wire::op;
+  const auto& a = c.args;
+  if (a.o == op::destroy) {
     if (inst_) d().destroy(inst_), inst_ = nullptr;
     done_ = true;
     return TRIB_OK;
   }
-  if (!lib_) return refuse(TRIB_ERR_BAD_REQUEST, load_error_), TRIB_ERR_BAD_REQUEST;
-  if (call == "manifest") {
-    answer_["manifest"] = lib_->manifest().to_json();
-    return TRIB_OK;
+  if (!lib_) return refuse(TRIB_ERR_BAD_REQUEST, load_error_);
+  if (a.o == op::manifest) return answer_.manifest(lib_->manifest().to_json().dump()), TRIB_OK;
+  if (a.o == op::create) return create(a.a);
+  if (!inst_) return refuse(TRIB_ERR_BAD_REQUEST, "no instance: call create first");
+  switch (a.o) {
+    case op::map_subject: return map_subject(a.a, a.b);
+    case op::plan: return d().plan(inst_, a.feed, &out_);
+    case op::parse: return d().parse(inst_, a.feed, a.request, a.response, &out_);
+    case op::plan_stream: return streams() ? d().plan_stream(inst_, a.feed, &out_) : refuse(TRIB_ERR_BAD_REQUEST, "the plugin does not stream");
+    case op::parse_message: return streams() ? d().parse_message(inst_, a.feed, a.message, &out_) : refuse(TRIB_ERR_BAD_REQUEST, "the plugin does not stream");
+    default: return refuse(TRIB_ERR_BAD_REQUEST, "unknown call");
   }
-  if (call == "create") return create(msg);
-  if (!inst_) return refuse(TRIB_ERR_BAD_REQUEST, "no instance: call create first"), TRIB_ERR_BAD_REQUEST;
-  if (call == "map_subject") return map_subject(msg);
-  if (call == "plan" || call == "parse" || call == "plan_stream" || call == "parse_message") return with_feed(call, msg);
-  return refuse(TRIB_ERR_BAD_REQUEST, "unknown call '" + call + "'"), TRIB_ERR_BAD_REQUEST;
 }
 
 int plugin_server::run() {
   wire::frame_reader reader;
+  wire::read_call_result call;
   while (!done_) {
     bool too_large = false;
     auto frame = reader.next(too_large);
@@ -137,13 +125,15 @@ int plugin_server::run() {
       if (reader.fill(fd_) != wire::frame_reader::fill_result::data) return 0;  // the host closed: done
       continue;
     }
-    json msg = json::parse(*frame, nullptr, false);
-    answer_ = json::object();
-    std::string call = msg.is_object() ? msg.value("call", "") : "";
-    now_ = msg.is_object() && msg.contains("now") && msg["now"].is_number() ? msg["now"].get<int64_t>() : system_clock_source().now_ms();
-    int32_t rc = call.empty() ? (refuse(TRIB_ERR_INTERNAL, "a message with no \"call\""), TRIB_ERR_INTERNAL) : dispatch(call, msg);
-    answer_["result"] = wire::status_name(rc);
-    send(answer_);
+    answer_.begin();
+    int32_t rc;
+    if (auto why = wire::read_call(*frame, call)) {
+      rc = refuse(TRIB_ERR_INTERNAL, "malformed call: " + *why);
+    } else {
+      now_ = call.args.now;
+      rc = dispatch(call);
+    }
+    send(answer_.finish(rc));
   }
   return 0;
 }

@@ -3,39 +3,34 @@
 #include <poll.h>
 
 #include <algorithm>
+#include <chrono>
 
-#include "plugin/wire_json.hpp"
+#include "plugin/plugin_codec.hpp"
+#include "util/clock.hpp"
 
 namespace tributary {
 
 using json = nlohmann::json;
 
 namespace {
-
-int32_t level_of(const std::string& name) {
-  static const char* names[] = {"trace", "debug", "info", "warn", "error"};
-  for (int32_t i = 0; i < 5; ++i)
-    if (name == names[i]) return i;
-  return TRIB_LOG_INFO;
-}
-
 std::string after(int64_t ms) { return std::to_string(ms) + " ms"; }
-
 }  // namespace
+
+process_backend::process_backend(process_options o)
+    : opts_(std::move(o)), codec_(opts_.exec ? json_codec() : binary_codec()) {}
 
 std::variant<std::unique_ptr<process_backend>, std::string> process_backend::start(process_options o) {
   std::unique_ptr<process_backend> self(new process_backend(std::move(o)));
   self->restart_delay_ = self->opts_.first_restart_delay.count();
   if (auto why = self->launch()) return *why;
-  auto got = self->exchange("manifest", {{"call", "manifest"}});
-  if (auto* f = std::get_if<failure>(&got)) return "manifest: the plugin process " + f->what;
-  auto& ans = std::get<json>(got);
-  if (ans.value("result", "") != "ok") {
-    auto errors = ans.value("errors", json::array());
-    std::string why = errors.empty() || !errors[0].is_object() ? "no reason given" : errors[0].value("message", "no reason given");
-    return "manifest: " + why;
+  call_output out;
+  wire::answer_state st;
+  if (auto f = self->exchange({wire::op::manifest}, out, st)) return "manifest: the plugin process " + f->what;
+  if (st.status != TRIB_OK || st.manifest_json.empty()) {
+    auto& errors = out.result().errors;
+    return "manifest: " + (errors.empty() ? std::string("no manifest in the answer") : errors.front().message);
   }
-  auto mf = manifest_from_json(ans.value("manifest", json()));
+  auto mf = manifest_from_json(json::parse(st.manifest_json, nullptr, false));
   if (auto* why = std::get_if<std::string>(&mf)) return *why;
   self->manifest_ = std::move(std::get<plugin_manifest>(mf));
   const auto& argv = self->opts_.child.argv;
@@ -47,8 +42,8 @@ std::variant<std::unique_ptr<process_backend>, std::string> process_backend::sta
 
 process_backend::~process_backend() {
   if (!child_) return;
-  json bye{{"call", "destroy"}};
-  if (wire::send_frame(child_->fd(), bye.dump(), wire::steady_ms() + 200)) child_->wait_for(1000);
+  codec_->call({wire::op::destroy}, out_buf_);
+  if (wire::send_frame(child_->fd(), out_buf_, wire::steady_ms() + 200)) child_->wait_for(1000);
   child_.reset();  // kills and reaps it if it is still there
 }
 
@@ -73,18 +68,6 @@ json process_backend::status() const {
           {"last_failure", last_failure_.empty() ? json(nullptr) : json(last_failure_)}};
 }
 
-void process_backend::handle_event(const json& j) {
-  if (!host_) return;
-  if (auto m = j.find("log"); m != j.end() && m->is_string()) {
-    const auto& text = m->get_ref<const std::string&>();
-    host_->log(host_->host_ctx, level_of(j.value("level", "info")), {text.data(), text.size()});
-  } else if (auto c = j.find("count"); c != j.end() && c->is_string()) {
-    const auto& name = c->get_ref<const std::string&>();
-    auto v = j.find("value");
-    host_->counter_add(host_->host_ctx, {name.data(), name.size()}, v != j.end() && v->is_number() ? v->get<double>() : 1);
-  }
-}
-
 // Until the socket has something to read, the call's deadline passes or it has used its CPU.
 std::optional<process_backend::failure> process_backend::wait_readable(const char* name, int64_t deadline, int64_t cpu_start) {
   for (;;) {
@@ -105,36 +88,53 @@ std::optional<process_backend::failure> process_backend::wait_readable(const cha
   }
 }
 
-// One call's message and its answer; log and count messages before the answer are handled.
-std::variant<json, process_backend::failure> process_backend::exchange(const char* name, const json& msg) {
+// Reads what the child has answered, polling the socket for up to spin_us first: an answer
+// that comes within that saves the host's sleep and wake-up, which costs tens of microseconds
+// when the child runs on another CPU (docs/benchmarks.md, "Plugin isolation").
+wire::frame_reader::fill_result process_backend::spin_fill() {
+  auto until = std::chrono::steady_clock::now() + std::chrono::microseconds(opts_.spin_us);
+  for (;;) {
+    auto got = reader_.fill(child_->fd());
+    if (got != wire::frame_reader::fill_result::again || std::chrono::steady_clock::now() >= until) return got;
+#if defined(__x86_64__)
+    __builtin_ia32_pause();
+#endif
+  }
+}
+
+// One call and its answer, read into `out` and `st`; log and count messages before the answer
+// are handed to the host's services as they come.
+std::optional<process_backend::failure> process_backend::exchange(const wire::call_args& args, call_output& out, wire::answer_state& st) {
+  const char* name = name_of(args.o);
   int64_t deadline = wire::steady_ms() + opts_.call_timeout.count();
   int64_t cpu_start = opts_.cpu_limit.count() > 0 ? child_->cpu_ms() : 0;
-  out_buf_ = msg.dump(-1, ' ', false, json::error_handler_t::replace);
+  codec_->call(args, out_buf_);
   if (!wire::send_frame(child_->fd(), out_buf_, deadline)) {
     if (errno == ETIMEDOUT) return failure{error_class::plugin_timeout, std::string("did not read its call within call_timeout in ") + name};
   } else {
     for (;;) {
       bool too_large = false;
       while (auto frame = reader_.next(too_large)) {
-        auto j = json::parse(*frame, nullptr, false);
-        if (!j.is_object()) return failure{error_class::plugin_crashed, std::string("broke the protocol in ") + name + ": a message that is not a JSON object"};
-        if (j.contains("result")) return j;
-        handle_event(j);
+        if (auto why = codec_->read(*frame, out, host_, st)) return failure{error_class::plugin_crashed, std::string("broke the protocol in ") + name + ": " + *why};
+        if (st.done) return std::nullopt;
       }
       if (too_large) return failure{error_class::plugin_crashed, std::string("broke the protocol in ") + name + ": a message over 64 MiB"};
-      if (auto f = wait_readable(name, deadline, cpu_start)) return *f;
-      if (reader_.fill(child_->fd()) != wire::frame_reader::fill_result::data) break;
+      auto got = spin_fill();
+      if (got == wire::frame_reader::fill_result::again) {
+        if (auto f = wait_readable(name, deadline, cpu_start)) return f;
+        got = reader_.fill(child_->fd());
+      }
+      if (got != wire::frame_reader::fill_result::data && got != wire::frame_reader::fill_result::again) break;
     }
   }
   // The socket closed: the child ended, or is about to.
-  auto st = child_->wait_for(500);
-  if (!st) return failure{error_class::plugin_crashed, std::string("closed its connection in ") + name};
-  return failure{error_class::plugin_crashed, describe_exit(*st) + " in " + name};
+  auto ended = child_->wait_for(500);
+  if (!ended) return failure{error_class::plugin_crashed, std::string("closed its connection in ") + name};
+  return failure{error_class::plugin_crashed, describe_exit(*ended) + " in " + name};
 }
 
 // Kills the child and schedules the next one; the call fails with `f`.
-int32_t process_backend::fail(const char* name, failure f, call_output& out) {
-  (void)name;
+int32_t process_backend::fail(failure f, call_output& out) {
   pid_t pid = child_ ? child_->pid() : 0;
   child_.reset();
   restart_at_ = wire::steady_ms() + restart_delay_;
@@ -145,6 +145,7 @@ int32_t process_backend::fail(const char* name, failure f, call_output& out) {
     pid_ = 0;
     (f.cls == error_class::plugin_timeout ? timeouts_ : crashes_) += 1;
     last_failure_ = what;
+    last_failure_class_ = f.cls;
   }
   if (host_) host_->log(host_->host_ctx, TRIB_LOG_ERROR, {what.data(), what.size()});
   out.add_error({f.cls, std::move(what), {}, 0});
@@ -158,69 +159,78 @@ bool process_backend::ensure_running(call_output& out) {
   int64_t now = wire::steady_ms();
   if (now < restart_at_) {
     std::lock_guard lk(status_mu_);
-    out.add_error({error_class::plugin_crashed, "plugin process is down (" + last_failure_ + "); next start in " + after(restart_at_ - now), {}, 0});
+    out.add_error({last_failure_class_, "plugin process is down (" + last_failure_ + "); next start in " + after(restart_at_ - now), {}, 0});
     return false;
   }
-  if (auto why = launch()) return fail("start", {error_class::plugin_crashed, "could not start: " + *why}, out), false;
-  auto got = exchange("manifest", {{"call", "manifest"}});
-  if (auto* f = std::get_if<failure>(&got)) return fail("manifest", std::move(*f), out), false;
-  if (std::get<json>(got).value("manifest", json::object()).value("name", "") != manifest_.name)
-    return fail("manifest", {error_class::plugin_crashed, "answered another plugin's manifest after a restart"}, out), false;
+  if (auto why = launch()) return fail({error_class::plugin_crashed, "could not start: " + *why}, out), false;
+  call_output scratch;
+  wire::answer_state mf;
+  if (auto f = exchange({wire::op::manifest}, scratch, mf)) return fail(std::move(*f), out), false;
+  auto name = json::parse(mf.manifest_json, nullptr, false);
+  if (!name.is_object() || name.value("name", "") != manifest_.name)
+    return fail({error_class::plugin_crashed, "answered another plugin's manifest after a restart"}, out), false;
   if (!created_) return true;
-  auto made = exchange("create", {{"call", "create"}, {"settings", json::parse(settings_, nullptr, false)}});
-  if (auto* f = std::get_if<failure>(&made)) return fail("create", std::move(*f), out), false;
-  if (std::get<json>(made).value("result", "") != "ok")
-    return fail("create", {error_class::plugin_crashed, "refused its settings after a restart"}, out), false;
+  wire::answer_state made;
+  wire::call_args create{wire::op::create};
+  create.a = settings_;
+  if (auto f = exchange(create, scratch, made)) return fail(std::move(*f), out), false;
+  if (made.status != TRIB_OK) return fail({error_class::plugin_crashed, "refused its settings after a restart"}, out), false;
   return true;
 }
 
-int32_t process_backend::call(const char* name, json msg, call_output& out, wire::answer* answer) {
+int32_t process_backend::call(wire::call_args args, call_output& out, std::string* native) {
   if (!ensure_running(out)) return TRIB_ERR_INTERNAL;
-  msg["now"] = host_ ? host_->now_ms(host_->host_ctx) : 0;
-  auto got = exchange(name, msg);
-  if (auto* f = std::get_if<failure>(&got)) return fail(name, std::move(*f), out);
+  args.now = host_ ? host_->now_ms(host_->host_ctx) : system_clock_source().now_ms();
+  wire::answer_state st;
+  if (auto f = exchange(args, out, st)) return fail(std::move(*f), out);
   restart_delay_ = opts_.first_restart_delay.count();  // it answered: the next failure starts the backoff again
-  auto read = wire::read_answer(std::get<json>(got), out);
-  if (auto* why = std::get_if<std::string>(&read)) {
-    out.add_error({error_class::internal, std::string("the plugin's answer to ") + name + " is malformed: " + *why, {}, 0});
+  if (!st.malformed.empty()) {
+    out.add_error({error_class::internal, std::string("the plugin's answer to ") + name_of(args.o) + " is malformed: " + st.malformed, {}, 0});
     return TRIB_ERR_INTERNAL;
   }
-  if (answer) *answer = std::move(std::get<wire::answer>(read));
-  return std::get<wire::answer>(read).status;
+  if (native) *native = std::move(st.native);
+  return st.status;
 }
 
 int32_t process_backend::create(const trib_host_api& host, std::string_view settings_json, call_output& out) {
   host_ = &host;
   settings_ = std::string(settings_json);
-  int32_t rc = call("create", {{"call", "create"}, {"settings", json::parse(settings_, nullptr, false)}}, out);
+  wire::call_args c{wire::op::create};
+  c.a = settings_;
+  int32_t rc = call(c, out);
   created_ = rc == TRIB_OK;
   return rc;
 }
 
 int32_t process_backend::map_subject(std::string_view kind, std::string_view subject, std::string& native, call_output& out) {
-  wire::answer a;
-  int32_t rc = call("map_subject", {{"call", "map_subject"}, {"kind", kind}, {"subject", subject}}, out, &a);
-  native = std::move(a.native);
-  return rc;
+  wire::call_args c{wire::op::map_subject};
+  c.a = kind, c.b = subject;
+  return call(c, out, &native);
 }
 
 int32_t process_backend::plan(const trib_feed_request& feed, call_output& out) {
-  return call("plan", {{"call", "plan"}, {"feed", wire::feed_json(feed)}}, out);
+  wire::call_args c{wire::op::plan};
+  c.feed = &feed;
+  return call(c, out);
 }
 
 int32_t process_backend::parse(const trib_feed_request& feed, const trib_http_request& req, const trib_http_response& resp,
                                call_output& out) {
-  return call("parse",
-              {{"call", "parse"}, {"feed", wire::feed_json(feed)}, {"request", wire::request_json(req)}, {"response", wire::response_json(resp)}},
-              out);
+  wire::call_args c{wire::op::parse};
+  c.feed = &feed, c.request = &req, c.response = &resp;
+  return call(c, out);
 }
 
 int32_t process_backend::plan_stream(const trib_feed_request& feed, call_output& out) {
-  return call("plan_stream", {{"call", "plan_stream"}, {"feed", wire::feed_json(feed)}}, out);
+  wire::call_args c{wire::op::plan_stream};
+  c.feed = &feed;
+  return call(c, out);
 }
 
 int32_t process_backend::parse_message(const trib_feed_request& feed, const trib_stream_message& msg, call_output& out) {
-  return call("parse_message", {{"call", "parse_message"}, {"feed", wire::feed_json(feed)}, {"message", wire::message_json(msg)}}, out);
+  wire::call_args c{wire::op::parse_message};
+  c.feed = &feed, c.message = &msg;
+  return call(c, out);
 }
 
 }  // namespace tributary

@@ -12,10 +12,12 @@
 #include "plugin/backend.hpp"
 #include "plugin/child_process.hpp"
 #include "plugin/frame_io.hpp"
-#include "plugin/wire_json.hpp"
+#include "plugin/wire_binary.hpp"
 #include "util/duration.hpp"
 
 namespace tributary {
+
+class plugin_codec;
 
 struct process_options {
   child_spec child;
@@ -24,6 +26,7 @@ struct process_options {
   bool exec = false;    // an exec plugin (else plugin-host with a library)
   millis first_restart_delay{250};
   millis max_restart_delay{30000};
+  int64_t spin_us = 200;  // how long a call polls for its answer before it sleeps
 };
 
 class process_backend final : public plugin_backend {
@@ -43,7 +46,7 @@ class process_backend final : public plugin_backend {
   nlohmann::json status() const override;
 
  private:
-  explicit process_backend(process_options o) : opts_(std::move(o)) {}
+  explicit process_backend(process_options o);
   struct failure {
     error_class cls;
     std::string what;
@@ -52,15 +55,15 @@ class process_backend final : public plugin_backend {
 
   std::optional<std::string> launch();
   bool ensure_running(call_output& out);
-  int32_t call(const char* name, nlohmann::json msg, call_output& out, wire::answer* answer = nullptr);
-  std::variant<nlohmann::json, failure> exchange(const char* name, const nlohmann::json& msg);
+  int32_t call(wire::call_args args, call_output& out, std::string* native = nullptr);
+  std::optional<failure> exchange(const wire::call_args& args, call_output& out, wire::answer_state& st);
   std::optional<failure> wait_readable(const char* name, int64_t deadline, int64_t cpu_start);
-  void handle_event(const nlohmann::json& j);
-  int32_t fail(const char* name, failure f, call_output& out);
-  void note_start();
+  wire::frame_reader::fill_result spin_fill();
+  int32_t fail(failure f, call_output& out);
 
   process_options opts_;
   plugin_manifest manifest_;
+  std::unique_ptr<plugin_codec> codec_;  // JSON for exec plugins, binary for plugin-host
   std::optional<child_process> child_;
   wire::frame_reader reader_;
   const trib_host_api* host_ = nullptr;
@@ -74,6 +77,7 @@ class process_backend final : public plugin_backend {
   pid_t pid_ = 0;
   uint64_t starts_ = 0, crashes_ = 0, timeouts_ = 0;
   std::string last_failure_;
+  error_class last_failure_class_ = error_class::plugin_crashed;  // a child that is down is down for this
 };
 
 }  // namespace tributary

@@ -48,12 +48,17 @@ class child {
   }
   // Waits for exit (up to `limit`); returns the exit code, or -1 on timeout / signal.
   int wait(std::chrono::milliseconds limit = std::chrono::seconds(30)) {
+    int st = wait_status(limit);
+    return st != -1 && WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+  }
+  // Waits for exit (up to `limit`); the raw wait status (WIFSIGNALED...), or -1 on timeout.
+  int wait_status(std::chrono::milliseconds limit = std::chrono::seconds(30)) {
     auto end = std::chrono::steady_clock::now() + limit;
     while (std::chrono::steady_clock::now() < end) {
       int st = 0;
       if (::waitpid(pid_, &st, WNOHANG) == pid_) {
         pid_ = -1;
-        return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+        return st;
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }

@@ -576,3 +576,69 @@ size = -1
   EXPECT_THAT(all(parse("[server]\nhistory = [1, 2]\n")), HasSubstr("server.history: is a number"));
   EXPECT_TRUE(parse("[server]\nhistory = 1000\n").ok());
 }
+
+TEST(Config, IsolationAndExecPluginsAreReadAndChecked) {
+  auto ok = parse(R"(
+[plugins.flaky]
+plugin = "binance"
+isolation = "process"
+call_timeout = "500ms"
+cpu_limit = "250ms"
+memory_limit = "256MiB"
+[plugins.kraken]
+plugin = "exec"
+command = ["python3", "kraken.py", "--fast"]
+memory_limit = 134217728
+)");
+  ASSERT_TRUE(ok.ok()) << all(ok);
+  auto& flaky = ok.cfg->plugins[0];
+  EXPECT_EQ(flaky.isolation, plugin_isolation::process);
+  EXPECT_EQ(flaky.call_timeout, millis(500));
+  EXPECT_EQ(flaky.cpu_limit, millis(250));
+  EXPECT_EQ(flaky.memory_limit, 256ull << 20);
+  EXPECT_TRUE(flaky.settings.empty());  // host keys, not the plugin's
+  auto& kraken = ok.cfg->plugins[1];
+  EXPECT_TRUE(kraken.exec());
+  EXPECT_EQ(kraken.isolation, plugin_isolation::process);  // an exec plugin always is
+  EXPECT_EQ(kraken.command, (std::vector<std::string>{"python3", "kraken.py", "--fast"}));
+  EXPECT_EQ(kraken.workdir, std::filesystem::path("/etc/tributary"));
+  EXPECT_EQ(kraken.memory_limit, 128ull << 20);
+  auto text = render_toml(*ok.cfg);  // --print shows them, and they read back the same
+  EXPECT_THAT(text, HasSubstr("memory_limit = '256MiB'"));
+  auto again = parse(text);
+  ASSERT_TRUE(again.ok()) << all(again) << text;
+  EXPECT_TRUE(same_instance(again.cfg->plugins[0], flaky));
+  EXPECT_TRUE(same_instance(again.cfg->plugins[1], kraken));
+  auto changed = kraken;
+  changed.command.back() = "--slow";
+  EXPECT_FALSE(same_instance(changed, kraken));  // a reload restarts the process
+
+  auto bad = parse(R"(
+[plugins.a]
+isolation = "container"
+call_timeout = "0s"
+memory_limit = "lots"
+[plugins.b]
+plugin = "exec"
+[plugins.c]
+command = ["x"]
+[plugins.d]
+plugin = "exec"
+command = []
+memory_limit = "1MiB"
+[plugins.e]
+plugin = "exec"
+command = ["x"]
+isolation = "none"
+)");
+  EXPECT_FALSE(bad.ok());
+  auto s = all(bad);
+  EXPECT_THAT(s, HasSubstr("plugins.a.isolation: 'container' is not a plugin isolation (none, process)"));
+  EXPECT_THAT(s, HasSubstr("plugins.a.call_timeout: must be more than 0"));
+  EXPECT_THAT(s, HasSubstr("plugins.a.memory_limit: must be a size"));
+  EXPECT_THAT(s, HasSubstr("plugins.b.command: an exec plugin needs command"));
+  EXPECT_THAT(s, HasSubstr("plugins.c.command: command is for plugin = \"exec\" only"));
+  EXPECT_THAT(s, HasSubstr("plugins.d.command: must name a program"));
+  EXPECT_THAT(s, HasSubstr("plugins.d.memory_limit: must be at least 16MiB"));
+  EXPECT_THAT(s, HasSubstr("plugins.e.isolation: an exec plugin always runs in its own process"));
+}
