@@ -1,6 +1,7 @@
 #include "plugin/process_backend.hpp"
 
 #include <poll.h>
+#include <sched.h>
 
 #include <algorithm>
 #include <chrono>
@@ -16,8 +17,18 @@ namespace {
 std::string after(int64_t ms) { return std::to_string(ms) + " ms"; }
 }  // namespace
 
+namespace {
+// Polling for an answer only pays when the child can run on another CPU meanwhile.
+bool several_cpus() {
+  cpu_set_t set;
+  return sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 1;
+}
+}  // namespace
+
 process_backend::process_backend(process_options o)
-    : opts_(std::move(o)), codec_(opts_.exec ? json_codec() : binary_codec()) {}
+    : opts_(std::move(o)), codec_(opts_.exec ? json_codec() : binary_codec()) {
+  if (!several_cpus()) opts_.spin_us = 0;
+}
 
 std::variant<std::unique_ptr<process_backend>, std::string> process_backend::start(process_options o) {
   std::unique_ptr<process_backend> self(new process_backend(std::move(o)));

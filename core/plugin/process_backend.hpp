@@ -26,7 +26,7 @@ struct process_options {
   bool exec = false;    // an exec plugin (else plugin-host with a library)
   millis first_restart_delay{250};
   millis max_restart_delay{30000};
-  int64_t spin_us = 200;  // how long a call polls for its answer before it sleeps
+  int64_t spin_us = 200;  // how long a call polls for its answer before it sleeps (0 on a single CPU)
 };
 
 class process_backend final : public plugin_backend {

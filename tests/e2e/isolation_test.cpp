@@ -129,3 +129,39 @@ TEST(IsolationE2E, ThePluginProcessEndsWithTheHost) {
   }
   EXPECT_TRUE(ended);
 }
+
+TEST(IsolationE2E, AReloadKeepsAnUnchangedChildAndReplacesAChangedOne) {
+  temp_dir cas;
+  auto cassettes = price_cassettes(cas).string();
+  auto in = launch(config("process", ""), cassettes);
+  auto pid_of = [&](const json& st) { return st["plugins"][0]["process"]["pid"].get<pid_t>(); };
+  pid_t first = pid_of(in.status());
+  in.dir->write("t.toml", config("process", "") + "\n# a comment: nothing changes\n");
+  in.proc->signal(SIGHUP);
+  EXPECT_EQ(pid_of(wait_generation(in, 2)), first);  // kept, running
+  in.dir->write("t.toml", config("process", "").replace(config("process", "").find("300ms"), 5, "400ms"));
+  in.proc->signal(SIGHUP);
+  pid_t second = pid_of(wait_generation(in, 3));
+  EXPECT_NE(second, first);  // a changed [plugins.primary]: a new child
+  bool ended = false;
+  for (int i = 0; i < 100 && !ended; ++i) {
+    ended = gone(first);
+    if (!ended) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_TRUE(ended) << "the old child outlived its instance";
+  EXPECT_FALSE(gone(second));
+}
+
+TEST(IsolationE2E, CheckReadsAnExecPluginsSettingsSchemaFromItsManifest) {
+  temp_dir d;
+  auto cfg = d.write("t.toml", std::string("[host]\nplugin_dirs = [\"") + TRIBUTARY_PLUGIN_DIR + "\"]\n"
+                     "[plugins.kraken]\nplugin = \"exec\"\ncommand = [\"python3\", \"" TRIBUTARY_SOURCE_DIR "/sdk/examples/kraken_py/kraken.py\"]\n"
+                     "pair = { BTC-USDT = \"XBTUSDT\" }\n"
+                     "[feeds.spot]\nkind = \"price\"\nsubjects = [\"BTC-USDT\"]\nevery = \"5s\"\nsources = [\"kraken\"]\n");
+  auto r = run({TRIBUTARY_EXE, "check", "-c", cfg.string()}, d.path());
+  EXPECT_EQ(r.code, 1);
+  EXPECT_THAT(r.out + r.err, HasSubstr("t.toml:6:8: error: plugins.kraken.pair: unknown key 'pair' (did you mean 'pairs'?)"));
+  auto fixed = d.write("t.toml", slurp(cfg).replace(slurp(cfg).find("pair ="), 6, "pairs ="));
+  auto ok = run({TRIBUTARY_EXE, "check", "-c", fixed.string()}, d.path());
+  EXPECT_EQ(ok.code, 0) << ok.out << ok.err;
+}
