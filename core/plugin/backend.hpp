@@ -64,6 +64,8 @@ class plugin_backend {
 };
 
 error_class class_of_status(int32_t status);
+// A request's weight as the budget takes it: a finite positive number (else 1), at most 1e9.
+double request_weight(double w);
 int32_t status_of_class(error_class c);
 
 }  // namespace tributary

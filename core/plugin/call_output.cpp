@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <cmath>
 
 #include "plugin/backend.hpp"
@@ -18,7 +19,7 @@ http_request request_of(const trib_http_request* q) {
   for (size_t i = 0; i < q->query_count; ++i) h.query.emplace_back(str(q->query[i].key), str(q->query[i].value));
   for (size_t i = 0; i < q->header_count; ++i) h.headers.emplace_back(str(q->headers[i].key), str(q->headers[i].value));
   h.body = str(q->body);
-  h.weight = q->weight > 0 ? q->weight : 1;
+  h.weight = request_weight(q->weight);
   h.tag = str(q->tag);
   return h;
 }
@@ -61,6 +62,8 @@ json number(double v) {
 }
 
 }  // namespace
+
+double request_weight(double w) { return std::isfinite(w) && w > 0 ? std::min(w, 1e9) : 1; }
 
 error_class class_of_status(int32_t status) {
   switch (status) {
@@ -116,8 +119,13 @@ void call_output::add_record(record x, json data) {
     r_.errors.push_back({error_class::bad_data, "message data is not a JSON object", x.subject, 0});
     return;
   }
-  if (vocabulary::free_form(x.kind)) x.data = std::move(data);
-  else
+  if (vocabulary::free_form(x.kind)) {
+    if (data.dump().size() > vocabulary::max_free_form_bytes) {
+      r_.errors.push_back({error_class::bad_data, "message data over 64 KiB", x.subject, 0});
+      return;
+    }
+    x.data = std::move(data);
+  } else
     for (auto& [name, v] : data.items()) keep_field(x, name, v.is_number_float() ? number(v.get<double>()) : v);
   finish_record(std::move(x));
 }

@@ -10,9 +10,12 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <string_view>
 #include <cstring>
 #include <thread>
 #include <utility>
+
+extern char** environ;
 
 namespace tributary {
 
@@ -27,7 +30,8 @@ namespace {
 
 // In the forked child, before exec: only async-signal-safe calls. Reports a failure's errno
 // on `err` (fd 3 here, closed by exec) and exits.
-[[noreturn]] void become_child(int sock, int err, pid_t parent, char* const* argv, const char* cwd, uint64_t memory_limit) {
+[[noreturn]] void become_child(int sock, int err, pid_t parent, char* const* argv, char* const* envp, const char* cwd,
+                               uint64_t memory_limit) {
   prctl(PR_SET_PDEATHSIG, SIGKILL);
   if (getppid() != parent) _exit(1);  // the host died before the line above
   setpgid(0, 0);                      // the terminal's Ctrl-C goes to the host, which stops its children
@@ -43,8 +47,21 @@ namespace {
     rlimit r{memory_limit, memory_limit};
     if (setrlimit(RLIMIT_AS, &r) != 0) fail(3);
   }
-  execvp(argv[0], argv);
+  execvpe(argv[0], argv, envp);
   fail(3);
+}
+
+// The host's environment holds every provider's key; a plugin gets its own settings through
+// create, and from the environment only what finding and running a program needs.
+bool passed_to_plugins(std::string_view entry) {
+  static constexpr std::string_view names[] = {"PATH=", "HOME=", "USER=", "LOGNAME=", "LANG=", "TZ=", "TMPDIR=",
+                                               "LD_LIBRARY_PATH=", "VIRTUAL_ENV=", "NODE_PATH="};
+  static constexpr std::string_view prefixes[] = {"LC_", "PYTHON", "PYENV"};
+  for (auto n : names)
+    if (entry.rfind(n, 0) == 0) return true;
+  for (auto p : prefixes)
+    if (entry.rfind(p, 0) == 0) return true;
+  return false;
 }
 
 std::string signal_name(int sig) {
@@ -59,6 +76,10 @@ std::variant<child_process, std::string> child_process::spawn(const child_spec& 
   std::vector<char*> argv;
   for (auto& a : spec.argv) argv.push_back(const_cast<char*>(a.c_str()));
   argv.push_back(nullptr);
+  std::vector<char*> envp;
+  for (char** e = environ; *e; ++e)
+    if (passed_to_plugins(*e)) envp.push_back(*e);
+  envp.push_back(nullptr);
   std::string cwd = spec.cwd.string();
   int sv[2], err[2];
   if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) return std::string("socketpair: ") + strerror(errno);
@@ -68,7 +89,7 @@ std::variant<child_process, std::string> child_process::spawn(const child_spec& 
   }
   pid_t parent = getpid();
   pid_t pid = fork();
-  if (pid == 0) become_child(sv[1], err[1], parent, argv.data(), cwd.empty() ? nullptr : cwd.c_str(), spec.memory_limit);
+  if (pid == 0) become_child(sv[1], err[1], parent, argv.data(), envp.data(), cwd.empty() ? nullptr : cwd.c_str(), spec.memory_limit);
   close(sv[1]), close(err[1]);
   if (pid < 0) {
     close(sv[0]), close(err[0]);

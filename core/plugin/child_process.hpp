@@ -1,7 +1,9 @@
 #pragma once
 // A plugin's child process: started with one end of a socketpair as its stdin and stdout,
 // stderr shared with the host, nothing else open, in its own process group, killed when the
-// host dies (PR_SET_PDEATHSIG), with an address-space limit (RLIMIT_AS).
+// host dies (PR_SET_PDEATHSIG), with an address-space limit (RLIMIT_AS), and only the part of
+// the host's environment that running a program needs (PATH, HOME, LANG, LC_*, TZ, TMPDIR,
+// PYTHON*, ...): not the provider keys it holds.
 #include <sys/types.h>
 
 #include <cstdint>

@@ -45,8 +45,30 @@ class json_form final : public plugin_codec {
   }
 
   std::optional<std::string> read(std::string_view frame, call_output& out, const trib_host_api* host, wire::answer_state& st) override {
-    auto j = json::parse(frame, nullptr, false);
-    if (!j.is_object()) return std::string("a message that is not a JSON object");
+    auto j = parse_shallow(frame);
+    if (!j) return "a message nested deeper than " + std::to_string(max_depth) + " levels";
+    if (!j->is_object()) return std::string("a message that is not a JSON object");
+    return read(*j, out, host, st);
+  }
+
+ private:
+  static constexpr int max_depth = 64;
+  struct too_deep {};
+
+  // The frame as JSON (discarded when it is not), or nullopt when it nests deeper than
+  // max_depth: a hostile plugin cannot make the host build, print or free a DOM by recursion.
+  static std::optional<json> parse_shallow(std::string_view frame) {
+    try {
+      return json::parse(frame, [](int depth, json::parse_event_t, json&) {
+        if (depth > max_depth) throw too_deep{};
+        return true;
+      }, false);
+    } catch (const too_deep&) {
+      return std::nullopt;
+    }
+  }
+
+  std::optional<std::string> read(const json& j, call_output& out, const trib_host_api* host, wire::answer_state& st) {
     if (!j.contains("result")) return event(j, host), std::nullopt;
     st.done = true;
     if (auto m = j.find("manifest"); m != j.end()) st.manifest_json = m->dump();
@@ -56,7 +78,6 @@ class json_form final : public plugin_codec {
     return std::nullopt;
   }
 
- private:
   static void event(const json& j, const trib_host_api* host) {
     if (!host) return;
     if (auto m = j.find("log"); m != j.end() && m->is_string()) {

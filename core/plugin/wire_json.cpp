@@ -21,9 +21,14 @@ json kv_json(const trib_kv* kv, size_t n) {
 
 
 
+// An integer member; 0 when absent, not a number, or out of the range of int64_t.
 int64_t integer(const json& j, const char* key) {
   auto it = j.find(key);
-  return it != j.end() && it->is_number() ? it->get<int64_t>() : 0;
+  if (it == j.end()) return 0;
+  if (it->is_number_integer()) return it->get<int64_t>();
+  if (it->is_number_unsigned()) return it->get<uint64_t>() <= uint64_t(INT64_MAX) ? static_cast<int64_t>(it->get<uint64_t>()) : 0;
+  double d = it->is_number_float() ? it->get<double>() : 0;
+  return d > -9.2e18 && d < 9.2e18 ? static_cast<int64_t>(d) : 0;
 }
 
 std::string text(const json& j, const char* key) {
@@ -58,7 +63,7 @@ std::optional<std::string> add_request(const json& q, call_output& out) {
   h.headers = kv_of(q, "headers");
   h.body = text(q, "body");
   auto w = q.find("weight");
-  h.weight = w != q.end() && w->is_number() && w->get<double>() > 0 ? w->get<double>() : 1;
+  h.weight = w != q.end() && w->is_number() ? request_weight(w->get<double>()) : 1;
   h.tag = text(q, "tag");
   out.add_request(std::move(h));
   return std::nullopt;

@@ -244,6 +244,10 @@ while True:
         os.write(1, struct.pack(">I", 0x7fffffff))
     elif call == "plan" and mode == "bad_shapes":
         send({"result": "ok", "requests": "everything"})
+    elif call == "plan" and mode == "deep":
+        send(raw=b'{"result":"ok","records":' + b"[" * 100000 + b"]" * 100000 + b"}")
+    elif call == "plan" and mode == "environment":
+        send({"result": "ok", "requests": [{"path": "/" + ",".join(sorted(k for k in os.environ if k.startswith("TRIB_TEST_")))}]})
     elif call == "plan" and mode == "log_then_answer":
         send({"log": "planning " + msg["feed"]["kind"], "level": "warn"})
         send({"count": "plans", "value": 2})
@@ -280,7 +284,8 @@ struct scratch {
 TEST(ExecPlugin, AnswersThatBreakTheProtocolAreErrorsAndTheNextCallStartsAgain) {
   scratch d;
   for (auto [mode, want] : {std::pair{"not_json", "broke the protocol in plan: a message that is not a JSON object"},
-                            std::pair{"huge", "broke the protocol in plan: a message over 64 MiB"}}) {
+                            std::pair{"huge", "broke the protocol in plan: a message over 64 MiB"},
+                            std::pair{"deep", "broke the protocol in plan: a message nested deeper than 64 levels"}}) {
     auto p = hostile(d.path, mode);
     ASSERT_TRUE(p);
     feed_request f{"spot", "price", {{"BTC-USDT", "BTC-USDT"}}};
@@ -332,4 +337,15 @@ TEST(ExecPlugin, AProgramThatExitsAtOnceIsAStartError) {
   auto started = process_backend::start(std::move(o));
   ASSERT_TRUE(std::holds_alternative<std::string>(started));
   EXPECT_THAT(std::get<std::string>(started), HasSubstr("exited with status 3 in manifest"));
+}
+
+TEST(ExecPlugin, GetsNoneOfTheHostsSecretsFromTheEnvironment) {
+  scratch d;
+  setenv("TRIB_TEST_SECRET_KEY", "sk-live-0123456789", 1);
+  auto p = hostile(d.path, "environment");
+  unsetenv("TRIB_TEST_SECRET_KEY");
+  ASSERT_TRUE(p);
+  auto r = p->plan({"spot", "price", {{"BTC-USDT", "BTC-USDT"}}});
+  ASSERT_EQ(r.requests.size(), 1u);
+  EXPECT_EQ(r.requests[0].path, "/");  // no TRIB_TEST_* variable reached it (PATH did: python3 was found)
 }
