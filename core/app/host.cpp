@@ -312,8 +312,15 @@ host::fetch_result host::fetch(const std::string& feed_id, std::function<void(in
   for (auto& x : p_->w->feeds)
     if (x->cfg.id == feed_id) f = x.get();
   if (!f) {
-    r.errors.push_back("bad_request: no feed '" + feed_id + "' in " + cfg_.file.string());
+    std::vector<std::string> ids;
+    for (auto& x : p_->w->feeds) ids.push_back(x->cfg.id);
+    std::string msg = "no feed '" + feed_id + "' in " + cfg_.file.string();
+    if (auto near = closest(feed_id, ids)) msg += " (did you mean '" + *near + "'?)";
+    std::string list;
+    for (auto& id : ids) list += (list.empty() ? "" : ", ") + id;
+    r.errors.push_back(msg + "; its feeds: " + (list.empty() ? "none" : list));
     r.first_error_class = "bad_request";
+    r.no_such_feed = true;
     return r;
   }
   if (f->sources.empty()) {

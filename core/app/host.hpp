@@ -53,6 +53,7 @@ class host {
     std::vector<std::string> errors;   // "class: message"
     std::string first_error_class;
     bool ok = false;
+    bool no_such_feed = false;  // a usage error: nothing was run
   };
   // `idle(next_due)` is called while waiting with delayed work pending (retries); by default it
   // sleeps in real time, a test with a fake clock advances the clock instead.

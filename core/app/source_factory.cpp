@@ -40,12 +40,28 @@ std::shared_ptr<plugin_library> source_factory::library(const plugin_instance_co
   return libs_[pc.plugin] = std::get<std::shared_ptr<plugin_library>>(loaded);
 }
 
+namespace {
+// What to mask of a secret setting: a URL's password (or its user, when it has no password:
+// a token in the user part), nothing of a URL without credentials, else the whole value.
+std::string credentials_of(const std::string& value) {
+  auto scheme = value.find("://");
+  if (scheme == std::string::npos) return value;
+  auto host_start = scheme + 3;
+  auto at = value.find('@', host_start);
+  auto path = value.find_first_of("/?#", host_start);
+  if (at == std::string::npos || (path != std::string::npos && at > path)) return {};
+  auto userinfo = value.substr(host_start, at - host_start);
+  auto colon = userinfo.find(':');
+  return colon == std::string::npos ? userinfo : userinfo.substr(colon + 1);
+}
+}  // namespace
+
 // The secrets the manifest names are masked from now on; the settings match its schema.
 bool source_factory::check_settings(const plugin_instance_config& pc, const plugin_manifest& mf) {
   std::string path = "plugins." + pc.name;
   for (auto& s : mf.secrets)
     if (pc.settings.contains(s) && pc.settings[s].is_string()) {
-      auto value = pc.settings[s].get<std::string>();
+      auto value = credentials_of(pc.settings[s].get<std::string>());
       if (!value.empty() && !secrets_.add(value))
         error_(pc.where, path + "." + s, "a secret this short cannot be masked safely in logs; use at least " +
                                              std::to_string(redactor::min_length) + " characters");
@@ -107,7 +123,10 @@ std::unique_ptr<plugin_backend> source_factory::backend(const plugin_instance_co
 
 std::unique_ptr<source_runtime> source_factory::make(const plugin_instance_config& pc) {
   auto be = backend(pc);
-  if (!be || !check_settings(pc, be->manifest())) return nullptr;
+  if (!be) return nullptr;
+  // Settings its schema refuses are errors (so nothing will run), but the instance is still
+  // made with the plugin's defaults, to check the feeds' subjects in the same pass.
+  bool settings_ok = check_settings(pc, be->manifest());
   const auto mf = be->manifest();
   plugin_services svc;
   svc.log = [logger = log_, who = pc.name](int level, std::string_view msg) {
@@ -117,10 +136,10 @@ std::unique_ptr<source_runtime> source_factory::make(const plugin_instance_confi
   svc.count = [&m = m_, who = pc.name](std::string_view name, double v) {
     m.add("tributary_plugin_counter_total", {{"source", who}, {"name", std::string(name)}}, v);
   };
-  auto inst = plugin_instance::create(std::move(be), pc.name, pc.settings, std::move(svc));
+  auto inst = plugin_instance::create(std::move(be), pc.name, settings_ok ? pc.settings : nlohmann::json::object(), std::move(svc));
   if (auto* e = std::get_if<fetch_error>(&inst)) {
-    error_(pc.where, "plugins." + pc.name, "plugin '" + mf.name + "' rejected its settings: " + e->message);
-    return nullptr;
+    if (settings_ok) error_(pc.where, "plugins." + pc.name, "plugin '" + mf.name + "' rejected its settings: " + e->message);
+    return nullptr;  // with bad settings and no defaults to fall back on, its subjects wait until it is fixed
   }
   auto s = std::make_unique<source_runtime>();
   s->name = pc.name;

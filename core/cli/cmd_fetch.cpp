@@ -16,6 +16,10 @@ int fetch_command::operator()(const context& cx) const {
   auto h = load(cx, config, opts, log, plugin_dirs, true);
   if (!h) return kExitConfig;
   auto r = h->fetch(feed);
+  if (r.no_such_feed) {
+    std::cerr << "error: " << r.errors.front() << "\n";
+    return kExitConfig;  // a usage error, like a bad flag: nothing was run
+  }
   for (auto& line : r.records) std::cout << line << "\n";
   std::cout.flush();
   for (auto& e : r.errors) std::cerr << "error: " << e << "\n";

@@ -3,6 +3,7 @@
 #include "config/server_settings.hpp"
 
 #include <algorithm>
+#include <charconv>
 #include <cstdlib>
 #include <fstream>
 #include <set>
@@ -85,6 +86,13 @@ bool looks_secret(std::string_view key) {
 }
 
 namespace {
+
+// A TOML float as a person wrote it: 1.5, not 1.500000.
+std::string toml_number_text(double v) {
+  std::ostringstream out;
+  out << v;
+  return out.str();
+}
 
 class parser {
  public:
@@ -231,9 +239,33 @@ class parser {
     else error(pos(n), path, not_a_mode<E>(*v));
   }
 
+  // A string that is one `${VAR...}` and nothing else stands for a value of the key's type:
+  // its variable's name and the text it gave, or nullopt (with an error when it is unset).
+  struct from_env {
+    std::string var, text;
+  };
+  std::optional<from_env> env_value(const toml::node& n, const std::string& path) {
+    auto* s = n.as_string();
+    if (!s) return std::nullopt;
+    const std::string& t = s->get();
+    if (t.size() < 4 || t.rfind("${", 0) != 0 || t.find('}') != t.size() - 1) return std::nullopt;
+    auto v = str(n, path);
+    if (!v) return std::nullopt;
+    std::string var = t.substr(2, t.size() - 3);
+    return from_env{var.substr(0, var.find(":-")), *v};
+  }
+  void not_of_type(const toml::node& n, const std::string& path, const from_env& e, const char* type) {
+    error(pos(n), path, "must be " + std::string(type) + ": ${" + e.var + "} gives '" + e.text + "'");
+  }
+
   std::optional<bool> boolean(const toml::node& n, const std::string& path) {
     if (auto* b = n.as_boolean()) return b->get();
-    error(pos(n), path, "must be true or false");
+    if (auto e = env_value(n, path)) {
+      if (e->text == "true" || e->text == "false") return e->text == "true";
+      not_of_type(n, path, *e, "true or false");
+      return std::nullopt;
+    }
+    if (!n.as_string() || n.as_string()->get().rfind("${", 0) != 0) error(pos(n), path, "must be true or false");
     return std::nullopt;
   }
 
@@ -251,6 +283,11 @@ class parser {
 
   // Durations must be positive (a timeout of 0 is an error, not "no timeout") unless `zero_ok`.
   std::optional<millis> duration(const toml::node& n, const std::string& path, bool zero_ok = false) {
+    if (n.is_number()) {  // every = 300: most likely seconds, but a unit it must have
+      std::string v = n.is_integer() ? std::to_string(n.as_integer()->get()) : toml_number_text(n.as_floating_point()->get());
+      error(pos(n), path, "a duration needs a unit, as a string: \"" + v + "s\" (or \"" + v + "ms\", \"" + v + "m\")");
+      return std::nullopt;
+    }
     auto s = str(n, path);
     if (!s) return std::nullopt;
     auto d = parse_duration(*s);
@@ -274,23 +311,38 @@ class parser {
 
   std::optional<int64_t> integer(const toml::node& n, const std::string& path, int64_t min,
                                  int64_t max) {
-    auto* i = n.as_integer();
-    if (!i) {
+    std::optional<int64_t> v;
+    if (auto* i = n.as_integer()) v = i->get();
+    else if (auto e = env_value(n, path)) {
+      int64_t x = 0;
+      auto [end, ec] = std::from_chars(e->text.data(), e->text.data() + e->text.size(), x);
+      if (ec != std::errc() || end != e->text.data() + e->text.size()) return not_of_type(n, path, *e, "an integer"), std::nullopt;
+      v = x;
+    } else if (n.as_string() && n.as_string()->get().rfind("${", 0) == 0) {
+      return std::nullopt;  // an unset variable: reported by env_value
+    } else {
       error(pos(n), path, "must be an integer");
       return std::nullopt;
     }
-    if (i->get() < min || i->get() > max) {
+    if (*v < min || *v > max) {
       error(pos(n), path,
             "must be between " + std::to_string(min) + " and " + std::to_string(max));
       return std::nullopt;
     }
-    return i->get();
+    return v;
   }
 
   std::optional<double> number(const toml::node& n, const std::string& path) {
     if (auto* i = n.as_integer()) return static_cast<double>(i->get());
     if (auto* f = n.as_floating_point()) return f->get();
-    error(pos(n), path, "must be a number");
+    if (auto e = env_value(n, path)) {
+      double x = 0;
+      auto [end, ec] = std::from_chars(e->text.data(), e->text.data() + e->text.size(), x);
+      if (ec == std::errc() && end == e->text.data() + e->text.size()) return x;
+      not_of_type(n, path, *e, "a number");
+      return std::nullopt;
+    }
+    if (!n.as_string() || n.as_string()->get().rfind("${", 0) != 0) error(pos(n), path, "must be a number");
     return std::nullopt;
   }
 
@@ -527,8 +579,7 @@ class parser {
     else if (v) out = *v;
   }
   void read_setting(const toml::node& n, const server_setting& set, bool& out) {
-    if (auto* b = n.as_boolean()) out = b->get();
-    else error(pos(n), "server." + std::string(set.key), "must be true or false");
+    if (auto b = boolean(n, "server." + std::string(set.key))) out = *b;
   }
   void read_setting(const toml::node& n, const server_setting& set, slow_policy& out) {
     read_mode(n, "server." + std::string(set.key), out);
@@ -581,8 +632,7 @@ class parser {
   void read_stream(const toml::table& t, config& cfg) {
     check_keys(t, "stream", {"enabled", "maxlen"});
     if (auto* n = t.get("enabled")) {
-      if (auto* b = n->as_boolean()) cfg.stream.enabled = b->get();
-      else error(pos(*n), "stream.enabled", "must be true or false");
+      if (auto b = boolean(*n, "stream.enabled")) cfg.stream.enabled = *b;
     }
     if (auto* n = t.get("maxlen"))
       if (auto v = integer(*n, "stream.maxlen", 1, 1'000'000'000)) cfg.stream.maxlen = *v;
@@ -658,16 +708,12 @@ class parser {
     } else if (key == "timeout") {
       p.timeout = duration(v, kp);
     } else if (key == "enabled") {
-      if (auto* b = v.as_boolean()) {
-        if (!b->get()) p.enabled = false, p.disabled_by = plugin_instance_config::off_cause::config, p.disabled_reason = "enabled = false";
-      } else {
-        error(pos(v), kp, "must be true or false");
-      }
+      if (auto b = boolean(v, kp); b && !*b)
+        p.enabled = false, p.disabled_by = plugin_instance_config::off_cause::config, p.disabled_reason = "enabled = false";
     } else if (key == "rate_limit") {
       p.rate_limit = read_rate_limits(v, kp);
     } else if (key == "shared_budget") {
-      if (auto* b = v.as_boolean()) p.shared_budget = b->get();
-      else error(pos(v), kp, "must be true or false");
+      if (auto b = boolean(v, kp)) p.shared_budget = *b;
     } else if (key == "retries") {
       if (auto n = integer(v, kp, 0, 10)) p.retries = static_cast<int>(*n);
     } else if (key == "backoff") {
@@ -879,8 +925,7 @@ class parser {
         else f.schedule = std::get<cron_schedule>(parsed);
       }
     if (auto* n = t.get("align")) {
-      if (auto* b = n->as_boolean()) f.align = b->get();
-      else error(pos(*n), path + ".align", "must be true or false");
+      if (auto b = boolean(*n, path + ".align")) f.align = *b;
       if (f.align && !t.get("every")) error(pos(*n), path + ".align", "aligns runs of `every`; this feed has none");
     }
   }

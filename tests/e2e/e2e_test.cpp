@@ -199,6 +199,9 @@ TEST(E2E, FetchFailureExitsNonZeroWithClassAndMessage) {
   EXPECT_EQ(miss.code, 2);
   EXPECT_THAT(miss.err, HasSubstr("no cassette matches GET /api/v3/ticker/24hr?symbols=[\"BTCUSDT\""));
   EXPECT_THAT(miss.err, HasSubstr(d.path().string() + "/empty"));
+  auto unknown = run({kExe, "fetch", "-c", cfg.string(), "--feed", "spto"}, d.path());
+  EXPECT_EQ(unknown.code, 1);  // a usage error: nothing was run
+  EXPECT_THAT(unknown.err, HasSubstr("error: no feed 'spto' in " + cfg.string() + " (did you mean 'spot'?); its feeds: spot"));
 }
 
 TEST(E2E, CheckReportsEveryProblemWithPositions) {
@@ -224,6 +227,21 @@ source = ["binance"]
   EXPECT_THAT(r.err, HasSubstr(bad.string() + ":6:11: error: plugins.binance.timeout: 'fast' is not a duration"));
   EXPECT_THAT(r.err, HasSubstr(bad.string() + ":11:1: error: feeds.spot.source: unknown key 'source' (did you mean 'sources'?)"));
   EXPECT_THAT(r.err, HasSubstr("4 error(s)"));
+  // A plugin key its schema refuses, and a subject the plugin cannot map: one pass finds both.
+  auto both = d.write("both.toml", std::string("[host]\nplugin_dirs = [\"") + TRIBUTARY_PLUGIN_DIR + R"("]
+[plugins.binance]
+symbol_map = { BTC-USDT = "BTCUSDT" }
+[feeds.candles]
+kind = "candle"
+subjects = ["BTC-USDT.7h"]
+every = "30s"
+sources = ["binance"]
+)");
+  auto r2 = run({kExe, "check", "-c", both.string()}, d.path());
+  EXPECT_EQ(r2.code, 1);
+  EXPECT_THAT(r2.err, HasSubstr(both.string() + ":4:14: error: plugins.binance.symbol_map: unknown key 'symbol_map'"));
+  EXPECT_THAT(r2.err, HasSubstr(both.string() + ":7:12: error: feeds.candles.subjects: feed 'candles', source 'binance' cannot map subject 'BTC-USDT.7h'"));
+  EXPECT_THAT(r2.err, HasSubstr("2 error(s)"));
 }
 
 TEST(E2E, PluginsListsManifests) {
@@ -456,6 +474,17 @@ TEST(E2E, CheckPrintShowsTheEffectiveConfigWithSecretsMasked) {
   EXPECT_THAT(r.out, HasSubstr("api_key = '***'"));
   EXPECT_THAT(r.out, HasSubstr("heartbeat = '30s'"));         // a default, filled in
   EXPECT_THAT(r.out, HasSubstr("base_url = 'https://api.binance.com'"));  // the plugin's default
+  // A URL setting the manifest calls secret: only its credentials are masked.
+  auto urls = d.write("urls.toml", fast_config() +
+                                       "[plugins.tasks]\nplugin = \"redis_pubsub\"\nredis_url = \"redis://127.0.0.1:6379/0\"\n"
+                                       "channel = \"c\"\nsubject = \"{id}\"\n"
+                                       "[plugins.orders]\nplugin = \"redis_pubsub\"\nredis_url = \"redis://:hunter2-secret@127.0.0.1:6379/1\"\n"
+                                       "channel = \"c\"\nsubject = \"{id}\"\n");
+  auto shown = run({kExe, "check", "--print", "-c", urls.string()}, d.path());
+  ASSERT_EQ(shown.code, 0) << shown.err;
+  EXPECT_THAT(shown.out, HasSubstr("redis_url = 'redis://127.0.0.1:6379/0'"));
+  EXPECT_THAT(shown.out, HasSubstr("redis_url = 'redis://:***@127.0.0.1:6379/1'"));
+  EXPECT_THAT(shown.out, ::testing::Not(HasSubstr("hunter2-secret")));
   auto printed = d.write("printed.toml", run({kExe, "check", "--print", "-c", d.write("plain.toml", fast_config()).string()}, d.path()).out);
   auto again = run({kExe, "check", "-c", printed.string()}, d.path());
   EXPECT_EQ(again.code, 0) << again.err;

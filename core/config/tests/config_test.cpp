@@ -642,3 +642,48 @@ isolation = "none"
   EXPECT_THAT(s, HasSubstr("plugins.d.memory_limit: must be at least 16MiB"));
   EXPECT_THAT(s, HasSubstr("plugins.e.isolation: an exec plugin always runs in its own process"));
 }
+
+TEST(Config, AValueThatIsOneVariableTakesTheKeysType) {
+  auto ok = parse(R"(
+[server]
+max_connections = "${WS_MAX_CONNECTIONS:-1000}"
+heartbeat = "${HEARTBEAT:-30s}"
+[server.limits]
+messages_per_second = "${RATE}"
+[stream]
+enabled = "${STREAM_ON}"
+[plugins.binance]
+retries = "${RETRIES:-3}"
+shared_budget = "${SHARED:-false}"
+)", {{"WS_MAX_CONNECTIONS", "2500"}, {"RATE", "7.5"}, {"STREAM_ON", "true"}});
+  ASSERT_TRUE(ok.ok()) << all(ok);
+  EXPECT_EQ(ok.cfg->server.max_connections, 2500u);
+  EXPECT_EQ(ok.cfg->server.limits.messages_per_second, 7.5);
+  EXPECT_TRUE(ok.cfg->stream.enabled);
+  EXPECT_EQ(ok.cfg->plugins[0].retries, 3);
+  EXPECT_FALSE(ok.cfg->plugins[0].shared_budget);
+
+  auto bad = parse(R"(
+[server]
+max_connections = "${WS_MAX_CONNECTIONS}"
+[stream]
+enabled = "${STREAM_ON}"
+maxlen = "${MAXLEN}"
+[plugins.binance]
+retries = "${RETRIES}"
+)", {{"WS_MAX_CONNECTIONS", "lots"}, {"STREAM_ON", "yes"}, {"RETRIES", "99"}});
+  EXPECT_FALSE(bad.ok());
+  auto s = all(bad);
+  EXPECT_THAT(s, HasSubstr("server.max_connections: must be an integer: ${WS_MAX_CONNECTIONS} gives 'lots'"));
+  EXPECT_THAT(s, HasSubstr("stream.enabled: must be true or false: ${STREAM_ON} gives 'yes'"));
+  EXPECT_THAT(s, HasSubstr("stream.maxlen: environment variable MAXLEN is not set"));
+  EXPECT_THAT(s, HasSubstr("plugins.binance.retries: must be between 0 and 10"));
+  EXPECT_THAT(s, Not(HasSubstr("must be an integer\n")));  // not twice for the unset one
+}
+
+TEST(Config, ADurationWithoutAUnitSuggestsOne) {
+  auto r = parse("[feeds.spot]\nkind = \"price\"\nsubjects = [\"BTC-USDT\"]\nevery = 300\nsources = []\n[server]\nheartbeat = 1.5\n");
+  auto s = all(r);
+  EXPECT_THAT(s, HasSubstr("feeds.spot.every: a duration needs a unit, as a string: \"300s\" (or \"300ms\", \"300m\")"));
+  EXPECT_THAT(s, HasSubstr("server.heartbeat: a duration needs a unit, as a string: \"1.5s\""));
+}
