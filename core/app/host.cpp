@@ -168,6 +168,38 @@ static void check_jwt_key(const config& cfg, const report_error& err) {
   }
 }
 
+// Every view field must name a topic some feed makes (or another view) and, for a kind with a
+// vocabulary, one of its fields: a misspelling is an error with a did-you-mean, not a view
+// that stays empty.
+static void check_view_inputs(const config& cfg, const report_error& err) {
+  std::vector<std::string> topics;
+  auto makes = [&](const std::string& topic) {
+    for (const auto& f : cfg.feeds)
+      for (const auto& s : f.subjects)
+        if (topic == f.kind + "." + s || (s == "*" && topic.rfind(f.kind + ".", 0) == 0)) return true;
+    for (const auto& v : cfg.views)
+      if (topic == std::string(view_engine::kind) + "." + v.name) return true;
+    return false;
+  };
+  for (const auto& f : cfg.feeds)
+    for (const auto& s : f.subjects) topics.push_back(f.kind + "." + s);
+  for (const auto& v : cfg.views)
+    for (const auto& field : v.fields) {
+      std::string path = "views." + v.name + ".fields." + field.out;
+      if (!makes(field.topic)) {
+        std::string msg = "no feed makes topic '" + field.topic + "'";
+        if (auto near = closest(field.topic, topics)) msg += " (did you mean '" + *near + "'?)";
+        err(v.where, path, msg);
+        continue;
+      }
+      auto kind = field.topic.substr(0, field.topic.find('.'));
+      if (kind == view_engine::kind || vocabulary::free_form(kind) || vocabulary::field(kind, field.field)) continue;
+      std::string msg = "'" + field.field + "' is not a field of kind " + kind;
+      if (auto near = closest(field.field, vocabulary::field_names(kind))) msg += " (did you mean '" + *near + "'?)";
+      err(v.where, path, msg);
+    }
+}
+
 // The plugin instances and feeds of `cfg` into `w`; false (with diagnostics) on any error.
 bool host::build_work(parts& p, work& w, const config& cfg, std::vector<diagnostic>& diags, work* previous) {
   size_t errors_before = std::count_if(diags.begin(), diags.end(), [](auto& d) { return d.severity == diagnostic::level::error; });
@@ -196,6 +228,7 @@ bool host::build_work(parts& p, work& w, const config& cfg, std::vector<diagnost
     w.feeds.push_back(std::move(f));
   }
   check_jwt_key(cfg, err);
+  check_view_inputs(cfg, err);
   size_t errors_after = std::count_if(diags.begin(), diags.end(), [](auto& d) { return d.severity == diagnostic::level::error; });
   return errors_after == errors_before;
 }

@@ -44,7 +44,7 @@ std::vector<record> view_engine::on_record(const record& r) {
   return out;
 }
 
-// The view's object from the inputs held; nullopt when it would not change. Unknown inputs and
+// The view's object from the inputs held; nullopt when it would not change or has no field yet. Unknown inputs and
 // missing fields are left out, never defaulted; fields of stale inputs are listed in `stale`.
 std::optional<record> view_engine::compose(view_state& v) const {
   json obj = json::object(), stale = json::array();
@@ -58,6 +58,7 @@ std::optional<record> view_engine::compose(view_state& v) const {
     if (in->second.stale) stale.push_back(f.out);
     updated = std::max(updated, in->second.received);
   }
+  if (obj.empty()) return std::nullopt;  // no value yet: no view (its route answers 404 until then)
   obj["stale"] = std::move(stale);
   if (obj == v.last) return std::nullopt;
   v.last = obj;

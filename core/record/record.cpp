@@ -308,6 +308,19 @@ std::optional<std::string> check_subject(std::string_view kind, std::string_view
   return std::nullopt;
 }
 
+std::vector<std::string> field_names(std::string_view kind) {
+  std::vector<std::string> out;
+  if (const auto* k = find(kind)) {
+    for (const auto& [n, t] : k->fields) out.emplace_back(n);
+    return out;
+  }
+  return with_declared(kind, [&](const declared_kind* d) {
+    if (d)
+      for (const auto& [n, t] : d->fields) out.push_back(n);
+    return out;
+  });
+}
+
 std::optional<field_type> field(std::string_view kind, std::string_view name) {
   const auto* k = find(kind);
   if (!k)

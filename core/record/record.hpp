@@ -49,6 +49,8 @@ std::vector<std::string> kinds();
 std::optional<std::string> check_subject(std::string_view kind, std::string_view subject);
 // The type of a field of `kind`, or nullopt when it is outside the vocabulary.
 std::optional<field_type> field(std::string_view kind, std::string_view name);
+// The names of the fields of `kind` (built-in or declared); empty for an unknown kind.
+std::vector<std::string> field_names(std::string_view kind);
 // The fields a record of `kind` must carry.
 std::vector<std::string> required_fields(std::string_view kind);
 // Multi-valued indicators may add named fields beyond the table.

@@ -242,6 +242,13 @@ sources = ["binance"]
   EXPECT_THAT(r2.err, HasSubstr(both.string() + ":4:14: error: plugins.binance.symbol_map: unknown key 'symbol_map'"));
   EXPECT_THAT(r2.err, HasSubstr(both.string() + ":7:12: error: feeds.candles.subjects: feed 'candles', source 'binance' cannot map subject 'BTC-USDT.7h'"));
   EXPECT_THAT(r2.err, HasSubstr("2 error(s)"));
+  // A view field no feed can fill: a misspelled topic, a field outside the kind's vocabulary.
+  auto views = d.write("views.toml", fast_config() + "[views.dash]\nroute = \"/dash\"\n"
+                                                     "fields = { btc = \"price.BTC-USD:price\", eth = \"price.ETH-USDT:prise\" }\n");
+  auto r3 = run({kExe, "check", "-c", views.string()}, d.path());
+  EXPECT_EQ(r3.code, 1);
+  EXPECT_THAT(r3.err, HasSubstr("views.dash.fields.btc: no feed makes topic 'price.BTC-USD' (did you mean 'price.BTC-USDT'?)"));
+  EXPECT_THAT(r3.err, HasSubstr("views.dash.fields.eth: 'prise' is not a field of kind price (did you mean 'price'?)"));
 }
 
 TEST(E2E, PluginsListsManifests) {

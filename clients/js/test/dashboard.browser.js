@@ -38,7 +38,7 @@ every = "1s"
 sources = ["coingecko"]
 [views.dashboard]
 route = "/api/crypto/dashboard-summary"
-fields = { btc_price_usd = "price.BTC-USDT:price", btc_change_24h = "price.BTC-USDT:change_24h_pct", market_cap = "market.global:total_market_cap", fear_greed = "sentiment.fear_greed:value" }
+fields = { btc_price_usd = "price.BTC-USDT:price", btc_change_24h = "price.BTC-USDT:change_24h_pct", market_cap = "market.global:total_market_cap", btc_market_cap = "price.BTC-USDT:market_cap" }
 ` }), cassettes());
 const browser = await launchChromium();
 let failed = false;
@@ -57,7 +57,7 @@ try {
   console.log("changed to:", p2);
   const cardPrice = () => page.evaluate(`Number(document.querySelector('#view-dashboard dd[data-field="btc_price_usd"]')?.textContent)`);
   await until("the view card to follow the change", async () => (await cardPrice()) >= p2, 20000);
-  if (await page.evaluate(`!!document.querySelector('#view-dashboard dd[data-field="fear_greed"]')`)) throw new Error("an unknown input was shown");
+  if (await page.evaluate(`!!document.querySelector('#view-dashboard dd[data-field="btc_market_cap"]')`)) throw new Error("a field binance never gives was shown");
   const feeds = await until("the feed table", () => page.evaluate(`[...document.querySelectorAll('#feeds tbody tr')].map(r => r.textContent).join('|') || null`), 10000);
   if (!feeds.includes("spot") || !feeds.includes("binance")) throw new Error(`feed table: ${feeds}`);
   const sources = await page.evaluate(`[...document.querySelectorAll('#sources tbody tr')].map(r => r.textContent).join('|')`);

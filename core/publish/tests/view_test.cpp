@@ -52,6 +52,15 @@ TEST(Views, UnknownInputsAreLeftOutAndNothingIsDefaulted) {
   EXPECT_EQ(p.view_seq(), 2u);
 }
 
+TEST(Views, AViewHasNoValueUntilOneOfItsFieldsHasOne) {
+  piped p;
+  p.out.publish(rec("price", "BTC-USD", {{"bid", 84250.4}}, 1000));  // an input, but none of its fields the view reads
+  EXPECT_TRUE(p.view().is_null());  // so no {"stale":[],"updated_at":0}: its route answers 404
+  p.out.publish(rec("price", "BTC-USD", {{"price", 84250.5}}, 1100));
+  EXPECT_EQ(p.view()["btc"], 84250.5);
+  EXPECT_EQ(p.view_seq(), 1u);
+}
+
 TEST(Views, StaleInputsAreListedAndUnchangedInputsPublishNothing) {
   piped p;
   p.out.publish(rec("price", "BTC-USD", {{"price", 1.0}, {"change_24h_pct", 2.5}}, 1000));
