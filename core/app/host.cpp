@@ -324,6 +324,7 @@ std::unique_ptr<host> host::create(config cfg, host_options opts, std::shared_pt
   p.opts = opts;
   p.m.describe("tributary_node_info", "gauge", "This instance: node id and mode");
   p.m.describe("tributary_topics", "gauge", "Topics with a record in the cache");
+  p.m.describe("tributary_budget_remaining", "gauge", "Request weight left in each rate_limit window of a source (window: its per)");
   add_process_metrics(p.m);
   p.m.set("tributary_node_info", {{"node", p.node_id}, {"mode", name_of(cfg.cluster.mode)}}, 1);
   if (opts.listen) {
@@ -755,6 +756,17 @@ std::string host::status_json() const {
 std::string host::metrics_text() const {
   auto& p = *p_;
   p.m.set("tributary_topics", {}, static_cast<double>(p.cache.size()));
+  {
+    std::shared_lock lk(p.work_mu);
+    int64_t now = p.clock->now_ms();
+    for (auto& s : p.w->sources) {
+      if (!s->budget) continue;
+      auto left = s->budget->remaining(now);
+      const auto& windows = s->budget->windows();
+      for (size_t i = 0; i < left.size(); ++i)
+        p.m.set("tributary_budget_remaining", {{"source", s->name}, {"window", format_duration(windows[i].per)}}, left[i]);
+    }
+  }
   return p.secrets->scrub(p.m.render());
 }
 

@@ -21,6 +21,7 @@ json source_runtime::status(int64_t now) const {
          {"requests", requests},
          {"failures", failures},
          {"rate_budget", budget ? budget->status(now) : json::object()},
+         {"budget_forecast", budget ? budget->forecast(now) : json::array()},
          {"circuit", breaker ? std::string(circuit_breaker::name(breaker->current())) : "closed"},
          {"consecutive_failures", breaker ? breaker->consecutive_failures() : 0}};
   if (breaker && breaker->retry_at() > now) j["circuit_retry_in_ms"] = breaker->retry_at() - now;

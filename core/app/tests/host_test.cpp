@@ -117,6 +117,11 @@ TEST(Host, FallsBackToNextSourceAndHonoursRetryAfter) {
   EXPECT_EQ(json::parse(r.records[0])["source"], "primary");
   EXPECT_THAT(f.h->metrics_text(), HasSubstr("tributary_rate_limit_skips_total{source=\"primary\",reason=\"retry_after\"} 1"));
   EXPECT_THAT(f.h->metrics_text(), HasSubstr("tributary_fetch_errors_total{source=\"primary\",class=\"rate_limited\"} 1"));
+  // Each window's remaining weight, and its forecast (a few requests a minute run out nothing here).
+  EXPECT_THAT(f.h->metrics_text(), HasSubstr("tributary_budget_remaining{source=\"primary\",window=\""));
+  st = f.status();
+  ASSERT_TRUE(st["plugins"][0]["budget_forecast"].is_array());
+  EXPECT_EQ(st["plugins"][0]["budget_forecast"].size(), st["plugins"][0]["rate_budget"]["windows"].size());
 }
 
 TEST(Host, KeepsLastGoodRecordAndMarksItStaleOnceWhenAllSourcesFail) {

@@ -1,5 +1,7 @@
 #include "ingest/limits/rate_budget.hpp"
 
+#include <algorithm>
+
 #include "util/duration.hpp"
 
 namespace tributary {
@@ -14,7 +16,42 @@ bool rate_budget::try_take(double cost, int64_t now_ms) {
   for (auto& w : windows_)
     if (w.bucket->wait_ms(cost, now_ms) > 0) return false;
   for (auto& w : windows_) w.bucket->try_take(cost, now_ms);
+  auto& m = spent_[static_cast<size_t>(now_ms / 60000) % spent_.size()];
+  if (m.index != now_ms / 60000) m = {now_ms / 60000, 0};
+  m.spent += cost;
+  if (first_spend_ < 0) first_spend_ = now_ms;
   return true;
+}
+
+// The rate over the minutes kept (the last hour, or since the first spend), over at least a minute.
+double rate_budget::spent_per_ms(int64_t now_ms) const {
+  if (first_spend_ < 0) return 0;
+  int64_t this_minute = now_ms / 60000;
+  double sum = 0;
+  for (const auto& m : spent_)
+    if (m.index > this_minute - static_cast<int64_t>(spent_.size()) && m.index <= this_minute) sum += m.spent;
+  int64_t since = std::max(first_spend_, (this_minute - static_cast<int64_t>(spent_.size()) + 1) * 60000);  // the oldest minute counted
+  return sum / static_cast<double>(std::max<int64_t>(now_ms - since, 60000));
+}
+
+nlohmann::json rate_budget::forecast(int64_t now_ms) {
+  std::lock_guard lk(mu_);
+  auto out = nlohmann::json::array();
+  double rate = spent_per_ms(now_ms);
+  for (auto& w : windows_) {
+    double refill = w.cfg.per.count() > 0 ? w.cfg.requests / static_cast<double>(w.cfg.per.count()) : 0;
+    double net = rate - refill;
+    if (net <= 0) out.push_back(nullptr);
+    else out.push_back(now_ms + static_cast<int64_t>(w.bucket->available(now_ms) / net));
+  }
+  return out;
+}
+
+std::vector<double> rate_budget::remaining(int64_t now_ms) {
+  std::lock_guard lk(mu_);
+  std::vector<double> out;
+  for (auto& w : windows_) out.push_back(w.bucket->available(now_ms));
+  return out;
 }
 
 int64_t rate_budget::wait_ms(double cost, int64_t now_ms) {

@@ -44,3 +44,25 @@ TEST(RateBudget, EveryWindowMustAllowAndEachIsSpent) {
   EXPECT_EQ(st["per"], "1m");
   EXPECT_EQ(st["windows"][1]["per"], "1d");
 }
+
+TEST(RateBudget, ForecastsWhenAWindowRunsOutAtTheRateOfTheLastHour) {
+  using namespace tributary;
+  // CoinMarketCap's basic plan: 30 a minute, 10,000 credits a month.
+  std::vector<rate_limit_config> windows{{30, millis(60000), 30}, {10000, millis(30LL * 86400000), 10000}};
+  int64_t t0 = 1'700'000'000'000;
+  rate_budget b(windows, t0);
+  EXPECT_EQ(b.forecast(t0), (nlohmann::json{nullptr, nullptr}));  // nothing spent: nothing runs out
+  int64_t now = t0;
+  for (int minute = 0; minute < 60; ++minute, now += 60000)
+    for (int i = 0; i < 6; ++i) ASSERT_TRUE(b.try_take(1, now + i * 1000));  // 6 a minute for an hour
+  auto f = b.forecast(now);
+  EXPECT_TRUE(f[0].is_null());  // 6 a minute is well within 30 a minute
+  ASSERT_TRUE(f[1].is_number());
+  double per_minute_net = 6.0 - 10000.0 / (30 * 1440);         // what the month window loses a minute
+  double left = b.remaining(now)[1];                             // 10,000 - 360 + an hour's refill
+  EXPECT_NEAR(left, 10000 - 360 + 10000.0 / (30 * 24), 1.0);
+  double expect_ms = left / per_minute_net * 60000;
+  EXPECT_NEAR(static_cast<double>(f[1].get<int64_t>() - now), expect_ms, expect_ms * 0.01);  // about 27.9 h
+  // An hour later with nothing spent, the rate is gone and so is the forecast.
+  EXPECT_EQ(b.forecast(now + 3'600'000 + 60000), (nlohmann::json{nullptr, nullptr}));
+}

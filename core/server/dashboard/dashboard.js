@@ -115,6 +115,12 @@ function budget(b) {
   return (b.windows ?? [b]).map((w) => `${Math.floor(w.available)}/${w.burst} (${w.requests}/${w.per})`).join(", ");
 }
 
+// When the first window runs out at the current rate ("in 3 h", or "–" when none will).
+function runsOut(forecast) {
+  const soonest = (forecast ?? []).filter((t) => t != null).sort((a, b) => a - b)[0];
+  return soonest == null ? "–" : `in ${age(Math.max(0, soonest - Date.now()))}`;
+}
+
 function showStatus(s) {
   text($("#node"), `${s.node} · ${s.role}${s.epoch != null ? ` · epoch ${s.epoch}` : ""}`);
   fillTable("#feeds", s.feeds ?? [], (f) => [
@@ -122,7 +128,7 @@ function showStatus(s) {
     [f.stale ? "stale" : "", f.stale ? "is-stale" : ""], [f.paused ? "paused" : ""], [f.last_error ?? ""],
   ]);
   fillTable("#sources", s.plugins ?? [], (p) => [
-    [p.name], [p.circuit, p.circuit === "closed" ? "" : "open-circuit"], [budget(p.rate_budget)],
+    [p.name], [p.circuit, p.circuit === "closed" ? "" : "open-circuit"], [budget(p.rate_budget)], [runsOut(p.budget_forecast)],
     [p.paused_for_ms ? age(p.paused_for_ms) : ""], [String(p.requests ?? 0)], [p.last_error_class ?? ""],
   ]);
 }
