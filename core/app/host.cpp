@@ -31,6 +31,7 @@
 #include "ingest/stream_feed.hpp"
 #include "sink/copy_sink.hpp"
 #include "server/server.hpp"
+#include "app/request_plan.hpp"
 #include "publish/view_engine.hpp"
 #include "publish/cache.hpp"
 #include "publish/fanout_hub.hpp"
@@ -751,6 +752,11 @@ std::string host::status_json() const {
   if (p.jwks) j["jwks"] = p.jwks->status();
   p.secrets->scrub_json(j);  // before serializing: an escaped secret is still found
   return j.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+request_plan host::request_plan() const {
+  std::shared_lock lk(p_->work_mu);
+  return make_request_plan(p_->w->feeds, p_->w->sources);
 }
 
 std::string host::metrics_text() const {

@@ -77,6 +77,8 @@ class host {
   // also goes through Redis, so it applies to whichever node leads.
   control_reply control(const control_request& r);
   std::string metrics_text() const;
+  // What the feeds will spend of each source's rate budget (request_plan.hpp).
+  struct request_plan request_plan() const;
 
  private:
   host();

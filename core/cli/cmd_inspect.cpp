@@ -7,6 +7,7 @@
 #include "cli/sample_config.hpp"
 #include "config/config.hpp"
 #include "config/render.hpp"
+#include "app/request_plan.hpp"
 #include "plugin/plugin.hpp"
 #include "util/redactor.hpp"
 
@@ -20,9 +21,31 @@ int check_command::operator()(const context& cx) const {
     std::cout << cx.secrets->scrub(render_toml(h->effective_config()));
     return kExitOk;
   }
+  auto plan = h->request_plan();
+  std::vector<diagnostic> spending;
+  report_overspending(plan, spending);
+  cli::print(spending, *cx.secrets);
+  std::cout << cx.secrets->scrub(plan.table());
+  if (errors(spending) > 0) {
+    std::cerr << config.string() << ": " << errors(spending) << " error(s)\n";
+    return kExitConfig;
+  }
   std::cout << "ok: " << config.string() << ": " << h->cfg().plugins.size() << " plugin instance(s), " << h->cfg().feeds.size()
             << " feed(s)\n";
   return kExitOk;
+}
+
+int plan_command::operator()(const context& cx) const {
+  std::shared_ptr<spdlog::logger> log;
+  auto h = load(cx, config, {}, log, plugin_dirs);
+  if (!h) return kExitConfig;
+  auto plan = h->request_plan();
+  std::vector<diagnostic> spending;
+  report_overspending(plan, spending);
+  cli::print(spending, *cx.secrets);
+  if (json) std::cout << cx.secrets->scrub(plan.to_json().dump()) << "\n";
+  else std::cout << cx.secrets->scrub(plan.table());
+  return errors(spending) > 0 ? kExitConfig : kExitOk;
 }
 
 int sample_command::operator()(const context&) const {

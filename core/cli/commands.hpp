@@ -24,6 +24,14 @@ struct check_command {
   int operator()(const context& cx) const;
 };
 
+// The request plan: what the feeds will spend of each source's budget, per window.
+struct plan_command {
+  fs::path config;
+  bool json = false;
+  std::vector<fs::path> plugin_dirs;
+  int operator()(const context& cx) const;
+};
+
 struct plugins_command {
   fs::path config;
   bool config_given = false;  // -c given: its plugin_dirs, even when the file is missing

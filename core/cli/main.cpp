@@ -42,6 +42,14 @@ CLI::App* bind(CLI::App& app, check_command& k) {
   return c;
 }
 
+CLI::App* bind(CLI::App& app, plan_command& p) {
+  auto* c = app.add_subcommand("plan", "Print what the feeds will spend of each source's rate budget, per window");
+  c->add_option("-c,--config", p.config, "config file (default: as for run)");
+  c->add_flag("--json", p.json, "print the plan as one JSON object");
+  plugin_dir_option(c, p.plugin_dirs);
+  return c;
+}
+
 CLI::App* bind(CLI::App& app, plugins_command& p) {
   auto* c = app.add_subcommand("plugins", "List the plugins found in plugin_dirs with their manifests");
   c->add_option("-c,--config", p.config, "config file whose [host] plugin_dirs to search");
@@ -97,6 +105,7 @@ int main(int argc, char** argv) {
 
   run_command run{default_config()};
   check_command check{default_config()};
+  plan_command plan{default_config()};
   plugins_command plugins{default_config()};
   fetch_command fetch{default_config()};
   sample_command sample;
@@ -105,6 +114,7 @@ int main(int argc, char** argv) {
   std::vector<std::pair<CLI::App*, std::function<int()>>> commands{
       {bind(app, run), [&] { return run(cx); }},
       {bind(app, check), [&] { return check(cx); }},
+      {bind(app, plan), [&] { return plan(cx); }},
       {bind(app, plugins), [&] { return plugins(cx); }},
       {bind(app, fetch), [&] { return fetch(cx); }},
       {bind(app, sample), [&] { return sample(cx); }},
@@ -116,7 +126,7 @@ int main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     return app.exit(e) == 0 ? kExitOk : kExitConfig;  // --help and --version are not errors
   }
-  plugins.config_given = commands[2].first->get_option("--config")->count() > 0;
+  plugins.config_given = commands[3].first->get_option("--config")->count() > 0;
   for (auto& [sub, go] : commands)
     if (sub->parsed()) return go();
   return kExitConfig;

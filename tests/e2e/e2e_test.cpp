@@ -511,3 +511,53 @@ TEST(E2E, ConfigSampleIsMadeFromThePluginsAndChecksAsPrinted) {
   EXPECT_EQ(check.code, 0) << check.err;
   EXPECT_THAT(check.out, HasSubstr("2 feed(s)"));  // binance's and alternative_me's: the keyless ones
 }
+
+// `tributary plan` and the plan at the end of `check`: a CoinMarketCap monthly cap that a
+// primary source would overrun is an error at the feed; a fallback's is a warning.
+TEST(E2E, CheckRefusesAFeedThatWouldOverrunAMonthlyCap) {
+  temp_dir d;
+  auto cfg = d.write("t.toml", std::string("[host]\nplugin_dirs = [\"") + TRIBUTARY_PLUGIN_DIR + R"("]
+[plugins.cmc]
+api_key = "${CMC_API_KEY}"
+rate_limit = [ { requests = 30, per = "1m" }, { requests = 10000, per = "30d" } ]
+retries = 0
+[plugins.binance]
+[feeds.spot]
+kind = "price"
+subjects = ["BTC-USDT", "ETH-USDT"]
+every = "5m"
+sources = ["cmc", "binance"]
+[feeds.fast]
+kind = "price"
+subjects = ["SOL-USDT"]
+every = "10s"
+sources = ["binance", "cmc"]
+)");
+  ::setenv("CMC_API_KEY", "cmc-test-key-4f9a2b", 1);
+  auto r = run({kExe, "check", "-c", cfg.string()}, d.path());
+  auto p = run({kExe, "plan", "-c", cfg.string(), "--json"}, d.path());
+  ::unsetenv("CMC_API_KEY");
+  // spot: every 5 m is 8,640 runs a 30 d window, within 10,000; fast falls back to cmc every 10 s:
+  // 259,200 runs, a warning only (it spends only while binance fails).
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_THAT(r.err, HasSubstr("t.toml:13:1: warning: feeds.fast: source 'cmc' may spend 267840 of its 10000 per 30d"));
+  EXPECT_THAT(r.out, HasSubstr("cmc              30d"));
+  ASSERT_EQ(p.code, 0) << p.err;
+  auto plan = json::parse(p.out);
+  EXPECT_EQ(plan["scope"], "cluster");
+  json month;
+  for (auto& w : plan["windows"])
+    if (w["source"] == "cmc" && w["window"] == "30d") month = w;
+  ASSERT_FALSE(month.is_null()) << p.out;
+  EXPECT_EQ(month["best"], 8640);
+  EXPECT_EQ(month["worst"], 8640 + 259200);
+  EXPECT_EQ(month["over"], "fallback");
+
+  // Every minute instead: 43,200 runs a month as the primary. check refuses it, at the feed.
+  auto tight = d.write("tight.toml", slurp(cfg).replace(slurp(cfg).find("every = \"5m\""), 12, "every = \"1m\""));
+  ::setenv("CMC_API_KEY", "cmc-test-key-4f9a2b", 1);
+  auto r2 = run({kExe, "check", "-c", tight.string()}, d.path());
+  ::unsetenv("CMC_API_KEY");
+  EXPECT_EQ(r2.code, 1);
+  EXPECT_THAT(r2.err, HasSubstr("tight.toml:8:1: error: feeds.spot: source 'cmc' may spend 43200 of its 10000 per 30d (worst case, every retry)"));
+}
