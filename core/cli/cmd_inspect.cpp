@@ -13,6 +13,14 @@
 
 namespace tributary::cli {
 
+// Prints what would overrun a budget (errors for primaries, warnings for fallbacks); the errors.
+static size_t report_spending(const request_plan& plan, const context& cx) {
+  std::vector<diagnostic> spending;
+  report_overspending(plan, spending);
+  print(spending, *cx.secrets);
+  return errors(spending);
+}
+
 int check_command::operator()(const context& cx) const {
   std::shared_ptr<spdlog::logger> log;
   auto h = load(cx, config, {}, log, plugin_dirs);
@@ -22,12 +30,10 @@ int check_command::operator()(const context& cx) const {
     return kExitOk;
   }
   auto plan = h->request_plan();
-  std::vector<diagnostic> spending;
-  report_overspending(plan, spending);
-  cli::print(spending, *cx.secrets);
+  size_t overruns = report_spending(plan, cx);
   std::cout << cx.secrets->scrub(plan.table());
-  if (errors(spending) > 0) {
-    std::cerr << config.string() << ": " << errors(spending) << " error(s)\n";
+  if (overruns > 0) {
+    std::cerr << config.string() << ": " << overruns << " error(s)\n";
     return kExitConfig;
   }
   std::cout << "ok: " << config.string() << ": " << h->cfg().plugins.size() << " plugin instance(s), " << h->cfg().feeds.size()
@@ -40,12 +46,10 @@ int plan_command::operator()(const context& cx) const {
   auto h = load(cx, config, {}, log, plugin_dirs);
   if (!h) return kExitConfig;
   auto plan = h->request_plan();
-  std::vector<diagnostic> spending;
-  report_overspending(plan, spending);
-  cli::print(spending, *cx.secrets);
+  size_t overruns = report_spending(plan, cx);
   if (json) std::cout << cx.secrets->scrub(plan.to_json().dump()) << "\n";
   else std::cout << cx.secrets->scrub(plan.table());
-  return errors(spending) > 0 ? kExitConfig : kExitOk;
+  return overruns > 0 ? kExitConfig : kExitOk;
 }
 
 int sample_command::operator()(const context&) const {
