@@ -846,7 +846,7 @@ class parser {
       error(pos(node), path, "must be a table");
       return;
     }
-    check_keys(*t, path, {"kind", "subjects", "every", "jitter", "sources", "mode", "schedule", "align"});
+    check_keys(*t, path, {"kind", "subjects", "every", "jitter", "sources", "mode", "schedule", "align", "adapt", "max_every"});
     feed_config f;
     f.id = id;
     f.where = pos(node);
@@ -928,6 +928,21 @@ class parser {
       if (auto b = boolean(*n, path + ".align")) f.align = *b;
       if (f.align && !t.get("every")) error(pos(*n), path + ".align", "aligns runs of `every`; this feed has none");
     }
+    read_adapt(f, t, path);
+  }
+
+  // adapt = true stretches `every` up to max_every: it needs an interval to stretch.
+  void read_adapt(feed_config& f, const toml::table& t, const std::string& path) {
+    if (auto* n = t.get("adapt"))
+      if (auto b = boolean(*n, path + ".adapt")) f.adapt = *b;
+    if (auto* n = t.get("max_every")) {
+      if (auto d = duration(*n, path + ".max_every")) f.max_every = *d;
+      if (!f.adapt) error(pos(*n), path + ".max_every", "is how far adapt = true may stretch `every`; this feed does not adapt");
+    }
+    if (!f.adapt) return;
+    auto* n = t.get("adapt");
+    if (!t.get("every") || f.stream) error(pos(*n), path + ".adapt", "stretches a polled feed's `every`; this feed has none");
+    else if (f.max_every < f.every) error(pos(*n), path + ".max_every", "must be at least `every` (" + format_duration(f.every) + ")");
   }
 
   // A stream feed's first source streams; any later one is polled every `every` while the
@@ -1222,7 +1237,8 @@ bool same_instance(const plugin_instance_config& a, const plugin_instance_config
 bool same_feed(const feed_config& a, const feed_config& b) {
   auto schedule = [](const feed_config& f) { return f.schedule ? f.schedule->text() : std::string(); };
   return a.id == b.id && a.kind == b.kind && a.subjects == b.subjects && a.every == b.every && a.jitter == b.jitter &&
-         schedule(a) == schedule(b) && a.align == b.align && a.stream == b.stream && a.sources == b.sources;
+         schedule(a) == schedule(b) && a.align == b.align && a.stream == b.stream && a.sources == b.sources && a.adapt == b.adapt &&
+         a.max_every == b.max_every;
 }
 
 config_result load_config(const fs::path& file, const env_lookup& env, redactor* secrets) {

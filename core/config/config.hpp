@@ -85,6 +85,10 @@ struct feed_config {
   std::optional<cron_schedule> schedule;  // instead of `every`: cron-style, seconds first, UTC
   bool align = false;                     // runs on multiples of `every` since the epoch (wall clock)
   bool stream = false;  // mode = "stream": the first source pushes; later ones are polled every `every` while it is down
+  // adapt = true: runs move further apart than `every` (up to max_every) when the primary
+  // source's budget would not last at this pace (rate_budget::stretch).
+  bool adapt = false;
+  millis max_every{300000};
   std::vector<std::string> sources;
   source_pos where;
   std::map<std::string, source_pos> key_pos;  // "sources", "subjects", ... -> where

@@ -150,6 +150,7 @@ toml::table feed_table(const feed_config& f) {
   if (f.schedule) t.insert("schedule", f.schedule->text());
   else if (f.every.count() > 0) t.insert("every", format_duration(f.every));
   if (f.align) t.insert("align", true);
+  if (f.adapt) t.insert("adapt", true), t.insert("max_every", format_duration(f.max_every));
   return t;
 }
 

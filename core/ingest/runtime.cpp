@@ -1,6 +1,7 @@
 #include "ingest/runtime.hpp"
 
 #include <charconv>
+#include <cmath>
 
 #include <spdlog/spdlog.h>
 
@@ -38,8 +39,14 @@ json source_runtime::status(int64_t now) const {
 int64_t feed_runtime::next_run(int64_t now, bool first) const {
   if (cfg.schedule) return cfg.schedule->next_after(now).value_or(now + 86'400'000);
   int64_t every = std::max<int64_t>(1, cfg.every.count());
+  if (cfg.adapt) every = std::min(static_cast<int64_t>(static_cast<double>(every) * stretch.load()), std::max(every, cfg.max_every.count()));
   if (cfg.align) return (now / every + 1) * every;  // the next multiple of `every` since the epoch
   return first ? now : now + every;
+}
+
+void feed_runtime::adapt(int64_t now) {
+  if (!cfg.adapt || sources.empty() || !sources.front()->budget) return;
+  stretch = sources.front()->budget->stretch(cost_per_run.load(), cfg.every.count(), now);
 }
 
 json feed_runtime::status(int64_t now) const {
@@ -60,6 +67,11 @@ json feed_runtime::status(int64_t now) const {
          {"unserved", unserved}};
   if (cfg.schedule) j["schedule"] = cfg.schedule->text();
   if (cfg.align) j["align"] = true;
+  if (cfg.adapt) {
+    double st = stretch.load();
+    int64_t every = std::min(static_cast<int64_t>(static_cast<double>(cfg.every.count()) * st), std::max(cfg.every.count(), cfg.max_every.count()));
+    j["adapt"] = {{"stretch", std::round(st * 100) / 100}, {"every_now", format_duration(millis(every))}, {"max_every", format_duration(cfg.max_every)}};
+  }
   if (cfg.stream) j["stream"] = stream_up ? "up" : sources.size() > 1 ? "down, polling fallback" : "down";
   j["last_source"] = last_source.empty() ? json(nullptr) : json(last_source);
   j["last_record_age_ms"] = last_success ? json(now - last_success) : json(nullptr);
@@ -188,6 +200,7 @@ std::optional<std::vector<http_request>> feed_runner::prepare(run_ctx& c, source
   }
   double cost = 0;
   for (auto& r : planned.requests) cost += r.weight;
+  if (c.idx == 0) c.feed->cost_per_run = cost;  // what adapt = true paces the feed by
   if (!take_budget(c, s, cost, now)) return std::nullopt;
   for (auto& r : planned.requests) {
     if (r.base_url.empty()) r.base_url = s.base_url;
@@ -460,6 +473,7 @@ void scheduler::tick() {
     f->run_once = false;
     {
       std::lock_guard lk(mu_);
+      f->adapt(now);
       f->next_due = f->next_run(now, /*first=*/false) + jitter(*f);
     }
     bool expected = false;

@@ -74,6 +74,11 @@ struct feed_runtime {
   // When a run due after `now` starts, before jitter: at once (the first), every `every`, on
   // multiples of `every` (align), or at the next time of the schedule.
   int64_t next_run(int64_t now, bool first) const;
+  // adapt = true: how many times `every` apart runs are now (1: not stretched), from what a run
+  // costs its primary source and what that source's budget has left.
+  std::atomic<double> stretch{1.0};
+  std::atomic<double> cost_per_run{0};  // what the last run took from its primary source's budget
+  void adapt(int64_t now);
   int64_t next_due = 0;
 
   mutable std::mutex mu;  // guards the status below

@@ -687,3 +687,20 @@ TEST(Config, ADurationWithoutAUnitSuggestsOne) {
   EXPECT_THAT(s, HasSubstr("feeds.spot.every: a duration needs a unit, as a string: \"300s\" (or \"300ms\", \"300m\")"));
   EXPECT_THAT(s, HasSubstr("server.heartbeat: a duration needs a unit, as a string: \"1.5s\""));
 }
+
+TEST(Config, AdaptStretchesAPolledFeedUpToMaxEvery) {
+  auto ok = parse("[plugins.binance]\n[feeds.spot]\nkind = \"price\"\nsubjects = [\"BTC-USDT\"]\nevery = \"1m\"\nsources = [\"binance\"]\nadapt = true\nmax_every = \"10m\"\n");
+  ASSERT_TRUE(ok.cfg || ok.partial) << all(ok);
+  auto& f = (ok.cfg ? ok.cfg : ok.partial)->feeds.at(0);
+  EXPECT_TRUE(f.adapt);
+  EXPECT_EQ(f.max_every, millis(600000));
+  EXPECT_THAT(render_toml(*(ok.cfg ? ok.cfg : ok.partial)), HasSubstr("max_every = '10m'"));
+  auto bad = parse(
+      "[feeds.a]\nkind = \"price\"\nsubjects = [\"BTC-USDT\"]\nevery = \"1m\"\nsources = []\nmax_every = \"10m\"\n"
+      "[feeds.b]\nkind = \"price\"\nsubjects = [\"BTC-USDT\"]\nevery = \"10m\"\nsources = []\nadapt = true\nmax_every = \"1m\"\n"
+      "[feeds.c]\nkind = \"price\"\nsubjects = [\"BTC-USDT\"]\nschedule = \"0 * * * * *\"\nsources = []\nadapt = true\n");
+  auto s = all(bad);
+  EXPECT_THAT(s, HasSubstr("feeds.a.max_every: is how far adapt = true may stretch `every`; this feed does not adapt"));
+  EXPECT_THAT(s, HasSubstr("feeds.b.max_every: must be at least `every` (10m)"));
+  EXPECT_THAT(s, HasSubstr("feeds.c.adapt: stretches a polled feed's `every`; this feed has none"));
+}

@@ -47,6 +47,18 @@ nlohmann::json rate_budget::forecast(int64_t now_ms) {
   return out;
 }
 
+double rate_budget::stretch(double cost_per_run, int64_t every_ms, int64_t now_ms) {
+  std::lock_guard lk(mu_);
+  double most = 1;
+  if (cost_per_run <= 0 || every_ms <= 0) return most;
+  for (auto& w : windows_) {
+    double per = static_cast<double>(w.cfg.per.count());
+    double affordable = (w.bucket->available(now_ms) + w.cfg.requests) / per;  // weight per ms over the next period
+    if (affordable > 0) most = std::max(most, cost_per_run / affordable / static_cast<double>(every_ms));
+  }
+  return most;
+}
+
 std::vector<double> rate_budget::remaining(int64_t now_ms) {
   std::lock_guard lk(mu_);
   std::vector<double> out;

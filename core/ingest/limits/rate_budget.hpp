@@ -27,6 +27,10 @@ class rate_budget {
   // When each window runs out at the rate spent over the last hour: a time (ms since the
   // epoch) per window, or null where what is spent does not outrun the refill.
   nlohmann::json forecast(int64_t now_ms);
+  // How many times `every_ms` runs costing `cost_per_run` must be apart for every window to
+  // last: each window may spend what it has left plus one period's refill over its next
+  // period. 1 when it lasts at `every_ms`.
+  double stretch(double cost_per_run, int64_t every_ms, int64_t now_ms);
   // What is left in each window (for tributary_budget_remaining).
   std::vector<double> remaining(int64_t now_ms);
   const std::vector<rate_limit_config>& windows() const { return configs_; }

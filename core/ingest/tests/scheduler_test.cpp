@@ -173,3 +173,35 @@ TEST(Scheduler, ACronScheduleRunsAtItsTimesAndAlignRunsOnMultiplesOfEvery) {
   EXPECT_EQ(r.runs_of("BTCUSDT"), 1u);
   EXPECT_EQ(cron->next_due, 1'500'000);  // 00:25:00
 }
+
+// adapt = true on a fake clock: a monthly window paces the feed so that what is left lasts.
+TEST(Scheduler, AnAdaptingFeedStretchesItsIntervalToWhatAMonthlyWindowHasLeft) {
+  rig r;
+  const int64_t month = 30LL * 86'400'000;
+  r.src.budget = std::make_unique<rate_budget>(std::vector<rate_limit_config>{{20000, millis(month), 20000}}, r.clock.now_ms());
+  auto* f = r.feed("spot", "BTC-USDT", millis(60000));
+  f->cfg.adapt = true;
+  f->cfg.max_every = millis(240000);
+  scheduler s(r.runner, r.clock, r.timers, {f}, 1);
+  s.tick();  // the first run, at once: it tells what a run costs
+  ASSERT_EQ(r.runs_of("BTCUSDT"), 1u);
+  double cost = f->cost_per_run.load();
+  ASSERT_GT(cost, 0);
+  EXPECT_EQ(s.next_due(), r.clock.now_ms() + 60000);  // not yet known when the first run was due
+  r.clock.advance(60000);
+  s.tick();
+  ASSERT_EQ(r.runs_of("BTCUSDT"), 2u);
+  // What the month has left (20,000 less two runs) plus a month's refill, spread over the month.
+  double left = 20000 - 2 * cost;
+  double expect_ms = cost * static_cast<double>(month) / (left + 20000);
+  EXPECT_NEAR(static_cast<double>(s.next_due() - r.clock.now_ms()), expect_ms, expect_ms * 0.01);
+  EXPECT_NEAR(f->stretch.load(), expect_ms / 60000, 0.02);
+  EXPECT_EQ(f->status(r.clock.now_ms())["adapt"]["max_every"], "4m");
+  // Another spender drains the month: the feed slows to the refill's pace (a run every
+  // cost x 30 d / 20,000, over 4 minutes), here held at max_every.
+  ASSERT_TRUE(r.src.budget->try_take(left - 10, r.clock.now_ms()));
+  r.clock.set(s.next_due());
+  s.tick();
+  EXPECT_EQ(s.next_due() - r.clock.now_ms(), 240000);
+  EXPECT_EQ(f->status(r.clock.now_ms())["adapt"]["every_now"], "4m");
+}
