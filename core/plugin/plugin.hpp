@@ -196,7 +196,7 @@ class plugin_instance {
   std::string name_;
   std::unique_ptr<trib_host_api> api_;
   plugin_services services_;
-  mutable std::mutex mu_;
+  std::mutex mu_;
   std::vector<std::string> extra_kinds_;
   std::vector<trib_kv> headers_;  // parse_message: the message's headers in ABI form (reused, under mu_)
   std::unique_ptr<plugin_backend> backend_;  // last: destroyed first, while api_ still lives

@@ -86,10 +86,9 @@ plugin_instance::~plugin_instance() = default;
 
 const plugin_manifest& plugin_instance::manifest() const { return backend_->manifest(); }
 
-json plugin_instance::backend_status() const {
-  std::lock_guard lk(mu_);
-  return backend_->status();
-}
+// Not under mu_: status must not wait for a call in flight (a hung plugin holds it for up to
+// call_timeout); each backend's status guards itself.
+json plugin_instance::backend_status() const { return backend_->status(); }
 
 bool plugin_instance::serves(std::string_view kind) const {
   const auto& k = manifest().kinds;

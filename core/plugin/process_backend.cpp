@@ -90,7 +90,7 @@ std::optional<process_backend::failure> process_backend::wait_readable(const cha
       int64_t used = child_->cpu_ms() - cpu_start;
       if (used >= opts_.cpu_limit.count())
         return failure{error_class::plugin_timeout, "used more than cpu_limit (" + format_duration(opts_.cpu_limit) + ") of CPU in " + name};
-      slice = std::clamp<int64_t>(opts_.cpu_limit.count() - used, 5, left);
+      slice = std::min(left, std::max<int64_t>(opts_.cpu_limit.count() - used, 5));
     }
     pollfd p{child_->fd(), POLLIN, 0};
     int n = poll(&p, 1, static_cast<int>(slice));
