@@ -182,18 +182,24 @@ class kafka_reader {
 };
 
 // Waits, up to 60 s, until a host's log (`log()` gives it) says its consumer group got `n`
-// partition assignments (a group starting at the latest offsets misses what is produced before:
-// on a loaded machine that can take well over 15 s); returns how many it saw.
+// partition assignments held (a group starting at the latest offsets misses what is produced
+// before: on a loaded machine that can take well over 15 s; an assignment a rebalance revoked
+// does not count); returns how many it saw.
 template <class Log>
 size_t wait_assigned(Log&& log, size_t n) {
-  size_t assigned = 0;
-  for (int i = 0; i < 1200 && assigned < n; ++i) {
+  auto count = [](const std::string& text, const char* what) {
+    size_t k = 0;
+    for (auto at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++k;
+    return k;
+  };
+  size_t held = 0;  // assignments not revoked since: consumers joining one group rebalance it
+  for (int i = 0; i < 1200 && held < n; ++i) {
     auto text = log();
-    assigned = 0;
-    for (auto at = text.find("partition(s) assigned"); at != std::string::npos; at = text.find("partition(s) assigned", at + 1)) ++assigned;
-    if (assigned < n) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    size_t assigned = count(text, "partition(s) assigned"), revoked = count(text, "partition(s) revoked");
+    held = assigned > revoked ? assigned - revoked : 0;
+    if (held < n) std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
-  return assigned;
+  return held;
 }
 
 }  // namespace tributary::test_support
