@@ -33,6 +33,7 @@
 #include "server/server.hpp"
 #include "app/request_plan.hpp"
 #include "publish/view_engine.hpp"
+#include "ingest/demand.hpp"
 #include "publish/cache.hpp"
 #include "publish/fanout_hub.hpp"
 #include "obs/metrics.hpp"
@@ -87,6 +88,7 @@ struct host::parts {
   std::mutex reload_mu;     // one reload at a time
   std::unique_ptr<stream_writer> stream;  // standalone with [stream] enabled: a copy of every publication
   std::vector<std::unique_ptr<copy_sink>> sinks;  // [sinks.*]; kept as started (a change waits for a restart)
+  std::unique_ptr<demand_tracker> demand;  // demand = "subscribed" feeds: who wants what; outlives the server
   std::unique_ptr<server> srv;
   int64_t started = 0;
   std::string node_id;
@@ -226,6 +228,7 @@ bool host::build_work(parts& p, work& w, const config& cfg, std::vector<diagnost
     if (!f) continue;
     if (previous)
       if (auto kept = keep_feed(*previous, *f)) f = std::move(kept);  // unchanged: its schedule and status go on
+    if (fc.demand == feed_config::demand_mode::subscribed) f->demand = p.demand.get();
     w.feeds.push_back(std::move(f));
   }
   check_jwt_key(cfg, err);
@@ -234,6 +237,18 @@ bool host::build_work(parts& p, work& w, const config& cfg, std::vector<diagnost
   return errors_after == errors_before;
 }
 
+
+// The topics demand = "subscribed" feeds poll only when wanted, and those views read (always
+// wanted).
+void host::watch_demand(parts& p, const work& w, const std::vector<view_config>& views) {
+  std::set<std::string> topics, read_by_views;
+  for (auto& f : w.feeds)
+    if (f->demand)
+      for (auto& s : f->cfg.subjects) topics.insert(f->cfg.kind + "." + s);
+  for (auto& v : views)
+    for (auto& field : v.fields) read_by_views.insert(field.topic);
+  p.demand->watch(topics, read_by_views);
+}
 
 // The broker for the config's mode, the standalone stream copy, and what every publication
 // feeds (cache, hub, views) behind one intake.
@@ -256,6 +271,9 @@ bool host::make_publish_path(parts& p, const config& cfg, std::vector<diagnostic
     so.history = ho.make_rules();  // kept in Redis too, so that any node can recover it
     cluster_options co{*ep, cfg.cluster.name, p.node_id, cfg.cluster.lease, cfg.cluster.renew_every};
     p.cluster = std::make_unique<cluster_node>(co, p.m, *p.clock, p.log);
+    p.cluster->share_demand(std::make_unique<demand_share>(
+        "tributary:" + cfg.cluster.name + ":demand", p.node_id, [d = p.demand.get()] { return d->local(); },
+        [d = p.demand.get()](const demand_share::topics& all) { d->remote(all); }));
     redis_broker_options bo{so, cfg.cluster.on_redis_down == redis_down_policy::fetch};
     p.out = std::make_unique<redis_broker>(bo, *p.cluster, &update_frame, p.m, p.log);
     p.limits = std::make_shared<redis_limits>(*ep, cfg.cluster.name);
@@ -300,7 +318,13 @@ std::unique_ptr<host> host::create(config cfg, host_options opts, std::shared_pt
   p.secrets = std::move(secrets);
   p.log = std::move(log);
   p.w = std::make_unique<work>();
+  p.demand = std::make_unique<demand_tracker>(*p.clock);
   if (!build_work(p, *p.w, cfg, diags)) return nullptr;
+  watch_demand(p, *p.w, cfg.views);
+  p.demand->on_wanted([&p] {  // a subscriber wants a topic nobody wanted: its feed runs now
+    std::shared_lock lk(p.work_mu);
+    if (p.w->sched) p.w->sched->wake();
+  });
 
   // Transport.
   if (opts.replay) {
@@ -484,6 +508,9 @@ unsigned short host::start() {
   hooks.control = [this](const control_request& r) { return control(r); };
   hooks.status_json = [this] { return status_json(); };
   hooks.metrics_text = [this] { return metrics_text(); };
+  hooks.subscription_pattern = [&p](const std::string& pattern, bool present) {
+    if (p.demand->pattern(pattern, present) && p.cluster) p.cluster->demand_changed();  // tell the leader now
+  };
   hooks.ready = [&p] {
     if (p.cluster && !p.cluster->redis_up()) return std::make_pair(false, std::string("redis unreachable"));
     if (auto r = p.out->ready(); !r.first) return r;
@@ -588,6 +615,7 @@ bool host::reload(config cfg, std::vector<diagnostic>& diags) {
   }
   if (p.started) start_work(*p.w);
   reload_views(std::move(cfg.views));
+  watch_demand(p, *p.w, cfg_.views);
   reap(p);
   return true;
 }

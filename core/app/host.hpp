@@ -90,6 +90,7 @@ class host {
   static std::shared_ptr<struct source_runtime> keep_source(work& previous, const struct plugin_instance_config& pc,
                                                             std::filesystem::file_time_type file_time);
   static std::shared_ptr<struct feed_runtime> keep_feed(work& previous, const struct feed_runtime& f);
+  static void watch_demand(parts& p, const work& w, const std::vector<struct view_config>& views);
   static bool make_publish_path(parts& p, const config& cfg, std::vector<diagnostic>& diags);
   static bool make_streams(parts& p, work& w, const host_options& opts, std::vector<diagnostic>& diags,
                            const work* previous = nullptr);

@@ -62,9 +62,19 @@ void cluster_node::lease_loop() {
     set_role(role == lease_keeper::role::leader, keeper_->epoch());
     if (up) write_control(*lease_redis_);  // before looking, so this node's own requests are in
     if (on_control_ && up) poll_control(*lease_redis_);
+    if (demand_ && up) demand_->step(*lease_redis_, leader_.load(), clock_.now_ms());
     std::unique_lock lk(mu_);
-    cv_.wait_for(lk, opts_.renew_every, [this] { return stop_.load(); });
+    cv_.wait_for(lk, opts_.renew_every, [this] { return stop_.load() || demand_dirty_; });
+    demand_dirty_ = false;
   }
+}
+
+void cluster_node::demand_changed() {
+  {
+    std::lock_guard lk(mu_);
+    demand_dirty_ = true;
+  }
+  cv_.notify_all();
 }
 
 void cluster_node::share_control(const control_request& r) {

@@ -17,6 +17,7 @@
 #include <nlohmann/json_fwd.hpp>
 
 #include "cluster/control.hpp"
+#include "cluster/demand_share.hpp"
 #include "cluster/leadership.hpp"
 #include "cluster/lease_keeper.hpp"
 
@@ -64,6 +65,11 @@ class cluster_node final : public leadership {
   // the lease thread every renew_every). Set before start().
   void share_control(const control_request& r);
   void on_control(std::function<void(const cluster_control&)> cb) { on_control_ = std::move(cb); }
+  // Shares which topics this node's clients want, and (leading) reads everyone's, every
+  // renew_every. Set before start().
+  void share_demand(std::unique_ptr<demand_share> d) { demand_ = std::move(d); }
+  // This node's demand changed: the lease thread writes it now rather than at its next turn.
+  void demand_changed();
 
  private:
   void lease_loop();
@@ -79,6 +85,8 @@ class cluster_node final : public leadership {
   std::atomic<uint64_t> epoch_{0};
   std::string last_error_;  // guarded by mu_
   std::function<void(const cluster_control&)> on_control_;
+  std::unique_ptr<demand_share> demand_;  // the lease thread's
+  bool demand_dirty_ = false;             // guarded by mu_
   std::vector<control_request> control_out_;       // to write to Redis; guarded by mu_
   std::map<std::string, long long> control_seen_;  // run:/reset: counters already acted on; guarded by mu_
   bool control_primed_ = false;                    // guarded by mu_

@@ -846,7 +846,8 @@ class parser {
       error(pos(node), path, "must be a table");
       return;
     }
-    check_keys(*t, path, {"kind", "subjects", "every", "jitter", "sources", "mode", "schedule", "align", "adapt", "max_every"});
+    check_keys(*t, path, {"kind", "subjects", "every", "jitter", "sources", "mode", "schedule", "align", "adapt", "max_every",
+                         "demand", "demand_linger"});
     feed_config f;
     f.id = id;
     f.where = pos(node);
@@ -929,6 +930,22 @@ class parser {
       if (f.align && !t.get("every")) error(pos(*n), path + ".align", "aligns runs of `every`; this feed has none");
     }
     read_adapt(f, t, path);
+    read_demand(f, t, path);
+  }
+
+  // demand = "subscribed" polls only the subjects someone wants; demand_linger keeps one polled
+  // that long after its last subscriber left.
+  void read_demand(feed_config& f, const toml::table& t, const std::string& path) {
+    if (auto* n = t.get("demand"))
+      if (auto v = str(*n, path + ".demand")) {
+        if (*v == "subscribed") f.demand = feed_config::demand_mode::subscribed;
+        else if (*v != "always") error(pos(*n), path + ".demand", "'" + *v + "' is not a demand (always, subscribed)");
+      }
+    if (auto* n = t.get("demand_linger")) {
+      if (auto d = duration(*n, path + ".demand_linger", /*zero_ok=*/true)) f.demand_linger = *d;
+      if (f.demand != feed_config::demand_mode::subscribed)
+        error(pos(*n), path + ".demand_linger", "is how long demand = \"subscribed\" keeps polling a subject nobody wants; this feed polls always");
+    }
   }
 
   // adapt = true stretches `every` up to max_every: it needs an interval to stretch.
@@ -1238,7 +1255,7 @@ bool same_feed(const feed_config& a, const feed_config& b) {
   auto schedule = [](const feed_config& f) { return f.schedule ? f.schedule->text() : std::string(); };
   return a.id == b.id && a.kind == b.kind && a.subjects == b.subjects && a.every == b.every && a.jitter == b.jitter &&
          schedule(a) == schedule(b) && a.align == b.align && a.stream == b.stream && a.sources == b.sources && a.adapt == b.adapt &&
-         a.max_every == b.max_every;
+         a.max_every == b.max_every && a.demand == b.demand && a.demand_linger == b.demand_linger;
 }
 
 config_result load_config(const fs::path& file, const env_lookup& env, redactor* secrets) {

@@ -89,6 +89,10 @@ struct feed_config {
   // source's budget would not last at this pace (rate_budget::stretch).
   bool adapt = false;
   millis max_every{300000};
+  // demand = "subscribed": a run asks only for the subjects some client (or a view) wants now,
+  // or wanted within demand_linger; "always" (the default) asks for every subject.
+  enum class demand_mode : uint8_t { always, subscribed } demand = demand_mode::always;
+  millis demand_linger{300000};
   std::vector<std::string> sources;
   source_pos where;
   std::map<std::string, source_pos> key_pos;  // "sources", "subjects", ... -> where

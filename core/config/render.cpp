@@ -151,6 +151,8 @@ toml::table feed_table(const feed_config& f) {
   else if (f.every.count() > 0) t.insert("every", format_duration(f.every));
   if (f.align) t.insert("align", true);
   if (f.adapt) t.insert("adapt", true), t.insert("max_every", format_duration(f.max_every));
+  if (f.demand == feed_config::demand_mode::subscribed)
+    t.insert("demand", "subscribed"), t.insert("demand_linger", format_duration(f.demand_linger));
   return t;
 }
 

@@ -7,6 +7,7 @@
 
 #include "net/transport.hpp"
 #include "obs/metrics.hpp"
+#include "ingest/demand.hpp"
 #include "ingest/intake.hpp"
 #include "publish/broker.hpp"
 #include "util/clock.hpp"
@@ -49,7 +50,46 @@ void feed_runtime::adapt(int64_t now) {
   stretch = sources.front()->budget->stretch(cost_per_run.load(), cfg.every.count(), now);
 }
 
+bool feed_runtime::wanted(const std::string& subject, int64_t now) const {
+  return demand->wanted(cfg.kind + "." + subject, cfg.demand_linger.count(), now);
+}
+
+std::vector<std::string> feed_runtime::due_subjects(int64_t now) {
+  if (!demand || cfg.demand == feed_config::demand_mode::always) return cfg.subjects;
+  std::vector<std::string> out;
+  asked_.clear();
+  for (const auto& s : cfg.subjects)
+    if (wanted(s, now)) out.push_back(s), asked_.insert(s);
+  return out;
+}
+
+std::vector<std::string> feed_runtime::new_subjects(int64_t now) {
+  std::vector<std::string> out;
+  if (!demand || cfg.demand == feed_config::demand_mode::always) return out;
+  for (const auto& s : cfg.subjects) {
+    if (!wanted(s, now)) asked_.erase(s);  // wanted again later: asked for at once again
+    else if (asked_.insert(s).second) out.push_back(s);
+  }
+  return out;
+}
+
+// {"mode", "linger", "demanded": subjects someone wants, "lingering": [{subject, stops_in_ms}],
+// "idle": subjects not asked for}.
+json feed_runtime::demand_status(int64_t now) const {
+  json j{{"mode", "subscribed"}, {"linger", format_duration(cfg.demand_linger)}, {"demanded", json::array()},
+         {"lingering", json::array()}, {"idle", json::array()}};
+  for (const auto& s : cfg.subjects) {
+    int64_t at = demand->last_wanted(cfg.kind + "." + s);
+    if (at == INT64_MAX) j["demanded"].push_back(s);
+    else if (at > 0 && now - at < cfg.demand_linger.count())
+      j["lingering"].push_back({{"subject", s}, {"stops_in_ms", cfg.demand_linger.count() - (now - at)}});
+    else j["idle"].push_back(s);
+  }
+  return j;
+}
+
 json feed_runtime::status(int64_t now) const {
+  json demanded = demand && cfg.demand == feed_config::demand_mode::subscribed ? demand_status(now) : json(nullptr);
   std::lock_guard lk(mu);
   json srcs = json::array();
   for (auto* s : sources) srcs.push_back(s->name);
@@ -72,6 +112,7 @@ json feed_runtime::status(int64_t now) const {
     int64_t every = std::min(static_cast<int64_t>(static_cast<double>(cfg.every.count()) * st), std::max(cfg.every.count(), cfg.max_every.count()));
     j["adapt"] = {{"stretch", std::round(st * 100) / 100}, {"every_now", format_duration(millis(every))}, {"max_every", format_duration(cfg.max_every)}};
   }
+  if (!demanded.is_null()) j["demand"] = std::move(demanded);
   if (cfg.stream) j["stream"] = stream_up ? "up" : sources.size() > 1 ? "down, polling fallback" : "down";
   j["last_source"] = last_source.empty() ? json(nullptr) : json(last_source);
   j["last_record_age_ms"] = last_success ? json(now - last_success) : json(nullptr);
@@ -113,11 +154,11 @@ feed_runner::feed_runner(http_transport& http, const clock_source& clock, timer_
                     "Records or fields a plugin emitted outside the schema (dropped)");
 }
 
-void feed_runner::run(feed_runtime& feed, std::function<void(run_outcome)> done) {
+void feed_runner::run(feed_runtime& feed, std::vector<std::string> subjects, std::function<void(run_outcome)> done) {
   auto c = std::make_shared<run_ctx>();
   c->feed = &feed;
   c->done = std::move(done);
-  c->remaining = feed.cfg.subjects;
+  c->remaining = std::move(subjects);
   c->idx = feed.cfg.stream ? 1 : 0;  // a stream feed polls only its fallback sources
   c->deadline = feed.next_run(clock_.now_ms(), /*first=*/false);  // retries must fit before the next run
   try_next(std::move(c));
@@ -468,18 +509,38 @@ void scheduler::tick() {
   timers_.run_due(now);
   if (gate_ && !gate_()) return;
   for (auto* f : feeds_) {
-    if (f->sources.empty() || now < f->next_due || !f->polled_now()) continue;
-    if (f->paused && !f->run_once.exchange(false)) continue;
-    f->run_once = false;
-    {
-      std::lock_guard lk(mu_);
-      f->adapt(now);
-      f->next_due = f->next_run(now, /*first=*/false) + jitter(*f);
-    }
-    bool expected = false;
-    if (!f->running.compare_exchange_strong(expected, true)) continue;  // previous run still going
-    runner_.run(*f, [f](run_outcome) { f->running = false; });
+    if (f->sources.empty() || !f->polled_now()) continue;
+    if (now >= f->next_due) run_due(*f, now);
+    else if (!f->paused && !f->running) start_run(*f, f->new_subjects(now));  // demand that just arrived
   }
+}
+
+void scheduler::run_due(feed_runtime& f, int64_t now) {
+  if (f.paused && !f.run_once.exchange(false)) return;
+  f.run_once = false;
+  {
+    std::lock_guard lk(mu_);
+    f.adapt(now);
+    f.next_due = f.next_run(now, /*first=*/false) + jitter(f);
+  }
+  if (f.running) return;  // previous run still going
+  start_run(f, f.due_subjects(now));
+}
+
+// Nothing to ask for (demand: nobody wants any subject) makes no run.
+void scheduler::start_run(feed_runtime& f, std::vector<std::string> subjects) {
+  if (subjects.empty()) return;
+  bool expected = false;
+  if (!f.running.compare_exchange_strong(expected, true)) return;
+  runner_.run(f, std::move(subjects), [&f](run_outcome) { f.running = false; });
+}
+
+void scheduler::wake() {
+  {
+    std::lock_guard lk(mu_);
+    woken_ = true;
+  }
+  cv_.notify_all();
 }
 
 void scheduler::run_now(feed_runtime& f) {
@@ -507,7 +568,8 @@ void scheduler::start() {
       tick();
       int64_t wait = std::clamp<int64_t>(std::min(next_due(), timers_.next_due()) - clock_.now_ms(), 1, 1000);
       lk.lock();
-      cv_.wait_for(lk, std::chrono::milliseconds(wait), [this] { return stop_; });
+      cv_.wait_for(lk, std::chrono::milliseconds(wait), [this] { return stop_ || woken_; });
+      woken_ = false;
     }
   });
 }

@@ -32,6 +32,7 @@ namespace tributary {
 
 class http_transport;
 class clock_source;
+class demand_tracker;
 class intake;
 class metrics;
 
@@ -80,6 +81,14 @@ struct feed_runtime {
   std::atomic<double> cost_per_run{0};  // what the last run took from its primary source's budget
   void adapt(int64_t now);
   int64_t next_due = 0;
+  // demand = "subscribed": who wants which topic (set by the host; null: every subject always).
+  const demand_tracker* demand = nullptr;
+  // The subjects a run due now asks for: every one, or (demand) those wanted now or within
+  // demand_linger. Remembers them as asked for.
+  std::vector<std::string> due_subjects(int64_t now);
+  // demand: subjects wanted now that no run has asked for since they became wanted (a
+  // subscriber just arrived): asked for at once, not at the next tick. Remembers them as asked.
+  std::vector<std::string> new_subjects(int64_t now);
 
   mutable std::mutex mu;  // guards the status below
   int64_t last_run = 0, last_success = 0;
@@ -92,6 +101,11 @@ struct feed_runtime {
   uint64_t runs = 0;
 
   nlohmann::json status(int64_t now) const;
+
+ private:
+  bool wanted(const std::string& subject, int64_t now) const;
+  nlohmann::json demand_status(int64_t now) const;
+  std::set<std::string> asked_;  // demand: wanted subjects asked for since they became wanted (the scheduler's thread)
 };
 
 struct run_outcome {
@@ -107,8 +121,10 @@ class feed_runner {
  public:
   feed_runner(http_transport& http, const clock_source& clock, timer_queue& timers, intake& out, metrics& m,
               std::shared_ptr<spdlog::logger> log, uint64_t seed = std::random_device{}());
-  // Runs `feed` once; `done` is called exactly once, possibly on the transport's thread.
-  void run(feed_runtime& feed, std::function<void(run_outcome)> done);
+  // Runs `feed` once for `subjects` (by default all of them); `done` is called exactly once,
+  // possibly on the transport's thread.
+  void run(feed_runtime& feed, std::function<void(run_outcome)> done) { run(feed, feed.cfg.subjects, std::move(done)); }
+  void run(feed_runtime& feed, std::vector<std::string> subjects, std::function<void(run_outcome)> done);
 
  private:
   struct run_ctx;
@@ -154,11 +170,15 @@ class scheduler {
   void set_gate(std::function<bool()> gate) { gate_ = std::move(gate); }
   // Runs `f` at the next tick, whatever its schedule (a paused feed too: asked for by name).
   void run_now(feed_runtime& f);
+  // Looks at the feeds now rather than at the next due time (a subscriber wants a topic).
+  void wake();
   void start();
   void stop();
 
  private:
   int64_t jitter(const feed_runtime& f);
+  void run_due(feed_runtime& f, int64_t now);
+  void start_run(feed_runtime& f, std::vector<std::string> subjects);
   feed_runner& runner_;
   const clock_source& clock_;
   timer_queue& timers_;
@@ -167,7 +187,7 @@ class scheduler {
   std::mt19937_64 rng_;
   mutable std::mutex mu_;
   std::condition_variable cv_;
-  bool stop_ = false;
+  bool stop_ = false, woken_ = false;
   std::thread thread_;
 };
 

@@ -86,6 +86,9 @@ struct server_hooks {
   std::function<std::string()> status_json;
   std::function<std::string()> metrics_text;
   std::function<std::pair<bool, std::string>()> ready;  // ready?, reason
+  // A subscription pattern some client of this server now holds (first session) or no longer
+  // does (last one): what demand = "subscribed" feeds poll for. Called on an I/O thread, in order.
+  std::function<void(const std::string& pattern, bool present)> subscription_pattern;
 };
 
 // Why the server cannot listen, in words an operator can act on.

@@ -62,7 +62,9 @@ struct server::state {
 
   state(server_options o, record_cache& c, fanout_hub& h, metrics& mm, server_hooks hk, std::shared_ptr<spdlog::logger> l)
       : cache(c), hub(h), m(mm), hooks(std::move(hk)), log(std::move(l)), auth(o.auth),
-        settings_(std::make_shared<const server_settings>(std::move(o))) {}
+        settings_(std::make_shared<const server_settings>(std::move(o))) {
+    subscriptions.on_pattern(hooks.subscription_pattern);
+  }
 
   std::shared_ptr<const server_settings> settings() const {
     std::lock_guard lk(settings_mu_);

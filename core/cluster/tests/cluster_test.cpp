@@ -4,6 +4,7 @@
 
 #include "../../../tests/support/redis_server.hpp"
 #include "sink/fenced_writer.hpp"
+#include "cluster/demand_share.hpp"
 #include "cluster/lease_keeper.hpp"
 #include "ingest/limits/redis_limits.hpp"
 #include "publish/published.hpp"
@@ -188,4 +189,38 @@ TEST(RedisUrl, AClientReachesRedisOverIpv6) {
   auto r = c.command({"PING"});
   if (auto* e = std::get_if<std::string>(&r)) GTEST_SKIP() << "no IPv6 loopback here: " << *e;
   EXPECT_EQ(std::get<redis_reply>(r).str, "PONG");
+}
+
+// demand = "subscribed" in a cluster: what a follower's clients want reaches the leader through
+// Redis; what it stops wanting goes at once, and a node that dies stops counting after the TTL.
+TEST(DemandShare, TheLeaderSeesEveryNodesDemandUntilItGoesOrExpires) {
+  redis_server redis;
+  redis_client ra(redis.endpoint(), millis(1000)), rb(redis.endpoint(), millis(1000));
+  std::set<std::string> a_wants{"price.ETH-USDT"}, seen;
+  int reads = 0;
+  demand_share a("tributary:t:demand", "node-a", [&] { return a_wants; }, [](auto&) { FAIL() << "a follower reads"; }, 30000);
+  demand_share b("tributary:t:demand", "node-b", [] { return std::set<std::string>{"price.BTC-USDT"}; },
+                 [&](const std::set<std::string>& all) { seen = all, ++reads; }, 30000);
+  a.step(ra, /*leader=*/false, 1000);
+  b.step(rb, /*leader=*/true, 1000);
+  EXPECT_EQ(reads, 1);
+  EXPECT_EQ(seen, (std::set<std::string>{"price.BTC-USDT", "price.ETH-USDT"}));
+  a_wants = {"price.SOL-USDT"};
+  a.step(ra, false, 2000);
+  b.step(rb, true, 2000);
+  EXPECT_EQ(seen, (std::set<std::string>{"price.BTC-USDT", "price.SOL-USDT"}));  // ETH removed, not left to expire
+  // node-a dies: its last write expires 30 s after it; node-b keeps refreshing its own.
+  b.step(rb, true, 20000);
+  EXPECT_EQ(seen.count("price.SOL-USDT"), 1u);
+  b.step(rb, true, 32001);
+  EXPECT_EQ(seen, (std::set<std::string>{"price.BTC-USDT"}));
+  auto n = rb.command({"ZCARD", "tributary:t:demand"});
+  EXPECT_EQ(std::get<redis_reply>(n).integer, 1);  // the expired members are gone from Redis too
+  // Redis restarted empty: the next write puts back everything, not only what changed.
+  redis.stop();
+  a.step(ra, false, 33000);
+  redis.start();
+  a.step(ra, false, 33500);
+  b.step(rb, true, 33500);
+  EXPECT_EQ(seen.count("price.SOL-USDT"), 1u);
 }

@@ -704,3 +704,24 @@ TEST(Config, AdaptStretchesAPolledFeedUpToMaxEvery) {
   EXPECT_THAT(s, HasSubstr("feeds.b.max_every: must be at least `every` (10m)"));
   EXPECT_THAT(s, HasSubstr("feeds.c.adapt: stretches a polled feed's `every`; this feed has none"));
 }
+
+TEST(Config, DemandPollsOnlySubscribedSubjectsWithALinger) {
+  auto ok = parse("[plugins.binance]\n[feeds.spot]\nkind = \"price\"\nsubjects = [\"BTC-USDT\"]\nevery = \"1m\"\nsources = [\"binance\"]\n"
+                  "demand = \"subscribed\"\ndemand_linger = \"30s\"\n");
+  ASSERT_TRUE(ok.cfg || ok.partial) << all(ok);
+  auto& c = *(ok.cfg ? ok.cfg : ok.partial);
+  EXPECT_EQ(c.feeds.at(0).demand, feed_config::demand_mode::subscribed);
+  EXPECT_EQ(c.feeds.at(0).demand_linger, millis(30000));
+  EXPECT_THAT(render_toml(c), HasSubstr("demand = 'subscribed'"));
+  auto dflt = parse("[plugins.binance]\n[feeds.spot]\nkind = \"price\"\nsubjects = [\"BTC-USDT\"]\nevery = \"1m\"\nsources = [\"binance\"]\n");
+  EXPECT_EQ((dflt.cfg ? dflt.cfg : dflt.partial)->feeds.at(0).demand, feed_config::demand_mode::always);
+  EXPECT_EQ((dflt.cfg ? dflt.cfg : dflt.partial)->feeds.at(0).demand_linger, millis(300000));
+  auto bad = parse(
+      "[feeds.a]\nkind = \"price\"\nsubjects = [\"BTC-USDT\"]\nevery = \"1m\"\nsources = []\ndemand = \"subscriber\"\n"
+      "[feeds.b]\nkind = \"price\"\nsubjects = [\"BTC-USDT\"]\nevery = \"1m\"\nsources = []\ndemand_linger = \"1m\"\n"
+      "[feeds.c]\nkind = \"price\"\nsubjects = [\"BTC-USDT\"]\nevery = \"1m\"\nsources = []\ndemand = \"subscribed\"\ndemand_linger = 5\n");
+  auto s = all(bad);
+  EXPECT_THAT(s, HasSubstr("feeds.a.demand: 'subscriber' is not a demand (always, subscribed)"));
+  EXPECT_THAT(s, HasSubstr("feeds.b.demand_linger: is how long demand = \"subscribed\" keeps polling a subject nobody wants; this feed polls always"));
+  EXPECT_THAT(s, HasSubstr("feeds.c.demand_linger: a duration needs a unit"));
+}

@@ -6,6 +6,7 @@
 #include <spdlog/spdlog.h>
 
 #include "net/transport.hpp"
+#include "ingest/demand.hpp"
 #include "ingest/runtime.hpp"
 #include "../../../tests/support/publish_path.hpp"
 #include "util/clock.hpp"
@@ -30,8 +31,9 @@ class scripted_transport final : public http_transport {
     }
     http_response resp;
     resp.status = 200;
-    std::string sym = symbols.substr(2, symbols.size() - 4);
-    resp.body = R"([{"symbol":")" + sym + R"(","lastPrice":"1.5"}])";
+    auto body = nlohmann::json::array();
+    for (auto& sym : nlohmann::json::parse(symbols)) body.push_back({{"symbol", sym}, {"lastPrice", "1.5"}});
+    resp.body = body.dump();
     done(std::move(resp));
   }
 };
@@ -204,4 +206,56 @@ TEST(Scheduler, AnAdaptingFeedStretchesItsIntervalToWhatAMonthlyWindowHasLeft) {
   s.tick();
   EXPECT_EQ(s.next_due() - r.clock.now_ms(), 240000);
   EXPECT_EQ(f->status(r.clock.now_ms())["adapt"]["every_now"], "4m");
+}
+
+// demand = "subscribed" on a fake clock: no subscriber, no request; a subscriber's topic is
+// asked for at once and then every run, alone; after the last one leaves, for the linger only.
+TEST(Scheduler, ADemandFeedAsksOnlyForWhatIsSubscribedAndStopsAfterTheLinger) {
+  rig r;
+  auto* f = r.feed("spot", "BTC-USDT", millis(10000));
+  f->cfg.subjects = {"BTC-USDT", "ETH-USDT"};
+  f->subjects["binance"] = {{"BTC-USDT", "BTCUSDT"}, {"ETH-USDT", "ETHUSDT"}};
+  f->cfg.demand = feed_config::demand_mode::subscribed;
+  f->cfg.demand_linger = millis(60000);
+  demand_tracker demand(r.clock);
+  demand.watch({"price.BTC-USDT", "price.ETH-USDT"}, {});
+  f->demand = &demand;
+  scheduler s(r.runner, r.clock, r.timers, {f}, 1);
+  for (int i = 0; i < 3; ++i, r.clock.advance(10000)) s.tick();
+  EXPECT_TRUE(r.http.seen.empty());  // nobody subscribes: no request at all
+  EXPECT_EQ(f->status(r.clock.now_ms())["demand"]["idle"], nlohmann::json({"BTC-USDT", "ETH-USDT"}));
+
+  r.clock.advance(3000);  // between two due runs
+  demand.pattern("price.ETH-USDT", true);
+  s.tick();  // at once, not at the next due time
+  ASSERT_EQ(r.http.seen.size(), 1u);
+  EXPECT_EQ(r.http.seen[0].query[0].second, R"(["ETHUSDT"])");
+  EXPECT_TRUE(r.cache.latest("price.ETH-USDT"));
+  s.tick();
+  EXPECT_EQ(r.http.seen.size(), 1u);  // asked once, not again before its run is due
+  r.clock.set(f->next_due);
+  s.tick();
+  ASSERT_EQ(r.http.seen.size(), 2u);
+  EXPECT_EQ(r.http.seen[1].query[0].second, R"(["ETHUSDT"])");  // the due run asks for ETH only
+  auto st = f->status(r.clock.now_ms())["demand"];
+  EXPECT_EQ(st["demanded"], nlohmann::json({"ETH-USDT"}));
+  EXPECT_EQ(st["idle"], nlohmann::json({"BTC-USDT"}));
+
+  demand.pattern("price.ETH-USDT", false);  // the last subscriber leaves: runs go on for a minute
+  int64_t left = r.clock.now_ms();
+  EXPECT_EQ(f->status(r.clock.now_ms())["demand"]["lingering"][0]["stops_in_ms"], 60000);
+  size_t before = r.http.seen.size();
+  while (r.clock.now_ms() < left + 60000) {
+    r.clock.set(f->next_due);
+    s.tick();
+  }
+  size_t during = r.http.seen.size() - before;
+  EXPECT_GE(during, 5u);
+  for (int i = 0; i < 5; ++i, r.clock.set(f->next_due)) s.tick();
+  EXPECT_EQ(r.http.seen.size() - before, during);  // and none after the linger
+  EXPECT_EQ(f->status(r.clock.now_ms())["demand"]["idle"], nlohmann::json({"BTC-USDT", "ETH-USDT"}));
+  // Wanted again after it went idle: asked for at once again.
+  demand.pattern("price.*", true);
+  s.tick();
+  EXPECT_EQ(r.http.seen.back().query[0].second, R"(["BTCUSDT","ETHUSDT"])");
 }
