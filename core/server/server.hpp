@@ -87,7 +87,8 @@ struct server_hooks {
   std::function<std::string()> metrics_text;
   std::function<std::pair<bool, std::string>()> ready;  // ready?, reason
   // A subscription pattern some client of this server now holds (first session) or no longer
-  // does (last one): what demand = "subscribed" feeds poll for. Called on an I/O thread, in order.
+  // does (last one), narrowed to the shared topics its sessions may read: what demand =
+  // "subscribed" feeds poll for. Called on an I/O thread, in order.
   std::function<void(const std::string& pattern, bool present)> subscription_pattern;
 };
 

@@ -57,13 +57,16 @@ struct server::state {
   std::mutex per_ip_mu;
   std::unordered_map<std::string, size_t> per_ip;  // open connections by remote address
   subscription_counts subscriptions;               // sessions per pattern, for /api/v1/subscriptions
+  // The same narrowed to what each session may see of shared topics (auth/access.hpp): what
+  // demand = "subscribed" feeds poll for, so a client cannot make a feed fetch what it may not read.
+  subscription_counts reachable;
   user_limit_counters user_limit_counts;
   std::shared_ptr<user_limits> memory_user_limits;  // standalone: shared by the threads
 
   state(server_options o, record_cache& c, fanout_hub& h, metrics& mm, server_hooks hk, std::shared_ptr<spdlog::logger> l)
       : cache(c), hub(h), m(mm), hooks(std::move(hk)), log(std::move(l)), auth(o.auth),
         settings_(std::make_shared<const server_settings>(std::move(o))) {
-    subscriptions.on_pattern(hooks.subscription_pattern);
+    reachable.on_pattern(hooks.subscription_pattern);
   }
 
   std::shared_ptr<const server_settings> settings() const {

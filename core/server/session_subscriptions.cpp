@@ -37,7 +37,9 @@ void session_subscriptions::apply(io_shard& shard, subscriber* c, const grant& g
       if (!contains(shared, r)) shared.push_back(std::move(r));
     if (reaches_own_topics(g, p)) personal.push_back(p);
   }
+  auto reached = shared_;
   sync(shard.index(), c, shared_, std::move(shared));
+  shard.st.reachable.change(protocol_, reached, shared_);
   if (!user_.empty() && user_ != g.user) {  // never happens today: a session keeps its user
     sync(shard.personal_index(user_), c, personal_, {});
     shard.release_personal_index(user_);
@@ -52,6 +54,7 @@ void session_subscriptions::clear(io_shard& shard, subscriber* c) {
   patterns_.clear();
   shard.st.subscriptions.change(protocol_, counted_, {});
   counted_.clear();
+  shard.st.reachable.change(protocol_, shared_, {});
   sync(shard.index(), c, shared_, {});
   if (user_.empty()) return;
   sync(shard.personal_index(user_), c, personal_, {});

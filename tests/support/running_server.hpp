@@ -1,5 +1,6 @@
 #pragma once
 // The server in process on port 0 with a pipeline in front of it, for tests over real sockets.
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -18,9 +19,13 @@ struct running_server {
   std::unique_ptr<server> srv;
   unsigned short port = 0;
 
-  explicit running_server(server_options o = {}, history_options h = {}) : path(h) {
+  // `on_pattern`: the server's subscription_pattern hook (demand).
+  explicit running_server(server_options o = {}, history_options h = {},
+                          std::function<void(const std::string&, bool)> on_pattern = {})
+      : path(h) {
     o.port = 0;
     server_hooks hooks;
+    hooks.subscription_pattern = std::move(on_pattern);
     hooks.status_json = [] { return std::string(R"({"role":"standalone"})"); };
     hooks.metrics_text = [this] { return m.render(); };
     hooks.ready = [] { return std::make_pair(true, std::string("config loaded")); };

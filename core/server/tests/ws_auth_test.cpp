@@ -120,6 +120,38 @@ TEST(WsAuth, AForbiddenPatternGetsAnErrorAndTheConnectionStaysOpen) {
   EXPECT_EQ(read_type(anon, "pong")["id"], 9);
 }
 
+// What demand = "subscribed" feeds poll for is what clients may read: an anonymous "*" wants
+// only the public price topics, and a pattern a token grants nothing of wants nothing.
+TEST(WsAuth, DemandCountsOnlyWhatASessionMayRead) {
+  std::mutex mu;
+  std::vector<std::pair<std::string, bool>> seen;
+  running_server s(jwt_server(), {}, [&](const std::string& p, bool present) {
+    std::lock_guard lk(mu);
+    seen.emplace_back(p, present);
+  });
+  {
+    ws_client anon(s.port);
+    anon.send(R"({"type":"subscribe","id":1,"topics":["*"]})");
+    EXPECT_EQ(read_type(anon, "subscribed")["topics"], json::array({"*"}));
+    ws_client alice(s.port, "/ws?token=" + token_for("alice"));
+    alice.send(R"({"type":"subscribe","id":2,"topics":["price.BTC-USDT","sentiment.*"]})");
+    read_type(alice, "subscribed");
+    std::lock_guard lk(mu);
+    // alice's token grants no sentiment topic: her sentiment.* wants nothing.
+    EXPECT_EQ(seen, (std::vector<std::pair<std::string, bool>>{{"price.*", true}, {"price.BTC-USDT", true}}));
+  }
+  for (int i = 0; i < 200; ++i) {
+    {
+      std::lock_guard lk(mu);
+      if (seen.size() == 4) break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  std::lock_guard lk(mu);
+  ASSERT_EQ(seen.size(), 4u);  // both closed: every pattern went
+  for (size_t i = 2; i < 4; ++i) EXPECT_FALSE(seen[i].second) << seen[i].first;
+}
+
 TEST(WsAuth, ABadTokenIsRefusedWith1008) {
   running_server s(jwt_server());
   for (std::string bad : {sign({{"sub", "eve"}}, "HS256", "a-different-secret-0123456789abc"), std::string("garbage"),
