@@ -18,16 +18,6 @@ namespace {
 
 json status_of(unsigned short port) { return json::parse(http_get(port, "/api/v1/status").body); }
 
-unsigned short port_of(const temp_dir& d, child& c) {
-  for (int i = 0; i < 500; ++i) {
-    auto text = slurp(d.path() / "port");
-    if (!text.empty()) return static_cast<unsigned short>(std::stoi(text));
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  ADD_FAILURE() << "no port file; stderr:\n" << c.err();
-  return 0;
-}
-
 std::string demand_feed(const std::string& linger) {
   return R"([plugins.binance]
 [feeds.spot]
@@ -57,15 +47,13 @@ TEST(DemandE2E, AFeedAsksOnlyForSubscribedSubjectsThroughTheRealServer) {
   temp_dir d;
   d.cassette("cassettes/eth.json", "/api/v3/ticker/24hr", {{"symbols", R"(["ETHUSDT"])"}}, 200,
              json::array({{{"symbol", "ETHUSDT"}, {"lastPrice", "3201.5"}}}));
-  auto cfg = d.write("t.toml", std::string("[host]\nplugin_dirs = [\"") + TRIBUTARY_PLUGIN_DIR + R"("]
+  auto node = launch(std::string("[host]\nplugin_dirs = [\"") + TRIBUTARY_PLUGIN_DIR + R"("]
 log_level = "warn"
 [server]
 listen = "127.0.0.1:0"
-)" + demand_feed("1s"));
-  child c({TRIBUTARY_EXE, "run", "-c", cfg.string(), "--replay", (d.path() / "cassettes").string(), "--port-file",
-           (d.path() / "port").string()},
-          d.path());
-  auto port = port_of(d, c);
+)" + demand_feed("1s"),
+                     (d.path() / "cassettes").string());
+  auto port = node.port;
   ASSERT_NE(port, 0);
   std::this_thread::sleep_for(std::chrono::milliseconds(1000));  // five due runs
   auto idle = status_of(port);
@@ -96,8 +84,8 @@ listen = "127.0.0.1:0"
   auto after = status_of(port);
   EXPECT_EQ(after["plugins"][0]["requests"], before) << after.dump();
   EXPECT_EQ(after["plugins"][0]["failures"], 0);
-  c.signal(SIGTERM);
-  EXPECT_EQ(c.wait(), 0) << c.err();
+  node.proc->signal(SIGTERM);
+  EXPECT_EQ(node.proc->wait(), 0) << node.proc->err();
 }
 
 // In a cluster, the follower's subscriber is what the leader polls for: the demand goes
