@@ -107,6 +107,8 @@ export declare class TributaryClient {
 
   lastSeq(topic: string): number;
   latest(topic: string): TributaryRecord | undefined;
+  /** GET /api/v1/history/{topic}: recent records, oldest first. Rejects with an Error carrying `status` and `code`. */
+  history(topic: string, opts?: { since?: number; limit?: number }): Promise<{ topic: string; epoch: string; records: TributaryRecord[] }>;
   topics(): string[];
   view(route: string): Record<string, unknown> | undefined;
   /** Round trip in ms. */

@@ -118,6 +118,24 @@ export class TributaryClient {
     return () => this._listeners.get(event)?.delete(handler);
   }
 
+  // A topic's recent records over HTTP (GET /api/v1/history/{topic}), oldest first, from the
+  // history recovery uses: { topic, epoch, records }. `since`: only records after that seq (the
+  // first `limit` of them); without it, the newest `limit` (default and at most 1000). Rejects
+  // with an Error whose `status` and `code` are the server's (404 not_found, 403 forbidden...).
+  async history(topic, { since, limit } = {}) {
+    const q = new URLSearchParams();
+    if (since != null) q.set("since", String(since));
+    if (limit != null) q.set("limit", String(limit));
+    const query = q.size ? `?${q}` : "";
+    const res = await this.fetchImpl(`${this.httpUrl}/api/v1/history/${encodeURIComponent(topic)}${query}`, { headers: await this._authHeaders() });
+    const body = await res.json().catch(() => null);
+    if (res.ok) return body;
+    const err = new Error(body?.error?.message ?? `history of ${topic}: HTTP ${res.status}`);
+    err.status = res.status;
+    err.code = body?.error?.code ?? null;
+    throw err;
+  }
+
   lastSeq(topic) { return this._seqs.get(topic) ?? 0; }
   latest(topic) { return this._latest.get(topic); }
   topics() { return [...this._latest.keys()]; }
@@ -360,10 +378,13 @@ export class TributaryClient {
     this._emit("fallback", { active: false });
   }
 
-  async _pollOnce() {
-    const headers = {};
+  async _authHeaders() {
     const token = this.token ? await this._resolveToken() : null;
-    if (token) headers.Authorization = `Bearer ${token}`;
+    return token ? { Authorization: `Bearer ${token}` } : {};
+  }
+
+  async _pollOnce() {
+    const headers = await this._authHeaders();
     const get = async (path) => {
       const res = await this.fetchImpl(this.httpUrl + path, { headers });
       return res.ok ? res.json() : null;

@@ -75,6 +75,23 @@ std::optional<std::vector<std::shared_ptr<const published_record>>> topic_histor
   return out;
 }
 
+std::vector<std::shared_ptr<const published_record>> topic_history::window(std::string_view topic,
+                                                                          std::optional<uint64_t> after, size_t limit) const {
+  std::vector<std::shared_ptr<const published_record>> out;
+  int64_t now = clock_.now_ms();
+  std::lock_guard lk(mu_);
+  auto it = rings_.find(topic);
+  if (it == rings_.end() || limit == 0) return out;
+  int64_t oldest = now - it->second.rule->ttl.count();
+  const auto& items = it->second.items;
+  for (size_t i = 0; i < items.size() && !(after && out.size() == limit); ++i) {
+    const auto& e = items[i];
+    if (e.at >= oldest && (!after || e.rec->rec.seq > *after)) out.push_back(e.rec);
+  }
+  if (out.size() > limit) out.erase(out.begin(), out.end() - static_cast<std::ptrdiff_t>(limit));
+  return out;
+}
+
 size_t topic_history::bytes() const {
   std::lock_guard lk(mu_);
   return bytes_;

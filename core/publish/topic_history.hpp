@@ -37,6 +37,10 @@ class topic_history {
   // of them (none missing, none too old); nullopt when it cannot say.
   std::optional<std::vector<std::shared_ptr<const published_record>>> since(std::string_view topic,
                                                                              uint64_t after) const;
+  // Up to `limit` records of `topic` the history still holds (within its ttl), oldest first:
+  // the first ones after seq `after` when given, else the newest. GET /api/v1/history.
+  std::vector<std::shared_ptr<const published_record>> window(std::string_view topic, std::optional<uint64_t> after,
+                                                              size_t limit) const;
   size_t bytes() const;
   const history_rules& rules() const { return rules_; }
 

@@ -14,6 +14,7 @@
 #include "record/record_bytes.hpp"
 #include "server/assets.hpp"
 #include "server/control_path.hpp"
+#include "server/history_route.hpp"
 #include "server/request_target.hpp"
 #include "server/io_shard.hpp"
 #include "server/sse_session.hpp"
@@ -318,6 +319,12 @@ class http_session : public std::enable_shared_from_this<http_session> {
         return counted("/api/v1/latest", make(http::status::forbidden, error_body("forbidden", "not allowed to read '" + topic + "'"), ka));
       if (auto r = st_.cache.latest(topic)) return counted("/api/v1/latest", make(http::status::ok, r->json, ka));
       return counted("/api/v1/latest", make(http::status::not_found, error_body("not_found", "unknown topic '" + topic + "'"), ka));
+    }
+    static const std::string history = "/api/v1/history/";
+    if (path.rfind(history, 0) == 0) {
+      auto a = history_of(std::string_view(path).substr(history.size()), target, g, st_.hub, st_.cache);
+      auto body = a.status == 200 ? std::move(a.body) : error_body(a.code, a.body);
+      return counted("/api/v1/history", make(static_cast<http::status>(a.status), std::move(body), ka));
     }
     for (auto& v : cfg_->opts.view_routes) {
       if (v.route != path) continue;

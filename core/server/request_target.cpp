@@ -17,6 +17,8 @@ std::optional<request_target> parse_request_target(std::string_view target) {
   read("token", t.token);
   read("topics", t.topics);
   read("last_event_id", t.last_event_id);
+  for (auto [name, out] : {std::pair{"since", &t.since}, std::pair{"limit", &t.limit}})
+    if (auto it = params.find(name); it != params.end()) *out = (*it).has_value ? std::string((*it).value) : std::string();
   return t;
 }
 

@@ -11,6 +11,7 @@ struct request_target {
   std::string token;  // the decoded `token` query parameter; empty when absent
   std::string topics;         // `topics` (SSE: comma-separated patterns)
   std::string last_event_id;  // `last_event_id` (SSE: instead of the Last-Event-ID header)
+  std::optional<std::string> since, limit;  // GET /api/v1/history: as given
 };
 
 // nullopt when `target` is not a valid origin-form target ("/path?query").

@@ -48,6 +48,29 @@ test("the server serves this very module at /tributary.js", async () => {
   }
 });
 
+test("history() returns a topic's recent records oldest first, paged by since and limit", async () => {
+  const srv = await startServer(config());
+  const client = new TributaryClient({ url: srv.url, httpUrl: srv.http, fallback: false });
+  try {
+    await until("three records of BTC", async () => (await (await fetch(`${srv.http}/api/v1/latest/price.BTC-USDT`)).json()).seq >= 3);
+    const h = await client.history("price.BTC-USDT");
+    assert.equal(h.topic, "price.BTC-USDT");
+    assert.equal(typeof h.epoch, "string");
+    const seqs = h.records.map((r) => r.seq);
+    assert.ok(seqs.length >= 3);
+    assert.deepEqual(seqs, [...seqs].sort((a, b) => a - b));
+    assert.equal(seqs[0], 1);
+    const two = await client.history("price.BTC-USDT", { since: 1, limit: 2 });
+    assert.deepEqual(two.records.map((r) => r.seq), [2, 3]);
+    assert.equal((await client.history("price.BTC-USDT", { limit: 1 })).records.length, 1);
+    await assert.rejects(client.history("price.NOPE-USDT"), (e) => e.status === 404 && e.code === "not_found" && /unknown topic/.test(e.message));
+    await assert.rejects(client.history("price.BTC-USDT", { limit: 0 }), (e) => e.status === 400 && e.code === "bad_request");
+  } finally {
+    client.close();
+    await srv.stop();
+  }
+});
+
 test("a dropped connection is recovered with since: no gap, no repeat", async () => {
   const srv = await startServer(config());
   const relay = await startRelay(srv.port);

@@ -219,6 +219,52 @@ TEST(HttpAuth, LatestAndTopicsApplyTheTopicRules) {
   EXPECT_EQ(mine["topics"].size(), 2u);
 }
 
+// GET /api/v1/history/{topic}: the recovery history, oldest first, paged by since and limit.
+TEST(HttpHistory, ServesRecentRecordsOldestFirstPagedBySinceAndLimit) {
+  running_server s;
+  for (int i = 1; i <= 5; ++i) s.publish("BTC-USDT", 100 + i);
+  auto seqs = [](const json& j) {
+    std::vector<uint64_t> out;
+    for (auto& r : j["records"]) out.push_back(r["seq"]);
+    return out;
+  };
+  auto all = http_get(s.port, "/api/v1/history/price.BTC-USDT");
+  ASSERT_EQ(all.status, 200) << all.body;
+  auto j = json::parse(all.body);
+  EXPECT_EQ(j["topic"], "price.BTC-USDT");
+  EXPECT_EQ(j["epoch"], s.hub.epoch());
+  EXPECT_EQ(seqs(j), (std::vector<uint64_t>{1, 2, 3, 4, 5}));
+  EXPECT_EQ(j["records"][4]["data"]["price"], 105);
+  EXPECT_EQ(j["records"][0]["schema"], "tributary.v1");
+  EXPECT_EQ(seqs(json::parse(http_get(s.port, "/api/v1/history/price.BTC-USDT?limit=2").body)), (std::vector<uint64_t>{4, 5}));
+  EXPECT_EQ(seqs(json::parse(http_get(s.port, "/api/v1/history/price.BTC-USDT?since=1&limit=2").body)), (std::vector<uint64_t>{2, 3}));
+  EXPECT_EQ(seqs(json::parse(http_get(s.port, "/api/v1/history/price.BTC-USDT?since=5").body)), std::vector<uint64_t>{});
+  EXPECT_EQ(seqs(json::parse(http_get(s.port, "/api/v1/history/price.BTC-USDT?limit=99999").body)).size(), 5u);  // capped at 1,000
+  for (auto bad : {"?since=abc", "?since=-1", "?limit=0", "?limit=", "?since=1e3", "?limit=12x"}) {
+    auto r = http_get(s.port, std::string("/api/v1/history/price.BTC-USDT") + bad);
+    EXPECT_EQ(r.status, 400) << bad;
+    EXPECT_EQ(json::parse(r.body)["error"]["code"], "bad_request") << bad;
+  }
+  auto unknown = http_get(s.port, "/api/v1/history/price.NOPE-USDT");
+  EXPECT_EQ(unknown.status, 404);
+  EXPECT_THAT(unknown.body, HasSubstr("unknown topic 'price.NOPE-USDT'"));
+}
+
+TEST(HttpHistory, AppliesTheTopicRulesPersonalTopicsIncluded) {
+  running_server s(jwt_server());
+  publish_event(s, "user.alice.orders");
+  publish_event(s, "user.alice.orders");
+  s.publish("BTC-USDT", 1);
+  const std::string path = "/api/v1/history/event.user.alice.orders";
+  EXPECT_EQ(http_get(s.port, path).status, 403);
+  EXPECT_EQ(http_get(s.port, path, token_for("bob")).status, 403);
+  auto mine = http_get(s.port, path, token_for("alice"));
+  ASSERT_EQ(mine.status, 200);
+  EXPECT_EQ(json::parse(mine.body)["records"].size(), 2u);
+  EXPECT_EQ(http_get(s.port, "/api/v1/history/price.BTC-USDT").status, 200);  // public
+  EXPECT_EQ(http_get(s.port, path, "garbage").status, 401);
+}
+
 TEST(HttpViews, TheRouteServesTheBareViewObjectUnderTheTopicRules) {
   view_config v;
   v.name = "summary";
