@@ -1188,7 +1188,7 @@ class parser {
 
   // View routes must not shadow the built-in ones or each other.
   void check_routes(const config& cfg) {
-    std::set<std::string> taken{"/", "/health", "/ready", "/metrics", "/tributary.js", "/dashboard.js", "/dashboard.css", "/connection/websocket", cfg.server.ws_path};
+    std::set<std::string> taken{"/", "/health", "/ready", "/metrics", "/tributary.js", "/dashboard.js", "/dashboard.css", "/dashboard-format.js", "/dashboard-charts.js", "/connection/websocket", cfg.server.ws_path};
     for (auto& v : cfg.views) {
       if (v.route.empty()) continue;
       if (v.route.rfind("/api/v1/", 0) == 0 || !taken.insert(v.route).second)

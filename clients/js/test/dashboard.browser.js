@@ -1,7 +1,10 @@
 // The dashboard page in a real browser: Debian's headless Chromium, driven over the DevTools
 // protocol with Node's own WebSocket (no npm package). It loads `/` from `tributary run --replay`
-// and waits for a price to change on the page, the view card and the status tables to fill.
-// With --screenshot FILE it also saves what the page shows.
+// at 1280 px and at 390 px, on cassettes whose BTC price moves and whose 24 h change flips sign,
+// and checks what a person would: the BTC card's chart gains points, its price changes and the
+// change's colour follows its sign, no time shows as a bare number, nothing overflows sideways
+// at phone width, and the admin controls pause a feed. With --screenshot DIR it saves
+// dashboard-1280.png and dashboard-390.png there.
 import { copyFileSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -10,26 +13,80 @@ import { launchChromium, devtools } from "./browser.js";
 import { CASSETTES, config, sleep, startServer, until } from "./harness.js";
 
 const shotAt = process.argv.indexOf("--screenshot");
-const screenshot = shotAt > 0 ? process.argv[shotAt + 1] : null;
+const shotDir = shotAt > 0 ? process.argv[shotAt + 1] : null;
+const ADMIN = "dashboard-admin-token-0123456789";
 
-// Binance answers in turn, one per poll (the last repeats): BTC moves by a dollar each second for
-// 40 s, however late the browser comes.
+// Binance answers in turn, one per poll (the last repeats): BTC moves by a dollar a poll for 60
+// polls, its 24 h change alternating up and down.
 function cassettes() {
   const dir = mkdtempSync(join(tmpdir(), "tributary-page-"));
   const ticker = JSON.parse(readFileSync(join(CASSETTES, "binance-ticker.json"), "utf8"));
-  for (let i = 0; i < 40; i++) {
+  for (let i = 0; i < 60; i++) {
     ticker.response.body[0].lastPrice = `${84250 + i}.50000000`;
+    ticker.response.body[0].priceChangePercent = i % 2 ? "-0.840" : "1.615";
     writeFileSync(join(dir, `binance-${String(i).padStart(2, "0")}.json`), JSON.stringify(ticker));
   }
   copyFileSync(join(CASSETTES, "coingecko-global.json"), join(dir, "coingecko-global.json"));
   return dir;
 }
 
-const priceIn = (values) => Number(/(?:^|\s)price=([0-9.]+)/.exec(values ?? "")?.[1]);
+const card = (topic) => `document.querySelector('article[data-topic="${topic}"]')`;
+const btc = card("price.BTC-USDT");
+const priceOf = async (page) => Number((await page.evaluate(`${btc}?.querySelector('.value')?.textContent ?? ""`)).replaceAll(",", "")) || null;
+const pointsOf = async (page) => Number(await page.evaluate(`${btc}?.querySelector('svg.spark')?.dataset.points ?? 0`));
 
-const cellOf = (topic, cls) => `document.querySelector('tr[data-topic="${topic}"] td.${cls}')?.textContent ?? null`;
+async function checkPrices(page) {
+  const p1 = await until("BTC on the page", () => priceOf(page), 20000);
+  const n1 = await until("BTC's chart from the history", async () => (await pointsOf(page)) >= 2 && pointsOf(page), 20000);
+  await until("the BTC price to change", async () => (await priceOf(page)) > p1, 20000);
+  await until("the chart to gain points", async () => (await pointsOf(page)) > n1, 20000);
+  const signs = new Set();
+  await until("the change to show both signs, coloured by sign", async () => {
+    const c = await page.evaluate(`(() => { const e = ${btc}.querySelector('.change'); return { t: e.textContent, up: e.classList.contains('up'), down: e.classList.contains('down'), color: getComputedStyle(e).color }; })()`);
+    if (c.t.startsWith("+") !== c.up || c.t.startsWith("−") !== c.down) throw new Error(`change ${c.t} has up=${c.up} down=${c.down}`);
+    signs.add(`${c.t[0]} ${c.color}`);
+    return signs.size >= 2;
+  }, 20000);
+  const colours = [...signs].map((s) => s.slice(2));
+  if (new Set(colours).size < 2) throw new Error(`up and down share a colour: ${[...signs]}`);
+  console.log("prices move, chart grows, change colours:", [...signs].join(" / "));
+}
 
-const srv = await startServer(config({ every: "1s", extra: `
+async function checkTimesAndLayout(page, width) {
+  await until("the view card", () => page.evaluate(`!!document.querySelector('#view-dashboard dd[data-field="updated_at"]')`), 20000);
+  const bare = await page.evaluate(`document.body.innerText.match(/\\b1[0-9]{12}\\b|\\b1,[0-9]{3},[0-9]{3},[0-9]{3},[0-9]{3}\\b/g)`);
+  if (bare) throw new Error(`times shown as numbers: ${bare}`);
+  const updated = await page.evaluate(`document.querySelector('#view-dashboard dd[data-field="updated_at"]').textContent`);
+  if (!/\d{1,2}:\d{2}/.test(updated)) throw new Error(`updated_at is not a local time: ${updated}`);
+  const overflow = await page.evaluate(`document.documentElement.scrollWidth - window.innerWidth`);
+  if (overflow > 0) throw new Error(`${overflow} px of horizontal overflow at ${width} px`);
+  console.log(`${width} px: no bare times, no horizontal overflow`);
+}
+
+async function checkAdmin(page) {
+  await page.evaluate(`document.querySelector('#admin-token').value = '${ADMIN}'; document.querySelector('#admin button').click()`);
+  const pause = `document.querySelector('article[data-feed="spot"] button[aria-label="Pause spot"]')`;
+  await until("the admin controls", () => page.evaluate(`!!${pause}`), 10000);
+  await page.evaluate(`${pause}.click()`);
+  await until("the feed shown paused", () => page.evaluate(`document.querySelector('article[data-feed="spot"] .badge')?.textContent === 'paused'`), 10000);
+  const resume = `document.querySelector('article[data-feed="spot"] button[aria-label="Resume spot"]')`;
+  await until("a resume button", () => page.evaluate(`!!${resume}`), 10000);
+  await page.evaluate(`${resume}.click()`);
+  await until("the feed running again", () => page.evaluate(`document.querySelector('article[data-feed="spot"] .badge')?.textContent !== 'paused'`), 10000);
+  console.log("admin controls pause and resume a feed");
+}
+
+async function shoot(page, width) {
+  if (!shotDir) return;
+  await sleep(1200); // let the card highlight fade
+  const shot = await page.send("Page.captureScreenshot", { format: "png", captureBeyondViewport: width < 600 });
+  const file = join(shotDir, `dashboard-${width}.png`);
+  writeFileSync(file, Buffer.from(shot.data, "base64"));
+  console.log("screenshot:", file);
+}
+
+const srv = await startServer(config({ every: "1s", extra: `[server.auth]
+admin_token = "${ADMIN}"
 [plugins.coingecko]
 [feeds.global]
 kind = "market"
@@ -45,33 +102,19 @@ let failed = false;
 try {
   const page = await devtools(browser.wsUrl);
   await page.send("Page.enable");
-  await page.send("Page.navigate", { url: `http://127.0.0.1:${srv.port}/` });
-  const first = await until("BTC on the page", () => page.evaluate(cellOf("price.BTC-USDT", "values")), 20000);
-  const p1 = priceIn(first);
-  console.log("first:", p1);
-  if (!(p1 >= 84250.5 && p1 <= 84289.5)) throw new Error(`unexpected first value: ${first}`);
-  const p2 = await until("the BTC price to change on the page", async () => {
-    const p = priceIn(await page.evaluate(cellOf("price.BTC-USDT", "values")));
-    return p > p1 && p;
-  }, 20000);
-  console.log("changed to:", p2);
-  const cardPrice = () => page.evaluate(`Number(document.querySelector('#view-dashboard dd[data-field="btc_price_usd"]')?.textContent)`);
-  await until("the view card to follow the change", async () => (await cardPrice()) >= p2, 20000);
-  if (await page.evaluate(`!!document.querySelector('#view-dashboard dd[data-field="btc_market_cap"]')`)) throw new Error("a field binance never gives was shown");
-  const feeds = await until("the feed table", () => page.evaluate(`[...document.querySelectorAll('#feeds tbody tr')].map(r => r.textContent).join('|') || null`), 10000);
-  if (!feeds.includes("spot") || !feeds.includes("binance")) throw new Error(`feed table: ${feeds}`);
-  const sources = await page.evaluate(`[...document.querySelectorAll('#sources tbody tr')].map(r => r.textContent).join('|')`);
-  if (!sources.includes("closed")) throw new Error(`source table: ${sources}`);
-  const pill = await page.evaluate(`document.querySelector('#conn').textContent`);
-  if (pill !== "live") throw new Error(`connection pill says ${pill}`);
-  if (screenshot) {
-    await sleep(1200); // let the row highlight fade
-    const shot = await page.send("Page.captureScreenshot", { format: "png" });
-    writeFileSync(screenshot, Buffer.from(shot.data, "base64"));
-    console.log("screenshot:", screenshot);
+  for (const width of [1280, 390]) {
+    await page.send("Emulation.setDeviceMetricsOverride", { width, height: width < 600 ? 844 : 900, deviceScaleFactor: 1, mobile: width < 600 });
+    await page.send("Page.navigate", { url: `http://127.0.0.1:${srv.port}/` });
+    await sleep(300);
+    await checkPrices(page);
+    await checkTimesAndLayout(page, width);
+    if (width === 1280) await checkAdmin(page);
+    const pill = await page.evaluate(`document.querySelector('#conn').textContent`);
+    if (pill !== "live") throw new Error(`connection pill says ${pill}`);
+    await shoot(page, width);
   }
   page.close();
-  console.log("ok: the page updated live");
+  console.log("ok: the page updated live at both widths");
 } catch (e) {
   failed = true;
   console.error("FAILED:", e.message);
