@@ -26,6 +26,7 @@ export async function launchChromium() {
   const browserUrl = (await (await fetch(`http://127.0.0.1:${port}/json/version`)).json()).webSocketDebuggerUrl;
   return {
     wsUrl: targets.webSocketDebuggerUrl,
+    port: Number(port), // DevTools HTTP endpoint (/json/new opens a tab)
     async close() {
       // Browser.close shuts down every helper process; killing is the fallback.
       try {

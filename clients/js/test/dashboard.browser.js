@@ -2,7 +2,7 @@
 // protocol with Node's own WebSocket (no npm package). It loads `/` from `tributary run --replay`
 // at 1280 px and at 390 px, on cassettes whose BTC price moves and whose 24 h change flips sign,
 // and checks what a person would: the BTC card's chart gains points, its price changes and the
-// change's colour follows its sign, no time shows as a bare number, nothing overflows sideways
+// change's colour follows its sign, BTC's minute candles are drawn as they come, no time shows as a bare number, nothing overflows sideways
 // at phone width, and the admin controls pause a feed. With --screenshot DIR it saves
 // dashboard-1280.png and dashboard-390.png there.
 import { copyFileSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
@@ -27,6 +27,15 @@ function cassettes() {
     writeFileSync(join(dir, `binance-${String(i).padStart(2, "0")}.json`), JSON.stringify(ticker));
   }
   copyFileSync(join(CASSETTES, "coingecko-global.json"), join(dir, "coingecko-global.json"));
+  // One-minute BTC candles, a new one per poll, alternately rising and falling.
+  for (let i = 0; i < 60; i++) {
+    const open = 84000 + i * 10, close = i % 2 ? open - 25 : open + 40, t = 1773151200000 + i * 60000;
+    const kline = [t, `${open}`, `${Math.max(open, close) + 15}`, `${Math.min(open, close) - 15}`, `${close}`, "5.5", t + 59999, "1", 1, "1", "1", "0"];
+    writeFileSync(join(dir, `candle-${String(i).padStart(2, "0")}.json`), JSON.stringify({
+      request: { method: "GET", path: "/api/v3/klines", query: { symbol: "BTCUSDT", interval: "1m", limit: "1" }, headers: {}, body: null },
+      response: { status: 200, headers: { "Content-Type": "application/json" }, body: [kline] },
+    }));
+  }
   return dir;
 }
 
@@ -50,6 +59,13 @@ async function checkPrices(page) {
   const colours = [...signs].map((s) => s.slice(2));
   if (new Set(colours).size < 2) throw new Error(`up and down share a colour: ${[...signs]}`);
   console.log("prices move, chart grows, change colours:", [...signs].join(" / "));
+  const candles = `${card("candle.BTC-USDT.1m")}?.querySelector('svg.candles')`;
+  const bars = async () => Number(await page.evaluate(`${candles}?.dataset.points ?? 0`));
+  const b1 = await until("the candle chart", () => bars(), 20000);
+  await until("a new candle on it", async () => (await bars()) > b1, 20000);
+  const drawn = await page.evaluate(`[${candles}.querySelectorAll('rect.up').length, ${candles}.querySelectorAll('rect.down').length]`);
+  if (!(drawn[0] >= 1 && drawn[1] >= 1)) throw new Error(`candles up/down drawn: ${drawn}`);
+  console.log("candles:", await bars(), "drawn, rising and falling");
 }
 
 async function checkTimesAndLayout(page, width) {
@@ -76,6 +92,30 @@ async function checkAdmin(page) {
   console.log("admin controls pause and resume a feed");
 }
 
+// WCAG AA: every text colour of the page's palette against every background it is drawn on,
+// in the dark and the light scheme, at least 4.5:1.
+async function checkContrast(page) {
+  const ratios = `(() => {
+    const css = getComputedStyle(document.documentElement), v = (n) => css.getPropertyValue('--' + n).trim();
+    const lum = (hex) => { const c = [1, 3, 5].map((i) => parseInt(hex.slice(i, i + 2), 16) / 255)
+      .map((x) => (x <= 0.03928 ? x / 12.92 : ((x + 0.055) / 1.055) ** 2.4)); return 0.2126 * c[0] + 0.7152 * c[1] + 0.0722 * c[2]; };
+    const out = [];
+    for (const t of ['fg', 'muted', 'ok', 'warn', 'bad', 'accent'])
+      for (const b of ['bg', 'card', 'flash']) {
+        const [hi, lo] = [lum(v(t)), lum(v(b))].sort((x, y) => y - x);
+        out.push([t + ' on ' + b, (hi + 0.05) / (lo + 0.05)]);
+      }
+    return out;
+  })()`;
+  for (const scheme of ["dark", "light"]) {
+    await page.send("Emulation.setEmulatedMedia", { features: [{ name: "prefers-color-scheme", value: scheme }] });
+    const low = (await page.evaluate(ratios)).filter(([, r]) => !(r >= 4.5));
+    if (low.length) throw new Error(`${scheme} scheme below WCAG AA: ${JSON.stringify(low)}`);
+  }
+  await page.send("Emulation.setEmulatedMedia", { features: [] });
+  console.log("contrast: every text colour at least 4.5:1 in both schemes");
+}
+
 async function shoot(page, width) {
   if (!shotDir) return;
   await sleep(1200); // let the card highlight fade
@@ -93,6 +133,11 @@ kind = "market"
 subjects = ["global"]
 every = "1s"
 sources = ["coingecko"]
+[feeds.candles]
+kind = "candle"
+subjects = ["BTC-USDT.1m"]
+every = "1s"
+sources = ["binance"]
 [views.dashboard]
 route = "/api/crypto/dashboard-summary"
 fields = { btc_price_usd = "price.BTC-USDT:price", btc_change_24h = "price.BTC-USDT:change_24h_pct", market_cap = "market.global:total_market_cap", btc_market_cap = "price.BTC-USDT:market_cap" }
@@ -109,6 +154,7 @@ try {
     await checkPrices(page);
     await checkTimesAndLayout(page, width);
     if (width === 1280) await checkAdmin(page);
+    if (width === 1280) await checkContrast(page);
     const pill = await page.evaluate(`document.querySelector('#conn').textContent`);
     if (pill !== "live") throw new Error(`connection pill says ${pill}`);
     await shoot(page, width);

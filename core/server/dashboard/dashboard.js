@@ -52,6 +52,9 @@ function newCard(r) {
   const list = kindSection(r.kind);
   const after = [...list.children].find((c) => c.dataset.topic > r.topic);
   list.insertBefore(card, after ?? null);
+  // A kind with few cards shares a row with the next kind: its width follows its cards (up to 4).
+  const n = Math.min(list.children.length, 4);
+  list.parentElement.style.flex = `${n} 1 ${n * 272}px`;
   const entry = { el: card, chart };
   cards.set(r.topic, entry);
   loadHistory(r.topic, entry);
