@@ -1,5 +1,5 @@
 // What open dashboards cost the server: its CPU over the same interval with no client, then
-// with N dashboards (real pages in Debian's headless Chromium) open on it, in one run.
+// with N dashboards (on the browser test's moving cassettes) (real pages in Debian's headless Chromium) open on it, in one run.
 //   node --experimental-websocket bench/dashboard/run.mjs [--tabs 50] [--seconds 30]
 // Needs a build (build/core/tributary, build/plugins) and chromium. Prints both figures, the
 // difference, and the HTTP requests the dashboards made while measured (history: only at load).
@@ -13,7 +13,8 @@ process.env.TRIBUTARY_EXE ??= join(root, "build/core/tributary");
 process.env.TRIBUTARY_PLUGIN_DIR ??= join(root, "build/plugins");
 process.env.TRIBUTARY_SOURCE_DIR ??= root;
 const { launchChromium } = await import("../../clients/js/test/browser.js");
-const { CASSETTES, config, sleep, until } = await import("../../clients/js/test/harness.js");
+const { sleep, until } = await import("../../clients/js/test/harness.js");
+const { dashboardConfig, movingCassettes } = await import("../../clients/js/test/dashboard_setup.js");
 
 const arg = (name, dflt) => {
   const i = process.argv.indexOf(name);
@@ -46,18 +47,8 @@ async function measure(pid, http) {
 
 const dir = mkdtempSync(join(tmpdir(), "tributary-bench-dash-"));
 const cfg = join(dir, "t.toml"), portFile = join(dir, "port");
-writeFileSync(cfg, config({ every: "1s", extra: `
-[plugins.coingecko]
-[feeds.global]
-kind = "market"
-subjects = ["global"]
-every = "1s"
-sources = ["coingecko"]
-[views.dashboard]
-route = "/api/crypto/dashboard-summary"
-fields = { btc_price_usd = "price.BTC-USDT:price", market_cap = "market.global:total_market_cap" }
-` }).replace('log_level = "warn"', 'log_level = "error"'));
-const server = spawn(process.env.TRIBUTARY_EXE, ["run", "-c", cfg, "--port-file", portFile, "--replay", CASSETTES], { stdio: "ignore" });
+writeFileSync(cfg, dashboardConfig(null).replace('log_level = "warn"', 'log_level = "error"'));
+const server = spawn(process.env.TRIBUTARY_EXE, ["run", "-c", cfg, "--port-file", portFile, "--replay", movingCassettes()], { stdio: "ignore" });
 const port = await until("the server's port", () => existsSync(portFile) && Number(readFileSync(portFile, "utf8").trim()));
 const http = `http://127.0.0.1:${port}`;
 let browser;

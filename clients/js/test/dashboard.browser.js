@@ -5,39 +5,16 @@
 // change's colour follows its sign, BTC's minute candles are drawn as they come, no time shows as a bare number, nothing overflows sideways
 // at phone width, and the admin controls pause a feed. With --screenshot DIR it saves
 // dashboard-1280.png and dashboard-390.png there.
-import { copyFileSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 
 import { launchChromium, devtools } from "./browser.js";
-import { CASSETTES, config, sleep, startServer, until } from "./harness.js";
+import { dashboardConfig, movingCassettes } from "./dashboard_setup.js";
+import { sleep, startServer, until } from "./harness.js";
 
 const shotAt = process.argv.indexOf("--screenshot");
 const shotDir = shotAt > 0 ? process.argv[shotAt + 1] : null;
 const ADMIN = "dashboard-admin-token-0123456789";
-
-// Binance answers in turn, one per poll (the last repeats): BTC moves by a dollar a poll for 60
-// polls, its 24 h change alternating up and down.
-function cassettes() {
-  const dir = mkdtempSync(join(tmpdir(), "tributary-page-"));
-  const ticker = JSON.parse(readFileSync(join(CASSETTES, "binance-ticker.json"), "utf8"));
-  for (let i = 0; i < 60; i++) {
-    ticker.response.body[0].lastPrice = `${84250 + i}.50000000`;
-    ticker.response.body[0].priceChangePercent = i % 2 ? "-0.840" : "1.615";
-    writeFileSync(join(dir, `binance-${String(i).padStart(2, "0")}.json`), JSON.stringify(ticker));
-  }
-  copyFileSync(join(CASSETTES, "coingecko-global.json"), join(dir, "coingecko-global.json"));
-  // One-minute BTC candles, a new one per poll, alternately rising and falling.
-  for (let i = 0; i < 60; i++) {
-    const open = 84000 + i * 10, close = i % 2 ? open - 25 : open + 40, t = 1773151200000 + i * 60000;
-    const kline = [t, `${open}`, `${Math.max(open, close) + 15}`, `${Math.min(open, close) - 15}`, `${close}`, "5.5", t + 59999, "1", 1, "1", "1", "0"];
-    writeFileSync(join(dir, `candle-${String(i).padStart(2, "0")}.json`), JSON.stringify({
-      request: { method: "GET", path: "/api/v3/klines", query: { symbol: "BTCUSDT", interval: "1m", limit: "1" }, headers: {}, body: null },
-      response: { status: 200, headers: { "Content-Type": "application/json" }, body: [kline] },
-    }));
-  }
-  return dir;
-}
 
 const card = (topic) => `document.querySelector('article[data-topic="${topic}"]')`;
 const btc = card("price.BTC-USDT");
@@ -125,23 +102,7 @@ async function shoot(page, width) {
   console.log("screenshot:", file);
 }
 
-const srv = await startServer(config({ every: "1s", extra: `[server.auth]
-admin_token = "${ADMIN}"
-[plugins.coingecko]
-[feeds.global]
-kind = "market"
-subjects = ["global"]
-every = "1s"
-sources = ["coingecko"]
-[feeds.candles]
-kind = "candle"
-subjects = ["BTC-USDT.1m"]
-every = "1s"
-sources = ["binance"]
-[views.dashboard]
-route = "/api/crypto/dashboard-summary"
-fields = { btc_price_usd = "price.BTC-USDT:price", btc_change_24h = "price.BTC-USDT:change_24h_pct", market_cap = "market.global:total_market_cap", btc_market_cap = "price.BTC-USDT:market_cap" }
-` }), cassettes());
+const srv = await startServer(dashboardConfig(ADMIN), movingCassettes());
 const browser = await launchChromium();
 let failed = false;
 try {
