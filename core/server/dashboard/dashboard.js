@@ -2,7 +2,7 @@
 // 24 h change, a chart drawn from GET /api/v1/history (one request per card) and then from live
 // updates through the project's client (/tributary.js, which recovers missed updates after a
 // reconnect); views as cards; feed and source health from /api/v1/status, with controls once
-// an admin token is entered. Query parameters: ?ws=/path (default /ws), ?token=<JWT>.
+// an admin token is entered (status every 5 s while the tab is visible). Query parameters: ?ws=/path (default /ws), ?token=<JWT>.
 import { TributaryClient } from "/tributary.js";
 import { Candles, Sparkline } from "/dashboard-charts.js";
 import { age, ago, field, pct, summary } from "/dashboard-format.js";
@@ -229,5 +229,7 @@ client.subscribe(["*"], showRecord);
 client.connect();
 window.tributary = client; // for the browser console (and the page test)
 setInterval(tick, 1000);
+// Status is the page's only polling: every 5 s, and only while the tab is visible.
 pollStatus();
-setInterval(pollStatus, 2000);
+setInterval(() => document.visibilityState === "visible" && pollStatus(), 5000);
+document.addEventListener("visibilitychange", () => document.visibilityState === "visible" && pollStatus());
