@@ -12,7 +12,7 @@ const root = resolve(new URL("../..", import.meta.url).pathname);
 process.env.TRIBUTARY_EXE ??= join(root, "build/core/tributary");
 process.env.TRIBUTARY_PLUGIN_DIR ??= join(root, "build/plugins");
 process.env.TRIBUTARY_SOURCE_DIR ??= root;
-const { launchChromium } = await import("../../clients/js/test/browser.js");
+const { launchChromium, devtools } = await import("../../clients/js/test/browser.js");
 const { sleep, until } = await import("../../clients/js/test/harness.js");
 const { dashboardConfig, movingCassettes } = await import("../../clients/js/test/dashboard_setup.js");
 
@@ -55,12 +55,17 @@ let browser;
 try {
   await sleep(3000);
   const idle = await measure(server.pid, http);
-  browser = await launchChromium();
-  for (let i = 0; i < TABS; i++) await fetch(`http://127.0.0.1:${browser.port}/json/new?${http}/`, { method: "PUT" });
+  // Windows a person would be looking at: not throttled or hidden for being behind another.
+  browser = await launchChromium(["--disable-backgrounding-occluded-windows", "--disable-renderer-backgrounding", "--disable-background-timer-throttling"]);
+  // Each dashboard in its own window, so every one is visible and polls status as a person's would.
+  const version = await (await fetch(`http://127.0.0.1:${browser.port}/json/version`)).json();
+  const b = await devtools(version.webSocketDebuggerUrl);
+  for (let i = 0; i < TABS; i++) await b.send("Target.createTarget", { url: `${http}/`, newWindow: true });
   const topics = (await (await fetch(`${http}/api/v1/topics`)).json()).topics.filter((t) => !t.topic.startsWith("view.")).length;
   await until(`${TABS} dashboards loaded`, async () => ((await requests(http))["/api/v1/history"] ?? 0) >= TABS * topics, 120000);
   await sleep(3000);
   const open = await measure(server.pid, http);
+  b.close();
   const sessions = (await (await fetch(`${http}/metrics`)).text()).match(/^tributary_connections (\d+)/m)?.[1];
   console.log(`tributary run --replay, ${topics} topics updating every second; ${SECONDS} s each; ${sessions} WebSocket sessions open with the tabs`);
   console.log(`server CPU, no dashboard:      ${idle.cpuPct.toFixed(2)} %  requests ${JSON.stringify(idle.requests)}`);

@@ -9,11 +9,11 @@ import { until } from "./harness.js";
 
 const CHROMIUM = process.env.CHROMIUM ?? "/usr/bin/chromium";
 
-export async function launchChromium() {
+export async function launchChromium(extraArgs = []) {
   const profile = mkdtempSync(join(tmpdir(), "tributary-chromium-"));
   const args = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
     "--disable-background-networking", "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage",
-    `--user-data-dir=${profile}`, "--remote-debugging-port=0", "--window-size=1280,900", "about:blank"];
+    `--user-data-dir=${profile}`, "--remote-debugging-port=0", "--window-size=1280,900", ...extraArgs, "about:blank"];
   // Its own process group: closing kills the renderers and helpers too, not just the browser.
   const proc = spawn(CHROMIUM, args, { stdio: "ignore", detached: true });
   const exited = new Promise((r) => proc.once("exit", r));
