@@ -126,7 +126,7 @@ export class TributaryClient {
     const q = new URLSearchParams();
     if (since != null) q.set("since", String(since));
     if (limit != null) q.set("limit", String(limit));
-    const query = q.size ? `?${q}` : "";
+    const query = q.toString() ? `?${q}` : "";
     const res = await this.fetchImpl(`${this.httpUrl}/api/v1/history/${encodeURIComponent(topic)}${query}`, { headers: await this._authHeaders() });
     const body = await res.json().catch(() => null);
     if (res.ok) return body;

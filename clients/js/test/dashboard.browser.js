@@ -3,8 +3,8 @@
 // at 1280 px and at 390 px, on cassettes whose BTC price moves and whose 24 h change flips sign,
 // and checks what a person would: the BTC card's chart gains points, its price changes and the
 // change's colour follows its sign, BTC's minute candles are drawn as they come, no time shows as a bare number, nothing overflows sideways
-// at phone width, and the admin controls pause a feed. With --screenshot DIR it saves
-// dashboard-1280.png and dashboard-390.png there.
+// at phone width, a provider's Retry-After pause counts down, and the admin controls pause a
+// feed. With --screenshot DIR it saves dashboard-1280.png and dashboard-390.png there.
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 
@@ -56,6 +56,15 @@ async function checkTimesAndLayout(page, width) {
   console.log(`${width} px: no bare times, no horizontal overflow`);
 }
 
+// CoinGecko answered 429 with Retry-After: its card counts the pause down.
+async function checkPause(page) {
+  const pause = `document.querySelector('article[data-source="coingecko"] .pause')?.textContent ?? ''`;
+  const secs = async () => Number(/paused (\d+) s/.exec(await page.evaluate(pause))?.[1]);
+  const first = await until("coingecko's Retry-After pause", () => secs(), 20000);
+  await until("the pause to count down", async () => (await secs()) < first, 5000);
+  console.log(`pause counts down from ${first} s`);
+}
+
 async function checkAdmin(page) {
   await page.evaluate(`document.querySelector('#admin-token').value = '${ADMIN}'; document.querySelector('#admin button').click()`);
   const pause = `document.querySelector('article[data-feed="spot"] button[aria-label="Pause spot"]')`;
@@ -102,7 +111,7 @@ async function shoot(page, width) {
   console.log("screenshot:", file);
 }
 
-const srv = await startServer(dashboardConfig(ADMIN), movingCassettes());
+const srv = await startServer(dashboardConfig(ADMIN), movingCassettes(60));
 const browser = await launchChromium();
 let failed = false;
 try {
@@ -114,7 +123,8 @@ try {
     await sleep(300);
     await checkPrices(page);
     await checkTimesAndLayout(page, width);
-    if (width === 1280) await checkAdmin(page);
+    if (width === 1280) await checkAdmin(page); // status needs the admin token: after it
+    if (width === 1280) await checkPause(page);
     if (width === 1280) await checkContrast(page);
     const pill = await page.evaluate(`document.querySelector('#conn').textContent`);
     if (pill !== "live") throw new Error(`connection pill says ${pill}`);

@@ -8,7 +8,8 @@ import { CASSETTES, config } from "./harness.js";
 
 // Binance answers in turn, one per poll (the last repeats): BTC moves by a dollar a poll for 60
 // polls, its 24 h change alternating up and down.
-export function movingCassettes() {
+// `pauseSeconds`: CoinGecko first answers 429 with that Retry-After (0: it never does).
+export function movingCassettes(pauseSeconds = 0) {
   const dir = mkdtempSync(join(tmpdir(), "tributary-page-"));
   const ticker = JSON.parse(readFileSync(join(CASSETTES, "binance-ticker.json"), "utf8"));
   for (let i = 0; i < 60; i++) {
@@ -17,6 +18,11 @@ export function movingCassettes() {
     writeFileSync(join(dir, `binance-${String(i).padStart(2, "0")}.json`), JSON.stringify(ticker));
   }
   copyFileSync(join(CASSETTES, "coingecko-global.json"), join(dir, "coingecko-global.json"));
+  if (pauseSeconds) {
+    const limited = JSON.parse(readFileSync(join(CASSETTES, "coingecko-global.json"), "utf8"));
+    limited.response = { status: 429, headers: { "Retry-After": String(pauseSeconds) }, body: { status: { error_code: 429, error_message: "rate limited" } } };
+    writeFileSync(join(dir, "coingecko-0-limited.json"), JSON.stringify(limited)); // before coingecko-global.json
+  }
   // One-minute BTC candles, a new one per poll, alternately rising and falling.
   for (let i = 0; i < 60; i++) {
     const open = 84000 + i * 10, close = i % 2 ? open - 25 : open + 40, t = 1773151200000 + i * 60000;

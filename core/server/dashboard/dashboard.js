@@ -146,9 +146,10 @@ function lastError(cls, message) {
 
 function feedCard(f) {
   const state = f.paused ? ["paused", "warn"] : f.stale ? ["stale", "warn"] : f.last_error ? ["failing", "bad"] : ["ok", "ok"];
+  const at = `/api/v1/feeds/${encodeURIComponent(f.id)}`;
   const controls = adminToken()
-    ? el("div", { class: "controls" }, f.paused ? button("Resume", `/api/v1/feeds/${f.id}/resume`, f.id) : button("Pause", `/api/v1/feeds/${f.id}/pause`, f.id),
-      button("Run now", `/api/v1/feeds/${f.id}/run`, f.id))
+    ? el("div", { class: "controls" }, f.paused ? button("Resume", `${at}/resume`, f.id) : button("Pause", `${at}/pause`, f.id),
+      button("Run now", `${at}/run`, f.id))
     : el("span");
   return el("article", { class: "card health", "data-feed": f.id },
     el("header", {}, el("h4", { text: f.id }), badge(state[0], state[1])),
@@ -174,7 +175,7 @@ function sourceCard(p) {
     ...windows.map(gauge),
     el("p", { class: "muted", text: `${p.requests ?? 0} requests · ${soonest == null ? "budget lasts" : `runs out in ${age(Math.max(0, soonest - Date.now()))}`}` }),
     paused, lastError(p.last_error_class, p.last_error),
-    adminToken() ? el("div", { class: "controls" }, button("Reset", `/api/v1/sources/${p.name}/reset`, p.name)) : el("span"));
+    adminToken() ? el("div", { class: "controls" }, button("Reset", `/api/v1/sources/${encodeURIComponent(p.name)}/reset`, p.name)) : el("span"));
 }
 
 function showStatus(s) {
