@@ -273,7 +273,7 @@ bool host::make_publish_path(parts& p, const config& cfg, std::vector<diagnostic
     p.cluster = std::make_unique<cluster_node>(co, p.m, *p.clock, p.log);
     p.cluster->share_demand(std::make_unique<demand_share>(
         "tributary:" + cfg.cluster.name + ":demand", p.node_id, [d = p.demand.get()] { return d->local(); },
-        [d = p.demand.get()](const demand_share::topics& all) { d->remote(all); }));
+        [d = p.demand.get()](const demand_share::topics& all) { d->remote(all); }, [d = p.demand.get()] { return d->watching(); }));
     redis_broker_options bo{so, cfg.cluster.on_redis_down == redis_down_policy::fetch};
     p.out = std::make_unique<redis_broker>(bo, *p.cluster, &update_frame, p.m, p.log);
     p.limits = std::make_shared<redis_limits>(*ep, cfg.cluster.name);

@@ -17,8 +17,11 @@ bool ok(const std::variant<redis_reply, std::string>& r) {
 }  // namespace
 
 void demand_share::step(redis_client& r, bool leader, int64_t now) {
-  if (!write(r, now)) refreshed_at_ = 0;  // Redis did not take it: everything again next time
-  if (leader) read(r, now);
+  if (!write(r, now)) {
+    refreshed_at_ = 0;  // Redis did not take it: everything again next time
+    return;
+  }
+  if (leader && watching_()) read(r, now);
 }
 
 bool demand_share::write(redis_client& r, int64_t now) {
@@ -42,7 +45,7 @@ bool demand_share::write(redis_client& r, int64_t now) {
 }
 
 void demand_share::read(redis_client& r, int64_t now) {
-  r.command({"ZREMRANGEBYSCORE", key_, "-inf", std::to_string(now)});  // members of nodes gone
+  r.command({"ZREMRANGEBYSCORE", key_, "-inf", std::to_string(now)});  // members of nodes gone (housekeeping)
   auto got = r.command({"ZRANGEBYSCORE", key_, std::to_string(now + 1), "+inf"});
   auto* rep = std::get_if<redis_reply>(&got);
   if (!rep || rep->type != redis_reply::kind::array) return;  // unknown: keep what was read last

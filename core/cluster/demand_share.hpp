@@ -16,15 +16,19 @@ class redis_client;
 class demand_share {
  public:
   using topics = std::set<std::string>;
+  // `watching`: whether any feed polls by demand now (none: a leader reads nothing).
   demand_share(std::string key, std::string node_id, std::function<topics()> local, std::function<void(const topics&)> all,
-               int64_t ttl_ms = 30000)
-      : key_(std::move(key)), node_(std::move(node_id)), local_(std::move(local)), all_(std::move(all)), ttl_(ttl_ms) {}
-  // Writes this node's demand; a leader also reads everyone's and hands it to `all`.
+               std::function<bool()> watching, int64_t ttl_ms = 30000)
+      : key_(std::move(key)), node_(std::move(node_id)), local_(std::move(local)), all_(std::move(all)),
+        watching_(std::move(watching)), ttl_(ttl_ms) {}
+  // Writes this node's demand; a leader also reads everyone's and hands it to `all`. A write
+  // Redis did not answer ends the step: the lease thread that runs it has a lease to renew.
   void step(redis_client& r, bool leader, int64_t now);
 
  private:
   bool write(redis_client& r, int64_t now);
   void read(redis_client& r, int64_t now);
+  std::function<bool()> watching_;
   std::string member(const std::string& topic) const { return topic + " " + node_; }
 
   std::string key_, node_;

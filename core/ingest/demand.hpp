@@ -31,6 +31,11 @@ class demand_tracker {
   bool pattern(const std::string& p, bool present);
   // Cluster mode: every topic some node wants (this one's included), as read from Redis.
   void remote(const std::set<std::string>& topics);
+  // Whether any topic is watched (some feed polls by demand).
+  bool watching() const {
+    std::lock_guard lk(mu_);
+    return !topics_.empty();
+  }
   // The watched topics wanted by this node's own clients and views, to share with the others.
   std::set<std::string> local() const;
 

@@ -198,9 +198,9 @@ TEST(DemandShare, TheLeaderSeesEveryNodesDemandUntilItGoesOrExpires) {
   redis_client ra(redis.endpoint(), millis(1000)), rb(redis.endpoint(), millis(1000));
   std::set<std::string> a_wants{"price.ETH-USDT"}, seen;
   int reads = 0;
-  demand_share a("tributary:t:demand", "node-a", [&] { return a_wants; }, [](auto&) { FAIL() << "a follower reads"; }, 30000);
+  demand_share a("tributary:t:demand", "node-a", [&] { return a_wants; }, [](auto&) { FAIL() << "a follower reads"; }, [] { return true; }, 30000);
   demand_share b("tributary:t:demand", "node-b", [] { return std::set<std::string>{"price.BTC-USDT"}; },
-                 [&](const std::set<std::string>& all) { seen = all, ++reads; }, 30000);
+                 [&](const std::set<std::string>& all) { seen = all, ++reads; }, [] { return true; }, 30000);
   a.step(ra, /*leader=*/false, 1000);
   b.step(rb, /*leader=*/true, 1000);
   EXPECT_EQ(reads, 1);

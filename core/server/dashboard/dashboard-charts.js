@@ -39,6 +39,10 @@ export class Sparkline {
     if (this.points.length > this.keep) this.points.shift();
     this.draw();
   }
+  clear() {
+    this.points = [];
+    this.draw();
+  }
   draw() {
     const n = this.points.length;
     this.el.dataset.points = String(n);
@@ -57,6 +61,10 @@ export class Candles {
     this.keep = keep;
     this.byOpen = new Map();
     this.el = svg("candles", label);
+  }
+  clear() {
+    this.byOpen.clear();
+    this.draw();
   }
   add(c) {
     if (![c.open, c.high, c.low, c.close].every((v) => typeof v === "number")) return;

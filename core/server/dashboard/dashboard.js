@@ -107,7 +107,7 @@ function showView(r) {
   }
   const stale = Array.isArray(r.data?.stale) ? r.data.stale : [];
   const rows = Object.entries(r.data ?? {}).filter(([k]) => k !== "stale").flatMap(([k, v]) => {
-    const dd = el("dd", { "data-field": k, "data-value": String(v), text: field(k, v) });
+    const dd = el("dd", { "data-field": k, text: field(k, v) });
     if (stale.includes(k)) dd.classList.add("is-stale");
     return [el("dt", { text: k.replaceAll("_", " ") }), dd];
   });
@@ -225,6 +225,12 @@ client.on("fallback", (f) => {
   if (!f.active) return;
   $("#conn").dataset.state = "fallback";
   text($("#conn"), "polling");
+});
+client.on("epoch_changed", () => {  // another history: seqs start again, so charts do too
+  for (const [topic, entry] of cards) {
+    entry.chart.clear();
+    loadHistory(topic, entry);
+  }
 });
 client.subscribe(["*"], showRecord);
 client.connect();
