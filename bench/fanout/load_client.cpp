@@ -6,7 +6,9 @@
 //
 // PATTERN may list several topics, comma-separated (broadcast: every connection subscribes to
 // all of them). With the last argument `deflate`, every connection offers permessage-deflate
-// and inflates each compressed message (RFC 7692, no context takeover on the server side).
+// and inflates each compressed message with a window it keeps, as a browser does (RFC 7692: a
+// server that keeps its context refers back to earlier messages). "bad" counts messages that
+// did not inflate.
 //
 // Prints one JSON line per second: {"t":..,"deliveries":..,"p50_ms":..,"p99_ms":..,"open":..,
 // "wire_bytes":..,"payload_bytes":..,"compressed":..}: bytes read from the sockets after the
@@ -31,6 +33,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -56,11 +59,14 @@ std::string masked(uint8_t op, std::string_view payload) {
   return f;
 }
 
+struct inflater;
+
 struct conn {
   int fd = -1;
   bool upgraded = false;
   std::string in;
   std::string sub;
+  std::unique_ptr<inflater> inflate;  // made at its first compressed message
 };
 
 std::string subscribe_message(const std::string& topics) {
@@ -75,15 +81,17 @@ std::string subscribe_message(const std::string& topics) {
   return R"({"type":"subscribe","topics":[)" + list + "]}";
 }
 
-// One raw inflater for every connection: with no context takeover each message stands alone.
+// A connection's raw inflater. It keeps its window from one message to the next, as a browser's
+// does: a server that keeps its compression context (no server_no_context_takeover in its
+// answer) may refer back to earlier messages; one that does not, never does.
 struct inflater {
   z_stream z{};
-  std::string out = std::string(1 << 20, '\0');
   inflater() { inflateInit2(&z, -15); }
-  // The message, inflated; empty when it does not inflate.
+  ~inflater() { inflateEnd(&z); }
+  // The message, inflated into the shared buffer; empty when it does not inflate.
   std::string_view inflate(std::string_view in) {
+    static std::string out(1 << 20, '\0');
     static const unsigned char tail[4] = {0x00, 0x00, 0xFF, 0xFF};
-    inflateReset(&z);
     z.next_out = reinterpret_cast<Bytef*>(out.data());
     z.avail_out = static_cast<uInt>(out.size());
     z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
@@ -92,7 +100,7 @@ struct inflater {
     z.next_in = const_cast<Bytef*>(tail);
     z.avail_in = 4;
     if (rc == Z_OK || rc == Z_BUF_ERROR) rc = ::inflate(&z, Z_SYNC_FLUSH);
-    if (rc != Z_OK && rc != Z_BUF_ERROR && rc != Z_STREAM_END) return {};
+    if (rc != Z_OK && rc != Z_BUF_ERROR) return {};
     return {out.data(), out.size() - z.avail_out};
   }
 };
@@ -108,12 +116,11 @@ struct stats {
   std::vector<int64_t> lat;
 };
 
-inflater inflate_all;
-
 void handle_frame(conn& c, uint8_t op, bool rsv1, std::string_view payload, stats& st) {
   if (rsv1) {
     ++st.compressed;
-    payload = inflate_all.inflate(payload);
+    if (!c.inflate) c.inflate = std::make_unique<inflater>();
+    payload = c.inflate->inflate(payload);
     if (payload.empty()) { ++st.bad; return; }
   }
   st.payload_bytes += payload.size();

@@ -460,6 +460,7 @@ static server_options server_options_of(const config& cfg) {
   so.require_origin = cfg.server.require_origin;
   so.compression = cfg.server.compression == compression_mode::automatic;
   so.compression_min_bytes = cfg.server.compression_min_bytes;
+  so.compression_context_takeover = cfg.server.compression_context_takeover;
   so.connections_per_ip = cfg.server.limits.connections_per_ip;
   so.messages_per_second = cfg.server.limits.messages_per_second;
   so.messages_burst = cfg.server.limits.messages_burst;

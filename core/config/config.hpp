@@ -184,9 +184,10 @@ struct config {
     bool dashboard = true;  // GET / serves the live dashboard page
     std::vector<std::string> allowed_origins;  // empty = any Origin
     std::vector<client_wire> protocols{client_wire::tributary};  // the client protocols served; never empty
-    bool require_origin = false;
+    bool require_origin = false;  // true: a WebSocket upgrade without Origin is refused (with allowed_origins set)
     compression_mode compression = compression_mode::automatic;  // permessage-deflate when offered
-    size_t compression_min_bytes = 256;  // shorter messages go plain  // true: a WebSocket upgrade without Origin is refused (with allowed_origins set)
+    size_t compression_min_bytes = 256;  // shorter messages go plain
+    bool compression_context_takeover = true;  // sessions on the same topics share a compression context
     struct {
       size_t connections_per_ip = 100;  // 0 = no limit
       std::vector<std::string> trusted_proxies;  // CIDRs whose X-Forwarded-For / Forwarded is believed

@@ -26,6 +26,7 @@ const std::vector<server_setting>& server_settings() {
       {"require_origin", +[](S& s) -> bool& { return s.require_origin; }},
       {"compression", +[](S& s) -> compression_mode& { return s.compression; }},
       {"compression_min_bytes", +[](S& s) -> size_t& { return s.compression_min_bytes; }, 0, 64 << 20},
+      {"compression_context_takeover", +[](S& s) -> bool& { return s.compression_context_takeover; }},
       {"limits.connections_per_ip", +[](S& s) -> size_t& { return s.limits.connections_per_ip; }, 0, 1'000'000},
       {"limits.messages_per_second", +[](S& s) -> double& { return s.limits.messages_per_second; }, 0, 1e9, A::at_once,
        "must be 0 (no limit) or more"},

@@ -80,7 +80,7 @@ class centrifugo_protocol final : public session_protocol {
   explicit centrifugo_protocol(ws_connection& c) : c_(c), shard_(c.shard()) {}
   void opened(std::string_view) override {}  // the client speaks first, with connect
   void on_text(std::string_view message) override;
-  std::shared_ptr<const std::string> live_frame(const std::shared_ptr<const published_record>& r) override;
+  record_frames live_frame(const std::shared_ptr<const published_record>& r) override;
   void rate_limited(std::string_view message, std::string_view why) override;
   void token_expired() override { disconnect(cf_disconnect::connection_expired, "connection expired"); }
   void heartbeat() override {
@@ -294,7 +294,7 @@ void centrifugo_protocol::unsubscribe(uint32_t id, const json& req) {
 
 // ---- live publications
 
-std::shared_ptr<const std::string> centrifugo_protocol::live_frame(const std::shared_ptr<const published_record>& r) {
+record_frames centrifugo_protocol::live_frame(const std::shared_ptr<const published_record>& r) {
   auto& subs = c_.subscriptions();
   if (subs.has(r->topic)) {  // the usual case: one frame for every session on the topic
     auto plain = published_record::variant_of(r, frame_variant::centrifugo,
@@ -302,8 +302,8 @@ std::shared_ptr<const std::string> centrifugo_protocol::live_frame(const std::sh
     return c_.shared_frame(r, std::move(plain), frame_variant::centrifugo_deflated);
   }
   for (const auto& p : subs.patterns())  // a pattern subscription: the push names it
-    if (topic_matches(p, r->topic)) return c_.own_frame(centrifugo_push_frame(*r, p));
-  return nullptr;
+    if (topic_matches(p, r->topic)) return {c_.own_frame(centrifugo_push_frame(*r, p)), nullptr};
+  return {};
 }
 
 // ---- replies

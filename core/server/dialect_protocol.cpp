@@ -104,7 +104,7 @@ class dialect_protocol final : public session_protocol {
       : c_(c), shard_(c.shard()), d_(d), first_slot_(first_slot) {}
   void opened(std::string_view token) override;
   void on_text(std::string_view message) override;
-  std::shared_ptr<const std::string> live_frame(const std::shared_ptr<const published_record>& r) override;
+  record_frames live_frame(const std::shared_ptr<const published_record>& r) override;
   void rate_limited(std::string_view, std::string_view why) override { refuse(nullptr, why); }
   void token_expired() override {
     refuse(nullptr, "token expired");
@@ -250,7 +250,7 @@ void dialect_protocol::subscribe(const dialect_receive& rule, const std::string&
     uint64_t& last = c_.seqs().at(r->topic_id);
     if (r->rec.seq <= last) continue;
     last = r->rec.seq;
-    if (auto f = live_frame(r)) c_.send_reply({std::move(f), r->topic_id, frame_type::snapshot});
+    if (auto f = live_frame(r).sent) c_.send_reply({std::move(f), r->topic_id, frame_type::snapshot});
   }
 }
 
@@ -268,18 +268,18 @@ void dialect_protocol::unsubscribe(const dialect_receive& rule, const std::strin
 
 // One frame per record and channel rule, shared by every session of the dialect on it (and
 // its compressed copy), unless the rule's frame differs per session.
-std::shared_ptr<const std::string> dialect_protocol::live_frame(const std::shared_ptr<const published_record>& r) {
+record_frames dialect_protocol::live_frame(const std::shared_ptr<const published_record>& r) {
   auto sub = std::find_if(subs_.begin(), subs_.end(), [&](const channel_sub& s) { return topic_matches(s.pattern, r->topic); });
-  if (sub == subs_.end()) return nullptr;
+  if (sub == subs_.end()) return {};
   const auto& rule = *sub->rule;
-  if (!sub->slot) return c_.own_frame(record_frame(*r, rule, sub->name));
+  if (!sub->slot) return {c_.own_frame(record_frame(*r, rule, sub->name)), nullptr};
   auto plain = published_record::dialect_frame_of(r, *sub->slot, [&](const published_record& p) {
     auto channel = rule.name == "*" ? channel_of(rule, p.topic) : std::optional<std::string>(rule.name);
     return record_frame(p, rule, channel ? *channel : sub->name);
   });
-  if (!c_.compressing()) return plain;
+  if (!c_.compressing()) return {plain, plain};
   auto d = published_record::dialect_frame_of(r, *sub->slot + kHalf, [&](const published_record&) { return c_.deflated(*plain); });
-  return d ? d : plain;
+  return {d ? d : plain, plain};
 }
 
 std::string dialect_protocol::record_frame(const published_record& r, const dialect_channel& rule, std::string_view channel) const {

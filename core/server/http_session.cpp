@@ -167,9 +167,11 @@ class http_session : public std::enable_shared_from_this<http_session> {
       }
       if (v.who) counted.user = v.who->segment;
     }
-    auto deflate = cfg_->opts.compression ? ws::negotiate_deflate(req[http::field::sec_websocket_extensions]) : std::nullopt;
-    if (deflate) res->set(http::field::sec_websocket_extensions, *deflate);
-    http::async_write(stream_, *res, [self = shared_from_this(), res, token = std::move(token), deflate = deflate.has_value(),
+    auto deflate = cfg_->opts.compression
+                       ? ws::negotiate_deflate(req[http::field::sec_websocket_extensions], cfg_->opts.compression_context_takeover)
+                       : std::nullopt;
+    if (deflate) res->set(http::field::sec_websocket_extensions, deflate->answer);
+    http::async_write(stream_, *res, [self = shared_from_this(), res, token = std::move(token), deflate = std::move(deflate),
                                       counted = std::move(counted), protocol = *protocol](beast::error_code ec, size_t) mutable {
       if (ec) {
         self->st_.ws_sessions--;

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "auth/access.hpp"
+#include "server/deflate_chain.hpp"
 #include "server/server_state.hpp"
 #include "server/subscription_index.hpp"
 #include "publish/fanout_hub.hpp"
@@ -31,6 +32,7 @@ struct shard_counters {
   std::array<std::atomic<uint64_t>, static_cast<size_t>(frame_type::count_)> sent{};
   std::array<std::atomic<uint64_t>, static_cast<size_t>(drop_reason::count_)> drops{};
   std::atomic<uint64_t> conflated{0};
+  std::atomic<uint64_t> chained{0};       // updates sent as their deflate chain's frame
   std::atomic<uint64_t> rate_limited{0};  // client messages over messages_per_second
   std::atomic<uint64_t> auth_failed{0};   // tokens refused
   std::atomic<uint64_t> queue_depth_max{0};
@@ -76,6 +78,7 @@ class io_shard final : public record_inbox {
   // Per-user limits as this thread checks them (cluster-wide ones through its own Redis client).
   user_limits& limits();
   std::span<char> read_buffer() { return read_buf_; }
+  deflate_chains& chains() { return chains_; }
   uint64_t random64() { return rng_(); }
   int64_t now_ms() const;  // steady clock
   server::state& st;
@@ -112,6 +115,7 @@ class io_shard final : public record_inbox {
   shard_counters counters_;
   std::unique_ptr<user_limits> redis_limits_;  // made on first use
   std::vector<char> read_buf_ = std::vector<char>(64 * 1024);
+  deflate_chains chains_;
   std::mt19937_64 rng_;
   net::steady_timer sweep_timer_;
 };

@@ -61,6 +61,7 @@ void send_queue::drop_unstarted(bool keep_replies) {
     else bytes_ -= ring_[i].bytes->size();
   }
   ring_.resize(std::max(out, head_));
+  settled_ = std::min(settled_, ring_.size());
   conflated_.clear();
 }
 
@@ -68,7 +69,7 @@ void send_queue::release_memory() {
   if (!empty()) return;
   std::vector<out_frame>().swap(ring_);
   std::vector<out_frame>().swap(conflated_);
-  head_ = offset_ = 0;
+  head_ = offset_ = settled_ = 0;
 }
 
 }  // namespace tributary

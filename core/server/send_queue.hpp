@@ -8,8 +8,8 @@
 #include <sys/socket.h>
 #include <sys/uio.h>
 
+#include <algorithm>
 #include <cerrno>
-
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -24,10 +24,15 @@ const char* name_of(frame_type t);
 
 constexpr uint32_t no_topic = UINT32_MAX;
 
+struct chained_frame;  // server/deflate_chain.hpp
+
 struct out_frame {
   std::shared_ptr<const std::string> bytes;
   uint32_t topic = no_topic;  // the topic an update or snapshot belongs to
   frame_type type = frame_type::update;
+  // The update compressed in the session's deflate chain: sent instead of `bytes` when it
+  // follows what the client has inflated so far, decided when the frame is about to be written.
+  std::shared_ptr<const chained_frame> chained = {};
 };
 
 class send_queue {
@@ -40,6 +45,10 @@ class send_queue {
   // Anything sent in answer to the client: never refused, still ordered with updates per topic.
   void push_reply(out_frame f) { push(std::move(f), false); }
 
+  // Settles the bytes of each frame not settled before, in the order they will be written:
+  // `settle(frame)` may replace frame.bytes (the bound counts the new size).
+  template <class F>
+  void settle(F&& settle);
   // Fills `iov` with up to `max` unsent buffers, in order; returns how many.
   size_t gather(iovec* iov, size_t max) const;
   // `n` bytes were written; calls on_sent(type) for each frame completed.
@@ -68,10 +77,21 @@ class send_queue {
   std::vector<out_frame> ring_;
   size_t head_ = 0;
   size_t offset_ = 0;  // bytes of ring_[head_] already written
+  size_t settled_ = 0; // ring_[head_, settled_) are settled
   size_t bytes_ = 0;   // pending bytes in ring_
   // While over the bound: the newest pending update per topic, sent after ring_ drains.
   std::vector<out_frame> conflated_;
 };
+
+template <class F>
+void send_queue::settle(F&& settle) {
+  for (size_t i = std::max(settled_, head_); i < ring_.size(); ++i) {
+    size_t before = ring_[i].bytes->size();
+    settle(ring_[i]);
+    bytes_ = bytes_ - before + ring_[i].bytes->size();
+  }
+  settled_ = ring_.size();
+}
 
 template <class F>
 void send_queue::consume(size_t n, F&& on_sent) {
@@ -92,20 +112,24 @@ void send_queue::consume(size_t n, F&& on_sent) {
   }
   if (head_ == ring_.size()) {
     ring_.clear();
-    head_ = 0;
+    head_ = settled_ = 0;
     refill_from_conflated();
   }
 }
 
 enum class send_status { drained, would_block, failed };
 
+inline constexpr auto settle_nothing = [](out_frame&) {};
+
 // Writes what `q` holds to the non-blocking socket `fd`, gathered, until it is drained or the
-// socket is full; on_sent(type) for each frame completed.
-template <class F>
-send_status send_queued(int fd, send_queue& q, F&& on_sent) {
+// socket is full; on_sent(type) for each frame completed. Each frame is settled (see
+// send_queue::settle) before it is first gathered, conflated ones included.
+template <class S, class F>
+send_status send_queued(int fd, send_queue& q, S&& settle, F&& on_sent) {
   constexpr size_t kMaxIov = 64;
   iovec iov[kMaxIov];
   for (;;) {
+    q.settle(settle);
     size_t n = q.gather(iov, kMaxIov);
     if (n == 0) return send_status::drained;
     msghdr mh{};

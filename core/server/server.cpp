@@ -67,12 +67,13 @@ void do_accept(server::state& st) {
 
 void collect(server::state& st, std::vector<metrics::sample>& out) {
   uint64_t sent[static_cast<size_t>(frame_type::count_)]{}, drops[static_cast<size_t>(drop_reason::count_)]{};
-  uint64_t conflated = 0, depth = 0, sessions[client_protocol_names.size()]{};
+  uint64_t conflated = 0, chained = 0, depth = 0, sessions[client_protocol_names.size()]{};
   for (auto& s : st.shards) {
     auto& c = s->counters();
     for (size_t i = 0; i < std::size(sent); ++i) sent[i] += c.sent[i].load(std::memory_order_relaxed);
     for (size_t i = 0; i < std::size(drops); ++i) drops[i] += c.drops[i].load(std::memory_order_relaxed);
     conflated += c.conflated.load(std::memory_order_relaxed);
+    chained += c.chained.load(std::memory_order_relaxed);
     depth = std::max(depth, c.queue_depth_max.load(std::memory_order_relaxed));
     for (size_t i = 0; i < std::size(sessions); ++i) sessions[i] += c.sessions[i].load(std::memory_order_relaxed);
   }
@@ -81,6 +82,7 @@ void collect(server::state& st, std::vector<metrics::sample>& out) {
   for (size_t i = 0; i < std::size(drops); ++i)
     if (drops[i]) out.push_back({"tributary_ws_drops_total", {{"reason", name_of(static_cast<drop_reason>(i))}}, double(drops[i])});
   out.push_back({"tributary_ws_conflated_total", {}, double(conflated)});
+  out.push_back({"tributary_ws_deflate_chained_total", {}, double(chained)});
   out.push_back({"tributary_ws_queue_depth_max", {}, double(depth)});
   for (size_t i = 0; i < std::size(sessions); ++i)
     out.push_back({"tributary_ws_sessions", {{"protocol", client_protocol_names[i]}}, double(sessions[i])});
@@ -110,6 +112,8 @@ server::server(server_options opts, record_cache& cache, fanout_hub& hub, metric
   m.describe("tributary_ws_messages_sent_total", "counter", "WebSocket messages sent, by type");
   m.describe("tributary_ws_drops_total", "counter", "WebSocket sessions dropped, by reason");
   m.describe("tributary_ws_conflated_total", "counter", "Updates replaced by a newer one of their topic before a slow client got them");
+  m.describe("tributary_ws_deflate_chained_total", "counter",
+             "Updates sent compressed in a compression context shared by the sessions on the same topics");
   m.describe("tributary_ws_queue_depth_max", "gauge", "Deepest WebSocket send queue seen, in frames");
   m.describe("tributary_io_threads", "gauge", "Server I/O threads");
   m.describe("tributary_connections_refused_total", "counter", "Connections answered 503, by reason");

@@ -59,6 +59,9 @@ struct server_options {
   std::vector<std::shared_ptr<const dialect_spec>> dialects;  // each at its path
   bool compression = true;            // permessage-deflate when the client offers it
   size_t compression_min_bytes = 256;  // shorter messages go plain to compressing sessions
+  // Sessions on the same topics share a compression context (server/deflate_chain.hpp), unless
+  // the client asks for server_no_context_takeover; false: always answered with it.
+  bool compression_context_takeover = true;
   bool require_origin = false;  // with allowed_origins: an upgrade without Origin gets 403 too (else it is let in)
   size_t connections_per_ip = 0;  // open connections from one address; 0 = no limit
   double messages_per_second = 0; // client messages per WebSocket session; 0 = no limit

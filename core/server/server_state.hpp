@@ -17,6 +17,7 @@
 #include "auth/access.hpp"
 #include "auth/jwt_verifier.hpp"
 #include "server/server.hpp"
+#include "wire/ws_deflate.hpp"
 
 namespace tributary {
 
@@ -109,8 +110,8 @@ struct counted_session {
   std::string user, key;
 };
 
-// `deflate`: permessage-deflate was agreed in the 101 answer.
+// `deflate`: the permessage-deflate agreed in the 101 answer, if any.
 void start_ws_connection(io_shard& shard, tcp::socket socket, std::string early, std::string token, std::unique_ptr<connection_slot> slot,
-                         bool deflate, counted_session counted, session_wire protocol);
+                         const std::optional<ws::deflate_agreement>& deflate, counted_session counted, session_wire protocol);
 
 }  // namespace tributary

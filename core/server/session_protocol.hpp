@@ -16,6 +16,13 @@ namespace tributary {
 
 class ws_connection;
 
+// The frame a live record is sent to one session as: `sent`, plain or compressed on its own; and
+// `plain`, the uncompressed frame every session of the protocol shares, which a deflate chain
+// compresses (nullptr when the frame is this session's own).
+struct record_frames {
+  std::shared_ptr<const std::string> sent, plain;
+};
+
 class session_protocol {
  public:
   virtual ~session_protocol() = default;
@@ -23,8 +30,8 @@ class session_protocol {
   virtual void opened(std::string_view token) = 0;
   // One text message from the client, within the rate limits.
   virtual void on_text(std::string_view message) = 0;
-  // The frame a live record this session's subscriptions matched is sent as; nullptr: none.
-  virtual std::shared_ptr<const std::string> live_frame(const std::shared_ptr<const published_record>& r) = 0;
+  // The frame a live record this session's subscriptions matched is sent as; `sent` nullptr: none.
+  virtual record_frames live_frame(const std::shared_ptr<const published_record>& r) = 0;
   // A message was dropped over a rate limit (`why`): say so, the session stays open.
   virtual void rate_limited(std::string_view message, std::string_view why) = 0;
   // The session's token expired before it was renewed: say so and close.

@@ -100,7 +100,7 @@ void sse_session::flush() {
     return end();
   }
   if (write_waiting_) return;
-  auto sent = send_queued(socket_.native_handle(), queue_, [this](frame_type t) { shard_.counters().sent_one(t); });
+  auto sent = send_queued(socket_.native_handle(), queue_, settle_nothing, [this](frame_type t) { shard_.counters().sent_one(t); });
   last_write_ = shard_.now_ms();
   if (sent == send_status::would_block) return wait_writable();
   if (sent == send_status::failed) return end();

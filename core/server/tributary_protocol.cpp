@@ -31,7 +31,7 @@ class tributary_protocol final : public session_protocol {
   explicit tributary_protocol(ws_connection& c) : c_(c), shard_(c.shard()) {}
   void opened(std::string_view token) override;
   void on_text(std::string_view message) override;
-  std::shared_ptr<const std::string> live_frame(const std::shared_ptr<const published_record>& r) override {
+  record_frames live_frame(const std::shared_ptr<const published_record>& r) override {
     return c_.shared_frame(r, published_record::frame_of(r), frame_variant::deflated);
   }
   void rate_limited(std::string_view, std::string_view why) override { reply_error(nullptr, "rate_limited", why); }
@@ -220,7 +220,7 @@ void tributary_protocol::recover(const published_record& latest, uint64_t since,
     uint64_t& l = c_.seqs().at(h->topic_id);
     if (h->rec.seq <= l) continue;
     l = h->rec.seq;
-    frames.push_back({live_frame(h), h->topic_id, frame_type::update});
+    frames.push_back({live_frame(h).sent, h->topic_id, frame_type::update});
   }
 }
 

@@ -5,6 +5,7 @@
 
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -58,7 +59,8 @@ ws_connection::ws_connection(io_shard& shard, tcp::socket socket, std::unique_pt
       subs_(protocol.kind),
       grant_{&cfg_->policy, {}, {}},
       protocol_(make_session_protocol(*this, protocol)),
-      opened_ms_(shard.now_ms()) {}
+      opened_ms_(shard.now_ms()),
+      wire_(protocol) {}
 
 ws_connection::~ws_connection() = default;
 
@@ -82,18 +84,45 @@ void ws_connection::offer(const std::shared_ptr<const published_record>& r, uint
   uint64_t& last = seqs_.at(r->topic_id);
   if (r->rec.seq <= last) return;  // a snapshot or recovery already carried it
   last = r->rec.seq;
-  if (auto f = protocol_->live_frame(r)) queue_update({std::move(f), r->topic_id, frame_type::update});
+  auto f = protocol_->live_frame(r);
+  if (!f.sent) return;
+  out_frame out{std::move(f.sent), r->topic_id, frame_type::update};
+  if (chain_ && f.plain && ws::frame_payload(*f.plain).size() >= cfg_->opts.compression_min_bytes)
+    out.chained = chain_->frame_for(r, f.plain);
+  queue_update(std::move(out));
 }
 
 // ---- permessage-deflate: one compressed frame per record for every compressing session, and
 // this session's own messages compressed on their own, each when at least compression_min_bytes.
 
-std::shared_ptr<const std::string> ws_connection::shared_frame(const std::shared_ptr<const published_record>& r,
-                                                               std::shared_ptr<const std::string> plain, frame_variant deflated) {
-  if (!deflate_ || !plain) return plain;
+record_frames ws_connection::shared_frame(const std::shared_ptr<const published_record>& r, std::shared_ptr<const std::string> plain,
+                                          frame_variant deflated) {
+  if (!deflate_ || !plain) return {plain, plain};
   auto d = published_record::variant_of(r, deflated, [&](const published_record&) { return this->deflated(*plain); });
-  return d ? d : plain;
+  return {d ? d : plain, plain};
 }
+
+// The chain of the sessions that would be sent the same records as this one: same protocol,
+// user, token channels and patterns, in any order. None while the session subscribes to nothing.
+void ws_connection::join_chain() {
+  auto patterns = subs_.patterns();
+  std::sort(patterns.begin(), patterns.end());
+  std::string key = std::to_string(static_cast<int>(wire_.kind)) + "/" + std::to_string(wire_.dialect) + "\n" + grant_.user;
+  for (const auto& c : grant_.channels) key.append("\t").append(c);
+  for (const auto& p : patterns) key.append("\n").append(p);
+  if (chain_ && key == chain_key_) return;
+  chain_key_ = std::move(key);
+  chain_.reset();  // leaves the old chain before the count of the new one is read
+  if (!patterns.empty()) chain_ = shard_.chains().join(chain_key_);
+  if (chain_) chain_->want_reset();
+}
+
+void ws_connection::apply_subscriptions() {
+  subs_.apply(shard_, this, grant_);
+  if (context_) join_chain();
+}
+
+
 
 std::string ws_connection::deflated(const std::string& plain) const {
   auto payload = ws::frame_payload(plain);
@@ -142,7 +171,10 @@ void ws_connection::flush() {
     return close_with(ws::close_code::policy_violation, "slow consumer: send queue full");
   }
   if (write_waiting_ || finished_ || write_shut_) return;
-  auto sent = send_queued(socket_.native_handle(), queue_, [this](frame_type t) {
+  auto settle = [this](out_frame& f) {
+    if (context_ && sync_.settle(f, chain_.get())) shard_.counters().bump(shard_.counters().chained);
+  };
+  auto sent = send_queued(socket_.native_handle(), queue_, settle, [this](frame_type t) {
     shard_.counters().sent_one(t);
     if (t == frame_type::close) close_sent_ = true;
   });
@@ -337,6 +369,7 @@ void ws_connection::abort() {
 
 void ws_connection::finish() {
   finished_ = true;
+  chain_.reset();
   if (!limited_user_.empty()) shard_.limits().close(limited_user_, limit_key_);
   closing_ = true;
   shard_.counters().closed(subs_.protocol());
@@ -350,9 +383,9 @@ void ws_connection::finish() {
 namespace tributary {
 
 void start_ws_connection(io_shard& shard, tcp::socket socket, std::string early, std::string token, std::unique_ptr<connection_slot> slot,
-                         bool deflate, counted_session counted, session_wire protocol) {
+                         const std::optional<ws::deflate_agreement>& deflate, counted_session counted, session_wire protocol) {
   auto c = std::make_shared<ws_connection>(shard, std::move(socket), std::move(slot), protocol);
-  if (deflate) c->compress();
+  if (deflate) c->compress(deflate->context_takeover);
   c->counted_as(std::move(counted));
   shard.add(c);
   c->start(std::move(early), token);

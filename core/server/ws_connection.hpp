@@ -7,6 +7,7 @@
 #include <string_view>
 #include <vector>
 
+#include "server/deflate_chain.hpp"
 #include "server/io_shard.hpp"
 #include "server/message_budget.hpp"
 #include "server/send_queue.hpp"
@@ -37,9 +38,11 @@ class ws_connection final : public subscriber, public std::enable_shared_from_th
     limited_user_ = std::move(c.user);
     limit_key_ = std::move(c.key);
   }
-  // permessage-deflate was agreed: before start().
-  void compress() {
+  // permessage-deflate was agreed (`context`: the client lets the server keep its context from
+  // one message to the next, so the session may share a deflate chain): before start().
+  void compress(bool context) {
     deflate_ = true;
+    context_ = context;
     reader_.accept_deflate();
   }
 
@@ -59,7 +62,7 @@ class ws_connection final : public subscriber, public std::enable_shared_from_th
   const std::string& id() const { return id_; }
   const grant& access() const { return grant_; }
   session_subscriptions& subscriptions() { return subs_; }
-  void apply_subscriptions() { subs_.apply(shard_, this, grant_); }
+  void apply_subscriptions();
   seq_tracker& seqs() { return seqs_; }
   int64_t expires_ms() const { return expires_ms_; }
   bool closing() const { return closing_; }
@@ -74,8 +77,8 @@ class ws_connection final : public subscriber, public std::enable_shared_from_th
   }
   // The frame of `r` every session of a protocol shares: `plain`, or when this session
   // compresses, its compressed copy (variant `deflated` of the record) when worth it.
-  std::shared_ptr<const std::string> shared_frame(const std::shared_ptr<const published_record>& r,
-                                                  std::shared_ptr<const std::string> plain, frame_variant deflated);
+  record_frames shared_frame(const std::shared_ptr<const published_record>& r, std::shared_ptr<const std::string> plain,
+                             frame_variant deflated);
   bool compressing() const { return deflate_; }
   // The compressed copy of a plain frame when it is worth it (compression_min_bytes, smaller);
   // else empty.
@@ -97,6 +100,8 @@ class ws_connection final : public subscriber, public std::enable_shared_from_th
   void on_readable();
   void wait_writable();
   void queue_update(out_frame f);
+  // Deflate chains (server/deflate_chain.hpp).
+  void join_chain();
   void after_flush();
   void unregister();
   void abort();   // closes the socket at once
@@ -125,6 +130,11 @@ class ws_connection final : public subscriber, public std::enable_shared_from_th
   bool ping_outstanding_ = false, closing_ = false, close_sent_ = false, write_shut_ = false;
   bool finished_ = false;
   bool deflate_ = false;  // permessage-deflate agreed
+  bool context_ = false;  // ... with context takeover
+  session_wire wire_;
+  std::shared_ptr<deflate_chain> chain_;  // shared with the sessions of the same key
+  std::string chain_key_;
+  chain_sync sync_;
   // connections_per_user: the user this session is counted for, and its key in the count.
   std::string limited_user_, limit_key_;
   int64_t limit_refreshed_ = 0;

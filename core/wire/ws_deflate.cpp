@@ -11,7 +11,8 @@ namespace tributary::ws {
 namespace {
 
 constexpr int kWindowBits = 15;
-constexpr std::string_view kAnswer = "permessage-deflate; server_no_context_takeover; client_no_context_takeover";
+constexpr std::string_view kAnswer = "permessage-deflate; client_no_context_takeover";
+constexpr std::string_view kAnswerNoContext = "permessage-deflate; server_no_context_takeover; client_no_context_takeover";
 
 std::string_view trim(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
@@ -20,10 +21,12 @@ std::string_view trim(std::string_view s) {
 }
 
 // One offer: "permessage-deflate; param[=value]; ...". Acceptable when every parameter is known,
-// none repeats, and the window we compress with (15 bits) is allowed.
-bool acceptable(std::string_view offer) {
+// none repeats, and the window we compress with (15 bits) is allowed; then whether the server
+// may keep its context (the offer has no server_no_context_takeover).
+std::optional<bool> acceptable(std::string_view offer) {
   auto semi = offer.find(';');
-  if (trim(offer.substr(0, semi)) != "permessage-deflate") return false;
+  if (trim(offer.substr(0, semi)) != "permessage-deflate") return std::nullopt;
+  bool context = true;
   std::vector<std::string_view> seen;
   while (semi != std::string_view::npos) {
     offer.remove_prefix(semi + 1);
@@ -34,29 +37,23 @@ bool acceptable(std::string_view offer) {
     auto value = eq == std::string_view::npos ? std::string_view{} : trim(param.substr(eq + 1));
     if (value.size() >= 2 && value.front() == '"' && value.back() == '"') value = value.substr(1, value.size() - 2);
     for (auto s : seen)
-      if (s == name) return false;
+      if (s == name) return std::nullopt;
     seen.push_back(name);
     if (name == "server_no_context_takeover" || name == "client_no_context_takeover") {
-      if (!value.empty()) return false;
+      if (!value.empty()) return std::nullopt;
+      if (name == "server_no_context_takeover") context = false;
     } else if (name == "server_max_window_bits") {
-      if (value != "15") return false;  // a smaller window than the shared frames use
+      if (value != "15") return std::nullopt;  // a smaller window than the shared frames use
     } else if (name == "client_max_window_bits") {  // any: we inflate with the largest window
       int bits = 0;
       for (char c : value) bits = c >= '0' && c <= '9' && bits < 100 ? bits * 10 + (c - '0') : 1000;
-      if (!value.empty() && (bits < 8 || bits > 15)) return false;
+      if (!value.empty() && (bits < 8 || bits > 15)) return std::nullopt;
     } else {
-      return false;
+      return std::nullopt;
     }
   }
-  return true;
+  return context;
 }
-
-struct thread_deflater {
-  z_stream z{};
-  bool ok;
-  thread_deflater() { ok = deflateInit2(&z, Z_BEST_SPEED, Z_DEFLATED, -kWindowBits, 8, Z_DEFAULT_STRATEGY) == Z_OK; }
-  ~thread_deflater() { if (ok) deflateEnd(&z); }
-};
 
 struct thread_inflater {
   z_stream z{};
@@ -67,33 +64,50 @@ struct thread_inflater {
 
 }  // namespace
 
-std::optional<std::string> negotiate_deflate(std::string_view offers) {
+std::optional<deflate_agreement> negotiate_deflate(std::string_view offers, bool context) {
   while (!offers.empty()) {
     auto comma = offers.find(',');
-    if (acceptable(offers.substr(0, comma))) return std::string(kAnswer);
+    if (auto allowed = acceptable(offers.substr(0, comma))) {
+      bool keep = *allowed && context;
+      return deflate_agreement{std::string(keep ? kAnswer : kAnswerNoContext), keep};
+    }
     if (comma == std::string_view::npos) break;
     offers.remove_prefix(comma + 1);
   }
   return std::nullopt;
 }
 
-std::optional<std::string> make_deflated_frame(std::string_view payload) {
-  thread_local thread_deflater d;
-  if (!d.ok || deflateReset(&d.z) != Z_OK) return std::nullopt;
-  std::string body(deflateBound(&d.z, payload.size()) + 16, '\0');
-  d.z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(payload.data()));
-  d.z.avail_in = static_cast<uInt>(payload.size());
-  d.z.next_out = reinterpret_cast<Bytef*>(body.data());
-  d.z.avail_out = static_cast<uInt>(body.size());
-  if (deflate(&d.z, Z_SYNC_FLUSH) != Z_OK || d.z.avail_in != 0) return std::nullopt;
-  size_t n = body.size() - d.z.avail_out;
-  if (n < 4) return std::nullopt;
+deflate_stream::deflate_stream(int window_bits, int mem_level) {
+  ok_ = deflateInit2(&z_, Z_BEST_SPEED, Z_DEFLATED, -window_bits, mem_level, Z_DEFAULT_STRATEGY) == Z_OK;
+}
+
+deflate_stream::~deflate_stream() {
+  if (ok_) deflateEnd(&z_);
+}
+
+bool deflate_stream::compress(std::string_view payload, bool reset, std::string& frame) {
+  if (!ok_ || (reset && deflateReset(&z_) != Z_OK)) return false;
+  // Room for the whole message in one call: deflateBound plus the sync flush's empty block.
+  body_.resize(deflateBound(&z_, payload.size()) + 16);
+  z_.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(payload.data()));
+  z_.avail_in = static_cast<uInt>(payload.size());
+  z_.next_out = reinterpret_cast<Bytef*>(body_.data());
+  z_.avail_out = static_cast<uInt>(body_.size());
+  if (deflate(&z_, Z_SYNC_FLUSH) != Z_OK || z_.avail_in != 0 || z_.avail_out == 0) return false;
+  size_t n = body_.size() - z_.avail_out;
+  if (n < 4) return false;
   n -= 4;  // RFC 7692 7.2.1: the 00 00 ff ff of the sync flush is not sent
-  std::string frame;
-  frame.reserve(n + 10);
+  frame.clear();
   put_header(frame, opcode::text, n);
   frame[0] = static_cast<char>(frame[0] | 0x40);  // RSV1: compressed
-  frame.append(body.data(), n);
+  frame.append(body_.data(), n);
+  return true;
+}
+
+std::optional<std::string> make_deflated_frame(std::string_view payload) {
+  thread_local deflate_stream d(kWindowBits, 8);
+  std::string frame;
+  if (!d.compress(payload, true, frame)) return std::nullopt;
   return frame;
 }
 

@@ -1,6 +1,9 @@
 #!/usr/bin/env python3
 """permessage-deflate with Python's `websockets` (Debian's python3-websockets), which offers it
 on every connection and compresses what it sends: against `tributary run` on the demo cassettes.
+Several sessions on the same topics share the server's compression context (a deflate chain);
+websockets' decompressor keeps its window between messages, as the RFC has it, and must read
+every one. One session asks for server_no_context_takeover and gets it.
 
 Usage: ws_deflate.py TRIBUTARY_EXE PLUGIN_DIR CASSETTE_DIR
 """
@@ -55,14 +58,27 @@ def wait_for_records(port):
     raise SystemExit("no records within 10 s")
 
 
-async def session(port, compression):
-    async with websockets.connect(f"ws://127.0.0.1:{port}/ws", compression=compression) as ws:
+def metric(port, name):
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics") as r:
+        for line in r.read().decode().splitlines():
+            if line.startswith(name + " "):
+                return float(line.split()[1])
+    raise SystemExit(f"no {name} in /metrics")
+
+
+async def session(port, compression, updates=4, no_context=False):
+    extensions = None
+    if no_context:
+        from websockets.extensions.permessage_deflate import ClientPerMessageDeflateFactory
+        extensions = [ClientPerMessageDeflateFactory(server_no_context_takeover=True)]
+        compression = None
+    async with websockets.connect(f"ws://127.0.0.1:{port}/ws", compression=compression, extensions=extensions) as ws:
         ext = ws.response_headers.get("Sec-WebSocket-Extensions")
         assert json.loads(await ws.recv())["type"] == "hello"
         # Big enough that websockets sends it compressed (when agreed): the server inflates it.
         await ws.send(json.dumps({"type": "subscribe", "id": 1, "topics": ["price.*"], "pad": "x" * 4000}))
         types, seqs = [], {}
-        while types.count("update") < 4:
+        while types.count("update") < updates:
             m = json.loads(await ws.recv())
             types.append(m["type"])
             if m["type"] in ("snapshot", "update"):
@@ -77,7 +93,13 @@ async def main():
     proc, port = start()
     try:
         ext = await session(port, "deflate")
-        assert ext == "permessage-deflate; server_no_context_takeover; client_no_context_takeover", ext
+        assert ext == "permessage-deflate; client_no_context_takeover", ext
+        # Three at once share a chain (with one thread per CPU, two at least meet on a thread).
+        exts = await asyncio.gather(*(session(port, "deflate", updates=40) for _ in range(6)),
+                                    session(port, None, updates=40, no_context=True))
+        assert exts[-1] == "permessage-deflate; server_no_context_takeover; client_no_context_takeover", exts
+        chained = metric(port, "tributary_ws_deflate_chained_total")
+        assert chained >= 40, chained  # shared contexts were used, and every message above read
         assert await session(port, None) is None  # not offered: plain
     finally:
         proc.terminate()
@@ -88,7 +110,8 @@ async def main():
     finally:
         proc.terminate()
         proc.wait()
-    print("ok: deflate agreed and read both ways; plain when not offered or turned off")
+    print("ok: deflate agreed and read both ways, six sessions sharing a context; "
+          "plain when not offered or turned off")
 
 
 asyncio.run(main())

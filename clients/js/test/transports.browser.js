@@ -3,15 +3,22 @@
 //   for a while (the server keeps publishing), and the browser's own reconnect, with
 //   Last-Event-ID, must resume every topic without a gap or a repeat. Then the JavaScript client,
 //   with no WebSocket to reach, falls back to the event stream.
-// - WebSocket with permessage-deflate: Chromium offers it, the server agrees, and the compressed
-//   frames (snapshots and updates past compression_min_bytes) read as the same JSON.
+// - WebSocket with permessage-deflate: Chromium offers it, the server agrees (keeping its
+//   context), and the compressed frames (snapshots and updates past compression_min_bytes) read as
+//   the same JSON; three sockets on the same topics share one compression context (a deflate
+//   chain), which Chromium's decompressor must follow message after message.
 import { launchChromium, devtools } from "./browser.js";
 import { config, sleep, startRelay, startServer, until } from "./harness.js";
 
-const srv = await startServer(config({ every: "200ms" }));
+// One I/O thread: the page's three WebSockets meet on it and share a deflate chain.
+const srv = await startServer(config({ every: "200ms", extra: "io_threads = 1" }));
 const relay = await startRelay(srv.port);
 const origin = relay.url.replace("ws://", "http://").replace(/\/ws$/, "");
 const browser = await launchChromium();
+const chainedUpdates = async () => {
+  const text = await (await fetch(`http://127.0.0.1:${srv.port}/metrics`)).text();
+  return Number(/^tributary_ws_deflate_chained_total (\S+)/m.exec(text)?.[1] ?? NaN);
+};
 let failed = false;
 try {
   const page = await devtools(browser.wsUrl);
@@ -66,23 +73,41 @@ try {
   if (!fallbacks.some((f) => f.active && f.transport === "sse")) throw new Error(`fallbacks: ${JSON.stringify(fallbacks)}`);
   for (let i = 1; i < viaSse.length; i++)
     if (viaSse[i].seq !== viaSse[i - 1].seq + 1) throw new Error(`client via SSE: seq ${viaSse[i - 1].seq} then ${viaSse[i].seq}`);
+  const chainedBefore = await chainedUpdates();
   await page.evaluate(`(() => {
-    window.wsFrames = []; window.wsExtensions = null;
-    const ws = new WebSocket("${origin.replace("http://", "ws://")}/ws");
-    ws.onopen = () => { window.wsExtensions = ws.extensions; ws.send(JSON.stringify({ type: "subscribe", id: 1, topics: ["price.*"] })); };
-    ws.onmessage = (e) => window.wsFrames.push(JSON.parse(e.data));
+    window.wsFrames = [[], [], []]; window.wsExtensions = []; window.wsErrors = [];
+    for (let i = 0; i < 3; i++) {
+      const ws = new WebSocket("${origin.replace("http://", "ws://")}/ws");
+      ws.onopen = () => { window.wsExtensions.push(ws.extensions); ws.send(JSON.stringify({ type: "subscribe", id: 1, topics: ["price.*"] })); };
+      ws.onmessage = (e) => window.wsFrames[i].push(JSON.parse(e.data));
+      ws.onclose = (e) => window.wsErrors.push(\`socket \${i} closed \${e.code}\`); // a frame that did not inflate fails the connection
+    }
     return true;
   })()`);
-  const frames = await until("records over a compressing WebSocket", async () => {
+  const updates = (m) => m.filter((x) => x.type === "update").length;
+  const all = await until("40 updates on each of three compressing WebSockets", async () => {
     const got = await page.evaluate("window.wsFrames");
-    return got.filter((m) => m.type === "update").length >= 3 && got;
-  }, 20000);
+    return got.every((m) => updates(m) >= 40) && got;
+  }, 30000);
   const extensions = await page.evaluate("window.wsExtensions");
-  if (!/permessage-deflate/.test(extensions) || !/server_no_context_takeover/.test(extensions)) throw new Error(`extensions: ${extensions}`);
-  if (!frames.some((m) => m.type === "snapshot" && m.record.schema === "tributary.v1")) throw new Error("no snapshot read back");
+  for (const e of extensions)
+    if (!/permessage-deflate/.test(e) || /server_no_context_takeover/.test(e)) throw new Error(`extensions: ${extensions}`);
+  const errors = await page.evaluate("window.wsErrors");
+  if (errors.length) throw new Error(errors.join("; "));
+  for (const frames of all) {
+    if (!frames.some((m) => m.type === "snapshot" && m.record.schema === "tributary.v1")) throw new Error("no snapshot read back");
+    const last = {};
+    for (const m of frames.filter((x) => x.type === "update")) {
+      if (m.record.seq <= (last[m.topic] ?? 0)) throw new Error(`${m.topic}: seq ${m.record.seq} after ${last[m.topic]}`);
+      last[m.topic] = m.record.seq;
+    }
+  }
+  const chained = (await chainedUpdates()) - chainedBefore;
+  if (chained < 40) throw new Error(`only ${chained} updates went out from a shared compression context`);
+  const frames = all[0];
   page.close();
   console.log(`ok: ${events.length} events, resumed after a cut with no gap or repeat; the client fell back to SSE; ` +
-    `${frames.length} WebSocket messages over "${extensions}"`);
+    `${frames.length} WebSocket messages over "${extensions[0]}", ${chained} of them from a shared compression context`);
 } catch (e) {
   failed = true;
   console.error("FAILED:", e.message);

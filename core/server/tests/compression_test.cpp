@@ -1,9 +1,11 @@
 // permessage-deflate over real sockets: negotiated when offered and on, each server message of
 // at least compression_min_bytes compressed (RSV1) and the rest plain, one compressed frame per
-// record shared by every compressing session.
+// record shared by every compressing session, and sessions on the same patterns sharing a
+// compression context (a deflate chain) their clients' decompressors follow.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "../../../tests/support/context_inflater.hpp"
 #include "../../../tests/support/raw_ws.hpp"
 #include "../../../tests/support/running_server.hpp"
 #include "wire/ws_deflate.hpp"
@@ -41,7 +43,7 @@ TEST(Compression, LargeMessagesGoCompressedSmallOnesPlain) {
   s.publish("BTC-USDT", 1);
   raw_socket c(s.port);
   auto head = c.upgrade("/ws", kOffer);
-  EXPECT_THAT(head, HasSubstr("Sec-WebSocket-Extensions: permessage-deflate; server_no_context_takeover; client_no_context_takeover"));
+  EXPECT_THAT(head, HasSubstr("Sec-WebSocket-Extensions: permessage-deflate; client_no_context_takeover\r\n"));
   c.send(client_frame(1, R"({"type":"subscribe","id":1,"topics":["price.*"]})"));
   auto first = read_messages(c, 300);
   s.publish("BTC-USDT", 2);
@@ -102,6 +104,74 @@ TEST(Compression, OneCompressedFramePerRecordServesEverySession) {
   };
   ASSERT_FALSE(update(fa).empty());
   EXPECT_EQ(update(fa), update(fb));
+}
+
+// Three sessions on price.* share a chain: each record is compressed once, referring back to the
+// ones before it; every client, inflating with the window it kept, reads every update in order,
+// and the frames are a fraction of the self-contained ones a client that refused context
+// takeover gets (each inflates on its own).
+TEST(Compression, SessionsOnTheSamePatternsShareAContextTheirClientsFollow) {
+  auto o = min_150();
+  o.io_threads = 1;  // chains are per I/O thread: all three on one
+  running_server s(o);
+  std::array<raw_socket, 4> c{raw_socket(s.port), raw_socket(s.port), raw_socket(s.port), raw_socket(s.port)};
+  for (size_t i = 0; i < c.size(); ++i) {
+    auto head = c[i].upgrade("/ws", i < 3 ? kOffer : "Sec-WebSocket-Extensions: permessage-deflate; server_no_context_takeover\r\n");
+    EXPECT_EQ(head.find("server_no_context_takeover") != std::string::npos, i == 3) << head;
+    c[i].send(client_frame(1, R"({"type":"subscribe","id":1,"topics":["price.*"]})"));
+    c[i].read_for(150);
+  }
+  const std::vector<std::string> subjects = {"BTC-USDT", "ETH-USDT", "SOL-USDT"};
+  for (int n = 0; n < 60; ++n) s.publish(subjects[n % 3], 60000 + n * 1.25);
+  std::array<std::vector<server_frame>, 4> frames;
+  for (size_t i = 0; i < c.size(); ++i) frames[i] = parse_server_frames(c[i].read_for(600));
+  std::array<size_t, 4> bytes{};
+  for (size_t i = 0; i < c.size(); ++i) {
+    test_support::context_inflater client;
+    std::map<std::string, double> last;
+    size_t updates = 0;
+    for (auto& f : frames[i]) {
+      ASSERT_TRUE(f.compressed) << i;  // every update is over 150 bytes
+      std::string text;
+      if (i < 3) text = client.inflate(f.payload).value_or("does not inflate");
+      else ASSERT_EQ(ws::inflate_message(f.payload, 1 << 20, text), ws::inflate_result::ok);  // on its own
+      auto m = json::parse(text);
+      ASSERT_EQ(m["type"], "update") << text;
+      auto topic = m["topic"].get<std::string>();
+      double price = m["record"]["data"]["price"];
+      EXPECT_GT(price, last[topic]) << i << " " << topic;
+      last[topic] = price;
+      bytes[i] += f.payload.size();
+      ++updates;
+    }
+    EXPECT_EQ(updates, 60u) << i;
+  }
+  for (size_t i = 1; i < 3; ++i) EXPECT_EQ(bytes[i], bytes[0]);  // the same chain frames
+  EXPECT_LT(bytes[0] * 2, bytes[3]) << bytes[0] << " vs " << bytes[3];
+}
+
+// compression_context_takeover = false: every session is told server_no_context_takeover and
+// two sessions on the same topics get the self-contained frame of each record.
+TEST(Compression, WithoutContextTakeoverEachMessageStandsAlone) {
+  auto o = min_150();
+  o.io_threads = 1;
+  o.compression_context_takeover = false;
+  running_server s(o);
+  raw_socket a(s.port), b(s.port);
+  for (auto* c : {&a, &b}) {
+    EXPECT_THAT(c->upgrade("/ws", kOffer), HasSubstr("permessage-deflate; server_no_context_takeover; client_no_context_takeover\r\n"));
+    c->send(client_frame(1, R"({"type":"subscribe","id":1,"topics":["price.*"]})"));
+    c->read_for(150);
+  }
+  for (int n = 0; n < 20; ++n) s.publish(n % 2 ? "BTC-USDT" : "ETH-USDT", 60000 + n);
+  size_t count = 0;
+  for (auto& f : parse_server_frames(a.read_for(400))) {
+    std::string text;
+    ASSERT_EQ(ws::inflate_message(f.payload, 1 << 20, text), ws::inflate_result::ok);  // on its own
+    EXPECT_EQ(json::parse(text)["type"], "update");
+    ++count;
+  }
+  EXPECT_EQ(count, 20u);
 }
 
 }  // namespace

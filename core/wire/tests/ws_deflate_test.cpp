@@ -4,20 +4,35 @@
 
 #include <random>
 
+#include "../../../tests/support/context_inflater.hpp"
 #include "wire/ws_deflate.hpp"
 #include "wire/ws_frame.hpp"
 
 namespace tributary::ws {
 namespace {
 
-constexpr std::string_view kAnswer = "permessage-deflate; server_no_context_takeover; client_no_context_takeover";
+constexpr std::string_view kAnswer = "permessage-deflate; client_no_context_takeover";
+constexpr std::string_view kAnswerNoContext = "permessage-deflate; server_no_context_takeover; client_no_context_takeover";
+
+std::string answer(std::string_view offers) {
+  auto a = negotiate_deflate(offers);
+  if (!a) return "none";
+  EXPECT_EQ(a->context_takeover, a->answer == kAnswer) << a->answer;
+  return a->answer;
+}
 
 TEST(WsDeflate, NegotiatesOnlyWhatItCanKeep) {
-  EXPECT_EQ(negotiate_deflate("permessage-deflate; client_max_window_bits"), kAnswer);  // Chromium's offer
-  EXPECT_EQ(negotiate_deflate("permessage-deflate"), kAnswer);
-  EXPECT_EQ(negotiate_deflate("permessage-deflate; server_no_context_takeover; client_no_context_takeover"), kAnswer);
-  EXPECT_EQ(negotiate_deflate("x-webkit-deflate-frame, permessage-deflate; client_max_window_bits=12"), kAnswer);
-  EXPECT_EQ(negotiate_deflate("permessage-deflate; server_max_window_bits=10, permessage-deflate"), kAnswer);  // the second
+  EXPECT_EQ(answer("permessage-deflate; client_max_window_bits"), kAnswer);  // Chromium's offer
+  EXPECT_EQ(answer("permessage-deflate"), kAnswer);
+  // A client that forbids the server's context takeover gets each message compressed on its own.
+  EXPECT_EQ(answer("permessage-deflate; server_no_context_takeover; client_no_context_takeover"), kAnswerNoContext);
+  EXPECT_EQ(answer("permessage-deflate; server_no_context_takeover"), kAnswerNoContext);
+  auto off = negotiate_deflate("permessage-deflate; client_max_window_bits", false);  // compression_context_takeover = false
+  ASSERT_TRUE(off);
+  EXPECT_EQ(off->answer, kAnswerNoContext);
+  EXPECT_FALSE(off->context_takeover);
+  EXPECT_EQ(answer("x-webkit-deflate-frame, permessage-deflate; client_max_window_bits=12"), kAnswer);
+  EXPECT_EQ(answer("permessage-deflate; server_max_window_bits=10, permessage-deflate"), kAnswer);  // the second
   for (const char* no : {"", "x-webkit-deflate-frame", "permessage-deflate; server_max_window_bits=10",
                          "permessage-deflate; unknown", "permessage-deflate; client_max_window_bits=99",
                          "permessage-deflate; server_no_context_takeover; server_no_context_takeover",
@@ -36,6 +51,43 @@ TEST(WsDeflate, AServerFrameInflatesToItsPayload) {
   std::string back;
   ASSERT_EQ(inflate_message(frame_payload(*frame), 1 << 20, back), inflate_result::ok);
   EXPECT_EQ(back, json);
+}
+
+std::string update(int i) {
+  return R"({"type":"update","topic":"price.B)" + std::to_string(i % 7) + R"(-USDT","seq":)" + std::to_string(i / 7 + 1) +
+         R"(,"record":{"schema":"tributary.v1","kind":"price","source":"bench","ts":)" + std::to_string(1764900000000 + 7 * i) +
+         R"(,"stale":false,"data":{"price":)" + std::to_string(60000 + i % 1000) + R"(.25,"change_24h_pct":1.615}}})";
+}
+
+// With context takeover each message refers back to the ones before it: a client that inflated
+// them all, in order, reads every one; a reset message reads on its own; and a run of similar
+// messages shrinks far below what each does alone.
+TEST(WsDeflate, AStreamsMessagesInflateInOrderAndShrinkWithTheirContext) {
+  deflate_stream z(13, 6);
+  tributary::test_support::context_inflater client;
+  size_t plain = 0, chained = 0, alone = 0;
+  std::string frame;
+  for (int i = 0; i < 200; ++i) {
+    auto payload = update(i);
+    ASSERT_TRUE(z.compress(payload, i == 0 || i == 100, frame));
+    EXPECT_EQ(static_cast<uint8_t>(frame[0]), 0xC1);
+    EXPECT_EQ(client.inflate(frame_payload(frame)), payload) << i;
+    if (i == 100) {  // after a reset, a fresh client reads it too
+      tributary::test_support::context_inflater fresh;
+      EXPECT_EQ(fresh.inflate(frame_payload(frame)), payload);
+    }
+    if (i == 150) {  // without the messages before it, a later one does not read
+      tributary::test_support::context_inflater fresh;
+      EXPECT_NE(fresh.inflate(frame_payload(frame)), payload);
+    }
+    if (i >= 10) {
+      plain += payload.size();
+      chained += frame.size();
+      alone += make_deflated_frame(payload)->size();
+    }
+  }
+  EXPECT_LT(chained * 10, plain * 3) << chained << " of " << plain;  // under 0.3x
+  EXPECT_LT(chained * 2, alone) << chained << " vs " << alone;      // under half of compressing each alone
 }
 
 struct collect : frame_handler {

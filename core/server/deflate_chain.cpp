@@ -1,0 +1,81 @@
+#include "server/deflate_chain.hpp"
+
+#include "wire/ws_frame.hpp"
+
+namespace tributary {
+
+deflate_chain::deflate_chain(uint64_t serial) : z_(kWindowBits, kMemLevel), serial_(serial) {}
+
+std::shared_ptr<const chained_frame> deflate_chain::frame_for(const std::shared_ptr<const published_record>& r,
+                                                              const std::shared_ptr<const std::string>& plain) {
+  if (sessions() < 2) {
+    paused_ = true;  // the records it skips are missing from its window: start afresh
+    return nullptr;
+  }
+  if (r == last_record_) return plain == last_plain_ ? last_ : nullptr;
+  bool reset = next_ == 0 || paused_ || (reset_wanted_ && since_reset_ >= kMinResetGap);
+  auto f = spare();
+  last_record_ = r;
+  last_plain_ = plain;
+  if (!z_.compress(ws::frame_payload(*plain), reset, f->bytes)) {
+    paused_ = true;  // the stream is in an unknown state: the next frame resets
+    last_.reset();
+    return nullptr;
+  }
+  if (reset) {
+    reset_wanted_ = paused_ = false;
+    since_reset_ = 0;
+  }
+  ++since_reset_;
+  f->chain = serial_;
+  f->index = next_++;
+  f->reset = reset;
+  last_ = f;
+  return f;
+}
+
+std::shared_ptr<chained_frame> deflate_chain::spare() {
+  for (size_t i = 0; i < pool_.size(); ++i) {
+    auto& p = pool_[(pool_next_ + i) % pool_.size()];
+    if (!p) p = std::make_shared<chained_frame>();
+    if (p.use_count() == 1) {  // only the pool holds it: no session has it queued
+      pool_next_ = (pool_next_ + i + 1) % pool_.size();
+      return p;
+    }
+  }
+  return std::make_shared<chained_frame>();  // every pooled frame is still queued somewhere
+}
+
+std::shared_ptr<deflate_chain> deflate_chains::join(const std::string& key) {
+  if (auto it = by_key_.find(key); it != by_key_.end())
+    if (auto c = it->second.lock()) return c;
+  if (by_key_.size() >= kMaxChains) prune();
+  if (by_key_.size() >= kMaxChains) return nullptr;
+  auto c = std::make_shared<deflate_chain>(++serial_);
+  by_key_[key] = c;
+  return c;
+}
+
+void deflate_chains::prune() { std::erase_if(by_key_, [](const auto& kv) { return kv.second.expired(); }); }
+
+bool chain_sync::settle(out_frame& f, deflate_chain* current) {
+  const std::string* b = f.chained ? choose(*f.chained, current) : nullptr;
+  if (b) f.bytes = std::shared_ptr<const std::string>(f.chained, b);
+  else if (!f.bytes->empty() && ((*f.bytes)[0] & 0x40) != 0) following_ = false;  // RSV1: it enters the client's window
+  f.chained.reset();
+  return b != nullptr;
+}
+
+const std::string* chain_sync::choose(const chained_frame& f, deflate_chain* current) {
+  if (f.reset || (following_ && f.chain == chain_ && f.index == next_)) {
+    chain_ = f.chain;
+    next_ = f.index + 1;
+    following_ = true;
+    return &f.bytes;
+  }
+  following_ = false;
+  if (current) current->want_reset();
+  return nullptr;
+}
+
+}  // namespace tributary
