@@ -129,7 +129,8 @@ def step(build, redis_port, load, rate, topics, prefix, seconds=4, per_record=No
             "delivered_share": round(delivered / max(1, offered), 4),
             "wire_bytes_per_delivery": round(wire / max(1, delivered), 1),
             "payload_bytes_per_delivery": round(sum(x.get("payload_bytes", 0) for x in got) / max(1, delivered), 1),
-            "compressed_share": round(sum(x.get("compressed", 0) for x in got) / max(1, delivered), 3)}
+            "compressed_share": round(sum(x.get("compressed", 0) for x in got) / max(1, delivered), 3),
+            "not_inflated": sum(x.get("bad", 0) for x in got)}
 
 
 def topics_per_record(prefix, load):
@@ -211,6 +212,12 @@ connections_per_ip = 0        # every load client connects from 127.0.0.1
 mode = "redis"
 redis_url = "redis://127.0.0.1:{redis_port}"
 name = "bench"
+[plugins.binance]                 # a feed that makes the view's topics, as `check` requires; the
+[feeds.view_inputs]               # feeder writes them, and this feed's one fetch a day fails offline
+kind = "price"
+subjects = ["B0-USDT", "B1-USDT", "B2-USDT"]
+every = "24h"
+sources = ["binance"]
 [views.dashboard]
 fields = {{ {fields} }}
 [dialects.trading]                # the dialect scenario: config/migrations/trading_ws.toml's prices
