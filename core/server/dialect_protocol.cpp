@@ -277,9 +277,9 @@ record_frames dialect_protocol::live_frame(const std::shared_ptr<const published
     auto channel = rule.name == "*" ? channel_of(rule, p.topic) : std::optional<std::string>(rule.name);
     return record_frame(p, rule, channel ? *channel : sub->name);
   });
-  if (!c_.compressing()) return {plain, plain};
+  if (!c_.compressing()) return {std::move(plain), nullptr};
   auto d = published_record::dialect_frame_of(r, *sub->slot + kHalf, [&](const published_record&) { return c_.deflated(*plain); });
-  return {d ? d : plain, plain};
+  return {d ? std::move(d) : plain, c_.shares_context() ? std::move(plain) : nullptr};  // in order: `plain` moves last
 }
 
 std::string dialect_protocol::record_frame(const published_record& r, const dialect_channel& rule, std::string_view channel) const {

@@ -17,8 +17,9 @@ namespace tributary {
 class ws_connection;
 
 // The frame a live record is sent to one session as: `sent`, plain or compressed on its own; and
-// `plain`, the uncompressed frame every session of the protocol shares, which a deflate chain
-// compresses (nullptr when the frame is this session's own).
+// for a session that may share a compression context, `plain`, the uncompressed frame every
+// session of the protocol shares, which its deflate chain compresses (else nullptr, as when the
+// frame is this session's own).
 struct record_frames {
   std::shared_ptr<const std::string> sent, plain;
 };

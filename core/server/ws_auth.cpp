@@ -37,7 +37,7 @@ login_result ws_connection::login(std::string_view token) {
   grant_.user = result.who->segment;
   grant_.channels = std::move(result.who->channels);
   expires_ms_ = result.who->expires_ms;
-  subs_.apply(shard_, this, grant_);
+  apply_subscriptions();  // the grant changed: the indexes, and the deflate chain (keyed by user)
   return {login_outcome::ok, {}, std::move(result.who->user)};
 }
 

@@ -97,9 +97,9 @@ void ws_connection::offer(const std::shared_ptr<const published_record>& r, uint
 
 record_frames ws_connection::shared_frame(const std::shared_ptr<const published_record>& r, std::shared_ptr<const std::string> plain,
                                           frame_variant deflated) {
-  if (!deflate_ || !plain) return {plain, plain};
+  if (!deflate_ || !plain) return {std::move(plain), nullptr};
   auto d = published_record::variant_of(r, deflated, [&](const published_record&) { return this->deflated(*plain); });
-  return {d ? d : plain, plain};
+  return {d ? std::move(d) : plain, context_ ? std::move(plain) : nullptr};  // in order: `plain` moves last
 }
 
 // The chain of the sessions that would be sent the same records as this one: same protocol,

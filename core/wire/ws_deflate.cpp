@@ -77,16 +77,18 @@ std::optional<deflate_agreement> negotiate_deflate(std::string_view offers, bool
   return std::nullopt;
 }
 
-deflate_stream::deflate_stream(int window_bits, int mem_level) {
-  ok_ = deflateInit2(&z_, Z_BEST_SPEED, Z_DEFLATED, -window_bits, mem_level, Z_DEFAULT_STRATEGY) == Z_OK;
-}
-
 deflate_stream::~deflate_stream() {
   if (ok_) deflateEnd(&z_);
 }
 
 bool deflate_stream::compress(std::string_view payload, bool reset, std::string& frame) {
-  if (!ok_ || (reset && deflateReset(&z_) != Z_OK)) return false;
+  if (!started_) {
+    started_ = true;
+    ok_ = deflateInit2(&z_, Z_BEST_SPEED, Z_DEFLATED, -window_bits_, mem_level_, Z_DEFAULT_STRATEGY) == Z_OK;
+  } else if (ok_ && reset && deflateReset(&z_) != Z_OK) {
+    return false;
+  }
+  if (!ok_) return false;
   // Room for the whole message in one call: deflateBound plus the sync flush's empty block.
   body_.resize(deflateBound(&z_, payload.size()) + 16);
   z_.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(payload.data()));

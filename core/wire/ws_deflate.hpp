@@ -33,8 +33,8 @@ std::optional<std::string> make_deflated_frame(std::string_view payload);
 class deflate_stream {
  public:
   // `window_bits`: how far back (2^bits bytes) a message may refer; at most 15, the window a
-  // client keeps unless it asked for less.
-  deflate_stream(int window_bits, int mem_level);
+  // client keeps unless it asked for less. zlib's state is allocated at the first message.
+  deflate_stream(int window_bits, int mem_level) : window_bits_(window_bits), mem_level_(mem_level) {}
   ~deflate_stream();
   deflate_stream(const deflate_stream&) = delete;
   deflate_stream& operator=(const deflate_stream&) = delete;
@@ -45,7 +45,8 @@ class deflate_stream {
 
  private:
   z_stream z_{};
-  bool ok_ = false;
+  int window_bits_, mem_level_;
+  bool started_ = false, ok_ = false;
   std::string body_;  // the compressed bytes before they are framed, reused
 };
 

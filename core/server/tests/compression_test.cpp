@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include "../../../tests/support/context_inflater.hpp"
+#include "../../../tests/support/jwt_sign.hpp"
 #include "../../../tests/support/raw_ws.hpp"
 #include "../../../tests/support/running_server.hpp"
 #include "wire/ws_deflate.hpp"
@@ -172,6 +173,61 @@ TEST(Compression, WithoutContextTakeoverEachMessageStandsAlone) {
     ++count;
   }
   EXPECT_EQ(count, 20u);
+}
+
+// A chain is shared only by sessions of one user: alice's two sessions (one authenticated on the
+// upgrade, one by an auth message after it subscribed) share one, bob, alone in his, gets each
+// record compressed alone; each reads its own personal records and never the other's.
+TEST(Compression, OnlySessionsOfTheSameUserShareAContext) {
+  const std::string secret = "test-secret-0123456789-abcdefghij";
+  auto token = [&](const std::string& user) { return sign(json{{"sub", user}, {"exp", unix_now() + 600}}, "HS256", secret); };
+  auto o = min_150();
+  o.io_threads = 1;
+  o.auth = true;
+  o.jwt.secret = secret;
+  o.public_patterns = {"price.*"};
+  running_server s(o);
+  raw_socket a1(s.port), a2(s.port), b(s.port);
+  a1.upgrade("/ws?token=" + token("alice"), kOffer);
+  b.upgrade("/ws?token=" + token("bob"), kOffer);
+  a2.upgrade("/ws", kOffer);
+  for (auto* c : {&a1, &a2, &b}) c->send(client_frame(1, R"({"type":"subscribe","id":1,"topics":["*"]})"));
+  a2.send(client_frame(1, json{{"type", "auth"}, {"id", 2}, {"token", token("alice")}}.dump()));
+  for (auto* c : {&a1, &a2, &b}) c->read_for(200);
+  auto event = [&](const std::string& subject, int n) {
+    record r;
+    r.kind = "event";
+    r.subject = subject;
+    r.source = "tasks";
+    r.data = {{"status", "filled"}, {"n", n}, {"note", std::string(120, 'x')}};
+    s.out.publish(r);
+  };
+  for (int n = 0; n < 30; ++n) {
+    s.publish(n % 2 ? "BTC-USDT" : "ETH-USDT", 60000 + n);
+    event("user.alice.orders", n);
+    event("user.bob.orders", n);
+  }
+  auto read = [](raw_socket& c, bool alone, size_t& bytes) {
+    test_support::context_inflater inflater;
+    std::map<std::string, int> topics;
+    for (auto& f : parse_server_frames(c.read_for(500))) {
+      std::string text;
+      if (alone) EXPECT_EQ(ws::inflate_message(f.payload, 1 << 20, text), ws::inflate_result::ok);
+      else text = inflater.inflate(f.payload).value_or("{}");
+      auto m = json::parse(text);
+      if (m["type"] == "update") ++topics[m["topic"].get<std::string>()];
+      bytes += f.payload.size();
+    }
+    return topics;
+  };
+  size_t alice1 = 0, alice2 = 0, bob = 0;
+  std::map<std::string, int> alice_sees{{"event.user.alice.orders", 30}, {"price.BTC-USDT", 15}, {"price.ETH-USDT", 15}};
+  EXPECT_EQ(read(a1, false, alice1), alice_sees);
+  EXPECT_EQ(read(a2, false, alice2), alice_sees);
+  std::map<std::string, int> bob_sees{{"event.user.bob.orders", 30}, {"price.BTC-USDT", 15}, {"price.ETH-USDT", 15}};
+  EXPECT_EQ(read(b, true, bob), bob_sees);  // every frame inflates on its own: he shares no context
+  EXPECT_EQ(alice1, alice2);
+  EXPECT_LT(alice1 * 2, bob) << alice1 << " vs " << bob;
 }
 
 }  // namespace
