@@ -60,7 +60,7 @@ ws_connection::ws_connection(io_shard& shard, tcp::socket socket, std::unique_pt
       grant_{&cfg_->policy, {}, {}},
       protocol_(make_session_protocol(*this, protocol)),
       opened_ms_(shard.now_ms()),
-      wire_(protocol) {}
+      dialect_(static_cast<uint32_t>(protocol.dialect)) {}
 
 ws_connection::~ws_connection() = default;
 
@@ -107,13 +107,14 @@ record_frames ws_connection::shared_frame(const std::shared_ptr<const published_
 void ws_connection::join_chain() {
   auto patterns = subs_.patterns();
   std::sort(patterns.begin(), patterns.end());
-  std::string key = std::to_string(static_cast<int>(wire_.kind)) + "/" + std::to_string(wire_.dialect) + "\n" + grant_.user;
+  std::string key = std::to_string(static_cast<int>(subs_.protocol())) + "/" + std::to_string(dialect_) + "\n" + grant_.user;
   for (const auto& c : grant_.channels) key.append("\t").append(c);
   for (const auto& p : patterns) key.append("\n").append(p);
-  if (chain_ && key == chain_key_) return;
-  chain_key_ = std::move(key);
+  size_t hash = std::hash<std::string>{}(key);
+  if (chain_ && hash == chain_key_hash_) return;
+  chain_key_hash_ = hash;
   chain_.reset();  // leaves the old chain before the count of the new one is read
-  if (!patterns.empty()) chain_ = shard_.chains().join(chain_key_);
+  if (!patterns.empty()) chain_ = shard_.chains().join(key);
   if (chain_) chain_->want_reset();
 }
 

@@ -133,9 +133,9 @@ class ws_connection final : public subscriber, public std::enable_shared_from_th
   bool finished_ = false;
   bool deflate_ = false;  // permessage-deflate agreed
   bool context_ = false;  // ... with context takeover
-  session_wire wire_;
+  uint32_t dialect_;      // which dialect, for a dialect session
   std::shared_ptr<deflate_chain> chain_;  // shared with the sessions of the same key
-  std::string chain_key_;
+  size_t chain_key_hash_ = 0;             // of the key chain_ was joined by
   chain_sync sync_;
   // connections_per_user: the user this session is counted for, and its key in the count.
   std::string limited_user_, limit_key_;
