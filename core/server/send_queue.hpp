@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "config/modes.hpp"
@@ -119,6 +120,7 @@ void send_queue::consume(size_t n, F&& on_sent) {
 
 enum class send_status { drained, would_block, failed };
 
+// For a queue whose frames are final as queued: send_queued does not look at them.
 inline constexpr auto settle_nothing = [](out_frame&) {};
 
 // Writes what `q` holds to the non-blocking socket `fd`, gathered, until it is drained or the
@@ -129,7 +131,7 @@ send_status send_queued(int fd, send_queue& q, S&& settle, F&& on_sent) {
   constexpr size_t kMaxIov = 64;
   iovec iov[kMaxIov];
   for (;;) {
-    q.settle(settle);
+    if constexpr (!std::is_same_v<std::decay_t<S>, std::decay_t<decltype(settle_nothing)>>) q.settle(settle);
     size_t n = q.gather(iov, kMaxIov);
     if (n == 0) return send_status::drained;
     msghdr mh{};

@@ -172,13 +172,16 @@ void ws_connection::flush() {
     return close_with(ws::close_code::policy_violation, "slow consumer: send queue full");
   }
   if (write_waiting_ || finished_ || write_shut_) return;
-  auto settle = [this](out_frame& f) {
-    if (context_ && sync_.settle(f, chain_.get())) shard_.counters().bump(shard_.counters().chained);
-  };
-  auto sent = send_queued(socket_.native_handle(), queue_, settle, [this](frame_type t) {
+  auto on_sent = [this](frame_type t) {
     shard_.counters().sent_one(t);
     if (t == frame_type::close) close_sent_ = true;
-  });
+  };
+  auto settle = [this](out_frame& f) {
+    if (sync_.settle(f, chain_.get())) shard_.counters().bump(shard_.counters().chained);
+  };
+  // Only a session that may share a compression context has frames to settle.
+  auto sent = context_ ? send_queued(socket_.native_handle(), queue_, settle, on_sent)
+                       : send_queued(socket_.native_handle(), queue_, settle_nothing, on_sent);
   if (sent == send_status::would_block) return wait_writable();
   if (sent == send_status::failed) return abort();  // the peer is gone
   after_flush();
