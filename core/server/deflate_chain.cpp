@@ -40,6 +40,7 @@ std::shared_ptr<chained_frame> deflate_chain::spare() {
     if (!p) p = std::make_shared<chained_frame>();
     if (p.use_count() == 1) {  // only the pool holds it: no session has it queued
       pool_next_ = (pool_next_ + i + 1) % pool_.size();
+      if (p->bytes.capacity() > kKeepBytes) std::string().swap(p->bytes);  // one big record does not stay resident
       return p;
     }
   }

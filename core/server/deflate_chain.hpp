@@ -49,6 +49,7 @@ class deflate_chain : public std::enable_shared_from_this<deflate_chain> {
   static constexpr int kWindowBits = 13;  // 8 KiB back: a few dozen messages of a few hundred bytes
   static constexpr int kMemLevel = 6;     // ~64 KiB of zlib state per chain
   static constexpr uint64_t kMinResetGap = 8;
+  static constexpr size_t kKeepBytes = 64 * 1024;  // a recycled frame keeps at most this much room
 
  private:
   std::shared_ptr<chained_frame> spare();

@@ -123,8 +123,6 @@ void ws_connection::apply_subscriptions() {
   if (context_) join_chain();
 }
 
-
-
 std::string ws_connection::deflated(const std::string& plain) const {
   auto payload = ws::frame_payload(plain);
   if (payload.size() < cfg_->opts.compression_min_bytes) return {};
