@@ -28,12 +28,12 @@ class demand_share {
  private:
   bool write(redis_client& r, int64_t now);
   void read(redis_client& r, int64_t now);
-  std::function<bool()> watching_;
   std::string member(const std::string& topic) const { return topic + " " + node_; }
 
   std::string key_, node_;
   std::function<topics()> local_;
   std::function<void(const topics&)> all_;
+  std::function<bool()> watching_;
   int64_t ttl_;
   topics written_;          // in Redis as of the last write
   int64_t refreshed_at_ = 0;  // when every member was last given a new expiry; 0: rewrite all

@@ -99,7 +99,7 @@ record_frames ws_connection::shared_frame(const std::shared_ptr<const published_
                                           frame_variant deflated) {
   if (!deflate_ || !plain) return {std::move(plain), nullptr};
   auto d = published_record::variant_of(r, deflated, [&](const published_record&) { return this->deflated(*plain); });
-  return {d ? std::move(d) : plain, context_ ? std::move(plain) : nullptr};  // in order: `plain` moves last
+  return {d ? std::move(d) : plain, chain_ ? std::move(plain) : nullptr};  // in order: `plain` moves last
 }
 
 // The chain of the sessions that would be sent the same records as this one: same protocol,

@@ -80,8 +80,8 @@ class ws_connection final : public subscriber, public std::enable_shared_from_th
   record_frames shared_frame(const std::shared_ptr<const published_record>& r, std::shared_ptr<const std::string> plain,
                              frame_variant deflated);
   bool compressing() const { return deflate_; }
-  // The session may share a compression context: its live frames name their plain frame.
-  bool shares_context() const { return context_; }
+  // The session is in a deflate chain: its live frames name their plain frame.
+  bool shares_context() const { return chain_ != nullptr; }
   // The compressed copy of a plain frame when it is worth it (compression_min_bytes, smaller);
   // else empty.
   std::string deflated(const std::string& plain) const;
