@@ -55,24 +55,20 @@ struct published_record {
   published_record& operator=(const published_record&) = delete;
   ~published_record() { delete dialect_frames.load(std::memory_order_acquire); }
 
-  // The frame as a shared buffer that keeps this record alive (sessions queue it).
-  static std::shared_ptr<const std::string> frame_of(const std::shared_ptr<const published_record>& r) {
-    return std::shared_ptr<const std::string>(r, &r->frame);
-  }
-  // Variant `v`, made by `make(*r)` once, as a shared buffer that keeps the record alive;
-  // nullptr when `make` gave nothing. Lock-free but for a thread that comes while another is
+  // Variant `v`, made by `make(r)` once; nullptr when `make` gave nothing. Valid while the
+  // record is (sessions keep it alive). Lock-free but for a thread that comes while another is
   // making it: that one waits for it.
   template <class F>
-  static std::shared_ptr<const std::string> variant_of(const std::shared_ptr<const published_record>& r, frame_variant v, F&& make) {
-    return made_in(r, r->variants[static_cast<size_t>(v)], std::forward<F>(make));
+  static const std::string* variant(const published_record& r, frame_variant v, F&& make) {
+    return made_in(r, r.variants[static_cast<size_t>(v)], std::forward<F>(make));
   }
   // The same for dialect slot `slot` (< dialect_slots).
   template <class F>
-  static std::shared_ptr<const std::string> dialect_frame_of(const std::shared_ptr<const published_record>& r, size_t slot, F&& make) {
-    auto* t = r->dialect_frames.load(std::memory_order_acquire);
+  static const std::string* dialect_frame(const published_record& r, size_t slot, F&& make) {
+    auto* t = r.dialect_frames.load(std::memory_order_acquire);
     if (!t) {
       auto* mine = new dialect_table;
-      if (r->dialect_frames.compare_exchange_strong(t, mine, std::memory_order_acq_rel)) t = mine;
+      if (r.dialect_frames.compare_exchange_strong(t, mine, std::memory_order_acq_rel)) t = mine;
       else delete mine;  // another thread made it first: `t` is that one
     }
     return made_in(r, t->slots[slot], std::forward<F>(make));
@@ -80,17 +76,17 @@ struct published_record {
 
  private:
   template <class F>
-  static std::shared_ptr<const std::string> made_in(const std::shared_ptr<const published_record>& r, variant_slot& slot, F&& make) {
+  static const std::string* made_in(const published_record& r, variant_slot& slot, F&& make) {
     if (slot.state.load(std::memory_order_acquire) != 2) {
       uint8_t none = 0;
       if (slot.state.compare_exchange_strong(none, 1, std::memory_order_acq_rel)) {
-        slot.bytes = make(*r);
+        slot.bytes = make(r);
         slot.state.store(2, std::memory_order_release);
       } else {
         while (slot.state.load(std::memory_order_acquire) != 2) std::this_thread::yield();
       }
     }
-    return slot.bytes.empty() ? nullptr : std::shared_ptr<const std::string>(r, &slot.bytes);
+    return slot.bytes.empty() ? nullptr : &slot.bytes;
   }
 
  public:

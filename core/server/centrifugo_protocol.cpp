@@ -297,12 +297,12 @@ void centrifugo_protocol::unsubscribe(uint32_t id, const json& req) {
 record_frames centrifugo_protocol::live_frame(const std::shared_ptr<const published_record>& r) {
   auto& subs = c_.subscriptions();
   if (subs.has(r->topic)) {  // the usual case: one frame for every session on the topic
-    auto plain = published_record::variant_of(r, frame_variant::centrifugo,
-                                              [](const published_record& p) { return centrifugo_push_frame(p, p.topic); });
-    return c_.shared_frame(r, std::move(plain), frame_variant::centrifugo_deflated);
+    auto* plain = published_record::variant(*r, frame_variant::centrifugo,
+                                            [](const published_record& p) { return centrifugo_push_frame(p, p.topic); });
+    return c_.shared_frame(r, plain, frame_variant::centrifugo_deflated);
   }
   for (const auto& p : subs.patterns())  // a pattern subscription: the push names it
-    if (topic_matches(p, r->topic)) return {c_.own_frame(centrifugo_push_frame(*r, p)), nullptr};
+    if (topic_matches(p, r->topic)) return {c_.own_frame(centrifugo_push_frame(*r, p)), {}};
   return {};
 }
 

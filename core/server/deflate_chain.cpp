@@ -4,23 +4,33 @@
 
 namespace tributary {
 
+namespace {
+void delete_chained(frame_block* b) { delete static_cast<chained_frame*>(b); }
+}  // namespace
+
 deflate_chain::deflate_chain(uint64_t serial) : z_(kWindowBits, kMemLevel), serial_(serial) {}
 
-std::shared_ptr<const chained_frame> deflate_chain::frame_for(const std::shared_ptr<const published_record>& r,
-                                                              const std::shared_ptr<const std::string>& plain) {
+deflate_chain::~deflate_chain() {
+  last_.reset();
+  for (auto& p : pool_)
+    if (p && p->refs > 0) p.release()->on_last = &delete_chained;  // still queued: the last session frees it
+}
+
+frame_ref deflate_chain::frame_for(const std::shared_ptr<const published_record>& r, const frame_ref& plain) {
   if (sessions() < 2) {
     paused_ = true;  // the records it skips are missing from its window: start afresh
-    return nullptr;
+    return {};
   }
-  if (r == last_record_) return plain == last_plain_ ? last_ : nullptr;
+  if (r == last_record_) return plain == last_plain_ ? last_ : frame_ref();
   bool reset = next_ == 0 || paused_ || (reset_wanted_ && since_reset_ >= kMinResetGap);
-  auto f = spare();
+  last_.reset();  // before spare(): the frame compressed last may be the one recycled
+  auto* f = spare();
   last_record_ = r;
   last_plain_ = plain;
   if (!z_.compress(ws::frame_payload(*plain), reset, f->bytes)) {
     paused_ = true;  // the stream is in an unknown state: the next frame resets
-    last_.reset();
-    return nullptr;
+    frame_ref(f, &f->bytes).reset();  // nobody took it: a spare one goes back, an extra one is freed
+    return {};
   }
   if (reset) {
     reset_wanted_ = paused_ = false;
@@ -30,21 +40,21 @@ std::shared_ptr<const chained_frame> deflate_chain::frame_for(const std::shared_
   f->chain = serial_;
   f->index = next_++;
   f->reset = reset;
-  last_ = f;
-  return f;
+  last_ = frame_ref(f, &f->bytes);
+  return last_;
 }
 
-std::shared_ptr<chained_frame> deflate_chain::spare() {
+chained_frame* deflate_chain::spare() {
   for (size_t i = 0; i < pool_.size(); ++i) {
     auto& p = pool_[(pool_next_ + i) % pool_.size()];
-    if (!p) p = std::make_shared<chained_frame>();
-    if (p.use_count() == 1) {  // only the pool holds it: no session has it queued
+    if (!p) p = std::make_unique<chained_frame>();
+    if (p->refs == 0) {  // no session has it queued
       pool_next_ = (pool_next_ + i + 1) % pool_.size();
       if (p->bytes.capacity() > kKeepBytes) std::string().swap(p->bytes);  // one big record does not stay resident
-      return p;
+      return p.get();
     }
   }
-  return std::make_shared<chained_frame>();  // every pooled frame is still queued somewhere
+  return new chained_frame(&delete_chained);  // every pooled frame is still queued somewhere
 }
 
 std::shared_ptr<deflate_chain> deflate_chains::join(const std::string& key) {
@@ -60,23 +70,23 @@ std::shared_ptr<deflate_chain> deflate_chains::join(const std::string& key) {
 void deflate_chains::prune() { std::erase_if(by_key_, [](const auto& kv) { return kv.second.expired(); }); }
 
 bool chain_sync::settle(out_frame& f, deflate_chain* current) {
-  const std::string* b = f.chained ? choose(*f.chained, current) : nullptr;
-  if (b) f.bytes = std::shared_ptr<const std::string>(f.chained, b);
+  bool b = f.chained && choose(*static_cast<const chained_frame*>(f.chained.block()), current);
+  if (b) f.bytes = f.chained;
   else if (!f.bytes->empty() && ((*f.bytes)[0] & 0x40) != 0) following_ = false;  // RSV1: it enters the client's window
   f.chained.reset();
-  return b != nullptr;
+  return b;
 }
 
-const std::string* chain_sync::choose(const chained_frame& f, deflate_chain* current) {
+bool chain_sync::choose(const chained_frame& f, deflate_chain* current) {
   if (f.reset || (following_ && f.chain == chain_ && f.index == next_)) {
     chain_ = f.chain;
     next_ = f.index + 1;
     following_ = true;
-    return &f.bytes;
+    return true;
   }
   following_ = false;
   if (current) current->want_reset();
-  return nullptr;
+  return false;
 }
 
 }  // namespace tributary

@@ -24,8 +24,9 @@
 namespace tributary {
 
 // One record's frame in a chain: it inflates for a client whose decompressor saw exactly the
-// chain's frames [last reset, index).
-struct chained_frame {
+// chain's frames [last reset, index). Sessions hold it as a frame_ref whose block it is.
+struct chained_frame : frame_block {
+  using frame_block::frame_block;
   std::string bytes;
   uint64_t chain = 0;  // serial of the chain (never reused on the thread)
   uint64_t index = 0;  // position in the chain
@@ -35,12 +36,12 @@ struct chained_frame {
 class deflate_chain : public std::enable_shared_from_this<deflate_chain> {
  public:
   explicit deflate_chain(uint64_t serial);
+  ~deflate_chain();
   // The frame of `r`, whose uncompressed frame is `plain`, in this chain: made when `r` is not
-  // the record compressed last. nullptr when the chain has fewer than two sessions (each then
+  // the record compressed last. Empty when the chain has fewer than two sessions (each then
   // takes the self-contained frame), when `plain` is not the frame the chain compressed for `r`
   // (another protocol's or a session's own), or when compression failed.
-  std::shared_ptr<const chained_frame> frame_for(const std::shared_ptr<const published_record>& r,
-                                                 const std::shared_ptr<const std::string>& plain);
+  frame_ref frame_for(const std::shared_ptr<const published_record>& r, const frame_ref& plain);
   // A session can no longer follow (it missed a frame, or joined): the next record is compressed
   // on its own, unless the last reset was under kMinResetGap records ago (then a later one is).
   void want_reset() { reset_wanted_ = true; }
@@ -52,7 +53,7 @@ class deflate_chain : public std::enable_shared_from_this<deflate_chain> {
   static constexpr size_t kKeepBytes = 64 * 1024;  // a recycled frame keeps at most this much room
 
  private:
-  std::shared_ptr<chained_frame> spare();
+  chained_frame* spare();
 
   ws::deflate_stream z_;
   uint64_t serial_;
@@ -61,10 +62,11 @@ class deflate_chain : public std::enable_shared_from_this<deflate_chain> {
   bool reset_wanted_ = true;
   bool paused_ = false;  // under two sessions at the last record: the next one resets
   std::shared_ptr<const published_record> last_record_;
-  std::shared_ptr<const std::string> last_plain_;
-  std::shared_ptr<chained_frame> last_;
-  // Frames are recycled once no session holds them: a steady chain makes no allocation.
-  std::array<std::shared_ptr<chained_frame>, 64> pool_;
+  frame_ref last_plain_;
+  frame_ref last_;
+  // Frames are recycled once no session holds them: a steady chain makes no allocation. One
+  // still queued when the chain ends deletes itself when its last session lets it go.
+  std::array<std::unique_ptr<chained_frame>, 64> pool_;
   size_t pool_next_ = 0;
 };
 
@@ -95,7 +97,7 @@ class chain_sync {
   bool following() const { return following_; }
 
  private:
-  const std::string* choose(const chained_frame& f, deflate_chain* current);
+  bool choose(const chained_frame& f, deflate_chain* current);
 
   uint64_t chain_ = 0, next_ = 0;
   bool following_ = false;

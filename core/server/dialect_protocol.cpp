@@ -272,14 +272,15 @@ record_frames dialect_protocol::live_frame(const std::shared_ptr<const published
   auto sub = std::find_if(subs_.begin(), subs_.end(), [&](const channel_sub& s) { return topic_matches(s.pattern, r->topic); });
   if (sub == subs_.end()) return {};
   const auto& rule = *sub->rule;
-  if (!sub->slot) return {c_.own_frame(record_frame(*r, rule, sub->name)), nullptr};
-  auto plain = published_record::dialect_frame_of(r, *sub->slot, [&](const published_record& p) {
+  if (!sub->slot) return {c_.own_frame(record_frame(*r, rule, sub->name)), {}};
+  auto* plain = published_record::dialect_frame(*r, *sub->slot, [&](const published_record& p) {
     auto channel = rule.name == "*" ? channel_of(rule, p.topic) : std::optional<std::string>(rule.name);
     return record_frame(p, rule, channel ? *channel : sub->name);
   });
-  if (!c_.compressing()) return {std::move(plain), nullptr};
-  auto d = published_record::dialect_frame_of(r, *sub->slot + kHalf, [&](const published_record&) { return c_.deflated(*plain); });
-  return {d ? std::move(d) : plain, c_.shares_context() ? std::move(plain) : nullptr};  // in order: `plain` moves last
+  const std::string* compressed = nullptr;
+  if (plain && c_.compressing())
+    compressed = published_record::dialect_frame(*r, *sub->slot + kHalf, [&](const published_record&) { return c_.deflated(*plain); });
+  return c_.frames_of(r, plain, compressed);
 }
 
 std::string dialect_protocol::record_frame(const published_record& r, const dialect_channel& rule, std::string_view channel) const {

@@ -86,6 +86,8 @@ void io_shard::drain() {
   // One flush per session per batch: its frames of the whole batch go out in one write.
   for (size_t i = 0; i < dirty_.size(); ++i) dirty_[i]->flush();
   dirty_.clear();
+  held_.reset();  // the last record is not kept for the next batch
+  held_record_ = nullptr;
 }
 
 void io_shard::deliver(const std::shared_ptr<const published_record>& r) {

@@ -14,6 +14,7 @@
 
 #include "auth/access.hpp"
 #include "server/deflate_chain.hpp"
+#include "server/frame_ref.hpp"
 #include "server/server_state.hpp"
 #include "server/subscription_index.hpp"
 #include "publish/fanout_hub.hpp"
@@ -79,6 +80,15 @@ class io_shard final : public record_inbox {
   user_limits& limits();
   std::span<char> read_buffer() { return read_buf_; }
   deflate_chains& chains() { return chains_; }
+  // A reference to `r` counted by this thread (server/frame_ref.hpp): the sessions offered one
+  // record share one block, so a delivery costs no atomic operation. Kept until the batch ends.
+  const frame_ref& record_ref(const std::shared_ptr<const published_record>& r) {
+    if (held_record_ != r.get()) {
+      held_ = blocks_.hold(r);
+      held_record_ = r.get();
+    }
+    return held_;
+  }
   uint64_t random64() { return rng_(); }
   int64_t now_ms() const;  // steady clock
   server::state& st;
@@ -99,7 +109,11 @@ class io_shard final : public record_inbox {
   template <class T>
   struct wake_allocator;
 
-  net::io_context ioc_{1};  // first member: destroyed last, after the sessions its handlers hold
+  // First: destroyed last, after every frame_ref the sessions, chains and handlers below hold.
+  frame_blocks blocks_;
+  frame_ref held_;  // the block of the record being delivered
+  const published_record* held_record_ = nullptr;
+  net::io_context ioc_{1};  // destroyed after the sessions its handlers hold
   std::thread thread_;
   size_t index_no_;
   wake_slot wake_mem_;

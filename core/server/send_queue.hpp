@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "config/modes.hpp"
+#include "server/frame_ref.hpp"
 
 namespace tributary {
 
@@ -25,15 +26,14 @@ const char* name_of(frame_type t);
 
 constexpr uint32_t no_topic = UINT32_MAX;
 
-struct chained_frame;  // server/deflate_chain.hpp
-
 struct out_frame {
-  std::shared_ptr<const std::string> bytes;
+  frame_ref bytes;
   uint32_t topic = no_topic;  // the topic an update or snapshot belongs to
   frame_type type = frame_type::update;
   // The update compressed in the session's deflate chain: sent instead of `bytes` when it
   // follows what the client has inflated so far, decided when the frame is about to be written.
-  std::shared_ptr<const chained_frame> chained = {};
+  // Its block is the chained_frame (server/deflate_chain.hpp).
+  frame_ref chained = {};
 };
 
 class send_queue {
@@ -128,7 +128,7 @@ inline constexpr auto settle_nothing = [](out_frame&) {};
 // send_queue::settle) before it is first gathered, conflated ones included.
 template <class S, class F>
 send_status send_queued(int fd, send_queue& q, S&& settle, F&& on_sent) {
-  constexpr size_t kMaxIov = 64;
+  constexpr size_t kMaxIov = 1024;  // IOV_MAX
   iovec iov[kMaxIov];
   for (;;) {
     if constexpr (!std::is_same_v<std::decay_t<S>, std::decay_t<decltype(settle_nothing)>>) q.settle(settle);

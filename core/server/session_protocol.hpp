@@ -11,6 +11,7 @@
 #include "config/dialect.hpp"
 #include "config/modes.hpp"
 #include "publish/published.hpp"
+#include "server/frame_ref.hpp"
 
 namespace tributary {
 
@@ -18,10 +19,10 @@ class ws_connection;
 
 // The frame a live record is sent to one session as: `sent`, plain or compressed on its own; and
 // for a session that may share a compression context, `plain`, the uncompressed frame every
-// session of the protocol shares, which its deflate chain compresses (else nullptr, as when the
+// session of the protocol shares, which its deflate chain compresses (else empty, as when the
 // frame is this session's own).
 struct record_frames {
-  std::shared_ptr<const std::string> sent, plain;
+  frame_ref sent, plain;
 };
 
 class session_protocol {
@@ -31,7 +32,7 @@ class session_protocol {
   virtual void opened(std::string_view token) = 0;
   // One text message from the client, within the rate limits.
   virtual void on_text(std::string_view message) = 0;
-  // The frame a live record this session's subscriptions matched is sent as; `sent` nullptr: none.
+  // The frame a live record this session's subscriptions matched is sent as; `sent` empty: none.
   virtual record_frames live_frame(const std::shared_ptr<const published_record>& r) = 0;
   // A message was dropped over a rate limit (`why`): say so, the session stays open.
   virtual void rate_limited(std::string_view message, std::string_view why) = 0;

@@ -26,7 +26,7 @@ void sse_session::start(std::string head) {
   socket_.non_blocking(true, ec);
   shard_.counters().opened(client_protocol::sse);
   last_write_ = shard_.now_ms();
-  queue_.push_reply({std::make_shared<const std::string>(std::move(head)), no_topic, frame_type::hello});
+  queue_.push_reply({frame_ref::own(std::move(head)), no_topic, frame_type::hello});
   // A cursor of this history: everything it names the client has, and keeps naming.
   bool same_history = resume_.epoch() == shard_.st.hub.epoch();
   if (same_history) cursor_ = resume_;
@@ -61,14 +61,14 @@ void sse_session::send_catch_up(const std::string& pattern) {
 
 out_frame sse_session::event(const published_record& r, frame_type type, std::string_view payload) {
   cursor_.set(r.topic, r.rec.seq);
-  auto bytes = std::make_shared<std::string>();
-  bytes->reserve(payload.size() + 32 + 24 * cursor_.topics());
-  *bytes += type == frame_type::snapshot ? "event: snapshot\nid: " : "event: update\nid: ";
-  cursor_.write(*bytes);
-  *bytes += "\ndata: ";
-  *bytes += payload;  // one line: JSON text escapes its newlines
-  *bytes += "\n\n";
-  return {std::move(bytes), r.topic_id, type};
+  std::string bytes;
+  bytes.reserve(payload.size() + 32 + 24 * cursor_.topics());
+  bytes += type == frame_type::snapshot ? "event: snapshot\nid: " : "event: update\nid: ";
+  cursor_.write(bytes);
+  bytes += "\ndata: ";
+  bytes += payload;  // one line: JSON text escapes its newlines
+  bytes += "\n\n";
+  return {frame_ref::own(std::move(bytes)), r.topic_id, type};
 }
 
 void sse_session::offer(const std::shared_ptr<const published_record>& r, uint64_t stamp) {
@@ -132,14 +132,14 @@ void sse_session::arm_read() {
 void sse_session::heartbeat(int64_t now) {
   if (finished_) return;
   if (expires_ms_ && system_clock_source{}.now_ms() >= expires_ms_) {
-    queue_.push_reply({std::make_shared<const std::string>("event: error\ndata: {\"type\":\"error\",\"code\":\"token_expired\","
+    queue_.push_reply({frame_ref::own("event: error\ndata: {\"type\":\"error\",\"code\":\"token_expired\","
                                                            "\"message\":\"the token expired; reconnect with a fresh one\"}\n\n"),
                        no_topic, frame_type::error});
     flush();
     return end();
   }
   if (now - last_write_ < cfg_->opts.heartbeat.count() || !queue_.empty()) return;
-  queue_.push_reply({std::make_shared<const std::string>(":\n\n"), no_topic, frame_type::ping});  // a comment: keeps proxies open
+  queue_.push_reply({frame_ref::own(":\n\n"), no_topic, frame_type::ping});  // a comment: keeps proxies open
   flush();
 }
 

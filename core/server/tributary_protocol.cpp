@@ -32,7 +32,7 @@ class tributary_protocol final : public session_protocol {
   void opened(std::string_view token) override;
   void on_text(std::string_view message) override;
   record_frames live_frame(const std::shared_ptr<const published_record>& r) override {
-    return c_.shared_frame(r, published_record::frame_of(r), frame_variant::deflated);
+    return c_.shared_frame(r, &r->frame, frame_variant::deflated);
   }
   void rate_limited(std::string_view, std::string_view why) override { reply_error(nullptr, "rate_limited", why); }
   void token_expired() override {

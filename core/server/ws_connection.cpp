@@ -95,11 +95,19 @@ void ws_connection::offer(const std::shared_ptr<const published_record>& r, uint
 // ---- permessage-deflate: one compressed frame per record for every compressing session, and
 // this session's own messages compressed on their own, each when at least compression_min_bytes.
 
-record_frames ws_connection::shared_frame(const std::shared_ptr<const published_record>& r, std::shared_ptr<const std::string> plain,
+record_frames ws_connection::shared_frame(const std::shared_ptr<const published_record>& r, const std::string* plain,
                                           frame_variant deflated) {
-  if (!deflate_ || !plain) return {std::move(plain), nullptr};
-  auto d = published_record::variant_of(r, deflated, [&](const published_record&) { return this->deflated(*plain); });
-  return {d ? std::move(d) : plain, chain_ ? std::move(plain) : nullptr};  // in order: `plain` moves last
+  const std::string* compressed = nullptr;
+  if (deflate_ && plain) compressed = published_record::variant(*r, deflated, [&](const published_record&) { return this->deflated(*plain); });
+  return frames_of(r, plain, compressed);
+}
+
+// References counted by the I/O thread (server/frame_ref.hpp): no atomic operation per session.
+record_frames ws_connection::frames_of(const std::shared_ptr<const published_record>& r, const std::string* plain,
+                                       const std::string* compressed) {
+  if (!plain) return {};
+  const auto& held = shard_.record_ref(r);
+  return {held.with(compressed ? compressed : plain), chain_ ? held.with(plain) : frame_ref()};
 }
 
 // The chain of the sessions that would be sent the same records as this one: same protocol,
@@ -135,10 +143,10 @@ void ws_connection::send_text(frame_type t, std::string_view payload) {
   queue_.push_reply({own_frame(ws::make_frame(ws::opcode::text, payload)), no_topic, t});
 }
 
-std::shared_ptr<const std::string> ws_connection::own_frame(std::string plain) {
+frame_ref ws_connection::own_frame(std::string plain) {
   if (deflate_)
-    if (auto d = deflated(plain); !d.empty()) return std::make_shared<const std::string>(std::move(d));
-  return std::make_shared<const std::string>(std::move(plain));
+    if (auto d = deflated(plain); !d.empty()) return frame_ref::own(std::move(d));
+  return frame_ref::own(std::move(plain));
 }
 
 void ws_connection::queue_update(out_frame f) {
@@ -273,7 +281,7 @@ std::string_view ws_connection::over_rate() {
 
 void ws_connection::on_ping(std::string_view payload) {
   if (closing_) return;
-  queue_.push_reply({std::make_shared<const std::string>(ws::make_frame(ws::opcode::pong, payload)), no_topic,
+  queue_.push_reply({frame_ref::own(ws::make_frame(ws::opcode::pong, payload)), no_topic,
                      frame_type::pong});
 }
 
@@ -338,7 +346,7 @@ void ws_connection::heartbeat(int64_t now) {
   ping_sent_ = now;
   std::string payload(sizeof ping_payload_, '\0');
   std::memcpy(payload.data(), &ping_payload_, sizeof ping_payload_);
-  queue_.push_reply({std::make_shared<const std::string>(ws::make_frame(ws::opcode::ping, payload)), no_topic,
+  queue_.push_reply({frame_ref::own(ws::make_frame(ws::opcode::ping, payload)), no_topic,
                      frame_type::ping});
   flush();
 }
@@ -350,7 +358,7 @@ void ws_connection::close_with(ws::close_code code, std::string_view reason, boo
   unregister();
   reader_.stop();
   queue_.drop_unstarted(after_replies);
-  queue_.push_reply({std::make_shared<const std::string>(ws::make_close_frame(code, reason)), no_topic,
+  queue_.push_reply({frame_ref::own(ws::make_close_frame(code, reason)), no_topic,
                      frame_type::close});
   flush();
   if (read_paused_ && !finished_) {

@@ -75,10 +75,11 @@ class ws_connection final : public subscriber, public std::enable_shared_from_th
   void send_reply(out_frame f) {
     if (!closing_) queue_.push_reply(std::move(f));  // nothing may follow the close frame
   }
-  // The frame of `r` every session of a protocol shares: `plain`, or when this session
-  // compresses, its compressed copy (variant `deflated` of the record) when worth it.
-  record_frames shared_frame(const std::shared_ptr<const published_record>& r, std::shared_ptr<const std::string> plain,
-                             frame_variant deflated);
+  // The frame of `r` every session of a protocol shares: `plain` (kept by the record), or when
+  // this session compresses, its compressed copy (variant `deflated` of the record) when worth it.
+  record_frames shared_frame(const std::shared_ptr<const published_record>& r, const std::string* plain, frame_variant deflated);
+  // `compressed` when not null, else `plain`; both kept alive by `r`.
+  record_frames frames_of(const std::shared_ptr<const published_record>& r, const std::string* plain, const std::string* compressed);
   bool compressing() const { return deflate_; }
   // The session is in a deflate chain: its live frames name their plain frame.
   bool shares_context() const { return chain_ != nullptr; }
@@ -86,7 +87,7 @@ class ws_connection final : public subscriber, public std::enable_shared_from_th
   // else empty.
   std::string deflated(const std::string& plain) const;
   // A frame of this session's alone, compressed when agreed and worth it.
-  std::shared_ptr<const std::string> own_frame(std::string plain);
+  frame_ref own_frame(std::string plain);
 
  private:
   // frame_handler

@@ -23,7 +23,7 @@ namespace {
 // compressed frame.
 struct framed {
   std::shared_ptr<const published_record> rec;
-  std::shared_ptr<const std::string> plain, alone;
+  frame_ref plain, alone;
   std::string payload;
   uint32_t topic;
 };
@@ -38,10 +38,12 @@ framed make_record(int i) {
   f.rec = published_record::make(r, f.topic);
   f.payload = R"({"type":"update","topic":"price.)" + r.subject + R"(","record":{"seq":)" + std::to_string(r.seq) +
               R"(,"data":{"price":)" + std::to_string(60000 + i * 7 % 1000) + R"(.25,"change_24h_pct":1.615,"volume":12345.678}}})";
-  f.plain = std::make_shared<const std::string>(ws::make_frame(ws::opcode::text, f.payload));
-  f.alone = std::make_shared<const std::string>(*ws::make_deflated_frame(f.payload));
+  f.plain = frame_ref::own(ws::make_frame(ws::opcode::text, f.payload));
+  f.alone = frame_ref::own(*ws::make_deflated_frame(f.payload));
   return f;
 }
+
+const chained_frame& meta(const frame_ref& f) { return *static_cast<const chained_frame*>(f.block()); }
 
 // One session: its chain, its queue, what it settled, and its client at the other end of a
 // socket pair.
@@ -60,16 +62,16 @@ struct session {
   size_t chained = 0, bytes = 0;
 
   void offer(const framed& f) {
-    queue.push_update({f.alone, f.topic, frame_type::update, chain ? chain->frame_for(f.rec, f.plain) : nullptr});
+    queue.push_update({f.alone, f.topic, frame_type::update, chain ? chain->frame_for(f.rec, f.plain) : frame_ref()});
   }
-  void reply(const std::string& json) { queue.push_reply({std::make_shared<const std::string>(*ws::make_deflated_frame(json))}); }
+  void reply(const std::string& json) { queue.push_reply({frame_ref::own(*ws::make_deflated_frame(json))}); }
   // Writes everything queued as ws_connection::flush() does; the client reads it.
   void write() {
     auto settle = [&](out_frame& f) {
-      bool had_chain = f.chained != nullptr;
+      bool had_chain = static_cast<bool>(f.chained);
       auto before = f.bytes;
       bool now = sync.settle(f, chain.get());
-      EXPECT_EQ(now, had_chain && f.bytes != before);
+      EXPECT_EQ(now, had_chain && !(f.bytes == before));
       if (now) ++chained;
     };
     ASSERT_EQ(send_queued(fd[0], queue, settle, [](frame_type) {}), send_status::drained);
@@ -161,24 +163,24 @@ TEST(DeflateChain, ALoneSessionGetsNoChainFramesAndTheChainRestartsWhenASecondJo
   deflate_chains chains;
   auto a = chains.join("k");
   auto f1 = make_record(1), f2 = make_record(2), f3 = make_record(3);
-  EXPECT_EQ(a->frame_for(f1.rec, f1.plain), nullptr);
+  EXPECT_FALSE(a->frame_for(f1.rec, f1.plain));
   auto b = chains.join("k");
   ASSERT_EQ(a, b);
   auto c2 = a->frame_for(f2.rec, f2.plain);
-  ASSERT_NE(c2, nullptr);
-  EXPECT_TRUE(c2->reset);
+  ASSERT_TRUE(c2);
+  EXPECT_TRUE(meta(c2).reset);
   EXPECT_EQ(a->frame_for(f2.rec, f2.plain), c2);  // the same record: the same frame
-  auto other = std::make_shared<const std::string>(*f2.plain);
-  EXPECT_EQ(a->frame_for(f2.rec, other), nullptr);  // another protocol's frame of it: not this chain's
+  auto other = frame_ref::own(*f2.plain);
+  EXPECT_FALSE(a->frame_for(f2.rec, other));  // another protocol's frame of it: not this chain's
   auto c3 = a->frame_for(f3.rec, f3.plain);
-  ASSERT_NE(c3, nullptr);
-  EXPECT_FALSE(c3->reset);
-  EXPECT_EQ(c3->index, c2->index + 1);
+  ASSERT_TRUE(c3);
+  EXPECT_FALSE(meta(c3).reset);
+  EXPECT_EQ(meta(c3).index, meta(c2).index + 1);
   b.reset();
   auto f4 = make_record(4), f5 = make_record(5);
-  EXPECT_EQ(a->frame_for(f4.rec, f4.plain), nullptr);  // alone again
+  EXPECT_FALSE(a->frame_for(f4.rec, f4.plain));  // alone again
   b = chains.join("k");
-  EXPECT_TRUE(a->frame_for(f5.rec, f5.plain)->reset);  // it skipped a record: start afresh
+  EXPECT_TRUE(meta(a->frame_for(f5.rec, f5.plain)).reset);  // it skipped a record: start afresh
 }
 
 TEST(DeflateChain, ChainsAreKeyedBoundedAndRecycleTheirFrames) {
@@ -191,12 +193,64 @@ TEST(DeflateChain, ChainsAreKeyedBoundedAndRecycleTheirFrames) {
   auto again = chains.join("another");  // a released chain's room is taken
   ASSERT_NE(again, nullptr);
   auto second = chains.join("another");
-  std::set<const chained_frame*> seen;
+  std::set<const std::string*> seen;
   for (int i = 0; i < 500; ++i) {
     auto f = make_record(i);
     seen.insert(again->frame_for(f.rec, f.plain).get());
   }
   EXPECT_LE(seen.size(), 65u);  // nobody held them: the pool's frames came round again
+}
+
+TEST(DeflateChain, AFrameStillQueuedOutlivesItsChain) {
+  auto f = make_record(1), g = make_record(2);
+  frame_ref kept, spare;
+  std::string bytes;
+  {
+    deflate_chains chains;
+    auto a = chains.join("k"), b = chains.join("k");
+    kept = a->frame_for(f.rec, f.plain);
+    ASSERT_TRUE(kept);
+    bytes = *kept;
+    spare = a->frame_for(g.rec, g.plain);  // a second one, also still queued
+  }  // the chains and their pool are gone; the queued frames are not
+  EXPECT_EQ(*kept, bytes);
+  EXPECT_TRUE(meta(kept).reset);
+  EXPECT_EQ(meta(spare).index, meta(kept).index + 1);
+  kept.reset();  // the last holder frees it
+  spare.reset();
+}
+
+TEST(FrameRef, ABlockCountsItsThreadsReferencesAndLetsTheRecordGoWithTheLast) {
+  frame_blocks blocks;
+  auto rec = make_record(1).rec;
+  long base = rec.use_count();
+  auto held = blocks.hold(rec);
+  EXPECT_FALSE(held);  // a block, no bytes yet
+  EXPECT_EQ(rec.use_count(), base + 1);  // one reference for the thread
+  EXPECT_FALSE(held.with(nullptr));
+  auto a = held.with(&rec->frame);
+  auto b = a, c = held.with(&rec->json);
+  EXPECT_EQ(a.get(), &rec->frame);
+  EXPECT_EQ(c.get(), &rec->json);
+  EXPECT_EQ(held.block()->refs, 4u);
+  EXPECT_EQ(rec.use_count(), base + 1);  // however many sessions hold it
+  held.reset();
+  a.reset();
+  c.reset();
+  EXPECT_EQ(rec.use_count(), base + 1);
+  EXPECT_EQ(blocks.in_use(), 1u);
+  b = frame_ref();  // the last one
+  EXPECT_EQ(rec.use_count(), base);
+  EXPECT_EQ(blocks.in_use(), 0u);
+  // Blocks are recycled: a thousand records one after another use the same one.
+  std::set<frame_block*> used;
+  for (int i = 0; i < 1000; ++i) {
+    auto r = blocks.hold(rec).with(&rec->frame);
+    used.insert(r.block());
+  }
+  EXPECT_EQ(used.size(), 1u);
+  EXPECT_EQ(blocks.in_use(), 0u);
+  EXPECT_EQ(rec.use_count(), base);
 }
 
 }  // namespace

@@ -29,7 +29,7 @@ std::vector<subscriber*> matches(const subscription_index& ix, std::string_view 
 }
 
 out_frame frame(uint32_t topic, size_t size, char fill = 'x', frame_type t = frame_type::update) {
-  return {std::make_shared<const std::string>(size, fill), topic, t};
+  return {frame_ref::own(std::string(size, fill)), topic, t};
 }
 
 std::string drain(send_queue& q) {
