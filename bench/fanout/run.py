@@ -196,9 +196,23 @@ def memory(pid, build, port, conns):
             "bytes_per_conn": round((after - before) * 1024 / max(1, load.open))}
 
 
-def tributary_server(build, port, redis_port, tmp, deflate=False):
-    cfg = os.path.join(tmp, "bench.toml")
+def tributary_view():
+    """The compression scenario's dashboard view, and a feed that makes its topics, as `check`
+    requires (the feeder writes them; this feed's one fetch a day fails offline)."""
     fields = ", ".join(f'{o} = "{t}:{f}"' for o, t, f in VIEW_FIELDS)
+    return f"""[plugins.binance]
+[feeds.view_inputs]
+kind = "price"
+subjects = ["B0-USDT", "B1-USDT", "B2-USDT"]
+every = "24h"
+sources = ["binance"]
+[views.dashboard]
+fields = {{ {fields} }}
+"""
+
+
+def tributary_server(build, port, redis_port, tmp, deflate=False, view=False):
+    cfg = os.path.join(tmp, "bench.toml")
     with open(cfg, "w") as f:
         f.write(f"""[host]
 plugin_dirs = ["{build}/plugins"]
@@ -212,15 +226,7 @@ connections_per_ip = 0        # every load client connects from 127.0.0.1
 mode = "redis"
 redis_url = "redis://127.0.0.1:{redis_port}"
 name = "bench"
-[plugins.binance]                 # a feed that makes the view's topics, as `check` requires; the
-[feeds.view_inputs]               # feeder writes them, and this feed's one fetch a day fails offline
-kind = "price"
-subjects = ["B0-USDT", "B1-USDT", "B2-USDT"]
-every = "24h"
-sources = ["binance"]
-[views.dashboard]
-fields = {{ {fields} }}
-[dialects.trading]                # the dialect scenario: config/migrations/trading_ws.toml's prices
+{tributary_view() if view else ""}[dialects.trading]                # the dialect scenario: config/migrations/trading_ws.toml's prices
 path = "/ws/trading"
 [dialects.trading.receive.subscribe]
 action = "subscribe"
@@ -233,17 +239,18 @@ send = '{{"id":{{id}},"type":"price_update","timestamp":{{now}},"data":{{data}}}
     return spawn([f"{build}/core/tributary", "run", "-c", cfg], 0, stderr=open(os.path.join(tmp, "tributary.log"), "w"))
 
 
-def go_server(build, port, redis_port, tmp, deflate=False):
+def go_server(build, port, redis_port, tmp, deflate=False, view=False):
     exe = os.path.join(tmp, "go_peer")
     if not os.path.exists(exe):
         env = dict(os.environ, GO111MODULE="off", GOPATH="/usr/share/gocode", GOCACHE=os.path.join(tmp, "gocache"), GOFLAGS="")
         subprocess.run(["go", "build", "-o", exe, os.path.join(HERE, "go_peer", "main.go")], env=env, check=True)
-    view = "view:dashboard:" + ",".join(f"{o}={t}:{f}" for o, t, f in VIEW_FIELDS)
-    return spawn([exe, str(port), str(redis_port), "bench", view] + (["deflate"] if deflate else []), 0, stdout=subprocess.DEVNULL,
+    spec = "view:dashboard:" + ",".join(f"{o}={t}:{f}" for o, t, f in VIEW_FIELDS)
+    return spawn([exe, str(port), str(redis_port), "bench"] + ([spec] if view else []) + (["deflate"] if deflate else []), 0,
+                 stdout=subprocess.DEVNULL,
                  stderr=open(os.path.join(tmp, "go.log"), "w"))
 
 
-def node_server(build, port, redis_port, tmp, deflate=False):
+def node_server(build, port, redis_port, tmp, deflate=False, view=False):
     return spawn(["node", os.path.join(HERE, "node_peer.js"), str(port), str(redis_port), "bench"], 0,
                  stdout=subprocess.DEVNULL, stderr=open(os.path.join(tmp, "node.log"), "w"))
 
@@ -254,11 +261,11 @@ def run_peer(name, start, args, only, tmp):
         if (scenario == "compression" and name == "node") or (scenario == "dialect" and name != "tributary"):
             continue  # the Node peer has no compression mode; dialects are Tributary's
         if scenario == "compression":
-            results[scenario] = {mode: run_scenario(start, args, tmp, mode == "deflate",
+            results[scenario] = {mode: run_scenario(start, args, tmp, mode == "deflate", True,
                                                     lambda port: compression(args.build, port, args.redis_port, mode == "deflate"))
                                  for mode in ("plain", "deflate")}
         else:
-            results[scenario] = run_scenario(start, args, tmp, False, lambda port: one_scenario(scenario, args, port))
+            results[scenario] = run_scenario(start, args, tmp, False, False, lambda port: one_scenario(scenario, args, port))
         print(json.dumps({"peer": name, "scenario": scenario, **results[scenario]}), flush=True)
     return results
 
@@ -266,7 +273,7 @@ def run_peer(name, start, args, only, tmp):
 def one_scenario(scenario, args, port):
     redis_port = args.redis_port
     if scenario == "broadcast1000":
-        return broadcast(args.build, port, redis_port, 1000, [100, 400, 1600, 2000, 3200, 6400])
+        return broadcast(args.build, port, redis_port, 1000, [100, 400, 1600, 2000, 3200, 6400, 9600, 12800])
     if scenario == "broadcast9000":
         return broadcast(args.build, port, redis_port, 9000, [10, 40, 160, 360, 720])
     if scenario == "personal":
@@ -280,10 +287,12 @@ def one_scenario(scenario, args, port):
     raise ValueError(f"unknown scenario {scenario}")
 
 
-def run_scenario(start, args, tmp, deflate, run):
-    """Starts the peer on a free port, runs one scenario against it and stops it."""
+def run_scenario(start, args, tmp, deflate, view, run):
+    """Starts the peer on a free port, runs one scenario against it and stops it. Only the
+    compression scenario has the dashboard view (a view's records are published where records are
+    numbered: Tributary's leader writes each to the stream, which the other scenarios leave out)."""
     port = free_port()
-    srv = start(args.build, port, args.redis_port, tmp, deflate)
+    srv = start(args.build, port, args.redis_port, tmp, deflate, view)
     SERVER[0] = srv.pid
     wait_port(port)
     time.sleep(1.5)  # Tributary: lease and stream reader up

@@ -48,19 +48,20 @@ std::unique_ptr<session_protocol> make_session_protocol(ws_connection& c, sessio
 
 ws_connection::ws_connection(io_shard& shard, tcp::socket socket, std::unique_ptr<connection_slot> slot, session_wire protocol)
     : shard_(shard),
+      cfg_(shard.st.settings()),
+      queue_(cfg_->opts.queue_limit_bytes, cfg_->opts.slow_consumer),
       socket_(std::move(socket)),
       slot_(std::move(slot)),
       id_(std::to_string(shard.st.next_session++)),
-      cfg_(shard.st.settings()),
       reader_(cfg_->opts.max_message_bytes),
-      queue_(cfg_->opts.queue_limit_bytes, cfg_->opts.slow_consumer),
       messages_(cfg_->opts.messages_per_second, cfg_->opts.messages_burst, shard.now_ms()),
       flood_(10 * cfg_->opts.messages_per_second, 10 * cfg_->opts.messages_burst, shard.now_ms()),
       subs_(protocol.kind),
       grant_{&cfg_->policy, {}, {}},
-      protocol_(make_session_protocol(*this, protocol)),
       opened_ms_(shard.now_ms()),
-      dialect_(static_cast<uint32_t>(protocol.dialect)) {}
+      dialect_(static_cast<uint32_t>(protocol.dialect)) {
+  protocol_ = make_session_protocol(*this, protocol);
+}
 
 ws_connection::~ws_connection() = default;
 

@@ -112,37 +112,40 @@ class ws_connection final : public subscriber, public std::enable_shared_from_th
   bool count_user(const std::string& user);
 
   io_shard& shard_;
+  // What a delivery touches (offer, queue_update, flush), together in a few cache lines: a
+  // broadcast visits every session for each record.
+  std::shared_ptr<const server_settings> cfg_;  // the server's settings when this session opened
+  std::unique_ptr<session_protocol> protocol_;  // made in the constructor's body, once all else is
+  uint64_t last_stamp_ = 0;
+  seq_tracker seqs_;
+  send_queue queue_;
+  std::shared_ptr<deflate_chain> chain_;  // shared with the sessions of the same key
+  bool dirty_ = false, write_waiting_ = false, closing_ = false, write_shut_ = false, finished_ = false;
+  bool deflate_ = false;  // permessage-deflate agreed
+  bool context_ = false;  // ... with context takeover
+  bool too_slow_ = false;  // an update was refused: close on the next flush
+  bool updated_since_sweep_ = false;  // an update was queued since the last heartbeat sweep
+
   tcp::socket socket_;
   std::unique_ptr<connection_slot> slot_;
   std::string id_;
-  std::shared_ptr<const server_settings> cfg_;  // the server's settings when this session opened
   ws::frame_reader reader_;
-  send_queue queue_;
-  seq_tracker seqs_;
   // messages_per_second: over it a message is refused; over ten times it, the session is closed.
   message_budget messages_, flood_;
   session_subscriptions subs_;
   grant grant_;             // what this session may see
-  std::unique_ptr<session_protocol> protocol_;
   int64_t expires_ms_ = 0;  // token expiry, wall clock ms; 0: no token or no exp
   int64_t opened_ms_ = 0;
-  uint64_t last_stamp_ = 0;
   uint64_t ping_payload_ = 0;
   int64_t last_pong_ = 0, ping_sent_ = 0, closing_since_ = 0, app_ping_ = 0;
-  bool dirty_ = false, reading_ = false, read_paused_ = false, write_waiting_ = false;
-  bool ping_outstanding_ = false, closing_ = false, close_sent_ = false, write_shut_ = false;
-  bool finished_ = false;
-  bool deflate_ = false;  // permessage-deflate agreed
-  bool context_ = false;  // ... with context takeover
+  bool reading_ = false, read_paused_ = false;
+  bool ping_outstanding_ = false, close_sent_ = false;
   uint32_t dialect_;      // which dialect, for a dialect session
-  std::shared_ptr<deflate_chain> chain_;  // shared with the sessions of the same key
   size_t chain_key_hash_ = 0;             // of the key chain_ was joined by
   chain_sync sync_;
   // connections_per_user: the user this session is counted for, and its key in the count.
   std::string limited_user_, limit_key_;
   int64_t limit_refreshed_ = 0;
-  bool too_slow_ = false;  // an update was refused: close on the next flush
-  bool updated_since_sweep_ = false;  // an update was queued since the last heartbeat sweep
 };
 
 }  // namespace tributary
