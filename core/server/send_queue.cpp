@@ -10,7 +10,7 @@ const char* name_of(frame_type t) {
   return names[static_cast<size_t>(t)];
 }
 
-send_queue::result send_queue::push(out_frame f, bool limited) {
+send_queue::result send_queue::push(out_frame&& f, bool limited) {
   if (f.topic != no_topic) {
     // Once a topic has a conflated update, anything newer of it replaces that one, so the
     // topic's frames stay in seq order.

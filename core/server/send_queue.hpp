@@ -42,9 +42,9 @@ class send_queue {
 
   send_queue(size_t limit_bytes, slow_policy policy) : limit_(limit_bytes), policy_(policy) {}
   // A live update: subject to the bound.
-  result push_update(out_frame f) { return push(std::move(f), true); }
+  result push_update(out_frame&& f) { return push(std::move(f), true); }
   // Anything sent in answer to the client: never refused, still ordered with updates per topic.
-  void push_reply(out_frame f) { push(std::move(f), false); }
+  void push_reply(out_frame&& f) { push(std::move(f), false); }
 
   // Settles the bytes of each frame not settled before, in the order they will be written:
   // `settle(frame)` may replace frame.bytes (the bound counts the new size).
@@ -66,9 +66,10 @@ class send_queue {
   size_t bytes() const { return bytes_; }
   size_t depth() const { return (ring_.size() - head_) + conflated_.size(); }
   bool started() const { return offset_ > 0; }
+  const void* next_slot() const { return ring_.data() + ring_.size(); }  // where the next frame goes
 
  private:
-  result push(out_frame f, bool limited);
+  result push(out_frame&& f, bool limited);
   void refill_from_conflated();
 
   size_t limit_;

@@ -80,7 +80,7 @@ void sse_session::offer(const std::shared_ptr<const published_record>& r, uint64
   queue_update(event(*r, frame_type::update, ws::frame_payload(r->frame)));
 }
 
-void sse_session::queue_update(out_frame f) {
+void sse_session::queue_update(out_frame&& f) {
   auto got = queue_.push_update(std::move(f));
   if (got == send_queue::result::refused) too_slow_ = true;
   if (got == send_queue::result::conflated) shard_.counters().bump(shard_.counters().conflated);

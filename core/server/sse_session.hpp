@@ -35,7 +35,7 @@ class sse_session final : public subscriber, public std::enable_shared_from_this
   void send_catch_up(const std::string& pattern);
   // The event for `r` as `type` (update or snapshot), with the cursor after it.
   out_frame event(const published_record& r, frame_type type, std::string_view payload);
-  void queue_update(out_frame f);
+  void queue_update(out_frame&& f);
   void arm_read();
   void wait_writable();
   void end();  // closes the socket: the stream is over

@@ -18,6 +18,12 @@ class subscriber {
   virtual void heartbeat(int64_t now) = 0;  // from the thread's sweep
   virtual void shut_down() = 0;            // the server is stopping
   virtual bool finished() const = 0;
+  // Where this subscriber's next queued frame will be written, or null: the delivery loop
+  // prefetches it a few subscribers ahead (server/subscription_index.hpp). A hint; may be stale.
+  const void* write_hint() const { return write_hint_; }
+
+ protected:
+  const void* write_hint_ = nullptr;
 };
 
 }  // namespace tributary

@@ -150,7 +150,7 @@ frame_ref ws_connection::own_frame(std::string plain) {
   return frame_ref::own(std::move(plain));
 }
 
-void ws_connection::queue_update(out_frame f) {
+void ws_connection::queue_update(out_frame&& f) {
   updated_since_sweep_ = true;
   switch (queue_.push_update(std::move(f))) {
     case send_queue::result::refused:
@@ -164,6 +164,7 @@ void ws_connection::queue_update(out_frame f) {
       break;
   }
   shard_.counters().depth(queue_.depth());
+  write_hint_ = queue_.next_slot();
   if (!dirty_) {
     dirty_ = true;
     shard_.mark_dirty(this);
@@ -189,6 +190,7 @@ void ws_connection::flush() {
   // Only a session that may share a compression context has frames to settle.
   auto sent = context_ ? send_queued(socket_.native_handle(), queue_, settle, on_sent)
                        : send_queued(socket_.native_handle(), queue_, settle_nothing, on_sent);
+  write_hint_ = queue_.next_slot();
   if (sent == send_status::would_block) return wait_writable();
   if (sent == send_status::failed) return abort();  // the peer is gone
   after_flush();

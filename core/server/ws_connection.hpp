@@ -102,7 +102,7 @@ class ws_connection final : public subscriber, public std::enable_shared_from_th
   void arm_read();
   void on_readable();
   void wait_writable();
-  void queue_update(out_frame f);
+  void queue_update(out_frame&& f);
   // Deflate chains (server/deflate_chain.hpp).
   void join_chain();
   void after_flush();
