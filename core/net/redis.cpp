@@ -65,24 +65,54 @@ std::string redis_client::failed(const std::string& why) {
   return "redis " + ep_.host + ":" + std::to_string(ep_.port) + ": " + why;
 }
 
-// Into `out` in place: a reply tree used again keeps its vectors' and strings' room.
-static void convert(const redisReply* r, redis_reply& out) {
+namespace {
+// hiredis's reader builds each reply straight into the caller's redis_reply, in place, instead
+// of allocating a redisReply (and a copy of its string) per element that is then converted and
+// freed: a reply tree read into again keeps its vectors' and strings' room, so a stream reader
+// taking thousands of entries a second allocates nothing for them. The root is the redis_reply
+// the reader's privdata points to (the client's building_); an element is its parent's
+// elements[idx], sized when the parent array was made.
+redis_reply& slot_for(const redisReadTask* task) {
+  if (task->parent) return static_cast<redis_reply*>(task->parent->obj)->elements[static_cast<size_t>(task->idx)];
+  return *static_cast<redis_reply*>(task->privdata);
+}
+
+void* reset_as(const redisReadTask* task, redis_reply::kind k) {
+  auto& out = slot_for(task);
+  out.type = k;
   out.integer = 0;
   out.str.clear();
-  switch (r->type) {
-    case REDIS_REPLY_INTEGER: out.type = redis_reply::kind::integer; out.integer = r->integer; break;
-    case REDIS_REPLY_STRING: out.type = redis_reply::kind::string; out.str.assign(r->str, r->len); break;
-    case REDIS_REPLY_STATUS: out.type = redis_reply::kind::status; out.str.assign(r->str, r->len); break;
-    case REDIS_REPLY_ERROR: out.type = redis_reply::kind::error; out.str.assign(r->str, r->len); break;
-    case REDIS_REPLY_ARRAY:
-      out.type = redis_reply::kind::array;
-      out.elements.resize(r->elements);
-      for (size_t i = 0; i < r->elements; ++i) convert(r->element[i], out.elements[i]);
-      return;
-    default: out.type = redis_reply::kind::nil; break;
-  }
-  out.elements.clear();
+  if (k != redis_reply::kind::array) out.elements.clear();
+  return &out;
 }
+
+void* make_string(const redisReadTask* task, char* s, size_t len) {
+  auto k = task->type == REDIS_REPLY_ERROR    ? redis_reply::kind::error
+           : task->type == REDIS_REPLY_STATUS ? redis_reply::kind::status
+                                              : redis_reply::kind::string;
+  auto* out = static_cast<redis_reply*>(reset_as(task, k));
+  out->str.assign(s, len);
+  return out;
+}
+
+void* make_array(const redisReadTask* task, int n) {
+  auto* out = static_cast<redis_reply*>(reset_as(task, redis_reply::kind::array));
+  out->elements.resize(static_cast<size_t>(n));
+  return out;
+}
+
+void* make_integer(const redisReadTask* task, long long v) {
+  auto* out = static_cast<redis_reply*>(reset_as(task, redis_reply::kind::integer));
+  out->integer = v;
+  return out;
+}
+
+void* make_nil(const redisReadTask* task) { return reset_as(task, redis_reply::kind::nil); }
+
+void free_nothing(void*) {}  // the tree is the caller's
+
+redisReplyObjectFunctions in_place{make_string, make_array, make_integer, make_nil, free_nothing};
+}  // namespace
 
 std::optional<std::string> redis_client::connect() {
   timeval tv{static_cast<time_t>(timeout_.count() / 1000), static_cast<suseconds_t>((timeout_.count() % 1000) * 1000)};
@@ -92,6 +122,8 @@ std::optional<std::string> redis_client::connect() {
     return failed(why);
   }
   redisSetTimeout(ctx_, tv);
+  ctx_->reader->fn = &in_place;
+  ctx_->reader->privdata = &building_;  // stays put while a reply arrives over several reads
   // TCP keepalive: a Redis that vanished without closing (a cut network) is noticed even on a
   // connection that only listens, as a pub/sub subscription does.
   redisEnableKeepAlive(ctx_);
@@ -161,10 +193,8 @@ std::variant<bool, std::string> redis_client::read_reply(deadline by, bool reply
   for (;;) {
     void* raw = nullptr;
     if (redisGetReplyFromReader(ctx_, &raw) != REDIS_OK) return failed(ctx_->errstr);
-    if (raw) {
-      auto* r = static_cast<redisReply*>(raw);
-      convert(r, out);
-      freeReplyObject(r);
+    if (raw) {  // made in building_: `out`'s old tree, room and all, is the next one built in
+      std::swap(out, building_);
       return true;
     }
     tls_read more = read_more(by, reply_due);

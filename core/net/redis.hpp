@@ -76,6 +76,7 @@ class redis_client {
   millis timeout_;
   redisContext* ctx_ = nullptr;
   std::unique_ptr<tls_socket> tls_;  // rediss://: the bytes go through it, hiredis only parses
+  redis_reply building_;  // the reply being read (see redis.cpp, in_place)
 };
 
 }  // namespace tributary
