@@ -100,10 +100,10 @@ void io_shard::drain() {
 void io_shard::deliver(const std::shared_ptr<const published_record>& r) {
   ++stamp_;
   auto offer = [&](subscriber* c) { c->offer(r, stamp_); };
-  if (!st.auth) return index_.for_each_match(r->topic, offer);
+  if (!st.auth) return index_.for_each_match(r->topic, r->topic_id, offer);
   // A personal topic goes to its owner's sessions only, never through the shared index.
   auto owner = personal_owner(r->topic);
-  if (owner.empty()) return index_.for_each_match(r->topic, offer);
+  if (owner.empty()) return index_.for_each_match(r->topic, r->topic_id, offer);
   if (auto it = personal_.find(owner); it != personal_.end()) it->second.for_each_match(r->topic, offer);
 }
 

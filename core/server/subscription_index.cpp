@@ -26,9 +26,14 @@ void subscription_index::remove_from(table& t, std::string_view key, subscriber*
 }
 
 void subscription_index::add(std::string_view pattern, subscriber* c) {
-  if (pattern == "*") all_.push_back(c);
-  else if (is_prefix(pattern)) add_to(prefix_, pattern.substr(0, pattern.size() - 1), c);
-  else add_to(exact_, pattern, c);
+  if (pattern == "*") {
+    all_.push_back(c);
+  } else if (is_prefix(pattern)) {
+    add_to(prefix_, pattern.substr(0, pattern.size() - 1), c);
+  } else {
+    add_to(exact_, pattern, c);
+    ++generation_;
+  }
 }
 
 void subscription_index::remove(std::string_view pattern, subscriber* c) {
@@ -41,7 +46,21 @@ void subscription_index::remove(std::string_view pattern, subscriber* c) {
     remove_from(prefix_, pattern.substr(0, pattern.size() - 1), c);
   } else {
     remove_from(exact_, pattern, c);
+    ++generation_;
   }
+}
+
+const std::vector<subscriber*>* subscription_index::exact_for(std::string_view topic) const {
+  auto it = exact_.find(topic);
+  return it == exact_.end() ? nullptr : &it->second;
+}
+
+const std::vector<subscriber*>* subscription_index::exact_for(std::string_view topic, uint32_t id) const {
+  if (id >= kMaxRemembered) return exact_for(topic);
+  if (id >= by_id_.size()) by_id_.resize(std::max<size_t>(id + 1, by_id_.size() * 2));  // a new topic: not per record
+  auto& m = by_id_[id];
+  if (m.generation != generation_) m = {generation_, exact_for(topic)};
+  return m.subs;
 }
 
 }  // namespace tributary

@@ -21,12 +21,30 @@ class subscription_index {
   // patterns is called once per pattern (the caller de-duplicates).
   template <class F>
   void for_each_match(std::string_view topic, F&& f) const;
+  // The same, given also the topic's dense id (published_record::topic_id): its exact
+  // subscriptions are remembered by id until the exact patterns change, so a record of a topic
+  // seen before costs an array read instead of a hash look-up (thousands of personal topics:
+  // the look-up's cache misses were a tenth of the delivery's CPU).
+  template <class F>
+  void for_each_match(std::string_view topic, uint32_t id, F&& f) const;
   size_t patterns() const { return exact_.size() + prefix_.size() + (all_.empty() ? 0 : 1); }
 
  private:
   using table = std::unordered_map<std::string, std::vector<subscriber*>, text_hash, std::equal_to<>>;
   static void add_to(table& t, std::string_view key, subscriber* c);
   static void remove_from(table& t, std::string_view key, subscriber* c);
+  const std::vector<subscriber*>* exact_for(std::string_view topic) const;
+  const std::vector<subscriber*>* exact_for(std::string_view topic, uint32_t id) const;
+  template <class F>
+  void for_each_other_match(std::string_view topic, F& f) const;
+
+  struct remembered {
+    uint64_t generation = 0;
+    const std::vector<subscriber*>* subs = nullptr;
+  };
+  static constexpr uint32_t kMaxRemembered = 1u << 20;  // ids past this are looked up each time
+  mutable std::vector<remembered> by_id_;
+  uint64_t generation_ = 1;  // bumped by every change to exact_
 
   table exact_;
   table prefix_;  // key: the pattern without its '*' ("price.")
@@ -56,8 +74,20 @@ void visit_prefetching(const std::vector<subscriber*>& v, F& f) {
 
 template <class F>
 void subscription_index::for_each_match(std::string_view topic, F&& f) const {
+  if (const auto* subs = exact_for(topic)) visit_prefetching(*subs, f);
+  for_each_other_match(topic, f);
+}
+
+template <class F>
+void subscription_index::for_each_match(std::string_view topic, uint32_t id, F&& f) const {
+  if (const auto* subs = exact_for(topic, id)) visit_prefetching(*subs, f);
+  for_each_other_match(topic, f);
+}
+
+// "*" and "prefix.*".
+template <class F>
+void subscription_index::for_each_other_match(std::string_view topic, F& f) const {
   visit_prefetching(all_, f);
-  if (auto it = exact_.find(topic); it != exact_.end()) visit_prefetching(it->second, f);
   if (prefix_.empty()) return;
   for (size_t dot = topic.find('.'); dot != std::string_view::npos && dot + 1 < topic.size();
        dot = topic.find('.', dot + 1))

@@ -1,4 +1,5 @@
 // The fan-out's parts without sockets: the subscription index, the send queue and the history.
+#include <array>
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -18,12 +19,29 @@ using namespace tributary;
 
 namespace {
 
-// Opaque session handles: the index never dereferences them.
-subscriber* conn(uintptr_t n) { return reinterpret_cast<subscriber*>(n * 16); }
+// Sessions that take nothing: the index only reads their write hint (to prefetch).
+struct idle_subscriber final : subscriber {
+  void offer(const std::shared_ptr<const published_record>&, uint64_t) override {}
+  void flush() override {}
+  void heartbeat(int64_t) override {}
+  void shut_down() override {}
+  bool finished() const override { return false; }
+};
+subscriber* conn(size_t n) {
+  static std::array<idle_subscriber, 16> all;
+  return &all.at(n);
+}
 
 std::vector<subscriber*> matches(const subscription_index& ix, std::string_view topic) {
   std::vector<subscriber*> out;
   ix.for_each_match(topic, [&](subscriber* c) { out.push_back(c); });
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+std::vector<subscriber*> matches(const subscription_index& ix, std::string_view topic, uint32_t id) {
+  std::vector<subscriber*> out;
+  ix.for_each_match(topic, id, [&](subscriber* c) { out.push_back(c); });
   std::sort(out.begin(), out.end());
   return out;
 }
@@ -85,6 +103,27 @@ TEST(SubscriptionIndex, RemoveTakesOnlyThatSubscription) {
   EXPECT_TRUE(matches(ix, "price.BTC-USDT").empty());
   EXPECT_EQ(ix.patterns(), 0u);  // nothing left behind for topics nobody wants
   ix.remove("price.*", conn(9));  // removing what is not there is harmless
+}
+
+TEST(SubscriptionIndex, WhatItRemembersByTopicIdFollowsEveryChange) {
+  subscription_index ix;
+  EXPECT_TRUE(matches(ix, "user.7.orders", 5).empty());  // nobody yet: remembered as nobody
+  ix.add("user.7.orders", conn(1));
+  EXPECT_EQ(matches(ix, "user.7.orders", 5), (std::vector{conn(1)}));
+  for (size_t i = 2; i <= 6; ++i) ix.add("user.7.orders", conn(i));  // more than the prefetch distance
+  ix.add("user.*", conn(7));
+  EXPECT_EQ(matches(ix, "user.7.orders", 5), (std::vector{conn(1), conn(2), conn(3), conn(4), conn(5), conn(6), conn(7)}));
+  ix.remove("user.7.orders", conn(1));
+  ix.remove("user.7.orders", conn(4));
+  EXPECT_EQ(matches(ix, "user.7.orders", 5), (std::vector{conn(2), conn(3), conn(5), conn(6), conn(7)}));
+  ix.add("user.8.orders", conn(8));  // another topic, another id
+  EXPECT_EQ(matches(ix, "user.8.orders", 9000), (std::vector{conn(7), conn(8)}));
+  for (size_t i : {2, 3, 5, 6}) ix.remove("user.7.orders", conn(i));  // its list is gone
+  EXPECT_EQ(matches(ix, "user.7.orders", 5), (std::vector{conn(7)}));
+  ix.add("user.7.orders", conn(9));  // and made again
+  EXPECT_EQ(matches(ix, "user.7.orders", 5), (std::vector{conn(7), conn(9)}));
+  EXPECT_EQ(matches(ix, "user.7.orders", 5), matches(ix, "user.7.orders"));  // by id or not, the same
+  EXPECT_EQ(matches(ix, "user.8.orders", (1u << 20) + 3), (std::vector{conn(7), conn(8)}));  // an id too large: looked up
 }
 
 TEST(SendQueue, GathersInOrderAndResumesAPartialWrite) {
