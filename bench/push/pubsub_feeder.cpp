@@ -4,7 +4,9 @@
 // latency measured is publish-to-delivery, through Redis, the server and the socket.
 // Usage: bench_push_feeder HOST PORT CHANNEL RATE SECONDS TASKS [TASK_ID_FORMAT]
 // TASK_ID_FORMAT: the task_id with {i} for the task's number (default t{i}); user.{i}.x makes
-// one personal topic per task (event.user.<i>.x).
+// one personal topic per task (event.user.<i>.x) for peers that take the task_id as the topic's
+// rest. Each message also carries "user": the task's number, for a subject template
+// (Tributary: subject = "user.{user}.x", since a value put into a subject is one segment).
 #include <hiredis/hiredis.h>
 
 #include <chrono>
@@ -41,7 +43,8 @@ int main(int argc, char** argv) {
     int pending = 0;
     long long now = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
     for (; sent < due; ++sent, ++pending) {
-      std::string msg = R"({"task_id":")" + task_id(sent % tasks) + R"(","status":"running","progress":)" +
+      std::string msg = R"({"task_id":")" + task_id(sent % tasks) + R"(","user":")" + std::to_string(sent % tasks) +
+                        R"(","status":"running","progress":)" +
                         std::to_string(sent % 100) + R"(,"received":)" + std::to_string(now) + "}";
       const char* args[] = {"PUBLISH", channel.c_str(), msg.c_str()};
       redisAppendCommandArgv(r, 3, args, nullptr);

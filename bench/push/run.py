@@ -110,12 +110,12 @@ def step_ws(args, load, rate, seconds=4):
             "p50_ms": mid["p50_ms"], "p99_ms": max(x["p99_ms"] for x in steady), "server_cpu": round((c1 - c0) / (t1 - t0), 2)}
 
 
-def tributary(build, port, redis_port, tmp):
+def tributary(build, port, redis_port, tmp, subject='subject_field = "task_id"'):
     return start_tributary(build, port, tmp, f"""[plugins.tasks]
 plugin = "redis_pubsub"
 redis_url = "redis://127.0.0.1:{redis_port}"
 channel = "{CHANNEL}"
-subject_field = "task_id"
+{subject}
 [feeds.tasks]
 kind = "event"
 subjects = ["*"]
@@ -298,7 +298,10 @@ def main():
         fanout.wait_port(args.redis_port)
         try:
             if args.personal:
-                starts = {"tributary": tributary, "go": go, "node": node}
+                # A value from the message is one segment of a subject (docs/configuration.md):
+                # Tributary makes event.user.<i>.x from the message's "user" with a template.
+                personal_tributary = lambda *a: tributary(*a, subject='subject = "user.{user}.x"')  # noqa: E731
+                starts = {"tributary": personal_tributary, "go": go, "node": node}
                 return personal(args, tmp, [(n, starts[n]) for n in args.peers.split(",")])
             t = run_peer("tributary", tributary, args, tmp)
             n = run_peer("node", node, args, tmp)
