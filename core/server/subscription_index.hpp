@@ -15,6 +15,12 @@ namespace tributary {
 
 class subscription_index {
  public:
+  subscription_index() = default;
+  // Moved, never copied: what it remembers points into its own table (a move keeps the nodes).
+  subscription_index(subscription_index&&) = default;
+  subscription_index& operator=(subscription_index&&) = default;
+  subscription_index(const subscription_index&) = delete;
+  subscription_index& operator=(const subscription_index&) = delete;
   void add(std::string_view pattern, subscriber* c);
   void remove(std::string_view pattern, subscriber* c);
   // Calls f(c) for every subscription matching `topic`; a session with several matching
