@@ -5,6 +5,7 @@
 
 #include <boost/url/parse.hpp>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -71,43 +72,58 @@ namespace {
 // freed: a reply tree read into again keeps its vectors' and strings' room, so a stream reader
 // taking thousands of entries a second allocates nothing for them. The root is the redis_reply
 // the reader's privdata points to (the client's building_); an element is its parent's
-// elements[idx], sized when the parent array was made.
+// elements[idx]. An array grows as its elements arrive, not by the count its header claims, so
+// a reply saying it holds two billion elements costs only what is sent. Nothing may throw into
+// hiredis (C): a failure is a null object, which it reports as out of memory.
 redis_reply& slot_for(const redisReadTask* task) {
-  if (task->parent) return static_cast<redis_reply*>(task->parent->obj)->elements[static_cast<size_t>(task->idx)];
-  return *static_cast<redis_reply*>(task->privdata);
+  if (!task->parent) return *static_cast<redis_reply*>(task->privdata);
+  auto& siblings = static_cast<redis_reply*>(task->parent->obj)->elements;
+  auto idx = static_cast<size_t>(task->idx);  // in order: idx <= size
+  if (idx == siblings.size()) siblings.emplace_back();
+  return siblings[idx];
 }
 
-void* reset_as(const redisReadTask* task, redis_reply::kind k) {
-  auto& out = slot_for(task);
-  out.type = k;
-  out.integer = 0;
-  out.str.clear();
-  if (k != redis_reply::kind::array) out.elements.clear();
-  return &out;
+template <class F>
+void* guarded(const redisReadTask* task, redis_reply::kind k, F&& fill) noexcept {
+  try {
+    auto& out = slot_for(task);
+    out.type = k;
+    out.integer = 0;
+    out.str.clear();
+    fill(out);
+    return &out;
+  } catch (...) {
+    return nullptr;
+  }
 }
 
 void* make_string(const redisReadTask* task, char* s, size_t len) {
   auto k = task->type == REDIS_REPLY_ERROR    ? redis_reply::kind::error
            : task->type == REDIS_REPLY_STATUS ? redis_reply::kind::status
                                               : redis_reply::kind::string;
-  auto* out = static_cast<redis_reply*>(reset_as(task, k));
-  out->str.assign(s, len);
-  return out;
+  return guarded(task, k, [&](redis_reply& out) {
+    out.str.assign(s, len);
+    out.elements.clear();
+  });
 }
 
 void* make_array(const redisReadTask* task, int n) {
-  auto* out = static_cast<redis_reply*>(reset_as(task, redis_reply::kind::array));
-  out->elements.resize(static_cast<size_t>(n));
-  return out;
+  return guarded(task, redis_reply::kind::array, [&](redis_reply& out) {
+    // What it held beyond n goes; what it held below n is written over, keeping its room.
+    out.elements.resize(std::min(out.elements.size(), static_cast<size_t>(std::max(n, 0))));
+  });
 }
 
 void* make_integer(const redisReadTask* task, long long v) {
-  auto* out = static_cast<redis_reply*>(reset_as(task, redis_reply::kind::integer));
-  out->integer = v;
-  return out;
+  return guarded(task, redis_reply::kind::integer, [&](redis_reply& out) {
+    out.integer = v;
+    out.elements.clear();
+  });
 }
 
-void* make_nil(const redisReadTask* task) { return reset_as(task, redis_reply::kind::nil); }
+void* make_nil(const redisReadTask* task) {
+  return guarded(task, redis_reply::kind::nil, [](redis_reply& out) { out.elements.clear(); });
+}
 
 void free_nothing(void*) {}  // the tree is the caller's
 

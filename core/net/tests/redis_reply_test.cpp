@@ -3,6 +3,7 @@
 // a reply in two parts with a wait between them.
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -119,5 +120,35 @@ TEST(RedisReplies, AReplyThatArrivesInPartsAcrossWaitsIsReadWhole) {
     EXPECT_EQ(msg->elements[0].str, "message");
     if (*want) EXPECT_EQ(msg->elements[2].str, want);
     else EXPECT_EQ(msg->elements[2].integer, 7);
+  }
+}
+
+TEST(RedisReplies, AHostileReplyIsAnErrorNotACrashNorAGiantAllocation) {
+  for (std::string answer : {std::string("*2000000000\r\n$1\r\na\r\n"),     // claims two billion elements
+                             [] {  // nested deeper than hiredis reads
+                               std::string s;
+                               for (int i = 0; i < 12; ++i) s += "*1\r\n";
+                               return s + ":1\r\n";
+                             }(),
+                             std::string("$-5\r\n"), std::string("?what\r\n")}) {
+    fake_redis fake;
+    redis_endpoint ep;
+    ep.port = fake.port;
+    redis_client c(ep, millis(300));
+    std::thread server([&] {
+      fake.conn = ::accept(fake.listener, nullptr, nullptr);
+      char buf[256];
+      (void)!::recv(fake.conn, buf, sizeof buf, 0);
+      fake.send(answer);
+    });
+    rusage before{};
+    getrusage(RUSAGE_SELF, &before);
+    auto got = c.command({"PING"});
+    server.join();
+    rusage after{};
+    getrusage(RUSAGE_SELF, &after);
+    ASSERT_TRUE(std::holds_alternative<std::string>(got)) << answer;  // why, never a reply
+    EXPECT_FALSE(std::get<std::string>(got).empty());
+    EXPECT_LT(after.ru_maxrss - before.ru_maxrss, 64 * 1024) << answer;  // KiB: no giant allocation
   }
 }
