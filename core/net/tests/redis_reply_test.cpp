@@ -88,20 +88,27 @@ struct fake_redis {
     ::close(listener);
   }
   void send(const std::string& s) const { ASSERT_EQ(::send(conn, s.data(), s.size(), MSG_NOSIGNAL), static_cast<ssize_t>(s.size())); }
+  redis_endpoint endpoint() const {
+    redis_endpoint ep;
+    ep.port = port;
+    return ep;
+  }
+  // Takes the connection, reads one command and answers it with `answer` (join before use).
+  std::thread answer_first(std::string answer) {
+    return std::thread([this, answer = std::move(answer)] {
+      conn = ::accept(listener, nullptr, nullptr);
+      char buf[256];
+      (void)!::recv(conn, buf, sizeof buf, 0);
+      send(answer);
+    });
+  }
 };
 }  // namespace
 
 TEST(RedisReplies, AReplyThatArrivesInPartsAcrossWaitsIsReadWhole) {
   fake_redis fake;
-  redis_endpoint ep;
-  ep.port = fake.port;
-  redis_client c(ep, millis(2000));
-  std::thread server([&] {
-    fake.conn = ::accept(fake.listener, nullptr, nullptr);
-    char buf[256];
-    (void)!::recv(fake.conn, buf, sizeof buf, 0);  // SUBSCRIBE
-    fake.send("*3\r\n$9\r\nsubscribe\r\n$2\r\nch\r\n:1\r\n");
-  });
+  redis_client c(fake.endpoint(), millis(2000));
+  auto server = fake.answer_first("*3\r\n$9\r\nsubscribe\r\n$2\r\nch\r\n:1\r\n");
   auto sub = c.command({"SUBSCRIBE", "ch"});
   server.join();
   ASSERT_TRUE(std::holds_alternative<redis_reply>(sub));
@@ -132,15 +139,8 @@ TEST(RedisReplies, AHostileReplyIsAnErrorNotACrashNorAGiantAllocation) {
                              }(),
                              std::string("$-5\r\n"), std::string("?what\r\n")}) {
     fake_redis fake;
-    redis_endpoint ep;
-    ep.port = fake.port;
-    redis_client c(ep, millis(300));
-    std::thread server([&] {
-      fake.conn = ::accept(fake.listener, nullptr, nullptr);
-      char buf[256];
-      (void)!::recv(fake.conn, buf, sizeof buf, 0);
-      fake.send(answer);
-    });
+    redis_client c(fake.endpoint(), millis(300));
+    auto server = fake.answer_first(answer);
     rusage before{};
     getrusage(RUSAGE_SELF, &before);
     auto got = c.command({"PING"});
