@@ -8,7 +8,7 @@ namespace {
 void delete_chained(frame_block* b) { delete static_cast<chained_frame*>(b); }
 }  // namespace
 
-deflate_chain::deflate_chain(uint64_t serial) : z_(kWindowBits, kMemLevel), serial_(serial) {}
+deflate_chain::deflate_chain(uint64_t serial, std::string key) : z_(kWindowBits, kMemLevel), serial_(serial), key_(std::move(key)) {}
 
 deflate_chain::~deflate_chain() {
   last_.reset();
@@ -62,7 +62,7 @@ std::shared_ptr<deflate_chain> deflate_chains::join(const std::string& key) {
     if (auto c = it->second.lock()) return c;
   if (by_key_.size() >= kMaxChains) prune();
   if (by_key_.size() >= kMaxChains) return nullptr;
-  auto c = std::make_shared<deflate_chain>(++serial_);
+  auto c = std::make_shared<deflate_chain>(++serial_, key);
   by_key_[key] = c;
   return c;
 }

@@ -35,8 +35,10 @@ struct chained_frame : frame_block {
 
 class deflate_chain : public std::enable_shared_from_this<deflate_chain> {
  public:
-  explicit deflate_chain(uint64_t serial);
+  deflate_chain(uint64_t serial, std::string key);
   ~deflate_chain();
+  // What the sessions sharing it have in common (deflate_chains::join).
+  const std::string& key() const { return key_; }
   // The frame of `r`, whose uncompressed frame is `plain`, in this chain: made when `r` is not
   // the record compressed last. Empty when the chain has fewer than two sessions (each then
   // takes the self-contained frame), when `plain` is not the frame the chain compressed for `r`
@@ -57,6 +59,7 @@ class deflate_chain : public std::enable_shared_from_this<deflate_chain> {
 
   ws::deflate_stream z_;
   uint64_t serial_;
+  std::string key_;
   uint64_t next_ = 0;         // index of the next frame
   uint64_t since_reset_ = 0;  // frames since the last reset
   bool reset_wanted_ = true;

@@ -57,7 +57,8 @@ const std::vector<subscriber*>* subscription_index::exact_for(std::string_view t
 
 const std::vector<subscriber*>* subscription_index::exact_for(std::string_view topic, uint32_t id) const {
   if (id >= kMaxRemembered) return exact_for(topic);
-  if (id >= by_id_.size()) by_id_.resize(std::max<size_t>(id + 1, by_id_.size() * 2));  // a new topic: not per record
+  if (id >= by_id_.size())  // a new topic: not per record
+    by_id_.resize(std::min<size_t>(kMaxRemembered, std::max<size_t>(id + 1, by_id_.size() * 2)));
   auto& m = by_id_[id];
   if (m.generation != generation_) m = {generation_, exact_for(topic)};
   return m.subs;

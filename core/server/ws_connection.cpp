@@ -119,9 +119,7 @@ void ws_connection::join_chain() {
   std::string key = std::to_string(static_cast<int>(subs_.protocol())) + "/" + std::to_string(dialect_) + "\n" + grant_.user;
   for (const auto& c : grant_.channels) key.append("\t").append(c);
   for (const auto& p : patterns) key.append("\n").append(p);
-  size_t hash = std::hash<std::string>{}(key);
-  if (chain_ && hash == chain_key_hash_) return;
-  chain_key_hash_ = hash;
+  if (chain_ && chain_->key() == key) return;  // the key itself: sessions of two users never share
   chain_.reset();  // leaves the old chain before the count of the new one is read
   if (!patterns.empty()) chain_ = shard_.chains().join(key);
   if (chain_) chain_->want_reset();

@@ -141,7 +141,6 @@ class ws_connection final : public subscriber, public std::enable_shared_from_th
   bool reading_ = false, read_paused_ = false;
   bool ping_outstanding_ = false, close_sent_ = false;
   uint32_t dialect_;      // which dialect, for a dialect session
-  size_t chain_key_hash_ = 0;             // of the key chain_ was joined by
   chain_sync sync_;
   // connections_per_user: the user this session is counted for, and its key in the count.
   std::string limited_user_, limit_key_;
