@@ -94,7 +94,7 @@ async def main():
     try:
         ext = await session(port, "deflate")
         assert ext == "permessage-deflate; client_no_context_takeover", ext
-        # Three at once share a chain (with one thread per CPU, two at least meet on a thread).
+        # Six at once share chains (with one thread per CPU, two at least meet on a thread).
         exts = await asyncio.gather(*(session(port, "deflate", updates=40) for _ in range(6)),
                                     session(port, None, updates=40, no_context=True))
         assert exts[-1] == "permessage-deflate; server_no_context_takeover; client_no_context_takeover", exts
