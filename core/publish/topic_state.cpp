@@ -7,16 +7,16 @@
 namespace tributary {
 
 topic_table::entry& topic_table::at(std::string_view topic) {
-  if (auto it = map_.find(topic); it != map_.end()) return it->second;
-  auto id = static_cast<uint32_t>(map_.size());
-  auto& e = map_.emplace(std::string(topic), entry{}).first->second;
+  uint32_t id = ids_.add(topic);
+  if (id < entries_.size()) return entries_[id];
+  auto& e = entries_.emplace_back();
   e.id = id;
   return e;
 }
 
 topic_table::entry* topic_table::find(std::string_view topic) {
-  auto it = map_.find(topic);
-  return it == map_.end() ? nullptr : &it->second;
+  uint32_t id = ids_.find(topic);
+  return id == name_table::none ? nullptr : &entries_[id];
 }
 
 bool topic_table::has(std::string_view topic) {
@@ -39,7 +39,7 @@ void topic_table::continue_after(std::string_view topic, uint64_t seq) {
 }
 
 void topic_table::renumber_from_applied() {
-  for (auto& [_, e] : map_) e.numbered = e.applied;
+  for (auto& e : entries_) e.numbered = e.applied;
 }
 
 }  // namespace tributary

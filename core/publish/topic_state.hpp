@@ -1,16 +1,18 @@
 #pragma once
 // A broker's per-topic state: the dense id sessions index by, the last seq numbered here, the
 // last seq applied (delivered on this node) and that publication. Not thread-safe: its broker
-// holds it under its lock.
+// holds it under its lock. Looked up by name once per record: names map to ids in a flat
+// name_table, and entries sit by id in a deque (an entry's address holds while topics are added,
+// as a view publishing from the handler may add one while its caller holds an entry).
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 
 #include "publish/published.hpp"
-#include "util/text_hash.hpp"
+#include "util/name_table.hpp"
 
 namespace tributary {
 
@@ -35,7 +37,8 @@ class topic_table {
   void renumber_from_applied();
 
  private:
-  std::unordered_map<std::string, entry, text_hash, std::equal_to<>> map_;
+  name_table ids_;
+  std::deque<entry> entries_;  // by id
 };
 
 }  // namespace tributary
