@@ -12,6 +12,7 @@
 #include "obs/metrics.hpp"
 #include "ingest/intake.hpp"
 #include "util/clock.hpp"
+#include "util/wake_batch.hpp"
 
 namespace tributary {
 
@@ -262,17 +263,26 @@ std::optional<std::string> stream_feed::read_pubsub(redis_client& redis, const s
     if (std::get<redis_reply>(r).is_error()) return std::get<redis_reply>(r).str;
   }
   subscribed(plan.channels.size(), plan.patterns.size());
+  redis_reply push;  // used again: its strings keep their room
   while (holding()) {
     if (auto why = silent(plan)) return why;
-    auto got = redis.next_push(kPoll);
-    if (auto* e = std::get_if<std::string>(&got)) return *e;
-    auto& push = std::get<std::optional<redis_reply>>(got);
-    if (!push || push->elements.size() < 3) continue;
-    const auto& type = push->elements[0].str;
-    if (type == "message") on_message({push->elements[1].str, push->elements[2].str});
-    else if (type == "pmessage" && push->elements.size() >= 4) on_message({push->elements[2].str, push->elements[3].str});
+    wake_batch wakes;  // the I/O threads are woken once for what one read brought
+    bool more = true;
+    for (auto wait = kPoll; more && holding(); wait = millis(0)) {  // then what is read already, without waiting
+      auto got = redis.next_push_into(wait, push);
+      if (auto* e = std::get_if<std::string>(&got)) return *e;
+      if (std::get<bool>(got)) on_push(push);
+      more = std::get<bool>(got) && redis.buffered();
+    }
   }
   return std::nullopt;
+}
+
+void stream_feed::on_push(const redis_reply& push) {
+  if (push.elements.size() < 3) return;
+  const auto& type = push.elements[0].str;
+  if (type == "message") on_message({push.elements[1].str, push.elements[2].str});
+  else if (type == "pmessage" && push.elements.size() >= 4) on_message({push.elements[2].str, push.elements[3].str});
 }
 
 // Redis streams with a consumer group: first this consumer's entries delivered before and never

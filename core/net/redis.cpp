@@ -244,11 +244,17 @@ std::optional<std::string> redis_client::ping() {
 }
 
 std::variant<std::optional<redis_reply>, std::string> redis_client::next_push(millis wait) {
-  if (!ctx_) return std::string("not connected");
   redis_reply out;
-  auto r = read_reply(std::chrono::steady_clock::now() + wait, /*reply_due=*/false, out);
+  auto r = next_push_into(wait, out);
   if (auto* e = std::get_if<std::string>(&r)) return *e;
   return std::get<bool>(r) ? std::optional<redis_reply>(std::move(out)) : std::nullopt;
 }
+
+std::variant<bool, std::string> redis_client::next_push_into(millis wait, redis_reply& out) {
+  if (!ctx_) return std::string("not connected");
+  return read_reply(std::chrono::steady_clock::now() + wait, /*reply_due=*/false, out);
+}
+
+bool redis_client::buffered() const { return ctx_ && ctx_->reader && ctx_->reader->pos < ctx_->reader->len; }
 
 }  // namespace tributary

@@ -58,6 +58,11 @@ class redis_client {
   // Pub/sub, after a SUBSCRIBE or PSUBSCRIBE through command(): the next message Redis pushes,
   // nullopt when none came within `wait`, or a string saying why the connection failed.
   std::variant<std::optional<redis_reply>, std::string> next_push(millis wait);
+  // The same into `out`, which keeps its room when used again: true when a message came.
+  std::variant<bool, std::string> next_push_into(millis wait, redis_reply& out);
+  // Whether bytes already read are waiting to be made into replies (more pushes may be ready
+  // without waiting).
+  bool buffered() const;
 
  private:
   using deadline = std::chrono::steady_clock::time_point;

@@ -2,6 +2,7 @@
 #include <cmath>
 
 #include "plugin/backend.hpp"
+#include "record/canonical_json.hpp"
 
 namespace tributary {
 
@@ -130,6 +131,19 @@ void call_output::add_record(record x, json data) {
   finish_record(std::move(x));
 }
 
+// A free-form record's data kept as its canonical text, without a DOM (the bytes the parse
+// above would have written); false, `x` untouched, when nlohmann must read it to say what is
+// wrong (or to take what simdjson does not: an integer past 64 bits, nesting past 1,024).
+bool call_output::add_free_form(record& x, std::string_view text) {
+  auto read = canonical_object(text, x.data_text);
+  if (read == canonical_status::unsupported) return false;
+  if (!known(x)) return true;
+  if (read == canonical_status::not_object) r_.errors.push_back({error_class::bad_data, "message data is not a JSON object", x.subject, 0});
+  else if (x.data_text.size() > vocabulary::max_free_form_bytes) r_.errors.push_back({error_class::bad_data, "message data over 64 KiB", x.subject, 0});
+  else finish_record(std::move(x));
+  return true;
+}
+
 void call_output::keep_field(record& x, const std::string& name, const json& v) {
   auto type = vocabulary::field(x.kind, name);
   if (!type) {
@@ -165,7 +179,8 @@ void call_output::add_abi_record(const trib_record* rec) {
       if (known(x)) r_.errors.push_back({error_class::bad_data, "message data over 64 KiB", x.subject, 0});
       return;
     }
-    add_record(std::move(x), json::parse(str(rec->data_json), nullptr, false));
+    std::string_view text(rec->data_json.ptr, rec->data_json.len);
+    if (!vocabulary::free_form(x.kind) || !add_free_form(x, text)) add_record(std::move(x), json::parse(text, nullptr, false));
     return;
   }
   if (!known(x)) return;

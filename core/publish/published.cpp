@@ -104,6 +104,7 @@ class record_pool {
     }
     empty_out(p->rec.data);
     p->rec.data = nullptr;
+    p->rec.data_text.clear();
     p->rec.seq = 0;
     p->rec.stale = false;
     p->json.clear();

@@ -7,6 +7,7 @@
 
 #include "obs/metrics.hpp"
 #include "record/record_bytes.hpp"
+#include "util/wake_batch.hpp"
 
 namespace tributary {
 
@@ -130,17 +131,22 @@ void stream_reader::loop() {
     // Back after an outage: the position may have been trimmed away meanwhile.
     if (std::exchange(was_down, false) && position_trimmed(redis)) resync(redis, "stream position trimmed");
     if (rep->type != redis_reply::kind::array) continue;  // timeout: nil
-    bool gap = false;
-    for (const auto& stream : rep->elements) {
-      if (stream.elements.size() != 2) continue;
-      for (const auto& entry : stream.elements[1].elements) {
-        if (entry.elements.size() != 2) continue;
-        last_id_ = entry.elements[0].str;
-        gap |= apply_entry(entry);
-      }
-    }
-    if (gap) resync(redis, "gap in seqs");
+    if (apply_reply(*rep)) resync(redis, "gap in seqs");
   }
+}
+
+bool stream_reader::apply_reply(const redis_reply& rep) {
+  bool gap = false;
+  wake_batch wakes;  // the I/O threads are woken once for the whole reply
+  for (const auto& stream : rep.elements) {
+    if (stream.elements.size() != 2) continue;
+    for (const auto& entry : stream.elements[1].elements) {
+      if (entry.elements.size() != 2) continue;
+      last_id_ = entry.elements[0].str;
+      gap |= apply_entry(entry);
+    }
+  }
+  return gap;
 }
 
 // Applies one stream entry; true when it shows that records were missed before it.

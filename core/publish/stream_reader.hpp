@@ -48,6 +48,8 @@ class stream_reader {
 
  private:
   void loop();
+  // Applies every entry of one XREAD reply; true when one showed a gap.
+  bool apply_reply(const redis_reply& rep);
   bool apply_entry(const redis_reply& entry);
   void note_gap(const std::string& topic, uint64_t before, uint64_t seq);
   bool position_trimmed(redis_client& r);

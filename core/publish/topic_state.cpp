@@ -28,7 +28,7 @@ std::optional<record> topic_table::stale_copy(std::string_view topic) {
   auto* e = find(topic);
   if (!e || !e->last || e->last->rec.stale) return std::nullopt;
   record r = e->last->rec;
-  if (r.data.is_null()) r.data = read_record_data(e->last->json);  // read back from the stream without its data
+  if (r.data.is_null() && r.data_text.empty()) r.data = read_record_data(e->last->json);  // read back from the stream without its data
   r.stale = true;
   return r;
 }

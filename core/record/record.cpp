@@ -23,7 +23,9 @@ json record::to_json() const {
   j["received"] = received;
   j["seq"] = seq;
   j["stale"] = stale;
-  j["data"] = data.is_null() ? json::object() : data;
+  if (!data.is_null()) j["data"] = data;
+  else if (!data_text.empty()) j["data"] = json::parse(data_text);
+  else j["data"] = json::object();
   return j;
 }
 
@@ -100,8 +102,9 @@ void record::write_json(std::string& out) const {
   out.clear();
   // Members in nlohmann's order (its objects are sorted by key), so the bytes equal to_json().dump().
   out.append(R"({"data":)");
-  if (data.is_null()) out.append("{}");
-  else put_value(out, data);
+  if (!data.is_null()) put_value(out, data);
+  else if (!data_text.empty()) out.append(data_text);
+  else out.append("{}");
   out.append(R"(,"feed":)");
   put_string(out, feed);
   out.append(R"(,"kind":)");

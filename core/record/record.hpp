@@ -25,6 +25,9 @@ struct record {
   // The kind's fields. Null (no allocation) until set; written as {} when still null. A record
   // read back from its bytes leaves it null until someone needs it (record_bytes.hpp).
   nlohmann::json data;
+  // Or the data as its canonical JSON text, when it came as text (a free-form record from a
+  // push source: canonical_json.hpp): written as it is, `data` left null.
+  std::string data_text;
 
   std::string topic() const { return kind + "." + subject; }
   nlohmann::json to_json() const;

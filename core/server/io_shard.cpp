@@ -4,6 +4,7 @@
 #include <boost/asio/post.hpp>
 
 #include "server/subscriber.hpp"
+#include "util/wake_batch.hpp"
 
 namespace tributary {
 
@@ -75,7 +76,11 @@ void io_shard::push(const std::shared_ptr<const published_record>& r) {
     wake = inbox_.empty();
     inbox_.push_back(r);
   }
-  if (wake) net::post(ioc_, net::bind_allocator(wake_allocator<void>(&wake_mem_), [this] { drain(); }));
+  if (wake) wake_batch::wake([](void* self) { static_cast<io_shard*>(self)->post_drain(); }, this);
+}
+
+void io_shard::post_drain() {
+  net::post(ioc_, net::bind_allocator(wake_allocator<void>(&wake_mem_), [this] { drain(); }));
 }
 
 void io_shard::drain() {

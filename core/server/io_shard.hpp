@@ -61,7 +61,8 @@ class io_shard final : public record_inbox {
   void start();
   void join();
 
-  // From the publishing thread: queue the record and wake this thread.
+  // From the publishing thread: queue the record and wake this thread (at the end of the
+  // publishing thread's wake_batch when it holds one).
   void push(const std::shared_ptr<const published_record>& r) override;
 
   void add(std::shared_ptr<subscriber> c);
@@ -94,6 +95,7 @@ class io_shard final : public record_inbox {
   server::state& st;
 
  private:
+  void post_drain();  // posts drain(): the wake-up push() asks for
   void drain();
   void deliver(const std::shared_ptr<const published_record>& r);
   void conflate_batch();

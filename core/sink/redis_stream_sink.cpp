@@ -6,6 +6,7 @@
 #include <spdlog/spdlog.h>
 
 #include "obs/metrics.hpp"
+#include "record/record_bytes.hpp"
 
 namespace tributary {
 
@@ -78,8 +79,10 @@ void redis_stream_sink::take(const std::shared_ptr<const published_record>& r) {
 std::vector<std::string> redis_stream_sink::fields_of(const published_record& r, sink_format format) {
   if (format == sink_format::record) return {"topic", r.topic, "seq", std::to_string(r.rec.seq), "record", r.json};
   std::vector<std::string> f;
-  if (r.rec.data.is_object())
-    for (auto& [k, v] : r.rec.data.items()) {
+  nlohmann::json read_back;  // the data read back from the record's bytes when it came as text
+  const auto& data = r.rec.data.is_null() ? (read_back = read_record_data(r.json)) : r.rec.data;
+  if (data.is_object())
+    for (auto& [k, v] : data.items()) {
       if (k == "updated_at") continue;  // ours below
       f.push_back(k);
       f.push_back(v.is_string() ? v.get<std::string>() : v.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));

@@ -1,0 +1,120 @@
+#include "record/canonical_json.hpp"
+
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+#include <utility>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+#include <simdjson.h>
+
+namespace tributary {
+
+namespace dom = simdjson::dom;
+
+namespace {
+
+struct writer {
+  dom::parser parser;
+  std::vector<std::pair<std::string_view, dom::element>> members;  // a stack: each object sorts its own range
+
+  void value(dom::element v, std::string& out);
+  void object(dom::object o, std::string& out);
+};
+
+thread_local writer here;
+
+// A string as nlohmann writes it (ensure_ascii off): the text is valid UTF-8 (simdjson checked).
+void put_string(std::string& out, std::string_view s) {
+  static constexpr char hex[] = "0123456789abcdef";
+  out.push_back('"');
+  size_t run = 0;  // start of the bytes copied as they are
+  for (size_t i = 0; i < s.size(); ++i) {
+    auto c = static_cast<unsigned char>(s[i]);
+    if (c >= 0x20 && c != '"' && c != '\\') continue;
+    out.append(s.data() + run, i - run);
+    run = i + 1;
+    switch (c) {
+      case '"': out.append("\\\""); break;
+      case '\\': out.append("\\\\"); break;
+      case '\b': out.append("\\b"); break;
+      case '\f': out.append("\\f"); break;
+      case '\n': out.append("\\n"); break;
+      case '\r': out.append("\\r"); break;
+      case '\t': out.append("\\t"); break;
+      default: out.append("\\u00").append(1, hex[c >> 4]).append(1, hex[c & 15]);
+    }
+  }
+  out.append(s.data() + run, s.size() - run);
+  out.push_back('"');
+}
+
+template <class T>
+void put_integer(std::string& out, T v) {
+  char buf[24];
+  auto end = std::to_chars(buf, buf + sizeof buf, v).ptr;
+  out.append(buf, end);
+}
+
+void put_double(std::string& out, double d) {
+  if (!std::isfinite(d)) {
+    out.append("null");
+    return;
+  }
+  char buf[64];
+  out.append(buf, nlohmann::detail::to_chars(buf, buf + sizeof buf, d));
+}
+
+void writer::object(dom::object o, std::string& out) {
+  size_t from = members.size();
+  for (auto [key, v] : o) members.emplace_back(key, v);
+  auto first = members.begin() + static_cast<std::ptrdiff_t>(from);
+  std::stable_sort(first, members.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+  out.push_back('{');
+  bool any = false;
+  for (size_t i = from; i < members.size(); ++i) {
+    if (i + 1 < members.size() && members[i + 1].first == members[i].first) continue;  // the last one counts
+    if (std::exchange(any, true)) out.push_back(',');
+    put_string(out, members[i].first);
+    out.push_back(':');
+    value(members[i].second, out);  // pushes and pops above `members.size()` only
+  }
+  out.push_back('}');
+  members.erase(members.begin() + static_cast<std::ptrdiff_t>(from), members.end());
+}
+
+void writer::value(dom::element v, std::string& out) {
+  switch (v.type()) {
+    case dom::element_type::OBJECT: return object(dom::object(v), out);
+    case dom::element_type::ARRAY: {
+      out.push_back('[');
+      bool any = false;
+      for (dom::element x : dom::array(v)) {
+        if (std::exchange(any, true)) out.push_back(',');
+        value(x, out);
+      }
+      out.push_back(']');
+      return;
+    }
+    case dom::element_type::STRING: return put_string(out, std::string_view(v));
+    case dom::element_type::INT64: return put_integer(out, int64_t(v));
+    case dom::element_type::UINT64: return put_integer(out, uint64_t(v));
+    case dom::element_type::DOUBLE: return put_double(out, double(v));
+    case dom::element_type::BOOL: out.append(bool(v) ? "true" : "false"); return;
+    case dom::element_type::NULL_VALUE: out.append("null"); return;
+  }
+}
+
+}  // namespace
+
+canonical_status canonical_object(std::string_view text, std::string& out) {
+  out.clear();
+  dom::element root;
+  if (here.parser.parse(text.data(), text.size(), true).get(root)) return canonical_status::unsupported;
+  if (root.type() != dom::element_type::OBJECT) return canonical_status::not_object;
+  here.object(dom::object(root), out);
+  return canonical_status::ok;
+}
+
+}  // namespace tributary
