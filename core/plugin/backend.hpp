@@ -30,7 +30,6 @@ class call_output {
   // A record whose data is one JSON value: an object of fields for a kind with a vocabulary,
   // anything for a free-form kind (where a non-object is an error).
   void add_record(record x, nlohmann::json data);
-  bool add_free_form(record& x, std::string_view text);
   void add_abi_record(const trib_record* rec);
 
   call_result& result() { return r_; }
@@ -38,6 +37,7 @@ class call_output {
 
  private:
   bool known(const record& x);
+  bool add_free_form(record& x, std::string_view text);
   void keep_field(record& x, const std::string& name, const nlohmann::json& v);
   void finish_record(record x);
 
