@@ -12,6 +12,7 @@
 #include <vector>
 
 #include <nlohmann/json.hpp>
+#include <simdjson.h>
 
 namespace tributary::plugin_util {
 
@@ -37,26 +38,66 @@ class event_mapping {
 
   explicit event_mapping(const nlohmann::json& settings) : subject_(template_of(settings)) {
     if (auto k = settings.find("keep"); k != settings.end())
-      for (auto& name : *k) keep_.push_back(name.get<std::string>());
+      for (auto& name : *k) keep_.emplace_back(name.get<std::string>(), name.dump());
   }
 
   // One message (a JSON object) as one record of the feed's kind; throws bad_data when it is
   // not fit. Subjects the feed does not name are skipped (a feed of subjects = ["*"] takes all).
+  // The message is read with simdjson (one parser per thread, no DOM of its own) and its data
+  // handed to the host as the text it came as, which the host writes canonically.
   void emit(const sdk::feed_request& feed, const sdk::stream_message& m, const sdk::output& out) const {
     using sdk::error_class;
     if (m.payload.size() > max_bytes)
       throw sdk::plugin_error(error_class::bad_data, "message of " + std::to_string(m.payload.size()) + " bytes is over 64 KiB");
-    auto j = nlohmann::json::parse(m.payload, nullptr, false);
-    if (!j.is_object()) throw sdk::plugin_error(error_class::bad_data, "message is not a JSON object");
-    std::string subject = subject_.render(j, message_context{m.channel, m.key, &m});
+    simdjson::dom::element body = parse(m.payload);
+    std::string subject = subject_.render(body, message_context{m.channel, m.key, &m});
     bool wanted = feed.subjects.empty() || std::any_of(feed.subjects.begin(), feed.subjects.end(), [&](auto& s) {
       return s.canonical == "*" || s.canonical == subject;
     });
     if (!wanted) return;
-    out.record(sdk::record_builder(feed.kind, subject, std::string(m.channel)).data_json(data_of(std::move(j), m.payload)));
+    sdk::record_builder r(feed.kind, subject, std::string(m.channel));
+    if (keep_.empty()) r.data_json(std::string(m.payload));
+    else r.data_json(kept(body));
+    out.record(r);
   }
 
  private:
+  static simdjson::dom::parser& parser() {
+    thread_local simdjson::dom::parser p;
+    return p;
+  }
+
+  // The message as an object; valid until this thread parses again.
+  static simdjson::dom::element parse(std::string_view text) {
+    simdjson::dom::element body;
+    auto error = parser().parse(text.data(), text.size()).get(body);
+    if (error == simdjson::NUMBER_ERROR) {
+      // An integer past 64 bits (or a number simdjson does not take): read as JSON's usual
+      // double, as a DOM would, and the message read again in that form.
+      auto j = nlohmann::json::parse(text, nullptr, false);
+      if (!j.is_discarded()) {
+        thread_local std::string again;
+        again = j.dump();
+        error = parser().parse(again).get(body);
+      }
+    }
+    if (error || !body.is_object()) throw sdk::plugin_error(sdk::error_class::bad_data, "message is not a JSON object");
+    return body;
+  }
+
+  std::string kept(simdjson::dom::element body) const {
+    std::string data = "{";
+    for (const auto& [name, quoted] : keep_) {
+      simdjson::dom::element v;
+      if (!last_member(body, name, v)) continue;
+      if (data.size() > 1) data += ',';
+      data += quoted;
+      data += ':';
+      data += simdjson::minify(v);
+    }
+    return data + "}";
+  }
+
   static subject_template template_of(const nlohmann::json& s) {
     if (s.contains("subject")) {
       if (s.contains("subject_field") || s.contains("subject_prefix"))
@@ -67,16 +108,8 @@ class event_mapping {
     return subject_template::of_field(s.value("subject_field", ""), s.value("subject_prefix", ""));
   }
 
-  std::string data_of(nlohmann::json j, std::string_view text) const {
-    if (keep_.empty()) return std::string(text);
-    nlohmann::json kept = nlohmann::json::object();
-    for (const auto& name : keep_)
-      if (auto it = j.find(name); it != j.end()) kept[name] = std::move(*it);
-    return kept.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-  }
-
   subject_template subject_;
-  std::vector<std::string> keep_;
+  std::vector<std::pair<std::string, std::string>> keep_;  // a member's name, and as JSON text
 };
 
 // Base of plugins that only push: subjects are taken as they are, and polling is refused. Any

@@ -21,7 +21,7 @@
 #include <variant>
 #include <vector>
 
-#include <nlohmann/json.hpp>
+#include <simdjson.h>
 
 namespace tributary::plugin_util {
 
@@ -31,6 +31,20 @@ struct message_context {
   std::string_view key;    // Kafka message key
   const sdk::stream_message* message = nullptr;  // for {header:NAME}
 };
+
+// The member `name` of the object `obj` into `out`: the last one when the name is there twice
+// (as a DOM keeps it, and as the host keeps the message's data); false when there is none.
+inline bool last_member(simdjson::dom::element obj, std::string_view name, simdjson::dom::element& out) {
+  simdjson::dom::object o;
+  if (obj.get_object().get(o)) return false;
+  bool found = false;
+  for (auto [key, value] : o)
+    if (key == name) {
+      out = value;
+      found = true;
+    }
+  return found;
+}
 
 class subject_template {
  public:
@@ -52,7 +66,7 @@ class subject_template {
 
   // The subject for one message; throws sdk::plugin_error(bad_data) saying which placeholder
   // had no value, or why the result is not a subject.
-  std::string render(const nlohmann::json& body, const message_context& ctx) const {
+  std::string render(simdjson::dom::element body, const message_context& ctx) const {
     std::string out;
     for (const auto& p : parts_) append(out, p, body, ctx);
     auto ok = [](unsigned char c) { return std::isalnum(c) || c == '.' || c == '_' || c == ':' || c == '-'; };
@@ -127,7 +141,7 @@ class subject_template {
     throw sdk::plugin_error(sdk::error_class::bad_data, "the message has no value for {" + what + "}");
   }
 
-  static void append(std::string& out, const part& p, const nlohmann::json& body, const message_context& ctx) {
+  static void append(std::string& out, const part& p, simdjson::dom::element body, const message_context& ctx) {
     switch (p.k) {
       case part::literal: out += p.text; return;
       case part::topic:
@@ -148,18 +162,19 @@ class subject_template {
     }
   }
 
-  static void append_member(std::string& out, const part& p, const nlohmann::json& body) {
-    const nlohmann::json* at = &body;
-    for (const auto& name : p.path) {
-      if (!at->is_object()) missing(p);
-      auto it = at->find(name);
-      if (it == at->end()) missing(p);
-      at = &*it;
-    }
-    if (at->is_string()) encode_topic_segment(at->get_ref<const std::string&>(), out);
-    else if (at->is_number_integer()) out += at->is_number_unsigned() ? std::to_string(at->get<uint64_t>()) : std::to_string(at->get<int64_t>());
+  static void append_member(std::string& out, const part& p, simdjson::dom::element body) {
+    simdjson::dom::element at = body;
+    for (const auto& name : p.path)
+      if (!last_member(at, name, at)) missing(p);
+    std::string_view text;
+    int64_t i = 0;
+    uint64_t u = 0;
+    if (!at.get_string().get(text)) {
+      if (text.empty()) missing(p);
+      encode_topic_segment(text, out);
+    } else if (!at.get_int64().get(i)) out += std::to_string(i);
+    else if (!at.get_uint64().get(u)) out += std::to_string(u);
     else throw sdk::plugin_error(sdk::error_class::bad_data, "{" + p.text + "} is not a string or an integer");
-    if (at->is_string() && at->get_ref<const std::string&>().empty()) missing(p);
   }
 
   std::string text_;
