@@ -24,7 +24,7 @@ build/tests/kafka_mock_cluster) and bench_kafka_feeder produces the task-status 
 topic `tasks`; Tributary reads it through the kafka plugin (a consumer group), the peer is the
 hand-written service on Kafka: Node.js with `kafkajs` (eachMessage) and `ws`.
 
-Usage: bench/push/run.py [--build build] [--upstream redis|ws|kafka] [--personal]
+Usage: bench/push/run.py [--build build] [--upstream redis|ws|kafka] [--personal [--repeat 3]]
 Needs: redis-server, node with bench/fanout/node_modules (cd bench/fanout && npm install).
 """
 import argparse, json, os, subprocess, sys, tempfile, time
@@ -138,38 +138,46 @@ def go(build, port, redis_port, tmp):
                         stderr=open(os.path.join(tmp, "go.log"), "w"))
 
 
+def personal_once(args, tmp, name, start, rates, users, seconds):
+    """One peer's steps: 9,000 clients on their own event.user.<i>.x, fed through pub/sub."""
+    port = fanout.free_port()
+    srv = start(args.build, port, args.redis_port, tmp)
+    fanout.SERVER[0] = srv.pid
+    fanout.wait_port(port)
+    time.sleep(1.0)
+    try:
+        load = fanout.Load(args.build, port, users, "personal", 600, "event.user.{i}.x")
+        steps = []
+        for rate in rates:
+            f = fanout.spawn([f"{args.build}/bench/bench_push_feeder", "127.0.0.1", str(args.redis_port), CHANNEL, str(rate),
+                              str(seconds), str(users), "user.{i}.x"], 1, stdout=subprocess.DEVNULL)
+            c0, t0 = fanout.cpu_s(srv.pid), time.time()
+            got = load.lines(seconds + 1)
+            c1, t1 = fanout.cpu_s(srv.pid), time.time()
+            f.wait()
+            delivered = sum(x["deliveries"] for x in got)
+            steady = got[1:seconds] or got
+            steps.append({"rate": rate, "delivered_share": round(delivered / (rate * seconds), 4),
+                          "p99_ms": max(x["p99_ms"] for x in steady), "server_cpu": round((c1 - c0) / (t1 - t0), 2),
+                          "cpu_us_per_delivery": round((c1 - c0) * 1e6 / max(1, delivered), 2)})
+        load.stop()
+    finally:
+        srv.terminate()
+        srv.wait(10)
+    print(json.dumps({"peer": name, "personal_push": steps}), flush=True)
+    return steps
+
+
 def personal(args, tmp, peers, rates=(10000,), users=9000, seconds=4):
-    """Each peer in turn: 9,000 clients on their own event.user.<i>.x, fed through pub/sub."""
-    out = {}
-    for name, start in peers:
-        port = fanout.free_port()
-        srv = start(args.build, port, args.redis_port, tmp)
-        fanout.SERVER[0] = srv.pid
-        fanout.wait_port(port)
-        time.sleep(1.0)
-        try:
-            load = fanout.Load(args.build, port, users, "personal", 600, "event.user.{i}.x")
-            steps = []
-            for rate in rates:
-                f = fanout.spawn([f"{args.build}/bench/bench_push_feeder", "127.0.0.1", str(args.redis_port), CHANNEL, str(rate),
-                                  str(seconds), str(users), "user.{i}.x"], 1, stdout=subprocess.DEVNULL)
-                c0, t0 = fanout.cpu_s(srv.pid), time.time()
-                got = load.lines(seconds + 1)
-                c1, t1 = fanout.cpu_s(srv.pid), time.time()
-                f.wait()
-                delivered = sum(x["deliveries"] for x in got)
-                steady = got[1:seconds] or got
-                steps.append({"rate": rate, "delivered_share": round(delivered / (rate * seconds), 4),
-                              "p99_ms": max(x["p99_ms"] for x in steady), "server_cpu": round((c1 - c0) / (t1 - t0), 2),
-                              "cpu_us_per_delivery": round((c1 - c0) * 1e6 / max(1, delivered), 2)})
-            load.stop()
-        finally:
-            srv.terminate()
-            srv.wait(10)
-        out[name] = steps
-        print(json.dumps({"peer": name, "personal_push": steps}), flush=True)
+    """Each peer in turn, args.repeat times alternating; the median of each figure."""
+    runs = {name: [] for name, _ in peers}
+    for _ in range(args.repeat):
+        for name, start in peers:
+            runs[name].append(personal_once(args, tmp, name, start, rates, users, seconds))
+    median = lambda xs: sorted(xs)[len(xs) // 2]  # noqa: E731
+    out = {name: [{k: median([r[i][k] for r in rs]) for k in rs[0][i]} for i in range(len(rates))] for name, rs in runs.items()}
     names = list(out)
-    print("| 9,000 personal topics via pub/sub | " + " | ".join(names) + " |")
+    print(f"| 9,000 personal topics via pub/sub (medians of {args.repeat}) | " + " | ".join(names) + " |")
     print("|---|" + "---|" * len(names))
     for i, st in enumerate(out[names[0]]):
         for key in ("delivered_share", "p99_ms", "cpu_us_per_delivery"):
@@ -271,6 +279,7 @@ def main():
     ap.add_argument("--upstream", choices=["redis", "ws", "kafka"], default="redis")
     ap.add_argument("--personal", action="store_true")
     ap.add_argument("--peers", default="tributary,go,node")
+    ap.add_argument("--repeat", type=int, default=1, help="--personal: runs of each peer, alternating; medians reported")
     args = ap.parse_args()
     args.build = os.path.abspath(args.build)
     if args.upstream == "kafka":
