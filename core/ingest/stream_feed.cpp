@@ -266,14 +266,24 @@ std::optional<std::string> stream_feed::read_pubsub(redis_client& redis, const s
   redis_reply push;  // used again: its strings keep their room
   while (holding()) {
     if (auto why = silent(plan)) return why;
-    wake_batch wakes;  // the I/O threads are woken once for what one read brought
-    bool more = true;
-    for (auto wait = kPoll; more && holding(); wait = millis(0)) {  // then what is read already, without waiting
-      auto got = redis.next_push_into(wait, push);
-      if (auto* e = std::get_if<std::string>(&got)) return *e;
-      if (std::get<bool>(got)) on_push(push);
-      more = std::get<bool>(got) && redis.buffered();
-    }
+    if (auto why = read_pushes(redis, push)) return why;
+  }
+  return std::nullopt;
+}
+
+// A message (waited for up to kPoll), then those read with it already, up to kPushBatch: the
+// I/O threads are woken once for all of them. The bound keeps a flood that is always a read
+// ahead from holding the wake-ups back for good.
+std::optional<std::string> stream_feed::read_pushes(redis_client& redis, redis_reply& push) {
+  constexpr int kPushBatch = 128;
+  wake_batch wakes;
+  auto wait = kPoll;
+  for (int n = 0; n < kPushBatch && holding(); ++n, wait = millis(0)) {
+    auto got = redis.next_push_into(wait, push);
+    if (auto* e = std::get_if<std::string>(&got)) return *e;
+    if (!std::get<bool>(got)) break;
+    on_push(push);
+    if (!redis.buffered()) break;
   }
   return std::nullopt;
 }

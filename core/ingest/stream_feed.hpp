@@ -76,6 +76,7 @@ class stream_feed {
   void set_up(bool up);
   void delivered();
   std::optional<std::string> read_pubsub(redis_client& redis, const stream_plan& plan);
+  std::optional<std::string> read_pushes(redis_client& redis, struct redis_reply& push);  // why it failed, or nullopt
   void on_push(const struct redis_reply& push);  // a pub/sub message (or pattern message)
   std::optional<std::string> read_streams(redis_client& redis, const stream_plan& plan);
   bool take_entries(redis_client& redis, const stream_plan& plan, const struct redis_reply& rep);
