@@ -9,12 +9,14 @@
 #include "ingest/upstreams/kafka_consumer.hpp"
 #include "ingest/upstreams/kafka_ledger.hpp"
 #include "util/clock.hpp"
+#include "util/wake_batch.hpp"
 
 namespace tributary {
 
 namespace {
 constexpr int64_t kCommitEveryMs = 200;
 constexpr millis kPollKafka{100};  // how often a quiet consumer looks at stop, the gate and commits
+constexpr int kBatch = 128;        // messages handled under one wake batch
 }
 
 // The consumer's listener and the ledger's keeper for one session.
@@ -50,6 +52,21 @@ class kafka_session final : public kafka_consumer::listener {
     upstream_message um{m.topic, m.payload, m.key, m.headers.data(), m.headers.size()};
     bool recorded = feed_.on_message(um, ledger_.position(m.topic, m.partition, m.offset));
     ledger_.handled(m.topic, m.partition, m.offset, recorded);
+  }
+
+  // `m`, then the messages librdkafka holds already (at most kBatch): the I/O threads are woken
+  // once for all of them. Why the consumer failed, or nullopt.
+  std::optional<std::string> take_batch(kafka_consumer::message& m) {
+    wake_batch wakes;
+    take(m);
+    std::string error;
+    for (int n = 1; n < kBatch && feed_.holding(); ++n) {
+      auto got = consumer_->poll(millis(0), m, error);
+      if (got == kafka_consumer::polled::failed) return error;
+      if (got != kafka_consumer::polled::message) break;
+      take(m);
+    }
+    return std::nullopt;
   }
 
   // Commits what is published for good (of `only`, or of every partition held).
@@ -88,7 +105,7 @@ std::optional<std::string> stream_feed::read_kafka(const stream_plan& plan) {
     auto got = consumer.poll(kPollKafka, m, error);
     if (got == kafka_consumer::polled::failed) return error;
     if (got == kafka_consumer::polled::message) {
-      session.take(m);
+      if (auto why = session.take_batch(m)) return why;
     } else if (auto why = silent(plan)) {
       return why;
     }
