@@ -1,13 +1,12 @@
 #include "record/canonical_json.hpp"
 
 #include <algorithm>
-#include <charconv>
-#include <cmath>
 #include <utility>
 #include <vector>
 
-#include <nlohmann/json.hpp>
 #include <simdjson.h>
+
+#include "record/json_text.hpp"
 
 namespace tributary {
 
@@ -50,22 +49,6 @@ void put_string(std::string& out, std::string_view s) {
   out.push_back('"');
 }
 
-template <class T>
-void put_integer(std::string& out, T v) {
-  char buf[24];
-  auto end = std::to_chars(buf, buf + sizeof buf, v).ptr;
-  out.append(buf, end);
-}
-
-void put_double(std::string& out, double d) {
-  if (!std::isfinite(d)) {
-    out.append("null");
-    return;
-  }
-  char buf[64];
-  out.append(buf, nlohmann::detail::to_chars(buf, buf + sizeof buf, d));
-}
-
 void writer::object(dom::object o, std::string& out) {
   size_t from = members.size();
   for (auto [key, v] : o) members.emplace_back(key, v);
@@ -98,9 +81,9 @@ void writer::value(dom::element v, std::string& out) {
       return;
     }
     case dom::element_type::STRING: return put_string(out, std::string_view(v));
-    case dom::element_type::INT64: return put_integer(out, int64_t(v));
-    case dom::element_type::UINT64: return put_integer(out, uint64_t(v));
-    case dom::element_type::DOUBLE: return put_double(out, double(v));
+    case dom::element_type::INT64: return put_json_integer(out, int64_t(v));
+    case dom::element_type::UINT64: return put_json_integer(out, uint64_t(v));
+    case dom::element_type::DOUBLE: return put_json_double(out, double(v));
     case dom::element_type::BOOL: out.append(bool(v) ? "true" : "false"); return;
     case dom::element_type::NULL_VALUE: out.append("null"); return;
   }

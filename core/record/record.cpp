@@ -1,10 +1,10 @@
 #include "record/record.hpp"
 
 #include <algorithm>
-#include <charconv>
-#include <cmath>
 #include <cctype>
 #include <shared_mutex>
+
+#include "record/json_text.hpp"
 
 namespace tributary {
 
@@ -47,13 +47,6 @@ void put_string(std::string& out, std::string_view s) {
   out.push_back('"');
 }
 
-template <class T>
-void put_integer(std::string& out, T v) {
-  char buf[24];
-  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
-  out.append(buf, end);
-}
-
 void put_value(std::string& out, const json& v) {
   switch (v.type()) {
     case json::value_t::object: {
@@ -79,19 +72,9 @@ void put_value(std::string& out, const json& v) {
     }
     case json::value_t::string: return put_string(out, v.get_ref<const std::string&>());
     case json::value_t::boolean: out.append(v.get<bool>() ? "true" : "false"); return;
-    case json::value_t::number_integer: return put_integer(out, v.get<int64_t>());
-    case json::value_t::number_unsigned: return put_integer(out, v.get<uint64_t>());
-    case json::value_t::number_float: {
-      double d = v.get<double>();
-      if (!std::isfinite(d)) {
-        out.append("null");
-        return;
-      }
-      char buf[64];
-      char* end = nlohmann::detail::to_chars(buf, buf + sizeof buf, d);
-      out.append(buf, end);
-      return;
-    }
+    case json::value_t::number_integer: return put_json_integer(out, v.get<int64_t>());
+    case json::value_t::number_unsigned: return put_json_integer(out, v.get<uint64_t>());
+    case json::value_t::number_float: return put_json_double(out, v.get<double>());
     default: out.append("null"); return;  // null, binary, discarded
   }
 }
@@ -114,9 +97,9 @@ void record::write_json(std::string& out) const {
     put_string(out, native);
   }
   out.append(R"(,"received":)");
-  put_integer(out, received);
+  put_json_integer(out, received);
   out.append(R"(,"schema":"tributary.v1","seq":)");
-  put_integer(out, seq);
+  put_json_integer(out, seq);
   out.append(R"(,"source":)");
   put_string(out, source);
   out.append(R"(,"stale":)").append(stale ? "true" : "false");
@@ -126,7 +109,7 @@ void record::write_json(std::string& out) const {
   if (json_verbatim(kind) && json_verbatim(subject)) out.append(1, '"').append(kind).append(1, '.').append(subject).append(1, '"');
   else put_string(out, kind + "." + subject);
   out.append(R"(,"ts":)");
-  put_integer(out, ts);
+  put_json_integer(out, ts);
   out.push_back('}');
 }
 
