@@ -24,7 +24,7 @@ build/tests/kafka_mock_cluster) and bench_kafka_feeder produces the task-status 
 topic `tasks`; Tributary reads it through the kafka plugin (a consumer group), the peer is the
 hand-written service on Kafka: Node.js with `kafkajs` (eachMessage) and `ws`.
 
-Usage: bench/push/run.py [--build build] [--upstream redis|ws|kafka] [--personal [--repeat 3]]
+Usage: bench/push/run.py [--build build] [--upstream redis|ws|kafka] [--personal [--repeat 3] [--before DIR]]
 Needs: redis-server, node with bench/fanout/node_modules (cd bench/fanout && npm install).
 """
 import argparse, json, os, subprocess, sys, tempfile, time
@@ -147,18 +147,22 @@ def personal_once(args, tmp, name, start, rates, users, seconds):
     time.sleep(1.0)
     try:
         load = fanout.Load(args.build, port, users, "personal", 600, "event.user.{i}.x")
+        load.lines(2)  # the server settles after 9,000 subscribes (a Go peer collects garbage)
         steps = []
         for rate in rates:
+            # Steady state, as bench/fanout/cpu_per_delivery.py measures it: the feeder's first
+            # seconds (and every line written before them) are read first, then a window.
             f = fanout.spawn([f"{args.build}/bench/bench_push_feeder", "127.0.0.1", str(args.redis_port), CHANNEL, str(rate),
-                              str(seconds), str(users), "user.{i}.x"], 1, stdout=subprocess.DEVNULL)
+                              str(seconds + 4), str(users), "user.{i}.x"], 1, stdout=subprocess.DEVNULL)
+            load.lines(3)
             c0, t0 = fanout.cpu_s(srv.pid), time.time()
-            got = load.lines(seconds + 1)
+            got = load.lines(seconds)
             c1, t1 = fanout.cpu_s(srv.pid), time.time()
             f.wait()
             delivered = sum(x["deliveries"] for x in got)
-            steady = got[1:seconds] or got
-            steps.append({"rate": rate, "delivered_share": round(delivered / (rate * seconds), 4),
-                          "p99_ms": max(x["p99_ms"] for x in steady), "server_cpu": round((c1 - c0) / (t1 - t0), 2),
+            secs = max(1, len(got))
+            steps.append({"rate": rate, "delivered_share": round(delivered / (rate * secs), 4),
+                          "p99_ms": max(x["p99_ms"] for x in got), "server_cpu": round((c1 - c0) / (t1 - t0), 2),
                           "cpu_us_per_delivery": round((c1 - c0) * 1e6 / max(1, delivered), 2)})
         load.stop()
     finally:
@@ -168,7 +172,7 @@ def personal_once(args, tmp, name, start, rates, users, seconds):
     return steps
 
 
-def personal(args, tmp, peers, rates=(10000,), users=9000, seconds=4):
+def personal(args, tmp, peers, rates=(10000,), users=9000, seconds=6):
     """Each peer in turn, args.repeat times alternating; the median of each figure."""
     runs = {name: [] for name, _ in peers}
     for _ in range(args.repeat):
@@ -280,6 +284,7 @@ def main():
     ap.add_argument("--personal", action="store_true")
     ap.add_argument("--peers", default="tributary,go,node")
     ap.add_argument("--repeat", type=int, default=1, help="--personal: runs of each peer, alternating; medians reported")
+    ap.add_argument("--before", default="", help="--personal: also an older build (its core/tributary and plugins)")
     args = ap.parse_args()
     args.build = os.path.abspath(args.build)
     if args.upstream == "kafka":
@@ -311,7 +316,11 @@ def main():
                 # Tributary makes event.user.<i>.x from the message's "user" with a template.
                 personal_tributary = lambda *a: tributary(*a, subject='subject = "user.{user}.x"')  # noqa: E731
                 starts = {"tributary": personal_tributary, "go": go, "node": node}
-                return personal(args, tmp, [(n, starts[n]) for n in args.peers.split(",")])
+                peers = [(n, starts[n]) for n in args.peers.split(",")]
+                if args.before:  # an older build of Tributary beside this one, in the same run
+                    before = os.path.abspath(args.before)
+                    peers.insert(1, ("tributary-before", lambda _build, *a: personal_tributary(before, *a)))
+                return personal(args, tmp, peers)
             t = run_peer("tributary", tributary, args, tmp)
             n = run_peer("node", node, args, tmp)
         finally:

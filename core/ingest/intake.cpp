@@ -44,12 +44,21 @@ void intake::count(const published_record& p) {
   if (p.rec.stale) counter(kStale, p.rec.kind, {}).add();
 }
 
-std::shared_ptr<const published_record> intake::publish(record r, const record_origin& o) {
-  r.source = o.source;
-  r.feed = o.feed;
+std::shared_ptr<const published_record> intake::publish(record&& r, const record_origin& o) {
+  return stamp_and_publish(published_record::wrap(std::move(r)), o);
+}
+
+std::shared_ptr<const published_record> intake::publish(const record& r, const record_origin& o) {
+  return stamp_and_publish(published_record::wrap(r), o);
+}
+
+std::shared_ptr<const published_record> intake::stamp_and_publish(std::shared_ptr<published_record> w, const record_origin& o) {
+  auto& r = w->rec;
+  r.source.assign(o.source);
+  r.feed.assign(o.feed);
   r.received = o.received;
   if (r.ts == 0) r.ts = o.received;
-  auto p = broker_.publish(std::move(r), o.position);
+  auto p = broker_.publish(std::move(w), o.position);
   if (p) count(*p);
   return p;
 }

@@ -31,7 +31,10 @@ class intake {
   intake(broker& b, metrics& m, std::shared_ptr<spdlog::logger> log);
   // Stamps `r` with its origin (ts defaults to `received`) and publishes it: the publication,
   // or nullptr when this node does not publish now.
-  std::shared_ptr<const published_record> publish(record r, const record_origin& o);
+  std::shared_ptr<const published_record> publish(record&& r, const record_origin& o);
+  // The same with a copy of `r`, made in pooled storage: a caller that reuses its records (a
+  // stream feed's call result) publishes without allocating at steady state.
+  std::shared_ptr<const published_record> publish(const record& r, const record_origin& o);
   // A record made here (a view): published as it is.
   std::shared_ptr<const published_record> publish(record r);
   // Re-announces the latest record of `topic` as stale (see broker::mark_stale).
@@ -43,6 +46,7 @@ class intake {
   broker& out() { return broker_; }
 
  private:
+  std::shared_ptr<const published_record> stamp_and_publish(std::shared_ptr<published_record> p, const record_origin& o);
   void count(const published_record& p);
   metrics::counter& counter(std::string_view name, std::string_view kind, std::string_view source);
 

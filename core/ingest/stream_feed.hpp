@@ -100,6 +100,7 @@ class stream_feed {
   const clock_source& clock_;
   std::shared_ptr<spdlog::logger> log_;
   const feed_request request_;  // what plan_stream and parse_message are told, per message too
+  call_result parsed_;          // on_message: the plugin's result, kept for its records' storage
   std::function<bool()> gate_;
   std::function<void()> on_down_;
   std::optional<circuit_breaker::permit> permit_;  // this connection attempt's, until it delivers or fails

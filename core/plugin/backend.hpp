@@ -18,7 +18,9 @@ namespace tributary {
 // (abi()) or, for a plugin in another process, through the typed adders.
 class call_output {
  public:
-  call_output();
+  call_output() : call_output(own_) {}
+  // Into a result the caller keeps (reset here): see call_result::reset().
+  explicit call_output(call_result& into);
   call_output(const call_output&) = delete;
   call_output& operator=(const call_output&) = delete;
 
@@ -37,11 +39,14 @@ class call_output {
 
  private:
   bool known(const record& x);
-  bool add_free_form(record& x, std::string_view text);
+  bool keep_json_data(record& x, nlohmann::json data);
+  bool keep_text_data(record& x, std::string_view text);
+  bool keep_abi_fields(record& x, const trib_record* rec);
   void keep_field(record& x, const std::string& name, const nlohmann::json& v);
-  void finish_record(record x);
+  bool complete(const record& x);
 
-  call_result r_;
+  call_result own_;
+  call_result& r_;
   std::optional<stream_plan> plan_;
   trib_output out_{};
 };

@@ -11,6 +11,7 @@ using json = nlohmann::json;
 namespace {
 
 std::string str(trib_str s) { return s.ptr ? std::string(s.ptr, s.len) : std::string(); }
+std::string_view view(trib_str s) { return s.ptr ? std::string_view(s.ptr, s.len) : std::string_view(); }
 
 http_request request_of(const trib_http_request* q) {
   http_request h;
@@ -88,7 +89,30 @@ int32_t status_of_class(error_class c) {
   }
 }
 
-call_output::call_output() {
+void call_result::reset() {
+  status = 0;
+  requests.clear();
+  errors.clear();
+  problems.clear();
+  for (auto& r : records) spare_.push_back(std::move(r));
+  records.clear();
+}
+
+record& call_result::next_record() {
+  if (spare_.empty()) return records.emplace_back();
+  records.push_back(std::move(spare_.back()));
+  spare_.pop_back();
+  records.back().clear();
+  return records.back();
+}
+
+void call_result::drop_last_record() {
+  spare_.push_back(std::move(records.back()));
+  records.pop_back();
+}
+
+call_output::call_output(call_result& into) : r_(into) {
+  r_.reset();
   out_.struct_size = sizeof out_;
   out_.ctx = this;
   out_.emit_request = [](void* ctx, const trib_http_request* q) { static_cast<call_output*>(ctx)->add_request(request_of(q)); };
@@ -112,36 +136,49 @@ bool call_output::known(const record& x) {
   return true;
 }
 
-// Data as one JSON value: kept as is for a free-form kind (`event`); for a kind with a
-// vocabulary, held to its fields like typed fields are.
 void call_output::add_record(record x, json data) {
-  if (!known(x)) return;
+  if (known(x) && keep_json_data(x, std::move(data)) && complete(x)) r_.records.push_back(std::move(x));
+}
+
+// Data as one JSON value: kept as is for a free-form kind (`event`); for a kind with a
+// vocabulary, held to its fields like typed fields are. False when the record cannot be kept.
+bool call_output::keep_json_data(record& x, json data) {
   if (!data.is_object()) {
     r_.errors.push_back({error_class::bad_data, "message data is not a JSON object", x.subject, 0});
-    return;
+    return false;
   }
   if (vocabulary::free_form(x.kind)) {
     if (data.dump().size() > vocabulary::max_free_form_bytes) {
       r_.errors.push_back({error_class::bad_data, "message data over 64 KiB", x.subject, 0});
-      return;
+      return false;
     }
     x.data = std::move(data);
-  } else
-    for (auto& [name, v] : data.items()) keep_field(x, name, v.is_number_float() ? number(v.get<double>()) : v);
-  finish_record(std::move(x));
+    return true;
+  }
+  for (auto& [name, v] : data.items()) keep_field(x, name, v.is_number_float() ? number(v.get<double>()) : v);
+  return true;
 }
 
-// A free-form record's data kept as its canonical text, without a DOM (the bytes the parse
-// above would have written); false, `x` untouched, when nlohmann must read it to say what is
-// wrong (or to take what simdjson does not: an integer past 64 bits, nesting past 1,024).
-bool call_output::add_free_form(record& x, std::string_view text) {
-  auto read = canonical_object(text, x.data_text);
-  if (read == canonical_status::unsupported) return false;
-  if (!known(x)) return true;
-  if (read == canonical_status::not_object) r_.errors.push_back({error_class::bad_data, "message data is not a JSON object", x.subject, 0});
-  else if (x.data_text.size() > vocabulary::max_free_form_bytes) r_.errors.push_back({error_class::bad_data, "message data over 64 KiB", x.subject, 0});
-  else finish_record(std::move(x));
-  return true;
+// Data given as one JSON object's text. A free-form record's is kept as its canonical text,
+// without a DOM (the bytes the parse above would have written); what simdjson does not take
+// (an integer past 64 bits, nesting past 1,024) and the data of a kind with a vocabulary go
+// through nlohmann, which also says what is wrong with text that is not JSON.
+bool call_output::keep_text_data(record& x, std::string_view text) {
+  if (text.size() > vocabulary::max_free_form_bytes) {
+    r_.errors.push_back({error_class::bad_data, "message data over 64 KiB", x.subject, 0});
+    return false;
+  }
+  if (!vocabulary::free_form(x.kind)) return keep_json_data(x, json::parse(text, nullptr, false));
+  switch (canonical_object(text, x.data_text)) {
+    case canonical_status::unsupported: return keep_json_data(x, json::parse(text, nullptr, false));
+    case canonical_status::not_object:
+      r_.errors.push_back({error_class::bad_data, "message data is not a JSON object", x.subject, 0});
+      return false;
+    case canonical_status::ok: break;
+  }
+  if (x.data_text.size() <= vocabulary::max_free_form_bytes) return true;
+  r_.errors.push_back({error_class::bad_data, "message data over 64 KiB", x.subject, 0});
+  return false;
 }
 
 void call_output::keep_field(record& x, const std::string& name, const json& v) {
@@ -158,32 +195,30 @@ void call_output::keep_field(record& x, const std::string& name, const json& v) 
   else r_.problems.push_back("field '" + name + "' is null (or not a finite number); dropped");
 }
 
-void call_output::finish_record(record x) {
+// Whether `x` carries its kind's required fields (a contract problem and an error when not).
+bool call_output::complete(const record& x) {
   for (const auto& req : vocabulary::required_fields(x.kind))
     if (!x.data.contains(req)) {
       r_.problems.push_back("record " + x.topic() + " lacks required field '" + req + "'; dropped");
       r_.errors.push_back({error_class::bad_data, "no '" + req + "' in the answer", x.subject, 0});
-      return;
+      return false;
     }
-  r_.records.push_back(std::move(x));
+  return true;
 }
 
+// Built in a record of the result's kept storage: no allocation once it has grown.
 void call_output::add_abi_record(const trib_record* rec) {
-  record x;
-  x.kind = str(rec->kind);
-  x.subject = str(rec->subject);
-  x.native = str(rec->native);
+  record& x = r_.next_record();
+  x.kind.assign(view(rec->kind));
+  x.subject.assign(view(rec->subject));
+  x.native.assign(view(rec->native));
   x.ts = rec->ts_ms;
-  if (TRIB_HAS_MEMBER(rec, trib_record, data_json) && rec->data_json.len > 0) {
-    if (rec->data_json.len > vocabulary::max_free_form_bytes) {
-      if (known(x)) r_.errors.push_back({error_class::bad_data, "message data over 64 KiB", x.subject, 0});
-      return;
-    }
-    std::string_view text(rec->data_json.ptr, rec->data_json.len);
-    if (!vocabulary::free_form(x.kind) || !add_free_form(x, text)) add_record(std::move(x), json::parse(text, nullptr, false));
-    return;
-  }
-  if (!known(x)) return;
+  bool text = TRIB_HAS_MEMBER(rec, trib_record, data_json) && rec->data_json.len > 0;
+  bool kept = known(x) && (text ? keep_text_data(x, view(rec->data_json)) : keep_abi_fields(x, rec)) && complete(x);
+  if (!kept) r_.drop_last_record();
+}
+
+bool call_output::keep_abi_fields(record& x, const trib_record* rec) {
   for (size_t i = 0; i < rec->field_count; ++i) {
     const trib_field& f = rec->fields[i];
     std::string name = str(f.name);
@@ -208,7 +243,7 @@ void call_output::add_abi_record(const trib_record* rec) {
         break;
     }
   }
-  finish_record(std::move(x));
+  return true;
 }
 
 }  // namespace tributary

@@ -149,6 +149,17 @@ struct call_result {
   std::vector<record> records;  // vocabulary-checked, without seq/received/source/feed
   std::vector<fetch_error> errors;
   std::vector<std::string> problems;  // contract breaches by the plugin: dropped fields...
+
+  // Empties the result for another call, keeping its records' storage: a result reused message
+  // after message (a stream feed's) allocates nothing once its strings have grown.
+  void reset();
+  // A cleared record appended to `records`, made from kept storage when there is some.
+  record& next_record();
+  // Removes the last record (one that turned out unfit), keeping its storage.
+  void drop_last_record();
+
+ private:
+  std::vector<record> spare_;
 };
 
 // Host services a plugin may call; one per instance.
@@ -190,6 +201,9 @@ class plugin_instance {
   bool polls() const;
   std::variant<stream_plan, fetch_error> plan_stream(const feed_request& feed);
   call_result parse_message(const feed_request& feed, const upstream_message& m);
+  // The same into `into` (reset first): a caller that keeps its result allocates nothing per
+  // message at steady state.
+  void parse_message(const feed_request& feed, const upstream_message& m, call_result& into);
 
  private:
   plugin_instance() = default;
@@ -198,7 +212,8 @@ class plugin_instance {
   plugin_services services_;
   std::mutex mu_;
   std::vector<std::string> extra_kinds_;
-  std::vector<trib_kv> headers_;  // parse_message: the message's headers in ABI form (reused, under mu_)
+  std::vector<trib_kv> headers_;          // parse_message: the message's headers in ABI form (reused, under mu_)
+  std::vector<trib_subject> subjects_;    // parse_message: the feed's subjects in ABI form (reused, under mu_)
   std::unique_ptr<plugin_backend> backend_;  // last: destroyed first, while api_ still lives
 };
 

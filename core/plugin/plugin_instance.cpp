@@ -12,10 +12,12 @@ namespace {
 
 trib_str abi(std::string_view s) { return trib_str{s.data(), s.size()}; }
 
+// A feed request in ABI form; its subjects in `subjects`, replaced (a kept vector allocates
+// nothing once grown).
 struct abi_feed {
-  std::vector<trib_subject> subjects;
   trib_feed_request req{};
-  explicit abi_feed(const feed_request& f) {
+  abi_feed(const feed_request& f, std::vector<trib_subject>& subjects) {
+    subjects.clear();
     for (const auto& [c, n] : f.subjects) subjects.push_back({abi(c), abi(n)});
     req.struct_size = sizeof req;
     req.feed = abi(f.feed);
@@ -23,6 +25,8 @@ struct abi_feed {
     req.subjects = subjects.data();
     req.subject_count = subjects.size();
   }
+  explicit abi_feed(const feed_request& f) : abi_feed(f, own) {}
+  std::vector<trib_subject> own;
 };
 
 std::vector<trib_kv> abi_kv(const kv_list& list) {
@@ -33,11 +37,11 @@ std::vector<trib_kv> abi_kv(const kv_list& list) {
 }
 
 // A failed call with no error of its own gets one naming the call.
-call_result finish(call_output& c, int32_t status, const char* call) {
+call_result& finish(call_output& c, int32_t status, const char* call) {
   auto& r = c.result();
   r.status = status;
   if (status != TRIB_OK && r.errors.empty()) r.errors.push_back({class_of_status(status), std::string(call) + " failed", {}, 0});
-  return std::move(r);
+  return r;
 }
 
 }  // namespace
@@ -112,7 +116,7 @@ call_result plugin_instance::plan(const feed_request& feed) {
   std::lock_guard lk(mu_);
   call_output c;
   abi_feed f(feed);
-  return finish(c, backend_->plan(f.req, c), "plan");
+  return std::move(finish(c, backend_->plan(f.req, c), "plan"));
 }
 
 bool plugin_instance::streams() const { return manifest().streams; }
@@ -139,9 +143,15 @@ std::variant<stream_plan, fetch_error> plugin_instance::plan_stream(const feed_r
 }
 
 call_result plugin_instance::parse_message(const feed_request& feed, const upstream_message& msg) {
+  call_result r;
+  parse_message(feed, msg, r);
+  return r;
+}
+
+void plugin_instance::parse_message(const feed_request& feed, const upstream_message& msg, call_result& into) {
   std::lock_guard lk(mu_);
-  call_output c;
-  abi_feed f(feed);
+  call_output c(into);
+  abi_feed f(feed, subjects_);
   trib_stream_message m{};
   m.struct_size = sizeof m;
   m.channel = abi(msg.channel);
@@ -152,13 +162,13 @@ call_result plugin_instance::parse_message(const feed_request& feed, const upstr
   for (size_t i = 0; i < msg.header_count; ++i) headers_.push_back({abi(msg.headers[i].first), abi(msg.headers[i].second)});
   m.headers = headers_.data();
   m.header_count = headers_.size();
-  auto r = finish(c, backend_->parse_message(f.req, m, c), "parse_message");
-  std::erase_if(r.records, [&](const record& x) {
-    if (x.kind == feed.kind) return false;
-    r.problems.push_back("record " + x.topic() + " is not of the feed's kind; dropped");
-    return true;
-  });
-  return r;
+  auto& r = finish(c, backend_->parse_message(f.req, m, c), "parse_message");
+  for (size_t i = r.records.size(); i-- > 0;) {  // erase_if, but keeping the storage of what it drops
+    if (r.records[i].kind == feed.kind) continue;
+    r.problems.push_back("record " + r.records[i].topic() + " is not of the feed's kind; dropped");
+    std::rotate(r.records.begin() + static_cast<std::ptrdiff_t>(i), r.records.begin() + static_cast<std::ptrdiff_t>(i) + 1, r.records.end());
+    r.drop_last_record();
+  }
 }
 
 call_result plugin_instance::parse(const feed_request& feed, const http_request& request, const http_response& response) {
@@ -185,7 +195,7 @@ call_result plugin_instance::parse(const feed_request& feed, const http_request&
   resp.header_count = rh.size();
   resp.body = abi(response.body);
   resp.received_ms = response.received_ms;
-  auto r = finish(c, backend_->parse(f.req, req, resp, c), "parse");
+  auto r = std::move(finish(c, backend_->parse(f.req, req, resp, c), "parse"));
   // A record for a subject the feed did not ask for is a plugin bug.
   std::erase_if(r.records, [&](const record& x) {
     bool asked = x.kind == feed.kind &&

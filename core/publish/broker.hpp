@@ -42,10 +42,15 @@ class broker {
 
   // Every publication on this node, once, in position order. Set before start().
   virtual void on_publication(handler h) = 0;
-  // Numbers `r` and publishes it: the publication as numbered here, or nullptr when this node
-  // does not publish now (a cluster follower; the record is counted as dropped). `at`: where
-  // in its upstream the record came from, stored with it.
-  virtual std::shared_ptr<const published_record> publish(record r, const upstream_position& at = {}) = 0;
+  // Numbers the record of `p` (a pooled publication with its record and topic set:
+  // published_record::wrap) and publishes it: the publication as numbered here, or nullptr when
+  // this node does not publish now (a cluster follower; the record is counted as dropped).
+  // `at`: where in its upstream the record came from, stored with it.
+  virtual std::shared_ptr<const published_record> publish(std::shared_ptr<published_record> p, const upstream_position& at = {}) = 0;
+  // The same for a record not yet wrapped.
+  std::shared_ptr<const published_record> publish(record r, const upstream_position& at = {}) {
+    return publish(published_record::wrap(std::move(r)), at);
+  }
   // The last upstream positions published for good (cluster: appended to the stream), of keys
   // starting with `prefix`; or why they cannot be read now.
   virtual std::variant<position_map, std::string> positions(std::string_view prefix) = 0;

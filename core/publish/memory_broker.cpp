@@ -6,9 +6,9 @@ namespace tributary {
 
 nlohmann::json broker::status() const { return nullptr; }
 
-std::shared_ptr<const published_record> memory_broker::publish(record r, const upstream_position& at) {
+std::shared_ptr<const published_record> memory_broker::publish(std::shared_ptr<published_record> p, const upstream_position& at) {
   std::lock_guard lk(mu_);
-  return publish_locked(std::move(r), at);
+  return publish_locked(std::move(p), at);
 }
 
 std::variant<position_map, std::string> memory_broker::positions(std::string_view prefix) {
@@ -18,8 +18,7 @@ std::variant<position_map, std::string> memory_broker::positions(std::string_vie
   return out;
 }
 
-std::shared_ptr<const published_record> memory_broker::publish_locked(record r, const upstream_position& at) {
-  auto p = published_record::wrap(std::move(r));
+std::shared_ptr<const published_record> memory_broker::publish_locked(std::shared_ptr<published_record> p, const upstream_position& at) {
   if (!at.empty()) {
     p->position_key.assign(at.key);
     p->position = at.offset;
@@ -39,7 +38,7 @@ std::shared_ptr<const published_record> memory_broker::publish_locked(record r, 
 std::shared_ptr<const published_record> memory_broker::mark_stale(const std::string& topic) {
   std::lock_guard lk(mu_);
   auto r = topics_.stale_copy(topic);
-  return r ? publish_locked(std::move(*r)) : nullptr;
+  return r ? publish_locked(published_record::wrap(std::move(*r))) : nullptr;
 }
 
 bool memory_broker::has(const std::string& topic) {

@@ -13,7 +13,8 @@ class memory_broker final : public broker {
  public:
   explicit memory_broker(frame_maker frames = nullptr) : frames_(frames) {}
   void on_publication(handler h) override { handler_ = std::move(h); }
-  std::shared_ptr<const published_record> publish(record r, const upstream_position& at = {}) override;
+  using broker::publish;
+  std::shared_ptr<const published_record> publish(std::shared_ptr<published_record> p, const upstream_position& at = {}) override;
   std::variant<position_map, std::string> positions(std::string_view prefix) override;
   std::shared_ptr<const published_record> mark_stale(const std::string& topic) override;
   bool publishing() const override { return true; }
@@ -22,7 +23,7 @@ class memory_broker final : public broker {
   void continue_after(std::string_view topic, uint64_t seq);
 
  private:
-  std::shared_ptr<const published_record> publish_locked(record r, const upstream_position& at = {});
+  std::shared_ptr<const published_record> publish_locked(std::shared_ptr<published_record> p, const upstream_position& at = {});
 
   frame_maker frames_;
   handler handler_;

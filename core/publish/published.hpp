@@ -99,7 +99,9 @@ struct published_record {
   // capacity, so the next one of about the same size is written in without an allocation.
   static std::shared_ptr<published_record> acquire();
   // `r` in a pooled record with its topic set, to be numbered and sealed.
-  static std::shared_ptr<published_record> wrap(record r);
+  static std::shared_ptr<published_record> wrap(record&& r);
+  // A copy of `r`, made in the pooled record's own storage: no allocation once it has grown.
+  static std::shared_ptr<published_record> wrap(const record& r);
   // Serializes the record into `json` and makes its frame, in place.
   void seal(frame_maker frames);
   // `r` numbered as it is, serialized, framed.

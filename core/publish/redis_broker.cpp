@@ -42,9 +42,9 @@ bool redis_broker::alone() const { return !started_ || (opts_.fetch_alone && !le
 
 bool redis_broker::publishing() const { return lead_.is_leader() || alone(); }
 
-std::shared_ptr<const published_record> redis_broker::publish(record r, const upstream_position& at) {
+std::shared_ptr<const published_record> redis_broker::publish(std::shared_ptr<published_record> p, const upstream_position& at) {
   std::lock_guard lk(mu_);
-  return publish_locked(std::move(r), at);
+  return publish_locked(std::move(p), at);
 }
 
 std::variant<position_map, std::string> redis_broker::positions(std::string_view prefix) {
@@ -58,8 +58,7 @@ std::variant<position_map, std::string> redis_broker::positions(std::string_view
   return out;
 }
 
-std::shared_ptr<const published_record> redis_broker::publish_locked(record r, const upstream_position& at) {
-  auto p = published_record::wrap(std::move(r));
+std::shared_ptr<const published_record> redis_broker::publish_locked(std::shared_ptr<published_record> p, const upstream_position& at) {
   if (!at.empty()) {
     p->position_key.assign(at.key);
     p->position = at.offset;
@@ -113,7 +112,7 @@ std::optional<uint64_t> redis_broker::apply(std::shared_ptr<published_record> p)
 void redis_broker::on_conflict(const published_record& r, uint64_t last_seq) {
   std::lock_guard lk(mu_);
   topics_.continue_after(r.topic, last_seq);
-  publish_locked(r.rec, {r.position_key, r.position});  // numbered again, after what the previous leader wrote
+  publish_locked(published_record::wrap(r.rec), {r.position_key, r.position});  // numbered again, after what the previous leader wrote
 }
 
 std::shared_ptr<const published_record> redis_broker::mark_stale(const std::string& topic) {
@@ -121,7 +120,7 @@ std::shared_ptr<const published_record> redis_broker::mark_stale(const std::stri
   auto* t = topics_.find(topic);
   if (t && !alone() && t->numbered > t->applied) return nullptr;  // a fresher record is on its way through the stream
   auto r = topics_.stale_copy(topic);
-  return r ? publish_locked(std::move(*r)) : nullptr;
+  return r ? publish_locked(published_record::wrap(std::move(*r))) : nullptr;
 }
 
 bool redis_broker::has(const std::string& topic) {

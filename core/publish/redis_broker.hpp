@@ -37,7 +37,8 @@ class redis_broker final : public broker, public stream_reader::target {
   redis_broker(redis_broker_options opts, leadership& lead, frame_maker frames, metrics& m, std::shared_ptr<spdlog::logger> log);
   ~redis_broker() override;
   void on_publication(handler h) override { handler_ = std::move(h); }
-  std::shared_ptr<const published_record> publish(record r, const upstream_position& at = {}) override;
+  using broker::publish;
+  std::shared_ptr<const published_record> publish(std::shared_ptr<published_record> p, const upstream_position& at = {}) override;
   // Read from Redis: what the stream writes stored (tributary:{name}:offsets).
   std::variant<position_map, std::string> positions(std::string_view prefix) override;
   std::shared_ptr<const published_record> mark_stale(const std::string& topic) override;
@@ -55,7 +56,7 @@ class redis_broker final : public broker, public stream_reader::target {
   std::optional<uint64_t> apply(std::shared_ptr<published_record> p) override;
 
  private:
-  std::shared_ptr<const published_record> publish_locked(record r, const upstream_position& at = {});
+  std::shared_ptr<const published_record> publish_locked(std::shared_ptr<published_record> p, const upstream_position& at = {});
   std::shared_ptr<const published_record> deliver_locked(topic_table::entry& t, std::shared_ptr<const published_record> p);
   void on_conflict(const published_record& r, uint64_t last_seq);
   bool alone() const;  // numbering and delivering here: not started, or fetching alone

@@ -14,9 +14,15 @@ namespace dom = simdjson::dom;
 
 namespace {
 
+struct member {
+  std::string_view key;
+  dom::element value;
+  uint32_t order;  // its place in the object: of two with one name, the later counts
+};
+
 struct writer {
   dom::parser parser;
-  std::vector<std::pair<std::string_view, dom::element>> members;  // a stack: each object sorts its own range
+  std::vector<member> members;  // a stack: each object sorts its own range
 
   void value(dom::element v, std::string& out);
   void object(dom::object o, std::string& out);
@@ -51,17 +57,21 @@ void put_string(std::string& out, std::string_view s) {
 
 void writer::object(dom::object o, std::string& out) {
   size_t from = members.size();
-  for (auto [key, v] : o) members.emplace_back(key, v);
-  auto first = members.begin() + static_cast<std::ptrdiff_t>(from);
-  std::stable_sort(first, members.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+  uint32_t order = 0;
+  for (auto [key, v] : o) members.push_back({key, v, order++});
+  // In place (std::stable_sort would take a buffer from the heap): (name, order) is unique.
+  std::sort(members.begin() + static_cast<std::ptrdiff_t>(from), members.end(), [](const member& a, const member& b) {
+    int c = a.key.compare(b.key);
+    return c < 0 || (c == 0 && a.order < b.order);
+  });
   out.push_back('{');
   bool any = false;
   for (size_t i = from; i < members.size(); ++i) {
-    if (i + 1 < members.size() && members[i + 1].first == members[i].first) continue;  // the last one counts
+    if (i + 1 < members.size() && members[i + 1].key == members[i].key) continue;  // the last one counts
     if (std::exchange(any, true)) out.push_back(',');
-    put_string(out, members[i].first);
+    put_string(out, members[i].key);
     out.push_back(':');
-    value(members[i].second, out);  // pushes and pops above `members.size()` only
+    value(members[i].value, out);  // pushes and pops above `members.size()` only
   }
   out.push_back('}');
   members.erase(members.begin() + static_cast<std::ptrdiff_t>(from), members.end());

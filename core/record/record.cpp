@@ -10,6 +10,14 @@ namespace tributary {
 
 using json = nlohmann::json;
 
+void record::clear() {
+  for (auto* s : {&kind, &subject, &source, &feed, &native, &data_text}) s->clear();
+  ts = received = 0;
+  seq = 0;
+  stale = false;
+  data = nullptr;
+}
+
 json record::to_json() const {
   json j = json::object();
   j["schema"] = "tributary.v1";

@@ -30,6 +30,8 @@ struct record {
   std::string data_text;
 
   std::string topic() const { return kind + "." + subject; }
+  // Back to a default record, keeping the strings' storage (a reused record).
+  void clear();
   nlohmann::json to_json() const;
   // The canonical JSON bytes (the same as to_json().dump()), written into `out` in place: no
   // DOM copy, and no allocation when `out` already has the room.

@@ -18,6 +18,7 @@
 #include "cluster/leadership.hpp"
 #include "obs/log.hpp"
 #include "obs/metrics.hpp"
+#include "plugin/plugin.hpp"
 #include "publish/cache.hpp"
 #include "publish/delivery.hpp"
 #include "publish/fanout_hub.hpp"
@@ -194,18 +195,28 @@ TEST(NoAllocation, FollowerPathFromStreamEntryToSessions) {
   srv.stop();
 }
 
+// What a standalone node publishes through: the memory broker, delivery to the cache and the
+// history, the intake in front.
+struct standalone_node {
+  std::shared_ptr<spdlog::logger> log = make_logger("alloc", "off", nullptr);
+  metrics m;
+  record_cache cache;
+  fanout_hub hub{history_options{16, millis(600000), 64u << 20}};
+  delivery deliver{cache, &hub};
+  memory_broker broker{&update_frame};
+  intake in{broker, m, log};
+  standalone_node() {
+    broker.on_publication([this](const std::shared_ptr<const published_record>& p) { deliver.on_publication(p); });
+  }
+  std::tuple<metrics&, record_cache&, intake&> parts() { return {m, cache, in}; }
+};
+
 // The intake path of a standalone node: a plugin's record stamped, counted, numbered, written
 // as canonical JSON into a recycled buffer, framed, and delivered to the cache and history.
 TEST(NoAllocation, IntakeNumbersSerializesFramesAndDelivers) {
   constexpr int kTopics = 64, kWarm = 60, kMeasured = 20;
-  auto log = make_logger("alloc", "off", nullptr);
-  metrics m;
-  record_cache cache;
-  fanout_hub hub(history_options{16, millis(600000), 64u << 20});
-  delivery deliver(cache, &hub);
-  memory_broker broker(&update_frame);
-  broker.on_publication([&](const std::shared_ptr<const published_record>& p) { deliver.on_publication(p); });
-  intake in(broker, m, log);
+  standalone_node node;
+  auto [m, cache, in] = node.parts();
   std::vector<std::vector<record>> rounds;  // what the plugin made, before anything is counted
   for (int r = 0; r < kWarm + kMeasured; ++r) {
     auto& round = rounds.emplace_back();
@@ -231,4 +242,51 @@ TEST(NoAllocation, IntakeNumbersSerializesFramesAndDelivers) {
   EXPECT_EQ(last->rec.seq, uint64_t(kWarm + kMeasured));
   EXPECT_EQ(last->json, last->rec.to_json().dump());
   EXPECT_EQ(m.value("tributary_records_total", {{"kind", "price"}, {"source", "binance"}}), (kWarm + kMeasured) * kTopics);
+}
+
+// The push path of a standalone node: a pub/sub message through the real redis_pubsub plugin
+// (loaded through the loader; its subject template, the data's canonical text), the host's
+// result kept message after message as the stream feed keeps it, and the record copied into
+// pooled storage by the intake, numbered, serialized, framed and delivered.
+TEST(NoAllocation, PushedMessageThroughThePluginIntoDelivery) {
+  constexpr int kUsers = 64, kWarm = 60, kMeasured = 20;
+  auto lib = plugin_library::load(std::filesystem::path(TRIBUTARY_PLUGIN_DIR) / "libredis_pubsub.so");
+  ASSERT_TRUE(std::holds_alternative<std::shared_ptr<plugin_library>>(lib));
+  nlohmann::json settings{{"redis_url", "redis://127.0.0.1:1"}, {"channel", "task_status_updates"}, {"subject", "user.{user}.orders"}};
+  auto made = plugin_instance::create(std::get<std::shared_ptr<plugin_library>>(lib), "tasks", settings, {});
+  ASSERT_TRUE(std::holds_alternative<std::unique_ptr<plugin_instance>>(made));
+  auto& plugin = *std::get<std::unique_ptr<plugin_instance>>(made);
+  standalone_node node;
+  auto [m, cache, in] = node.parts();
+  feed_request feed{"tasks", "event", {}};
+  // What the publisher sent, made before anything is counted. Of one length throughout: the
+  // pooled records' strings grow to the longest they have held, and that is warm-up.
+  std::vector<std::string> messages;
+  for (int r = 0; r < kWarm + kMeasured; ++r)
+    for (int u = 0; u < kUsers; ++u)
+      messages.push_back(R"({"user":)" + std::to_string(10 + u) + R"(,"status":"running","progress":)" + std::to_string(100 + r) +
+                         R"(,"detail":{"step":"a long enough name to be on the heap","z":1,"a":[1,2.5,"x"]}})");
+  call_result res;  // kept, as the stream feed keeps it
+  long published = 0;
+  auto play = [&](int from, int to) {
+    for (int i = from * kUsers; i < to * kUsers; ++i) {
+      upstream_message msg("task_status_updates", messages[i]);
+      msg.received_ms = 1796312489596 + i;
+      plugin.parse_message(feed, msg, res);
+      ASSERT_EQ(res.records.size(), 1u) << (res.errors.empty() ? "" : res.errors[0].str());
+      for (auto& r : res.records) published += in.publish(r, {"tasks", "tasks", msg.received_ms}) != nullptr;
+    }
+  };
+  play(0, kWarm);
+  counting = true;
+  play(kWarm, kWarm + kMeasured);
+  counting = false;
+  EXPECT_EQ(allocations.exchange(0), 0) << "allocations while " << kMeasured * kUsers << " messages were published";
+  EXPECT_EQ(published, (kWarm + kMeasured) * kUsers);
+  auto last = cache.latest("event.user.17.orders");
+  ASSERT_TRUE(last);
+  EXPECT_EQ(last->rec.seq, uint64_t(kWarm + kMeasured));
+  EXPECT_EQ(last->rec.native, "task_status_updates");
+  EXPECT_EQ(last->json, last->rec.to_json().dump());
+  EXPECT_EQ(last->rec.to_json()["data"], nlohmann::json::parse(messages[(kWarm + kMeasured - 1) * kUsers + 7]));
 }

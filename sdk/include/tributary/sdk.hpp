@@ -244,6 +244,15 @@ class record_builder {
   std::vector<field> fields_;
 };
 
+// A record of a free-form kind (`event`) given by reference: the strings are the caller's and
+// are copied by the host during output::record(). For a push source's hot path, where a
+// record_builder would copy each string once more per message.
+struct record_view {
+  std::string_view kind, subject, native;
+  std::string_view data_json;  // the whole data as one JSON object text
+  int64_t ts_ms = 0;           // 0: the time the message arrived
+};
+
 // Where a streaming feed's messages come from (ABI 1.1).
 struct stream_plan {
   trib_upstream upstream = TRIB_UPSTREAM_REDIS_PUBSUB;
@@ -300,15 +309,14 @@ class output {
     f.reserve(b.fields_.size());
     for (const auto& x : b.fields_)
       f.push_back({to_abi(x.name), x.type, x.number, to_abi(x.string), x.boolean ? 1 : 0});
-    trib_record rec{};
-    rec.struct_size = sizeof rec;
-    rec.kind = to_abi(b.kind_);
-    rec.subject = to_abi(b.subject_);
-    rec.native = to_abi(b.native_);
-    rec.ts_ms = b.ts_;
+    trib_record rec = abi_record({b.kind_, b.subject_, b.native_, b.data_json_, b.ts_});
     rec.fields = f.data();
     rec.field_count = f.size();
-    rec.data_json = to_abi(b.data_json_);
+    out_->emit_record(out_->ctx, &rec);
+  }
+
+  void record(const record_view& v) const {
+    trib_record rec = abi_record(v);
     out_->emit_record(out_->ctx, &rec);
   }
 
@@ -353,6 +361,16 @@ class output {
   }
 
  private:
+  static trib_record abi_record(const record_view& v) {
+    trib_record rec{};
+    rec.struct_size = sizeof rec;
+    rec.kind = to_abi(v.kind);
+    rec.subject = to_abi(v.subject);
+    rec.native = to_abi(v.native);
+    rec.ts_ms = v.ts_ms;
+    rec.data_json = to_abi(v.data_json);
+    return rec;
+  }
   const trib_output* out_;
 };
 
@@ -413,13 +431,20 @@ class plugin {
 
 namespace detail {
 
+// `f` into `r` (replaced): no allocation once `r` has held a request as large.
+inline void assign_cpp(const trib_feed_request* f, feed_request& r) {
+  r.feed.assign(from_abi(f->feed));
+  r.kind.assign(from_abi(f->kind));
+  r.subjects.resize(f->subject_count);
+  for (size_t i = 0; i < f->subject_count; ++i) {
+    r.subjects[i].canonical.assign(from_abi(f->subjects[i].canonical));
+    r.subjects[i].native.assign(from_abi(f->subjects[i].native));
+  }
+}
+
 inline feed_request to_cpp(const trib_feed_request* f) {
   feed_request r;
-  r.feed = std::string(from_abi(f->feed));
-  r.kind = std::string(from_abi(f->kind));
-  for (size_t i = 0; i < f->subject_count; ++i)
-    r.subjects.push_back({std::string(from_abi(f->subjects[i].canonical)),
-                          std::string(from_abi(f->subjects[i].native))});
+  assign_cpp(f, r);
   return r;
 }
 
@@ -552,12 +577,20 @@ struct adapter {
   static int32_t parse_message(trib_instance* i, const trib_feed_request* f, const trib_stream_message* m,
                                const trib_output* out) {
     return guarded(out, [&] {
-      stream_message msg{from_abi(m->channel), from_abi(m->payload), m->received_ms, {}, {}};
+      // Kept per thread and refilled: a message costs the plugin no allocation of the SDK's.
+      thread_local feed_request feed;
+      thread_local stream_message msg;
+      assign_cpp(f, feed);
+      msg.channel = from_abi(m->channel);
+      msg.payload = from_abi(m->payload);
+      msg.received_ms = m->received_ms;
+      msg.key = {};
+      msg.headers.clear();
       if (TRIB_HAS_MEMBER(m, trib_stream_message, header_count)) {  // a host of ABI 1.2 or later
         msg.key = from_abi(m->key);
         for (size_t k = 0; k < m->header_count; ++k) msg.headers.emplace_back(from_abi(m->headers[k].key), from_abi(m->headers[k].value));
       }
-      self(i)->parse_message(to_cpp(f), msg, output(out));
+      self(i)->parse_message(feed, msg, output(out));
     });
   }
 

@@ -50,15 +50,15 @@ class event_mapping {
     if (m.payload.size() > max_bytes)
       throw sdk::plugin_error(error_class::bad_data, "message of " + std::to_string(m.payload.size()) + " bytes is over 64 KiB");
     simdjson::dom::element body = parse(m.payload);
-    std::string subject = subject_.render(body, message_context{m.channel, m.key, &m});
+    thread_local std::string subject, data;  // reused: no allocation per message once grown
+    subject_.render_into(body, message_context{m.channel, m.key, &m}, subject);
     bool wanted = feed.subjects.empty() || std::any_of(feed.subjects.begin(), feed.subjects.end(), [&](auto& s) {
       return s.canonical == "*" || s.canonical == subject;
     });
     if (!wanted) return;
-    sdk::record_builder r(feed.kind, subject, std::string(m.channel));
-    if (keep_.empty()) r.data_json(std::string(m.payload));
-    else r.data_json(kept(body));
-    out.record(r);
+    std::string_view text = m.payload;
+    if (!keep_.empty()) text = kept_into(body, data);
+    out.record(sdk::record_view{feed.kind, subject, m.channel, text});
   }
 
  private:
@@ -85,8 +85,9 @@ class event_mapping {
     return body;
   }
 
-  std::string kept(simdjson::dom::element body) const {
-    std::string data = "{";
+  // The members named in `keep`, as one object's text in `data` (replaced).
+  std::string_view kept_into(simdjson::dom::element body, std::string& data) const {
+    data.assign(1, '{');
     for (const auto& [name, quoted] : keep_) {
       simdjson::dom::element v;
       if (!last_member(body, name, v)) continue;
@@ -95,7 +96,8 @@ class event_mapping {
       data += ':';
       data += simdjson::minify(v);
     }
-    return data + "}";
+    data += '}';
+    return data;
   }
 
   static subject_template template_of(const nlohmann::json& s) {

@@ -16,6 +16,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <charconv>
 #include <string>
 #include <string_view>
 #include <variant>
@@ -68,12 +69,17 @@ class subject_template {
   // had no value, or why the result is not a subject.
   std::string render(simdjson::dom::element body, const message_context& ctx) const {
     std::string out;
+    render_into(body, ctx, out);
+    return out;
+  }
+  // The same into `out` (replaced): no allocation once `out` has the room.
+  void render_into(simdjson::dom::element body, const message_context& ctx, std::string& out) const {
+    out.clear();
     for (const auto& p : parts_) append(out, p, body, ctx);
     auto ok = [](unsigned char c) { return std::isalnum(c) || c == '.' || c == '_' || c == ':' || c == '-'; };
     if (out.empty() || out.size() > max_subject_bytes || !std::all_of(out.begin(), out.end(), ok))
       throw sdk::plugin_error(sdk::error_class::bad_data,
                               "subject template '" + text_ + "' gives '" + clip(out) + "', not a subject (1-512 of A-Z a-z 0-9 . _ : -)");
-    return out;
   }
 
  private:
@@ -172,9 +178,16 @@ class subject_template {
     if (!at.get_string().get(text)) {
       if (text.empty()) missing(p);
       encode_topic_segment(text, out);
-    } else if (!at.get_int64().get(i)) out += std::to_string(i);
-    else if (!at.get_uint64().get(u)) out += std::to_string(u);
+    } else if (!at.get_int64().get(i)) append_integer(out, i);
+    else if (!at.get_uint64().get(u)) append_integer(out, u);
     else throw sdk::plugin_error(sdk::error_class::bad_data, "{" + p.text + "} is not a string or an integer");
+  }
+
+  template <class Int>
+  static void append_integer(std::string& out, Int v) {
+    char buf[24];
+    auto end = std::to_chars(buf, buf + sizeof buf, v).ptr;
+    out.append(buf, end);
   }
 
   std::string text_;

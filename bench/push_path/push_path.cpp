@@ -1,0 +1,96 @@
+// The push path in one thread, without sockets: a Redis pub/sub message of the personal-topic
+// benchmark (bench/push/run.py --personal) through the real redis_pubsub plugin (loaded
+// through the loader), the intake, the memory broker and delivery (cache, history, hub with no
+// sessions): what the stream feed's thread does per message, less the Redis read. Prints ns and
+// heap allocations per message. A profiling harness for the user-space share of that
+// benchmark: there is no peer to run beside it (the Go peer has no separable path).
+//
+//   bench_push_path PLUGIN_DIR [MESSAGES [USERS]]
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <new>
+
+#include "ingest/intake.hpp"
+#include "obs/log.hpp"
+#include "obs/metrics.hpp"
+#include "plugin/plugin.hpp"
+#include "publish/cache.hpp"
+#include "publish/delivery.hpp"
+#include "publish/fanout_hub.hpp"
+#include "publish/memory_broker.hpp"
+#include "server/frames.hpp"
+
+namespace {
+std::atomic<long> allocations{0};
+void* counted(size_t n) {
+  allocations.fetch_add(1, std::memory_order_relaxed);
+  if (void* p = std::malloc(n ? n : 1)) return p;
+  throw std::bad_alloc();
+}
+}  // namespace
+
+void* operator new(size_t n) { return counted(n); }
+void* operator new[](size_t n) { return counted(n); }
+void operator delete(void* p) noexcept { std::free(p); }
+void operator delete[](void* p) noexcept { std::free(p); }
+void operator delete(void* p, size_t) noexcept { std::free(p); }
+void operator delete[](void* p, size_t) noexcept { std::free(p); }
+
+using namespace tributary;
+
+int main(int argc, char** argv) {
+  if (argc < 2) {
+    std::fprintf(stderr, "usage: %s PLUGIN_DIR [MESSAGES [USERS]]\n", argv[0]);
+    return 2;
+  }
+  int n = argc > 2 ? std::atoi(argv[2]) : 1000000;
+  int users = argc > 3 ? std::atoi(argv[3]) : 9000;
+  auto lib = plugin_library::load(std::filesystem::path(argv[1]) / "libredis_pubsub.so");
+  if (auto* e = std::get_if<std::string>(&lib)) {
+    std::fprintf(stderr, "load: %s\n", e->c_str());
+    return 1;
+  }
+  nlohmann::json settings{{"redis_url", "redis://127.0.0.1:1"}, {"channel", "task_status_updates"}, {"subject", "user.{user}.x"}};
+  auto made = plugin_instance::create(std::get<std::shared_ptr<plugin_library>>(lib), "tasks", settings, {});
+  if (auto* e = std::get_if<fetch_error>(&made)) {
+    std::fprintf(stderr, "create: %s\n", e->str().c_str());
+    return 1;
+  }
+  auto& plugin = *std::get<std::unique_ptr<plugin_instance>>(made);
+  auto log = make_logger("bench", "off", nullptr);
+  metrics m;
+  record_cache cache;
+  fanout_hub hub(history_options{});
+  delivery deliver(cache, &hub);
+  memory_broker broker(&update_frame);
+  broker.on_publication([&](const std::shared_ptr<const published_record>& p) { deliver.on_publication(p); });
+  intake in(broker, m, log);
+  feed_request feed{"tasks", "event", {}};
+
+  std::vector<std::string> messages;  // as bench_push_feeder writes them
+  for (int u = 0; u < users; ++u)
+    messages.push_back(R"({"task_id":"user.)" + std::to_string(u) + R"(.x","user":")" + std::to_string(u) +
+                       R"(","status":"running","progress":)" + std::to_string(u % 100) +
+                       R"(,"received":1796312489596})");
+  long published = 0;
+  call_result res;  // kept, as the stream feed keeps it
+  auto run = [&](int count) {
+    for (int i = 0; i < count; ++i) {
+      upstream_message msg("task_status_updates", messages[i % users]);
+      msg.received_ms = 1796312489596 + i;
+      plugin.parse_message(feed, msg, res);
+      for (auto& r : res.records) published += in.publish(r, {"tasks", "tasks", msg.received_ms}) != nullptr;
+    }
+  };
+  run(users * 3);  // every topic made, pools and rings filled
+  long a0 = allocations.load();
+  auto t0 = std::chrono::steady_clock::now();
+  run(n);
+  double ns = std::chrono::duration<double, std::nano>(std::chrono::steady_clock::now() - t0).count() / n;
+  double allocs = double(allocations.load() - a0) / n;
+  std::printf("{\"messages\": %d, \"users\": %d, \"ns_per_message\": %.0f, \"allocations_per_message\": %.2f, \"published\": %ld}\n", n,
+              users, ns, allocs, published);
+  return published == long(users) * 3 + n ? 0 : 1;
+}
