@@ -33,10 +33,11 @@ def measure(name, start, build, rp, rate, window, tmp, conns=9000):
         c0, t0 = fanout.cpu_s(srv.pid), time.time()
         time.sleep(3)
         idle = (fanout.cpu_s(srv.pid) - c0) / (time.time() - t0)
-        feeder = fanout.feed(build, rp, rate, window + 5, conns, "P")
+        feeder = fanout.feed(build, rp, rate, window + 7, conns, "P")
         load.lines(3)  # the ramp, and every line written before it
+        load.take(1)  # the window starts as a line arrives: see Load.take
         c0, t0 = fanout.cpu_s(srv.pid), time.time()
-        got = load.lines(window)
+        got = load.take(window)
         c1, t1 = fanout.cpu_s(srv.pid), time.time()
         feeder.wait()
         load.stop()

@@ -153,10 +153,10 @@ def personal_once(args, tmp, name, start, rates, users, seconds):
             # Steady state, as bench/fanout/cpu_per_delivery.py measures it: the feeder's first
             # seconds (and every line written before them) are read first, then a window.
             f = fanout.spawn([f"{args.build}/bench/bench_push_feeder", "127.0.0.1", str(args.redis_port), CHANNEL, str(rate),
-                              str(seconds + 4), str(users), "user.{i}.x"], 1, stdout=subprocess.DEVNULL)
-            load.lines(3)
+                              str(seconds + 6), str(users), "user.{i}.x"], 1, stdout=subprocess.DEVNULL)
+            load.take(4)
             c0, t0 = fanout.cpu_s(srv.pid), time.time()
-            got = load.lines(seconds)
+            got = load.take(seconds)
             c1, t1 = fanout.cpu_s(srv.pid), time.time()
             f.wait()
             delivered = sum(x["deliveries"] for x in got)

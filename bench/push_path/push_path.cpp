@@ -6,6 +6,9 @@
 // benchmark: there is no peer to run beside it (the Go peer has no separable path).
 //
 //   bench_push_path PLUGIN_DIR [MESSAGES [USERS]]
+#include <execinfo.h>
+#include <unistd.h>
+
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -24,8 +27,15 @@
 
 namespace {
 std::atomic<long> allocations{0};
+std::atomic<long> traced{-1};  // TRIBUTARY_ALLOC_TRACE=N: the stacks of the first N measured allocations
+
 void* counted(size_t n) {
   allocations.fetch_add(1, std::memory_order_relaxed);
+  if (traced.load(std::memory_order_relaxed) > 0 && traced.fetch_sub(1) > 0) {
+    void* frames[16];
+    backtrace_symbols_fd(frames, backtrace(frames, 16), STDERR_FILENO);
+    (void)!write(STDERR_FILENO, "--\n", 3);
+  }
   if (void* p = std::malloc(n ? n : 1)) return p;
   throw std::bad_alloc();
 }
@@ -85,6 +95,9 @@ int main(int argc, char** argv) {
     }
   };
   run(users * 3);  // every topic made, pools and rings filled
+  void* warm[1];
+  backtrace(warm, 1);  // loads what backtrace needs before anything is traced
+  if (const char* v = std::getenv("TRIBUTARY_ALLOC_TRACE")) traced = std::atol(v);
   long a0 = allocations.load();
   auto t0 = std::chrono::steady_clock::now();
   run(n);

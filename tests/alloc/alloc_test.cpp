@@ -249,7 +249,7 @@ TEST(NoAllocation, IntakeNumbersSerializesFramesAndDelivers) {
 // result kept message after message as the stream feed keeps it, and the record copied into
 // pooled storage by the intake, numbered, serialized, framed and delivered.
 TEST(NoAllocation, PushedMessageThroughThePluginIntoDelivery) {
-  constexpr int kUsers = 64, kWarm = 60, kMeasured = 20;
+  constexpr int kUsers = 64, kWarm = 60, kMeasured = 90;
   auto lib = plugin_library::load(std::filesystem::path(TRIBUTARY_PLUGIN_DIR) / "libredis_pubsub.so");
   ASSERT_TRUE(std::holds_alternative<std::shared_ptr<plugin_library>>(lib));
   nlohmann::json settings{{"redis_url", "redis://127.0.0.1:1"}, {"channel", "task_status_updates"}, {"subject", "user.{user}.orders"}};
