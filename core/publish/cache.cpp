@@ -6,14 +6,11 @@ namespace tributary {
 
 void record_cache::accept(const std::shared_ptr<const published_record>& r) {
   std::unique_lock lk(mu_);
-  auto id = r->topic_id;
-  if (id < by_id_.size() && by_id_[id] && by_id_[id]->first == r->topic) {
-    by_id_[id]->second = r;
+  if (auto* e = by_id_.find(*r)) {
+    e->second = r;
     return;
   }
-  auto& entry = *latest_.insert_or_assign(r->topic, r).first;
-  if (id >= by_id_.size()) by_id_.resize(id + 1, nullptr);  // a new topic: the only time this allocates
-  if (!by_id_[id]) by_id_[id] = &entry;
+  by_id_.remember(*r, &*latest_.insert_or_assign(r->topic, r).first);
 }
 
 std::shared_ptr<const published_record> record_cache::latest(const std::string& topic) const {

@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "publish/by_topic_id.hpp"
 #include "publish/published.hpp"
 
 namespace tributary {
@@ -23,9 +24,8 @@ class record_cache final : public record_sink {
   mutable std::shared_mutex mu_;
   map latest_;
   // The entries by the broker's dense topic id: the per-record path finds its entry without
-  // comparing strings down the tree (the key is still checked: a record of another broker,
-  // in a test, may carry the same id).
-  std::vector<map::value_type*> by_id_;
+  // comparing strings down the tree.
+  by_topic_id<map::value_type> by_id_;
 };
 
 }  // namespace tributary

@@ -28,6 +28,7 @@ std::shared_ptr<const published_record> memory_broker::publish_locked(std::share
   auto& t = topics_.at(p->topic);
   p->rec.seq = ++t.numbered;
   p->topic_id = t.id;
+  p->table = topics_.serial();
   p->seal(frames_);
   t.applied = p->rec.seq;
   t.last = p;

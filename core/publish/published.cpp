@@ -116,6 +116,7 @@ class record_pool {
     for (auto& v : p->variants) clear(v);
     for (size_t i = 0; dialects && i < dialects->slots.size(); ++i) clear(dialects->slots[i]);
     p->topic_id = 0;
+    p->table = 0;
     p->epoch = 0;
     p->position_key.clear();
     p->position = -1;

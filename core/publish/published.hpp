@@ -25,7 +25,8 @@ enum class frame_variant : uint8_t { deflated, centrifugo, centrifugo_deflated, 
 struct published_record {
   record rec;
   std::string topic;
-  uint32_t topic_id = 0;  // dense per-process id of `topic`, given by the broker
+  uint32_t topic_id = 0;  // dense id of `topic` in the broker's topic table
+  uint32_t table = 0;     // that table's serial (topic_table::serial()); 0: made outside a broker
   uint64_t epoch = 0;     // of the stream that numbered it (0: standalone)
   std::string json;       // the tributary.v1 object, canonical bytes
   std::string frame;      // made by the frame_maker; empty when there is none (no server: `fetch`)

@@ -65,6 +65,7 @@ std::shared_ptr<const published_record> redis_broker::publish_locked(std::shared
   }
   auto& t = topics_.at(p->topic);
   p->topic_id = t.id;
+  p->table = topics_.serial();
   if (alone()) {
     p->rec.seq = ++t.numbered;
     p->seal(frames_);
@@ -104,6 +105,7 @@ std::optional<uint64_t> redis_broker::apply(std::shared_ptr<published_record> p)
   if (p->rec.seq <= t.applied) return std::nullopt;  // applied already
   uint64_t before = t.applied;
   p->topic_id = t.id;
+  p->table = topics_.serial();
   if (frames_) frames_(*p);
   deliver_locked(t, std::move(p));
   return before;

@@ -12,12 +12,10 @@ void topic_history::pop_front(ring& r) {
 }
 
 topic_history::ring& topic_history::ring_of(const published_record& r) {
-  auto id = r.topic_id;
-  if (id < by_id_.size() && by_id_[id] && by_id_[id]->first == r.topic) return by_id_[id]->second;
+  if (auto* e = by_id_.find(r)) return e->second;
   auto it = rings_.find(r.topic);
   if (it == rings_.end()) it = rings_.emplace(r.topic, ring{{}, &rules_.rule_for(r.topic)}).first;
-  if (id >= by_id_.size()) by_id_.resize(id + 1, nullptr);
-  if (!by_id_[id]) by_id_[id] = &*it;
+  by_id_.remember(r, &*it);
   return it->second;
 }
 

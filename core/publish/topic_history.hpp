@@ -12,6 +12,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "publish/by_topic_id.hpp"
 #include "publish/history_rules.hpp"
 #include "publish/published.hpp"
 #include "util/duration.hpp"
@@ -68,7 +69,7 @@ class topic_history {
   mutable std::mutex mu_;
   using ring_map = std::unordered_map<std::string, ring, hash, std::equal_to<>>;
   ring_map rings_;
-  std::vector<ring_map::value_type*> by_id_;  // by the broker's dense topic id (as in the cache)
+  by_topic_id<ring_map::value_type> by_id_;  // by the broker's dense topic id (as in the cache)
   // Every entry in arrival order, for the age and byte bounds; entries already dropped from
   // their ring are skipped (and compacted away when they pile up).
   ring_queue<std::pair<ring*, uint64_t>> order_;

@@ -1,10 +1,17 @@
 #include "publish/topic_state.hpp"
 
 #include <algorithm>
+#include <atomic>
 
 #include "record/record_bytes.hpp"
 
 namespace tributary {
+
+namespace {
+std::atomic<uint32_t> next_serial{1};
+}  // namespace
+
+topic_table::topic_table() : serial_(next_serial++) {}
 
 topic_table::entry& topic_table::at(std::string_view topic) {
   uint32_t id = ids_.add(topic);

@@ -24,6 +24,7 @@ class topic_table {
     uint64_t applied = 0;   // seq of `last`
     std::shared_ptr<const published_record> last;
   };
+  topic_table();
   entry& at(std::string_view topic);  // added on first use
   entry* find(std::string_view topic);
   bool has(std::string_view topic);  // a publication of it is held
@@ -35,8 +36,11 @@ class topic_table {
   // Numbering continues after what was applied: what was numbered but never delivered is
   // given again (a new leader after a lost lease).
   void renumber_from_applied();
+  // Tells this table's ids from another's (published_record::table): unique in the process, never 0.
+  uint32_t serial() const { return serial_; }
 
  private:
+  const uint32_t serial_;
   name_table ids_;
   std::deque<entry> entries_;  // by id
 };

@@ -14,6 +14,7 @@
 #include <new>
 #include <thread>
 
+#include "../support/publish_path.hpp"
 #include "../support/raw_ws.hpp"
 #include "cluster/leadership.hpp"
 #include "obs/log.hpp"
@@ -195,28 +196,12 @@ TEST(NoAllocation, FollowerPathFromStreamEntryToSessions) {
   srv.stop();
 }
 
-// What a standalone node publishes through: the memory broker, delivery to the cache and the
-// history, the intake in front.
-struct standalone_node {
-  std::shared_ptr<spdlog::logger> log = make_logger("alloc", "off", nullptr);
-  metrics m;
-  record_cache cache;
-  fanout_hub hub{history_options{16, millis(600000), 64u << 20}};
-  delivery deliver{cache, &hub};
-  memory_broker broker{&update_frame};
-  intake in{broker, m, log};
-  standalone_node() {
-    broker.on_publication([this](const std::shared_ptr<const published_record>& p) { deliver.on_publication(p); });
-  }
-  std::tuple<metrics&, record_cache&, intake&> parts() { return {m, cache, in}; }
-};
-
 // The intake path of a standalone node: a plugin's record stamped, counted, numbered, written
 // as canonical JSON into a recycled buffer, framed, and delivered to the cache and history.
 TEST(NoAllocation, IntakeNumbersSerializesFramesAndDelivers) {
   constexpr int kTopics = 64, kWarm = 60, kMeasured = 20;
-  standalone_node node;
-  auto [m, cache, in] = node.parts();
+  publish_path node(history_options{16, millis(600000), 64u << 20});
+  auto [cache, m, in] = std::tie(node.cache, node.m, node.out);
   std::vector<std::vector<record>> rounds;  // what the plugin made, before anything is counted
   for (int r = 0; r < kWarm + kMeasured; ++r) {
     auto& round = rounds.emplace_back();
@@ -256,8 +241,8 @@ TEST(NoAllocation, PushedMessageThroughThePluginIntoDelivery) {
   auto made = plugin_instance::create(std::get<std::shared_ptr<plugin_library>>(lib), "tasks", settings, {});
   ASSERT_TRUE(std::holds_alternative<std::unique_ptr<plugin_instance>>(made));
   auto& plugin = *std::get<std::unique_ptr<plugin_instance>>(made);
-  standalone_node node;
-  auto [m, cache, in] = node.parts();
+  publish_path node(history_options{16, millis(600000), 64u << 20});
+  auto [cache, m, in] = std::tie(node.cache, node.m, node.out);
   feed_request feed{"tasks", "event", {}};
   // What the publisher sent, made before anything is counted. Of one length throughout: the
   // pooled records' strings grow to the longest they have held, and that is warm-up.

@@ -82,6 +82,32 @@ TEST(MemoryBroker, ContinuesAfterWhatAStreamHolds) {
   EXPECT_EQ(path.out.publish(price("BTC-USDT", 1))->rec.seq, 43u);
 }
 
+// The cache and the history find a topic's entry by its id without comparing names; an id
+// is only trusted from the table that gave it. Two brokers give id 0 to different topics (as
+// two in one test process do), and a record made outside any broker carries id 0 as well.
+TEST(MemoryBroker, TopicIdsOfAnotherTableOrOfNoneAreNotMistakenForOnesOwn) {
+  publish_path path(history_options{8, millis(600000), 64u << 20});
+  memory_broker other(&update_frame);
+  other.on_publication([&](const std::shared_ptr<const published_record>& r) { path.deliver.on_publication(r); });
+  for (int i = 1; i <= 3; ++i) {
+    auto a = path.out.publish(price("AAA-USDT", i));
+    auto b = other.publish(price("BBB-USDT", 10 * i));
+    ASSERT_TRUE(a && b);
+    EXPECT_EQ(a->topic_id, b->topic_id);  // each table's first topic
+    EXPECT_NE(a->table, b->table);
+    path.deliver.on_publication(published_record::make(price("CCC-USDT", 100 * i)));  // id 0, no table
+  }
+  EXPECT_EQ(path.cache.latest("price.AAA-USDT")->rec.data["price"], 3);
+  EXPECT_EQ(path.cache.latest("price.BBB-USDT")->rec.data["price"], 30);
+  EXPECT_EQ(path.cache.latest("price.CCC-USDT")->rec.data["price"], 300);
+  for (auto [topic, first] : {std::pair{"price.AAA-USDT", 1}, {"price.BBB-USDT", 10}, {"price.CCC-USDT", 100}}) {
+    auto held = path.hub.history().window(topic, std::nullopt, 10);
+    ASSERT_EQ(held.size(), 3u) << topic;
+    for (auto& r : held) EXPECT_EQ(r->topic, topic);
+    EXPECT_EQ(held[0]->rec.data["price"], first) << topic;
+  }
+}
+
 TEST(Intake, CountsContractProblemsPerSource) {
   publish_path path;
   path.out.contract_problems("cmc", {"field 'x' is not in the price vocabulary; dropped", "record price.A was not asked for; dropped"});
