@@ -88,3 +88,30 @@ TEST(Record, WriteJsonMakesTheSameBytesAsTheDom) {
     EXPECT_EQ(out, r.to_json().dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
   }
 }
+
+// A reused record (a push feed's kept result) is cleared between messages: it must come back
+// to a default record in every field, or a field one message set would leak into the next.
+TEST(Record, ClearGivesBackADefaultRecordAndKeepsTheStorage) {
+  record r;
+  r.kind = "event";
+  r.subject = "user.1234567890.orders";
+  r.source = "tasks";
+  r.feed = "orders";
+  r.native = "task_status_updates";
+  r.ts = 1773153015000;
+  r.received = 1773153015123;
+  r.seq = 17;
+  r.stale = true;
+  r.data_text = R"({"a long enough object":"to be on the heap, not in the string"})";
+  auto room = r.data_text.capacity();
+  r.clear();
+  std::string cleared, fresh;
+  r.write_json(cleared);
+  record{}.write_json(fresh);
+  EXPECT_EQ(cleared, fresh);
+  EXPECT_EQ(r.to_json(), record{}.to_json());
+  EXPECT_EQ(r.data_text.capacity(), room);
+  r.data = {{"price", 1}};
+  r.clear();
+  EXPECT_TRUE(r.data.is_null());
+}
