@@ -32,8 +32,9 @@ class intake {
   // Stamps `r` with its origin (ts defaults to `received`) and publishes it: the publication,
   // or nullptr when this node does not publish now.
   std::shared_ptr<const published_record> publish(record&& r, const record_origin& o);
-  // The same with a copy of `r`, made in pooled storage: a caller that reuses its records (a
-  // stream feed's call result) publishes without allocating at steady state.
+  // The same with a copy of `r`. Either way the record's strings are written into pooled
+  // storage (published_record::wrap) and a caller's record keeps its own: a caller that reuses
+  // its records (a stream feed's call result) publishes without allocating at steady state.
   std::shared_ptr<const published_record> publish(const record& r, const record_origin& o);
   // A record made here (a view): published as it is.
   std::shared_ptr<const published_record> publish(record r);

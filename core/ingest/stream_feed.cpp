@@ -378,7 +378,7 @@ bool stream_feed::on_message(upstream_message m, const upstream_position& at) {
   for (size_t i = 0; i < res.records.size(); ++i) {  // the message's position goes with its last record
     published_++;
     record_origin origin{source_.name, feed_.cfg.id, now, i + 1 == res.records.size() ? at : upstream_position{}};
-    auto published = out_.publish(res.records[i], origin);  // a copy into pooled storage: the result keeps its own
+    auto published = out_.publish(std::move(res.records[i]), origin);  // its data moved; the result keeps its strings' room
     if (capture_ && published) capture_->published.push_back(std::move(published));
   }
   std::lock_guard lk(feed_.mu);

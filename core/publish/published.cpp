@@ -144,17 +144,17 @@ std::shared_ptr<published_record> published_record::acquire() {
 
 void published_record::set_topic() { topic.assign(rec.kind).append(1, '.').append(rec.subject); }
 
-std::shared_ptr<published_record> published_record::wrap(record&& r) {
-  auto p = acquire();
-  p->rec = std::move(r);
-  p->set_topic();
-  return p;
-}
-
 std::shared_ptr<published_record> published_record::wrap(const record& r) {
   auto p = acquire();
   p->rec = r;
   p->set_topic();
+  return p;
+}
+
+std::shared_ptr<published_record> published_record::wrap(record&& r) {
+  auto data = std::move(r.data);  // null once moved from: the copy below does not copy the DOM
+  auto p = wrap(static_cast<const record&>(r));
+  p->rec.data = std::move(data);
   return p;
 }
 

@@ -99,10 +99,12 @@ struct published_record {
   // An empty record from the pool. Records are recycled, not freed: their strings keep their
   // capacity, so the next one of about the same size is written in without an allocation.
   static std::shared_ptr<published_record> acquire();
-  // `r` in a pooled record with its topic set, to be numbered and sealed.
-  static std::shared_ptr<published_record> wrap(record&& r);
-  // A copy of `r`, made in the pooled record's own storage: no allocation once it has grown.
+  // A copy of `r` in a pooled record with its topic set, to be numbered and sealed; its strings
+  // are written into the pooled record's own storage (no allocation once it has grown).
   static std::shared_ptr<published_record> wrap(const record& r);
+  // The same, but a data DOM is moved rather than copied. `r` keeps its strings: a caller that
+  // reuses its records (a stream feed's call result) keeps their room.
+  static std::shared_ptr<published_record> wrap(record&& r);
   // Serializes the record into `json` and makes its frame, in place.
   void seal(frame_maker frames);
   // `r` numbered as it is, serialized, framed.
