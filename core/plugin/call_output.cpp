@@ -89,12 +89,28 @@ int32_t status_of_class(error_class c) {
   }
 }
 
+namespace {
+// What a kept result holds on to between calls: a few records, none with a large string, so a
+// burst (one message of many records, one record of 64 KiB) does not pin its size for the
+// feed's life.
+constexpr size_t kSpareRecords = 64;
+constexpr size_t kSpareBytes = 16 * 1024;
+
+bool worth_keeping(const record& r) {
+  return r.data_text.capacity() <= kSpareBytes && r.native.capacity() <= kSpareBytes && r.subject.capacity() <= kSpareBytes;
+}
+}  // namespace
+
+void call_result::keep_spare(record&& r) {
+  if (spare_.size() < kSpareRecords && worth_keeping(r)) spare_.push_back(std::move(r));
+}
+
 void call_result::reset() {
   status = 0;
   requests.clear();
   errors.clear();
   problems.clear();
-  for (auto& r : records) spare_.push_back(std::move(r));
+  for (auto& r : records) keep_spare(std::move(r));
   records.clear();
 }
 
@@ -107,7 +123,7 @@ record& call_result::next_record() {
 }
 
 void call_result::drop_last_record() {
-  spare_.push_back(std::move(records.back()));
+  keep_spare(std::move(records.back()));
   records.pop_back();
 }
 

@@ -151,7 +151,8 @@ struct call_result {
   std::vector<std::string> problems;  // contract breaches by the plugin: dropped fields...
 
   // Empties the result for another call, keeping its records' storage: a result reused message
-  // after message (a stream feed's) allocates nothing once its strings have grown.
+  // after message (a stream feed's) allocates nothing once its strings have grown. It keeps
+  // up to 64 records, and none with a string past 16 KiB.
   void reset();
   // A cleared record appended to `records`, made from kept storage when there is some.
   record& next_record();
@@ -159,6 +160,7 @@ struct call_result {
   void drop_last_record();
 
  private:
+  void keep_spare(record&& r);
   std::vector<record> spare_;
 };
 

@@ -5,6 +5,7 @@
 #include <shared_mutex>
 
 #include "record/json_text.hpp"
+#include "tributary/topic_segment.hpp"
 
 namespace tributary {
 
@@ -90,33 +91,34 @@ void put_value(std::string& out, const json& v) {
 }  // namespace
 
 void record::write_json(std::string& out) const {
+  using namespace std::string_view_literals;  // no strlen per piece
   out.clear();
   // Members in nlohmann's order (its objects are sorted by key), so the bytes equal to_json().dump().
-  out.append(R"({"data":)");
+  out.append(R"({"data":)"sv);
   if (!data.is_null()) put_value(out, data);
   else if (!data_text.empty()) out.append(data_text);
-  else out.append("{}");
-  out.append(R"(,"feed":)");
+  else out.append("{}"sv);
+  out.append(R"(,"feed":)"sv);
   put_string(out, feed);
-  out.append(R"(,"kind":)");
+  out.append(R"(,"kind":)"sv);
   put_string(out, kind);
   if (!native.empty()) {
-    out.append(R"(,"native":)");
+    out.append(R"(,"native":)"sv);
     put_string(out, native);
   }
-  out.append(R"(,"received":)");
+  out.append(R"(,"received":)"sv);
   put_json_integer(out, received);
-  out.append(R"(,"schema":"tributary.v1","seq":)");
+  out.append(R"(,"schema":"tributary.v1","seq":)"sv);
   put_json_integer(out, seq);
-  out.append(R"(,"source":)");
+  out.append(R"(,"source":)"sv);
   put_string(out, source);
-  out.append(R"(,"stale":)").append(stale ? "true" : "false");
-  out.append(R"(,"subject":)");
+  out.append(R"(,"stale":)"sv).append(stale ? "true"sv : "false"sv);
+  out.append(R"(,"subject":)"sv);
   put_string(out, subject);
-  out.append(R"(,"topic":)");
+  out.append(R"(,"topic":)"sv);
   if (json_verbatim(kind) && json_verbatim(subject)) out.append(1, '"').append(kind).append(1, '.').append(subject).append(1, '"');
   else put_string(out, kind + "." + subject);
-  out.append(R"(,"ts":)");
+  out.append(R"(,"ts":)"sv);
   put_json_integer(out, ts);
   out.push_back('}');
 }
@@ -293,9 +295,8 @@ std::optional<std::string> check_subject(std::string_view kind, std::string_view
     if (dot == std::string_view::npos || !is_pair(s.substr(0, dot)) || dot + 1 == s.size())
       return "a candle subject is INSTRUMENT.INTERVAL (BTC-USDT.1h)";
   }
-  if ((kind == "event" || !declared_by(kind).empty()) && (s.size() > 512 || !std::all_of(s.begin(), s.end(), [](unsigned char c) {
-                            return std::isalnum(c) || c == '.' || c == '_' || c == ':' || c == '-';
-                          })))
+  auto event_like = kind == "event" || !declared_by(kind).empty();
+  if (event_like && (s.size() > 512 || !std::all_of(s.begin(), s.end(), [](unsigned char c) { return is_subject_char(c); })))
     return "an event subject is at most 512 characters of A-Z a-z 0-9 . _ : -";
   if (kind == "indicator" && std::count(s.begin(), s.end(), '.') != 2)
     return "an indicator subject is INSTRUMENT.NAME.INTERVAL (BTC-USDT.rsi.1d)";

@@ -29,6 +29,10 @@ inline int hex_value(char c) {
 }
 }  // namespace topic_segment_detail
 
+// A byte an event subject may hold: A-Z a-z 0-9 . _ : - (an encoded segment's bytes, and the
+// dots between segments). Not std::isalnum: no locale, and no call per byte.
+inline bool is_subject_char(unsigned char c) { return topic_segment_detail::is_safe(c) || c == '.' || c == ':'; }
+
 // Appends the encoding of `id` to `out`.
 inline void encode_topic_segment(std::string_view id, std::string& out) {
   static constexpr char digits[] = "0123456789ABCDEF";

@@ -76,7 +76,7 @@ class subject_template {
   void render_into(simdjson::dom::element body, const message_context& ctx, std::string& out) const {
     out.clear();
     for (const auto& p : parts_) append(out, p, body, ctx);
-    auto ok = [](unsigned char c) { return std::isalnum(c) || c == '.' || c == '_' || c == ':' || c == '-'; };
+    auto ok = [](unsigned char c) { return is_subject_char(c); };
     if (out.empty() || out.size() > max_subject_bytes || !std::all_of(out.begin(), out.end(), ok))
       throw sdk::plugin_error(sdk::error_class::bad_data,
                               "subject template '" + text_ + "' gives '" + clip(out) + "', not a subject (1-512 of A-Z a-z 0-9 . _ : -)");
