@@ -4,6 +4,7 @@
 // their own per-thread counters instead and register a collector, which is called, and its
 // samples added in, only when the metrics are read.
 #include <atomic>
+#include <cstdint>
 #include <functional>
 #include <map>
 #include <memory>
@@ -19,12 +20,24 @@ namespace tributary {
 // other series. A series is either such a cell or set by name, never both.
 class metrics_counter {
  public:
-  void add(double v = 1) { v_.fetch_add(v, std::memory_order_relaxed); }
-  void set(double v) { v_.store(v, std::memory_order_relaxed); }
-  double value() const { return v_.load(std::memory_order_relaxed); }
+  // A whole number (the usual case: one more record, n more bytes) is one atomic add; only a
+  // fraction takes the compare-and-swap loop that adding to an atomic double is.
+  void add(double v = 1) {
+    if (v > -kWhole && v < kWhole && static_cast<double>(static_cast<int64_t>(v)) == v)
+      whole_.fetch_add(static_cast<int64_t>(v), std::memory_order_relaxed);
+    else
+      part_.fetch_add(v, std::memory_order_relaxed);
+  }
+  void set(double v) {
+    whole_.store(0, std::memory_order_relaxed);
+    part_.store(v, std::memory_order_relaxed);
+  }
+  double value() const { return static_cast<double>(whole_.load(std::memory_order_relaxed)) + part_.load(std::memory_order_relaxed); }
 
  private:
-  std::atomic<double> v_{0};
+  static constexpr double kWhole = 9007199254740992.0;  // 2^53: every whole number below is exact
+  std::atomic<int64_t> whole_{0};
+  std::atomic<double> part_{0};
 };
 
 class metrics {

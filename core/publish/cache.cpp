@@ -5,7 +5,7 @@
 namespace tributary {
 
 void record_cache::accept(const std::shared_ptr<const published_record>& r) {
-  std::unique_lock lk(mu_);
+  std::lock_guard lk(mu_);
   if (auto* e = by_id_.find(*r)) {
     e->second = r;
     return;
@@ -14,13 +14,13 @@ void record_cache::accept(const std::shared_ptr<const published_record>& r) {
 }
 
 std::shared_ptr<const published_record> record_cache::latest(const std::string& topic) const {
-  std::shared_lock lk(mu_);
+  std::lock_guard lk(mu_);
   auto it = latest_.find(topic);
   return it == latest_.end() ? nullptr : it->second;
 }
 
 std::vector<std::shared_ptr<const published_record>> record_cache::matching(std::string_view pattern) const {
-  std::shared_lock lk(mu_);
+  std::lock_guard lk(mu_);
   std::vector<std::shared_ptr<const published_record>> out;
   for (const auto& [t, r] : latest_)
     if (topic_matches(pattern, t)) out.push_back(r);
@@ -30,7 +30,7 @@ std::vector<std::shared_ptr<const published_record>> record_cache::matching(std:
 std::vector<std::shared_ptr<const published_record>> record_cache::all() const { return matching("*"); }
 
 size_t record_cache::size() const {
-  std::shared_lock lk(mu_);
+  std::lock_guard lk(mu_);
   return latest_.size();
 }
 

@@ -1,7 +1,7 @@
 #pragma once
 #include <map>
 #include <memory>
-#include <shared_mutex>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -21,7 +21,7 @@ class record_cache final : public record_sink {
 
  private:
   using map = std::map<std::string, std::shared_ptr<const published_record>, std::less<>>;
-  mutable std::shared_mutex mu_;
+  mutable std::mutex mu_;  // not a shared_mutex: its write lock cost more than the reads it would let run side by side
   map latest_;
   // The entries by the broker's dense topic id: the per-record path finds its entry without
   // comparing strings down the tree.

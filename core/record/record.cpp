@@ -39,7 +39,11 @@ json record::to_json() const {
 }
 
 bool json_verbatim(std::string_view s) {
-  return std::all_of(s.begin(), s.end(), [](char c) { return c >= 0x20 && c < 0x7F && c != '"' && c != '\\'; });
+  // Without an early exit, so the compiler checks many bytes at a time (names are short and
+  // nearly always plain).
+  bool plain = true;
+  for (char c : s) plain &= c >= 0x20 && c < 0x7F && c != '"' && c != '\\';
+  return plain;
 }
 
 namespace {
@@ -148,7 +152,7 @@ namespace {
 
 using F = field_type;
 struct kind_spec {
-  const char* name;
+  std::string_view name;  // compared by size first, without strlen
   std::vector<std::pair<const char*, F>> fields;
   std::vector<const char*> required;
 };
