@@ -54,6 +54,20 @@ def measure(name, start, build, rp, rate, window, tmp, conns=9000):
     return out
 
 
+def pairwise(res, names):
+    """Tributary's CPU per delivery over each other peer's, round by round (the runs of one round
+    share the machine's state of the moment): each ratio, and their median."""
+    lines = []
+    for (name, rate), runs in res.items():
+        if name == names[0]:
+            continue
+        mine = res[(names[0], rate)]
+        ratios = sorted(round(a["cpu_us_per_delivery"] / b["cpu_us_per_delivery"], 2) for a, b in zip(mine, runs) if b["cpu_us_per_delivery"])
+        if ratios:
+            lines.append(f"{rate}/s, {names[0]} / {name} round by round: {ratios}, median {ratios[len(ratios) // 2]}")
+    return lines
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--build", default=os.path.join(fanout.ROOT, "build"))
@@ -75,9 +89,10 @@ def main():
         fanout.wait_port(rp)
         try:
             for rate in map(int, args.rates.split(",")):
-                for _ in range(args.repeat):
-                    for name, start, b in runs:
+                for order in fanout.rounds(runs, args.repeat):
+                    for name, start, b in order:
                         res.setdefault((name, rate), []).append(measure(name, start, b, rp, rate, args.window, tmp))
+            pairs = pairwise(res, [n for n, _, _ in runs])
             res = {k: {f: sorted(r[f] for r in v)[len(v) // 2] for f in v[0] if f != "peer"} for k, v in res.items()}
         finally:
             redis.terminate()
@@ -89,6 +104,8 @@ def main():
             vals = [res[(n, rate)][key] for n in names]
             ratios = [f"{vals[0] / v:.2f}x" if v else "" for v in vals[1:]]
             print(f"| {rate}/s: {key} | " + " | ".join(map(str, vals)) + " | " + " | ".join(ratios) + " |")
+    for line in pairs:
+        print(line)
 
 
 if __name__ == "__main__":

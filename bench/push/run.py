@@ -173,10 +173,10 @@ def personal_once(args, tmp, name, start, rates, users, seconds):
 
 
 def personal(args, tmp, peers, rates=(10000,), users=9000, seconds=6):
-    """Each peer in turn, args.repeat times alternating; the median of each figure."""
+    """Each peer in turn, args.repeat rounds in rotated order (fanout.rounds); the median of each figure."""
     runs = {name: [] for name, _ in peers}
-    for _ in range(args.repeat):
-        for name, start in peers:
+    for order in fanout.rounds(peers, args.repeat):
+        for name, start in order:
             runs[name].append(personal_once(args, tmp, name, start, rates, users, seconds))
     median = lambda xs: sorted(xs)[len(xs) // 2]  # noqa: E731
     out = {name: [{k: median([r[i][k] for r in rs]) for k in rs[0][i]} for i in range(len(rates))] for name, rs in runs.items()}
@@ -186,6 +186,9 @@ def personal(args, tmp, peers, rates=(10000,), users=9000, seconds=6):
     for i, st in enumerate(out[names[0]]):
         for key in ("delivered_share", "p99_ms", "cpu_us_per_delivery"):
             print(f"| {st['rate']} msgs/s: {key} | " + " | ".join(str(out[n][i][key]) for n in names) + " |")
+    for n in names[1:]:  # round by round: the runs of one round share the machine's state of the moment
+        ratios = sorted(round(a[0]["cpu_us_per_delivery"] / b[0]["cpu_us_per_delivery"], 2) for a, b in zip(runs[names[0]], runs[n]))
+        print(f"{names[0]} / {n} CPU per delivery, round by round: {ratios}, median {ratios[len(ratios) // 2]}")
     return out
 
 
