@@ -11,8 +11,9 @@ JSON line per server and a Markdown table with the ratios to Tributary.
 Usage: bench/fanout/cpu_per_delivery.py [--build build] [--before DIR] [--rates 10000,30000]
                                         [--peers tributary,go,node] [--window 8] [--repeat 3]
 --before DIR also runs an older Tributary build (its core/tributary, plugins and bench/).
---repeat N runs every server N times, alternating, and reports the median of each figure
-(a shared 2-core VM varies by 15 % from one run to the next).
+--repeat N runs every server N times, in rounds whose order rotates (fanout.rounds), and reports
+the median of each figure and each round's ratio (a shared 2-core VM varies by 15-25 % from one
+run to the next; use a multiple of the number of servers).
 """
 import argparse, json, os, subprocess, sys, tempfile, time
 

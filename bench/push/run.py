@@ -26,6 +26,7 @@ hand-written service on Kafka: Node.js with `kafkajs` (eachMessage) and `ws`.
 
 Usage: bench/push/run.py [--build build] [--upstream redis|ws|kafka] [--personal [--repeat 3] [--before DIR]]
 Needs: redis-server, node with bench/fanout/node_modules (cd bench/fanout && npm install).
+--personal --repeat N: rounds whose order rotates (fanout.rounds); medians and each round's ratio.
 """
 import argparse, json, os, subprocess, sys, tempfile, time
 
