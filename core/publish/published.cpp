@@ -17,13 +17,16 @@ class local_front {
     thread_local local_front f;
     return f;
   }
-  T* take() { return n_ ? held_[--n_] : nullptr; }
+  T* take() { return n_ && !closed_ ? held_[--n_] : nullptr; }
   bool keep(T* p) {
-    if (n_ == kHeld) return false;
+    if (n_ == kHeld || closed_) return false;
     held_[n_++] = p;
     return true;
   }
+  // A record freed later in the thread's (or the process's) end, by a destructor that runs after
+  // this one, goes straight to the shared list: `closed_` stays readable in the thread's storage.
   ~local_front() {
+    closed_ = true;
     while (n_) List::get().give_shared(held_[--n_]);
   }
 
@@ -31,6 +34,7 @@ class local_front {
   static constexpr size_t kHeld = 64;
   T* held_[kHeld];
   size_t n_ = 0;
+  bool closed_ = false;
 };
 
 // Free blocks of one size, shared by every thread (a record is made on one thread and freed on

@@ -31,7 +31,7 @@ TEST(RecordPool, WhatAThreadHoldsAtItsEndGoesToTheSharedList) {
     std::vector<std::shared_ptr<published_record>> made;
     for (int i = 0; i < 3; ++i) {
       made.push_back(published_record::acquire());
-      made.back()->frame.assign(kRoom, 'f');
+      made.back()->frame = std::string(kRoom, 'f');  // exactly that room (assign could double an old one)
     }
   }).join();  // freed on that thread, into its own few; at its end, into the shared list
   std::thread([&] {
@@ -40,5 +40,21 @@ TEST(RecordPool, WhatAThreadHoldsAtItsEndGoesToTheSharedList) {
       held.push_back(published_record::acquire());
       EXPECT_GE(held.back()->frame.capacity(), kRoom) << "record " << i << " came from the heap, not from the ended thread";
     }
+  }).join();
+}
+
+TEST(RecordPool, ARecordFreedAfterTheThreadsOwnFewAreGoneStillReachesTheSharedList) {
+  constexpr size_t kRoom = 11000;
+  struct holder {
+    std::shared_ptr<published_record> p;
+  };
+  std::thread([&] {
+    thread_local holder h;  // made before the pool's per-thread few, so destroyed after them
+    h.p = published_record::acquire();
+    h.p->frame = std::string(kRoom, 'f');
+  }).join();
+  std::thread([&] {
+    auto p = published_record::acquire();
+    EXPECT_EQ(p->frame.capacity(), kRoom) << "the record freed at the thread's end was lost";
   }).join();
 }
