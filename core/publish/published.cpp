@@ -7,43 +7,12 @@ namespace tributary {
 
 namespace {
 
-// A thread's own few free items in front of a shared free list. A record is mostly freed on the
-// thread that made it (the history evicts it there), so that thread takes its next one back
-// without the list's lock, and warm. What a thread still holds at its exit goes to the list.
-template <class List, class T>
-class local_front {
- public:
-  static local_front& mine() {
-    thread_local local_front f;
-    return f;
-  }
-  T* take() { return n_ && !closed_ ? held_[--n_] : nullptr; }
-  bool keep(T* p) {
-    if (n_ == kHeld || closed_) return false;
-    held_[n_++] = p;
-    return true;
-  }
-  // A record freed later in the thread's (or the process's) end, by a destructor that runs after
-  // this one, goes straight to the shared list: `closed_` stays readable in the thread's storage.
-  ~local_front() {
-    closed_ = true;
-    while (n_) List::get().give_shared(held_[--n_]);
-  }
-
- private:
-  static constexpr size_t kHeld = 64;
-  T* held_[kHeld];
-  size_t n_ = 0;
-  bool closed_ = false;
-};
-
 // Free blocks of one size, shared by every thread (a record is made on one thread and freed on
 // another). Keeps at most `kKeep` blocks; the rest go back to the heap.
 constexpr size_t kKeep = 1 << 16;
 
 template <size_t Size, size_t Align>
 struct block_list {
-  using front = local_front<block_list, void>;
   std::mutex mu;
   std::vector<void*> free;
   static block_list& get() {
@@ -51,7 +20,6 @@ struct block_list {
     return *l;
   }
   void* take() {
-    if (void* p = front::mine().take()) return p;
     {
       std::lock_guard lk(mu);
       if (!free.empty()) {
@@ -63,9 +31,6 @@ struct block_list {
     return ::operator new(Size, std::align_val_t(Align));
   }
   void give(void* p) {
-    if (!front::mine().keep(p)) give_shared(p);
-  }
-  void give_shared(void* p) {
     {
       std::lock_guard lk(mu);
       if (free.size() < kKeep) return free.push_back(p);
@@ -104,13 +69,11 @@ void empty_out(nlohmann::json& j, int depth = 0) {
 
 class record_pool {
  public:
-  using front = local_front<record_pool, published_record>;
   static record_pool& get() {
     static auto* p = new record_pool;  // never destroyed, like the block lists
     return *p;
   }
   published_record* take() {
-    if (auto* p = front::mine().take()) return p;
     {
       std::lock_guard lk(mu_);
       if (!free_.empty()) {
@@ -157,9 +120,6 @@ class record_pool {
     p->epoch = 0;
     p->position_key.clear();
     p->position = -1;
-    if (!front::mine().keep(p)) give_shared(p);
-  }
-  void give_shared(published_record* p) {
     {
       std::lock_guard lk(mu_);
       if (free_.size() < kKeep) return free_.push_back(p);

@@ -32,16 +32,6 @@ void topic_history::add(const std::shared_ptr<const published_record>& r) {
   while (now - rg.items.front().at > rg.rule->ttl.count()) pop_front(rg);  // the newest is never too old
   evict(now);
   if (order_.size() > 2 * live_ + 1024) compact_order();
-  warm_oldest();
-}
-
-// The oldest entries are the coldest memory here, and the next adds evict them: each add starts
-// loading the next three a step further (ring, then its first entry, then that entry's record),
-// so by the time an add evicts one, its lines have arrived. Only addresses are read.
-void topic_history::warm_oldest() const {
-  if (order_.size() > 2) __builtin_prefetch(order_[2].first);
-  if (order_.size() > 1 && !order_[1].first->items.empty()) __builtin_prefetch(&order_[1].first->items.front());
-  if (!order_.empty() && !order_[0].first->items.empty()) __builtin_prefetch(order_[0].first->items.front().rec.get());
 }
 
 void topic_history::evict(int64_t now) {

@@ -61,7 +61,6 @@ class topic_history {
   ring& ring_of(const published_record& r);  // made on first use
   void pop_front(ring& r);
   void evict(int64_t now);
-  void warm_oldest() const;
   void compact_order();
 
   history_options opts_;
