@@ -118,54 +118,70 @@ void stream_writer::probe(redis_client& redis) {
   set_failing(why.has_value(), why ? *why : "");
 }
 
-// Writes the oldest buffered record, or waits (with backoff) when Redis does not take it.
+// Writes the oldest buffered records (up to a batch, one round trip), or waits (with backoff)
+// when Redis does not take them.
 void stream_writer::write_front(fenced_writer& writer, int64_t& backoff) {
-  std::shared_ptr<const published_record> next;
+  batch_.clear();
   {
     std::lock_guard lk(mu_);
-    next = buffer_.front();
+    size_t bytes = 0;  // a batch of big records is cut short: one script run holds Redis up
+    for (size_t i = 0; i < buffer_.size() && batch_.size() < fenced_writer::max_batch && bytes < fenced_writer::max_batch_bytes; ++i) {
+      batch_.push_back(buffer_[i]);
+      bytes += buffer_[i]->json.size();
+    }
   }
   std::string why;
-  uint64_t last_seq = 0;
-  auto res = writer.write(hooks_.epoch(), *next, &why, &last_seq);
-  if (res == fenced_writer::result::unavailable) {
-    unavailable_->add();
-    set_failing(true, why);
-    std::unique_lock lk(mu_);
-    auto wait = std::chrono::milliseconds(backoff);
-    if (stop_) wait = std::min(wait, std::chrono::milliseconds(std::max<int64_t>(0, flush_until_ - steady_ms())));
-    cv_.wait_for(lk, wait, [this] { return stop_.load() && steady_ms() >= flush_until_; });
-    backoff = std::min<int64_t>(backoff * 2, 2000);  // the same record again, in order
-    return;
-  }
+  batch_ptrs_.clear();
+  for (auto& r : batch_) batch_ptrs_.push_back(r.get());
+  auto res = writer.write_batch(hooks_.epoch(), batch_ptrs_, outcomes_, &why);
+  if (res == fenced_writer::result::unavailable) return wait_after_failure(why, backoff);
   backoff = 100;
   set_failing(false, "");
-  if (res == fenced_writer::result::fenced) {
-    fenced_->add();
-    size_t n;
-    {
-      std::lock_guard lk(mu_);
-      n = buffer_.size();
-      buffer_.clear();
-    }
-    log_->warn("stream: write refused ({}); {} record(s) no client has seen are dropped", why, n);
-    drop(n, "fenced");
-    if (hooks_.on_fenced) hooks_.on_fenced();
-    return;
-  }
+  if (res == fenced_writer::result::fenced) return drop_fenced(why);
   {
     std::lock_guard lk(mu_);
-    if (!buffer_.empty() && buffer_.front() == next) buffer_.pop_front();
+    for (auto& r : batch_)  // the buffer may have dropped its oldest meanwhile (full)
+      if (!buffer_.empty() && buffer_.front() == r) buffer_.pop_front();
     depth_.set(static_cast<double>(buffer_.size()));
   }
-  (res == fenced_writer::result::written ? written_ : res == fenced_writer::result::duplicate ? duplicate_ : conflict_)->add();
-  if (res == fenced_writer::result::duplicate && steady_ms() - last_duplicate_log_ >= 1000) {  // at most once a second
-    last_duplicate_log_ = steady_ms();
-    log_->warn("stream: {} seq {} is already written; not written again", next->topic, next->rec.seq);
+  for (size_t i = 0; i < batch_.size(); ++i) settle(*batch_[i], outcomes_[i]);
+  batch_.clear();  // the records go back to their pool once delivered
+}
+
+void stream_writer::wait_after_failure(const std::string& why, int64_t& backoff) {
+  unavailable_->add();
+  set_failing(true, why);
+  std::unique_lock lk(mu_);
+  auto wait = std::chrono::milliseconds(backoff);
+  if (stop_) wait = std::min(wait, std::chrono::milliseconds(std::max<int64_t>(0, flush_until_ - steady_ms())));
+  cv_.wait_for(lk, wait, [this] { return stop_.load() && steady_ms() >= flush_until_; });
+  backoff = std::min<int64_t>(backoff * 2, 2000);  // the same records again, in order
+}
+
+void stream_writer::drop_fenced(const std::string& why) {
+  fenced_->add();
+  size_t n;
+  {
+    std::lock_guard lk(mu_);
+    n = buffer_.size();
+    buffer_.clear();
   }
-  if (res == fenced_writer::result::conflict) {
-    log_->warn("stream: {}; renumbering it after {}", why, last_seq);
-    if (hooks_.on_conflict) hooks_.on_conflict(*next, last_seq);
+  log_->warn("stream: write refused ({}); {} record(s) no client has seen are dropped", why, n);
+  drop(n, "fenced");
+  if (hooks_.on_fenced) hooks_.on_fenced();
+}
+
+// Counts what became of one written record; a conflict is numbered again by the broker.
+void stream_writer::settle(const published_record& r, const fenced_writer::outcome& o) {
+  using result = fenced_writer::result;
+  (o.res == result::written ? written_ : o.res == result::duplicate ? duplicate_ : conflict_)->add();
+  if (o.res == result::duplicate && steady_ms() - last_duplicate_log_ >= 1000) {  // at most once a second
+    last_duplicate_log_ = steady_ms();
+    log_->warn("stream: {} seq {} is already written; not written again", r.topic, r.rec.seq);
+  }
+  if (o.res == result::conflict) {
+    log_->warn("stream: {}; renumbering it after {}", o.why, o.last_seq);
+    if (hooks_.on_conflict) hooks_.on_conflict(r, o.last_seq);
   }
 }
 

@@ -17,6 +17,7 @@
 
 #include "net/redis.hpp"
 #include "publish/history_rules.hpp"
+#include "sink/fenced_writer.hpp"
 #include "util/ring_queue.hpp"
 #include "publish/published.hpp"
 
@@ -67,7 +68,10 @@ class stream_writer final : public record_sink {
  private:
   void loop();
   void probe(class redis_client& redis);
-  void write_front(class fenced_writer& w, int64_t& backoff_ms);
+  void write_front(fenced_writer& w, int64_t& backoff_ms);
+  void wait_after_failure(const std::string& why, int64_t& backoff_ms);
+  void drop_fenced(const std::string& why);
+  void settle(const published_record& r, const fenced_writer::outcome& o);
   void drop(size_t n, const char* reason);
   void set_failing(bool failing, const std::string& why);
 
@@ -84,8 +88,12 @@ class stream_writer final : public record_sink {
   std::string last_error_;  // guarded by mu_
   std::atomic<bool> failing_{false};
   std::atomic<bool> stop_{false};
-  std::atomic<int64_t> flush_until_{0};
-  int64_t last_duplicate_log_ = 0;  // writer thread only  // steady ms: stop() is flushing until then
+  std::atomic<int64_t> flush_until_{0};  // steady ms: stop() is flushing until then
+  // Writer thread only:
+  int64_t last_duplicate_log_ = 0;  // steady ms
+  std::vector<std::shared_ptr<const published_record>> batch_;  // the buffer's front, being written
+  std::vector<const published_record*> batch_ptrs_;
+  std::vector<fenced_writer::outcome> outcomes_;
   std::thread thread_;
 };
 

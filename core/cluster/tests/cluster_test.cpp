@@ -2,6 +2,9 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <map>
+#include <tuple>
+
 #include "../../../tests/support/redis_server.hpp"
 #include "sink/fenced_writer.hpp"
 #include "cluster/demand_share.hpp"
@@ -128,6 +131,84 @@ TEST(FencedWriter, AnOlderEpochCannotWrite) {
   EXPECT_THAT(latest.str, HasSubstr("\"seq\":2"));
   auto ttl = std::get<redis_reply>(rq.command({"PTTL", wa.latest_key("price.BTC-USDT")}));
   EXPECT_GT(ttl.integer, 50000);
+}
+
+namespace {
+// The stream's entries as (topic, seq, epoch), oldest first.
+std::vector<std::tuple<std::string, std::string, std::string>> entries(redis_client& r, const fenced_writer& w) {
+  std::vector<std::tuple<std::string, std::string, std::string>> out;
+  auto x = std::get<redis_reply>(r.command({"XRANGE", w.stream_key(), "-", "+"}));
+  for (auto& e : x.elements) {
+    std::map<std::string, std::string> f;
+    auto& kv = e.elements[1].elements;
+    for (size_t i = 0; i + 1 < kv.size(); i += 2) f[kv[i].str] = kv[i + 1].str;
+    out.emplace_back(f["topic"], f["seq"], f["epoch"]);
+  }
+  return out;
+}
+using fw = fenced_writer::result;
+}  // namespace
+
+TEST(FencedWriter, ABatchIsWrittenInOrderAndEachRecordGetsTheSingleWritesOutcome) {
+  redis_server server;
+  redis_client r(server.endpoint(), millis(500)), q(server.endpoint(), millis(500));
+  fenced_writer w(r, "t", 1000, millis(60000));
+  ASSERT_EQ(w.write(1, *rec("BTC-USDT", 1)), fw::written);
+  ASSERT_EQ(w.write(1, *rec("BTC-USDT", 2)), fw::written);  // as if a batch's first try had landed this far
+  auto b1 = rec("BTC-USDT", 1), b2 = rec("BTC-USDT", 2), e1 = rec("ETH-USDT", 1), b3 = rec("BTC-USDT", 3), e2 = rec("ETH-USDT", 2);
+  const published_record* batch[] = {b1.get(), b2.get(), e1.get(), b3.get(), e2.get()};
+  std::vector<fenced_writer::outcome> out;
+  ASSERT_EQ(w.write_batch(1, batch, out), fw::written);
+  ASSERT_EQ(out.size(), 5u);
+  EXPECT_EQ(out[0].res, fw::duplicate);
+  EXPECT_EQ(out[1].res, fw::duplicate);
+  EXPECT_EQ(out[2].res, fw::written);
+  EXPECT_EQ(out[3].res, fw::written);
+  EXPECT_EQ(out[4].res, fw::written);
+  using e = std::tuple<std::string, std::string, std::string>;
+  EXPECT_EQ(entries(q, w), (std::vector<e>{{"price.BTC-USDT", "1", "1"}, {"price.BTC-USDT", "2", "1"}, {"price.ETH-USDT", "1", "1"},
+                                          {"price.BTC-USDT", "3", "1"}, {"price.ETH-USDT", "2", "1"}}));
+  EXPECT_THAT(std::get<redis_reply>(q.command({"GET", w.latest_key("price.BTC-USDT")})).str, HasSubstr("\"seq\":3"));
+  EXPECT_THAT(std::get<redis_reply>(q.command({"GET", w.latest_key("price.ETH-USDT")})).str, HasSubstr("\"seq\":2"));
+  auto seqs = std::get<std::map<std::string, uint64_t>>(fenced_writer::written_seqs(q, "t"));
+  EXPECT_EQ(seqs["price.BTC-USDT"], 3u);
+  EXPECT_EQ(seqs["price.ETH-USDT"], 2u);
+  // A newer leader numbering behind: that record conflicts, the rest of its batch is written.
+  auto behind = rec("BTC-USDT", 2), sol = rec("SOL-USDT", 1);
+  const published_record* next[] = {behind.get(), sol.get()};
+  ASSERT_EQ(w.write_batch(2, next, out), fw::written);
+  EXPECT_EQ(out[0].res, fw::conflict);
+  EXPECT_EQ(out[0].last_seq, 3u);
+  EXPECT_THAT(out[0].why, HasSubstr("seq 2 of price.BTC-USDT"));
+  EXPECT_EQ(out[1].res, fw::written);
+  EXPECT_EQ(entries(q, w).size(), 6u);
+}
+
+TEST(FencedWriter, AFencedBatchWritesNothing) {
+  redis_server server;
+  redis_client r(server.endpoint(), millis(500)), q(server.endpoint(), millis(500));
+  fenced_writer w(r, "t", 1000, millis(60000));
+  q.command({"SET", "tributary:t:epoch", "3"});
+  auto a = rec("BTC-USDT", 1), b = rec("ETH-USDT", 1);
+  const published_record* batch[] = {a.get(), b.get()};
+  std::vector<fenced_writer::outcome> out;
+  std::string why;
+  EXPECT_EQ(w.write_batch(2, batch, out, &why), fw::fenced);
+  EXPECT_THAT(why, HasSubstr("FENCED epoch 2 is older than 3"));
+  EXPECT_TRUE(out.empty());
+  EXPECT_TRUE(entries(q, w).empty());
+  EXPECT_EQ(std::get<redis_reply>(q.command({"HLEN", "tributary:t:seqs"})).integer, 0);
+}
+
+TEST(FencedWriter, TheScriptIsLoadedAgainWhenRedisHasLostIt) {
+  redis_server server;
+  redis_client r(server.endpoint(), millis(500)), q(server.endpoint(), millis(500));
+  fenced_writer w(r, "t", 1000, millis(60000));
+  ASSERT_EQ(w.write(1, *rec("BTC-USDT", 1)), fw::written);
+  ASSERT_EQ(std::get<redis_reply>(q.command({"SCRIPT", "FLUSH"})).str, "OK");  // as a restarted Redis has none
+  std::string why;
+  EXPECT_EQ(w.write(1, *rec("BTC-USDT", 2), &why), fw::written) << why;
+  EXPECT_EQ(entries(q, w).size(), 2u);
 }
 
 TEST(FencedWriter, UnreachableRedisIsReportedNotThrown) {

@@ -3,6 +3,8 @@
 // stream with its seq; a follower publishes nothing; a new term numbers after what was applied).
 #include <gtest/gtest.h>
 
+#include <map>
+#include <numeric>
 #include <thread>
 
 #include "../../../tests/support/publish_path.hpp"
@@ -179,5 +181,42 @@ TEST(RedisBroker, ANewLeaderContinuesAfterWhatItsPredecessorWrote) {
   ASSERT_TRUE(std::holds_alternative<held>(seqs));
   EXPECT_EQ(std::get<held>(seqs)["price.BTC-USDT"], 4u);
   a.stop();
+  b.stop();
+}
+
+TEST(RedisBroker, ABurstGoesToTheStreamInBatchesAndComesBackInOrder) {
+  redis_server redis;
+  metrics m;
+  auto log = make_logger("t", "off", nullptr);
+  fixed_leadership lead;
+  redis_broker b({{redis.endpoint(), "b3"}}, lead, &update_frame, m, log);
+  std::mutex mu;
+  std::map<std::string, std::vector<uint64_t>> got;
+  b.on_publication([&](const std::shared_ptr<const published_record>& p) {
+    std::lock_guard lk(mu);
+    got[p->topic].push_back(p->rec.seq);
+  });
+  b.start();
+  lead.term = 1;
+  lead.leader = true;
+  redis_client r(redis.endpoint(), millis(500));
+  ASSERT_EQ(std::get<redis_reply>(r.command({"CLIENT", "PAUSE", "300", "WRITE"})).str, "OK");  // the burst piles up meanwhile
+  const char* subjects[] = {"BTC-USDT", "ETH-USDT", "SOL-USDT"};
+  for (int i = 0; i < 600; ++i) ASSERT_TRUE(b.publish(price(subjects[i % 3], i)));  // faster than one round trip each
+  ASSERT_TRUE(eventually([&] { return m.value("tributary_stream_writes_total", {{"outcome", "written"}}) == 600; }));
+  ASSERT_TRUE(eventually([&] {
+    std::lock_guard lk(mu);
+    return got.size() == 3 && got["price.SOL-USDT"].size() == 200;
+  }));
+  std::vector<uint64_t> one_to_200(200);
+  std::iota(one_to_200.begin(), one_to_200.end(), 1);
+  std::lock_guard lk(mu);
+  for (auto* s : subjects) EXPECT_EQ(got[std::string("price.") + s], one_to_200) << s;
+  EXPECT_EQ(std::get<redis_reply>(r.command({"XLEN", "tributary:b3:stream"})).integer, 600);
+  auto stats = std::get<redis_reply>(r.command({"INFO", "commandstats"})).str;
+  auto at = stats.find("cmdstat_evalsha:calls=");
+  ASSERT_NE(at, std::string::npos) << stats;
+  EXPECT_LE(std::stol(stats.substr(at + 22)), 12) << "600 records in batches of up to 64";
+  EXPECT_EQ(m.value("tributary_stream_writes_total", {{"outcome", "duplicate"}}), 0);
   b.stop();
 }
