@@ -165,26 +165,34 @@ std::optional<std::string> redis_client::start_tls() {
   return std::nullopt;
 }
 
-std::optional<std::string> redis_client::send(const std::vector<std::string>& argv, deadline by) {
+std::optional<std::string> redis_client::send(std::span<const std::vector<std::string>> cmds, deadline by) {
   std::vector<const char*> args;
   std::vector<size_t> lens;
-  for (const auto& a : argv) {
-    args.push_back(a.data());
-    lens.push_back(a.size());
+  std::string formatted;  // TLS: every command, written at once
+  for (const auto& argv : cmds) {
+    args.clear();
+    lens.clear();
+    for (const auto& a : argv) {
+      args.push_back(a.data());
+      lens.push_back(a.size());
+    }
+    if (!tls_) {  // hiredis buffers them; written below on its blocking socket, bounded by its send timeout
+      if (redisAppendCommandArgv(ctx_, static_cast<int>(args.size()), args.data(), lens.data()) != REDIS_OK) return failed(ctx_->errstr);
+      continue;
+    }
+    char* cmd = nullptr;
+    int len = redisFormatCommandArgv(&cmd, static_cast<int>(args.size()), args.data(), lens.data());
+    if (len < 0) return failed("cannot format the command");
+    formatted.append(cmd, static_cast<size_t>(len));
+    redisFreeCommand(cmd);
   }
-  if (!tls_) {  // hiredis writes on its blocking socket, bounded by its send timeout
+  if (!tls_) {
     int done = 0;
-    if (redisAppendCommandArgv(ctx_, static_cast<int>(args.size()), args.data(), lens.data()) != REDIS_OK) return failed(ctx_->errstr);
     while (!done)
       if (redisBufferWrite(ctx_, &done) != REDIS_OK) return failed(ctx_->errstr);
     return std::nullopt;
   }
-  char* cmd = nullptr;
-  int len = redisFormatCommandArgv(&cmd, static_cast<int>(args.size()), args.data(), lens.data());
-  if (len < 0) return failed("cannot format the command");
-  auto e = tls_->write_all(std::string_view(cmd, static_cast<size_t>(len)), by);
-  redisFreeCommand(cmd);
-  if (e) return failed(*e);
+  if (auto e = tls_->write_all(formatted, by)) return failed(*e);
   return std::nullopt;
 }
 
@@ -223,10 +231,30 @@ std::optional<std::string> redis_client::command_into(const std::vector<std::str
   if (!ctx_)
     if (auto e = connect()) return *e;
   auto by = std::chrono::steady_clock::now() + timeout_;
-  if (auto e = send(argv, by)) return *e;
+  if (auto e = send({&argv, 1}, by)) return *e;
   auto r = read_reply(by, /*reply_due=*/true, out);
   if (auto* e = std::get_if<std::string>(&r)) return *e;
   if (!std::get<bool>(r)) return failed("no reply within " + std::to_string(timeout_.count()) + " ms");
+  return std::nullopt;
+}
+
+std::optional<std::string> redis_client::pipeline(std::span<const std::vector<std::string>> cmds, std::vector<redis_reply>& out) {
+  out.clear();
+  if (!ctx_)
+    if (auto e = connect()) return *e;
+  auto by = std::chrono::steady_clock::now() + timeout_;
+  if (auto e = send(cmds, by)) return *e;
+  out.resize(cmds.size());
+  for (size_t i = 0; i < cmds.size(); ++i) {
+    auto r = read_reply(by, /*reply_due=*/true, out[i]);
+    std::optional<std::string> why;
+    if (auto* e = std::get_if<std::string>(&r)) why = *e;
+    else if (!std::get<bool>(r)) why = failed("no reply within " + std::to_string(timeout_.count()) + " ms");
+    if (why) {
+      out.resize(i);  // the replies read: those commands ran
+      return why;
+    }
+  }
   return std::nullopt;
 }
 

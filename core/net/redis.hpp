@@ -5,6 +5,7 @@
 #include <chrono>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <variant>
 #include <vector>
@@ -52,6 +53,9 @@ class redis_client {
   // The same into `out`, which keeps its room when used again (a reader's loop allocates
   // nothing per reply once it has seen its largest): why not, or nullopt.
   std::optional<std::string> command_into(const std::vector<std::string>& argv, redis_reply& out);
+  // `cmds` sent at once, then their replies read into `out`, in order (possibly Redis error
+  // replies): why not, or nullopt. On failure `out` holds the replies read before it.
+  std::optional<std::string> pipeline(std::span<const std::vector<std::string>> cmds, std::vector<redis_reply>& out);
   // Why Redis does not answer PING (connecting first when not connected), or nullopt.
   std::optional<std::string> ping();
   bool connected() const { return ctx_ != nullptr; }
@@ -68,7 +72,7 @@ class redis_client {
   using deadline = std::chrono::steady_clock::time_point;
   std::optional<std::string> connect();
   std::optional<std::string> start_tls();
-  std::optional<std::string> send(const std::vector<std::string>& argv, deadline by);
+  std::optional<std::string> send(std::span<const std::vector<std::string>> cmds, deadline by);
   // The next reply: one already buffered, else read until one is complete; nullopt at `by`.
   // `reply_due` (a command's answer): a plain socket is read at once, blocking up to its
   // receive timeout, with no poll() first; a push may never come, so it is polled for.

@@ -117,29 +117,43 @@ void redis_stream_sink::loop() {
   }
 }
 
+// The buffer's front, up to kBatch records (and about 1 MiB), in one round trip (pipelined
+// XADDs). Records Redis took leave the buffer; at the first it refused or did not answer, the
+// rest wait for the next try.
 bool redis_stream_sink::write_front(redis_client& redis) {
-  std::shared_ptr<const published_record> next;
+  constexpr size_t kBatch = 64, kBatchBytes = 1u << 20;
+  batch_.clear();
   {
     std::lock_guard lk(mu_);
-    next = buffer_.front();
+    for (size_t i = 0, bytes = 0; i < buffer_.size() && batch_.size() < kBatch && bytes < kBatchBytes; ++i) {
+      batch_.push_back(buffer_[i]);
+      bytes += buffer_[i]->json.size();
+    }
   }
-  std::vector<std::string> argv{"XADD", cfg().key, "MAXLEN", "~", std::to_string(cfg().maxlen), "*"};
-  auto fields = fields_of(*next, cfg().format);
-  argv.insert(argv.end(), std::make_move_iterator(fields.begin()), std::make_move_iterator(fields.end()));
-  auto reply = redis.command(argv);
-  std::string why = std::holds_alternative<std::string>(reply) ? std::get<std::string>(reply)
-                    : std::get<redis_reply>(reply).is_error() ? std::get<redis_reply>(reply).str
-                                                               : "";
-  if (!why.empty()) {
-    set_failing(true, "XADD " + cfg().key + ": " + why);
-    return false;
+  cmds_.resize(batch_.size());
+  for (size_t i = 0; i < batch_.size(); ++i) {
+    auto& argv = cmds_[i];
+    argv = {"XADD", cfg().key, "MAXLEN", "~", std::to_string(cfg().maxlen), "*"};
+    auto fields = fields_of(*batch_[i], cfg().format);
+    argv.insert(argv.end(), std::make_move_iterator(fields.begin()), std::make_move_iterator(fields.end()));
   }
-  set_failing(false, "");
-  written();
+  auto failure = redis.pipeline(cmds_, replies_);
+  size_t taken = 0;
+  while (taken < replies_.size() && !replies_[taken].is_error()) ++taken;
+  if (taken < replies_.size()) failure = replies_[taken].str;
+  settle(taken);
+  if (failure) set_failing(true, "XADD " + cfg().key + ": " + *failure);
+  else set_failing(false, "");
+  return !failure;
+}
+
+// The first `n` of the batch were written: counted, and out of the buffer.
+void redis_stream_sink::settle(size_t n) {
+  if (n) written(n);
   std::lock_guard lk(mu_);
-  if (!buffer_.empty() && buffer_.front() == next) buffer_.pop_front();
+  for (size_t i = 0; i < n; ++i)  // the buffer may have dropped its oldest meanwhile (full)
+    if (!buffer_.empty() && buffer_.front() == batch_[i]) buffer_.pop_front();
   depth_.set(static_cast<double>(buffer_.size()));
-  return true;
 }
 
 }  // namespace tributary

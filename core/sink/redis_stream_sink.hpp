@@ -5,8 +5,9 @@
 //   format = "flat":   each member of the record's data as a field (strings as they are, other
 //                      values as JSON), plus updated_at (RFC 3339, UTC) — the shape of a
 //                      hand-written market_data_stream.
-// A writer thread appends from a bounded ring buffer, in order; while Redis does not answer the
-// records wait, and the oldest are dropped (buffer_full) when it overflows.
+// A writer thread appends from a bounded ring buffer, in order, up to 64 records per round trip
+// (pipelined); while Redis does not answer the records wait, and the oldest are dropped
+// (buffer_full) when it overflows.
 #include <condition_variable>
 #include <thread>
 
@@ -35,12 +36,17 @@ class redis_stream_sink final : public copy_sink {
                     redis_endpoint where);
   void take(const std::shared_ptr<const published_record>& r) override;
   void loop();
-  bool write_front(redis_client& redis);  // false: Redis did not take it
+  bool write_front(redis_client& redis);  // false: Redis did not take all of it
+  void settle(size_t written);
 
   redis_endpoint where_;
   mutable std::mutex mu_;
   std::condition_variable cv_;
   ring_queue<std::shared_ptr<const published_record>> buffer_;
+  // Writer thread only: the batch being written, its commands and their replies.
+  std::vector<std::shared_ptr<const published_record>> batch_;
+  std::vector<std::vector<std::string>> cmds_;
+  std::vector<redis_reply> replies_;
   std::atomic<bool> stop_{false};
   std::atomic<int64_t> flush_until_{0};
   std::thread thread_;

@@ -5,6 +5,7 @@
 #include <map>
 #include <tuple>
 
+#include "../../../tests/support/numbered_record.hpp"
 #include "../../../tests/support/redis_server.hpp"
 #include "sink/fenced_writer.hpp"
 #include "cluster/demand_share.hpp"
@@ -19,17 +20,7 @@ using role = lease_keeper::role;
 using ::testing::HasSubstr;
 
 namespace {
-
-std::shared_ptr<const published_record> rec(const std::string& subject, uint64_t seq) {
-  record r;
-  r.kind = "price";
-  r.subject = subject;
-  r.seq = seq;
-  r.data = {{"price", 1}};
-  auto p = published_record::make(r);
-  return p;
-}
-
+const auto& rec = numbered_price;
 }  // namespace
 
 TEST(RedisUrl, Parses) {

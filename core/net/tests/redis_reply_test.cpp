@@ -105,6 +105,26 @@ struct fake_redis {
 };
 }  // namespace
 
+TEST(RedisReplies, APipelineAnswersEachCommandInOrderErrorsIncluded) {
+  redis_server server;
+  redis_client c(server.endpoint(), millis(2000));
+  std::vector<std::vector<std::string>> cmds{{"SET", "k", "v"}, {"INCR", "k"}, {"GET", "k"}, {"XADD", "s", "*", "f", "1"}};
+  std::vector<redis_reply> out;
+  ASSERT_FALSE(c.pipeline(cmds, out));
+  ASSERT_EQ(out.size(), 4u);
+  EXPECT_EQ(out[0].str, "OK");
+  EXPECT_TRUE(out[1].is_error());  // not an integer: Redis says so, and the rest still ran
+  EXPECT_EQ(out[2].str, "v");
+  EXPECT_EQ(out[3].type, kind::string);
+  ASSERT_FALSE(c.pipeline(cmds, out));  // the same connection, again
+  EXPECT_EQ(out[2].str, "v");
+  server.stop();
+  auto why = c.pipeline(cmds, out);
+  ASSERT_TRUE(why);
+  EXPECT_NE(why->find("redis 127.0.0.1:"), std::string::npos) << *why;
+  EXPECT_TRUE(out.empty());
+}
+
 TEST(RedisReplies, AReplyThatArrivesInPartsAcrossWaitsIsReadWhole) {
   fake_redis fake;
   redis_client c(fake.endpoint(), millis(2000));
