@@ -337,8 +337,9 @@ def stop(srv):
 
 
 def table(res):
-    """One column per peer; ratios of tributary against each other peer."""
-    names = list(res)
+    """One column per peer, Tributary's first whatever order they ran in; ratios of tributary
+    against each other peer."""
+    names = sorted(res, key=lambda n: n != "tributary")
     others = names[1:]
     head = "| scenario | " + " | ".join(names) + " | " + " | ".join(f"tributary / {o}" for o in others) + " |"
     rows = [head, "|" + "---|" * (1 + len(names) + len(others))]
