@@ -341,7 +341,7 @@ def table(res):
     against each other peer."""
     names = sorted(res, key=lambda n: n != "tributary")
     others = names[1:]
-    head = "| scenario | " + " | ".join(names) + " | " + " | ".join(f"tributary / {o}" for o in others) + " |"
+    head = "| scenario | " + " | ".join(names + [f"tributary / {o}" for o in others]) + " |"
     rows = [head, "|" + "---|" * (1 + len(names) + len(others))]
 
     def row(label, get, better_low=False):
@@ -350,7 +350,7 @@ def table(res):
         for v in vals[1:]:
             a, b = vals[0], v
             ratios.append(f"{(a / b):.2f}x" if a and b else "")
-        rows.append(f"| {label} | " + " | ".join(str(v) for v in vals) + " | " + " | ".join(ratios) + " |")
+        rows.append(f"| {label} | " + " | ".join([str(v) for v in vals] + ratios) + " |")
 
     first = res[names[0]]
     for sc in ("broadcast1000", "broadcast9000"):
@@ -368,6 +368,12 @@ def table(res):
                 row(f"{lbl}, server CPU us per delivery", lambda r: r[sc]["steps"][i]["cpu_us_per_delivery"], True)
     if "memory" in first:
         row("idle connection, bytes of RSS each (9000)", lambda r: r["memory"]["bytes_per_conn"], True)
+    if "dialect" in first:
+        for path in ("ws", "dialect"):
+            row(f"dialect 1000: {path}, peak deliveries/s", lambda r: r["dialect"][path]["peak_deliveries_s"])
+            for i, st in enumerate(first["dialect"][path]["steps"]):
+                row(f"dialect 1000: {path}, offered {st['rate']}/s, p99 ms", lambda r: r["dialect"][path]["steps"][i]["p99_ms"], True)
+        row("dialect 1000: dialect / ws, peak deliveries/s", lambda r: r["dialect"]["dialect_over_ws"])
     if "compression" in first:
         compression_rows(first, row)
     return "\n".join(rows)
