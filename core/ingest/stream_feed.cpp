@@ -272,27 +272,36 @@ std::optional<std::string> stream_feed::read_pubsub(redis_client& redis, const s
 }
 
 // A message (waited for up to kPoll), then those read with it already, up to kPushBatch: the
-// I/O threads are woken once for all of them. The bound keeps a flood that is always a read
-// ahead from holding the wake-ups back for good.
+// plugin reads them all first, then what it made is published, so each stage's code stays in
+// cache across the batch, and the I/O threads are woken once for all of them. The bound keeps a
+// flood that is always a read ahead from holding the wake-ups back for good.
 std::optional<std::string> stream_feed::read_pushes(redis_client& redis, redis_reply& push) {
-  constexpr int kPushBatch = 128;
-  wake_batch wakes;
-  auto wait = kPoll;
-  for (int n = 0; n < kPushBatch && holding(); ++n, wait = millis(0)) {
+  constexpr size_t kPushBatch = 128;
+  if (staged_.size() < kPushBatch) staged_.resize(kPushBatch);
+  size_t n = 0;
+  std::optional<std::string> failed;
+  for (auto wait = kPoll; n < kPushBatch && holding(); wait = millis(0)) {
     auto got = redis.next_push_into(wait, push);
-    if (auto* e = std::get_if<std::string>(&got)) return *e;
+    if (auto* e = std::get_if<std::string>(&got)) {
+      failed = *e;  // what was read before still goes out
+      break;
+    }
     if (!std::get<bool>(got)) break;
-    on_push(push);
+    if (auto m = message_of(push)) parse(*m, staged_[n++]);
     if (!redis.buffered()) break;
   }
-  return std::nullopt;
+  wake_batch wakes;
+  for (size_t i = 0; i < n; ++i) publish(staged_[i]);
+  return failed;
 }
 
-void stream_feed::on_push(const redis_reply& push) {
-  if (push.elements.size() < 3) return;
+// A pub/sub message's channel and payload (pattern messages too); nullopt for anything else.
+std::optional<upstream_message> stream_feed::message_of(const redis_reply& push) {
+  if (push.elements.size() < 3) return std::nullopt;
   const auto& type = push.elements[0].str;
-  if (type == "message") on_message({push.elements[1].str, push.elements[2].str});
-  else if (type == "pmessage" && push.elements.size() >= 4) on_message({push.elements[2].str, push.elements[3].str});
+  if (type == "message") return upstream_message{push.elements[1].str, push.elements[2].str};
+  if (type == "pmessage" && push.elements.size() >= 4) return upstream_message{push.elements[2].str, push.elements[3].str};
+  return std::nullopt;
 }
 
 // Redis streams with a consumer group: first this consumer's entries delivered before and never
@@ -346,12 +355,17 @@ bool stream_feed::take_entries(redis_client& redis, const stream_plan& plan, con
 }
 
 bool stream_feed::on_message(upstream_message m, const upstream_position& at) {
+  parse(m, parsed_);
+  return publish(parsed_, at);
+}
+
+void stream_feed::parse(upstream_message m, parsed_message& p) {
   int64_t now = clock_.now_ms();
   last_message_ = now;
   m.received_ms = now;
-  auto& res = parsed_;  // reused message after message: no allocation once its records have grown
+  p.at_ms = now;
+  auto& res = p.res;  // reused message after message: no allocation once its records have grown
   source_.plugin->parse_message(request_, m, res);
-  if (!res.records.empty()) delivered();
   if (recorder_) {
     recorder_->add(m, now);
     if (now - last_flush_ >= 5000) {
@@ -359,6 +373,17 @@ bool stream_feed::on_message(upstream_message m, const upstream_position& at) {
       if (auto e = recorder_->flush()) log_->error("feed {}: recording the stream: {}", feed_.cfg.id, *e);
     }
   }
+  if (!res.errors.empty() && now - last_bad_log_ >= 1000) {  // a flood of bad messages logs once a second
+    last_bad_log_ = now;
+    log_->warn("feed {}: source {}: a message on '{}' was rejected: {}", feed_.cfg.id, source_.name, m.channel.substr(0, 128),
+               res.errors.front().str());
+  }
+}
+
+bool stream_feed::publish(parsed_message& p, const upstream_position& at) {
+  auto& res = p.res;
+  int64_t now = p.at_ms;
+  if (!res.records.empty()) delivered();
   if (capture_) capture_->errors.insert(capture_->errors.end(), res.errors.begin(), res.errors.end());
   out_.contract_problems(source_.name, res.problems);
   {
@@ -367,14 +392,7 @@ bool stream_feed::on_message(upstream_message m, const upstream_position& at) {
     if (!res.records.empty()) source_.last_success = now;
   }
   if (res.records.empty() && res.errors.empty()) ignored_++;  // a control frame, or a subject the feed does not take
-  if (!res.errors.empty()) {
-    rejected_++;
-    if (now - last_bad_log_ >= 1000) {  // a flood of bad messages logs once a second
-      last_bad_log_ = now;
-      log_->warn("feed {}: source {}: a message on '{}' was rejected: {}", feed_.cfg.id, source_.name, m.channel.substr(0, 128),
-                 res.errors.front().str());
-    }
-  }
+  if (!res.errors.empty()) rejected_++;
   for (size_t i = 0; i < res.records.size(); ++i) {  // the message's position goes with its last record
     published_++;
     record_origin origin{source_.name, feed_.cfg.id, now, i + 1 == res.records.size() ? at : upstream_position{}};

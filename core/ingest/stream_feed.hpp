@@ -77,16 +77,25 @@ class stream_feed {
   void delivered();
   std::optional<std::string> read_pubsub(redis_client& redis, const stream_plan& plan);
   std::optional<std::string> read_pushes(redis_client& redis, struct redis_reply& push);  // why it failed, or nullopt
-  void on_push(const struct redis_reply& push);  // a pub/sub message (or pattern message)
+  static std::optional<upstream_message> message_of(const struct redis_reply& push);
   std::optional<std::string> read_streams(redis_client& redis, const stream_plan& plan);
   bool take_entries(redis_client& redis, const stream_plan& plan, const struct redis_reply& rep);
   void subscribed(size_t channels, size_t patterns);
   bool holding() const;  // still ours to read: not stopping, and the gate is open
   // Why the upstream counts as failed for silence (3 x its expected interval), or nullopt.
   std::optional<std::string> silent(const stream_plan& plan) const;
+  // What the plugin made of one message, and when it came: read first, published after.
+  struct parsed_message {
+    call_result res;  // kept for its records' storage
+    int64_t at_ms = 0;
+  };
   // Hands one message to the plugin and publishes what it makes (its last record with `at`);
   // whether it made any record.
   bool on_message(upstream_message m, const upstream_position& at = {});
+  // The two halves of on_message: the plugin reads `m` into `p` (recorded, a rejection logged);
+  // then what `p` holds is counted and published.
+  void parse(upstream_message m, parsed_message& p);
+  bool publish(parsed_message& p, const upstream_position& at = {});
   void take_recorded(const stream_plan& plan, const stream_cassette::message& m);
   std::optional<std::string> read_kafka(const stream_plan& plan);  // stream_feed_kafka.cpp
   void brokers_changed(bool up, const std::string& why);
@@ -100,7 +109,8 @@ class stream_feed {
   const clock_source& clock_;
   std::shared_ptr<spdlog::logger> log_;
   const feed_request request_;  // what plan_stream and parse_message are told, per message too
-  call_result parsed_;          // on_message: the plugin's result, kept for its records' storage
+  parsed_message parsed_;               // on_message's
+  std::vector<parsed_message> staged_;  // read_pushes': a batch read before it is published
   std::function<bool()> gate_;
   std::function<void()> on_down_;
   std::optional<circuit_breaker::permit> permit_;  // this connection attempt's, until it delivers or fails

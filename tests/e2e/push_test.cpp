@@ -276,3 +276,34 @@ TEST(Push, ASilentUpstreamPastThreeExpectedIntervalsIsAFailureAndIsReconnected) 
   publisher.join();
   EXPECT_EQ(got["record"]["data"]["status"], "ok");
 }
+
+// Messages that arrive together are read by the plugin as a batch before any is published
+// (stream_feed::read_pushes): all of them still go out, each once, in the order published, and
+// a bad one among them is counted without holding up the rest.
+TEST(Push, ABurstReadAsOneBatchIsPublishedWholeAndInOrder) {
+  redis_server redis;
+  auto in = launch(task_config(redis.port(), false), kLive);
+  ws_client watcher(in.port, "/ws", std::chrono::seconds(5));
+  watcher.send(R"({"type":"subscribe","id":1,"topics":["event.burst"]})");
+  watcher.read();  // hello
+  watcher.read();  // subscribed
+  auto first = publish_when_subscribed(redis, watcher, json{{"task_id", "burst"}, {"progress", 0}}, "event.burst");
+  int seq0 = first["record"]["seq"];
+  std::vector<std::vector<std::string>> burst;  // sent at once: Redis pushes them in as few reads as it can
+  for (int i = 1; i <= 300; ++i) {
+    burst.push_back({"PUBLISH", "task_status_updates", json{{"task_id", "burst"}, {"progress", i}}.dump()});
+    if (i % 50 == 0) burst.push_back({"PUBLISH", "task_status_updates", "not json"});
+  }
+  tributary::redis_client c(redis.endpoint(), tributary::millis(2000));
+  std::vector<tributary::redis_reply> replies;
+  ASSERT_FALSE(c.pipeline(burst, replies));
+  for (int i = 1; i <= 300; ++i) {
+    auto m = watcher.read();
+    ASSERT_EQ(m["type"], "update");
+    ASSERT_EQ(m["record"]["data"]["progress"], i);
+    ASSERT_EQ(m["record"]["seq"], seq0 + i);
+  }
+  auto metrics = http_get(in.port, "/metrics").body;
+  EXPECT_THAT(metrics, ::testing::HasSubstr(R"(tributary_stream_messages_total{source="tasks",outcome="rejected"} 6)"));
+  EXPECT_THAT(metrics, ::testing::HasSubstr(R"(tributary_stream_messages_total{source="tasks",outcome="published"} 301)"));
+}
