@@ -277,7 +277,12 @@ std::optional<std::string> stream_feed::read_pubsub(redis_client& redis, const s
 // flood that is always a read ahead from holding the wake-ups back for good.
 std::optional<std::string> stream_feed::read_pushes(redis_client& redis, redis_reply& push) {
   constexpr size_t kPushBatch = 128;
-  if (staged_.size() < kPushBatch) staged_.resize(kPushBatch);
+  if (staged_.size() < kPushBatch) {
+    staged_.resize(kPushBatch);
+    // A message mostly makes one record: 128 results side by side keep two each, not 64 (up
+    // to 48 KiB a record), or a feed of many-record messages would pin hundreds of MiB.
+    for (auto& s : staged_) s.res.keep_at_most(2);
+  }
   size_t n = 0;
   std::optional<std::string> failed;
   for (auto wait = kPoll; n < kPushBatch && holding(); wait = millis(0)) {

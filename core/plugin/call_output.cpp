@@ -90,10 +90,9 @@ int32_t status_of_class(error_class c) {
 }
 
 namespace {
-// What a kept result holds on to between calls: a few records, none with a large string, so a
-// burst (one message of many records, one record of 64 KiB) does not pin its size for the
-// feed's life.
-constexpr size_t kSpareRecords = 64;
+// What a kept result holds on to between calls: a few records (spare_limit_), none with a large
+// string, so a burst (one message of many records, one record of 64 KiB) does not pin its size
+// for the feed's life.
 constexpr size_t kSpareBytes = 16 * 1024;
 
 bool worth_keeping(const record& r) {
@@ -102,7 +101,7 @@ bool worth_keeping(const record& r) {
 }  // namespace
 
 void call_result::keep_spare(record&& r) {
-  if (spare_.size() < kSpareRecords && worth_keeping(r)) spare_.push_back(std::move(r));
+  if (spare_.size() < spare_limit_ && worth_keeping(r)) spare_.push_back(std::move(r));
 }
 
 void call_result::reset() {

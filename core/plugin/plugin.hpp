@@ -152,16 +152,19 @@ struct call_result {
 
   // Empties the result for another call, keeping its records' storage: a result reused message
   // after message (a stream feed's) allocates nothing once its strings have grown. It keeps
-  // up to 64 records, and none with a string past 16 KiB.
+  // up to 64 records (see keep_at_most), and none with a string past 16 KiB.
   void reset();
   // A cleared record appended to `records`, made from kept storage when there is some.
   record& next_record();
   // Removes the last record (one that turned out unfit), keeping its storage.
   void drop_last_record();
+  // Keeps at most `n` records (64 unless set): for one of many results kept side by side.
+  void keep_at_most(size_t n) { spare_limit_ = n; }
 
  private:
   void keep_spare(record&& r);
   std::vector<record> spare_;
+  size_t spare_limit_ = 64;
 };
 
 // Host services a plugin may call; one per instance.

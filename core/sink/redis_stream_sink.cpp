@@ -7,6 +7,7 @@
 
 #include "obs/metrics.hpp"
 #include "record/record_bytes.hpp"
+#include "sink/record_batch.hpp"
 
 namespace tributary {
 
@@ -122,13 +123,9 @@ void redis_stream_sink::loop() {
 // rest wait for the next try.
 bool redis_stream_sink::write_front(redis_client& redis) {
   constexpr size_t kBatch = 64, kBatchBytes = 1u << 20;
-  batch_.clear();
   {
     std::lock_guard lk(mu_);
-    for (size_t i = 0, bytes = 0; i < buffer_.size() && batch_.size() < kBatch && bytes < kBatchBytes; ++i) {
-      batch_.push_back(buffer_[i]);
-      bytes += buffer_[i]->json.size();
-    }
+    take_front(buffer_, kBatch, kBatchBytes, batch_);
   }
   cmds_.resize(batch_.size());
   for (size_t i = 0; i < batch_.size(); ++i) {
@@ -151,8 +148,7 @@ bool redis_stream_sink::write_front(redis_client& redis) {
 void redis_stream_sink::settle(size_t n) {
   if (n) written(n);
   std::lock_guard lk(mu_);
-  for (size_t i = 0; i < n; ++i)  // the buffer may have dropped its oldest meanwhile (full)
-    if (!buffer_.empty() && buffer_.front() == batch_[i]) buffer_.pop_front();
+  pop_written(buffer_, batch_, n);
   depth_.set(static_cast<double>(buffer_.size()));
 }
 

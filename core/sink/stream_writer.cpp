@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include "sink/fenced_writer.hpp"
+#include "sink/record_batch.hpp"
 #include "obs/metrics.hpp"
 
 namespace tributary {
@@ -121,14 +122,9 @@ void stream_writer::probe(redis_client& redis) {
 // Writes the oldest buffered records (up to a batch, one round trip), or waits (with backoff)
 // when Redis does not take them.
 void stream_writer::write_front(fenced_writer& writer, int64_t& backoff) {
-  batch_.clear();
   {
-    std::lock_guard lk(mu_);
-    size_t bytes = 0;  // a batch of big records is cut short: one script run holds Redis up
-    for (size_t i = 0; i < buffer_.size() && batch_.size() < fenced_writer::max_batch && bytes < fenced_writer::max_batch_bytes; ++i) {
-      batch_.push_back(buffer_[i]);
-      bytes += buffer_[i]->json.size();
-    }
+    std::lock_guard lk(mu_);  // a batch of big records is cut short: one script run holds Redis up
+    take_front(buffer_, fenced_writer::max_batch, fenced_writer::max_batch_bytes, batch_);
   }
   std::string why;
   batch_ptrs_.clear();
@@ -140,8 +136,7 @@ void stream_writer::write_front(fenced_writer& writer, int64_t& backoff) {
   if (res == fenced_writer::result::fenced) return drop_fenced(why);
   {
     std::lock_guard lk(mu_);
-    for (auto& r : batch_)  // the buffer may have dropped its oldest meanwhile (full)
-      if (!buffer_.empty() && buffer_.front() == r) buffer_.pop_front();
+    pop_written(buffer_, batch_, batch_.size());
     depth_.set(static_cast<double>(buffer_.size()));
   }
   for (size_t i = 0; i < batch_.size(); ++i) settle(*batch_[i], outcomes_[i]);

@@ -42,3 +42,13 @@ TEST(CallResult, KeepsAtMost64Records) {
   for (int i = 0; i < 200; ++i) kept += r.next_record().data_text.capacity() >= 1000;
   EXPECT_EQ(kept, 64u);
 }
+
+TEST(CallResult, KeepsNoMoreThanItIsToldTo) {
+  call_result r;
+  r.keep_at_most(2);
+  for (int i = 0; i < 10; ++i) r.next_record().data_text.assign(1000, 'a');
+  r.reset();
+  size_t kept = 0;
+  for (int i = 0; i < 10; ++i) kept += r.next_record().data_text.capacity() >= 1000;
+  EXPECT_EQ(kept, 2u);
+}
