@@ -4,7 +4,7 @@ set -euo pipefail
 pkgs=(
   build-essential cmake ninja-build ccache pkg-config
   libboost1.81-dev nlohmann-json3-dev libcurl4-openssl-dev libssl-dev zlib1g-dev
-  libtomlplusplus-dev libsimdjson-dev libcli11-dev libspdlog-dev libfmt-dev libhiredis-dev libjwt-dev librdkafka-dev kcat
+  libtomlplusplus-dev libsimdjson-dev libcli11-dev libspdlog-dev libfmt-dev libhiredis-dev libjwt-dev librdkafka-dev liburing-dev kcat
   libgtest-dev libgmock-dev libbenchmark-dev redis-server redis-tools python3 python3-websockets
   nodejs chromium prometheus clang libc++-dev libc++abi-dev groff-base gzip systemd
 )

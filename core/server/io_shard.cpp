@@ -3,6 +3,8 @@
 #include <boost/asio/bind_allocator.hpp>
 #include <boost/asio/post.hpp>
 
+#include <spdlog/spdlog.h>
+
 #include "server/subscriber.hpp"
 #include "util/wake_batch.hpp"
 
@@ -94,12 +96,28 @@ void io_shard::drain() {
   for (size_t from = 0; from < batch_.size(); from += kSlice) {
     for (size_t i = from; i < std::min(batch_.size(), from + kSlice); ++i)
       if (batch_[i]) deliver(batch_[i]);
-    for (size_t i = 0; i < dirty_.size(); ++i) dirty_[i]->flush();
-    dirty_.clear();
+    flush_dirty();
   }
   batch_.clear();
   held_.reset();  // the last record is not kept for the next batch
   held_record_ = nullptr;
+}
+
+// Each dirty session stages its write, and the batch makes them all with one system call. A
+// session that becomes dirty again meanwhile (a close frame queued by a failed write) is
+// written in the next round: one write per session in a batch keeps its bytes in order.
+void io_shard::flush_dirty() {
+  if (!writes_) {
+    writes_ = std::make_unique<write_batch>();
+    if (writes_->used() == write_batch::engine::sendmsg && index_no_ == 0)
+      st.log->info("io_uring unavailable ({}): the I/O threads write with one sendmsg per session", writes_->fallback_reason());
+  }
+  while (!dirty_.empty()) {
+    flushing_.swap(dirty_);
+    for (auto* s : flushing_) s->stage(*writes_);
+    writes_->send();
+    flushing_.clear();
+  }
 }
 
 void io_shard::deliver(const std::shared_ptr<const published_record>& r) {

@@ -17,6 +17,7 @@
 #include "server/frame_ref.hpp"
 #include "server/server_state.hpp"
 #include "server/subscription_index.hpp"
+#include "server/write_batch.hpp"
 #include "publish/fanout_hub.hpp"
 #include "wire/ws_frame.hpp"
 
@@ -99,6 +100,7 @@ class io_shard final : public record_inbox {
   void drain();
   void deliver(const std::shared_ptr<const published_record>& r);
   void conflate_batch();
+  void flush_dirty();  // one batch of writes per round (server/write_batch.hpp)
   void arm_sweep();
   void sweep();
 
@@ -126,7 +128,8 @@ class io_shard final : public record_inbox {
   subscription_index index_;
   std::unordered_map<std::string, subscription_index, text_hash, std::equal_to<>> personal_;
   std::vector<std::shared_ptr<subscriber>> sessions_;
-  std::vector<subscriber*> dirty_;
+  std::vector<subscriber*> dirty_, flushing_;
+  std::unique_ptr<write_batch> writes_;  // made on this thread, at its first flush
   std::atomic<size_t> live_{0};
   shard_counters counters_;
   std::unique_ptr<user_limits> redis_limits_;  // made on first use

@@ -5,16 +5,24 @@
 #include <memory>
 
 #include "publish/published.hpp"
+#include "server/write_batch.hpp"
 
 namespace tributary {
 
-class subscriber {
+class subscriber : public write_batch::writer {
  public:
   virtual ~subscriber() = default;
   // The hot path: a record this subscriber's patterns match. `stamp` is unique per delivered
   // record, so a subscriber matched by several patterns takes it once.
   virtual void offer(const std::shared_ptr<const published_record>& r, uint64_t stamp) = 0;
-  virtual void flush() = 0;                // writes what is queued; called once per batch
+  virtual void flush() = 0;  // writes what is queued, now
+  // Once per delivery slice: stages what is queued as one write of `b`, whose result comes to
+  // written(); or writes it at once, as flush() does.
+  virtual void stage(write_batch& b) {
+    (void)b;
+    flush();
+  }
+  void written(ssize_t) override {}
   virtual void heartbeat(int64_t now) = 0;  // from the thread's sweep
   virtual void shut_down() = 0;            // the server is stopping
   virtual bool finished() const = 0;

@@ -169,29 +169,57 @@ void ws_connection::queue_update(out_frame&& f) {
   }
 }
 
-void ws_connection::flush() {
+bool ws_connection::ready_to_write() {
   dirty_ = false;
   if (too_slow_ && !closing_) {
     too_slow_ = false;
     shard_.counters().dropped(drop_reason::slow_consumer);
     shard_.st.log->warn("session {}: send queue over {} bytes; closing a slow client", id_, queue_.bytes());
-    return close_with(ws::close_code::policy_violation, "slow consumer: send queue full");
+    close_with(ws::close_code::policy_violation, "slow consumer: send queue full");
+    return false;
   }
-  if (write_waiting_ || finished_ || write_shut_) return;
-  auto on_sent = [this](frame_type t) {
-    shard_.counters().sent_one(t);
-    if (t == frame_type::close) close_sent_ = true;
-  };
-  auto settle = [this](out_frame& f) {
-    if (sync_.settle(f, chain_.get())) shard_.counters().bump(shard_.counters().chained);
-  };
+  return !(write_waiting_ || finished_ || write_shut_ || staged_);
+}
+
+void ws_connection::settle_frame(out_frame& f) {
+  if (sync_.settle(f, chain_.get())) shard_.counters().bump(shard_.counters().chained);
+}
+
+void ws_connection::sent_frame(frame_type t) {
+  shard_.counters().sent_one(t);
+  if (t == frame_type::close) close_sent_ = true;
+}
+
+void ws_connection::flush() {
+  if (!ready_to_write()) return;
+  auto on_sent = [this](frame_type t) { sent_frame(t); };
   // Only a session that may share a compression context has frames to settle.
-  auto sent = context_ ? send_queued(socket_.native_handle(), queue_, settle, on_sent)
+  auto sent = context_ ? send_queued(socket_.native_handle(), queue_, [this](out_frame& f) { settle_frame(f); }, on_sent)
                        : send_queued(socket_.native_handle(), queue_, settle_nothing, on_sent);
   write_hint_ = queue_.next_slot();
   if (sent == send_status::would_block) return wait_writable();
   if (sent == send_status::failed) return abort();  // the peer is gone
   after_flush();
+}
+
+// The batched form of flush(): the whole queue as one write of the thread's batch (as much of it
+// as the batch has room for); written() takes the result and writes any rest at once.
+void ws_connection::stage(write_batch& b) {
+  if (!ready_to_write()) return;
+  if (context_) queue_.settle([this](out_frame& f) { settle_frame(f); });
+  auto room = b.room(queue_.depth());
+  size_t n = queue_.gather(room.data(), room.size());
+  if (n == 0) return after_flush();
+  staged_ = true;
+  b.add(socket_.native_handle(), n, this);
+}
+
+void ws_connection::written(ssize_t result) {
+  staged_ = false;
+  if (result == -EAGAIN || result == -EWOULDBLOCK) return wait_writable();
+  if (result < 0) return abort();  // the peer is gone
+  queue_.consume(static_cast<size_t>(result), [this](frame_type t) { sent_frame(t); });
+  flush();  // what did not fit in the batch; mostly nothing, and no system call
 }
 
 void ws_connection::after_flush() {

@@ -49,6 +49,8 @@ class ws_connection final : public subscriber, public std::enable_shared_from_th
   // subscriber
   void offer(const std::shared_ptr<const published_record>& r, uint64_t stamp) override;
   void flush() override;
+  void stage(write_batch& b) override;
+  void written(ssize_t result) override;
   void heartbeat(int64_t now) override;
   void shut_down() override { close_with(ws::close_code::going_away, "server shutting down"); }
   bool finished() const override { return finished_; }
@@ -102,6 +104,9 @@ class ws_connection final : public subscriber, public std::enable_shared_from_th
   void arm_read();
   void on_readable();
   void wait_writable();
+  bool ready_to_write();  // closes a session marked too slow; false while no write may start
+  void settle_frame(out_frame& f);
+  void sent_frame(frame_type t);
   void queue_update(out_frame&& f);
   // Deflate chains (server/deflate_chain.hpp).
   void join_chain();
@@ -124,6 +129,7 @@ class ws_connection final : public subscriber, public std::enable_shared_from_th
   bool deflate_ = false;  // permessage-deflate agreed
   bool context_ = false;  // ... with context takeover
   bool too_slow_ = false;  // an update was refused: close on the next flush
+  bool staged_ = false;    // a write of this session's is in a write_batch
   bool updated_since_sweep_ = false;  // an update was queued since the last heartbeat sweep
 
   tcp::socket socket_;
