@@ -60,6 +60,9 @@ int64_t io_shard::now_ms() const {
 void io_shard::start() {
   arm_sweep();
   thread_ = std::thread([this] {
+    writes_ = std::make_unique<write_batch>();  // here: its ring belongs to this thread
+    if (writes_->used() == write_batch::engine::sendmsg && index_no_ == 0)
+      st.log->info("io_uring unavailable ({}): the I/O threads write with one sendmsg per session", writes_->fallback_reason());
     auto work = net::make_work_guard(ioc_);
     ioc_.run();
   });
@@ -107,11 +110,6 @@ void io_shard::drain() {
 // session that becomes dirty again meanwhile (a close frame queued by a failed write) is
 // written in the next round: one write per session in a batch keeps its bytes in order.
 void io_shard::flush_dirty() {
-  if (!writes_) {
-    writes_ = std::make_unique<write_batch>();
-    if (writes_->used() == write_batch::engine::sendmsg && index_no_ == 0)
-      st.log->info("io_uring unavailable ({}): the I/O threads write with one sendmsg per session", writes_->fallback_reason());
-  }
   while (!dirty_.empty()) {
     flushing_.swap(dirty_);
     for (auto* s : flushing_) s->stage(*writes_);

@@ -129,7 +129,7 @@ class io_shard final : public record_inbox {
   std::unordered_map<std::string, subscription_index, text_hash, std::equal_to<>> personal_;
   std::vector<std::shared_ptr<subscriber>> sessions_;
   std::vector<subscriber*> dirty_, flushing_;
-  std::unique_ptr<write_batch> writes_;  // made on this thread, at its first flush
+  std::unique_ptr<write_batch> writes_;  // made when the thread starts, on it
   std::atomic<size_t> live_{0};
   shard_counters counters_;
   std::unique_ptr<user_limits> redis_limits_;  // made on first use
