@@ -6,7 +6,8 @@ CPU 0 and follows the same Redis stream; 9,000 clients each subscribe to their o
 (price.P<i>-USDT); bench_fanout_feeder writes RATE records/s spread over the 9,000 topics.
 After a ramp of 3 s, the server's CPU time (user + system, all threads, from /proc) is read
 over WINDOW seconds while the load client counts deliveries and latency each second. Prints one
-JSON line per server and a Markdown table with the ratios to Tributary.
+JSON line per server (with each second's p99, whose highest is the run's p99) and a Markdown
+table with the ratios to Tributary.
 
 Usage: bench/fanout/cpu_per_delivery.py [--build build] [--before DIR] [--rates 10000,30000]
                                         [--peers tributary,go,node] [--window 8] [--repeat 3]
@@ -50,7 +51,8 @@ def measure(name, start, build, rp, rate, window, tmp, conns=9000):
            "delivered_per_s": round(delivered / secs), "delivered_share": round(delivered / (rate * secs), 4),
            "cpu_us_per_delivery": round((c1 - c0) * 1e6 / max(1, delivered), 2),
            "p50_ms": sorted(x["p50_ms"] for x in got)[len(got) // 2] if got else -1,
-           "p99_ms": max((x["p99_ms"] for x in got), default=-1)}
+           "p99_ms": max((x["p99_ms"] for x in got), default=-1),
+           "p99_ms_by_second": [x["p99_ms"] for x in got]}
     print(json.dumps(out), flush=True)
     return out
 
@@ -94,7 +96,8 @@ def main():
                     for name, start, b in order:
                         res.setdefault((name, rate), []).append(measure(name, start, b, rp, rate, args.window, tmp))
             pairs = pairwise(res, [n for n, _, _ in runs])
-            res = {k: {f: sorted(r[f] for r in v)[len(v) // 2] for f in v[0] if f != "peer"} for k, v in res.items()}
+            res = {k: {f: sorted(r[f] for r in v)[len(v) // 2] for f in v[0] if f not in ("peer", "p99_ms_by_second")}
+                   for k, v in res.items()}
         finally:
             redis.terminate()
     names = [n for n, _, _ in runs]
