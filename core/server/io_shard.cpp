@@ -181,6 +181,7 @@ void io_shard::arm_sweep() {
 void io_shard::sweep() {
   int64_t now = now_ms();
   for (size_t i = 0; i < sessions_.size(); ++i) sessions_[i]->heartbeat(now);
+  flush_dirty();  // the pings, in batches; before a finished session leaves (dirty_ holds pointers)
   std::erase_if(sessions_, [](const auto& s) { return s->finished(); });
 }
 

@@ -70,7 +70,11 @@ void ws_connection::start(std::string early, std::string_view token) {
   socket_.set_option(tcp::no_delay(true), ec);
   socket_.non_blocking(true, ec);
   shard_.counters().opened(subs_.protocol());
-  last_pong_ = app_ping_ = shard_.now_ms();
+  // Sessions that open together (a deploy, a reconnect wave) would have their heartbeats fall
+  // due in the same sweep, thousands of pings and pongs at once, every period: each session's
+  // first comes a random part of half a period early, and its phase stays.
+  auto half = static_cast<uint64_t>(cfg_->opts.heartbeat.count() / 2);
+  last_pong_ = app_ping_ = shard_.now_ms() - static_cast<int64_t>(shard_.random64() % (half + 1));
   protocol_->opened(token);
   if (!early.empty() && !closing_) reader_.feed(early.data(), early.size(), *this);
   flush();
@@ -163,6 +167,10 @@ void ws_connection::queue_update(out_frame&& f) {
   }
   shard_.counters().depth(queue_.depth());
   write_hint_ = queue_.next_slot();
+  mark_dirty();
+}
+
+void ws_connection::mark_dirty() {
   if (!dirty_) {
     dirty_ = true;
     shard_.mark_dirty(this);
@@ -352,8 +360,7 @@ void ws_connection::heartbeat(int64_t now) {
   if (now - app_ping_ >= period) {
     app_ping_ = now;
     protocol_->heartbeat();
-    flush();
-    if (finished_) return;
+    mark_dirty();  // written with the sweep's batch
   }
   if (ping_outstanding_) {
     // Three quarters of a period to answer: with the sweep's granularity, a client that stops
@@ -377,7 +384,7 @@ void ws_connection::heartbeat(int64_t now) {
   std::memcpy(payload.data(), &ping_payload_, sizeof ping_payload_);
   queue_.push_reply({frame_ref::own(ws::make_frame(ws::opcode::ping, payload)), no_topic,
                      frame_type::ping});
-  flush();
+  mark_dirty();
 }
 
 void ws_connection::close_with(ws::close_code code, std::string_view reason, bool after_replies) {

@@ -108,6 +108,7 @@ class ws_connection final : public subscriber, public std::enable_shared_from_th
   void settle_frame(out_frame& f);
   void sent_frame(frame_type t);
   void queue_update(out_frame&& f);
+  void mark_dirty();  // written at the thread's next flush_dirty()
   // Deflate chains (server/deflate_chain.hpp).
   void join_chain();
   void after_flush();

@@ -2,8 +2,10 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <poll.h>
 #include <sys/resource.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <thread>
 
@@ -241,6 +243,63 @@ TEST(WsDelivery, SnapshotsOfManyTopicsAndBurstsOfSubscribesAreNotSlowness) {
   s.publish("T1-USDT", 5);
   EXPECT_EQ(r.until_type("update")["record"]["seq"], 2);
   EXPECT_EQ(s.m.value("tributary_ws_drops_total", {{"reason", "slow_consumer"}}), 0);
+}
+
+// The opcode of each complete server frame at the front of `buf` (unmasked), taken off it.
+std::vector<int> take_opcodes(std::string& buf) {
+  std::vector<int> out;
+  for (;;) {
+    if (buf.size() < 2) return out;
+    size_t len = static_cast<unsigned char>(buf[1]) & 127, head = 2;
+    if (len == 126) {
+      if (buf.size() < 4) return out;
+      len = (size_t(static_cast<unsigned char>(buf[2])) << 8) | static_cast<unsigned char>(buf[3]);
+      head = 4;
+    }
+    if (buf.size() < head + len) return out;
+    out.push_back(buf[0] & 15);
+    buf.erase(0, head + len);
+  }
+}
+
+TEST(WsDelivery, SessionsThatOpenTogetherArePingedAtSpreadTimes) {
+  // 40 sessions open at once. Were their heartbeats in phase, every ping would go out in the
+  // same sweep (one every 50 ms at a 400 ms heartbeat): a storm of pings and pongs each period,
+  // which held a server of 9,000 clients up for 100 ms. Each session's first ping comes a random
+  // part of half a period early, so they spread over about 200 ms.
+  server_options o;
+  o.heartbeat = millis(400);
+  running_server s(o);
+  constexpr int kClients = 40;
+  std::vector<std::unique_ptr<raw_socket>> clients;
+  std::vector<pollfd> fds;
+  for (int i = 0; i < kClients; ++i) {
+    clients.push_back(std::make_unique<raw_socket>(s.port));
+    ASSERT_THAT(clients.back()->upgrade(), HasSubstr("101"));
+    fds.push_back({clients.back()->fd(), POLLIN, 0});
+  }
+  auto opened = std::chrono::steady_clock::now();
+  std::vector<std::string> bufs(kClients);
+  std::vector<int64_t> first_ping(kClients, -1);
+  auto ms_since_open = [&] {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - opened).count();
+  };
+  while (std::count(first_ping.begin(), first_ping.end(), -1) > 0 && ms_since_open() < 3000) {
+    if (::poll(fds.data(), fds.size(), 100) <= 0) continue;
+    int64_t now = ms_since_open();
+    for (int i = 0; i < kClients; ++i) {
+      if (!(fds[i].revents & POLLIN)) continue;
+      char buf[4096];
+      ssize_t n = ::recv(fds[i].fd, buf, sizeof buf, MSG_DONTWAIT);
+      if (n > 0) bufs[i].append(buf, static_cast<size_t>(n));
+      for (int op : take_opcodes(bufs[i]))
+        if (op == 9 && first_ping[i] < 0) first_ping[i] = now;
+    }
+  }
+  ASSERT_EQ(std::count(first_ping.begin(), first_ping.end(), -1), 0) << "every session is pinged within a heartbeat";
+  auto [lo, hi] = std::minmax_element(first_ping.begin(), first_ping.end());
+  EXPECT_LE(*hi, 400 + 300);  // none later than a period after it opened, and some slack
+  EXPECT_GE(*hi - *lo, 120) << "the first pings came within " << (*hi - *lo) << " ms of each other";
 }
 
 TEST(WsDelivery, AClientThatSendsPongsButNeverReadsIsClosedWithinTwoHeartbeats) {
