@@ -54,7 +54,8 @@ class write_batch {
   // Stages a write of room()'s first `count` buffers to `fd`: `to->written()` is called from
   // send(). `count` > 0.
   void add(int fd, size_t count, writer* to);
-  // Makes every staged write, then reports each, in the order staged.
+  // Makes every staged write, then reports each, in the order staged. A writer's written()
+  // may write on its own (flush) but must not stage into this batch while it reports.
   void send();
   size_t staged() const { return entries_.size(); }
 
