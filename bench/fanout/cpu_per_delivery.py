@@ -10,11 +10,19 @@ JSON line per server (with each second's p99, whose highest is the run's p99) an
 table with the ratios to Tributary.
 
 Usage: bench/fanout/cpu_per_delivery.py [--build build] [--before DIR] [--rates 10000,30000]
-                                        [--peers tributary,go,node] [--window 8] [--repeat 3]
+                                        [--peers tributary,go,node] [--window 8] [--repeat 3] [--stream-lag]
+                                        [--redis-nice 0]
 --before DIR also runs an older Tributary build (its core/tributary, plugins and bench/).
 --repeat N runs every server N times, in rounds whose order rotates (fanout.rounds), and reports
 the median of each figure and each round's ratio (a shared 2-core VM varies by 15-25 % from one
 run to the next; use a multiple of the number of servers).
+--redis-nice N runs Redis, which shares the load's core with the load client and the feeder, at
+nice N (default 0). Below 0 it is served before the client's passes over thousands of sockets, as
+if it had its own machine: see docs/benchmarks.md, "seventh", for what that changes (a little).
+--stream-lag also reads the stream beside the server (bench_fanout_stream_lag, on the server's
+CPU) and prints, for each second, the p99 from the feeder's stamp to Redis's append (the entry id's
+millisecond) and to that read (the feeder's and Redis's part of the latency), the client's slowest
+delivery and its longest pass over one epoll_wait's events.
 """
 import argparse, json, os, subprocess, sys, tempfile, time
 
@@ -23,7 +31,7 @@ sys.path.insert(0, HERE)
 import run as fanout  # noqa: E402
 
 
-def measure(name, start, build, rp, rate, window, tmp, conns=9000):
+def measure(name, start, build, rp, rate, window, tmp, stream_lag, conns=9000):
     port = fanout.free_port()
     srv = start(build, port, rp, tmp)
     fanout.SERVER[0] = srv.pid
@@ -35,6 +43,8 @@ def measure(name, start, build, rp, rate, window, tmp, conns=9000):
         c0, t0 = fanout.cpu_s(srv.pid), time.time()
         time.sleep(3)
         idle = (fanout.cpu_s(srv.pid) - c0) / (time.time() - t0)
+        watch = stream_lag and fanout.spawn([f"{build}/bench/bench_fanout_stream_lag", "127.0.0.1", str(rp), "bench",
+                                             str(window + 6)], 0, stdout=subprocess.PIPE, text=True)
         feeder = fanout.feed(build, rp, rate, window + 7, conns, "P")
         load.lines(3)  # the ramp, and every line written before it
         load.take(1)  # the window starts as a line arrives: see Load.take
@@ -43,6 +53,7 @@ def measure(name, start, build, rp, rate, window, tmp, conns=9000):
         c1, t1 = fanout.cpu_s(srv.pid), time.time()
         feeder.wait()
         load.stop()
+        lag = {x["t"]: x for x in map(json.loads, watch.communicate()[0].splitlines())} if watch else {}
     finally:
         fanout.stop(srv)
     delivered = sum(x["deliveries"] for x in got)
@@ -53,6 +64,10 @@ def measure(name, start, build, rp, rate, window, tmp, conns=9000):
            "p50_ms": sorted(x["p50_ms"] for x in got)[len(got) // 2] if got else -1,
            "p99_ms": max((x["p99_ms"] for x in got), default=-1),
            "p99_ms_by_second": [x["p99_ms"] for x in got]}
+    if stream_lag:  # where each second's slowest deliveries were slow: see --stream-lag
+        out |= {"max_ms_by_second": [x["max_ms"] for x in got], "client_busy_max_ms_by_second": [x["busy_max_ms"] for x in got],
+                "stream_added_p99_ms_by_second": [lag.get(x["t"], {}).get("added_p99_ms", -1) for x in got],
+                "stream_read_p99_ms_by_second": [lag.get(x["t"], {}).get("p99_ms", -1) for x in got]}
     print(json.dumps(out), flush=True)
     return out
 
@@ -79,6 +94,8 @@ def main():
     ap.add_argument("--peers", default="tributary,go,node")
     ap.add_argument("--window", type=int, default=8)
     ap.add_argument("--repeat", type=int, default=1)
+    ap.add_argument("--stream-lag", action="store_true")
+    ap.add_argument("--redis-nice", type=int, default=0)
     args = ap.parse_args()
     build = os.path.abspath(args.build)
     starts = {"tributary": fanout.tributary_server, "go": fanout.go_server, "node": fanout.node_server}
@@ -88,15 +105,16 @@ def main():
     res = {}
     with tempfile.TemporaryDirectory() as tmp:
         rp = fanout.free_port()
-        redis = fanout.spawn(["redis-server", "--port", str(rp), "--save", "", "--appendonly", "no"], 1, stdout=subprocess.DEVNULL)
+        redis = fanout.spawn(["nice", "-n", str(args.redis_nice), "redis-server", "--port", str(rp), "--save", "", "--appendonly", "no"], 1,
+                             stdout=subprocess.DEVNULL)
         fanout.wait_port(rp)
         try:
             for rate in map(int, args.rates.split(",")):
                 for order in fanout.rounds(runs, args.repeat):
                     for name, start, b in order:
-                        res.setdefault((name, rate), []).append(measure(name, start, b, rp, rate, args.window, tmp))
+                        res.setdefault((name, rate), []).append(measure(name, start, b, rp, rate, args.window, tmp, args.stream_lag))
             pairs = pairwise(res, [n for n, _, _ in runs])
-            res = {k: {f: sorted(r[f] for r in v)[len(v) // 2] for f in v[0] if f not in ("peer", "p99_ms_by_second")}
+            res = {k: {f: sorted(r[f] for r in v)[len(v) // 2] for f in v[0] if not f.endswith("by_second") and f != "peer"}
                    for k, v in res.items()}
         finally:
             redis.terminate()

@@ -113,6 +113,7 @@ struct stats {
   uint64_t payload_bytes = 0;
   uint64_t compressed = 0;
   uint64_t bad = 0;
+  int64_t busy_max_ms = 0;  // the longest pass over one epoll_wait's events
   std::vector<int64_t> lat;
 };
 
@@ -246,6 +247,7 @@ int main(int argc, char** argv) {
   bool announced = false;
   while (now_ms() - start < seconds * 1000LL) {
     int k = epoll_wait(ep, evs.data(), static_cast<int>(evs.size()), 50);
+    int64_t woke = now_ms();
     for (int e = 0; e < k; ++e) {
       auto& c = conns[evs[e].data.u32];
       for (;;) {
@@ -259,6 +261,7 @@ int main(int argc, char** argv) {
         consume(c, st);
       }
     }
+    st.busy_max_ms = std::max(st.busy_max_ms, now_ms() - woke);
     if (!announced && std::all_of(conns.begin(), conns.end(), [](const conn& c) { return c.upgraded || c.fd < 0; })) {
       announced = true;
       std::printf("{\"ready\":true,\"open\":%zu}\n", static_cast<size_t>(std::count_if(conns.begin(), conns.end(), [](auto& c) { return c.fd >= 0; })));
@@ -266,10 +269,12 @@ int main(int argc, char** argv) {
     }
     if (now_ms() >= tick) {
       size_t open = std::count_if(conns.begin(), conns.end(), [](auto& c) { return c.fd >= 0; });
-      std::printf("{\"t\":%lld,\"deliveries\":%llu,\"p50_ms\":%lld,\"p99_ms\":%lld,\"open\":%zu,"
+      std::printf("{\"t\":%lld,\"deliveries\":%llu,\"p50_ms\":%lld,\"p99_ms\":%lld,\"max_ms\":%lld,\"busy_max_ms\":%lld,\"open\":%zu,"
                   "\"wire_bytes\":%llu,\"payload_bytes\":%llu,\"compressed\":%llu,\"bad\":%llu}\n",
                   static_cast<long long>(tick / 1000), static_cast<unsigned long long>(st.deliveries),
-                  static_cast<long long>(pct(st.lat, 0.5)), static_cast<long long>(pct(st.lat, 0.99)), open,
+                  static_cast<long long>(pct(st.lat, 0.5)), static_cast<long long>(pct(st.lat, 0.99)),
+                  static_cast<long long>(st.lat.empty() ? -1 : *std::max_element(st.lat.begin(), st.lat.end())),
+                  static_cast<long long>(st.busy_max_ms), open,
                   static_cast<unsigned long long>(st.wire_bytes), static_cast<unsigned long long>(st.payload_bytes),
                   static_cast<unsigned long long>(st.compressed), static_cast<unsigned long long>(st.bad));
       std::fflush(stdout);

@@ -19,6 +19,7 @@ Usage: bench/fanout/run.py [--build build] [--peers tributary,go,node]
                            [--only broadcast1000,broadcast9000,personal,scale,memory,compression,dialect]
 Needs: redis-server; golang-go with Debian's gorilla/websocket and redigo (built offline here);
 node with bench/fanout/node_modules (cd bench/fanout && npm install) for the node peer.
+BENCH_SERVER_LOG=PATH keeps Tributary's stderr there (else it goes with the temporary directory).
 """
 import argparse, json, os, resource, socket, subprocess, sys, tempfile, time
 
@@ -261,7 +262,8 @@ reply = '{{"id":{{id}},"type":"subscribed","timestamp":{{now}},"data":{{"channel
 topics = "price.*"
 send = '{{"id":{{id}},"type":"price_update","timestamp":{{now}},"data":{{data}}}}'
 """)
-    return spawn([f"{build}/core/tributary", "run", "-c", cfg], 0, stderr=open(os.path.join(tmp, "tributary.log"), "w"))
+    log = os.environ.get("BENCH_SERVER_LOG") or os.path.join(tmp, "tributary.log")
+    return spawn([f"{build}/core/tributary", "run", "-c", cfg], 0, stderr=open(log, "w"))
 
 
 def go_server(build, port, redis_port, tmp, deflate=False, view=False):
