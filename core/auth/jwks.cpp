@@ -14,6 +14,7 @@
 #include "net/transport.hpp"
 #include "obs/metrics.hpp"
 #include "plugin/plugin.hpp"
+#include "util/thread_name.hpp"
 
 namespace tributary {
 
@@ -162,6 +163,7 @@ jwks_fetcher::~jwks_fetcher() { stop(); }
 void jwks_fetcher::start() {
   fetch();
   thread_ = std::thread([this] { loop(); });
+  name_thread(thread_, "jwks");
 }
 
 void jwks_fetcher::stop() {

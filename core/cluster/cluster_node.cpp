@@ -5,6 +5,7 @@
 
 #include "obs/metrics.hpp"
 #include "util/clock.hpp"
+#include "util/thread_name.hpp"
 
 namespace tributary {
 
@@ -22,7 +23,10 @@ cluster_node::cluster_node(cluster_options opts, metrics& m, const clock_source&
 
 cluster_node::~cluster_node() { stop(); }
 
-void cluster_node::start() { lease_thread_ = std::thread([this] { lease_loop(); }); }
+void cluster_node::start() {
+  lease_thread_ = std::thread([this] { lease_loop(); });
+  name_thread(lease_thread_, "lease");
+}
 
 void cluster_node::stop() {
   if (stop_.exchange(true)) return;

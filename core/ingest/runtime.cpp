@@ -11,6 +11,7 @@
 #include "ingest/intake.hpp"
 #include "publish/broker.hpp"
 #include "util/clock.hpp"
+#include "util/thread_name.hpp"
 
 namespace tributary {
 
@@ -572,6 +573,7 @@ void scheduler::start() {
       woken_ = false;
     }
   });
+  name_thread(thread_, "scheduler");
 }
 
 void scheduler::stop() {

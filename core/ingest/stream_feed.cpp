@@ -12,6 +12,7 @@
 #include "obs/metrics.hpp"
 #include "ingest/intake.hpp"
 #include "util/clock.hpp"
+#include "util/thread_name.hpp"
 #include "util/wake_batch.hpp"
 
 namespace tributary {
@@ -57,6 +58,7 @@ void stream_feed::start(std::function<bool()> gate, std::function<void()> on_dow
   gate_ = std::move(gate);
   on_down_ = std::move(on_down);
   thread_ = std::thread([this] { run(); });
+  name_thread(thread_, "push:" + source_.name);
 }
 
 void stream_feed::stop() {

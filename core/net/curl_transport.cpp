@@ -9,6 +9,7 @@
 
 #include "net/transport.hpp"
 #include "util/clock.hpp"
+#include "util/thread_name.hpp"
 
 namespace tributary {
 namespace {
@@ -58,6 +59,7 @@ class curl_transport final : public http_transport {
     curl_global_init(CURL_GLOBAL_DEFAULT);
     multi_ = curl_multi_init();
     thread_ = std::thread([this] { loop(); });
+    name_thread(thread_, "http-client");
   }
 
   ~curl_transport() override {

@@ -7,6 +7,7 @@
 
 #include "obs/metrics.hpp"
 #include "record/record_bytes.hpp"
+#include "util/thread_name.hpp"
 #include "util/wake_batch.hpp"
 
 namespace tributary {
@@ -54,7 +55,10 @@ void stream_reader::load() {
   load_latest_records(r, true);
 }
 
-void stream_reader::start() { thread_ = std::thread([this] { loop(); }); }
+void stream_reader::start() {
+  thread_ = std::thread([this] { loop(); });
+  name_thread(thread_, "stream-reader");
+}
 
 void stream_reader::stop() {
   stop_ = true;

@@ -6,6 +6,7 @@
 #include <spdlog/spdlog.h>
 
 #include "server/subscriber.hpp"
+#include "util/thread_name.hpp"
 #include "util/wake_batch.hpp"
 
 namespace tributary {
@@ -66,6 +67,7 @@ void io_shard::start() {
     auto work = net::make_work_guard(ioc_);
     ioc_.run();
   });
+  name_thread(thread_, "io-" + std::to_string(index_no_));
 }
 
 void io_shard::join() {

@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 
 #include "obs/metrics.hpp"
+#include "util/thread_name.hpp"
 
 namespace tributary {
 
@@ -68,7 +69,10 @@ kafka_sink::~kafka_sink() {
   if (rk_) rd_kafka_destroy(rk_);
 }
 
-void kafka_sink::start() { poller_ = std::thread([this] { poll_loop(); }); }
+void kafka_sink::start() {
+  poller_ = std::thread([this] { poll_loop(); });
+  name_thread(poller_, "kafka-sink");
+}
 
 void kafka_sink::poll_loop() {
   while (!stop_) {

@@ -8,6 +8,7 @@
 #include "obs/metrics.hpp"
 #include "record/record_bytes.hpp"
 #include "sink/record_batch.hpp"
+#include "util/thread_name.hpp"
 
 namespace tributary {
 
@@ -44,7 +45,10 @@ redis_stream_sink::redis_stream_sink(const sink_config& cfg, metrics& m, std::fu
 
 redis_stream_sink::~redis_stream_sink() { stop(); }
 
-void redis_stream_sink::start() { thread_ = std::thread([this] { loop(); }); }
+void redis_stream_sink::start() {
+  thread_ = std::thread([this] { loop(); });
+  name_thread(thread_, "redis-sink");
+}
 
 void redis_stream_sink::stop() {
   if (!thread_.joinable()) return;

@@ -5,6 +5,7 @@
 #include "sink/fenced_writer.hpp"
 #include "sink/record_batch.hpp"
 #include "obs/metrics.hpp"
+#include "util/thread_name.hpp"
 
 namespace tributary {
 
@@ -34,7 +35,10 @@ stream_writer::stream_writer(stream_options opts, metrics& m, std::shared_ptr<sp
 
 stream_writer::~stream_writer() { stop(); }
 
-void stream_writer::start() { thread_ = std::thread([this] { loop(); }); }
+void stream_writer::start() {
+  thread_ = std::thread([this] { loop(); });
+  name_thread(thread_, "stream-writer");
+}
 
 void stream_writer::stop() {
   if (!thread_.joinable()) return;

@@ -2,6 +2,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <filesystem>
+#include <fstream>
 #include <future>
 
 #include <spdlog/spdlog.h>
@@ -48,6 +50,26 @@ TEST(ServerHttp, HealthReadyTopicsLatestMetricsAndErrors) {
   EXPECT_THAT(m.body, HasSubstr("tributary_records_total{kind=\"price\",source=\"binance\"} 1"));
   EXPECT_THAT(m.body, HasSubstr("tributary_http_requests_total{route=\"/api/v1/latest\",code=\"404\"} 1"));
   EXPECT_EQ(json::parse(http_get(s.port, "/api/v1/status").body)["role"], "standalone");
+}
+
+// The names of this process's threads, as `top -H` and perf show them.
+static std::vector<std::string> thread_names() {
+  std::vector<std::string> out;
+  for (const auto& t : std::filesystem::directory_iterator("/proc/self/task")) {
+    std::ifstream f(t.path() / "comm");
+    std::getline(f, out.emplace_back());
+  }
+  return out;
+}
+
+TEST(ServerThreads, EachIoThreadIsNamedByItsIndex) {
+  server_options o;
+  o.io_threads = 2;
+  running_server s(o);
+  auto names = thread_names();
+  EXPECT_THAT(names, ::testing::Contains("io-0"));
+  EXPECT_THAT(names, ::testing::Contains("io-1"));
+  EXPECT_THAT(names, ::testing::Not(::testing::Contains("io-2")));
 }
 
 TEST(ServerWs, HelloSnapshotBeforeUpdatesWithIncreasingSeq) {
