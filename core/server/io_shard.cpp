@@ -108,13 +108,22 @@ void io_shard::drain() {
   held_record_ = nullptr;
 }
 
+void io_shard::mark_dirty(subscriber* c) {
+  if (c->marked_) return;
+  c->marked_ = true;
+  dirty_.push_back(c);
+}
+
 // Each dirty session stages its write, and the batch makes them all with one system call. A
 // session that becomes dirty again meanwhile (a close frame queued by a failed write) is
 // written in the next round: one write per session in a batch keeps its bytes in order.
 void io_shard::flush_dirty() {
   while (!dirty_.empty()) {
     flushing_.swap(dirty_);
-    for (auto* s : flushing_) s->stage(*writes_);
+    for (auto* s : flushing_) {
+      s->marked_ = false;  // from here, a new mark is for the next round
+      s->stage(*writes_);
+    }
     writes_->send();
     flushing_.clear();
   }

@@ -67,7 +67,8 @@ class io_shard final : public record_inbox {
   void push(const std::shared_ptr<const published_record>& r) override;
 
   void add(std::shared_ptr<subscriber> c);
-  void mark_dirty(subscriber* c) { dirty_.push_back(c); }
+  // `c` has something to write: it stages it at the thread's next flush_dirty(), once.
+  void mark_dirty(subscriber* c);
   // Ends every session (shutdown): WebSocket sessions are sent close 1001.
   void close_all();
   size_t live_sessions() const { return live_.load(); }

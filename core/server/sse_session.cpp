@@ -85,25 +85,45 @@ void sse_session::queue_update(out_frame&& f) {
   if (got == send_queue::result::refused) too_slow_ = true;
   if (got == send_queue::result::conflated) shard_.counters().bump(shard_.counters().conflated);
   shard_.counters().depth(queue_.depth());
-  if (!dirty_) {
-    dirty_ = true;
-    shard_.mark_dirty(this);
-  }
+  shard_.mark_dirty(this);
 }
 
-void sse_session::flush() {
-  dirty_ = false;
-  if (finished_) return;
+bool sse_session::ready_to_write() {
+  if (finished_) return false;
   if (too_slow_) {
     shard_.counters().dropped(drop_reason::slow_consumer);
     shard_.st.log->warn("sse stream: send queue over {} bytes; closing a slow client", queue_.bytes());
-    return end();
+    end();
+    return false;
   }
-  if (write_waiting_) return;
+  return !(write_waiting_ || staged_);
+}
+
+void sse_session::flush() {
+  if (!ready_to_write()) return;
   auto sent = send_queued(socket_.native_handle(), queue_, settle_nothing, [this](frame_type t) { shard_.counters().sent_one(t); });
   last_write_ = shard_.now_ms();
   if (sent == send_status::would_block) return wait_writable();
   if (sent == send_status::failed) return end();
+}
+
+// The batched form of flush(), as a WebSocket session's (ws_connection::stage).
+void sse_session::stage(write_batch& b) {
+  if (!ready_to_write()) return;
+  auto room = b.room(queue_.depth());
+  size_t n = queue_.gather(room.data(), room.size());
+  if (n == 0) return;
+  staged_ = true;
+  b.add(socket_.native_handle(), n, this);
+}
+
+void sse_session::written(ssize_t result) {
+  staged_ = false;
+  last_write_ = shard_.now_ms();
+  if (result == -EAGAIN || result == -EWOULDBLOCK) return wait_writable();
+  if (result < 0) return end();  // the client is gone
+  queue_.consume(static_cast<size_t>(result), [this](frame_type t) { shard_.counters().sent_one(t); });
+  flush();  // what did not fit in the batch; mostly nothing, and no system call
 }
 
 void sse_session::wait_writable() {
@@ -140,7 +160,7 @@ void sse_session::heartbeat(int64_t now) {
   }
   if (now - last_write_ < cfg_->opts.heartbeat.count() || !queue_.empty()) return;
   queue_.push_reply({frame_ref::own(":\n\n"), no_topic, frame_type::ping});  // a comment: keeps proxies open
-  flush();
+  shard_.mark_dirty(this);  // written with the sweep's batch
 }
 
 void sse_session::end() {

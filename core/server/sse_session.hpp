@@ -27,6 +27,8 @@ class sse_session final : public subscriber, public std::enable_shared_from_this
   // subscriber
   void offer(const std::shared_ptr<const published_record>& r, uint64_t stamp) override;
   void flush() override;
+  void stage(write_batch& b) override;
+  void written(ssize_t result) override;
   void heartbeat(int64_t now) override;
   void shut_down() override { end(); }
   bool finished() const override { return finished_; }
@@ -36,6 +38,7 @@ class sse_session final : public subscriber, public std::enable_shared_from_this
   // The event for `r` as `type` (update or snapshot), with the cursor after it.
   out_frame event(const published_record& r, frame_type type, std::string_view payload);
   void queue_update(out_frame&& f);
+  bool ready_to_write();  // ends a stream marked too slow; false while no write may start
   void arm_read();
   void wait_writable();
   void end();  // closes the socket: the stream is over
@@ -53,7 +56,8 @@ class sse_session final : public subscriber, public std::enable_shared_from_this
   int64_t expires_ms_;
   int64_t last_write_ = 0;
   uint64_t last_stamp_ = 0;
-  bool dirty_ = false, too_slow_ = false, write_waiting_ = false, reading_ = false, finished_ = false;
+  bool too_slow_ = false, write_waiting_ = false, reading_ = false, finished_ = false;
+  bool staged_ = false;  // a write of this stream's is in a write_batch
 };
 
 // After the request was checked: the stream starts on `shard` (the request's thread).

@@ -9,6 +9,8 @@
 
 namespace tributary {
 
+class io_shard;
+
 class subscriber : public write_batch::writer {
  public:
   virtual ~subscriber() = default;
@@ -16,13 +18,9 @@ class subscriber : public write_batch::writer {
   // record, so a subscriber matched by several patterns takes it once.
   virtual void offer(const std::shared_ptr<const published_record>& r, uint64_t stamp) = 0;
   virtual void flush() = 0;  // writes what is queued, now
-  // Once per delivery slice: stages what is queued as one write of `b`, whose result comes to
-  // written(); or writes it at once, as flush() does.
-  virtual void stage(write_batch& b) {
-    (void)b;
-    flush();
-  }
-  void written(ssize_t) override {}
+  // Once per delivery slice, if it was marked (io_shard::mark_dirty): stages what is queued as
+  // one write of `b`, whose result comes to written().
+  virtual void stage(write_batch& b) = 0;
   virtual void heartbeat(int64_t now) = 0;  // from the thread's sweep
   virtual void shut_down() = 0;            // the server is stopping
   virtual bool finished() const = 0;
@@ -32,6 +30,10 @@ class subscriber : public write_batch::writer {
 
  protected:
   const void* write_hint_ = nullptr;
+
+ private:
+  friend class io_shard;
+  bool marked_ = false;  // waits in its thread's list of subscribers to stage (io_shard::mark_dirty)
 };
 
 }  // namespace tributary

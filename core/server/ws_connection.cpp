@@ -167,18 +167,10 @@ void ws_connection::queue_update(out_frame&& f) {
   }
   shard_.counters().depth(queue_.depth());
   write_hint_ = queue_.next_slot();
-  mark_dirty();
-}
-
-void ws_connection::mark_dirty() {
-  if (!dirty_) {
-    dirty_ = true;
-    shard_.mark_dirty(this);
-  }
+  shard_.mark_dirty(this);
 }
 
 bool ws_connection::ready_to_write() {
-  dirty_ = false;
   if (too_slow_ && !closing_) {
     too_slow_ = false;
     shard_.counters().dropped(drop_reason::slow_consumer);
@@ -360,7 +352,7 @@ void ws_connection::heartbeat(int64_t now) {
   if (now - app_ping_ >= period) {
     app_ping_ = now;
     protocol_->heartbeat();
-    mark_dirty();  // written with the sweep's batch
+    shard_.mark_dirty(this);  // written with the sweep's batch
   }
   if (ping_outstanding_) {
     // Three quarters of a period to answer: with the sweep's granularity, a client that stops
@@ -384,7 +376,7 @@ void ws_connection::heartbeat(int64_t now) {
   std::memcpy(payload.data(), &ping_payload_, sizeof ping_payload_);
   queue_.push_reply({frame_ref::own(ws::make_frame(ws::opcode::ping, payload)), no_topic,
                      frame_type::ping});
-  mark_dirty();
+  shard_.mark_dirty(this);
 }
 
 void ws_connection::close_with(ws::close_code code, std::string_view reason, bool after_replies) {

@@ -108,7 +108,6 @@ class ws_connection final : public subscriber, public std::enable_shared_from_th
   void settle_frame(out_frame& f);
   void sent_frame(frame_type t);
   void queue_update(out_frame&& f);
-  void mark_dirty();  // written at the thread's next flush_dirty()
   // Deflate chains (server/deflate_chain.hpp).
   void join_chain();
   void after_flush();
@@ -126,7 +125,7 @@ class ws_connection final : public subscriber, public std::enable_shared_from_th
   seq_tracker seqs_;
   send_queue queue_;
   std::shared_ptr<deflate_chain> chain_;  // shared with the sessions of the same key
-  bool dirty_ = false, write_waiting_ = false, closing_ = false, write_shut_ = false, finished_ = false;
+  bool write_waiting_ = false, closing_ = false, write_shut_ = false, finished_ = false;
   bool deflate_ = false;  // permessage-deflate agreed
   bool context_ = false;  // ... with context takeover
   bool too_slow_ = false;  // an update was refused: close on the next flush

@@ -23,6 +23,8 @@ namespace {
 struct idle_subscriber final : subscriber {
   void offer(const std::shared_ptr<const published_record>&, uint64_t) override {}
   void flush() override {}
+  void stage(write_batch&) override {}
+  void written(ssize_t) override {}
   void heartbeat(int64_t) override {}
   void shut_down() override {}
   bool finished() const override { return false; }

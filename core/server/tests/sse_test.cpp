@@ -10,6 +10,8 @@
 #include <unistd.h>
 
 #include <map>
+#include <memory>
+#include <vector>
 
 #include "../../../tests/support/jwt_sign.hpp"
 #include "../../../tests/support/running_server.hpp"
@@ -154,6 +156,34 @@ TEST(Sse, LastEventIdResumesEveryTopicWithoutAGapOrARepeat) {
     EXPECT_EQ(e.event, "snapshot") << bad;
     EXPECT_EQ(record_of(e)["record"]["seq"], 6) << bad;
   }
+}
+
+// Streams on one I/O thread are written together, in one batch per delivery slice: each gets
+// every update in order, and one that stops reading is closed without holding up the others.
+TEST(Sse, StreamsOnOneThreadGetEveryUpdateAndASlowOneIsClosedAlone) {
+  server_options o;
+  o.queue_limit_bytes = 1 << 20;
+  o.slow_consumer = slow_policy::close;
+  o.io_threads = 1;
+  running_server s(o);
+  const std::string target = "/sse?topics=sentiment.fear_greed";
+  std::vector<std::unique_ptr<sse_reader>> fast;
+  for (int i = 0; i < 2; ++i) fast.push_back(std::make_unique<sse_reader>(s.port, target));
+  sse_reader slow(s.port, target);  // never reads its events
+  for (int i = 0; i < 2; ++i) fast.push_back(std::make_unique<sse_reader>(s.port, target));
+  std::string big(200000, 'x');
+  for (int i = 0; i < 200; ++i) {
+    record r;
+    r.kind = "sentiment";
+    r.subject = "fear_greed";
+    r.data = {{"value", i}, {"classification", big}};
+    s.out.publish(r);
+    for (auto& f : fast) ASSERT_EQ(record_of(f->next_record())["record"]["seq"], i + 1);  // every one, in order
+  }
+  EXPECT_EQ(s.m.value("tributary_ws_drops_total", {{"reason", "slow_consumer"}}), 1);
+  // Closed: what it had been sent, then the end of the stream, well short of 200 updates.
+  auto rest = slow.body();
+  EXPECT_LT(rest.size(), 100u * big.size());
 }
 
 TEST(Sse, HeartbeatsAreCommentLines) {
