@@ -41,6 +41,14 @@ struct running_server {
     r.data = {{"price", price}};
     out.publish(r);
   }
+  // A record of `sentiment.fear_greed` whose text is `text`: a large one fills a slow client.
+  void publish_sentiment(int value, const std::string& text) {
+    record r;
+    r.kind = "sentiment";
+    r.subject = "fear_greed";
+    r.data = {{"value", value}, {"classification", text}};
+    out.publish(r);
+  }
 };
 
 

@@ -185,11 +185,7 @@ TEST(ServerWs, UnderTheClosePolicyASlowClientIsDroppedWithoutHoldingUpOthers) {
   std::string big(200000, 'x');
   std::future<int> slow_close;
   for (int i = 0; i < 200; ++i) {
-    record r;
-    r.kind = "sentiment";
-    r.subject = "fear_greed";
-    r.data = {{"value", i}, {"classification", big}};
-    s.out.publish(r);
+    s.publish_sentiment(i, big);
     for (auto& f : fast) ASSERT_EQ(f->read()["record"]["seq"], i + 1);  // every update, in order
     if (!slow_close.valid() && s.m.value("tributary_ws_drops_total", {{"reason", "slow_consumer"}}) == 1)
       slow_close = std::async(std::launch::async, [&slow] { return slow.read_until_close(); });

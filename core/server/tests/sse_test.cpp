@@ -173,11 +173,7 @@ TEST(Sse, StreamsOnOneThreadGetEveryUpdateAndASlowOneIsClosedAlone) {
   for (int i = 0; i < 2; ++i) fast.push_back(std::make_unique<sse_reader>(s.port, target));
   std::string big(200000, 'x');
   for (int i = 0; i < 200; ++i) {
-    record r;
-    r.kind = "sentiment";
-    r.subject = "fear_greed";
-    r.data = {{"value", i}, {"classification", big}};
-    s.out.publish(r);
+    s.publish_sentiment(i, big);
     for (auto& f : fast) ASSERT_EQ(record_of(f->next_record())["record"]["seq"], i + 1);  // every one, in order
   }
   EXPECT_EQ(s.m.value("tributary_ws_drops_total", {{"reason", "slow_consumer"}}), 1);
