@@ -10,9 +10,11 @@
 // server that keeps its context refers back to earlier messages). "bad" counts messages that
 // did not inflate.
 //
-// Prints one JSON line per second: {"t":..,"deliveries":..,"p50_ms":..,"p99_ms":..,"open":..,
-// "wire_bytes":..,"payload_bytes":..,"compressed":..}: bytes read from the sockets after the
-// upgrade, the messages' bytes once inflated, and how many messages came compressed.
+// Prints one JSON line per second: {"t":..,"deliveries":..,"p50_ms":..,"p99_ms":..,"max_ms":..,
+// "busy_max_ms":..,"latency_ms":[[ms,count],..],"open":..,"wire_bytes":..,"payload_bytes":..,
+// "compressed":..}: the latency of one delivery in eight (its percentiles, its worst, and all of
+// it by millisecond), the longest pass over one epoll_wait's events, bytes read from the sockets
+// after the upgrade, the messages' bytes once inflated, and how many messages came compressed.
 // Mode `dialect`: PATTERN is the dialect's path, each connection sends the trading dialect's
 // {"type":"subscribe","data":{"channel":"prices"}} and counts its price_update messages.
 // Usage: bench_fanout_client PORT CONNS broadcast|personal|idle|dialect SECONDS [PATTERN [LATENCY_FIELD [deflate]]]
@@ -184,6 +186,19 @@ int64_t pct(std::vector<int64_t>& v, double p) {
   return v[k];
 }
 
+// The samples as [[ms, count], ...], by ms: the runner merges seconds into a window's tail.
+std::string histogram(std::vector<int64_t>& v) {
+  std::sort(v.begin(), v.end());
+  std::string out = "[";
+  for (size_t i = 0; i < v.size();) {
+    size_t j = i;
+    while (j < v.size() && v[j] == v[i]) ++j;
+    out += (i ? ",[" : "[") + std::to_string(v[i]) + "," + std::to_string(j - i) + "]";
+    i = j;
+  }
+  return out + "]";
+}
+
 }  // namespace
 
 // Connection i's own topic: PATTERN with {i} replaced (default price.P{i}-USDT, the feeder's).
@@ -269,12 +284,12 @@ int main(int argc, char** argv) {
     }
     if (now_ms() >= tick) {
       size_t open = std::count_if(conns.begin(), conns.end(), [](auto& c) { return c.fd >= 0; });
-      std::printf("{\"t\":%lld,\"deliveries\":%llu,\"p50_ms\":%lld,\"p99_ms\":%lld,\"max_ms\":%lld,\"busy_max_ms\":%lld,\"open\":%zu,"
+      std::printf("{\"t\":%lld,\"deliveries\":%llu,\"p50_ms\":%lld,\"p99_ms\":%lld,\"max_ms\":%lld,\"busy_max_ms\":%lld,\"latency_ms\":%s,\"open\":%zu,"
                   "\"wire_bytes\":%llu,\"payload_bytes\":%llu,\"compressed\":%llu,\"bad\":%llu}\n",
                   static_cast<long long>(tick / 1000), static_cast<unsigned long long>(st.deliveries),
                   static_cast<long long>(pct(st.lat, 0.5)), static_cast<long long>(pct(st.lat, 0.99)),
                   static_cast<long long>(st.lat.empty() ? -1 : *std::max_element(st.lat.begin(), st.lat.end())),
-                  static_cast<long long>(st.busy_max_ms), open,
+                  static_cast<long long>(st.busy_max_ms), histogram(st.lat).c_str(), open,
                   static_cast<unsigned long long>(st.wire_bytes), static_cast<unsigned long long>(st.payload_bytes),
                   static_cast<unsigned long long>(st.compressed), static_cast<unsigned long long>(st.bad));
       std::fflush(stdout);
