@@ -108,12 +108,6 @@ void io_shard::drain() {
   held_record_ = nullptr;
 }
 
-void io_shard::mark_dirty(subscriber* c) {
-  if (c->marked_) return;
-  c->marked_ = true;
-  dirty_.push_back(c);
-}
-
 // Each dirty session stages its write, and the batch makes them all with one system call. A
 // session that becomes dirty again meanwhile (a close frame queued by a failed write) is
 // written in the next round: one write per session in a batch keeps its bytes in order.

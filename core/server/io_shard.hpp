@@ -16,14 +16,13 @@
 #include "server/deflate_chain.hpp"
 #include "server/frame_ref.hpp"
 #include "server/server_state.hpp"
+#include "server/subscriber.hpp"
 #include "server/subscription_index.hpp"
 #include "server/write_batch.hpp"
 #include "publish/fanout_hub.hpp"
 #include "wire/ws_frame.hpp"
 
 namespace tributary {
-
-class subscriber;
 
 enum class drop_reason : uint8_t { slow_consumer, too_big, binary, protocol_error, invalid_payload, heartbeat, message_flood, count_ };
 const char* name_of(drop_reason r);
@@ -68,7 +67,11 @@ class io_shard final : public record_inbox {
 
   void add(std::shared_ptr<subscriber> c);
   // `c` has something to write: it stages it at the thread's next flush_dirty(), once.
-  void mark_dirty(subscriber* c);
+  void mark_dirty(subscriber* c) {  // per delivery: inline
+    if (c->marked_) return;
+    c->marked_ = true;
+    dirty_.push_back(c);
+  }
   // Ends every session (shutdown): WebSocket sessions are sent close 1001.
   void close_all();
   size_t live_sessions() const { return live_.load(); }
