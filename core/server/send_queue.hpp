@@ -18,6 +18,7 @@
 
 #include "config/modes.hpp"
 #include "server/frame_ref.hpp"
+#include "server/write_batch.hpp"
 
 namespace tributary {
 
@@ -127,6 +128,16 @@ inline constexpr auto settle_nothing = [](out_frame&) {};
 // Writes what `q` holds to the non-blocking socket `fd`, gathered, until it is drained or the
 // socket is full; on_sent(type) for each frame completed. Each frame is settled (see
 // send_queue::settle) before it is first gathered, conflated ones included.
+// The batched form of send_queued: stages what `q` holds (settled already) as one write of `b`
+// to `fd`, whose result comes to `to->written()`. False when there was nothing to stage.
+inline bool stage_queued(int fd, send_queue& q, write_batch& b, write_batch::writer* to) {
+  auto room = b.room(q.depth());
+  size_t n = q.gather(room.data(), room.size());
+  if (n == 0) return false;
+  b.add(fd, n, to);
+  return true;
+}
+
 template <class S, class F>
 send_status send_queued(int fd, send_queue& q, S&& settle, F&& on_sent) {
   constexpr size_t kMaxIov = 1024;  // IOV_MAX

@@ -110,11 +110,7 @@ void sse_session::flush() {
 // The batched form of flush(), as a WebSocket session's (ws_connection::stage).
 void sse_session::stage(write_batch& b) {
   if (!ready_to_write()) return;
-  auto room = b.room(queue_.depth());
-  size_t n = queue_.gather(room.data(), room.size());
-  if (n == 0) return;
-  staged_ = true;
-  b.add(socket_.native_handle(), n, this);
+  staged_ = stage_queued(socket_.native_handle(), queue_, b, this);
 }
 
 void sse_session::written(ssize_t result) {

@@ -26,7 +26,6 @@ class sse_session final : public subscriber, public std::enable_shared_from_this
 
   // subscriber
   void offer(const std::shared_ptr<const published_record>& r, uint64_t stamp) override;
-  void flush() override;
   void stage(write_batch& b) override;
   void written(ssize_t result) override;
   void heartbeat(int64_t now) override;
@@ -41,6 +40,7 @@ class sse_session final : public subscriber, public std::enable_shared_from_this
   bool ready_to_write();  // ends a stream marked too slow; false while no write may start
   void arm_read();
   void wait_writable();
+  void flush();  // writes what is queued, now (stage() is the batched form)
   void end();  // closes the socket: the stream is over
 
   io_shard& shard_;

@@ -17,7 +17,6 @@ class subscriber : public write_batch::writer {
   // The hot path: a record this subscriber's patterns match. `stamp` is unique per delivered
   // record, so a subscriber matched by several patterns takes it once.
   virtual void offer(const std::shared_ptr<const published_record>& r, uint64_t stamp) = 0;
-  virtual void flush() = 0;  // writes what is queued, now
   // Once per delivery slice, if it was marked (io_shard::mark_dirty): stages what is queued as
   // one write of `b`, whose result comes to written().
   virtual void stage(write_batch& b) = 0;

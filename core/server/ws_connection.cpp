@@ -207,11 +207,8 @@ void ws_connection::flush() {
 void ws_connection::stage(write_batch& b) {
   if (!ready_to_write()) return;
   if (context_) queue_.settle([this](out_frame& f) { settle_frame(f); });
-  auto room = b.room(queue_.depth());
-  size_t n = queue_.gather(room.data(), room.size());
-  if (n == 0) return after_flush();
+  if (!stage_queued(socket_.native_handle(), queue_, b, this)) return after_flush();
   staged_ = true;
-  b.add(socket_.native_handle(), n, this);
 }
 
 void ws_connection::written(ssize_t result) {

@@ -48,7 +48,6 @@ class ws_connection final : public subscriber, public std::enable_shared_from_th
 
   // subscriber
   void offer(const std::shared_ptr<const published_record>& r, uint64_t stamp) override;
-  void flush() override;
   void stage(write_batch& b) override;
   void written(ssize_t result) override;
   void heartbeat(int64_t now) override;
@@ -104,6 +103,7 @@ class ws_connection final : public subscriber, public std::enable_shared_from_th
   void arm_read();
   void on_readable();
   void wait_writable();
+  void flush();  // writes what is queued, now (stage() is the batched form)
   bool ready_to_write();  // closes a session marked too slow; false while no write may start
   void settle_frame(out_frame& f);
   void sent_frame(frame_type t);

@@ -22,7 +22,6 @@ namespace {
 // Sessions that take nothing: the index only reads their write hint (to prefetch).
 struct idle_subscriber final : subscriber {
   void offer(const std::shared_ptr<const published_record>&, uint64_t) override {}
-  void flush() override {}
   void stage(write_batch&) override {}
   void written(ssize_t) override {}
   void heartbeat(int64_t) override {}
